@@ -1,0 +1,14 @@
+"""The feedback unit of work: one transaction, its repositories, and the outbox."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.uow import UnitOfWork
+
+
+class FeedbackUnitOfWork(UnitOfWork):
+    """Unit of work with the feedback repositories."""
+
+    def open_repositories(self, session: AsyncSession) -> None:
+        """Bind this service's repositories to the session."""

@@ -1,0 +1,14 @@
+"""The goals unit of work: one transaction, its repositories, and the outbox."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.uow import UnitOfWork
+
+
+class GoalsUnitOfWork(UnitOfWork):
+    """Unit of work with the goals repositories."""
+
+    def open_repositories(self, session: AsyncSession) -> None:
+        """Bind this service's repositories to the session."""

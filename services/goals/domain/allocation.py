@@ -1,0 +1,437 @@
+"""Pure allocation maths: split a team target into individual targets, exactly, with reasons.
+
+Money is integer minor units throughout; weights are carried as exact fractions so that the only
+rounding anywhere is the final largest-remainder step, which keeps every split conservative:
+the individual targets always add up to the team target to the last minor unit.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from math import lcm
+from typing import Any, TypeVar
+
+from shared.domain_errors import InvalidInput
+
+K = TypeVar("K", bound=Hashable)
+Weight = Fraction | Decimal | int
+
+_ZERO = Fraction(0)
+_ONE = Fraction(1)
+
+
+class Method(StrEnum):
+    """How a team target is turned into weights."""
+
+    EQUAL = "equal"
+    HISTORICAL = "historical"
+    CAPACITY = "capacity"
+    BLENDED = "blended"
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def check_minor(name: str, value: object, *, allow_negative: bool = False) -> int:
+    """Return value if it is an integer amount of minor units, else raise InvalidInput."""
+    # bool is an int subclass and floats are never money: both are refused outright.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer amount of minor units", field=name)
+    if value < 0 and not allow_negative:
+        raise InvalidInput(f"{name} must not be negative", field=name)
+    return value
+
+
+def to_fraction(value: object, name: str) -> Fraction:
+    """Convert an int, Decimal or Fraction to an exact Fraction; refuse floats and non-numbers."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name} must be a number, not a boolean", field=name)
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidInput(f"{name} must be a finite number", field=name)
+        return Fraction(value)
+    # Floats would make the split depend on binary rounding: callers pass Decimal instead.
+    raise InvalidInput(f"{name} must be an int, Decimal or Fraction", field=name)
+
+
+def _unit_interval(value: object, name: str) -> Fraction:
+    """Convert to Fraction and require 0 <= value <= 1."""
+    exact = to_fraction(value, name)
+    if not _ZERO <= exact <= _ONE:
+        raise InvalidInput(f"{name} must be between 0 and 1", field=name, value=str(value))
+    return exact
+
+
+def format_exact(value: Fraction) -> str:
+    """Render a fraction exactly: a finite decimal when one exists, otherwise 'p/q'."""
+    den = value.denominator
+    rest, twos, fives = den, 0, 0
+    while rest % 2 == 0:
+        rest //= 2
+        twos += 1
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return f"{value.numerator}/{den}"
+    places = max(twos, fives)
+    scaled = value.numerator * (10**places // den)
+    if places == 0:
+        return str(scaled)
+    digits = str(abs(scaled)).rjust(places + 1, "0")
+    sign = "-" if scaled < 0 else ""
+    return f"{sign}{digits[:-places]}.{digits[-places:]}".rstrip("0").rstrip(".")
+
+
+# --------------------------------------------------------------------------- largest remainder
+
+
+def _tie_key(member_id: Hashable) -> str:
+    return str(member_id)
+
+
+def split_by_int_weights(total_minor: int, weights: Mapping[K, int]) -> tuple[dict[K, int], set[K]]:
+    """Split total exactly by non-negative integer weights; also return who got a rounding +1."""
+    if not weights:
+        return {}, set()
+    weight_sum = sum(weights.values())
+    if weight_sum == 0:
+        # Nothing to be proportional to: the only neutral answer is an equal split.
+        weights = dict.fromkeys(weights, 1)
+        weight_sum = len(weights)
+    amounts: dict[K, int] = {}
+    remainders: list[tuple[int, K]] = []
+    for member_id, weight in weights.items():
+        # divmod over the common denominator keeps every remainder an exact, comparable int.
+        floor, remainder = divmod(total_minor * weight, weight_sum)
+        amounts[member_id] = floor
+        remainders.append((remainder, member_id))
+    left = total_minor - sum(amounts.values())
+    bumped: set[K] = set()
+    if left:
+        remainders.sort(key=lambda item: (-item[0], _tie_key(item[1])))
+        for _, member_id in remainders[:left]:
+            amounts[member_id] += 1
+            bumped.add(member_id)
+    return amounts, bumped
+
+
+def _integer_weights(weights: Mapping[K, Fraction]) -> dict[K, int]:
+    """Scale exact weights by their common denominator, which leaves every ratio unchanged."""
+    common = lcm(*(weight.denominator for weight in weights.values())) if weights else 1
+    return {k: w.numerator * (common // w.denominator) for k, w in weights.items()}
+
+
+def largest_remainder(total_minor: int, weights: Mapping[K, Weight]) -> dict[K, int]:
+    """Split total_minor in proportion to weights so that the parts add up to it exactly."""
+    check_minor("total_minor", total_minor)
+    exact: dict[K, Fraction] = {}
+    for member_id, weight in weights.items():
+        value = to_fraction(weight, f"weight of {member_id}")
+        if value < 0:
+            raise InvalidInput(
+                f"weight of {member_id} must not be negative", member_id=str(member_id)
+            )
+        exact[member_id] = value
+    if not exact:
+        if total_minor:
+            raise InvalidInput("cannot split a non-zero total over nobody", total_minor=total_minor)
+        return {}
+    amounts, _ = split_by_int_weights(total_minor, _integer_weights(exact))
+    return amounts
+
+
+# --------------------------------------------------------------------------- inputs and outputs
+
+
+@dataclass(frozen=True)
+class MemberInput:
+    """One rep as the allocation sees them."""
+
+    member_id: Hashable
+    capacity: Decimal = Decimal(1)
+    ramp: Decimal = Decimal(1)
+    # Achieved minor amounts of closed periods, most recent first.
+    history: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _unit_interval(self.capacity, f"capacity of {self.member_id}")
+        _unit_interval(self.ramp, f"ramp of {self.member_id}")
+        history = tuple(self.history)
+        for amount in history:
+            # Refunds can make a closed period negative, so the sign is allowed here.
+            check_minor(f"history of {self.member_id}", amount, allow_negative=True)
+        object.__setattr__(self, "history", history)
+
+
+@dataclass(frozen=True)
+class AllocationParams:
+    """Tunables of the methods: N closed periods for historical, alpha for blended."""
+
+    periods: int = 4
+    alpha: Decimal = Decimal("0.5")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.periods, bool) or not isinstance(self.periods, int) or self.periods < 1:
+            raise InvalidInput("periods must be a positive integer", field="periods")
+        _unit_interval(self.alpha, "alpha")
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Why one rep's target is what it is; every value is JSON-able."""
+
+    method: str
+    inputs: dict[str, Any]
+    # The weight this rep took part in the split with ("0" when overridden: not in the split).
+    weight: str
+    # weight / sum of the weights of everyone in the split: the rep's fraction of the pool.
+    share: str
+    # What was split by weight: the team total less all overrides.
+    pool_minor: int
+    # Exact amount before rounding (pool x share), or the override itself.
+    raw_minor: str
+    # +1 when largest-remainder rounding gave this rep one extra minor unit, else 0.
+    rounding_adjustment_minor: int
+    overridden: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the derivation as a plain dict for storage or the wire."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Individual targets that add up to total_minor, each with its derivation."""
+
+    method: Method
+    total_minor: int
+    pool_minor: int
+    targets: dict[Hashable, int]
+    derivations: dict[Hashable, Derivation] = field(repr=False)
+
+
+# --------------------------------------------------------------------------- method weights
+
+
+@dataclass(frozen=True)
+class _Weighed:
+    weight: Fraction
+    inputs: dict[str, Any]
+
+
+def _historical(
+    members: Sequence[MemberInput], periods: int
+) -> tuple[dict[Hashable, Fraction], dict[Hashable, dict[str, Any]]]:
+    """Mean of each rep's last N results; reps without history get the median of the others."""
+    own: dict[Hashable, Fraction] = {}
+    inputs: dict[Hashable, dict[str, Any]] = {}
+    for member in members:
+        used = member.history[:periods]
+        inputs[member.member_id] = {"periods": periods, "history_used": list(used)}
+        if used:
+            # A net-negative history (refunds) cannot be a negative weight: it counts as zero.
+            own[member.member_id] = max(Fraction(sum(used), len(used)), _ZERO)
+    if not own:
+        for member in members:
+            inputs[member.member_id]["source"] = "no_team_history_equal"
+        return dict.fromkeys((m.member_id for m in members), _ONE), inputs
+    median = Fraction(statistics.median(own.values()))
+    weights: dict[Hashable, Fraction] = {}
+    for member in members:
+        if member.member_id in own:
+            weights[member.member_id] = own[member.member_id]
+            inputs[member.member_id]["source"] = "own_history"
+        else:
+            weights[member.member_id] = median
+            inputs[member.member_id]["source"] = "team_median"
+            inputs[member.member_id]["team_median"] = format_exact(median)
+    return weights, inputs
+
+
+def _capacity(members: Sequence[MemberInput]) -> dict[Hashable, _Weighed]:
+    """FTE x ramp for each rep."""
+    result = {}
+    for member in members:
+        capacity = to_fraction(member.capacity, "capacity")
+        ramp = to_fraction(member.ramp, "ramp")
+        result[member.member_id] = _Weighed(
+            capacity * ramp,
+            {"capacity": format_exact(capacity), "ramp": format_exact(ramp)},
+        )
+    return result
+
+
+def _normalised(weights: Mapping[Hashable, Fraction]) -> dict[Hashable, Fraction]:
+    """Shares that add up to 1; equal shares when every weight is zero."""
+    total = sum(weights.values(), _ZERO)
+    if total == 0:
+        return {k: Fraction(1, len(weights)) for k in weights}
+    return {k: w / total for k, w in weights.items()}
+
+
+def _method_weights(
+    method: Method,
+    members: Sequence[MemberInput],
+    sharers: Sequence[MemberInput],
+    params: AllocationParams,
+) -> dict[Hashable, _Weighed]:
+    """Weights and their inputs for every member (overridden ones too, for the record)."""
+    if method is Method.EQUAL:
+        return {m.member_id: _Weighed(_ONE, {}) for m in members}
+    if method is Method.CAPACITY:
+        return _capacity(members)
+    # The median is a team statistic, so it is taken over everyone, overridden reps included.
+    hist, hist_inputs = _historical(members, params.periods)
+    if method is Method.HISTORICAL:
+        return {m.member_id: _Weighed(hist[m.member_id], hist_inputs[m.member_id]) for m in members}
+    capacity = _capacity(members)
+    alpha = to_fraction(params.alpha, "alpha")
+    # Shares are normalised over the reps who split the pool, so that alpha keeps its meaning
+    # among them whatever the overridden reps' history or capacity is.
+    ids = [m.member_id for m in sharers]
+    hist_share = _normalised({k: hist[k] for k in ids})
+    cap_share = _normalised({k: capacity[k].weight for k in ids})
+    result = {}
+    for member in members:
+        k = member.member_id
+        inputs = {
+            "alpha": format_exact(alpha),
+            "periods": params.periods,
+            "history_used": hist_inputs[k]["history_used"],
+            "history_source": hist_inputs[k]["source"],
+            "historical_weight": format_exact(hist[k]),
+            **capacity[k].inputs,
+            "capacity_weight": format_exact(capacity[k].weight),
+        }
+        if k in hist_share:
+            inputs["historical_share"] = format_exact(hist_share[k])
+            inputs["capacity_share"] = format_exact(cap_share[k])
+            weight = alpha * hist_share[k] + (1 - alpha) * cap_share[k]
+        else:
+            weight = _ZERO
+        result[k] = _Weighed(weight, inputs)
+    return result
+
+
+# --------------------------------------------------------------------------- allocate
+
+
+def _parse_method(method: Method | str) -> Method:
+    try:
+        return Method(method)
+    except ValueError:
+        allowed = ", ".join(m.value for m in Method)
+        raise InvalidInput(f"unknown allocation method {method!r}; use one of {allowed}") from None
+
+
+def _checked_overrides(
+    overrides: Mapping[Hashable, int], known: set[Hashable], total_minor: int, everyone: bool
+) -> int:
+    """Validate overrides against the team and the total; return their sum."""
+    unknown = [k for k in overrides if k not in known]
+    if unknown:
+        raise InvalidInput(
+            "override for a member who is not in the team: " + ", ".join(map(str, unknown)),
+            members=[str(k) for k in unknown],
+        )
+    for member_id, amount in overrides.items():
+        check_minor(f"override of {member_id}", amount)
+    fixed = sum(overrides.values())
+    if fixed > total_minor:
+        raise InvalidInput(
+            f"overrides add up to {fixed}, more than the team total {total_minor}",
+            overrides_minor=fixed,
+            total_minor=total_minor,
+        )
+    if everyone and known and fixed != total_minor:
+        raise InvalidInput(
+            f"every member is overridden but the overrides add up to {fixed}, "
+            f"not the team total {total_minor}",
+            overrides_minor=fixed,
+            total_minor=total_minor,
+        )
+    return fixed
+
+
+def allocate(
+    *,
+    total_minor: int,
+    method: Method | str,
+    members: Sequence[MemberInput],
+    params: AllocationParams | None = None,
+    overrides: Mapping[Hashable, int] | None = None,
+) -> Allocation:
+    """Split a team target over its members by a method, honouring overrides, exactly."""
+    method = _parse_method(method)
+    params = params or AllocationParams()
+    overrides = dict(overrides or {})
+    check_minor("total_minor", total_minor)
+    known = {m.member_id for m in members}
+    if len(known) != len(members):
+        raise InvalidInput("a member appears more than once in the team")
+    if not members and total_minor:
+        raise InvalidInput("cannot allocate a non-zero total to a team without members")
+    sharers = [m for m in members if m.member_id not in overrides]
+    fixed = _checked_overrides(overrides, known, total_minor, everyone=not sharers)
+    pool = total_minor - fixed
+
+    weighed = _method_weights(method, members, sharers, params)
+    exact = {m.member_id: weighed[m.member_id].weight for m in sharers}
+    int_weights = _integer_weights(exact)
+    amounts, bumped = split_by_int_weights(pool, int_weights)
+    weight_sum = sum(int_weights.values())
+    # The split treats all-zero weights as equal; the derivation must show the shares it used.
+    all_zero = weight_sum == 0
+    if all_zero:
+        weight_sum = len(int_weights)
+
+    targets: dict[Hashable, int] = {}
+    derivations: dict[Hashable, Derivation] = {}
+    for member in members:
+        k = member.member_id
+        inputs = dict(weighed[k].inputs)
+        if k in overrides:
+            inputs["override_minor"] = overrides[k]
+            targets[k] = overrides[k]
+            derivations[k] = Derivation(
+                method=method.value,
+                inputs=inputs,
+                weight="0",
+                share="0",
+                pool_minor=pool,
+                raw_minor=str(overrides[k]),
+                rounding_adjustment_minor=0,
+                overridden=True,
+            )
+            continue
+        if all_zero:
+            inputs["fallback"] = "all weights are zero: equal split"
+        share = Fraction(1 if all_zero else int_weights[k], weight_sum)
+        targets[k] = amounts[k]
+        derivations[k] = Derivation(
+            method=method.value,
+            inputs=inputs,
+            weight=format_exact(weighed[k].weight),
+            share=format_exact(share),
+            pool_minor=pool,
+            raw_minor=format_exact(pool * share),
+            rounding_adjustment_minor=1 if k in bumped else 0,
+            overridden=False,
+        )
+    return Allocation(
+        method=method,
+        total_minor=total_minor,
+        pool_minor=pool,
+        targets=targets,
+        derivations=derivations,
+    )

@@ -1,0 +1,344 @@
+"""Pure rebalancing maths: move target between reps without ever changing the team total.
+
+Three moves share one engine: a shortfall handed to on-track reps in proportion to their headroom
+and within the policy cap (plan_rebalance), a leaver's open target handed on the same way but with
+conservation winning over caps (plan_departure), and a dispute outcome (plan_adjustment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from math import floor
+from typing import TypeVar
+
+from services.goals.domain.allocation import check_minor, split_by_int_weights, to_fraction
+from shared.domain_errors import Conflict, InvalidInput
+
+K = TypeVar("K", bound=Hashable)
+
+STATUSES = frozenset({"on_track", "at_risk", "struggling"})
+
+
+@dataclass(frozen=True)
+class MemberPosition:
+    """One rep's standing in the period, as the shortfall snapshot carries it."""
+
+    member_id: Hashable
+    target_minor: int
+    original_target_minor: int
+    achieved_minor: int
+    projected_minor: int
+    status: str
+
+    def __post_init__(self) -> None:
+        check_minor("target_minor", self.target_minor)
+        check_minor("original_target_minor", self.original_target_minor)
+        # Refunds can leave achieved (and so projected) below zero.
+        check_minor("achieved_minor", self.achieved_minor, allow_negative=True)
+        check_minor("projected_minor", self.projected_minor, allow_negative=True)
+        if self.status not in STATUSES:
+            raise InvalidInput(
+                f"status of {self.member_id} must be one of {', '.join(sorted(STATUSES))}",
+                status=str(self.status),
+            )
+
+    @property
+    def floor_minor(self) -> int:
+        """Lowest target this rep may be moved down to: what they sold, and never below zero."""
+        return max(self.achieved_minor, 0)
+
+    @property
+    def headroom_minor(self) -> int:
+        """How far the projection runs ahead of the target (may be negative)."""
+        return self.projected_minor - self.target_minor
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The caps of a team's rebalance policy (mode, cooldown and freeze live in the service)."""
+
+    # 25 means a rep may be raised to at most 125 % of their original target.
+    max_increase_pct: Decimal = Decimal(25)
+
+    def __post_init__(self) -> None:
+        if to_fraction(self.max_increase_pct, "max_increase_pct") < 0:
+            raise InvalidInput("max_increase_pct must not be negative", field="max_increase_pct")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """amount_minor of target moved from one rep to another."""
+
+    from_member: Hashable
+    to_member: Hashable
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class RebalancePlan:
+    """The transfers of one rebalance or departure and what they leave uncovered."""
+
+    transfers: tuple[Transfer, ...]
+    requested_minor: int
+    moved_minor: int
+    # Stays with the giver: no room left under the caps or the giver's floor.
+    uncovered_minor: int
+    # Only the members whose target changes.
+    new_targets: dict[Hashable, int] = field(default_factory=dict)
+    # Departure only: the part placed over everyone ignoring the caps, to keep the team total.
+    uncapped_minor: int = 0
+
+
+@dataclass(frozen=True)
+class AdjustmentPlan:
+    """A dispute outcome: one rep's target changes and, maybe, the others balance it."""
+
+    member_id: Hashable
+    delta_minor: int
+    team_total_changes: bool
+    transfers: tuple[Transfer, ...]
+    new_targets: dict[Hashable, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cap_minor(original_target_minor: int, policy: Policy) -> int:
+    """Highest target the policy allows for a rep, rounded down to whole minor units."""
+    pct = to_fraction(policy.max_increase_pct, "max_increase_pct")
+    return floor(original_target_minor * (1 + pct / 100))
+
+
+def cap_room_minor(position: MemberPosition, policy: Policy) -> int:
+    """How much target a rep can still take before reaching the cap (never negative)."""
+    return max(cap_minor(position.original_target_minor, policy) - position.target_minor, 0)
+
+
+def _index(team: Sequence[MemberPosition]) -> dict[Hashable, MemberPosition]:
+    index = {p.member_id: p for p in team}
+    if len(index) != len(team):
+        raise InvalidInput("a member appears more than once in the team")
+    return index
+
+
+def _member(index: Mapping[Hashable, MemberPosition], member_id: Hashable) -> MemberPosition:
+    try:
+        return index[member_id]
+    except KeyError:
+        raise InvalidInput(
+            f"member {member_id} is not in the team", member_id=str(member_id)
+        ) from None
+
+
+def water_fill(amount_minor: int, weights: Mapping[K, int], rooms: Mapping[K, int]) -> dict[K, int]:
+    """Place up to amount in proportion to weights without exceeding anyone's room."""
+    # Only members with both a positive weight and some room can take anything.
+    if amount_minor <= 0:
+        return {}
+    live = [(k, w, rooms[k]) for k, w in weights.items() if w > 0 and rooms[k] > 0]
+    if amount_minor >= sum(room for _, _, room in live):
+        return {k: room for k, _, room in live}
+    # Exact progressive filling, equal to the fixed point of "split, clamp at the cap, re-spread
+    # the excess" but in one sort instead of up to n rounds: a member saturates once the common
+    # level (amount left / weight left) reaches room / weight, so walk them in that order.
+    live.sort(key=lambda item: (Fraction(item[2], item[1]), str(item[0])))
+    placed: dict[K, int] = {}
+    amount_left = amount_minor
+    weight_left = sum(w for _, w, _ in live)
+    i = 0
+    while i < len(live):
+        k, w, room = live[i]
+        if amount_left * w < room * weight_left:
+            break
+        placed[k] = room
+        amount_left -= room
+        weight_left -= w
+        i += 1
+    # The rest are below their room at the exact level; rounding up an exact share that is at
+    # most an integer room cannot cross it, so one largest-remainder split finishes the job.
+    rest, _ = split_by_int_weights(amount_left, {k: w for k, w, _ in live[i:]})
+    placed.update(rest)
+    return placed
+
+
+def _transfers(
+    giver: Hashable, amounts: Mapping[Hashable, int], *, inbound: bool
+) -> list[Transfer]:
+    """Transfers between one member and many, skipping zero amounts."""
+    rows = []
+    for other, amount in amounts.items():
+        if amount > 0:
+            rows.append(
+                Transfer(other, giver, amount) if inbound else Transfer(giver, other, amount)
+            )
+    return rows
+
+
+def _new_targets(
+    index: Mapping[Hashable, MemberPosition], transfers: Sequence[Transfer]
+) -> dict[Hashable, int]:
+    """Targets after the transfers, for the members they touch."""
+    changed: dict[Hashable, int] = {}
+    for t in transfers:
+        changed[t.from_member] = changed.get(t.from_member, 0) - t.amount_minor
+        changed[t.to_member] = changed.get(t.to_member, 0) + t.amount_minor
+    return {k: index[k].target_minor + d for k, d in changed.items() if d != 0}
+
+
+def _canonical(transfers: list[Transfer]) -> tuple[Transfer, ...]:
+    # Sorting by the ids' text makes the plan independent of the order the team arrived in.
+    return tuple(sorted(transfers, key=lambda t: (str(t.from_member), str(t.to_member))))
+
+
+def _headroom_receivers(team: Sequence[MemberPosition], exclude: Hashable) -> list[MemberPosition]:
+    return [
+        p
+        for p in team
+        if p.member_id != exclude and p.status == "on_track" and p.headroom_minor > 0
+    ]
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def plan_rebalance(
+    *,
+    giver_id: Hashable,
+    shortfall_minor: int,
+    team: Sequence[MemberPosition],
+    policy: Policy | None = None,
+) -> RebalancePlan:
+    """Move a rep's shortfall to on-track reps by headroom, within caps and the giver's floor."""
+    policy = policy or Policy()
+    check_minor("shortfall_minor", shortfall_minor, allow_negative=True)
+    index = _index(team)
+    giver = _member(index, giver_id)
+    requested = max(shortfall_minor, 0)
+    # The giver keeps at least what they already sold.
+    available = max(min(requested, giver.target_minor - giver.floor_minor), 0)
+    receivers = _headroom_receivers(team, giver_id)
+    placed = water_fill(
+        available,
+        {p.member_id: p.headroom_minor for p in receivers},
+        {p.member_id: cap_room_minor(p, policy) for p in receivers},
+    )
+    transfers = _canonical(_transfers(giver_id, placed, inbound=False))
+    moved = sum(t.amount_minor for t in transfers)
+    return RebalancePlan(
+        transfers=transfers,
+        requested_minor=requested,
+        moved_minor=moved,
+        uncovered_minor=requested - moved,
+        new_targets=_new_targets(index, transfers),
+    )
+
+
+def plan_departure(
+    *,
+    leaver_id: Hashable,
+    open_target_minor: int | None = None,
+    team: Sequence[MemberPosition],
+    policy: Policy | None = None,
+) -> RebalancePlan:
+    """Hand a leaver's open target to the rest of the team, keeping the team total exact."""
+    policy = policy or Policy()
+    index = _index(team)
+    leaver = _member(index, leaver_id)
+    # Open target = target - achieved: the leaver ends on exactly what they sold. An
+    # over-achieving leaver hands on nothing and keeps their target (lowering it below achieved
+    # is fine, raising it to achieved would take target from the others).
+    open_minor = max(leaver.target_minor - leaver.floor_minor, 0)
+    if open_target_minor is not None:
+        check_minor("open_target_minor", open_target_minor)
+        if open_target_minor != open_minor:
+            raise InvalidInput(
+                f"open target of {leaver_id} is {open_minor} (target - achieved), "
+                f"not {open_target_minor}",
+                open_target_minor=open_minor,
+            )
+    rest = [p for p in team if p.member_id != leaver_id]
+    if open_minor and not rest:
+        raise Conflict("the last member of a team cannot hand their target to anyone")
+
+    receivers = _headroom_receivers(team, leaver_id)
+    if receivers:
+        weights = {p.member_id: p.headroom_minor for p in receivers}
+    else:
+        # Nobody can take it by headroom: everyone remaining, equally, still within caps.
+        weights = {p.member_id: 1 for p in rest}
+    placed = water_fill(open_minor, weights, {p.member_id: cap_room_minor(p, policy) for p in rest})
+    uncapped = open_minor - sum(placed.values())
+    if uncapped:
+        # Conservation wins over caps on departure: the excess goes to everyone remaining.
+        extra, _ = split_by_int_weights(uncapped, {p.member_id: 1 for p in rest})
+        for k, amount in extra.items():
+            placed[k] = placed.get(k, 0) + amount
+    transfers = _canonical(_transfers(leaver_id, placed, inbound=False))
+    return RebalancePlan(
+        transfers=transfers,
+        requested_minor=open_minor,
+        moved_minor=open_minor,
+        uncovered_minor=0,
+        new_targets=_new_targets(index, transfers),
+        uncapped_minor=uncapped,
+    )
+
+
+def plan_adjustment(
+    *,
+    member_id: Hashable,
+    delta_minor: int,
+    team: Sequence[MemberPosition],
+    policy: Policy | None = None,
+    team_total_changes: bool,
+) -> AdjustmentPlan:
+    """Apply a dispute outcome to one rep's target, balancing the others unless the total moves."""
+    # A decided dispute is a manager's explicit call, so the rebalance caps do not bind it; the
+    # policy is accepted for a uniform call shape only.
+    policy = policy or Policy()
+    check_minor("delta_minor", delta_minor, allow_negative=True)
+    index = _index(team)
+    member = _member(index, member_id)
+    new_target = member.target_minor + delta_minor
+    if new_target < 0:
+        raise InvalidInput(
+            f"target of {member_id} would become negative ({new_target})", member_id=str(member_id)
+        )
+    if delta_minor == 0:
+        return AdjustmentPlan(member_id, 0, team_total_changes, (), {})
+    if team_total_changes:
+        return AdjustmentPlan(member_id, delta_minor, True, (), {member_id: new_target})
+
+    others = [p for p in team if p.member_id != member_id]
+    if not others:
+        raise Conflict("no other member to balance the adjustment against; change the team total")
+    weights = {p.member_id: p.target_minor for p in others}
+    if delta_minor < 0:
+        # The others take the released target in proportion to what they carry already.
+        amounts, _ = split_by_int_weights(-delta_minor, weights)
+        transfers = _transfers(member_id, amounts, inbound=False)
+    else:
+        rooms = {p.member_id: max(p.target_minor - p.floor_minor, 0) for p in others}
+        total_room = sum(rooms.values())
+        if total_room < delta_minor:
+            raise Conflict(
+                f"the other members can give up at most {total_room} without dropping below "
+                f"what they sold; {delta_minor} was asked",
+                available_minor=total_room,
+                requested_minor=delta_minor,
+            )
+        # Anyone with room has target above a non-negative floor, so a positive weight: the
+        # water-fill places everything.
+        amounts = water_fill(delta_minor, weights, rooms)
+        transfers = _transfers(member_id, amounts, inbound=True)
+    ordered = _canonical(transfers)
+    return AdjustmentPlan(
+        member_id=member_id,
+        delta_minor=delta_minor,
+        team_total_changes=False,
+        transfers=ordered,
+        new_targets=_new_targets(index, ordered),
+    )

@@ -1,0 +1,6 @@
+"""Routers of the performance service, in the order they appear in OpenAPI."""
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []
+TAGS: list[dict[str, str]] = []

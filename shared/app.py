@@ -1,0 +1,191 @@
+"""The FastAPI factory every service uses: middleware, problems, health, metrics, admin routes."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from shared.auth import AdminPrincipal
+from shared.domain_errors import NotFound
+from shared.http import Page, keyset, page_of
+from shared.idempotency import IdempotencyMiddleware
+from shared.observability import RequestContextMiddleware, configure_logging
+from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
+from shared.runtime import ServiceRuntime
+
+
+def create_service_app(
+    *,
+    runtime: ServiceRuntime,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    tags: Sequence[dict[str, str]] = (),
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build a service app around its runtime; workers start in the lifespan when configured."""
+    settings = runtime.settings
+    if configure_logs:
+        configure_logging(service=settings.service_name, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.run_workers:
+            await runtime.start_workers()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_tags=[*tags, {"name": "operations", "description": "Health, metrics and replay."}],
+        generate_unique_id_function=lambda route: route.name,
+        responses={401: PROBLEM_RESPONSES[401], 422: PROBLEM_RESPONSES[422]},
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.verifier = runtime.verifier
+    install_problem_handlers(app)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        engine=runtime.engine,
+        plumbing=runtime.plumbing,
+        verifier=runtime.verifier,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins or [],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
+    app.include_router(operations_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+class Readiness(BaseModel):
+    """Readiness of each dependency."""
+
+    status: str = Field(examples=["ok"])
+    checks: dict[str, str] = Field(examples=[{"database": "ok", "broker": "ok", "consumer": "ok"}])
+
+
+class ReplayRequest(BaseModel):
+    """Re-publish outbox events created at or after this instant."""
+
+    since: datetime
+
+
+class ReplayResult(BaseModel):
+    """How many events were queued again."""
+
+    requeued: int
+
+
+class DeadLetterRead(BaseModel):
+    """A record a consumer gave up on, with its error."""
+
+    id: str
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    error_type: str
+    error: str
+    failed_at: datetime
+    replayed_at: datetime | None
+
+
+def operations_router() -> APIRouter:
+    """Health, readiness, metrics, outbox replay and dead letters."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Process is alive")
+    async def healthz() -> dict[str, str]:
+        """Answer while the process runs."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready when the database and broker are reachable and the consumer makes progress."""
+        checks = await request.app.state.runtime.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @router.get("/metrics", response_class=Response, summary="Prometheus metrics")
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition of this service's metrics."""
+        registry = request.app.state.runtime.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.post("/v1/admin/outbox/replay", response_model=ReplayResult)
+    async def replay_outbox(
+        body: ReplayRequest, request: Request, _: AdminPrincipal
+    ) -> ReplayResult:
+        """Re-publish events created since an instant (same ids: consumers skip what they saw)."""
+        return ReplayResult(requeued=await request.app.state.runtime.relay.replay(since=body.since))
+
+    @router.get("/v1/admin/dead-letters", response_model=Page[DeadLetterRead])
+    async def list_dead_letters(
+        request: Request,
+        _: AdminPrincipal,
+        limit: int = Query(50, ge=1, le=500),
+        cursor: str | None = None,
+    ) -> Page[DeadLetterRead]:
+        """Records a consumer gave up on, oldest first."""
+        runtime: ServiceRuntime = request.app.state.runtime
+        table = runtime.plumbing.dead_letter
+        stmt = keyset(sa.select(table), [table.c.failed_at, table.c.id], cursor, limit)
+        async with runtime.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        items, next_cursor = page_of(rows, limit, lambda r: (r.failed_at.isoformat(), r.id))
+        return Page[DeadLetterRead](
+            items=[DeadLetterRead.model_validate(r, from_attributes=True) for r in items],
+            next_cursor=next_cursor,
+        )
+
+    @router.post("/v1/admin/dead-letters/{dead_letter_id}/replay", response_model=DeadLetterRead)
+    async def replay_dead_letter(
+        dead_letter_id: str, request: Request, _: AdminPrincipal
+    ) -> DeadLetterRead:
+        """Send a dead letter's original bytes back to its original topic."""
+        runtime: ServiceRuntime = request.app.state.runtime
+        table = runtime.plumbing.dead_letter
+        async with runtime.engine.connect() as conn:
+            row = (await conn.execute(sa.select(table).where(table.c.id == dead_letter_id))).first()
+        if row is None:
+            raise NotFound("no such dead letter")
+        headers = [(k, base64.b64decode(v)) for k, v in row.headers]
+        await runtime.dead_letters.republish(
+            topic=row.topic, key=row.key, value=row.value, headers=headers
+        )
+        async with runtime.engine.begin() as conn:
+            await conn.execute(
+                table.update().where(table.c.id == dead_letter_id).values(replayed_at=sa.func.now())
+            )
+            row = (await conn.execute(sa.select(table).where(table.c.id == dead_letter_id))).one()
+        return DeadLetterRead.model_validate(row, from_attributes=True)
+
+    return router
+
+
+__all__ = ["PROBLEM_JSON", "create_service_app"]

@@ -1,0 +1,140 @@
+"""Database engines, sessions, naming convention and the plumbing tables every service has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> sa.MetaData:
+    """A MetaData with the project's constraint naming convention."""
+    return sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def is_sqlite(url: str) -> bool:
+    """Tell whether a database URL points at SQLite."""
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Build the async engine: SQLite gets WAL, a busy timeout and a single connection."""
+    if not is_sqlite(url):
+        return create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    # SQLite has one write lock; one shared connection serialises writers in-process instead
+    # of letting them fight over the lock (p99 ~1 s -> ~75 ms measured with a bigger pool).
+    engine = create_async_engine(
+        url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args={"timeout": 30},
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "busy_timeout=30000",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class PlumbingTables:
+    """The outbox, inbox, dead-letter and idempotency tables of one service's database."""
+
+    outbox: sa.Table
+    inbox: sa.Table
+    dead_letter: sa.Table
+    idempotency: sa.Table
+
+
+def define_plumbing_tables(metadata: sa.MetaData) -> PlumbingTables:
+    """Add the messaging plumbing tables to a service's metadata."""
+    tz = sa.DateTime(timezone=True)
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        # Debezium outbox-router compatible columns, so PostgreSQL can later be tailed by CDC.
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("aggregatetype", sa.String(100), nullable=False),
+        sa.Column("aggregateid", sa.String(100), nullable=False),
+        sa.Column("type", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition_key", sa.String(100), nullable=False),
+        sa.Column("payload", sa.JSON, nullable=False),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("created_at", tz, nullable=False),
+        sa.Column("published_at", tz, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Index("ix_outbox_unpublished", "published_at", "created_at"),
+    )
+    inbox = sa.Table(
+        "inbox",
+        metadata,
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("source", sa.String(200), primary_key=True),
+        sa.Column("event_id", sa.String(100), primary_key=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("processed_at", tz, nullable=False),
+    )
+    dead_letter = sa.Table(
+        "dead_letter",
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("value", sa.LargeBinary, nullable=True),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("error_type", sa.String(200), nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("failed_at", tz, nullable=False),
+        sa.Column("replayed_at", tz, nullable=True),
+    )
+    idempotency = sa.Table(
+        "idempotency_key",
+        metadata,
+        sa.Column("org_id", sa.String(36), primary_key=True),
+        sa.Column("scope", sa.String(300), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer, nullable=True),
+        sa.Column("response_headers", sa.JSON, nullable=True),
+        sa.Column("response_body", sa.LargeBinary, nullable=True),
+        sa.Column("created_at", tz, nullable=False),
+    )
+    return PlumbingTables(
+        outbox=outbox, inbox=inbox, dead_letter=dead_letter, idempotency=idempotency
+    )

@@ -1,0 +1,114 @@
+"""Facts the feedback service publishes on attain.feedback.v1."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.base import Event
+
+
+class DisputeOpened(Event):
+    """A dispute was opened between parties of a team."""
+
+    TYPE: ClassVar[str] = "attain.feedback.dispute_opened.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    kind: str
+    subject: str
+    parties: list[UUID]
+    related: dict[str, str] | None = None
+
+
+class StatementSubmitted(Event):
+    """A party submitted (or revised) their statement; the text stays private."""
+
+    TYPE: ClassVar[str] = "attain.feedback.statement_submitted.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    party_id: UUID
+    version: int
+
+
+class WaiverRecorded(Event):
+    """A manager recorded why a party could not be heard; the party is notified."""
+
+    TYPE: ClassVar[str] = "attain.feedback.waiver_recorded.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    party_id: UUID
+    reason: str
+
+
+class AdjustTarget(BaseModel):
+    """Change a member's target for a period by delta."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["adjust_target"] = "adjust_target"
+    member_id: UUID
+    period_id: UUID
+    delta: Decimal
+    team_total_changes: bool = False
+
+
+class ReassignSaleCredit(BaseModel):
+    """Move percent of a sale's credit to another member."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["reassign_sale_credit"] = "reassign_sale_credit"
+    sale_id: UUID
+    to_member_id: UUID
+    percent: Decimal
+
+
+DisputeAction = Annotated[AdjustTarget | ReassignSaleCredit, Field(discriminator="type")]
+
+
+class DisputeResolved(Event):
+    """A dispute was decided after every party was heard; actions are for goals/performance."""
+
+    TYPE: ClassVar[str] = "attain.feedback.dispute_resolved.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    decided_by: str
+    summary: str
+    rationale: str
+    actions: list[DisputeAction]
+
+
+class DisputeClosed(Event):
+    """A decided dispute closed: every party responded, or the response window ran out."""
+
+    TYPE: ClassVar[str] = "attain.feedback.dispute_closed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    accepted_by: list[UUID]
+    disagreed_by: list[UUID]
+    no_response: list[UUID]
+
+
+class CheckInOpened(Event):
+    """A coaching check-in was opened for a struggling member."""
+
+    TYPE: ClassVar[str] = "attain.feedback.check_in_opened.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    feedback_id: UUID
+    member_id: UUID
+    shortfall_id: UUID

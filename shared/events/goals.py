@@ -1,0 +1,199 @@
+"""Facts the goals service publishes on attain.goals.v1."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events.base import Event
+
+
+class CrmIds(BaseModel):
+    """A member's owner ids in each CRM."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hubspot: str | None = None
+    salesforce: str | None = None
+    pipedrive: str | None = None
+
+
+class TeamCreated(Event):
+    """A team was created."""
+
+    TYPE: ClassVar[str] = "attain.goals.team_created.v1"
+
+    team_id: UUID
+    name: str
+    currency: str
+    manager_id: UUID
+
+
+class TeamUpdated(Event):
+    """A team's name or manager changed."""
+
+    TYPE: ClassVar[str] = "attain.goals.team_updated.v1"
+
+    team_id: UUID
+    name: str
+    currency: str
+    manager_id: UUID
+
+
+class _MemberFacts(Event):
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    member_id: UUID
+    name: str
+    email: str
+    capacity: Decimal
+    ramp: Decimal
+    crm_ids: CrmIds
+    version: int
+
+
+class MemberJoined(_MemberFacts):
+    """A member joined a team."""
+
+    TYPE: ClassVar[str] = "attain.goals.member_joined.v1"
+    SEQUENCE_FIELD: ClassVar[str | None] = "version"
+
+
+class MemberUpdated(_MemberFacts):
+    """A member's details (e-mail, CRM ids, capacity) changed."""
+
+    TYPE: ClassVar[str] = "attain.goals.member_updated.v1"
+    SEQUENCE_FIELD: ClassVar[str | None] = "version"
+
+
+class MemberLeft(Event):
+    """A member left the team; their open target was redistributed."""
+
+    TYPE: ClassVar[str] = "attain.goals.member_left.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    member_id: UUID
+    left_at: datetime
+
+
+class PeriodDefined(Event):
+    """An org-wide period exists, with its bounds as instants."""
+
+    TYPE: ClassVar[str] = "attain.goals.period_defined.v1"
+    KEY_FIELD: ClassVar[str] = "org_id"
+    SUBJECT_FIELD: ClassVar[str] = "period_id"
+
+    period_id: UUID
+    name: str
+    starts_on: date
+    ends_on: date
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    seasonality: dict[int, Decimal] | None = None
+
+
+class PlannedTarget(BaseModel):
+    """One member's share of a published plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target_id: UUID
+    member_id: UUID
+    amount: Decimal
+
+
+class PlanPublished(Event):
+    """A team plan for a period was published to its members."""
+
+    TYPE: ClassVar[str] = "attain.goals.plan_published.v1"
+    SUBJECT_FIELD: ClassVar[str] = "plan_id"
+    SEQUENCE_FIELD: ClassVar[str | None] = "version"
+
+    team_id: UUID
+    plan_id: UUID
+    period_id: UUID
+    target: Decimal
+    currency: str
+    method: str
+    version: int
+    targets: list[PlannedTarget]
+
+
+class TargetAssigned(Event):
+    """A member was given a target for a period (carries the period, so readers need no call)."""
+
+    TYPE: ClassVar[str] = "attain.goals.target_assigned.v1"
+    SUBJECT_FIELD: ClassVar[str] = "target_id"
+    SEQUENCE_FIELD: ClassVar[str | None] = "version"
+
+    team_id: UUID
+    target_id: UUID
+    member_id: UUID
+    period_id: UUID
+    amount: Decimal
+    currency: str
+    version: int
+    period_starts_at: datetime
+    period_ends_at: datetime
+    period_timezone: str
+    period_seasonality: dict[int, Decimal] | None = None
+
+
+ChangeReason = Literal[
+    "allocation", "manual", "rebalance", "dispute_outcome", "member_left", "proposal_approved"
+]
+
+
+class TargetChanged(Event):
+    """A target's amount changed; version is the target's new version."""
+
+    TYPE: ClassVar[str] = "attain.goals.target_changed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "target_id"
+    SEQUENCE_FIELD: ClassVar[str | None] = "version"
+
+    team_id: UUID
+    target_id: UUID
+    member_id: UUID
+    period_id: UUID
+    old_amount: Decimal
+    new_amount: Decimal
+    currency: str
+    version: int
+    reason: ChangeReason
+    source_event_id: str | None = None
+
+
+class Transfer(BaseModel):
+    """Target moved from one member to another."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_member_id: UUID
+    to_member_id: UUID
+    amount: Decimal
+
+
+class TargetsRebalanced(Event):
+    """A shortfall was moved between members; the team total is unchanged."""
+
+    TYPE: ClassVar[str] = "attain.goals.targets_rebalanced.v1"
+    SUBJECT_FIELD: ClassVar[str] = "rebalance_id"
+
+    team_id: UUID
+    rebalance_id: UUID
+    period_id: UUID
+    giver_id: UUID
+    requested: Decimal
+    moved: Decimal
+    uncovered: Decimal
+    currency: str
+    transfers: list[Transfer]
+    source_event_id: str | None = None
+    applied: Literal["auto", "approved"]

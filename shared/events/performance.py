@@ -1,0 +1,134 @@
+"""Facts the performance service publishes on attain.performance.v1."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events.base import Event
+
+Status = Literal["on_track", "at_risk", "struggling"]
+
+
+class Credit(BaseModel):
+    """A member's share of a sale's credit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: UUID
+    percent: Decimal
+
+
+class _SaleFacts(Event):
+    SUBJECT_FIELD: ClassVar[str] = "sale_id"
+    SEQUENCE_FIELD: ClassVar[str | None] = "version"
+
+    team_id: UUID
+    sale_id: UUID
+    source: str
+    external_id: str | None
+    amount: Decimal
+    currency: str
+    closed_at: datetime
+    period_id: UUID | None
+    credits: list[Credit]
+    version: int
+
+
+class SaleRecorded(_SaleFacts):
+    """A sale was recorded (from a CRM webhook or by hand)."""
+
+    TYPE: ClassVar[str] = "attain.performance.sale_recorded.v1"
+
+
+class SaleAdjusted(_SaleFacts):
+    """A sale's amount or credit changed."""
+
+    TYPE: ClassVar[str] = "attain.performance.sale_adjusted.v1"
+
+    old_amount: Decimal
+
+
+class SaleReversed(_SaleFacts):
+    """A sale no longer counts (deal left the won stage, refund)."""
+
+    TYPE: ClassVar[str] = "attain.performance.sale_reversed.v1"
+
+
+class AttainmentChanged(Event):
+    """A member's attainment or status for a period changed."""
+
+    TYPE: ClassVar[str] = "attain.performance.attainment_changed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    member_id: UUID
+    period_id: UUID
+    target: Decimal
+    achieved: Decimal
+    percent: Decimal
+    expected_to_date: Decimal
+    projected: Decimal
+    status: Status
+    currency: str
+    as_of: datetime
+
+
+class MemberSnapshot(BaseModel):
+    """What goals needs of one member to rebalance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: UUID
+    target_id: UUID
+    target_version: int
+    target: Decimal
+    achieved: Decimal
+    projected: Decimal
+    status: Status
+
+
+class ShortfallDetected(Event):
+    """A member entered 'struggling'; carries the whole team's snapshot for rebalancing."""
+
+    TYPE: ClassVar[str] = "attain.performance.shortfall_detected.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    shortfall_id: UUID
+    member_id: UUID
+    period_id: UUID
+    shortfall: Decimal
+    currency: str
+    as_of: datetime
+    period_ends_at: datetime
+    snapshot: list[MemberSnapshot]
+
+
+class MemberResult(BaseModel):
+    """A member's final result in a closed period."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: UUID
+    target: Decimal
+    achieved: Decimal
+
+
+class PeriodClosed(Event):
+    """A period ended; final results per member of the team."""
+
+    TYPE: ClassVar[str] = "attain.performance.period_closed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "period_id"
+
+    team_id: UUID
+    period_id: UUID
+    period_name: str
+    starts_on: date
+    ends_on: date
+    currency: str
+    results: list[MemberResult]

@@ -1,0 +1,95 @@
+"""HTTP helpers: cursor pagination and ETag / If-Match preconditions."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+
+from shared.domain_errors import InvalidInput, PreconditionFailed
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass next_cursor back as cursor for the next page."""
+
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Opaque cursor of the next page, if any")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """Opaque cursor from the sort key of the last item."""
+    return base64.urlsafe_b64encode(json.dumps([str(v) for v in values]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[str]:
+    """Sort key values back from a cursor; a forged cursor is a 422."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("cursor is not valid") from exc
+    if not isinstance(values, list):
+        raise InvalidInput("cursor is not valid")
+    return values
+
+
+def keyset(
+    stmt: sa.Select, columns: Sequence[sa.ColumnElement], cursor: str | None, limit: int
+) -> sa.Select:
+    """Order by columns and continue after the cursor; fetch one extra row to see if more exist."""
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != len(columns):
+            raise InvalidInput("cursor is not valid")
+        typed = [
+            sa.literal(_coerce(col, v), type_=col.type)
+            for col, v in zip(columns, values, strict=True)
+        ]
+        stmt = stmt.where(sa.tuple_(*columns) > sa.tuple_(*typed))
+    return stmt.order_by(*columns).limit(limit + 1)
+
+
+def _coerce(column: sa.ColumnElement, value: str) -> Any:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    parse = _PARSERS.get(python_type, python_type)
+    try:
+        return parse(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("cursor is not valid") from exc
+
+
+_PARSERS: dict[type, Any] = {datetime: datetime.fromisoformat, UUID: UUID}
+
+
+def page_of(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:
+    """Split limit+1 fetched rows into a page and the cursor of the next one."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return items, (encode_cursor(key(items[-1])) if more and items else None)
+
+
+def etag_of(version: int) -> str:
+    """Strong ETag of a resource version."""
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """Refuse with 412 when If-Match names another version (absent If-Match passes)."""
+    if if_match is None:
+        return
+    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" not in candidates and etag_of(version) not in candidates:
+        raise PreconditionFailed(
+            f"the resource is at version {version}; reload it and retry",
+            current_etag=etag_of(version),
+        )

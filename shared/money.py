@@ -1,0 +1,33 @@
+"""Exact money: decimal strings on the wire, integer minor units in storage and maths."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shared.domain_errors import InvalidInput
+
+# ISO 4217 exponents that differ from 2; every other currency uses 2 decimals.
+_EXPONENTS = {
+    "BHD": 3, "CLP": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
+    "LYD": 3, "OMR": 3, "PYG": 0, "TND": 3, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0,
+}  # fmt: skip
+
+
+def exponent(currency: str) -> int:
+    """Number of decimals of a currency's minor unit."""
+    return _EXPONENTS.get(currency.upper(), 2)
+
+
+def to_minor(amount: Decimal | str | int, currency: str) -> int:
+    """Convert an exact amount to integer minor units; refuse sub-minor precision."""
+    value = Decimal(str(amount))
+    scaled = value.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise InvalidInput(f"{amount} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    """Convert integer minor units back to an exact decimal with the currency's scale."""
+    exp = exponent(currency)
+    return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))

@@ -1,0 +1,173 @@
+"""The pieces one service process runs: database, unit of work, relay, consumer, periodic jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.auth import TokenVerifier
+from shared.config import ServiceSettings
+from shared.consumer import ConsumerRunner, EventProcessor, Handler, KafkaDeadLetters
+from shared.db import PlumbingTables, create_engine, session_factory
+from shared.events import Event, dlq_topic, topic_for
+from shared.kafka import ensure_topics
+from shared.metrics import ServiceMetrics
+from shared.outbox import OutboxRelay
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job run every interval; it must be safe when several replicas run it."""
+
+    name: str
+    interval_s: float
+    run: Callable[[ServiceRuntime], Awaitable[Any]]
+
+
+class ServiceRuntime:
+    """Composition of a service's infrastructure; built once per process by its bootstrap."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        metadata: sa.MetaData,
+        plumbing: PlumbingTables,
+        uow_class: type[UnitOfWork] = UnitOfWork,
+        handlers: Mapping[type[Event], Handler] | None = None,
+        jobs: tuple[PeriodicJob, ...] = (),
+        uow_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.plumbing = plumbing
+        self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        self.sessions = session_factory(self.engine)
+        self.metrics = ServiceMetrics(settings.service_name)
+        self.verifier = TokenVerifier(settings)
+        self.relay = OutboxRelay(
+            settings=settings, engine=self.engine, plumbing=plumbing, metrics=self.metrics
+        )
+        self._uow_class = uow_class
+        self._uow_options = dict(uow_options or {})
+        self._handlers = dict(handlers or {})
+        self._jobs = jobs
+        self.dead_letters = KafkaDeadLetters(settings=settings, uow_factory=self.uow)
+        self.consumer: ConsumerRunner | None = None
+        if self._handlers:
+            processor = EventProcessor(
+                name=settings.service_name,
+                handlers=self._handlers,
+                uow_factory=self.uow,
+                dead_letters=self.dead_letters,
+                metrics=self.metrics,
+                max_attempts=settings.consumer_max_attempts,
+                backoff_s=settings.consumer_retry_backoff_s,
+            )
+            self.consumer = ConsumerRunner(
+                settings=settings, topics=self.consumed_topics(), processor=processor
+            )
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.workers_running = False
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work whose commits wake the relay."""
+        return self._uow_class(
+            self.sessions, self.plumbing, on_commit=self.relay.wake, **self._uow_options
+        )
+
+    def consumed_topics(self) -> list[str]:
+        """Topics the consumer reads: those of the events it handles."""
+        return sorted({cls.topic() for cls in self._handlers})
+
+    def topics(self) -> list[str]:
+        """Every topic this service touches, with dead-letter topics."""
+        own = topic_for(self.settings.service_name)
+        consumed = self.consumed_topics()
+        return sorted({own, dlq_topic(own), *consumed, *(dlq_topic(t) for t in consumed)})
+
+    async def create_schema(self) -> None:
+        """Create tables straight from the models (tests and throwaway runs; prod uses alembic)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self.metadata.create_all)
+
+    async def start_workers(self) -> None:
+        """Create topics, then start the relay, the consumer and the periodic jobs."""
+        await ensure_topics(self.settings, self.topics())
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if self.consumer is not None:
+            self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
+        for job in self._jobs:
+            self._tasks.append(asyncio.create_task(self._every(job), name=f"job-{job.name}"))
+        self.workers_running = True
+
+    async def _every(self, job: PeriodicJob) -> None:
+        while True:
+            await asyncio.sleep(job.interval_s)
+            try:
+                await job.run(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic job %s failed", job.name)
+
+    async def stop(self) -> None:
+        """Stop workers (committing consumer offsets) and close the database."""
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.relay.stop()
+        # Give the consumer a moment to finish its record and commit, then cancel the rest.
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(BaseException):
+                    await task
+        self._tasks.clear()
+        self.workers_running = False
+        await self.dead_letters.close()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """Check the database, the broker and consumer progress; values are 'ok' or a reason."""
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), 2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["broker"] = await _broker_reachable(self.settings.kafka_bootstrap_servers)
+        if self.workers_running and self.consumer is not None:
+            idle = time.monotonic() - self.consumer.last_progress
+            stale = idle > self.settings.consumer_stale_after_s
+            checks["consumer"] = f"no progress for {idle:.0f}s" if stale else "ok"
+        return checks
+
+
+async def _broker_reachable(bootstrap: str) -> str:
+    """A TCP connect to any bootstrap server, under a short timeout."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host or "localhost", int(port)), 1.5
+            )
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return "ok"
+        except (OSError, TimeoutError, ValueError):
+            continue
+    return "unreachable"

@@ -1,0 +1,127 @@
+"""Unit of work: one transaction; emitted events become outbox rows in that same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import PlumbingTables
+from shared.events import Envelope, Event, topic_for, wrap
+from shared.tracing import traceparent_var
+
+
+class UnitOfWork:
+    """Owns a session; rolls back unless commit() is called; commit writes state + outbox."""
+
+    session: AsyncSession
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        plumbing: PlumbingTables,
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self.plumbing = plumbing
+        self._on_commit = on_commit
+        self._pending: list[Envelope] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self._pending = []
+        self.open_repositories(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def open_repositories(self, session: AsyncSession) -> None:
+        """Hook for services: attach repositories bound to this session."""
+
+    def emit(self, event: Event) -> Envelope:
+        """Queue an event; it is written to the outbox by commit(), atomically with the state."""
+        envelope = wrap(event, traceparent=traceparent_var.get())
+        self._pending.append(envelope)
+        return envelope
+
+    async def flush_events(self) -> None:
+        """Write queued events as outbox rows inside the current transaction."""
+        if not self._pending:
+            return
+        outbox = self.plumbing.outbox
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "id": env.id,
+                "aggregatetype": env.type.split(".")[2],
+                "aggregateid": env.subject or env.partitionkey or "",
+                "type": env.type,
+                "topic": topic_for(env.type.split(".")[1]),
+                "partition_key": env.partitionkey or "",
+                "payload": env.data,
+                "headers": _headers_of(env),
+                # Microsecond offsets keep emission order stable within one transaction.
+                "created_at": now.replace(microsecond=min(now.microsecond + i, 999_999)),
+                "attempts": 0,
+            }
+            for i, env in enumerate(self._pending)
+        ]
+        await self.session.execute(outbox.insert(), rows)
+        self._pending = []
+
+    async def commit(self) -> None:
+        """Commit state and outbox rows together, then wake the relay."""
+        had_events = bool(self._pending)
+        await self.flush_events()
+        await self.session.commit()
+        if had_events and self._on_commit is not None:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        """Drop everything done in this unit of work, events included."""
+        self._pending = []
+        await self.session.rollback()
+
+    async def record_inbox(
+        self, *, consumer: str, source: str, event_id: str, event_type: str
+    ) -> bool:
+        """Mark an event as processed by a consumer; False when it was already processed."""
+        table = self.plumbing.inbox
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        result = await self.session.execute(
+            insert.values(
+                consumer=consumer,
+                source=source,
+                event_id=event_id,
+                event_type=event_type,
+                processed_at=datetime.now(UTC),
+            ).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+
+def _headers_of(env: Envelope) -> dict[str, str | int | None]:
+    return {
+        "source": env.source,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "tenantid": env.tenantid,
+        "traceparent": env.traceparent,
+        "sequence": env.sequence,
+    }

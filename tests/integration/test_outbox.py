@@ -1,0 +1,135 @@
+"""The transactional outbox and its relay, on real SQLite and PostgreSQL against a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.devbroker import free_port, start_broker
+from tests.conftest import broker_settings
+from tests.integration.probe import (
+    ThingHappened,
+    effects,
+    emit_committed,
+    eventually,
+    probe_runtime,
+    read_topic,
+    thing,
+    unpublished,
+)
+
+pytestmark = pytest.mark.integration
+TOPIC = ThingHappened.topic()
+
+
+async def test_event_is_published_only_when_its_transaction_commits(db_url, fresh_broker):
+    runtime = probe_runtime(
+        db_url=db_url, broker=broker_settings(fresh_broker.bootstrap_servers), handler=None
+    )
+    await runtime.create_schema()
+    kept, dropped = thing(), thing()
+    async with runtime.uow() as uow:
+        uow.emit(dropped)  # leaves the block without commit: rolled back
+    await emit_committed(runtime, kept)
+    await runtime.start_workers()
+    try:
+        records = await read_topic(fresh_broker.bootstrap_servers, TOPIC, expect=1)
+    finally:
+        await runtime.stop()
+    ids = [ThingHappened.model_validate_json(r.value).thing_id for r in records]
+    assert ids == [kept.thing_id]
+
+
+async def test_events_written_while_broker_is_down_are_published_when_it_returns(db_url):
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    runtime = probe_runtime(db_url=db_url, broker=broker_settings(bootstrap), handler=None)
+    await runtime.create_schema()
+    relay = asyncio.create_task(runtime.relay.run())
+    events = [thing() for _ in range(5)]
+    await emit_committed(runtime, *events)
+    await asyncio.sleep(0.5)
+    assert await unpublished(runtime) == 5  # nothing can be sent yet
+    assert runtime.relay.last_error is not None
+    broker = start_broker(port=port)
+    try:
+        await eventually(lambda: _none_left(runtime), timeout=30)
+        records = await read_topic(bootstrap, TOPIC, expect=5)
+        assert {ThingHappened.model_validate_json(r.value).thing_id for r in records} == {
+            e.thing_id for e in events
+        }
+    finally:
+        await runtime.relay.stop()
+        relay.cancel()
+        await runtime.stop()
+        broker.stop()
+
+
+async def _none_left(runtime) -> bool:
+    return await unpublished(runtime) == 0
+
+
+async def test_relay_crash_between_send_and_mark_duplicates_on_the_wire_but_applies_once(
+    db_url, fresh_broker, monkeypatch
+):
+    runtime = probe_runtime(db_url=db_url, broker=broker_settings(fresh_broker.bootstrap_servers))
+    await runtime.create_schema()
+    original_mark = type(runtime.relay)._mark
+    crashes = {"left": 1}
+
+    async def crash_once(self, sent, failed):
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("relay died after the broker acked, before marking")
+        await original_mark(self, sent, failed)
+
+    monkeypatch.setattr(type(runtime.relay), "_mark", crash_once)
+    event = thing()
+    await emit_committed(runtime, event)
+    await runtime.start_workers()
+    try:
+        records = await read_topic(fresh_broker.bootstrap_servers, TOPIC, expect=2)
+        assert len(records) == 2  # sent twice: once before the crash, once after
+        assert records[0].headers == records[1].headers  # same ce_id both times
+        await eventually(lambda: _applied(runtime, 1))
+        await asyncio.sleep(0.5)
+        assert await effects(runtime) == [event.thing_id]
+        assert runtime.metrics.events_duplicate.labels(consumer="probe")._value.get() == 1
+    finally:
+        await runtime.stop()
+
+
+async def _applied(runtime, n: int) -> bool:
+    return len(await effects(runtime)) >= n
+
+
+async def test_replay_republishes_with_original_ids(db_url, fresh_broker):
+    runtime = probe_runtime(
+        db_url=db_url, broker=broker_settings(fresh_broker.bootstrap_servers), handler=None
+    )
+    await runtime.create_schema()
+    await emit_committed(runtime, thing(), thing())
+    await runtime.start_workers()
+    try:
+        await eventually(lambda: _none_left(runtime))
+        assert await runtime.relay.replay(since=datetime.now(UTC) - timedelta(minutes=1)) == 2
+        records = await read_topic(fresh_broker.bootstrap_servers, TOPIC, expect=4)
+    finally:
+        await runtime.stop()
+    ids = [dict(r.headers)["ce_id"] for r in records]
+    assert len(ids) == 4 and len(set(ids)) == 2
+
+
+async def test_purge_removes_only_old_published_rows(db_url, fresh_broker):
+    runtime = probe_runtime(
+        db_url=db_url, broker=broker_settings(fresh_broker.bootstrap_servers), handler=None
+    )
+    runtime.settings.outbox_retention_hours = 0
+    await runtime.create_schema()
+    await emit_committed(runtime, thing())
+    assert await runtime.relay.purge() == 0  # unpublished rows are never purged
+    assert await runtime.relay.relay_once() == 1
+    assert await runtime.relay.purge() == 1
+    await runtime.stop()
