@@ -62,6 +62,8 @@ def _coerce(column: sa.ColumnElement, value: str) -> Any:
     except NotImplementedError:
         return value
     parse = _PARSERS.get(python_type, python_type)
+    if python_type is object:  # e.g. SQLModel's AutoString: keep the text as it is
+        return value
     try:
         return parse(value)
     except (ValueError, TypeError) as exc:

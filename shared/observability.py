@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -62,17 +63,31 @@ class RequestContextMiddleware:
         trace_token = traceparent_var.set(child_traceparent(parent))
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
+                nonlocal started_response
+                started_response = True
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Answer here, inside the request context, so the 500 carries the request id.
+            access_log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if status == 500 and not started_response:
+                await send_with_id(dict(_INTERNAL_ERROR_START))
+                await send_with_id({"type": "http.response.body", "body": _internal_error_body()})
         finally:
             elapsed = time.perf_counter() - started
             route: Any = scope.get("route")
@@ -90,3 +105,22 @@ class RequestContextMiddleware:
                 )  # fmt: skip
             request_id_var.reset(rid_token)
             traceparent_var.reset(trace_token)
+
+
+_INTERNAL_ERROR_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"application/problem+json")],
+}
+
+
+def _internal_error_body() -> bytes:
+    return json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "an unexpected error occurred; quote the request id when reporting it",
+            "request_id": request_id_var.get(),
+        }
+    ).encode()

@@ -46,6 +46,8 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
+            # Detach first: a rollback would expire objects the caller still reads after the block.
+            self.session.expunge_all()
             await self.session.rollback()
         finally:
             await self.session.close()

@@ -90,11 +90,11 @@ def from_kafka(
         raise ValueError("not a binary-mode CloudEvent: ce_id / ce_type headers missing")
     try:
         event = from_binary(KafkaMessage(headers=header_map, key=key, value=value or b""), _FORMAT)
+        data = event.get_data()
+        if isinstance(data, bytes | str):
+            data = json.loads(data)
     except Exception as exc:  # the SDK raises several unrelated types for bad input
         raise ValueError(f"undecodable CloudEvent: {exc}") from exc
-    data = event.get_data()
-    if isinstance(data, bytes | str):
-        data = json.loads(data)
     if not isinstance(data, dict):
         raise ValueError("CloudEvent data must be a JSON object")
     sequence = event.get_extension("sequence")

@@ -138,3 +138,12 @@ async def table_count(runtime: ServiceRuntime, table: sa.Table) -> int:
     """Rows in a plumbing table."""
     async with runtime.engine.connect() as conn:
         return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+class Thing(ProbeBase, table=True):
+    """An org-scoped resource for HTTP plumbing tests."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    name: str
+    version: int = 1

@@ -414,7 +414,7 @@ class Dispute:
         def visible(party_id: UUID) -> bool:
             # Private before and after the decision: the decision and rationale are what
             # parties share, not each other's statements or comments.
-            return decider or party_id == own
+            return decider or own is not None
 
         return DisputeView(
             id=self.id,

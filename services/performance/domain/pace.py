@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -35,6 +35,19 @@ class PaceStatus(StrEnum):
 _SEVERITY = {PaceStatus.ON_TRACK: 0, PaceStatus.AT_RISK: 1, PaceStatus.STRUGGLING: 2}
 
 
+def _decimal(value: object, name: str) -> Decimal:
+    # Floats are refused: 0.1 as a float is not 0.1, and thresholds decide who gets flagged.
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise InvalidInput(f"{name} must be a decimal, not {type(value).__name__}", field=name)
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise InvalidInput(f"{name} is not a decimal: {value!r}", field=name) from None
+    if not result.is_finite():
+        raise InvalidInput(f"{name} must be finite", field=name)
+    return result
+
+
 @dataclass(frozen=True)
 class Period:
     """A target period: whole local days ``[starts_at, ends_at)`` in one IANA time zone.
@@ -50,7 +63,8 @@ class Period:
     starts_at: datetime
     ends_at: datetime
     timezone: str = "UTC"
-    seasonality: Mapping[int, Decimal] | None = None
+    # Left out of the hash (a mapping is unhashable); equality still compares it.
+    seasonality: Mapping[int, Decimal] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         zone = _zone(self.timezone)
@@ -141,11 +155,11 @@ def expected_share(period: Period, as_of: datetime) -> Fraction:
         total[month] += _micros(end - start)
         elapsed[month] += _micros(min(max(now, start), end) - start)
     # Each month's weight is spread evenly over that month's days in the period.
-    return sum(
-        (Fraction(weight) * Fraction(elapsed[month], total[month])
-         for month, weight in period.seasonality.items()),
-        _ZERO,
-    )  # fmt: skip
+    weighted = (
+        Fraction(weight) * Fraction(elapsed[month], total[month])
+        for month, weight in period.seasonality.items()
+    )
+    return sum(weighted, _ZERO)
 
 
 def projected_minor(achieved_minor: int, share: Fraction) -> int:
@@ -324,19 +338,6 @@ def _validated_seasonality(
     if sum(weights.values(), Decimal(0)) != 1:
         raise InvalidInput("seasonality weights must sum to 1", field="seasonality")
     return weights
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    # Floats are refused: 0.1 as a float is not 0.1, and thresholds decide who gets flagged.
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise InvalidInput(f"{name} must be a decimal, not {type(value).__name__}", field=name)
-    try:
-        result = Decimal(value)
-    except InvalidOperation:
-        raise InvalidInput(f"{name} is not a decimal: {value!r}", field=name) from None
-    if not result.is_finite():
-        raise InvalidInput(f"{name} must be finite", field=name)
-    return result
 
 
 def _require_int(value: object, name: str) -> None:
