@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -16,3 +17,15 @@ class Settings(ServiceSettings):
 
     service_name: ClassVar[str] = "performance"
     default_port: ClassVar[int] = 8002
+
+    #: The URL CRMs call (scheme + host + prefix); HubSpot signs it, so behind a proxy it differs
+    #: from the internal request URL.
+    public_base_url: str = "http://localhost:8002"
+    hubspot_api_base_url: str = "https://api.hubapi.com"
+    #: Fallback private-app token when an org stored none with its HubSpot secret.
+    hubspot_private_app_token: SecretStr | None = None
+    hubspot_timeout_s: float = 5.0
+    #: How long a replaced webhook secret stays valid unless the rotation says otherwise.
+    webhook_secret_overlap_s: int = 24 * 3600
+    evaluation_interval_s: float = 300.0
+    period_close_interval_s: float = 300.0

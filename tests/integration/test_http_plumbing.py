@@ -40,7 +40,7 @@ def things_router() -> APIRouter:
 
     @router.post("", status_code=201)
     async def create_thing(
-        body: ThingIn, principal: ManagerPrincipal, request: "Request"
+        body: ThingIn, principal: ManagerPrincipal, request: Request
     ) -> ThingOut:
         async with request.app.state.runtime.uow() as uow:
             row = Thing(org_id=principal.org, name=body.name)
@@ -51,7 +51,7 @@ def things_router() -> APIRouter:
     @router.get("")
     async def list_things(
         principal: CurrentPrincipal,
-        request: "Request",
+        request: Request,
         limit: int = Query(2, ge=1),
         cursor: str | None = None,
     ) -> Page[ThingOut]:
@@ -74,7 +74,7 @@ def things_router() -> APIRouter:
         thing_id: uuid.UUID,
         body: ThingIn,
         principal: ManagerPrincipal,
-        request: "Request",
+        request: Request,
         if_match: Annotated[str | None, Header()] = None,
     ) -> ThingOut:
         async with request.app.state.runtime.uow() as uow:
@@ -88,7 +88,7 @@ def things_router() -> APIRouter:
 
     @router.get("/{thing_id}")
     async def get_thing(
-        thing_id: uuid.UUID, principal: CurrentPrincipal, request: "Request", response: "Response"
+        thing_id: uuid.UUID, principal: CurrentPrincipal, request: Request, response: Response
     ) -> ThingOut:
         async with request.app.state.runtime.uow() as uow:
             row = await uow.session.get(Thing, thing_id)

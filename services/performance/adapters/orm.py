@@ -1,15 +1,222 @@
-"""Table models of the performance service, on a metadata of its own."""
+"""Table models of the performance service, on a metadata of its own.
+
+Times are stored as UTC instants (SQLite keeps no offset, so everything written is UTC first);
+money is integer minor units with a currency.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from shared.db import define_plumbing_tables, new_metadata
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
 
+_TZ = sa.DateTime(timezone=True)
+
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every performance table model."""
+
+
+# -- read models fed by goals' events --------------------------------------------------------
+
+
+class Team(Base, table=True):
+    """A team as goals announced it, plus the pace thresholds its manager set here."""
+
+    id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    name: str
+    currency: str = Field(max_length=3)
+    manager_id: uuid.UUID
+    at_risk_below: str = "0.9"
+    struggling_below: str = "0.7"
+    hysteresis: str = "0.05"
+    min_elapsed_share: str = "0.1"
+    thresholds_version: int = 1
+
+
+class Member(Base, table=True):
+    """A team member and the identities that map CRM owners to them."""
+
+    id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    name: str
+    email: str = Field(index=True)
+    crm_hubspot: str | None = Field(default=None, index=True)
+    crm_salesforce: str | None = Field(default=None, index=True)
+    crm_pipedrive: str | None = Field(default=None, index=True)
+    version: int
+    active: bool = True
+
+
+class Period(Base, table=True):
+    """An org-wide period with its bounds as UTC instants."""
+
+    id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    name: str
+    starts_on: date
+    ends_on: date
+    timezone: str = "UTC"
+    starts_at: datetime = Field(sa_type=_TZ, index=True)
+    ends_at: datetime = Field(sa_type=_TZ, index=True)
+    seasonality: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class Target(Base, table=True):
+    """A member's individual target for a period, at the newest version seen."""
+
+    __table_args__ = (sa.Index("ix_target_team_period", "team_id", "period_id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID
+    member_id: uuid.UUID = Field(index=True)
+    period_id: uuid.UUID
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    version: int
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookSecret(Base, table=True):
+    """One secret of an org for a CRM source; valid while valid_until is null or in the future."""
+
+    __table_args__ = (sa.Index("ix_webhook_secret_org_source", "org_id", "source"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    source: str = Field(max_length=20)
+    secret: str
+    api_token: str | None = None
+    created_at: datetime = Field(sa_type=_TZ)
+    valid_until: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class WebhookDelivery(Base, table=True):
+    """Every delivery as received, stored before it is processed (rejected ones too)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    source: str = Field(max_length=20)
+    received_at: datetime = Field(sa_type=_TZ)
+    headers: dict[str, Any] = Field(sa_type=sa.JSON)
+    body: bytes = Field(sa_type=sa.LargeBinary)
+    verified: bool
+    outcome: str = Field(max_length=20)  # received | rejected | malformed | processed | failed
+    error: str | None = None
+    processed_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class WebhookEvent(Base, table=True):
+    """A CRM change applied once: the unique key makes a redelivery (even concurrent) a no-op."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "source", "dedupe_key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    source: str = Field(max_length=20)
+    dedupe_key: str = Field(max_length=400)
+    delivery_id: uuid.UUID
+    external_id: str
+    kind: str = Field(max_length=20)
+    applied_at: datetime = Field(sa_type=_TZ)
+
+
+# -- sales and attainment ---------------------------------------------------------------------
+
+
+class Sale(Base, table=True):
+    """A sale from a CRM or entered by hand; team_id is null while it is unassigned."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "source", "external_id"),
+        sa.Index("ix_sale_org_closed", "org_id", "closed_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    team_id: uuid.UUID | None = Field(default=None, index=True)
+    source: str = Field(max_length=20)
+    external_id: str | None = None
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    currency_assumed: bool = False
+    currency_mismatch: bool = False
+    closed_at: datetime = Field(sa_type=_TZ)
+    status: str = Field(default="active", max_length=20)  # active | reversed
+    unassigned: bool = Field(default=False, index=True)
+    owner_ref: str | None = None
+    owner_email: str | None = None
+    version: int = 1
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
+class SaleCredit(Base, table=True):
+    """A member's share of a sale; credited_minor is exact (largest remainder over the split)."""
+
+    __table_args__ = (sa.UniqueConstraint("sale_id", "member_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    sale_id: uuid.UUID = Field(index=True)
+    member_id: uuid.UUID = Field(index=True)
+    percent: str
+    credited_minor: int
+
+
+class Attainment(Base, table=True):
+    """A member's achieved amount in a period, kept incrementally, with the last judged status."""
+
+    __table_args__ = (sa.UniqueConstraint("member_id", "period_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    team_id: uuid.UUID = Field(index=True)
+    member_id: uuid.UUID
+    period_id: uuid.UUID = Field(index=True)
+    achieved_minor: int = 0
+    status: str | None = None
+    reported_status: str | None = None
+    reported_achieved_minor: int | None = None
+    evaluated_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class ShortfallEpisode(Base, table=True):
+    """One stretch of 'struggling'; the unique key lets only one replica announce it."""
+
+    __table_args__ = (sa.UniqueConstraint("member_id", "period_id", "episode"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    team_id: uuid.UUID
+    member_id: uuid.UUID
+    period_id: uuid.UUID
+    episode: int
+    shortfall_minor: int
+    opened_at: datetime = Field(sa_type=_TZ)
+    closed_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class PeriodClose(Base, table=True):
+    """A (team, period) whose final results were published; unique so it happens once."""
+
+    __table_args__ = (sa.UniqueConstraint("team_id", "period_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    closed_at: datetime = Field(sa_type=_TZ)

@@ -1,0 +1,38 @@
+# Attain: `make run` starts the stack locally, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+DB ?= sqlite
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format install demo clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its test tools
+
+run: install ## Start broker + goals (8001), performance (8002), feedback (8003)
+	$(PY) -m scripts.run --db $(DB)
+
+lint: install ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: install lint ## Lint, then every test: unit, integration and e2e (real broker, SQLite, PostgreSQL)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install ## Scripted walkthrough against a running `make run`
+	$(PY) -m scripts.demo
+
+clean:
+	rm -rf .run .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,154 @@
+"""`make run`: broker, topics, migrations and the three services, supervised until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from shared.config import ServiceSettings
+from shared.devbroker import LocalBroker, start_broker
+from shared.devpostgres import LocalPostgres, start_postgres
+from shared.devtoken import mint
+from shared.events import TOPICS, dlq_topic
+from shared.kafka import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = ROOT / ".run"
+SERVICES = {"goals": 8001, "performance": 8002, "feedback": 8003}
+LOCAL_KAFKA = {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200"}
+
+
+class Stack:
+    """The processes of a local run and how to (re)start them."""
+
+    def __init__(self, *, db: str) -> None:
+        self.db = db
+        self.broker: LocalBroker | None = None
+        self.postgres: LocalPostgres | None = None
+        self.services: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {**os.environ, **LOCAL_KAFKA, "PYTHONUNBUFFERED": "1"}
+        self.external_broker = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+
+    def start(self) -> None:
+        """Bring everything up and wait until each service is ready."""
+        RUN_DIR.mkdir(exist_ok=True)
+        if self.external_broker is None:
+            self.broker = start_broker(
+                port=int(os.environ.get("ATTAIN_BROKER_PORT", "9092")),
+                log_path=RUN_DIR / "broker.log",
+            )
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+        if self.db == "postgres" and self.postgres is None:
+            self.postgres = start_postgres(base=RUN_DIR)
+            for name in SERVICES:
+                self.postgres.create_database(name)
+                self.env[f"{name.upper()}_DATABASE_URL"] = self.postgres.url(name)
+        bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
+        settings = ServiceSettings(kafka_bootstrap_servers=bootstrap)
+        asyncio.run(ensure_topics(settings, [*TOPICS, *(dlq_topic(t) for t in TOPICS)]))
+        for name in SERVICES:
+            subprocess.run(
+                [sys.executable, "-m", "shared.migrate", name, "upgrade"],
+                env=self.env,
+                cwd=ROOT,
+                check=True,
+            )
+        for name, port in SERVICES.items():
+            self.services[name] = self._start_service(name, port)
+        for name, port in SERVICES.items():
+            _wait_ready(name, port)
+
+    def _start_service(self, name: str, port: int) -> subprocess.Popen[bytes]:
+        log = open(RUN_DIR / f"{name}.log", "ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", f"services.{name}.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def supervise(self) -> None:
+        """Restart the whole stack if the broker dies (memory storage), a service if it dies."""
+        while True:
+            time.sleep(1)
+            if self.broker is not None and not self.broker.alive():
+                print("broker died: restarting the stack (outbox replay re-sends what is needed)")
+                self.stop(keep_postgres=True)
+                self.start()
+                continue
+            for name, process in list(self.services.items()):
+                if process.poll() is not None:
+                    print(
+                        f"{name} exited with {process.returncode}: restarting it (see .run/{name}.log)"
+                    )
+                    self.services[name] = self._start_service(name, SERVICES[name])
+
+    def stop(self, *, keep_postgres: bool = False) -> None:
+        """Stop services first (they commit offsets), then the broker."""
+        for process in self.services.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.services.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.services.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        if self.postgres is not None and not keep_postgres:
+            self.postgres.stop()
+            self.postgres = None
+
+
+def _wait_ready(name: str, port: int, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{name} was not ready after {timeout}s; see .run/{name}.log")
+
+
+def _banner() -> None:
+    org = os.environ.get("ATTAIN_DEMO_ORG", str(uuid.uuid4()))
+    admin = mint(org=org, sub=str(uuid.uuid4()), roles=["admin"])
+    print("\nAttain is running:")
+    for name, port in SERVICES.items():
+        print(f"  {name:<12} http://127.0.0.1:{port}/docs")
+    print(f"\nDevelopment admin token (org {org}):\n  export TOKEN={admin}\n")
+    print("Logs in .run/*.log. Ctrl-C stops everything.", flush=True)
+
+
+def main() -> int:
+    """Entry point of `make run`."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    stack = Stack(db=args.db)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        _banner()
+        stack.supervise()
+    except KeyboardInterrupt:
+        print("\nstopping...")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

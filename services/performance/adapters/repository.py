@@ -1,0 +1,383 @@
+"""Queries of the performance service; every one is scoped by org, and none of them commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.performance.adapters.orm import (
+    Attainment,
+    Member,
+    Period,
+    PeriodClose,
+    Sale,
+    SaleCredit,
+    ShortfallEpisode,
+    Target,
+    Team,
+    WebhookEvent,
+    WebhookSecret,
+)
+from shared.http import keyset
+
+CRM_COLUMNS = {
+    "hubspot": Member.crm_hubspot,
+    "salesforce": Member.crm_salesforce,
+    "pipedrive": Member.crm_pipedrive,
+}
+
+
+def utc(value: datetime) -> datetime:
+    """A stored instant as an aware UTC datetime (SQLite gives them back naive)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class PerformanceRepository:
+    """Reads and writes of one unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _insert(self, table: sa.Table) -> Any:
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+    def add(self, row: Any) -> None:
+        """Stage a new or changed row."""
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        """Send staged changes inside the transaction."""
+        await self.session.flush()
+
+    # -- read models ------------------------------------------------------------------------
+
+    async def team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> Team | None:
+        """A team of the org."""
+        team = await self.session.get(Team, team_id)
+        return team if team is not None and team.org_id == org_id else None
+
+    async def member(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
+        """A member of the org (also one who left)."""
+        member = await self.session.get(Member, member_id)
+        return member if member is not None and member.org_id == org_id else None
+
+    async def members(self, *, org_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Member]:
+        """Members of the org by id."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.session.exec(
+            select(Member).where(Member.org_id == org_id, col(Member.id).in_(wanted))
+        )
+        return {m.id: m for m in rows.all()}
+
+    async def member_for_owner(
+        self, *, org_id: uuid.UUID, source: str, owner_ref: str | None, email: str | None
+    ) -> Member | None:
+        """Map a CRM owner to an active member: by the source's CRM id, else by e-mail."""
+        column = CRM_COLUMNS.get(source)
+        if column is not None and owner_ref:
+            found = await self.session.exec(
+                select(Member).where(Member.org_id == org_id, column == owner_ref, Member.active)
+            )
+            member = found.first()
+            if member is not None:
+                return member
+        if email:
+            found = await self.session.exec(
+                select(Member).where(
+                    Member.org_id == org_id,
+                    sa.func.lower(Member.email) == email.strip().lower(),
+                    Member.active,
+                )
+            )
+            return found.first()
+        return None
+
+    async def period(self, *, org_id: uuid.UUID, period_id: uuid.UUID) -> Period | None:
+        """A period of the org."""
+        period = await self.session.get(Period, period_id)
+        return period if period is not None and period.org_id == org_id else None
+
+    async def periods_containing(self, *, org_id: uuid.UUID, instant: datetime) -> list[Period]:
+        """Every period of the org whose [starts_at, ends_at) holds the instant."""
+        at = utc(instant)
+        rows = await self.session.exec(
+            select(Period).where(
+                Period.org_id == org_id, Period.starts_at <= at, Period.ends_at > at
+            )
+        )
+        return list(rows.all())
+
+    async def timezone_for_day(self, *, org_id: uuid.UUID, day: date) -> str:
+        """The time zone of a period covering a calendar day (UTC when none does)."""
+        rows = await self.session.exec(
+            select(Period.timezone).where(
+                Period.org_id == org_id, Period.starts_on <= day, Period.ends_on >= day
+            )
+        )
+        return rows.first() or "UTC"
+
+    async def targets(self, *, team_id: uuid.UUID, period_id: uuid.UUID) -> list[Target]:
+        """The team's individual targets for a period."""
+        rows = await self.session.exec(
+            select(Target).where(Target.team_id == team_id, Target.period_id == period_id)
+        )
+        return list(rows.all())
+
+    async def member_targets(self, *, member_id: uuid.UUID) -> list[Target]:
+        """Every target of a member."""
+        rows = await self.session.exec(select(Target).where(Target.member_id == member_id))
+        return list(rows.all())
+
+    # -- webhook secrets --------------------------------------------------------------------
+
+    async def active_secrets(
+        self, *, org_id: uuid.UUID, source: str, now: datetime
+    ) -> list[WebhookSecret]:
+        """Secrets valid now, newest first."""
+        rows = await self.session.exec(
+            select(WebhookSecret)
+            .where(
+                WebhookSecret.org_id == org_id,
+                WebhookSecret.source == source,
+                sa.or_(
+                    col(WebhookSecret.valid_until).is_(None),
+                    col(WebhookSecret.valid_until) > utc(now),
+                ),
+            )
+            .order_by(col(WebhookSecret.created_at).desc())
+        )
+        return list(rows.all())
+
+    async def claim_webhook_event(self, row: Mapping[str, Any]) -> bool:
+        """Record a CRM change; False when (org, source, dedupe key) was already recorded.
+
+        ON CONFLICT DO NOTHING waits for a concurrent inserter to finish, so of two
+        simultaneous deliveries exactly one sees True.
+        """
+        table = WebhookEvent.__table__
+        result = await self.session.execute(
+            self._insert(table).values(**row).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    # -- sales ------------------------------------------------------------------------------
+
+    async def sale(self, *, org_id: uuid.UUID, sale_id: uuid.UUID) -> Sale | None:
+        """A sale of the org."""
+        sale = await self.session.get(Sale, sale_id)
+        return sale if sale is not None and sale.org_id == org_id else None
+
+    async def sale_by_external_id(
+        self, *, org_id: uuid.UUID, source: str, external_id: str
+    ) -> Sale | None:
+        """The sale a CRM deal became."""
+        rows = await self.session.exec(
+            select(Sale).where(
+                Sale.org_id == org_id, Sale.source == source, Sale.external_id == external_id
+            )
+        )
+        return rows.first()
+
+    async def credits(self, *, sale_id: uuid.UUID) -> list[SaleCredit]:
+        """The credit rows of a sale."""
+        rows = await self.session.exec(select(SaleCredit).where(SaleCredit.sale_id == sale_id))
+        return list(rows.all())
+
+    async def credits_of(self, sale_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[SaleCredit]]:
+        """Credit rows of several sales."""
+        wanted = list(sale_ids)
+        result: dict[uuid.UUID, list[SaleCredit]] = {s: [] for s in wanted}
+        if wanted:
+            rows = await self.session.exec(
+                select(SaleCredit).where(col(SaleCredit.sale_id).in_(wanted))
+            )
+            for credit in rows.all():
+                result[credit.sale_id].append(credit)
+        return result
+
+    async def replace_credits(self, *, sale_id: uuid.UUID, credits: Mapping[uuid.UUID, tuple[str, int]]) -> None:
+        """Replace a sale's credit rows with member -> (percent, credited_minor)."""
+        await self.session.execute(
+            sa.delete(SaleCredit.__table__).where(SaleCredit.__table__.c.sale_id == sale_id)
+        )
+        for member_id, (percent, minor) in credits.items():
+            self.session.add(
+                SaleCredit.model_validate(
+                    {
+                        "sale_id": sale_id,
+                        "member_id": member_id,
+                        "percent": percent,
+                        "credited_minor": minor,
+                    }
+                )
+            )
+        await self.session.flush()
+
+    async def list_sales(
+        self,
+        *,
+        org_id: uuid.UUID,
+        member_id: uuid.UUID | None,
+        period: Period | None,
+        unassigned: bool | None,
+        team_ids: set[uuid.UUID] | None,
+        credited_to: uuid.UUID | None,
+        cursor: str | None,
+        limit: int,
+    ) -> list[Sale]:
+        """Sales of the org by close time, filtered; team_ids/credited_to narrow by role."""
+        stmt = select(Sale).where(Sale.org_id == org_id)
+        for member in {m for m in (member_id, credited_to) if m is not None}:
+            stmt = stmt.where(
+                col(Sale.id).in_(select(SaleCredit.sale_id).where(SaleCredit.member_id == member))
+            )
+        if period is not None:
+            stmt = stmt.where(
+                Sale.closed_at >= utc(period.starts_at), Sale.closed_at < utc(period.ends_at)
+            )
+        if unassigned is not None:
+            stmt = stmt.where(Sale.unassigned == unassigned)
+        if team_ids is not None:
+            # Managers see their teams' sales and the unassigned ones they may assign.
+            stmt = stmt.where(sa.or_(col(Sale.team_id).in_(team_ids), col(Sale.unassigned)))
+        stmt = keyset(stmt, [col(Sale.closed_at), col(Sale.id)], cursor, limit)
+        return list((await self.session.exec(stmt)).all())
+
+    # -- attainment -------------------------------------------------------------------------
+
+    async def add_achieved(
+        self,
+        *,
+        org_id: uuid.UUID,
+        team_id: uuid.UUID,
+        member_id: uuid.UUID,
+        period_id: uuid.UUID,
+        delta_minor: int,
+    ) -> None:
+        """Add to a member's achieved amount atomically (no read-modify-write race)."""
+        table = Attainment.__table__
+        insert = self._insert(table).values(
+            id=uuid.uuid4(),
+            org_id=org_id,
+            team_id=team_id,
+            member_id=member_id,
+            period_id=period_id,
+            achieved_minor=delta_minor,
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["member_id", "period_id"],
+                set_={"achieved_minor": table.c.achieved_minor + insert.excluded.achieved_minor},
+            )
+        )
+
+    async def ensure_attainment(
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
+    ) -> None:
+        """Create a member's attainment row for a period if it is missing."""
+        await self.session.execute(
+            self._insert(Attainment.__table__)
+            .values(
+                id=uuid.uuid4(),
+                org_id=org_id,
+                team_id=team_id,
+                member_id=member_id,
+                period_id=period_id,
+                achieved_minor=0,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def attainments(
+        self, *, period_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, Attainment]:
+        """Attainment rows of members in a period, by member."""
+        wanted = list(member_ids)
+        if not wanted:
+            return {}
+        rows = await self.session.exec(
+            select(Attainment).where(
+                Attainment.period_id == period_id, col(Attainment.member_id).in_(wanted)
+            )
+        )
+        return {a.member_id: a for a in rows.all()}
+
+    async def recompute_period(self, *, org_id: uuid.UUID, period: Period) -> None:
+        """Rebuild achieved amounts of a period just learned of (one scan, once per period)."""
+        table = Attainment.__table__
+        await self.session.execute(
+            sa.update(table).where(table.c.period_id == period.id).values(achieved_minor=0)
+        )
+        rows = await self.session.execute(
+            sa.select(SaleCredit.member_id, Sale.team_id, sa.func.sum(SaleCredit.credited_minor))
+            .join(Sale, col(Sale.id) == SaleCredit.sale_id)
+            .where(
+                Sale.org_id == org_id,
+                Sale.status == "active",
+                sa.not_(col(Sale.currency_mismatch)),
+                col(Sale.team_id).is_not(None),
+                Sale.closed_at >= utc(period.starts_at),
+                Sale.closed_at < utc(period.ends_at),
+            )
+            .group_by(SaleCredit.member_id, Sale.team_id)
+        )
+        for member_id, team_id, total in rows.all():
+            await self.add_achieved(
+                org_id=org_id,
+                team_id=team_id,
+                member_id=member_id,
+                period_id=period.id,
+                delta_minor=int(total or 0),
+            )
+
+    # -- episodes and closes ----------------------------------------------------------------
+
+    async def episodes(self, *, member_id: uuid.UUID, period_id: uuid.UUID) -> list[ShortfallEpisode]:
+        """A member's shortfall episodes in a period, oldest first."""
+        rows = await self.session.exec(
+            select(ShortfallEpisode)
+            .where(ShortfallEpisode.member_id == member_id, ShortfallEpisode.period_id == period_id)
+            .order_by(col(ShortfallEpisode.episode))
+        )
+        return list(rows.all())
+
+    async def open_episode(self, row: Mapping[str, Any]) -> bool:
+        """Insert an episode; False when another evaluation already opened that number."""
+        result = await self.session.execute(
+            self._insert(ShortfallEpisode.__table__).values(**row).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    async def close_period_once(self, row: Mapping[str, Any]) -> bool:
+        """Mark a (team, period) closed; False when it already was."""
+        result = await self.session.execute(
+            self._insert(PeriodClose.__table__).values(**row).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    async def team_periods_between(
+        self, *, ended_by: datetime | None = None, open_at: datetime | None = None
+    ) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
+        """(org, team, period) pairs with targets: periods ended by an instant, or open at one."""
+        stmt = sa.select(Target.org_id, Target.team_id, Target.period_id).join(
+            Period, col(Period.id) == Target.period_id
+        )
+        if ended_by is not None:
+            closed = sa.select(PeriodClose.team_id).where(
+                PeriodClose.team_id == Target.team_id, PeriodClose.period_id == Target.period_id
+            )
+            stmt = stmt.where(Period.ends_at <= utc(ended_by), ~sa.exists(closed))
+        if open_at is not None:
+            stmt = stmt.where(Period.starts_at <= utc(open_at), Period.ends_at > utc(open_at))
+        rows = await self.session.execute(stmt.distinct())
+        return [(o, t, p) for o, t, p in rows.all()]
