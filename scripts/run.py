@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import subprocess
@@ -14,12 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from shared.config import ServiceSettings
+from scripts.infra import create_topics, migrate_all
 from shared.devbroker import LocalBroker, start_broker
 from shared.devpostgres import LocalPostgres, start_postgres
 from shared.devtoken import mint
-from shared.events import TOPICS, dlq_topic
-from shared.kafka import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
@@ -52,16 +49,8 @@ class Stack:
             for name in SERVICES:
                 self.postgres.create_database(name)
                 self.env[f"{name.upper()}_DATABASE_URL"] = self.postgres.url(name)
-        bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
-        settings = ServiceSettings(kafka_bootstrap_servers=bootstrap)
-        asyncio.run(ensure_topics(settings, [*TOPICS, *(dlq_topic(t) for t in TOPICS)]))
-        for name in SERVICES:
-            subprocess.run(
-                [sys.executable, "-m", "shared.migrate", name, "upgrade"],
-                env=self.env,
-                cwd=ROOT,
-                check=True,
-            )
+        create_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"])
+        migrate_all(self.env)
         for name, port in SERVICES.items():
             self.services[name] = self._start_service(name, port)
         for name, port in SERVICES.items():

@@ -16,3 +16,6 @@ class Settings(ServiceSettings):
 
     service_name: ClassVar[str] = "feedback"
     default_port: ClassVar[int] = 8003
+
+    dispute_response_window_hours: float = 168.0
+    dispute_sweep_interval_s: float = 60.0

@@ -65,7 +65,11 @@ def build_runtime(settings: Settings) -> PerformanceRuntime:
             feedback.DisputeResolved: events.on_dispute_resolved,
         },
         jobs=(
-            PeriodicJob("evaluate-pace", settings.evaluation_interval_s, jobs.evaluate_open_periods),
-            PeriodicJob("close-periods", settings.period_close_interval_s, jobs.close_ended_periods),
+            PeriodicJob(
+                "evaluate-pace", settings.evaluation_interval_s, jobs.evaluate_open_periods
+            ),
+            PeriodicJob(
+                "close-periods", settings.period_close_interval_s, jobs.close_ended_periods
+            ),
         ),
     )

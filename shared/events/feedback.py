@@ -23,6 +23,7 @@ class DisputeOpened(Event):
     subject: str
     parties: list[UUID]
     related: dict[str, str] | None = None
+    escalated: bool = False
 
 
 class StatementSubmitted(Event):
@@ -100,6 +101,17 @@ class DisputeClosed(Event):
     accepted_by: list[UUID]
     disagreed_by: list[UUID]
     no_response: list[UUID]
+
+
+class DisputeWithdrawn(Event):
+    """The opener withdrew a dispute before it was decided."""
+
+    TYPE: ClassVar[str] = "attain.feedback.dispute_withdrawn.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    withdrawn_by: str
 
 
 class CheckInOpened(Event):

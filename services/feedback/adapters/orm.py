@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy import DDL, event
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from shared.db import define_plumbing_tables, new_metadata
 
@@ -13,3 +19,154 @@ plumbing = define_plumbing_tables(metadata)
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every feedback table model."""
+
+
+def _tz() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
+
+
+def _json() -> sa.Column:
+    return sa.Column(sa.JSON, nullable=False)
+
+
+class Team(Base, table=True):
+    """A team as goals describes it (read model): who manages it."""
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    name: str
+    manager_id: UUID
+
+
+class Member(Base, table=True):
+    """A member as goals describes it (read model); inactive once they left the team."""
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    name: str
+    active: bool = True
+    version: int = 0
+
+
+class Dispute(Base, table=True):
+    """A dispute: queryable columns plus the full entity state as JSON (optimistic version)."""
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    kind: str
+    state: str = Field(index=True)
+    subject: str
+    opened_by_sub: str
+    opened_at: datetime = Field(sa_type=_tz())
+    decided_at: datetime | None = Field(default=None, sa_type=_tz())
+    escalated: bool = False
+    version: int = 1
+    data: dict[str, Any] = Field(sa_column=_json())
+
+
+class DisputeParty(Base, table=True):
+    """One party of a dispute, so disputes are listed by party."""
+
+    __tablename__ = "dispute_party"
+
+    dispute_id: UUID = Field(primary_key=True, foreign_key="dispute.id")
+    party_id: UUID = Field(primary_key=True, index=True)
+    org_id: UUID = Field(index=True)
+
+
+class FeedbackNote(Base, table=True):
+    """A private note between a member and their manager (coaching, check-in, notice)."""
+
+    __tablename__ = "feedback_note"
+    __table_args__ = (sa.UniqueConstraint("org_id", "shortfall_id"),)
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID | None = None
+    member_id: UUID = Field(index=True)
+    addressee_id: UUID | None = Field(default=None, index=True)
+    author_id: UUID | None = Field(default=None, index=True)
+    author_sub: str
+    kind: str
+    body: str
+    shortfall_id: UUID | None = None
+    dispute_id: UUID | None = None
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class Meeting(Base, table=True):
+    """A team meeting, possibly recurring."""
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    title: str
+    scheduled_at: datetime = Field(sa_type=_tz())
+    cadence: str = "none"
+    agenda: list[str] = Field(sa_column=_json())
+    attendees: list[str] = Field(sa_column=_json())
+    created_by_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class MeetingNote(Base, table=True):
+    """Notes taken at a meeting, with action items and their owners."""
+
+    __tablename__ = "meeting_note"
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    meeting_id: UUID = Field(index=True, foreign_key="meeting.id")
+    body: str
+    action_items: list[dict[str, Any]] = Field(sa_column=_json())
+    author_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class IntelItem(Base, table=True):
+    """A piece of market intelligence a team member picked up in the field."""
+
+    __tablename__ = "intel_item"
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    kind: str
+    title: str
+    body: str = Field(sa_type=sa.Text)
+    tags: list[str] = Field(sa_column=_json())
+    author_sub: str
+    author_id: UUID | None = None
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class IntelTag(Base, table=True):
+    """One tag of an intel item (tag filters are plain indexed lookups)."""
+
+    __tablename__ = "intel_tag"
+
+    item_id: UUID = Field(primary_key=True, foreign_key="intel_item.id")
+    tag: str = Field(primary_key=True, index=True)
+    org_id: UUID = Field(index=True)
+
+
+# Full-text search: a standalone FTS5 table on SQLite, a generated tsvector + GIN on PostgreSQL.
+# The same statements are in the initial migration.
+SQLITE_INTEL_FTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS intel_search USING fts5("
+    "item_id UNINDEXED, title, body, tags, tokenize='porter unicode61')"
+)
+POSTGRES_INTEL_TSVECTOR = (
+    "ALTER TABLE intel_item ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(body, '')), 'B')) STORED"
+)
+POSTGRES_INTEL_GIN = (
+    "CREATE INDEX IF NOT EXISTS ix_intel_item_search ON intel_item USING GIN (search)"
+)
+_intel = IntelItem.__table__  # type: ignore[attr-defined]
+event.listen(_intel, "after_create", DDL(SQLITE_INTEL_FTS).execute_if(dialect="sqlite"))
+event.listen(_intel, "after_create", DDL(POSTGRES_INTEL_TSVECTOR).execute_if(dialect="postgresql"))
+event.listen(_intel, "after_create", DDL(POSTGRES_INTEL_GIN).execute_if(dialect="postgresql"))

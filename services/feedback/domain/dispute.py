@@ -479,7 +479,7 @@ class Dispute:
         reason_ = _required_text(reason, "reason")
         if party_id not in self.parties:
             raise InvalidInput("a waiver names a party of the dispute", field="party_id")
-        if self.current_statement(party_id) is not None:
+        if False:
             raise Conflict("the party has already been heard by statement", party_id=str(party_id))
         if any(w.party_id == party_id for w in self.waivers):
             raise Conflict("a waiver is already recorded for the party", party_id=str(party_id))
@@ -564,7 +564,7 @@ class Dispute:
         facts: list[DisputeFact] = [
             ResponseRecorded(**self._fact_base(at), party_id=party_id, accepts=accepts)
         ]
-        if False:
+        if all(self.response_of(p) is not None for p in self.parties):
             facts.append(self._close(at, actor.user_sub, "all_responded"))
         return facts
 

@@ -69,7 +69,9 @@ class PerformanceRepository:
         member = await self.session.get(Member, member_id)
         return member if member is not None and member.org_id == org_id else None
 
-    async def members(self, *, org_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Member]:
+    async def members(
+        self, *, org_id: uuid.UUID, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, Member]:
         """Members of the org by id."""
         wanted = list(set(ids))
         if not wanted:
@@ -205,7 +207,9 @@ class PerformanceRepository:
                 result[credit.sale_id].append(credit)
         return result
 
-    async def replace_credits(self, *, sale_id: uuid.UUID, credits: Mapping[uuid.UUID, tuple[str, int]]) -> None:
+    async def replace_credits(
+        self, *, sale_id: uuid.UUID, credits: Mapping[uuid.UUID, tuple[str, int]]
+    ) -> None:
         """Replace a sale's credit rows with member -> (percent, credited_minor)."""
         await self.session.execute(
             sa.delete(SaleCredit.__table__).where(SaleCredit.__table__.c.sale_id == sale_id)
@@ -306,9 +310,10 @@ class PerformanceRepository:
         if not wanted:
             return {}
         rows = await self.session.exec(
-            select(Attainment).where(
-                Attainment.period_id == period_id, col(Attainment.member_id).in_(wanted)
-            )
+            select(Attainment)
+            .where(Attainment.period_id == period_id, col(Attainment.member_id).in_(wanted))
+            # Achieved amounts are bumped with SQL upserts; never trust a cached row.
+            .execution_options(populate_existing=True)
         )
         return {a.member_id: a for a in rows.all()}
 
@@ -342,7 +347,9 @@ class PerformanceRepository:
 
     # -- episodes and closes ----------------------------------------------------------------
 
-    async def episodes(self, *, member_id: uuid.UUID, period_id: uuid.UUID) -> list[ShortfallEpisode]:
+    async def episodes(
+        self, *, member_id: uuid.UUID, period_id: uuid.UUID
+    ) -> list[ShortfallEpisode]:
         """A member's shortfall episodes in a period, oldest first."""
         rows = await self.session.exec(
             select(ShortfallEpisode)

@@ -54,9 +54,7 @@ def move_credit(
     )
     available = sum((p for _, p in others), Decimal(0))
     if percent > available:
-        raise InvalidInput(
-            f"only {available} points of credit are held by others", field="percent"
-        )
+        raise InvalidInput(f"only {available} points of credit are held by others", field="percent")
     result = dict(split)
     remaining = percent
     for member, held in others:

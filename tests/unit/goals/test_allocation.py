@@ -37,24 +37,28 @@ weights_values = st.one_of(
     st.integers(min_value=0, max_value=10**10).map(lambda n: Decimal(n).scaleb(-4)),
     st.builds(Fraction, st.integers(0, 10**6), st.integers(1, 1000)),
 )
-weight_maps = st.dictionaries(st.uuids(), weights_values, min_size=1, max_size=10)
+# UUIDs built from small integers: cheaper than st.uuids() and still real member ids.
+ids = st.integers(min_value=0, max_value=2**16).map(lambda n: UUID(int=n))
+weight_maps = st.dictionaries(ids, weights_values, min_size=1, max_size=10)
 # Hundredths from 0 to 1; integers are much cheaper for hypothesis to draw than decimals.
 unit_decimals = st.integers(min_value=0, max_value=100).map(lambda n: Decimal(n).scaleb(-2))
 
 
 @st.composite
 def members_lists(draw: st.DrawFn, min_size: int = 1, max_size: int = 8) -> list[MemberInput]:
-    ids = draw(st.lists(st.uuids(), min_size=min_size, max_size=max_size, unique=True))
     rows = draw(
         st.lists(
-            st.tuples(unit_decimals, unit_decimals, st.lists(st.integers(0, 10**7), max_size=6)),
-            min_size=len(ids),
-            max_size=len(ids),
+            st.tuples(
+                ids, unit_decimals, unit_decimals, st.lists(st.integers(0, 10**7), max_size=6)
+            ),
+            min_size=min_size,
+            max_size=max_size,
+            unique_by=lambda row: row[0],
         )
     )
     return [
         MemberInput(member_id=k, capacity=cap, ramp=ramp, history=tuple(hist))
-        for k, (cap, ramp, hist) in zip(ids, rows, strict=True)
+        for k, cap, ramp, hist in rows
     ]
 
 
@@ -100,7 +104,7 @@ def test_parts_always_add_up_to_the_total(total: int, weights: dict) -> None:
     assert sum(largest_remainder(total, weights).values()) == total
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(total=totals, weights=weight_maps)
 def test_each_part_is_its_exact_share_rounded_down_or_up(total: int, weights: dict) -> None:
     parts = largest_remainder(total, weights)
@@ -120,12 +124,12 @@ def test_a_larger_weight_never_gets_less(total: int, weights: dict) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(seed=st.randoms(use_true_random=False), total=totals, weights=weight_maps)
+@given(seed=st.integers(min_value=0, max_value=2**32), total=totals, weights=weight_maps)
 def test_split_is_deterministic_whatever_the_order_of_members(
-    total: int, weights: dict, seed: random.Random
+    total: int, weights: dict, seed: int
 ) -> None:
     items = list(weights.items())
-    seed.shuffle(items)
+    random.Random(seed).shuffle(items)
     assert largest_remainder(total, dict(items)) == largest_remainder(total, weights)
 
 
@@ -255,13 +259,11 @@ def test_derivation_explains_each_target(case: tuple) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(seed=st.randoms(use_true_random=False), case=allocation_cases())
-def test_allocation_is_deterministic_whatever_the_order_of_members(
-    case: tuple, seed: random.Random
-) -> None:
+@given(seed=st.integers(min_value=0, max_value=2**32), case=allocation_cases())
+def test_allocation_is_deterministic_whatever_the_order_of_members(case: tuple, seed: int) -> None:
     total, method, members, params, overrides = case
     shuffled = list(members)
-    seed.shuffle(shuffled)
+    random.Random(seed).shuffle(shuffled)
 
     def run(team: list[MemberInput]) -> Allocation:
         return allocate(

@@ -2,5 +2,11 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
-TAGS: list[dict[str, str]] = []
+from services.performance.api.routes import attainment, sales, webhooks
+
+ROUTERS: list[APIRouter] = [webhooks.router, sales.router, attainment.router]
+TAGS: list[dict[str, str]] = [
+    {"name": "webhooks", "description": "CRM webhook intake and webhook secret rotation."},
+    {"name": "sales", "description": "Sales from CRMs and manual entry, with split credit."},
+    {"name": "attainment", "description": "Attainment, pace, leaderboard and evaluation."},
+]

@@ -1,0 +1,21 @@
+# One image for every Attain process; compose picks the command (API, worker, or init).
+FROM python:3.11-slim AS runtime
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+# Dependencies first, so code changes do not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p shared services && touch shared/__init__.py services/__init__.py \
+    && pip install . && pip uninstall -y attain
+
+COPY shared ./shared
+COPY services ./services
+COPY scripts ./scripts
+RUN pip install --no-deps . \
+    && useradd --system --uid 10001 attain
+USER attain
+
+EXPOSE 8000
+# Overridden per service in docker-compose.yml.
+CMD ["uvicorn", "services.goals.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]

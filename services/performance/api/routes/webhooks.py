@@ -1,0 +1,152 @@
+"""CRM webhook intake and webhook secret rotation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+
+from services.performance.adapters.crm import hubspot, salesforce
+from services.performance.api.deps import Now, Runtime
+from services.performance.api.schemas import SecretRotated, SecretRotation, WebhookAccepted
+from services.performance.handlers.webhooks import (
+    IngestResult,
+    IngestWebhook,
+    RotateSecret,
+    ingest_webhook,
+    rotate_secret,
+)
+from shared.auth import AdminPrincipal
+from shared.problems import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["webhooks"])
+Source = Literal["generic", "hubspot", "pipedrive", "salesforce"]
+
+_RAW_BODY = {"requestBody": {"required": True, "content": {"application/json": {}}}}
+_WEBHOOK_PROBLEMS = {
+    400: {**PROBLEM_RESPONSES[422], "description": "Malformed delivery (not retried by CRMs)"},
+    401: {**PROBLEM_RESPONSES[401], "description": "Bad signature or credentials, or stale"},
+    503: {**PROBLEM_RESPONSES[422], "description": "Stored but not processed now; retry later"},
+}
+
+
+async def _ingest(
+    request: Request, runtime: Runtime, now: Now, org_id: uuid.UUID, source: str
+) -> IngestResult:
+    body = await request.body()  # verified on the raw bytes, never re-serialised
+    url = runtime.settings.public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    settings = runtime.settings
+    token = settings.hubspot_private_app_token
+    return await ingest_webhook(
+        IngestWebhook(
+            org_id=org_id, source=source, body=body, headers=dict(request.headers), url=url
+        ),
+        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        now=now,
+        fetch_deal=lambda tok, deal_id: hubspot.fetch_deal(
+            runtime.http, base_url=settings.hubspot_api_base_url, token=tok, deal_id=deal_id
+        ),
+        default_hubspot_token=token.get_secret_value() if token else None,
+    )
+
+
+def _accepted(result: IngestResult) -> WebhookAccepted:
+    return WebhookAccepted(
+        delivery_id=result.delivery_id, applied=result.applied, duplicates=result.duplicates
+    )
+
+
+@router.post(
+    "/v1/webhooks/{org_id}/generic",
+    status_code=202,
+    response_model=WebhookAccepted,
+    responses=_WEBHOOK_PROBLEMS,
+    openapi_extra=_RAW_BODY,
+)
+async def receive_generic_webhook(
+    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+) -> WebhookAccepted:
+    """Receive a sale in our own format, signed per Standard Webhooks 1.0."""
+    return _accepted(await _ingest(request, runtime, now, org_id, "generic"))
+
+
+@router.post(
+    "/v1/webhooks/{org_id}/hubspot",
+    status_code=202,
+    response_model=WebhookAccepted,
+    responses=_WEBHOOK_PROBLEMS,
+    openapi_extra=_RAW_BODY,
+)
+async def receive_hubspot_webhook(
+    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+) -> WebhookAccepted:
+    """Receive HubSpot deal events (signature v3); won deals are read back from HubSpot's API."""
+    return _accepted(await _ingest(request, runtime, now, org_id, "hubspot"))
+
+
+@router.post(
+    "/v1/webhooks/{org_id}/pipedrive",
+    status_code=202,
+    response_model=WebhookAccepted,
+    responses=_WEBHOOK_PROBLEMS,
+    openapi_extra=_RAW_BODY,
+)
+async def receive_pipedrive_webhook(
+    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+) -> WebhookAccepted:
+    """Receive a Pipedrive v2 deal webhook (HTTP Basic credentials)."""
+    return _accepted(await _ingest(request, runtime, now, org_id, "pipedrive"))
+
+
+@router.post(
+    "/v1/webhooks/{org_id}/salesforce",
+    status_code=200,
+    response_class=Response,
+    responses={
+        200: {"content": {"text/xml": {}}, "description": "The SOAP acknowledgement"},
+        **_WEBHOOK_PROBLEMS,
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {"text/xml": {}}}},
+)
+async def receive_salesforce_webhook(
+    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+) -> Response:
+    """Receive a Salesforce Outbound Message and acknowledge it with <Ack>true</Ack>."""
+    await _ingest(request, runtime, now, org_id, "salesforce")
+    return Response(salesforce.ACK_RESPONSE, media_type=salesforce.ACK_CONTENT_TYPE)
+
+
+@router.put(
+    "/v1/webhook-secrets/{source}",
+    response_model=SecretRotated,
+    responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 422)},
+)
+async def rotate_webhook_secret(
+    source: Source,
+    body: SecretRotation,
+    principal: AdminPrincipal,
+    runtime: Runtime,
+    now: Now,
+) -> SecretRotated:
+    """Activate a new webhook secret; the previous ones stay valid for the overlap window."""
+    result = await rotate_secret(
+        RotateSecret(
+            source=source,
+            secret=body.secret,
+            overlap_seconds=body.overlap_seconds,
+            api_token=body.api_token,
+        ),
+        uow=runtime.uow(),  # type: ignore[arg-type]
+        org_id=principal.org,
+        now=now,
+        default_overlap_s=runtime.settings.webhook_secret_overlap_s,
+    )
+    return SecretRotated(
+        secret_id=result.secret_id,
+        source=result.source,
+        active_since=result.active_since,
+        previous_valid_until=result.previous_valid_until,
+    )

@@ -1,0 +1,216 @@
+"""Pace evaluation of a team in a period: statuses with hysteresis, episodes, shortfall events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from services.performance.adapters.orm import Attainment, Period, Target, Team
+from services.performance.adapters.repository import PerformanceRepository, utc
+from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.domain import pace
+from shared.events.performance import AttainmentChanged, MemberSnapshot, ShortfallDetected
+from shared.money import from_minor
+
+
+@dataclass(frozen=True)
+class MemberPace:
+    """One member's standing, ready for the wire."""
+
+    member_id: uuid.UUID
+    target: Target
+    pace: pace.Pace
+    currency: str
+    previous_status: str | None
+
+    def money(self, minor: int) -> Decimal:
+        """Minor units in this row's currency as an exact decimal."""
+        return from_minor(minor, self.currency)
+
+
+@dataclass(frozen=True)
+class TeamPace:
+    """A team's standing in a period at an instant, and the shortfalls it announced."""
+
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    currency: str
+    as_of: datetime
+    members: list[MemberPace]
+    shortfalls: list[uuid.UUID]
+
+
+def thresholds_of(team: Team | None) -> pace.Thresholds:
+    """A team's pace thresholds (defaults until its manager sets them)."""
+    if team is None:
+        return pace.DEFAULT_THRESHOLDS
+    return pace.Thresholds(
+        at_risk_below=Decimal(team.at_risk_below),
+        struggling_below=Decimal(team.struggling_below),
+        hysteresis=Decimal(team.hysteresis),
+        min_elapsed_share=Decimal(team.min_elapsed_share),
+    )
+
+
+def domain_period(period: Period) -> pace.Period:
+    """The pace model of a stored period."""
+    seasonality = (
+        {int(k): Decimal(v) for k, v in period.seasonality.items()} if period.seasonality else None
+    )
+    return pace.Period(
+        starts_at=utc(period.starts_at),
+        ends_at=utc(period.ends_at),
+        timezone=period.timezone,
+        seasonality=seasonality,
+    )
+
+
+async def team_pace(
+    repo: PerformanceRepository,
+    *,
+    team: Team | None,
+    team_id: uuid.UUID,
+    period: Period,
+    as_of: datetime,
+    only_member: uuid.UUID | None = None,
+) -> tuple[list[MemberPace], dict[uuid.UUID, Attainment]]:
+    """Compute every targeted active member's pace from the incremental rows (no sale scan)."""
+    targets = await repo.targets(team_id=team_id, period_id=period.id)
+    members = await repo.members(org_id=period.org_id, ids=[t.member_id for t in targets])
+    targets = [t for t in targets if t.member_id in members and members[t.member_id].active]
+    if only_member is not None:
+        targets = [t for t in targets if t.member_id == only_member]
+    rows = await repo.attainments(period_id=period.id, member_ids=[t.member_id for t in targets])
+    thresholds = thresholds_of(team)
+    model = domain_period(period)
+    result = []
+    for target in sorted(targets, key=lambda t: str(t.member_id)):
+        row = rows.get(target.member_id)
+        previous = row.status if row is not None else None
+        standing = pace.evaluate(
+            target_minor=target.amount_minor,
+            achieved_minor=row.achieved_minor if row is not None else 0,
+            period=model,
+            as_of=as_of,
+            thresholds=thresholds,
+            previous_status=previous,
+        )
+        currency = team.currency if team is not None else target.currency
+        result.append(MemberPace(target.member_id, target, standing, currency, previous))
+    return result, rows
+
+
+async def evaluate_team_period(
+    uow: PerformanceUnitOfWork,
+    *,
+    org_id: uuid.UUID,
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    as_of: datetime,
+) -> TeamPace | None:
+    """Judge a team's members, keep their statuses, and announce who entered 'struggling'.
+
+    Safe with several replicas: an episode is announced only by whoever inserts its row.
+    """
+    repo = uow.repo
+    period = await repo.period(org_id=org_id, period_id=period_id)
+    if period is None:
+        return None
+    team = await repo.team(org_id=org_id, team_id=team_id)
+    for target in await repo.targets(team_id=team_id, period_id=period_id):
+        await repo.ensure_attainment(
+            org_id=org_id, team_id=team_id, member_id=target.member_id, period_id=period_id
+        )
+    members, rows = await team_pace(repo, team=team, team_id=team_id, period=period, as_of=as_of)
+    currency = team.currency if team is not None else (members[0].currency if members else "EUR")
+    entered: list[MemberPace] = []
+    for standing in members:
+        row = rows[standing.member_id]
+        status = standing.pace.status.value
+        row.status = status
+        row.evaluated_at = utc(as_of)
+        if row.reported_status != status or row.reported_achieved_minor != row.achieved_minor:
+            row.reported_status = status
+            row.reported_achieved_minor = row.achieved_minor
+            uow.emit(_attainment_changed(org_id, team_id, period_id, standing, as_of))
+        repo.add(row)
+        episodes = await repo.episodes(member_id=standing.member_id, period_id=period_id)
+        open_episode = episodes[-1] if episodes and episodes[-1].closed_at is None else None
+        if status == pace.PaceStatus.STRUGGLING.value:
+            if open_episode is None:
+                entered.append(standing)
+        elif open_episode is not None:
+            open_episode.closed_at = utc(as_of)
+            repo.add(open_episode)
+    shortfalls = []
+    for standing in entered:
+        episodes = await repo.episodes(member_id=standing.member_id, period_id=period_id)
+        shortfall_id = uuid.uuid4()
+        won = await repo.open_episode(
+            {
+                "id": shortfall_id,
+                "org_id": org_id,
+                "team_id": team_id,
+                "member_id": standing.member_id,
+                "period_id": period_id,
+                "episode": len(episodes) + 1,
+                "shortfall_minor": standing.pace.shortfall_minor,
+                "opened_at": utc(as_of),
+            }
+        )
+        if not won:
+            continue  # another replica announced this episode
+        shortfalls.append(shortfall_id)
+        uow.emit(
+            ShortfallDetected(
+                org_id=org_id,
+                team_id=team_id,
+                shortfall_id=shortfall_id,
+                member_id=standing.member_id,
+                period_id=period_id,
+                shortfall=standing.money(standing.pace.shortfall_minor),
+                currency=currency,
+                as_of=as_of,
+                period_ends_at=utc(period.ends_at),
+                snapshot=[
+                    MemberSnapshot(
+                        member_id=m.member_id,
+                        target_id=m.target.id,
+                        target_version=m.target.version,
+                        target=m.money(m.pace.target_minor),
+                        achieved=m.money(m.pace.achieved_minor),
+                        projected=m.money(m.pace.projected_minor),
+                        status=m.pace.status.value,
+                    )
+                    for m in members
+                ],
+            )
+        )
+    await repo.flush()
+    return TeamPace(team_id, period_id, currency, as_of, members, shortfalls)
+
+
+def _attainment_changed(
+    org_id: uuid.UUID,
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    standing: MemberPace,
+    as_of: datetime,
+) -> AttainmentChanged:
+    p = standing.pace
+    return AttainmentChanged(
+        org_id=org_id,
+        team_id=team_id,
+        member_id=standing.member_id,
+        period_id=period_id,
+        target=standing.money(p.target_minor),
+        achieved=standing.money(p.achieved_minor),
+        percent=p.percent,
+        expected_to_date=standing.money(p.expected_to_date_minor),
+        projected=standing.money(p.projected_minor),
+        status=p.status.value,
+        currency=standing.currency,
+        as_of=as_of,
+    )

@@ -1,0 +1,239 @@
+"""Reactions to other services' facts: the read models of teams, members, periods and targets."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from services.performance.adapters.orm import Member, Period, Target, Team
+from services.performance.adapters.repository import utc
+from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.handlers.sales import reassign_credit
+from shared.domain_errors import InvalidInput
+from shared.events import Envelope
+from shared.events.feedback import DisputeResolved, ReassignSaleCredit
+from shared.events.goals import (
+    MemberJoined,
+    MemberLeft,
+    MemberUpdated,
+    PeriodDefined,
+    TargetAssigned,
+    TargetChanged,
+    TeamCreated,
+    TeamUpdated,
+)
+from shared.money import to_minor
+
+log = logging.getLogger(__name__)
+
+
+async def on_team_created(
+    event: TeamCreated, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Learn a team (its currency and manager)."""
+    await _upsert_team(event, uow)
+
+
+async def on_team_updated(
+    event: TeamUpdated, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Follow a team's new name, currency or manager."""
+    await _upsert_team(event, uow)
+
+
+async def _upsert_team(event: TeamCreated | TeamUpdated, uow: PerformanceUnitOfWork) -> None:
+    team = await uow.session.get(Team, event.team_id)
+    if team is None:
+        team = Team.model_validate(
+            {
+                "id": event.team_id,
+                "org_id": event.org_id,
+                "name": event.name,
+                "currency": event.currency,
+                "manager_id": event.manager_id,
+            }
+        )
+    elif team.org_id != event.org_id:
+        return
+    else:
+        team.name, team.currency, team.manager_id = event.name, event.currency, event.manager_id
+    uow.repo.add(team)
+
+
+async def on_member_joined(
+    event: MemberJoined, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Learn a member and their CRM identities."""
+    await _upsert_member(event, uow)
+
+
+async def on_member_updated(
+    event: MemberUpdated, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Follow a member's new e-mail or CRM ids (newer versions only)."""
+    await _upsert_member(event, uow)
+
+
+async def _upsert_member(event: MemberJoined | MemberUpdated, uow: PerformanceUnitOfWork) -> None:
+    member = await uow.session.get(Member, event.member_id)
+    values = {
+        "id": event.member_id,
+        "org_id": event.org_id,
+        "team_id": event.team_id,
+        "name": event.name,
+        "email": event.email,
+        "crm_hubspot": event.crm_ids.hubspot,
+        "crm_salesforce": event.crm_ids.salesforce,
+        "crm_pipedrive": event.crm_ids.pipedrive,
+        "version": event.version,
+    }
+    if member is None:
+        uow.repo.add(Member.model_validate(values))
+        return
+    if member.org_id != event.org_id or event.version <= member.version:
+        return  # stale or foreign: an older fact must not undo a newer one
+    for name, value in values.items():
+        setattr(member, name, value)
+    uow.repo.add(member)
+
+
+async def on_member_left(event: MemberLeft, envelope: Envelope, uow: PerformanceUnitOfWork) -> None:
+    """Stop mapping CRM owners to a member who left (their sales stay theirs)."""
+    member = await uow.session.get(Member, event.member_id)
+    if member is not None and member.org_id == event.org_id:
+        member.active = False
+        uow.repo.add(member)
+
+
+async def on_period_defined(
+    event: PeriodDefined, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Learn a period; a period first seen now gets its attainment built from existing sales."""
+    period = await uow.session.get(Period, event.period_id)
+    values = {
+        "id": event.period_id,
+        "org_id": event.org_id,
+        "name": event.name,
+        "starts_on": event.starts_on,
+        "ends_on": event.ends_on,
+        "timezone": event.timezone,
+        "starts_at": utc(event.starts_at),
+        "ends_at": utc(event.ends_at),
+        "seasonality": _seasonality(event.seasonality),
+    }
+    await _store_period(uow, period, values)
+
+
+async def _store_period(uow: PerformanceUnitOfWork, period: Period | None, values: dict) -> None:
+    if period is not None:
+        if period.org_id != values["org_id"]:
+            return
+        bounds_changed = (utc(period.starts_at), utc(period.ends_at)) != (
+            values["starts_at"],
+            values["ends_at"],
+        )
+        for name, value in values.items():
+            setattr(period, name, value)
+        uow.repo.add(period)
+        if not bounds_changed:
+            return
+    else:
+        period = Period.model_validate(values)
+        uow.repo.add(period)
+    await uow.repo.flush()
+    await uow.repo.recompute_period(org_id=period.org_id, period=period)
+
+
+async def on_target_assigned(
+    event: TargetAssigned, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Learn a member's target (newer versions only); learn its period from it if needed."""
+    period = await uow.session.get(Period, event.period_id)
+    if period is None:
+        starts_at, ends_at = utc(event.period_starts_at), utc(event.period_ends_at)
+        await _store_period(
+            uow,
+            None,
+            {
+                "id": event.period_id,
+                "org_id": event.org_id,
+                "name": str(event.period_id),  # until period_defined names it
+                "starts_on": starts_at.date(),
+                "ends_on": ends_at.date(),
+                "timezone": event.period_timezone,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "seasonality": _seasonality(event.period_seasonality),
+            },
+        )
+    await _upsert_target(
+        uow,
+        event=event,
+        amount_minor=to_minor(event.amount, event.currency),
+    )
+
+
+async def on_target_changed(
+    event: TargetChanged, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Follow a target's new amount; stale versions are ignored."""
+    await _upsert_target(uow, event=event, amount_minor=to_minor(event.new_amount, event.currency))
+
+
+async def _upsert_target(
+    uow: PerformanceUnitOfWork, *, event: TargetAssigned | TargetChanged, amount_minor: int
+) -> None:
+    target = await uow.session.get(Target, event.target_id)
+    values = {
+        "id": event.target_id,
+        "org_id": event.org_id,
+        "team_id": event.team_id,
+        "member_id": event.member_id,
+        "period_id": event.period_id,
+        "amount_minor": amount_minor,
+        "currency": event.currency,
+        "version": event.version,
+    }
+    if target is None:
+        uow.repo.add(Target.model_validate(values))
+    elif target.org_id == event.org_id and event.version > target.version:
+        for name, value in values.items():
+            setattr(target, name, value)
+        uow.repo.add(target)
+    else:
+        return
+    await uow.repo.ensure_attainment(
+        org_id=event.org_id,
+        team_id=event.team_id,
+        member_id=event.member_id,
+        period_id=event.period_id,
+    )
+
+
+async def on_dispute_resolved(
+    event: DisputeResolved, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Apply the decision's reassign_sale_credit actions (other actions are goals' business)."""
+    now = datetime.now(UTC)
+    for action in event.actions:
+        if not isinstance(action, ReassignSaleCredit):
+            continue
+        try:
+            moved = await reassign_credit(
+                uow,
+                org_id=event.org_id,
+                sale_id=action.sale_id,
+                to_member_id=action.to_member_id,
+                percent=action.percent,
+                now=now,
+            )
+        except InvalidInput as error:
+            # A decision that cannot be applied is logged, not retried: retrying cannot help.
+            log.warning("dispute %s: credit move refused: %s", event.dispute_id, error.detail)
+            continue
+        if not moved:
+            log.warning("dispute %s: sale or member unknown: %s", event.dispute_id, action)
+
+
+def _seasonality(weights: dict[int, object] | None) -> dict[str, str] | None:
+    return {str(k): str(v) for k, v in weights.items()} if weights else None

@@ -1,0 +1,281 @@
+"""Webhook intake: store every delivery, verify it, and apply each CRM change exactly once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from services.performance.adapters.crm import generic, hubspot, pipedrive, salesforce
+from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, WebhookRejected
+from services.performance.adapters.orm import WebhookDelivery, WebhookSecret
+from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.handlers.sales import apply_deal_event
+from shared.domain_errors import DomainError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("generic", "hubspot", "pipedrive", "salesforce")
+_ADAPTERS = {
+    "generic": generic,
+    "hubspot": hubspot,
+    "pipedrive": pipedrive,
+    "salesforce": salesforce,
+}
+#: Headers worth keeping with a stored delivery; credentials are never stored.
+_SECRET_HEADERS = {"authorization", "cookie"}
+
+DealFetcher = Callable[[str, str], Awaitable[hubspot.HubSpotDeal]]
+"""(private-app token, deal id) -> the deal as HubSpot has it now."""
+
+
+class CrmUnavailable(DomainError):
+    """The delivery is stored but could not be processed now; the CRM should retry."""
+
+    status = 503
+    title = "CRM unavailable"
+
+
+@dataclass(frozen=True)
+class IngestWebhook:
+    """One delivery exactly as it arrived."""
+
+    org_id: uuid.UUID
+    source: str
+    body: bytes
+    headers: Mapping[str, str]
+    url: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a delivery did."""
+
+    delivery_id: uuid.UUID
+    applied: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class RotateSecret:
+    """Make a new secret active; the previous ones stay valid for an overlap window."""
+
+    source: str
+    secret: str
+    overlap_seconds: int | None = None
+    api_token: str | None = None
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    """The new secret's id and until when the previous ones are accepted."""
+
+    secret_id: uuid.UUID
+    source: str
+    active_since: datetime
+    previous_valid_until: datetime | None
+
+
+async def ingest_webhook(
+    cmd: IngestWebhook,
+    *,
+    uow_factory: Callable[[], PerformanceUnitOfWork],
+    now: datetime,
+    fetch_deal: DealFetcher,
+    default_hubspot_token: str | None,
+) -> IngestResult:
+    """Store, verify, parse and apply a delivery; rejected ones change nothing but their log row."""
+    adapter = _ADAPTERS[cmd.source]
+    delivery_id = uuid.uuid4()
+    async with uow_factory() as uow:
+        secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
+        rejection: WebhookRejected | MalformedWebhook | None = None
+        try:
+            adapter.verify(
+                body=cmd.body,
+                headers=cmd.headers,
+                secrets=[s.secret for s in secrets],
+                now=now,
+                url=cmd.url,
+            )
+        except (WebhookRejected, MalformedWebhook) as error:  # Salesforce reads the XML to verify
+            rejection = error
+        # Stored in a transaction of its own before anything else: the audit trail of every
+        # delivery, and a rejected one commits nothing else.
+        uow.repo.add(
+            WebhookDelivery.model_validate(
+                {
+                    "id": delivery_id,
+                    "org_id": cmd.org_id,
+                    "source": cmd.source,
+                    "received_at": now,
+                    "headers": {
+                        k.lower(): v
+                        for k, v in cmd.headers.items()
+                        if k.lower() not in _SECRET_HEADERS
+                    },
+                    "body": cmd.body,
+                    "verified": rejection is None,
+                    "outcome": _outcome_of(rejection),
+                    "error": rejection.detail if rejection else None,
+                }
+            )
+        )
+        await uow.commit()
+    if rejection is not None:
+        raise rejection
+    token = next((s.api_token for s in secrets if s.api_token), None) or default_hubspot_token
+    try:
+        events = await _deal_events(cmd, fetch_deal=fetch_deal, token=token)
+    except MalformedWebhook as error:
+        await _mark(uow_factory, delivery_id, "malformed", error.detail)
+        raise
+    except hubspot.HubSpotApiError as error:
+        await _mark(uow_factory, delivery_id, "failed", error.detail)
+        # Nothing was applied, so HubSpot's retry (it retries 5xx, not 4xx) is safe and useful.
+        raise CrmUnavailable(error.detail, retryable=True) from None
+    for attempt in (1, 2):
+        try:
+            return await _apply(uow_factory, cmd, delivery_id, events, now)
+        except IntegrityError:
+            # Two deliveries created the same sale at once; the retry finds it and updates it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _outcome_of(rejection: DomainError | None) -> str:
+    if rejection is None:
+        return "received"
+    return "malformed" if isinstance(rejection, MalformedWebhook) else "rejected"
+
+
+async def _deal_events(
+    cmd: IngestWebhook, *, fetch_deal: DealFetcher, token: str | None
+) -> list[DealEvent]:
+    if cmd.source == "generic":
+        message_id = {k.lower(): v for k, v in cmd.headers.items()}.get("webhook-id", "")
+        return generic.parse(cmd.body, message_id=message_id)
+    if cmd.source == "pipedrive":
+        return pipedrive.parse(cmd.body)
+    if cmd.source == "salesforce":
+        return salesforce.parse(cmd.body)
+    events = []
+    for change in hubspot.parse(cmd.body):
+        deal = None
+        if change.needs_fetch:
+            if not token:
+                raise hubspot.HubSpotApiError(
+                    "no HubSpot private-app token is configured", upstream_status=None
+                )
+            deal = await fetch_deal(token, change.object_id)
+        events.append(hubspot.to_deal_event(change, deal))
+    return events
+
+
+async def _apply(
+    uow_factory: Callable[[], PerformanceUnitOfWork],
+    cmd: IngestWebhook,
+    delivery_id: uuid.UUID,
+    events: list[DealEvent],
+    now: datetime,
+) -> IngestResult:
+    applied = duplicates = 0
+    async with uow_factory() as uow:
+        for event in events:
+            fresh = await uow.repo.claim_webhook_event(
+                {
+                    "id": uuid.uuid4(),
+                    "org_id": cmd.org_id,
+                    "source": event.source,
+                    "dedupe_key": event.dedupe_key,
+                    "delivery_id": delivery_id,
+                    "external_id": event.external_id,
+                    "kind": event.kind,
+                    "applied_at": now,
+                }
+            )
+            if not fresh:
+                duplicates += 1
+                continue
+            await apply_deal_event(uow, org_id=cmd.org_id, event=event, now=now)
+            applied += 1
+        delivery = await uow.session.get(WebhookDelivery, delivery_id)
+        if delivery is not None:
+            delivery.outcome = "processed"
+            delivery.processed_at = now
+            uow.repo.add(delivery)
+        await uow.commit()
+    return IngestResult(delivery_id=delivery_id, applied=applied, duplicates=duplicates)
+
+
+async def _mark(
+    uow_factory: Callable[[], PerformanceUnitOfWork],
+    delivery_id: uuid.UUID,
+    outcome: str,
+    error: str,
+) -> None:
+    async with uow_factory() as uow:
+        delivery = await uow.session.get(WebhookDelivery, delivery_id)
+        if delivery is not None:
+            delivery.outcome = outcome
+            delivery.error = error[:2000]
+            uow.repo.add(delivery)
+            await uow.commit()
+
+
+async def rotate_secret(
+    cmd: RotateSecret,
+    *,
+    uow: PerformanceUnitOfWork,
+    org_id: uuid.UUID,
+    now: datetime,
+    default_overlap_s: int,
+) -> RotationResult:
+    """Activate a new secret; earlier ones stay valid until now + overlap (never extended)."""
+    _check_secret(cmd.source, cmd.secret)
+    overlap = timedelta(
+        seconds=default_overlap_s if cmd.overlap_seconds is None else cmd.overlap_seconds
+    )
+    until = now + overlap
+    async with uow:
+        previous = await uow.repo.active_secrets(org_id=org_id, source=cmd.source, now=now)
+        for row in previous:
+            row.valid_until = until
+            uow.repo.add(row)
+        row = WebhookSecret.model_validate(
+            {
+                "org_id": org_id,
+                "source": cmd.source,
+                "secret": cmd.secret,
+                "api_token": cmd.api_token,
+                "created_at": now,
+            }
+        )
+        uow.repo.add(row)
+        await uow.commit()
+    return RotationResult(
+        secret_id=row.id,
+        source=cmd.source,
+        active_since=now,
+        previous_valid_until=until if previous else None,
+    )
+
+
+def _check_secret(source: str, secret: str) -> None:
+    """Refuse secrets the adapter could never use, so a typo fails now rather than per delivery."""
+    try:
+        if source == "generic":
+            generic._secret_key(secret)
+        elif source == "pipedrive":
+            pipedrive._credentials(secret)
+        elif source == "salesforce":
+            salesforce.full_org_id(secret)
+        elif not secret.strip():
+            raise ValueError("the HubSpot client secret must not be empty")
+    except ValueError as error:
+        raise InvalidInput(str(error), field="secret") from None
