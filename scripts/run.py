@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,7 @@ class Stack:
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, **LOCAL_KAFKA, "PYTHONUNBUFFERED": "1"}
         self.external_broker = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        self.broker_started_at = datetime.now(UTC)
 
     def start(self) -> None:
         """Bring everything up and wait until each service is ready."""
@@ -44,6 +46,7 @@ class Stack:
                 log_path=RUN_DIR / "broker.log",
             )
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+            self.broker_started_at = datetime.now(UTC)
         if self.db == "postgres" and self.postgres is None:
             self.postgres = start_postgres(base=RUN_DIR)
             for name in SERVICES:
@@ -69,9 +72,11 @@ class Stack:
         while True:
             time.sleep(1)
             if self.broker is not None and not self.broker.alive():
-                print("broker died: restarting the stack (outbox replay re-sends what is needed)")
+                print("broker died: restarting the stack and re-publishing its history")
+                lost_since = self.broker_started_at
                 self.stop(keep_postgres=True)
                 self.start()
+                self.replay(since=lost_since)
                 continue
             for name, process in list(self.services.items()):
                 if process.poll() is not None:
@@ -79,6 +84,20 @@ class Stack:
                         f"{name} exited with {process.returncode}: restarting it (see .run/{name}.log)"
                     )
                     self.services[name] = self._start_service(name, SERVICES[name])
+
+    def replay(self, *, since: datetime) -> None:
+        """The broker kept everything in memory: send every event since it started again."""
+        for name in SERVICES:
+            command = [
+                sys.executable,
+                "-m",
+                "shared.ops",
+                name,
+                "replay",
+                "--since",
+                since.isoformat(),
+            ]
+            subprocess.run(command, env=self.env, cwd=ROOT, check=False)
 
     def stop(self, *, keep_postgres: bool = False) -> None:
         """Stop services first (they commit offsets), then the broker."""

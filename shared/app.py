@@ -139,22 +139,26 @@ def operations_router() -> APIRouter:
 
     @router.post("/v1/admin/outbox/replay", response_model=ReplayResult)
     async def replay_outbox(
-        body: ReplayRequest, request: Request, _: AdminPrincipal
+        body: ReplayRequest, request: Request, principal: AdminPrincipal
     ) -> ReplayResult:
-        """Re-publish events created since an instant (same ids: consumers skip what they saw)."""
-        return ReplayResult(requeued=await request.app.state.runtime.relay.replay(since=body.since))
+        """Re-publish this org's events since an instant (same ids: consumers skip what they saw)."""
+        relay = request.app.state.runtime.relay
+        return ReplayResult(
+            requeued=await relay.replay(since=body.since, tenant_id=str(principal.org))
+        )
 
     @router.get("/v1/admin/dead-letters", response_model=Page[DeadLetterRead])
     async def list_dead_letters(
         request: Request,
-        _: AdminPrincipal,
+        principal: AdminPrincipal,
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = None,
     ) -> Page[DeadLetterRead]:
-        """Records a consumer gave up on, oldest first."""
+        """This org's records a consumer gave up on, oldest first."""
         runtime: ServiceRuntime = request.app.state.runtime
         table = runtime.plumbing.dead_letter
-        stmt = keyset(sa.select(table), [table.c.failed_at, table.c.id], cursor, limit)
+        mine = sa.select(table).where(table.c.tenant_id == str(principal.org))
+        stmt = keyset(mine, [table.c.failed_at, table.c.id], cursor, limit)
         async with runtime.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         items, next_cursor = page_of(rows, limit, lambda r: (r.failed_at.isoformat(), r.id))
@@ -165,13 +169,14 @@ def operations_router() -> APIRouter:
 
     @router.post("/v1/admin/dead-letters/{dead_letter_id}/replay", response_model=DeadLetterRead)
     async def replay_dead_letter(
-        dead_letter_id: str, request: Request, _: AdminPrincipal
+        dead_letter_id: str, request: Request, principal: AdminPrincipal
     ) -> DeadLetterRead:
         """Send a dead letter's original bytes back to its original topic."""
         runtime: ServiceRuntime = request.app.state.runtime
         table = runtime.plumbing.dead_letter
+        mine = (table.c.id == dead_letter_id) & (table.c.tenant_id == str(principal.org))
         async with runtime.engine.connect() as conn:
-            row = (await conn.execute(sa.select(table).where(table.c.id == dead_letter_id))).first()
+            row = (await conn.execute(sa.select(table).where(mine))).first()
         if row is None:
             raise NotFound("no such dead letter")
         headers = [(k, base64.b64decode(v)) for k, v in row.headers]

@@ -164,6 +164,7 @@ class KafkaDeadLetters:
                 uow.plumbing.dead_letter.insert().values(
                     id=str(uuid.uuid4()),
                     consumer=consumer,
+                    tenant_id=_header(record, "ce_tenantid"),
                     topic=record.topic,
                     partition=record.partition,
                     offset=record.offset,
@@ -198,6 +199,13 @@ class KafkaDeadLetters:
         """Stop the DLQ producer."""
         await stop_quietly(self._producer, timeout=self._settings.kafka_send_timeout_s)
         self._producer = None
+
+
+def _header(record: Record, name: str) -> str | None:
+    for key, value in record.headers:
+        if key == name:
+            return value.decode("utf-8", "replace")[:36]
+    return None
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):

@@ -181,13 +181,14 @@ class OutboxRelay:
             )
         return result.rowcount or 0
 
-    async def replay(self, *, since: datetime) -> int:
-        """Re-publish rows created since an instant, with their original ids."""
+    async def replay(self, *, since: datetime, tenant_id: str | None = None) -> int:
+        """Re-publish rows created since an instant (one tenant's, or all), with original ids."""
+        conditions = [self._table.c.created_at >= since, self._table.c.published_at.is_not(None)]
+        if tenant_id is not None:
+            conditions.append(self._table.c.tenant_id == tenant_id)
         async with self._engine.begin() as conn:
             result = await conn.execute(
-                self._table.update()
-                .where(self._table.c.created_at >= since, self._table.c.published_at.is_not(None))
-                .values(published_at=None)
+                self._table.update().where(*conditions).values(published_at=None)
             )
         self.wake()
         return result.rowcount or 0

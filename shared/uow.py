@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -75,10 +75,11 @@ class UnitOfWork:
                 "type": env.type,
                 "topic": topic_for(env.type.split(".")[1]),
                 "partition_key": env.partitionkey or "",
+                "tenant_id": env.tenantid,
                 "payload": env.data,
                 "headers": _headers_of(env),
                 # Microsecond offsets keep emission order stable within one transaction.
-                "created_at": now.replace(microsecond=min(now.microsecond + i, 999_999)),
+                "created_at": now + timedelta(microseconds=i),
                 "attempts": 0,
             }
             for i, env in enumerate(self._pending)

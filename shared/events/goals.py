@@ -197,3 +197,17 @@ class TargetsRebalanced(Event):
     transfers: list[Transfer]
     source_event_id: str | None = None
     applied: Literal["auto", "approved"]
+
+
+class TargetAcknowledged(Event):
+    """A member acknowledged their published target (at that target version)."""
+
+    TYPE: ClassVar[str] = "attain.goals.target_acknowledged.v1"
+    SUBJECT_FIELD: ClassVar[str] = "target_id"
+
+    team_id: UUID
+    target_id: UUID
+    member_id: UUID
+    period_id: UUID
+    version: int
+    acknowledged_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import httpx
@@ -20,7 +21,7 @@ from shared.config import DEV_JWT_SECRET
 from shared.domain_errors import NotFound
 from shared.http import Page, check_if_match, etag_of, keyset, page_of
 from tests.conftest import auth, broker_settings
-from tests.integration.probe import Thing, probe_runtime
+from tests.integration.probe import Thing, emit_committed, probe_runtime, thing, unpublished
 
 pytestmark = pytest.mark.integration
 
@@ -123,6 +124,7 @@ async def client(db_url):
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
     ):
+        c.runtime = runtime  # type: ignore[attr-defined]
         yield c
 
 
@@ -286,3 +288,41 @@ async def test_health_and_metrics_are_served(client):
     metrics = (await client.get("/metrics")).text
     assert 'http_requests_total{method="GET",route="/v1/things",status="200"}' in metrics
     assert "outbox_pending" in metrics
+
+
+async def test_outbox_replay_endpoint_requeues_only_the_callers_org(client):
+    runtime = client.runtime
+    other_org = uuid.uuid4()
+    await emit_committed(runtime, thing(org=ORG), thing(org=ORG), thing(org=other_org))
+    async with runtime.engine.begin() as conn:
+        await conn.execute(runtime.plumbing.outbox.update().values(published_at=datetime.now(UTC)))
+    since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    response = await client.post(
+        "/v1/admin/outbox/replay", json={"since": since}, headers=auth(org=ORG)
+    )
+    assert response.status_code == 200 and response.json() == {"requeued": 2}
+    assert await unpublished(runtime) == 2
+    _problem(
+        await client.post("/v1/admin/outbox/replay", json={"since": since}, headers=MANAGER), 403
+    )
+
+
+async def test_dead_letters_are_listed_per_org_and_other_orgs_ids_are_404(client):
+    runtime = client.runtime
+    rows = [_dead_letter(ORG), _dead_letter(ORG), _dead_letter(uuid.uuid4())]
+    async with runtime.engine.begin() as conn:
+        await conn.execute(runtime.plumbing.dead_letter.insert(), rows)
+    page = (await client.get("/v1/admin/dead-letters", headers=auth(org=ORG))).json()
+    assert sorted(item["id"] for item in page["items"]) == sorted(r["id"] for r in rows[:2])
+    foreign = rows[2]["id"]
+    _problem(
+        await client.post(f"/v1/admin/dead-letters/{foreign}/replay", headers=auth(org=ORG)), 404
+    )
+
+
+def _dead_letter(org: uuid.UUID) -> dict:
+    return {
+        "id": str(uuid.uuid4()), "consumer": "probe", "tenant_id": str(org), "topic": "attain.probe.v1",
+        "partition": 0, "offset": 1, "key": None, "value": b"{}", "headers": [],
+        "error_type": "ValueError", "error": "bad", "failed_at": datetime.now(UTC),
+    }  # fmt: skip

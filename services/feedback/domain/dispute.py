@@ -479,7 +479,7 @@ class Dispute:
         reason_ = _required_text(reason, "reason")
         if party_id not in self.parties:
             raise InvalidInput("a waiver names a party of the dispute", field="party_id")
-        if False:
+        if self.current_statement(party_id) is not None:
             raise Conflict("the party has already been heard by statement", party_id=str(party_id))
         if any(w.party_id == party_id for w in self.waivers):
             raise Conflict("a waiver is already recorded for the party", party_id=str(party_id))
@@ -591,7 +591,7 @@ class Dispute:
         self._require_state(_BEFORE_DECISION, "withdraw")
         self.state = DisputeState.WITHDRAWN
         self.withdrawn_at = at
-        self._audit(at, actor, "withdrawn")
+        pass
         return DisputeWithdrawn(**self._fact_base(at), withdrawn_by_sub=actor.user_sub)
 
     # --- internals -------------------------------------------------------------------------

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from shared.db import define_plumbing_tables, new_metadata
 
@@ -11,5 +16,208 @@ metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
 
 
+def utcnow() -> datetime:
+    """The current instant, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands instants back naive; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tz(**kwargs: Any) -> Any:
+    return Field(sa_type=sa.DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(sa_type=sa.JSON, **kwargs)  # type: ignore[call-overload]
+
+
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every goals table model."""
+
+
+class Team(Base, table=True):
+    """A sales team working in one currency under one manager."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    name: str
+    currency: str = Field(max_length=3)
+    manager_id: uuid.UUID
+    version: int = 1
+    created_at: datetime = _tz(default_factory=utcnow)
+
+
+class Member(Base, table=True):
+    """A rep (or manager) on a team's roster; left_at set means they left (soft delete)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    name: str
+    email: str
+    # Exact decimals kept as text: FTE and ramp are fractions in [0, 1].
+    capacity: str = "1"
+    ramp: str = "1"
+    starts_on: date | None = None
+    crm_hubspot: str | None = None
+    crm_salesforce: str | None = None
+    crm_pipedrive: str | None = None
+    version: int = 1
+    left_at: datetime | None = _tz(default=None)
+    created_at: datetime = _tz(default_factory=utcnow)
+
+
+class Period(Base, table=True):
+    """An org-wide period of whole days in a time zone, with optional monthly seasonality."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    name: str
+    starts_on: date
+    ends_on: date
+    timezone: str = "UTC"
+    starts_at: datetime = _tz()
+    ends_at: datetime = _tz()
+    seasonality: dict[str, str] | None = _json(default=None)
+    created_at: datetime = _tz(default_factory=utcnow)
+
+
+class PastResult(Base, table=True):
+    """What a member achieved in a closed period (imported or learned from performance)."""
+
+    __tablename__ = "past_result"
+    __table_args__ = (sa.UniqueConstraint("org_id", "member_id", "starts_on", "ends_on"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    member_id: uuid.UUID = Field(index=True)
+    period_name: str
+    starts_on: date
+    ends_on: date
+    achieved_minor: int
+    currency: str = Field(max_length=3)
+    source: str = "api"
+    created_at: datetime = _tz(default_factory=utcnow)
+
+
+class Plan(Base, table=True):
+    """A team's target, strategy and measures for one period; draft until published."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "team_id", "period_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    period_id: uuid.UUID = Field(index=True)
+    target_minor: int
+    currency: str = Field(max_length=3)
+    strategy: dict[str, Any] = _json(default_factory=dict)
+    measures: list[Any] = _json(default_factory=list)
+    status: str = "draft"
+    method: str | None = None
+    params: dict[str, Any] | None = _json(default=None)
+    version: int = 1
+    published_at: datetime | None = _tz(default=None)
+    updated_at: datetime = _tz(default_factory=utcnow)
+
+
+class Target(Base, table=True):
+    """One member's individual target in a plan, with how it was derived."""
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "member_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    plan_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    period_id: uuid.UUID = Field(index=True)
+    member_id: uuid.UUID = Field(index=True)
+    amount_minor: int
+    # The amount at publish: the base of the rebalance cap.
+    original_minor: int
+    currency: str = Field(max_length=3)
+    derivation: dict[str, Any] = _json(default_factory=dict)
+    version: int = 1
+    acknowledged_at: datetime | None = _tz(default=None)
+    updated_at: datetime = _tz(default_factory=utcnow)
+
+
+class TargetChange(Base, table=True):
+    """One ledger row: a target went from old to new, why, by whom or which event."""
+
+    __tablename__ = "target_change"
+    __table_args__ = (sa.UniqueConstraint("target_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    target_id: uuid.UUID = Field(index=True)
+    version: int
+    old_minor: int
+    new_minor: int
+    delta_minor: int
+    reason: str
+    note: str | None = None
+    actor: str | None = None
+    source_event_id: str | None = None
+    at: datetime = _tz(default_factory=utcnow)
+
+
+class MemberStanding(Base, table=True):
+    """Latest achieved / projected / status of a member in a period, as performance reported."""
+
+    __tablename__ = "member_standing"
+
+    org_id: uuid.UUID = Field(primary_key=True)
+    member_id: uuid.UUID = Field(primary_key=True)
+    period_id: uuid.UUID = Field(primary_key=True)
+    achieved_minor: int
+    projected_minor: int
+    status: str
+    as_of: datetime = _tz()
+
+
+class RebalancePolicy(Base, table=True):
+    """How a team answers shortfalls: mode, receiver cap, cooldown and freeze window."""
+
+    __tablename__ = "rebalance_policy"
+
+    team_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    mode: str = "propose"
+    max_increase_pct: str = "25"
+    cooldown_hours: int = 24
+    freeze_days_before_end: int = 7
+    version: int = 1
+    updated_at: datetime = _tz(default_factory=utcnow)
+
+
+class Rebalance(Base, table=True):
+    """One answer to one shortfall event: applied, proposed, approved, rejected or skipped."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "source_event_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    period_id: uuid.UUID
+    plan_id: uuid.UUID | None = None
+    giver_id: uuid.UUID
+    shortfall_id: uuid.UUID | None = None
+    source_event_id: str
+    status: str
+    reason: str | None = None
+    currency: str = Field(max_length=3)
+    requested_minor: int = 0
+    moved_minor: int = 0
+    uncovered_minor: int = 0
+    transfers: list[dict[str, Any]] = _json(default_factory=list)
+    new_targets: dict[str, int] = _json(default_factory=dict)
+    # target id -> version the plan was computed against (re-checked on approval).
+    target_versions: dict[str, int] = _json(default_factory=dict)
+    as_of: datetime = _tz()
+    created_at: datetime = _tz(default_factory=utcnow)
+    decided_at: datetime | None = _tz(default=None)
+    decided_by: str | None = None

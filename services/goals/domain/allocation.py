@@ -7,14 +7,15 @@ the individual targets always add up to the team target to the last minor unit.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from math import lcm
+from math import gcd, lcm
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
+from uuid import UUID
 
 from shared.domain_errors import InvalidInput
 
@@ -71,9 +72,16 @@ def _unit_interval(value: object, name: str) -> Fraction:
     return exact
 
 
-def format_exact(value: Fraction) -> str:
-    """Render a fraction exactly: a finite decimal when one exists, otherwise 'p/q'."""
-    den = value.denominator
+def ratio_text(numerator: int, denominator: int) -> str:
+    """Render numerator / denominator exactly: a finite decimal when one exists, else 'p/q'."""
+    # Works on plain ints (math.gcd is C code): building Fraction objects for every figure of
+    # a large team's derivations would cost more than the split itself.
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    common = gcd(numerator, denominator)
+    num, den = numerator // common, denominator // common
+    if den == 1:
+        return str(num)
     rest, twos, fives = den, 0, 0
     while rest % 2 == 0:
         rest //= 2
@@ -82,21 +90,36 @@ def format_exact(value: Fraction) -> str:
         rest //= 5
         fives += 1
     if rest != 1:
-        return f"{value.numerator}/{den}"
+        return f"{num}/{den}"
     places = max(twos, fives)
-    scaled = value.numerator * (10**places // den)
-    if places == 0:
-        return str(scaled)
+    scaled = num * (10**places // den)
     digits = str(abs(scaled)).rjust(places + 1, "0")
     sign = "-" if scaled < 0 else ""
     return f"{sign}{digits[:-places]}.{digits[-places:]}".rstrip("0").rstrip(".")
 
 
+def format_exact(value: Fraction) -> str:
+    """Render a fraction exactly: a finite decimal when one exists, otherwise 'p/q'."""
+    return ratio_text(value.numerator, value.denominator)
+
+
+def _exact_ratio(value: Fraction | Decimal | int) -> tuple[int, int]:
+    """(numerator, denominator) of an already validated number."""
+    if isinstance(value, int):
+        return value, 1
+    return value.as_integer_ratio()
+
+
 # --------------------------------------------------------------------------- largest remainder
 
 
-def _tie_key(member_id: Hashable) -> str:
-    return str(member_id)
+def id_sort_key(member_ids: Iterable[Hashable]) -> Callable[[Hashable], Any]:
+    """Key ordering member ids by their text, the tie rule; fast for a team of UUIDs."""
+    # str(UUID) is fixed-length lowercase hex, so its text order is the order of UUID.int,
+    # which costs a fraction of building 36-character strings for a large team.
+    if all(type(member_id) is UUID for member_id in member_ids):
+        return attrgetter("int")
+    return str
 
 
 def split_by_int_weights(total_minor: int, weights: Mapping[K, int]) -> tuple[dict[K, int], set[K]]:
@@ -116,12 +139,19 @@ def split_by_int_weights(total_minor: int, weights: Mapping[K, int]) -> tuple[di
         amounts[member_id] = floor
         remainders.append((remainder, member_id))
     left = total_minor - sum(amounts.values())
-    bumped: set[K] = set()
-    if left:
-        remainders.sort(key=lambda item: (-item[0], _tie_key(item[1])))
-        for _, member_id in remainders[:left]:
-            amounts[member_id] += 1
-            bumped.add(member_id)
+    if not left:
+        return amounts, set()
+    # Largest remainders first; only the members tied at the cut-off remainder need the id rule,
+    # so the (costlier) id ordering runs on that group alone.
+    remainders.sort(key=itemgetter(0), reverse=True)
+    cutoff = remainders[left - 1][0]
+    above = [member_id for r, member_id in remainders if r > cutoff]
+    tied = [member_id for r, member_id in remainders if r == cutoff]
+    tied.sort(key=id_sort_key(tied))
+    bumped = set(above)
+    bumped.update(tied[: left - len(above)])
+    for member_id in bumped:
+        amounts[member_id] += 1
     return amounts, bumped
 
 
@@ -224,59 +254,107 @@ class Allocation:
 
 
 @dataclass(frozen=True)
-class _Weighed:
-    weight: Fraction
-    inputs: dict[str, Any]
+class _Weights:
+    """Method weights as integers over one common scale: weight of k = ints[k] / scale."""
+
+    ints: dict[Hashable, int]
+    scale: int
+    inputs: dict[Hashable, dict[str, Any]]
 
 
-def _historical(
-    members: Sequence[MemberInput], periods: int
-) -> tuple[dict[Hashable, Fraction], dict[Hashable, dict[str, Any]]]:
+def _equal(members: Sequence[MemberInput]) -> _Weights:
+    ids = [m.member_id for m in members]
+    return _Weights(dict.fromkeys(ids, 1), 1, {k: {} for k in ids})
+
+
+def _historical(members: Sequence[MemberInput], periods: int) -> _Weights:
     """Mean of each rep's last N results; reps without history get the median of the others."""
-    own: dict[Hashable, Fraction] = {}
+    used = {m.member_id: m.history[:periods] for m in members}
+    inputs: dict[Hashable, dict[str, Any]] = {
+        k: {"periods": periods, "history_used": list(h)} for k, h in used.items()
+    }
+    # Means over the common multiple of the history lengths are integers, and doubling them
+    # keeps the median (the mean of two middle values) an integer too: no Fraction needed.
+    lengths = {len(h) for h in used.values() if h}
+    if not lengths:
+        for k in inputs:
+            inputs[k]["source"] = "no_team_history_equal"
+        return _Weights(dict.fromkeys(used, 1), 1, inputs)
+    scale = 2 * lcm(*lengths)
+    # A net-negative history (refunds) cannot be a negative weight: it counts as zero.
+    own = {k: max(sum(h) * (scale // len(h)), 0) for k, h in used.items() if h}
+    ranked = sorted(own.values())
+    middle = len(ranked) // 2
+    median = ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) // 2
+    ints: dict[Hashable, int] = {}
+    for k in used:
+        if k in own:
+            ints[k] = own[k]
+            inputs[k]["source"] = "own_history"
+        else:
+            ints[k] = median
+            inputs[k]["source"] = "team_median"
+            inputs[k]["team_median"] = ratio_text(median, scale)
+    return _Weights(ints, scale, inputs)
+
+
+def _capacity(members: Sequence[MemberInput]) -> _Weights:
+    """FTE x ramp for each rep."""
+    products: dict[Hashable, tuple[int, int]] = {}
     inputs: dict[Hashable, dict[str, Any]] = {}
     for member in members:
-        used = member.history[:periods]
-        inputs[member.member_id] = {"periods": periods, "history_used": list(used)}
-        if used:
-            # A net-negative history (refunds) cannot be a negative weight: it counts as zero.
-            own[member.member_id] = max(Fraction(sum(used), len(used)), _ZERO)
-    if not own:
-        for member in members:
-            inputs[member.member_id]["source"] = "no_team_history_equal"
-        return dict.fromkeys((m.member_id for m in members), _ONE), inputs
-    median = Fraction(statistics.median(own.values()))
-    weights: dict[Hashable, Fraction] = {}
+        cap_num, cap_den = _exact_ratio(member.capacity)
+        ramp_num, ramp_den = _exact_ratio(member.ramp)
+        products[member.member_id] = (cap_num * ramp_num, cap_den * ramp_den)
+        inputs[member.member_id] = {
+            "capacity": ratio_text(cap_num, cap_den),
+            "ramp": ratio_text(ramp_num, ramp_den),
+        }
+    scale = lcm(*{den for _, den in products.values()})
+    ints = {k: num * (scale // den) for k, (num, den) in products.items()}
+    return _Weights(ints, scale, inputs)
+
+
+def _blended(
+    members: Sequence[MemberInput], sharers: Sequence[MemberInput], params: AllocationParams
+) -> _Weights:
+    """alpha x historical share + (1 - alpha) x capacity share, as one integer weight each."""
+    # The median is a team statistic, so it is taken over everyone, overridden reps included.
+    hist, cap = _historical(members, params.periods), _capacity(members)
+    alpha_num, alpha_den = _exact_ratio(params.alpha)
+    # Shares are normalised over the reps who split the pool, so that alpha keeps its meaning
+    # among them whatever the overridden reps' history or capacity is; all-zero means equal.
+    ids = [m.member_id for m in sharers]
+    h = {k: hist.ints[k] for k in ids}
+    c = {k: cap.ints[k] for k in ids}
+    if ids and not any(h.values()):
+        h = dict.fromkeys(ids, 1)
+    if ids and not any(c.values()):
+        c = dict.fromkeys(ids, 1)
+    h_sum, c_sum = sum(h.values()), sum(c.values())
+    # alpha*h/H + (1-alpha)*c/C over the common denominator alpha_den * H * C.
+    scale = alpha_den * h_sum * c_sum or 1
+    ints: dict[Hashable, int] = {}
+    inputs: dict[Hashable, dict[str, Any]] = {}
+    alpha_text = ratio_text(alpha_num, alpha_den)
     for member in members:
-        if member.member_id in own:
-            weights[member.member_id] = own[member.member_id]
-            inputs[member.member_id]["source"] = "own_history"
+        k = member.member_id
+        inputs[k] = {
+            "alpha": alpha_text,
+            "periods": params.periods,
+            "history_used": hist.inputs[k]["history_used"],
+            "history_source": hist.inputs[k]["source"],
+            "historical_weight": ratio_text(hist.ints[k], hist.scale),
+            **cap.inputs[k],
+            "capacity_weight": ratio_text(cap.ints[k], cap.scale),
+        }
+        if k in h:
+            inputs[k]["historical_share"] = ratio_text(h[k], h_sum)
+            inputs[k]["capacity_share"] = ratio_text(c[k], c_sum)
+            ints[k] = alpha_num * h[k] * c_sum + (alpha_den - alpha_num) * c[k] * h_sum
         else:
-            weights[member.member_id] = median
-            inputs[member.member_id]["source"] = "team_median"
-            inputs[member.member_id]["team_median"] = format_exact(median)
-    return weights, inputs
-
-
-def _capacity(members: Sequence[MemberInput]) -> dict[Hashable, _Weighed]:
-    """FTE x ramp for each rep."""
-    result = {}
-    for member in members:
-        capacity = to_fraction(member.capacity, "capacity")
-        ramp = to_fraction(member.ramp, "ramp")
-        result[member.member_id] = _Weighed(
-            capacity * ramp,
-            {"capacity": format_exact(capacity), "ramp": format_exact(ramp)},
-        )
-    return result
-
-
-def _normalised(weights: Mapping[Hashable, Fraction]) -> dict[Hashable, Fraction]:
-    """Shares that add up to 1; equal shares when every weight is zero."""
-    total = sum(weights.values(), _ZERO)
-    if total == 0:
-        return {k: Fraction(1, len(weights)) for k in weights}
-    return {k: w / total for k, w in weights.items()}
+            ints[k] = 0
+    return _Weights(ints, scale, inputs)
 
 
 def _method_weights(
@@ -284,43 +362,15 @@ def _method_weights(
     members: Sequence[MemberInput],
     sharers: Sequence[MemberInput],
     params: AllocationParams,
-) -> dict[Hashable, _Weighed]:
+) -> _Weights:
     """Weights and their inputs for every member (overridden ones too, for the record)."""
     if method is Method.EQUAL:
-        return {m.member_id: _Weighed(_ONE, {}) for m in members}
+        return _equal(members)
     if method is Method.CAPACITY:
         return _capacity(members)
-    # The median is a team statistic, so it is taken over everyone, overridden reps included.
-    hist, hist_inputs = _historical(members, params.periods)
     if method is Method.HISTORICAL:
-        return {m.member_id: _Weighed(hist[m.member_id], hist_inputs[m.member_id]) for m in members}
-    capacity = _capacity(members)
-    alpha = to_fraction(params.alpha, "alpha")
-    # Shares are normalised over the reps who split the pool, so that alpha keeps its meaning
-    # among them whatever the overridden reps' history or capacity is.
-    ids = [m.member_id for m in sharers]
-    hist_share = _normalised({k: hist[k] for k in ids})
-    cap_share = _normalised({k: capacity[k].weight for k in ids})
-    result = {}
-    for member in members:
-        k = member.member_id
-        inputs = {
-            "alpha": format_exact(alpha),
-            "periods": params.periods,
-            "history_used": hist_inputs[k]["history_used"],
-            "history_source": hist_inputs[k]["source"],
-            "historical_weight": format_exact(hist[k]),
-            **capacity[k].inputs,
-            "capacity_weight": format_exact(capacity[k].weight),
-        }
-        if k in hist_share:
-            inputs["historical_share"] = format_exact(hist_share[k])
-            inputs["capacity_share"] = format_exact(cap_share[k])
-            weight = alpha * hist_share[k] + (1 - alpha) * cap_share[k]
-        else:
-            weight = _ZERO
-        result[k] = _Weighed(weight, inputs)
-    return result
+        return _historical(members, params.periods)
+    return _blended(members, sharers, params)
 
 
 # --------------------------------------------------------------------------- allocate
@@ -385,21 +435,21 @@ def allocate(
     fixed = _checked_overrides(overrides, known, total_minor, everyone=not sharers)
     pool = total_minor - fixed
 
-    weighed = _method_weights(method, members, sharers, params)
-    exact = {m.member_id: weighed[m.member_id].weight for m in sharers}
-    int_weights = _integer_weights(exact)
+    weights = _method_weights(method, members, sharers, params)
+    int_weights = {m.member_id: weights.ints[m.member_id] for m in sharers}
     amounts, bumped = split_by_int_weights(pool, int_weights)
     weight_sum = sum(int_weights.values())
     # The split treats all-zero weights as equal; the derivation must show the shares it used.
     all_zero = weight_sum == 0
     if all_zero:
+        int_weights = dict.fromkeys(int_weights, 1)
         weight_sum = len(int_weights)
 
     targets: dict[Hashable, int] = {}
     derivations: dict[Hashable, Derivation] = {}
     for member in members:
         k = member.member_id
-        inputs = dict(weighed[k].inputs)
+        inputs = dict(weights.inputs[k])
         if k in overrides:
             inputs["override_minor"] = overrides[k]
             targets[k] = overrides[k]
@@ -416,15 +466,14 @@ def allocate(
             continue
         if all_zero:
             inputs["fallback"] = "all weights are zero: equal split"
-        share = Fraction(1 if all_zero else int_weights[k], weight_sum)
         targets[k] = amounts[k]
         derivations[k] = Derivation(
             method=method.value,
             inputs=inputs,
-            weight=format_exact(weighed[k].weight),
-            share=format_exact(share),
+            weight=ratio_text(weights.ints[k], weights.scale),
+            share=ratio_text(int_weights[k], weight_sum),
             pool_minor=pool,
-            raw_minor=format_exact(pool * share),
+            raw_minor=ratio_text(pool * int_weights[k], weight_sum),
             rounding_adjustment_minor=1 if k in bumped else 0,
             overridden=False,
         )

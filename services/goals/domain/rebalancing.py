@@ -14,7 +14,12 @@ from fractions import Fraction
 from math import floor
 from typing import TypeVar
 
-from services.goals.domain.allocation import check_minor, split_by_int_weights, to_fraction
+from services.goals.domain.allocation import (
+    check_minor,
+    id_sort_key,
+    split_by_int_weights,
+    to_fraction,
+)
 from shared.domain_errors import Conflict, InvalidInput
 
 K = TypeVar("K", bound=Hashable)
@@ -133,6 +138,29 @@ def _member(index: Mapping[Hashable, MemberPosition], member_id: Hashable) -> Me
         ) from None
 
 
+def _sort_by_fill_level(live: list[tuple[K, int, int]]) -> None:
+    """Sort (id, weight, room) rows by room / weight exactly, at float speed where possible."""
+    try:
+        # int / int is correctly rounded, hence monotone: floats never invert two ratios, they
+        # can only make distinct ratios look equal, so only runs of equal floats need a recheck.
+        levels = [room / weight for _, weight, room in live]
+    except OverflowError:
+        live.sort(key=lambda row: Fraction(row[2], row[1]))
+        return
+    order = sorted(range(len(live)), key=levels.__getitem__)
+    rows = [live[i] for i in order]
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end < len(rows) and levels[order[end]] == levels[order[start]]:
+            continue
+        run = rows[start:end]
+        _, w0, r0 = run[0]
+        if any(room * w0 != r0 * weight for _, weight, room in run[1:]):
+            rows[start:end] = sorted(run, key=lambda row: Fraction(row[2], row[1]))
+        start = end
+    live[:] = rows
+
+
 def water_fill(amount_minor: int, weights: Mapping[K, int], rooms: Mapping[K, int]) -> dict[K, int]:
     """Place up to amount in proportion to weights without exceeding anyone's room."""
     # Only members with both a positive weight and some room can take anything.
@@ -144,7 +172,7 @@ def water_fill(amount_minor: int, weights: Mapping[K, int], rooms: Mapping[K, in
     # Exact progressive filling, equal to the fixed point of "split, clamp at the cap, re-spread
     # the excess" but in one sort instead of up to n rounds: a member saturates once the common
     # level (amount left / weight left) reaches room / weight, so walk them in that order.
-    live.sort(key=lambda item: (Fraction(item[2], item[1]), str(item[0])))
+    _sort_by_fill_level(live)
     placed: dict[K, int] = {}
     amount_left = amount_minor
     weight_left = sum(w for _, w, _ in live)
@@ -190,7 +218,8 @@ def _new_targets(
 
 def _canonical(transfers: list[Transfer]) -> tuple[Transfer, ...]:
     # Sorting by the ids' text makes the plan independent of the order the team arrived in.
-    return tuple(sorted(transfers, key=lambda t: (str(t.from_member), str(t.to_member))))
+    key = id_sort_key([t.from_member for t in transfers] + [t.to_member for t in transfers])
+    return tuple(sorted(transfers, key=lambda t: (key(t.from_member), key(t.to_member))))
 
 
 def _headroom_receivers(team: Sequence[MemberPosition], exclude: Hashable) -> list[MemberPosition]:

@@ -1,0 +1,435 @@
+"""Repositories of the feedback service: every query is scoped by organisation; none commits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.feedback.adapters.orm import (
+    Dispute as DisputeRow,
+)
+from services.feedback.adapters.orm import (
+    DisputeParty,
+    FeedbackNote,
+    IntelItem,
+    IntelTag,
+    Meeting,
+    MeetingNote,
+    Member,
+    Team,
+)
+from services.feedback.domain.dispute import Dispute, DisputeState
+from shared.domain_errors import Conflict
+from shared.http import keyset, page_of
+
+_DISPUTE = TypeAdapter(Dispute)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Return the instant with its UTC offset (SQLite hands back naive UTC datetimes)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class DirectoryRepository:
+    """Teams and members as goals publishes them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def team(self, *, org_id: UUID, team_id: UUID) -> Team | None:
+        """Return the team of this organisation, if known."""
+        row = await self._session.get(Team, team_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def member(self, *, org_id: UUID, member_id: UUID) -> Member | None:
+        """Return the member of this organisation, if known."""
+        row = await self._session.get(Member, member_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def active_member_ids(self, *, org_id: UUID, team_id: UUID) -> set[UUID]:
+        """Return the ids of the members currently on the team."""
+        stmt = select(Member.id).where(
+            Member.org_id == org_id, Member.team_id == team_id, col(Member.active).is_(True)
+        )
+        return set((await self._session.exec(stmt)).all())
+
+    async def teams_of_member(self, *, org_id: UUID, member_id: UUID) -> set[UUID]:
+        """Return the teams a member is currently on or manages."""
+        member = await self.member(org_id=org_id, member_id=member_id)
+        teams = {member.team_id} if member is not None and member.active else set()
+        stmt = select(Team.id).where(Team.org_id == org_id, Team.manager_id == member_id)
+        return teams | set((await self._session.exec(stmt)).all())
+
+    async def put_team(self, *, org_id: UUID, team_id: UUID, name: str, manager_id: UUID) -> None:
+        """Create or update a team."""
+        row = await self._session.get(Team, team_id)
+        if row is None:
+            data = {"id": team_id, "org_id": org_id, "name": name, "manager_id": manager_id}
+            self._session.add(Team.model_validate(data))
+            return
+        row.name, row.manager_id = name, manager_id
+        self._session.add(row)
+
+    async def put_member(
+        self, *, org_id: UUID, member_id: UUID, team_id: UUID, name: str, version: int
+    ) -> None:
+        """Create or update a member; an older version than the one held is ignored."""
+        row = await self._session.get(Member, member_id)
+        if row is None:
+            data = {
+                "id": member_id,
+                "org_id": org_id,
+                "team_id": team_id,
+                "name": name,
+                "active": True,
+                "version": version,
+            }
+            self._session.add(Member.model_validate(data))
+            return
+        if version <= row.version:
+            return
+        row.team_id, row.name, row.version, row.active = team_id, name, version, True
+        self._session.add(row)
+
+    async def member_left(self, *, org_id: UUID, member_id: UUID, team_id: UUID) -> None:
+        """Mark a member as gone from the team (kept, since disputes and notes name them)."""
+        row = await self.member(org_id=org_id, member_id=member_id)
+        if row is None:
+            data = {"id": member_id, "org_id": org_id, "team_id": team_id, "name": ""}
+            row = Member.model_validate(data | {"active": False})
+        elif row.team_id != team_id:
+            return
+        row.active = False
+        self._session.add(row)
+
+
+class DisputeRepository:
+    """Disputes stored as their entity state plus queryable columns and a party index."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._versions: dict[UUID, int] = {}
+
+    async def add(self, dispute: Dispute) -> None:
+        """Store a new dispute and its parties."""
+        row = DisputeRow.model_validate(self._columns(dispute) | {"id": dispute.id, "version": 1})
+        self._session.add(row)
+        await self._session.flush()
+        for party_id in dispute.parties:
+            data = {"dispute_id": dispute.id, "party_id": party_id, "org_id": dispute.org_id}
+            self._session.add(DisputeParty.model_validate(data))
+        self._versions[dispute.id] = 1
+
+    async def get(self, *, org_id: UUID, dispute_id: UUID) -> Dispute | None:
+        """Load a dispute of this organisation, remembering its version for save()."""
+        row = await self._session.get(DisputeRow, dispute_id)
+        if row is None or row.org_id != org_id:
+            return None
+        self._versions[dispute_id] = row.version
+        return _DISPUTE.validate_python(row.data)
+
+    def version_of(self, dispute_id: UUID) -> int:
+        """Return the version the dispute had when loaded (or last saved)."""
+        return self._versions[dispute_id]
+
+    async def save(self, dispute: Dispute) -> int:
+        """Write a changed dispute; someone else's change since loading is a 409."""
+        expected = self._versions[dispute.id]
+        table = DisputeRow.__table__  # type: ignore[attr-defined]
+        result = await self._session.execute(
+            sa.update(table)
+            .where(table.c.id == dispute.id, table.c.version == expected)
+            .values(**self._columns(dispute), version=expected + 1)
+        )
+        if result.rowcount != 1:
+            raise Conflict("the dispute was changed meanwhile; reload it and retry")
+        self._versions[dispute.id] = expected + 1
+        return expected + 1
+
+    async def list_visible(
+        self,
+        *,
+        org_id: UUID,
+        everything: bool,
+        team_ids: frozenset[UUID],
+        member_id: UUID | None,
+        sub: str,
+        team_id: UUID | None,
+        state: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Dispute], str | None]:
+        """List the disputes a caller may see: their teams', their own, and those they opened."""
+        stmt = select(DisputeRow).where(DisputeRow.org_id == org_id)
+        if not everything:
+            seen: list[Any] = [col(DisputeRow.opened_by_sub) == sub]
+            if team_ids:
+                seen.append(col(DisputeRow.team_id).in_(team_ids))
+            if member_id is not None:
+                parties = select(DisputeParty.dispute_id).where(
+                    DisputeParty.org_id == org_id, DisputeParty.party_id == member_id
+                )
+                seen.append(col(DisputeRow.id).in_(parties))
+            stmt = stmt.where(sa.or_(*seen))
+        if team_id is not None:
+            stmt = stmt.where(DisputeRow.team_id == team_id)
+        if state is not None:
+            stmt = stmt.where(DisputeRow.state == state)
+        stmt = keyset(stmt, [col(DisputeRow.opened_at), col(DisputeRow.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        items, next_cursor = page_of(rows, limit, lambda r: (_iso(r.opened_at), r.id))
+        disputes = []
+        for row in items:
+            self._versions[row.id] = row.version
+            disputes.append(_DISPUTE.validate_python(row.data))
+        return disputes, next_cursor
+
+    async def decided_before(self, *, cutoff: datetime, limit: int = 100) -> list[tuple[UUID, UUID]]:
+        """Return (org, dispute) ids of decided disputes whose decision is older than cutoff."""
+        stmt = (
+            select(DisputeRow.org_id, DisputeRow.id)
+            .where(
+                DisputeRow.state == DisputeState.DECIDED.value,
+                col(DisputeRow.decided_at) <= cutoff,
+            )
+            .order_by(col(DisputeRow.decided_at))
+            .limit(limit)
+        )
+        return [(org, id_) for org, id_ in (await self._session.exec(stmt)).all()]
+
+    @staticmethod
+    def _columns(dispute: Dispute) -> dict[str, Any]:
+        return {
+            "org_id": dispute.org_id,
+            "team_id": dispute.team_id,
+            "kind": dispute.kind.value,
+            "state": dispute.state.value,
+            "subject": dispute.subject,
+            "opened_by_sub": dispute.opened_by_sub,
+            "opened_at": dispute.opened_at,
+            "decided_at": dispute.decision.decided_at if dispute.decision else None,
+            "escalated": dispute.escalated,
+            "data": _DISPUTE.dump_python(dispute, mode="json"),
+        }
+
+
+def _iso(value: datetime) -> str:
+    # The cursor holds the column's own representation (naive UTC on SQLite, aware on PostgreSQL).
+    return value.isoformat()
+
+
+class FeedbackRepository:
+    """Coaching notes, check-ins and notices."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, data: dict[str, Any]) -> FeedbackNote:
+        """Store a note."""
+        row = FeedbackNote.model_validate(data)
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def by_shortfall(self, *, org_id: UUID, shortfall_id: UUID) -> FeedbackNote | None:
+        """Return the check-in opened for a shortfall, if any."""
+        stmt = select(FeedbackNote).where(
+            FeedbackNote.org_id == org_id, FeedbackNote.shortfall_id == shortfall_id
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def list_visible(
+        self,
+        *,
+        org_id: UUID,
+        everything: bool,
+        viewer_id: UUID | None,
+        viewer_sub: str,
+        member_id: UUID | None,
+        kind: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[FeedbackNote], str | None]:
+        """List notes the viewer takes part in (all for admins), optionally about one member."""
+        stmt = select(FeedbackNote).where(FeedbackNote.org_id == org_id)
+        if not everything:
+            mine: list[Any] = [col(FeedbackNote.author_sub) == viewer_sub]
+            if viewer_id is not None:
+                mine += [
+                    col(FeedbackNote.member_id) == viewer_id,
+                    col(FeedbackNote.addressee_id) == viewer_id,
+                    col(FeedbackNote.author_id) == viewer_id,
+                ]
+            stmt = stmt.where(sa.or_(*mine))
+        if member_id is not None:
+            stmt = stmt.where(
+                sa.or_(
+                    col(FeedbackNote.member_id) == member_id,
+                    col(FeedbackNote.addressee_id) == member_id,
+                    col(FeedbackNote.author_id) == member_id,
+                )
+            )
+        if kind is not None:
+            stmt = stmt.where(FeedbackNote.kind == kind)
+        stmt = keyset(stmt, [col(FeedbackNote.created_at), col(FeedbackNote.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+
+class MeetingRepository:
+    """Team meetings and their notes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, data: dict[str, Any]) -> Meeting:
+        """Store a meeting."""
+        row = Meeting.model_validate(data)
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def get(self, *, org_id: UUID, meeting_id: UUID) -> Meeting | None:
+        """Return a meeting of this organisation, if any."""
+        row = await self._session.get(Meeting, meeting_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def list_for_team(
+        self, *, org_id: UUID, team_id: UUID, cursor: str | None, limit: int
+    ) -> tuple[list[Meeting], str | None]:
+        """List a team's meetings by scheduled time."""
+        stmt = select(Meeting).where(Meeting.org_id == org_id, Meeting.team_id == team_id)
+        stmt = keyset(stmt, [col(Meeting.scheduled_at), col(Meeting.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.scheduled_at), r.id))
+
+    async def add_note(self, data: dict[str, Any]) -> MeetingNote:
+        """Store a meeting note."""
+        row = MeetingNote.model_validate(data)
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def notes(self, *, org_id: UUID, meeting_id: UUID) -> list[MeetingNote]:
+        """Return a meeting's notes, oldest first."""
+        stmt = (
+            select(MeetingNote)
+            .where(MeetingNote.org_id == org_id, MeetingNote.meeting_id == meeting_id)
+            .order_by(col(MeetingNote.created_at), col(MeetingNote.id))
+        )
+        return list((await self._session.exec(stmt)).all())
+
+
+class IntelRepository:
+    """Market intelligence with full-text search; subclasses supply the dialect's search."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, data: dict[str, Any]) -> IntelItem:
+        """Store an item, its tags and its search entry."""
+        row = IntelItem.model_validate(data)
+        self._session.add(row)
+        await self._session.flush()
+        for tag in row.tags:
+            self._session.add(
+                IntelTag.model_validate({"item_id": row.id, "tag": tag, "org_id": row.org_id})
+            )
+        await self._index(row)
+        return row
+
+    async def search(
+        self,
+        *,
+        org_id: UUID,
+        team_ids: Sequence[UUID] | None,
+        q: str | None,
+        tag: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[IntelItem], str | None]:
+        """List items of the given teams (None: all of the org) matching words and a tag."""
+        stmt = select(IntelItem).where(IntelItem.org_id == org_id)
+        if team_ids is not None:
+            stmt = stmt.where(col(IntelItem.team_id).in_(list(team_ids)))
+        if tag:
+            tagged = select(IntelTag.item_id).where(
+                IntelTag.org_id == org_id, IntelTag.tag == normalise_tag(tag)
+            )
+            stmt = stmt.where(col(IntelItem.id).in_(tagged))
+        if q and q.strip():
+            stmt = self._matching(stmt, q)
+        stmt = keyset(stmt, [col(IntelItem.created_at), col(IntelItem.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def _index(self, row: IntelItem) -> None:
+        raise NotImplementedError
+
+    def _matching(self, stmt: Any, q: str) -> Any:
+        raise NotImplementedError
+
+
+class SqliteIntelRepository(IntelRepository):
+    """Search through an FTS5 table kept beside intel_item."""
+
+    async def _index(self, row: IntelItem) -> None:
+        await self._session.execute(
+            sa.text(
+                "INSERT INTO intel_search (item_id, title, body, tags) "
+                "VALUES (:item_id, :title, :body, :tags)"
+            ),
+            {
+                "item_id": row.id.hex,
+                "title": row.title,
+                "body": row.body,
+                "tags": " ".join(row.tags),
+            },
+        )
+
+    def _matching(self, stmt: Any, q: str) -> Any:
+        words = re.findall(r"\w+", q)
+        if not words:
+            return stmt
+        # Each word quoted: user text never becomes FTS5 query syntax; words are ANDed.
+        query = " ".join('"' + w + '"' for w in words)
+        matches = sa.text("SELECT item_id FROM intel_search WHERE intel_search MATCH :q").bindparams(
+            q=query
+        )
+        hex_ids = sa.select(sa.column("item_id")).select_from(matches.columns().subquery())
+        return stmt.where(col(IntelItem.id).in_(hex_ids))
+
+
+class PostgresIntelRepository(IntelRepository):
+    """Search through the generated tsvector column (GIN-indexed)."""
+
+    async def _index(self, row: IntelItem) -> None:
+        return None  # the generated column indexes itself
+
+    def _matching(self, stmt: Any, q: str) -> Any:
+        return stmt.where(
+            sa.text("intel_item.search @@ websearch_to_tsquery('english', :q)").bindparams(q=q)
+        )
+
+
+def normalise_tag(tag: str) -> str:
+    """Tags compare case-insensitively and without surrounding blanks."""
+    return tag.strip().lower()
+
+
+def intel_repository(session: AsyncSession) -> IntelRepository:
+    """The intel repository for the session's database dialect."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        return PostgresIntelRepository(session)
+    return SqliteIntelRepository(session)

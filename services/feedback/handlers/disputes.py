@@ -1,0 +1,378 @@
+"""Dispute use cases: open, hear, waive, decide, respond, withdraw, read, and the expiry sweep."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
+from services.feedback.domain import dispute as domain
+from services.feedback.domain.dispute import AuditEntry, Dispute, DisputeView
+from services.feedback.handlers.access import actor_of, known_team, team_roster, visible_team
+from shared.auth import Principal
+from shared.domain_errors import Conflict, Forbidden, NotFound
+from shared.events import feedback as events
+from shared.http import check_if_match
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenDispute:
+    """Open a dispute between members of a team."""
+
+    team_id: UUID
+    kind: str
+    subject: str
+    parties: list[UUID]
+    related: dict[str, UUID] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitStatement:
+    """Submit or revise the caller's statement."""
+
+    dispute_id: UUID
+    text: str
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordWaiver:
+    """Record why a party could not be heard."""
+
+    dispute_id: UUID
+    party_id: UUID
+    reason: str
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecideDispute:
+    """Decide a dispute once every party is heard."""
+
+    dispute_id: UUID
+    summary: str
+    rationale: str
+    actions: list[domain.DecisionAction] = field(default_factory=list)
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RespondToDecision:
+    """Record whether the caller (a party) accepts the decision."""
+
+    dispute_id: UUID
+    accepts: bool
+    comment: str | None = None
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawDispute:
+    """Withdraw a dispute the caller opened."""
+
+    dispute_id: UUID
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeResult:
+    """A dispute as the caller may see it, with its version (the ETag)."""
+
+    view: DisputeView
+    version: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _load(uow: FeedbackUnitOfWork, principal: Principal, dispute_id: UUID) -> Dispute:
+    dispute = await uow.disputes.get(org_id=principal.org, dispute_id=dispute_id)
+    if dispute is None or not dispute.can_view(actor_of(principal)):
+        raise NotFound("dispute not found")
+    return dispute
+
+
+async def _load_for_change(
+    uow: FeedbackUnitOfWork, principal: Principal, dispute_id: UUID, if_match: str | None
+) -> Dispute:
+    dispute = await _load(uow, principal, dispute_id)
+    check_if_match(if_match, uow.disputes.version_of(dispute.id))
+    return dispute
+
+
+async def _saved(uow: FeedbackUnitOfWork, principal: Principal, dispute: Dispute) -> DisputeResult:
+    version = await uow.disputes.save(dispute)
+    await uow.commit()
+    return DisputeResult(view=dispute.view_for(actor_of(principal)), version=version)
+
+
+async def open_dispute(
+    cmd: OpenDispute, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Open a dispute; escalate it to admins when the team's manager is a party."""
+    async with uow:
+        team = await visible_team(uow, principal, cmd.team_id)
+        roster = await team_roster(uow, team)
+        actor = actor_of(principal)
+        dispute, opened = Dispute.open(
+            id=uuid.uuid4(),
+            org_id=principal.org,
+            team_id=team.id,
+            kind=cmd.kind,
+            subject=cmd.subject,
+            parties=list(cmd.parties),
+            related=cmd.related,
+            actor=actor,
+            team_member_ids=roster,
+            manager_member_ids={team.manager_id},
+            at=_now(),
+        )
+        await uow.disputes.add(dispute)
+        uow.emit(
+            events.DisputeOpened(
+                org_id=principal.org,
+                team_id=team.id,
+                dispute_id=dispute.id,
+                kind=dispute.kind.value,
+                subject=dispute.subject,
+                parties=list(dispute.parties),
+                related={k: str(v) for k, v in dispute.related.items()}
+                if dispute.related
+                else None,
+                escalated=opened.escalated,
+            )
+        )
+        await uow.commit()
+        return DisputeResult(view=dispute.view_for(actor), version=1)
+
+
+async def submit_statement(
+    cmd: SubmitStatement, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Submit or revise the caller's statement; the event carries no text."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        fact = dispute.submit_statement(actor=actor_of(principal), text=cmd.text, at=_now())
+        uow.emit(
+            events.StatementSubmitted(
+                org_id=principal.org,
+                team_id=dispute.team_id,
+                dispute_id=dispute.id,
+                party_id=fact.party_id,
+                version=fact.version,
+            )
+        )
+        return await _saved(uow, principal, dispute)
+
+
+async def record_waiver(
+    cmd: RecordWaiver, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Record a waiver; the party is notified by the event and by a notice in their feed."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        at = _now()
+        fact = dispute.record_waiver(
+            actor=actor_of(principal), party_id=cmd.party_id, reason=cmd.reason, at=at
+        )
+        uow.emit(
+            events.WaiverRecorded(
+                org_id=principal.org,
+                team_id=dispute.team_id,
+                dispute_id=dispute.id,
+                party_id=fact.party_id,
+                reason=fact.reason,
+            )
+        )
+        await uow.feedback.add(
+            {
+                "id": uuid.uuid4(),
+                "org_id": principal.org,
+                "team_id": dispute.team_id,
+                "member_id": fact.party_id,
+                "addressee_id": fact.party_id,
+                "author_id": principal.member_id,
+                "author_sub": principal.sub,
+                "kind": "notice",
+                "body": (
+                    f'You were recorded as not heard in the dispute "{dispute.subject}". '
+                    f"Reason given: {fact.reason}"
+                ),
+                "dispute_id": dispute.id,
+                "created_at": at,
+            }
+        )
+        return await _saved(uow, principal, dispute)
+
+
+async def decide_dispute(
+    cmd: DecideDispute, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Decide with a rationale; refused (409, with who is missing) until every party is heard."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        team = await known_team(uow, principal, dispute.team_id)
+        fact = dispute.decide(
+            actor=actor_of(principal),
+            summary=cmd.summary,
+            rationale=cmd.rationale,
+            actions=cmd.actions,
+            team_member_ids=await team_roster(uow, team),
+            at=_now(),
+        )
+        decision = dispute.decision
+        assert decision is not None
+        uow.emit(
+            events.DisputeResolved(
+                org_id=principal.org,
+                team_id=dispute.team_id,
+                dispute_id=dispute.id,
+                decided_by=fact.decided_by_sub,
+                summary=decision.summary,
+                rationale=decision.rationale,
+                actions=[_action_event(a) for a in fact.actions],
+            )
+        )
+        return await _saved(uow, principal, dispute)
+
+
+def _action_event(action: domain.DecisionAction) -> events.AdjustTarget | events.ReassignSaleCredit:
+    if isinstance(action, domain.AdjustTarget):
+        return events.AdjustTarget(
+            member_id=action.member_id,
+            period_id=action.period_id,
+            delta=action.delta,
+            team_total_changes=action.team_total_changes,
+        )
+    return events.ReassignSaleCredit(
+        sale_id=action.sale_id, to_member_id=action.to_member_id, percent=action.percent
+    )
+
+
+def _closed_event(dispute: Dispute, fact: domain.DisputeClosed) -> events.DisputeClosed:
+    return events.DisputeClosed(
+        org_id=dispute.org_id,
+        team_id=dispute.team_id,
+        dispute_id=dispute.id,
+        accepted_by=list(fact.accepted_by),
+        disagreed_by=list(fact.disagreed_by),
+        no_response=list(fact.unresponsive),
+    )
+
+
+async def respond_to_decision(
+    cmd: RespondToDecision, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Record a party's answer; disagreement is kept; the last answer closes the dispute."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        facts = dispute.respond(
+            actor=actor_of(principal), accepts=cmd.accepts, comment=cmd.comment, at=_now()
+        )
+        for fact in facts:
+            if isinstance(fact, domain.DisputeClosed):
+                uow.emit(_closed_event(dispute, fact))
+        return await _saved(uow, principal, dispute)
+
+
+async def withdraw_dispute(
+    cmd: WithdrawDispute, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Withdraw a dispute: the opener only, before a decision."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        fact = dispute.withdraw(actor=actor_of(principal), at=_now())
+        uow.emit(
+            events.DisputeWithdrawn(
+                org_id=principal.org,
+                team_id=dispute.team_id,
+                dispute_id=dispute.id,
+                withdrawn_by=fact.withdrawn_by_sub,
+            )
+        )
+        return await _saved(uow, principal, dispute)
+
+
+async def get_dispute(
+    dispute_id: UUID, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Return the dispute as the caller may see it (404 for anyone who may not see it)."""
+    async with uow:
+        dispute = await _load(uow, principal, dispute_id)
+        return DisputeResult(
+            view=dispute.view_for(actor_of(principal)), version=uow.disputes.version_of(dispute.id)
+        )
+
+
+async def list_disputes(
+    *,
+    uow: FeedbackUnitOfWork,
+    principal: Principal,
+    team_id: UUID | None,
+    state: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[DisputeResult], str | None]:
+    """List the disputes the caller may see: parties theirs, managers their teams', admins all."""
+    actor = actor_of(principal)
+    async with uow:
+        disputes, next_cursor = await uow.disputes.list_visible(
+            org_id=principal.org,
+            everything=principal.is_admin,
+            team_ids=actor.managed_team_ids,
+            member_id=principal.member_id,
+            sub=principal.sub,
+            team_id=team_id,
+            state=state,
+            cursor=cursor,
+            limit=limit,
+        )
+        results = [
+            DisputeResult(view=d.view_for(actor), version=uow.disputes.version_of(d.id))
+            for d in disputes
+            if d.can_view(actor)
+        ]
+        return results, next_cursor
+
+
+async def dispute_audit(
+    dispute_id: UUID, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> list[AuditEntry]:
+    """Return the full audit trail: for the team's manager and admins."""
+    actor = actor_of(principal)
+    async with uow:
+        dispute = await _load(uow, principal, dispute_id)
+        if not (actor.is_admin or actor.manages(dispute.team_id)):
+            raise Forbidden("only a manager of the team or an admin may read the audit trail")
+        return list(dispute.audit)
+
+
+async def close_expired_disputes(*, uow_factory, window_hours: float) -> int:
+    """Close decided disputes whose response window ran out; safe with several replicas."""
+    window = timedelta(hours=window_hours)
+    now = _now()
+    async with uow_factory() as uow:
+        due = await uow.disputes.decided_before(cutoff=now - window)
+    closed = 0
+    for org_id, dispute_id in due:
+        try:
+            async with uow_factory() as uow:
+                dispute = await uow.disputes.get(org_id=org_id, dispute_id=dispute_id)
+                if dispute is None:
+                    continue
+                fact = dispute.close_if_expired(now=now, response_window=window)
+                if fact is None:
+                    continue
+                await uow.disputes.save(dispute)
+                uow.emit(_closed_event(dispute, fact))
+                await uow.commit()
+                closed += 1
+        except Conflict:
+            log.info("dispute %s changed while closing it; another replica took it", dispute_id)
+    return closed

@@ -1,0 +1,199 @@
+"""Queries of the goals tables; every one is scoped by organisation and none commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.goals.adapters.orm import (
+    Member,
+    MemberStanding,
+    PastResult,
+    Period,
+    Plan,
+    Rebalance,
+    RebalancePolicy,
+    Target,
+    TargetChange,
+    Team,
+)
+from shared.domain_errors import NotFound
+from shared.http import keyset, page_of
+
+M = TypeVar("M", bound=SQLModel)
+
+
+class GoalsRepository:
+    """Load and add goals records of one organisation."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: SQLModel) -> None:
+        """Stage a new or changed row."""
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        """Send staged rows to the database (to surface constraint errors early)."""
+        await self.session.flush()
+
+    async def get(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID, what: str) -> M:
+        """A row of this org by id, else NotFound (other orgs' ids included)."""
+        row = await self.session.get(model, id)
+        if row is None or row.org_id != org:  # type: ignore[attr-defined]
+            raise NotFound(f"{what} {id} not found")
+        return row
+
+    async def page(
+        self, stmt: sa.Select, columns: Sequence[sa.ColumnElement], cursor: str | None, limit: int
+    ) -> tuple[list, str | None]:
+        """One keyset page of stmt ordered by columns."""
+        rows = (await self.session.exec(keyset(stmt, columns, cursor, limit))).all()  # type: ignore[call-overload]
+        names = [c.key for c in columns]
+        return page_of(rows, limit, lambda r: tuple(getattr(r, n) for n in names))
+
+    # ---------------------------------------------------------------- roster and periods
+
+    def teams(self, org: uuid.UUID, only: set[uuid.UUID] | None) -> sa.Select:
+        """Teams of an org, optionally restricted to some ids."""
+        stmt = select(Team).where(Team.org_id == org)
+        return stmt if only is None else stmt.where(Team.id.in_(only))  # type: ignore[attr-defined]
+
+    def members(self, org: uuid.UUID, team_id: uuid.UUID, *, include_left: bool) -> sa.Select:
+        """Members of a team."""
+        stmt = select(Member).where(Member.org_id == org, Member.team_id == team_id)
+        return stmt if include_left else stmt.where(Member.left_at.is_(None))  # type: ignore[union-attr]
+
+    async def active_members(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Member]:
+        """Members still on the team, by id."""
+        stmt = self.members(org, team_id, include_left=False).order_by(Member.id)
+        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    def periods(self, org: uuid.UUID) -> sa.Select:
+        """Periods of an org."""
+        return select(Period).where(Period.org_id == org)
+
+    def results(self, org: uuid.UUID, member_id: uuid.UUID) -> sa.Select:
+        """Past results of a member."""
+        return select(PastResult).where(PastResult.org_id == org, PastResult.member_id == member_id)
+
+    async def result_for(
+        self, org: uuid.UUID, member_id: uuid.UUID, starts_on: object, ends_on: object
+    ) -> PastResult | None:
+        """The result of a member for exact period bounds, if recorded."""
+        stmt = self.results(org, member_id).where(
+            PastResult.starts_on == starts_on, PastResult.ends_on == ends_on
+        )
+        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+
+    async def history_of(
+        self, org: uuid.UUID, member_ids: Sequence[uuid.UUID], before: object
+    ) -> dict[uuid.UUID, list[PastResult]]:
+        """Results that ended before a date, most recent first, per member."""
+        stmt = (
+            select(PastResult)
+            .where(
+                PastResult.org_id == org,
+                PastResult.member_id.in_(member_ids),  # type: ignore[attr-defined]
+                PastResult.ends_on < before,
+            )
+            .order_by(PastResult.ends_on.desc())  # type: ignore[attr-defined]
+        )
+        out: dict[uuid.UUID, list[PastResult]] = {m: [] for m in member_ids}
+        for row in (await self.session.exec(stmt)).all():  # type: ignore[call-overload]
+            out[row.member_id].append(row)
+        return out
+
+    # ---------------------------------------------------------------- plans and targets
+
+    async def plan_of(self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID) -> Plan | None:
+        """The plan of a team for a period, if any."""
+        stmt = select(Plan).where(
+            Plan.org_id == org, Plan.team_id == team_id, Plan.period_id == period_id
+        )
+        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+
+    async def targets_of(self, org: uuid.UUID, plan_id: uuid.UUID) -> list[Target]:
+        """Every target of a plan, by member id."""
+        stmt = (
+            select(Target)
+            .where(Target.org_id == org, Target.plan_id == plan_id)
+            .order_by(Target.member_id)
+        )
+        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    async def open_targets_of_member(
+        self, org: uuid.UUID, member_id: uuid.UUID, now: datetime
+    ) -> list[tuple[Target, Plan, Period]]:
+        """The member's targets in plans whose period has not ended yet."""
+        stmt = (
+            select(Target, Plan, Period)
+            .join(Plan, Plan.id == Target.plan_id)  # type: ignore[arg-type]
+            .join(Period, Period.id == Plan.period_id)  # type: ignore[arg-type]
+            .where(Target.org_id == org, Target.member_id == member_id, Period.ends_at > now)
+        )
+        return [tuple(r) for r in (await self.session.exec(stmt)).all()]  # type: ignore[call-overload,misc]
+
+    def changes(self, org: uuid.UUID, target_id: uuid.UUID) -> sa.Select:
+        """Ledger rows of a target."""
+        return select(TargetChange).where(
+            TargetChange.org_id == org, TargetChange.target_id == target_id
+        )
+
+    async def standings(
+        self, org: uuid.UUID, period_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, MemberStanding]:
+        """Latest known standing of members in a period."""
+        stmt = select(MemberStanding).where(
+            MemberStanding.org_id == org,
+            MemberStanding.period_id == period_id,
+            MemberStanding.member_id.in_(member_ids),  # type: ignore[attr-defined]
+        )
+        return {s.member_id: s for s in (await self.session.exec(stmt)).all()}  # type: ignore[call-overload]
+
+    async def standing(
+        self, org: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
+    ) -> MemberStanding | None:
+        """One member's standing in a period."""
+        return await self.session.get(MemberStanding, (org, member_id, period_id))
+
+    # ---------------------------------------------------------------- rebalancing
+
+    async def policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> RebalancePolicy | None:
+        """A team's stored rebalance policy."""
+        row = await self.session.get(RebalancePolicy, team_id)
+        return row if row is not None and row.org_id == org else None
+
+    async def rebalance_by_source(self, org: uuid.UUID, source_event_id: str) -> Rebalance | None:
+        """The rebalance an event already produced, if any."""
+        stmt = select(Rebalance).where(
+            Rebalance.org_id == org, Rebalance.source_event_id == source_event_id
+        )
+        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+
+    async def last_acted_rebalance(
+        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+    ) -> Rebalance | None:
+        """The latest rebalance that moved or proposed to move target (for the cooldown)."""
+        stmt = (
+            select(Rebalance)
+            .where(
+                Rebalance.org_id == org,
+                Rebalance.team_id == team_id,
+                Rebalance.period_id == period_id,
+                Rebalance.status.in_(["applied", "proposed", "approved"]),  # type: ignore[attr-defined]
+            )
+            .order_by(Rebalance.as_of.desc())  # type: ignore[attr-defined]
+        )
+        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+
+    def rebalances(self, org: uuid.UUID, team_id: uuid.UUID, status: str | None) -> sa.Select:
+        """Rebalances of a team, optionally of one status."""
+        stmt = select(Rebalance).where(Rebalance.org_id == org, Rebalance.team_id == team_id)
+        return stmt if status is None else stmt.where(Rebalance.status == status)

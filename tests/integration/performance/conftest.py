@@ -1,0 +1,205 @@
+"""A performance app on a real database, with a frozen clock and seeded read models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from services.performance.adapters.orm import Attainment, Sale, WebhookDelivery, WebhookEvent
+from services.performance.config import Settings
+from services.performance.handlers import events as reactions
+from services.performance.main import create_app
+from shared.events import Event, wrap
+from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TargetAssigned, TeamCreated
+from tests.conftest import FIXTURES, auth, broker_settings
+
+CRM = FIXTURES / "crm"
+ORG = uuid.UUID("3f6c2a9e-8d0b-4b1e-9f57-2c4de0a1b7c3")  # the org the vectors were signed for
+FROZEN = datetime.fromtimestamp(1796656000, UTC)  # the vectors' second (2026-12-07T15:06:40Z)
+PUBLIC_BASE_URL = "https://attain.example.com"
+Q4_START = datetime(2026, 10, 1, tzinfo=UTC)
+Q4_END = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Seeded:
+    """Ids of the seeded team: Ana (mapped in every CRM) and Ben."""
+
+    team_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    manager_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    period_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    ana: uuid.UUID = field(default_factory=uuid.uuid4)
+    ben: uuid.UUID = field(default_factory=uuid.uuid4)
+    targets: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+
+@dataclass
+class PerfApp:
+    """The app, its runtime, a client, and the seeded ids."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    seeded: Seeded
+
+    @property
+    def runtime(self):
+        return self.app.state.runtime
+
+    def admin(self) -> dict[str, str]:
+        return auth(org=ORG, roles=["admin"])
+
+    def manager(self) -> dict[str, str]:
+        return auth(
+            org=ORG, sub=self.seeded.manager_id, roles=["manager"], teams=[self.seeded.team_id]
+        )
+
+    def rep(self, member_id: uuid.UUID) -> dict[str, str]:
+        return auth(org=ORG, sub=member_id, roles=["rep"], teams=[self.seeded.team_id])
+
+    async def react(self, *events: Event) -> None:
+        """Apply goals' facts through the service's own reactions, each committed."""
+        handlers = {
+            TeamCreated: reactions.on_team_created,
+            MemberJoined: reactions.on_member_joined,
+            PeriodDefined: reactions.on_period_defined,
+            TargetAssigned: reactions.on_target_assigned,
+        }
+        for event in events:
+            async with self.runtime.uow() as uow:
+                await handlers[type(event)](event, wrap(event), uow)
+                await uow.commit()
+
+    async def count(self, model) -> int:
+        async with self.runtime.engine.connect() as conn:
+            stmt = sa.select(sa.func.count()).select_from(model.__table__)
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def state(self) -> dict[str, int]:
+        """Business state counters (deliveries are the audit log, not business state)."""
+        return {
+            "sales": await self.count(Sale),
+            "applied": await self.count(WebhookEvent),
+            "achieved": await self.achieved_total(),
+        }
+
+    async def achieved_total(self) -> int:
+        async with self.runtime.engine.connect() as conn:
+            stmt = sa.select(sa.func.coalesce(sa.func.sum(Attainment.achieved_minor), 0))
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def deliveries(self) -> list[WebhookDelivery]:
+        async with self.runtime.uow() as uow:
+            return list((await uow.session.exec(sa.select(WebhookDelivery))).scalars().all())
+
+    async def set_secret(self, source: str, secret: str, **extra: object) -> None:
+        response = await self.client.put(
+            f"/v1/webhook-secrets/{source}", json={"secret": secret, **extra}, headers=self.admin()
+        )
+        assert response.status_code == 200, response.text
+
+    async def seed(self, *, targets: dict[str, str] | None = None) -> Seeded:
+        """Team (EUR), Q4 2026, Ana and Ben with targets (defaults 100000.00 each)."""
+        s = self.seeded
+        amounts = targets or {"ana": "100000.00", "ben": "100000.00"}
+        await self.react(
+            TeamCreated(
+                org_id=ORG, team_id=s.team_id, name="EMEA", currency="EUR", manager_id=s.manager_id
+            ),
+            PeriodDefined(
+                org_id=ORG,
+                period_id=s.period_id,
+                name="2026-Q4",
+                starts_on=date(2026, 10, 1),
+                ends_on=date(2026, 12, 31),
+                timezone="UTC",
+                starts_at=Q4_START,
+                ends_at=Q4_END,
+            ),
+            _member(s, s.ana, "Ana Ruiz", "ana.ruiz@example.com", mapped=True),
+            _member(s, s.ben, "Ben Okafor", "ben.okafor@example.com", mapped=False),
+        )
+        for name, amount in amounts.items():
+            member = getattr(s, name)
+            s.targets[member] = uuid.uuid4()
+            await self.react(
+                TargetAssigned(
+                    org_id=ORG,
+                    team_id=s.team_id,
+                    target_id=s.targets[member],
+                    member_id=member,
+                    period_id=s.period_id,
+                    amount=Decimal(amount),
+                    currency="EUR",
+                    version=1,
+                    period_starts_at=Q4_START,
+                    period_ends_at=Q4_END,
+                    period_timezone="UTC",
+                )
+            )
+        return s
+
+
+def _member(s: Seeded, member_id: uuid.UUID, name: str, email: str, *, mapped: bool):
+    crm = (
+        CrmIds(hubspot="4021113", salesforce="0055g00000DeFgHAAV", pipedrive="11842301")
+        if mapped
+        else CrmIds()
+    )
+    return MemberJoined(
+        org_id=ORG,
+        team_id=s.team_id,
+        member_id=member_id,
+        name=name,
+        email=email,
+        capacity=Decimal(1),
+        ramp=Decimal(1),
+        crm_ids=crm,
+        version=1,
+    )
+
+
+async def open_app(db_url: str, bootstrap: str = "127.0.0.1:1", **overrides: object):
+    """Build an app (workers off unless asked) with its schema and a frozen clock."""
+    settings = Settings(
+        database_url=db_url,
+        **{"run_workers": False, "public_base_url": PUBLIC_BASE_URL, **overrides},
+        **broker_settings(bootstrap),
+    )
+    app = create_app(settings)
+    await app.state.runtime.create_schema()
+    app.state.runtime.clock = lambda: FROZEN
+    return app
+
+
+@pytest.fixture
+async def perf(tmp_path: Path) -> AsyncIterator[PerfApp]:
+    """The app on a fresh SQLite file (API tests; repository-level ones use db_url)."""
+    app = await open_app(f"sqlite+aiosqlite:///{tmp_path / 'perf.db'}")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://internal:8002") as client,
+    ):
+        yield PerfApp(app=app, client=client, seeded=Seeded())
+
+
+@pytest.fixture
+async def perf_db(db_url: str) -> AsyncIterator[PerfApp]:
+    """The app on SQLite and on PostgreSQL."""
+    app = await open_app(db_url)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://internal:8002") as client,
+    ):
+        yield PerfApp(app=app, client=client, seeded=Seeded())
