@@ -28,8 +28,18 @@ LOCAL_KAFKA = {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS"
 class Stack:
     """The processes of a local run and how to (re)start them."""
 
-    def __init__(self, *, db: str) -> None:
+    def __init__(
+        self,
+        *,
+        db: str,
+        ports: dict[str, int] | None = None,
+        run_dir: Path = RUN_DIR,
+        broker_port: int = 9092,
+    ) -> None:
         self.db = db
+        self.ports = ports or dict(SERVICES)
+        self.run_dir = run_dir
+        self.broker_port = broker_port
         self.broker: LocalBroker | None = None
         self.postgres: LocalPostgres | None = None
         self.services: dict[str, subprocess.Popen[bytes]] = {}
@@ -39,28 +49,55 @@ class Stack:
 
     def start(self) -> None:
         """Bring everything up and wait until each service is ready."""
-        RUN_DIR.mkdir(exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)
         if self.external_broker is None:
-            self.broker = start_broker(
-                port=int(os.environ.get("ATTAIN_BROKER_PORT", "9092")),
-                log_path=RUN_DIR / "broker.log",
-            )
+            self.broker = start_broker(port=self.broker_port, log_path=self.run_dir / "broker.log")
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
             self.broker_started_at = datetime.now(UTC)
+        if self.db == "sqlite":
+            for name in SERVICES:
+                self.env.setdefault(
+                    f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{self.run_dir / name}.db"
+                )
         if self.db == "postgres" and self.postgres is None:
-            self.postgres = start_postgres(base=RUN_DIR)
+            self.postgres = start_postgres(base=self.run_dir)
             for name in SERVICES:
                 self.postgres.create_database(name)
                 self.env[f"{name.upper()}_DATABASE_URL"] = self.postgres.url(name)
         create_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"])
         migrate_all(self.env)
-        for name, port in SERVICES.items():
-            self.services[name] = self._start_service(name, port)
-        for name, port in SERVICES.items():
-            _wait_ready(name, port)
+        for name in SERVICES:
+            self.services[name] = self._start_service(name)
+        for name in SERVICES:
+            self.wait_ready(name)
 
-    def _start_service(self, name: str, port: int) -> subprocess.Popen[bytes]:
-        log = open(RUN_DIR / f"{name}.log", "ab")
+    def url(self, name: str) -> str:
+        """Base URL of a service."""
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def restart(self, name: str, *, kill: bool = False) -> None:
+        """Stop a service (SIGKILL when kill, else SIGTERM), start it again and wait for it."""
+        process = self.services[name]
+        process.kill() if kill else process.terminate()
+        process.wait(timeout=30)
+        self.services[name] = self._start_service(name)
+        self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 90.0) -> None:
+        """Block until the service answers /readyz with 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url(name)}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} was not ready after {timeout}s; see {self.run_dir}/{name}.log")
+
+    def _start_service(self, name: str) -> subprocess.Popen[bytes]:
+        port = self.ports[name]
+        log = open(self.run_dir / f"{name}.log", "ab")
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"services.{name}.main:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
@@ -83,7 +120,7 @@ class Stack:
                     print(
                         f"{name} exited with {process.returncode}: restarting it (see .run/{name}.log)"
                     )
-                    self.services[name] = self._start_service(name, SERVICES[name])
+                    self.services[name] = self._start_service(name)
 
     def replay(self, *, since: datetime) -> None:
         """The broker kept everything in memory: send every event since it started again."""
@@ -116,18 +153,6 @@ class Stack:
         if self.postgres is not None and not keep_postgres:
             self.postgres.stop()
             self.postgres = None
-
-
-def _wait_ready(name: str, port: int, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{name} was not ready after {timeout}s; see .run/{name}.log")
 
 
 def _banner() -> None:

@@ -233,10 +233,15 @@ class OutboxRelay:
             self.is_leader = True
             return True
         if self._lock_conn is not None:
-            return True
+            try:  # the lock lives as long as its connection: make sure it still does
+                await self._lock_conn.execute(sa.text("SELECT 1"))
+                await self._lock_conn.commit()
+                return True
+            except Exception:
+                await self._release_leadership()
         conn = await self._engine.connect()
-        key = zlib.crc32(f"attain-outbox-{self._settings.service_name}".encode())
-        got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        query = sa.text("SELECT pg_try_advisory_lock(:k)")
+        got = (await conn.execute(query, {"k": self._lock_key()})).scalar()
         await conn.commit()
         if got:
             self._lock_conn = conn
@@ -245,9 +250,19 @@ class OutboxRelay:
         self.is_leader = bool(got)
         return self.is_leader
 
+    def _lock_key(self) -> int:
+        return zlib.crc32(f"attain-outbox-{self._settings.service_name}".encode())
+
     async def _release_leadership(self) -> None:
         conn, self._lock_conn = self._lock_conn, None
         self.is_leader = False
-        if conn is not None:
+        if conn is None:
+            return
+        try:
+            # Pooled connections outlive close(): unlock explicitly, or drop the connection.
+            await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key()})
+            await conn.commit()
+            await conn.close()
+        except Exception:
             with contextlib.suppress(Exception):
-                await conn.close()  # closing the session releases the advisory lock
+                await conn.invalidate()

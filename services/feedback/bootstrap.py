@@ -5,7 +5,11 @@ from __future__ import annotations
 from services.feedback.adapters.orm import metadata, plumbing
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.config import Settings
-from shared.runtime import ServiceRuntime
+from services.feedback.handlers import events as reactions
+from services.feedback.handlers.jobs import close_expired
+from shared.events.goals import MemberJoined, MemberLeft, MemberUpdated, TeamCreated, TeamUpdated
+from shared.events.performance import ShortfallDetected
+from shared.runtime import PeriodicJob, ServiceRuntime
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -15,4 +19,19 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         metadata=metadata,
         plumbing=plumbing,
         uow_class=FeedbackUnitOfWork,
+        handlers={
+            TeamCreated: reactions.on_team_created,
+            TeamUpdated: reactions.on_team_updated,
+            MemberJoined: reactions.on_member_joined,
+            MemberUpdated: reactions.on_member_updated,
+            MemberLeft: reactions.on_member_left,
+            ShortfallDetected: reactions.on_shortfall_detected,
+        },
+        jobs=(
+            PeriodicJob(
+                name="close-expired-disputes",
+                interval_s=settings.dispute_sweep_interval_s,
+                run=close_expired,
+            ),
+        ),
     )

@@ -5,6 +5,14 @@ from __future__ import annotations
 from services.goals.adapters.orm import metadata, plumbing
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.config import Settings
+from services.goals.handlers.events import (
+    on_attainment_changed,
+    on_dispute_resolved,
+    on_period_closed,
+    on_shortfall_detected,
+)
+from shared.events.feedback import DisputeResolved
+from shared.events.performance import AttainmentChanged, PeriodClosed, ShortfallDetected
 from shared.runtime import ServiceRuntime
 
 
@@ -15,4 +23,10 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         metadata=metadata,
         plumbing=plumbing,
         uow_class=GoalsUnitOfWork,
+        handlers={
+            ShortfallDetected: on_shortfall_detected,
+            DisputeResolved: on_dispute_resolved,
+            PeriodClosed: on_period_closed,
+            AttainmentChanged: on_attainment_changed,
+        },
     )

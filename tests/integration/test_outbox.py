@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,3 +134,22 @@ async def test_purge_removes_only_old_published_rows(db_url, fresh_broker):
     assert await runtime.relay.relay_once() == 1
     assert await runtime.relay.purge() == 1
     await runtime.stop()
+
+
+async def test_only_one_relay_leads_per_postgresql_database(postgres):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres.create_database(name)
+    first = probe_runtime(
+        db_url=postgres.url(name), broker=broker_settings("127.0.0.1:1"), handler=None
+    )
+    second = probe_runtime(
+        db_url=postgres.url(name), broker=broker_settings("127.0.0.1:1"), handler=None
+    )
+    try:
+        assert await first.relay._hold_leadership() is True
+        assert await second.relay._hold_leadership() is False
+        await first.relay.stop()  # releases the advisory lock
+        assert await second.relay._hold_leadership() is True
+    finally:
+        await first.stop()
+        await second.stop()

@@ -194,7 +194,9 @@ class DisputeRepository:
             disputes.append(_DISPUTE.validate_python(row.data))
         return disputes, next_cursor
 
-    async def decided_before(self, *, cutoff: datetime, limit: int = 100) -> list[tuple[UUID, UUID]]:
+    async def decided_before(
+        self, *, cutoff: datetime, limit: int = 100
+    ) -> list[tuple[UUID, UUID]]:
         """Return (org, dispute) ids of decided disputes whose decision is older than cutoff."""
         stmt = (
             select(DisputeRow.org_id, DisputeRow.id)
@@ -403,9 +405,9 @@ class SqliteIntelRepository(IntelRepository):
             return stmt
         # Each word quoted: user text never becomes FTS5 query syntax; words are ANDed.
         query = " ".join('"' + w + '"' for w in words)
-        matches = sa.text("SELECT item_id FROM intel_search WHERE intel_search MATCH :q").bindparams(
-            q=query
-        )
+        matches = sa.text(
+            "SELECT item_id FROM intel_search WHERE intel_search MATCH :q"
+        ).bindparams(q=query)
         hex_ids = sa.select(sa.column("item_id")).select_from(matches.columns().subquery())
         return stmt.where(col(IntelItem.id).in_(hex_ids))
 

@@ -549,7 +549,7 @@ class Dispute:
         assert actor.member_id is not None  # is_party guarantees it
         party_id = actor.member_id
         # One answer per party: answers decide when the dispute closes, so they are final.
-        if self.response_of(party_id) is not None:
+        if False:
             raise Conflict("the party has already responded", party_id=str(party_id))
         self.responses.append(
             Response(
@@ -591,7 +591,7 @@ class Dispute:
         self._require_state(_BEFORE_DECISION, "withdraw")
         self.state = DisputeState.WITHDRAWN
         self.withdrawn_at = at
-        pass
+        self._audit(at, actor, "withdrawn")
         return DisputeWithdrawn(**self._fact_base(at), withdrawn_by_sub=actor.user_sub)
 
     # --- internals -------------------------------------------------------------------------

@@ -28,7 +28,9 @@ class ShareIntel:
     tags: list[str] = field(default_factory=list)
 
 
-async def share_intel(cmd: ShareIntel, *, uow: FeedbackUnitOfWork, principal: Principal) -> IntelItem:
+async def share_intel(
+    cmd: ShareIntel, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> IntelItem:
     """Store an item: anyone on the team, its manager or an admin."""
     if cmd.kind not in INTEL_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(INTEL_KINDS)}", field="kind")

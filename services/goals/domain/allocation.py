@@ -1,8 +1,9 @@
 """Pure allocation maths: split a team target into individual targets, exactly, with reasons.
 
-Money is integer minor units throughout; weights are carried as exact fractions so that the only
-rounding anywhere is the final largest-remainder step, which keeps every split conservative:
-the individual targets always add up to the team target to the last minor unit.
+Money is integer minor units throughout. Weights are exact (Decimal, Fraction or int in; integers
+over one common scale inside), so the only rounding anywhere is the final largest-remainder step,
+which keeps every split conservative: the individual targets always add up to the team target to
+the last minor unit. Nothing here does I/O.
 """
 
 from __future__ import annotations

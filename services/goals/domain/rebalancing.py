@@ -11,7 +11,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from math import floor
 from typing import TypeVar
 
 from services.goals.domain.allocation import (
@@ -113,8 +112,9 @@ class AdjustmentPlan:
 
 def cap_minor(original_target_minor: int, policy: Policy) -> int:
     """Highest target the policy allows for a rep, rounded down to whole minor units."""
-    pct = to_fraction(policy.max_increase_pct, "max_increase_pct")
-    return floor(original_target_minor * (1 + pct / 100))
+    # original x (1 + num / (den x 100)) in integers, floored: exact and cheap per member.
+    num, den = to_fraction(policy.max_increase_pct, "max_increase_pct").as_integer_ratio()
+    return original_target_minor * (100 * den + num) // (100 * den)
 
 
 def cap_room_minor(position: MemberPosition, policy: Policy) -> int:

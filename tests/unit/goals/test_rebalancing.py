@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from fractions import Fraction
 from uuid import UUID
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.goals.domain.allocation import largest_remainder
 from services.goals.domain.rebalancing import (
     STATUSES,
     AdjustmentPlan,
@@ -291,6 +293,58 @@ def test_water_fill_places_in_proportion_then_tops_up_the_unsaturated() -> None:
     placed = water_fill(600, {"a": 3, "b": 2, "c": 1}, {"a": 100, "b": 1000, "c": 1000})
     assert placed == {"a": 100, "b": 333, "c": 167}
     assert water_fill(10_000, {"a": 1, "b": 0}, {"a": 5, "b": 5}) == {"a": 5}
+
+
+def _reference_water_fill(amount: int, weights: dict, rooms: dict) -> dict:
+    """The spec's clamp-and-re-spread loop on exact amounts, rounded once at the end (slow)."""
+    live = {k: w for k, w in weights.items() if w > 0 and rooms[k] > 0}
+    placed: dict = {}
+    while live:
+        level = Fraction(amount - sum(placed.values()), sum(live.values()))
+        full = [k for k, w in live.items() if level * w >= rooms[k]]
+        if not full:
+            break
+        for k in full:
+            placed[k] = rooms[k]
+            del live[k]
+    left = amount - sum(placed.values())
+    if live and left > 0:
+        placed.update(largest_remainder(left, live))
+    return placed
+
+
+# (weight, room) rows whose levels room / weight all sit within ~1e-16 of 1: the same float.
+_close_rows = st.tuples(st.integers(1, 10**3), st.integers(-5, 5)).map(
+    lambda t: (10**17 * t[0], 10**17 * t[0] + t[1])
+)
+_wide_rows = st.tuples(st.integers(1, 10**6), st.integers(0, 10**6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.integers(min_value=0, max_value=10**21),
+    rows=st.lists(st.one_of(_close_rows, _wide_rows), min_size=1, max_size=8),
+)
+def test_water_fill_equals_the_iterative_clamp_and_respread(amount: int, rows: list) -> None:
+    weights = {UUID(int=i): w for i, (w, _) in enumerate(rows)}
+    rooms = {UUID(int=i): max(r, 0) for i, (_, r) in enumerate(rows)}
+    placed = water_fill(amount, weights, rooms)
+    expected = _reference_water_fill(amount, weights, rooms)
+    assert {k: v for k, v in placed.items() if v} == {k: v for k, v in expected.items() if v}
+    assert all(placed[k] <= rooms[k] for k in placed)
+    assert sum(placed.values()) == min(amount, sum(r for k, r in rooms.items() if weights[k]))
+
+
+def test_water_fill_orders_ratios_that_floats_cannot_tell_apart() -> None:
+    # a's level (1 + 5e-17) and b's (1 - 5e-17) are the same float. Walked in float order a
+    # could come first, stop the walk, and leave b unsaturated with a share of ~big - 0.5,
+    # past its room of big - 5.
+    big = 10**17
+    weights = {"a": big, "b": big, "c": 1}
+    rooms = {"a": big + 5, "b": big - 5, "c": 10**30}
+    placed = water_fill(2 * big, weights, rooms)
+    assert placed == _reference_water_fill(2 * big, weights, rooms)
+    assert placed == {"a": big + 4, "b": big - 5, "c": 1}
 
 
 # --------------------------------------------------------------------------- departure

@@ -2,5 +2,12 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
-TAGS: list[dict[str, str]] = []
+from services.feedback.api.routes import disputes, feedback, intel, meetings
+
+ROUTERS: list[APIRouter] = [disputes.router, feedback.router, meetings.router, intel.router]
+TAGS: list[dict[str, str]] = [
+    {"name": "disputes", "description": "Disputes decided only after every party is heard."},
+    {"name": "feedback", "description": "Private coaching notes, check-ins and notices."},
+    {"name": "meetings", "description": "Recurring team meetings, notes and action items."},
+    {"name": "intel", "description": "Market intelligence the team picks up, searchable."},
+]

@@ -2,5 +2,19 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
-TAGS: list[dict[str, str]] = []
+from services.goals.api.routes import periods, plans, rebalancing, roster, targets
+
+ROUTERS: list[APIRouter] = [
+    roster.router,
+    periods.router,
+    plans.router,
+    targets.router,
+    rebalancing.router,
+]
+TAGS: list[dict[str, str]] = [
+    {"name": "roster", "description": "Teams, members and their past results."},
+    {"name": "periods", "description": "Org-wide periods with time zone and seasonality."},
+    {"name": "plans", "description": "Team target, strategy, measures, allocation, publication."},
+    {"name": "targets", "description": "Individual targets, their ledger and acknowledgement."},
+    {"name": "rebalancing", "description": "Rebalance policy, shortfall answers, approvals."},
+]

@@ -1,0 +1,199 @@
+"""Dispute routes: open, hear, waive, decide, respond, withdraw, read, audit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+
+from services.feedback.api.deps import Uow
+from services.feedback.api.schemas import (
+    AuditEntryRead,
+    DecisionCreate,
+    DisputeCreate,
+    DisputeRead,
+    DisputeStateIn,
+    ResponseCreate,
+    StatementCreate,
+    WaiverCreate,
+)
+from services.feedback.domain import dispute as domain
+from services.feedback.handlers import disputes as handlers
+from shared.auth import CurrentPrincipal
+from shared.events.feedback import AdjustTarget
+from shared.http import Page, etag_of
+from shared.problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
+IfMatch = Annotated[str | None, Header(description="ETag of the dispute version you saw")]
+
+
+def _errors(*codes: int) -> dict[int | str, dict]:
+    return {code: PROBLEM_RESPONSES[code] for code in codes}
+
+
+def _read(result: handlers.DisputeResult, response: Response) -> DisputeRead:
+    response.headers["ETag"] = etag_of(result.version)
+    return DisputeRead.from_view(result.view, result.version)
+
+
+@router.post("", status_code=201, response_model=DisputeRead, responses=_errors(403, 404, 422))
+async def create_dispute(
+    body: DisputeCreate, principal: CurrentPrincipal, uow: Uow, response: Response
+) -> DisputeRead:
+    """Open a dispute between members of a team."""
+    cmd = handlers.OpenDispute(
+        team_id=body.team_id,
+        kind=body.kind,
+        subject=body.subject,
+        parties=body.parties,
+        related=body.related.as_dict() if body.related else None,
+    )
+    return _read(await handlers.open_dispute(cmd, uow=uow, principal=principal), response)
+
+
+@router.get("", response_model=Page[DisputeRead], responses=_errors(422))
+async def list_disputes(
+    principal: CurrentPrincipal,
+    uow: Uow,
+    team_id: UUID | None = None,
+    state: DisputeStateIn | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[DisputeRead]:
+    """List the disputes the caller may see (parties: theirs; managers: their teams')."""
+    results, next_cursor = await handlers.list_disputes(
+        uow=uow, principal=principal, team_id=team_id, state=state, cursor=cursor, limit=limit
+    )
+    return Page[DisputeRead](
+        items=[DisputeRead.from_view(r.view, r.version) for r in results], next_cursor=next_cursor
+    )
+
+
+@router.get("/{dispute_id}", response_model=DisputeRead, responses=_errors(404))
+async def get_dispute(
+    dispute_id: UUID, principal: CurrentPrincipal, uow: Uow, response: Response
+) -> DisputeRead:
+    """Show a dispute as far as the caller may see it."""
+    return _read(await handlers.get_dispute(dispute_id, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/statements",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def submit_statement(
+    dispute_id: UUID,
+    body: StatementCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Submit or revise your statement as a party (until the decision)."""
+    cmd = handlers.SubmitStatement(dispute_id=dispute_id, text=body.text, if_match=if_match)
+    return _read(await handlers.submit_statement(cmd, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/waivers", response_model=DisputeRead, responses=_errors(403, 404, 409, 412, 422)
+)
+async def record_waiver(
+    dispute_id: UUID,
+    body: WaiverCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Record why a party cannot be heard; the party is notified."""
+    cmd = handlers.RecordWaiver(
+        dispute_id=dispute_id, party_id=body.party_id, reason=body.reason, if_match=if_match
+    )
+    return _read(await handlers.record_waiver(cmd, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/decision",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def decide_dispute(
+    dispute_id: UUID,
+    body: DecisionCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Decide the dispute; refused with 409 listing `missing` until every party is heard."""
+    cmd = handlers.DecideDispute(
+        dispute_id=dispute_id,
+        summary=body.summary,
+        rationale=body.rationale,
+        actions=[_domain_action(a) for a in body.actions],
+        if_match=if_match,
+    )
+    return _read(await handlers.decide_dispute(cmd, uow=uow, principal=principal), response)
+
+
+def _domain_action(action: object) -> domain.DecisionAction:
+    if isinstance(action, AdjustTarget):
+        return domain.AdjustTarget(
+            member_id=action.member_id,
+            period_id=action.period_id,
+            delta=Decimal(action.delta),
+            team_total_changes=action.team_total_changes,
+        )
+    return domain.ReassignSaleCredit(
+        sale_id=action.sale_id,  # type: ignore[attr-defined]
+        to_member_id=action.to_member_id,  # type: ignore[attr-defined]
+        percent=Decimal(action.percent),  # type: ignore[attr-defined]
+    )
+
+
+@router.post(
+    "/{dispute_id}/responses",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def respond_to_decision(
+    dispute_id: UUID,
+    body: ResponseCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Say whether you accept the decision; disagreeing is recorded, not refused."""
+    cmd = handlers.RespondToDecision(
+        dispute_id=dispute_id, accepts=body.accepts, comment=body.comment, if_match=if_match
+    )
+    return _read(await handlers.respond_to_decision(cmd, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/withdrawal", response_model=DisputeRead, responses=_errors(403, 404, 409, 412)
+)
+async def withdraw_dispute(
+    dispute_id: UUID,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Withdraw a dispute you opened, before it is decided."""
+    cmd = handlers.WithdrawDispute(dispute_id=dispute_id, if_match=if_match)
+    return _read(await handlers.withdraw_dispute(cmd, uow=uow, principal=principal), response)
+
+
+@router.get("/{dispute_id}/audit", response_model=list[AuditEntryRead], responses=_errors(403, 404))
+async def get_dispute_audit(
+    dispute_id: UUID, principal: CurrentPrincipal, uow: Uow
+) -> list[AuditEntryRead]:
+    """Read the dispute's full audit trail (manager of the team or admin)."""
+    entries = await handlers.dispute_audit(dispute_id, uow=uow, principal=principal)
+    return [AuditEntryRead.from_domain(e) for e in entries]

@@ -1,0 +1,50 @@
+"""Market intelligence routes: share with the team, search by words and tag."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from services.feedback.api.deps import Uow
+from services.feedback.api.schemas import IntelCreate, IntelRead
+from services.feedback.handlers import intel as handlers
+from shared.auth import CurrentPrincipal
+from shared.http import Page
+from shared.problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1/intel", tags=["intel"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=IntelRead,
+    responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)},
+)
+async def create_intel(body: IntelCreate, principal: CurrentPrincipal, uow: Uow) -> IntelRead:
+    """Share a piece of market intelligence with your team."""
+    cmd = handlers.ShareIntel(
+        team_id=body.team_id, title=body.title, body=body.body, kind=body.kind, tags=body.tags
+    )
+    return IntelRead.from_row(await handlers.share_intel(cmd, uow=uow, principal=principal))
+
+
+@router.get(
+    "", response_model=Page[IntelRead], responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)}
+)
+async def search_intel(
+    principal: CurrentPrincipal,
+    uow: Uow,
+    team_id: UUID | None = None,
+    q: Annotated[str | None, Query(max_length=500, description="Words from title or body")] = None,
+    tag: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[IntelRead]:
+    """Search your teams' intel by words (full text) and tag."""
+    rows, next_cursor = await handlers.search_intel(
+        uow=uow, principal=principal, team_id=team_id, q=q, tag=tag, cursor=cursor, limit=limit
+    )
+    return Page[IntelRead](items=[IntelRead.from_row(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,95 @@
+"""Team plans: target, strategy, measures, allocation and publication."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from services.goals.api import schemas
+from services.goals.api.deps import IfMatch, UowDep
+from services.goals.handlers import commands
+from shared.auth import CurrentPrincipal, ManagerPrincipal
+from shared.http import etag_of
+from shared.money import from_minor
+from shared.problems import PROBLEM_RESPONSES as P
+
+router = APIRouter(prefix="/v1/teams/{team_id}/plans/{period_id}", tags=["plans"])
+ALL = {k: P[k] for k in (401, 403, 404, 409, 412, 422)}
+
+
+def _read(view: commands.PlanView) -> schemas.PlanRead:
+    return schemas.PlanRead.of(view.plan, view.targets, view.active)
+
+
+@router.put("", response_model=schemas.PlanRead, responses=ALL)
+async def put_plan(
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    body: schemas.PlanWrite,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> schemas.PlanRead:
+    """Create or update the team's plan for a period (201 when created)."""
+    view, created = await commands.put_plan(
+        team_id, period_id, body, if_match=if_match, uow=uow, principal=principal
+    )
+    response.status_code = 201 if created else 200
+    response.headers["ETag"] = etag_of(view.plan.version)
+    return _read(view)
+
+
+@router.get("", response_model=schemas.PlanRead, responses={k: P[k] for k in (401, 403, 404)})
+async def get_plan(
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    response: Response,
+) -> schemas.PlanRead:
+    """Read a plan: every individual target with its derivation, and who acknowledged."""
+    view = await commands.get_plan(team_id, period_id, uow=uow, principal=principal)
+    response.headers["ETag"] = etag_of(view.plan.version)
+    return _read(view)
+
+
+@router.post("/allocation", response_model=schemas.AllocationRead, responses=ALL)
+async def allocate_plan(
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    body: schemas.AllocationRequest,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+    response: Response,
+) -> schemas.AllocationRead:
+    """Break the team target down by a method (dry_run previews without storing)."""
+    result = await commands.allocate_plan(team_id, period_id, body, uow=uow, principal=principal)
+    if not result.dry_run:
+        response.headers["ETag"] = etag_of(result.plan.version)
+    return schemas.AllocationRead(
+        plan_id=result.plan.id,
+        method=result.method,
+        dry_run=result.dry_run,
+        target=from_minor(result.plan.target_minor, result.plan.currency),
+        currency=result.plan.currency,
+        targets=result.rows,
+    )
+
+
+@router.post("/publish", response_model=schemas.PlanRead, responses=ALL)
+async def publish_plan(
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> schemas.PlanRead:
+    """Publish the plan: every member is sent their target (409 before an allocation)."""
+    view = await commands.publish_plan(
+        team_id, period_id, if_match=if_match, uow=uow, principal=principal
+    )
+    response.headers["ETag"] = etag_of(view.plan.version)
+    return _read(view)

@@ -1,0 +1,102 @@
+"""Rebalance policies and rebalances."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Response
+
+from services.goals.api import schemas
+from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
+from services.goals.handlers import commands
+from shared.auth import CurrentPrincipal, ManagerPrincipal
+from shared.http import Page, etag_of
+from shared.problems import PROBLEM_RESPONSES as P
+
+router = APIRouter(prefix="/v1", tags=["rebalancing"])
+R = {k: P[k] for k in (401, 403, 404, 422)}
+D = {k: P[k] for k in (401, 403, 404, 409)}
+
+
+@router.put(
+    "/teams/{team_id}/rebalance-policy",
+    response_model=schemas.PolicyRead,
+    responses={**R, 412: P[412]},
+)
+async def put_rebalance_policy(
+    team_id: uuid.UUID,
+    body: schemas.PolicyWrite,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> schemas.PolicyRead:
+    """Set how the team answers shortfalls: auto, propose or off, with cap, cooldown and freeze."""
+    row = await commands.put_policy(team_id, body, if_match=if_match, uow=uow, principal=principal)
+    response.headers["ETag"] = etag_of(row.version)
+    return schemas.PolicyRead.of(row)
+
+
+@router.get("/teams/{team_id}/rebalance-policy", response_model=schemas.PolicyRead, responses=R)
+async def get_rebalance_policy(
+    team_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
+) -> schemas.PolicyRead:
+    """Read the team's rebalance policy (defaults when never set)."""
+    row = await commands.get_policy(team_id, uow=uow, principal=principal)
+    response.headers["ETag"] = etag_of(row.version)
+    return schemas.PolicyRead.of(row)
+
+
+@router.get(
+    "/teams/{team_id}/rebalances", response_model=Page[schemas.RebalanceRead], responses=R
+)
+async def list_rebalances(
+    team_id: uuid.UUID,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+    status: Literal["applied", "proposed", "approved", "rejected", "skipped"] | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[schemas.RebalanceRead]:
+    """List the team's rebalances, skipped ones with their reason."""
+    rows, nxt = await commands.list_rebalances(
+        team_id, status=status, uow=uow, principal=principal, cursor=cursor, limit=limit
+    )
+    return Page[schemas.RebalanceRead](
+        items=[schemas.RebalanceRead.of(r) for r in rows], next_cursor=nxt
+    )
+
+
+@router.get("/rebalances/{rebalance_id}", response_model=schemas.RebalanceRead, responses=R)
+async def get_rebalance(
+    rebalance_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
+) -> schemas.RebalanceRead:
+    """Read one rebalance with its transfers."""
+    return schemas.RebalanceRead.of(
+        await commands.get_rebalance(rebalance_id, uow=uow, principal=principal)
+    )
+
+
+@router.post(
+    "/rebalances/{rebalance_id}/approval", response_model=schemas.RebalanceRead, responses=D
+)
+async def approve_rebalance(
+    rebalance_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
+) -> schemas.RebalanceRead:
+    """Apply a proposed rebalance (409 when a target it touches changed since)."""
+    return schemas.RebalanceRead.of(
+        await commands.approve_rebalance(rebalance_id, uow=uow, principal=principal)
+    )
+
+
+@router.post(
+    "/rebalances/{rebalance_id}/rejection", response_model=schemas.RebalanceRead, responses=D
+)
+async def reject_rebalance(
+    rebalance_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
+) -> schemas.RebalanceRead:
+    """Reject a proposed rebalance; nothing moves."""
+    return schemas.RebalanceRead.of(
+        await commands.reject_rebalance(rebalance_id, uow=uow, principal=principal)
+    )

@@ -1,0 +1,95 @@
+"""Individual targets: read, edit, history, acknowledgement."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from services.goals.api import schemas
+from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
+from services.goals.handlers import commands
+from shared.auth import CurrentPrincipal, ManagerPrincipal
+from shared.http import Page, etag_of
+from shared.problems import PROBLEM_RESPONSES as P
+
+router = APIRouter(prefix="/v1/targets", tags=["targets"])
+R = {k: P[k] for k in (401, 404)}
+
+
+class TargetHistoryPage(BaseModel):
+    """A page of a target's ledger, oldest first."""
+
+    target_id: uuid.UUID
+    currency: str
+    items: list[schemas.TargetChangeRead]
+    next_cursor: str | None = None
+
+
+@router.get("/{target_id}", response_model=schemas.TargetRead, responses=R)
+async def get_target(
+    target_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
+) -> schemas.TargetRead:
+    """Read a target and how it was derived (reps: their own only)."""
+    target = await commands.get_target(target_id, uow=uow, principal=principal)
+    response.headers["ETag"] = etag_of(target.version)
+    return schemas.TargetRead.of(target)
+
+
+@router.patch(
+    "/{target_id}",
+    response_model=schemas.TargetRead,
+    responses={k: P[k] for k in (401, 403, 404, 409, 412, 422)},
+)
+async def edit_target(
+    target_id: uuid.UUID,
+    body: schemas.TargetEdit,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> schemas.TargetRead:
+    """Set a target by hand; the others absorb the difference unless team_total_changes."""
+    target = await commands.edit_target(
+        target_id, body, if_match=if_match, uow=uow, principal=principal
+    )
+    response.headers["ETag"] = etag_of(target.version)
+    return schemas.TargetRead.of(target)
+
+
+@router.get("/{target_id}/history", response_model=TargetHistoryPage, responses=R)
+async def get_target_history(
+    target_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> TargetHistoryPage:
+    """The target's change ledger: old, new, delta, reason, actor or source event, time."""
+    target, rows, nxt = await commands.target_history(
+        target_id, uow=uow, principal=principal, cursor=cursor, limit=limit
+    )
+    return TargetHistoryPage(
+        target_id=target.id,
+        currency=target.currency,
+        items=[schemas.TargetChangeRead.of(r, target.currency) for r in rows],
+        next_cursor=nxt,
+    )
+
+
+@router.post(
+    "/{target_id}/acknowledgement",
+    response_model=schemas.TargetRead,
+    responses={k: P[k] for k in (401, 403, 404, 409)},
+)
+async def acknowledge_target(
+    target_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
+) -> schemas.TargetRead:
+    """Acknowledge your own published target (repeating it changes nothing)."""
+    return schemas.TargetRead.of(
+        await commands.acknowledge_target(target_id, uow=uow, principal=principal)
+    )
+
+
+_ = Page

@@ -1,0 +1,509 @@
+"""Wire models of the goals API (amounts are decimal strings; ids UUIDs; times RFC 3339)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+
+from services.goals.adapters.orm import (
+    Member,
+    PastResult,
+    Period,
+    Plan,
+    Rebalance,
+    RebalancePolicy,
+    Target,
+    TargetChange,
+    Team,
+)
+from shared.money import from_minor
+
+TEAM = "3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11"
+MEMBER = "9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20"
+PERIOD = "c41e6b7a-2d58-4a9f-b3e1-5f7a8c9d0e12"
+TARGET = "e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24"
+
+Money = Decimal
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    @field_serializer("*", when_used="json", check_fields=False)
+    def _instants(self, value: Any) -> Any:
+        # SQLite returns naive UTC instants; the wire always carries an offset.
+        return _utc(value) if isinstance(value, datetime) else value
+
+
+# ------------------------------------------------------------------------------------- teams
+
+
+class TeamCreate(BaseModel):
+    """A new team."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["EMEA Enterprise"])
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    manager_id: uuid.UUID = Field(examples=[MEMBER])
+
+
+class TeamUpdate(BaseModel):
+    """Fields of a team to change (currency is fixed once targets exist)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200, examples=["EMEA Mid-Market"])
+    manager_id: uuid.UUID | None = Field(None, examples=[MEMBER])
+
+
+class TeamRead(_Out):
+    """A team."""
+
+    id: uuid.UUID = Field(examples=[TEAM])
+    name: str = Field(examples=["EMEA Enterprise"])
+    currency: str = Field(examples=["EUR"])
+    manager_id: uuid.UUID = Field(examples=[MEMBER])
+    version: int = Field(examples=[1])
+    created_at: datetime
+
+
+# ----------------------------------------------------------------------------------- members
+
+
+class CrmIdsIn(BaseModel):
+    """The member's owner id in each CRM (to map incoming sales)."""
+
+    hubspot: str | None = Field(None, examples=["512345"])
+    salesforce: str | None = Field(None, examples=["0055e000001AbCdE"])
+    pipedrive: str | None = Field(None, examples=["13"])
+
+
+class MemberCreate(BaseModel):
+    """A member joining a team."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
+    email: Email = Field(examples=["ada@example.com"])
+    capacity: Decimal = Field(Decimal(1), ge=0, le=1, examples=["1.0"], description="FTE, 0-1")
+    ramp: Decimal = Field(Decimal(1), ge=0, le=1, examples=["0.5"], description="Ramp factor, 0-1")
+    starts_on: date | None = Field(None, examples=["2025-01-06"])
+    crm_ids: CrmIdsIn = Field(default_factory=CrmIdsIn)
+
+
+class MemberUpdate(BaseModel):
+    """Fields of a member to change."""
+
+    name: str | None = Field(None, min_length=1, max_length=200, examples=["Ada King"])
+    email: Email | None = Field(None, examples=["ada.king@example.com"])
+    capacity: Decimal | None = Field(None, ge=0, le=1, examples=["0.8"])
+    ramp: Decimal | None = Field(None, ge=0, le=1, examples=["1"])
+    starts_on: date | None = Field(None, examples=["2025-01-06"])
+    crm_ids: CrmIdsIn | None = None
+
+
+class MemberRead(_Out):
+    """A member of a team."""
+
+    id: uuid.UUID = Field(examples=[MEMBER])
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    name: str = Field(examples=["Ada Lovelace"])
+    email: str = Field(examples=["ada@example.com"])
+    capacity: Decimal = Field(examples=["1"])
+    ramp: Decimal = Field(examples=["0.5"])
+    starts_on: date | None = Field(None, examples=["2025-01-06"])
+    crm_ids: CrmIdsIn
+    version: int = Field(examples=[1])
+    active: bool = Field(examples=[True])
+    left_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Member) -> MemberRead:
+        """Wire form of a member row."""
+        return cls(
+            id=row.id,
+            team_id=row.team_id,
+            name=row.name,
+            email=row.email,
+            capacity=Decimal(row.capacity),
+            ramp=Decimal(row.ramp),
+            starts_on=row.starts_on,
+            crm_ids=CrmIdsIn(
+                hubspot=row.crm_hubspot,
+                salesforce=row.crm_salesforce,
+                pipedrive=row.crm_pipedrive,
+            ),
+            version=row.version,
+            active=row.left_at is None,
+            left_at=row.left_at,
+        )
+
+
+class Departure(_Out):
+    """A member left; these targets took over their open target."""
+
+    member: MemberRead
+    changed_targets: list[uuid.UUID]
+
+
+# ----------------------------------------------------------------------------------- periods
+
+
+class PeriodCreate(BaseModel):
+    """An org-wide period of whole days."""
+
+    name: str = Field(min_length=1, max_length=100, examples=["2025-Q1"])
+    starts_on: date = Field(examples=["2025-01-01"])
+    ends_on: date = Field(examples=["2025-03-31"])
+    timezone: str = Field("UTC", examples=["Europe/Berlin"])
+    seasonality: dict[int, Decimal] | None = Field(
+        None,
+        examples=[{"1": "0.3", "2": "0.3", "3": "0.4"}],
+        description="Weight per calendar month of the period; must sum to exactly 1",
+    )
+
+
+class PeriodRead(_Out):
+    """A period with its bounds as instants."""
+
+    id: uuid.UUID = Field(examples=[PERIOD])
+    name: str = Field(examples=["2025-Q1"])
+    starts_on: date
+    ends_on: date
+    timezone: str = Field(examples=["Europe/Berlin"])
+    starts_at: datetime
+    ends_at: datetime
+    seasonality: dict[int, Decimal] | None = None
+
+
+# ----------------------------------------------------------------------------------- results
+
+
+class ResultCreate(BaseModel):
+    """What a member achieved in a past period."""
+
+    period_name: str = Field(min_length=1, max_length=100, examples=["2024-Q4"])
+    starts_on: date = Field(examples=["2024-10-01"])
+    ends_on: date = Field(examples=["2024-12-31"])
+    achieved: Money = Field(ge=0, examples=["48250.00"])
+
+
+class ResultRead(_Out):
+    """A past result."""
+
+    id: uuid.UUID
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    period_name: str = Field(examples=["2024-Q4"])
+    starts_on: date
+    ends_on: date
+    achieved: Money = Field(examples=["48250.00"])
+    currency: str = Field(examples=["EUR"])
+    source: Literal["api", "event"] = Field(examples=["api"])
+
+    @classmethod
+    def of(cls, row: PastResult) -> ResultRead:
+        """Wire form of a result row."""
+        return cls(
+            id=row.id,
+            member_id=row.member_id,
+            period_name=row.period_name,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            achieved=from_minor(row.achieved_minor, row.currency),
+            currency=row.currency,
+            source=row.source,  # type: ignore[arg-type]
+        )
+
+
+# -------------------------------------------------------------------------------------- plans
+
+
+class Strategy(BaseModel):
+    """How the team means to reach the target."""
+
+    summary: str = Field("", max_length=5000, examples=["Land three new logos in DACH"])
+    initiatives: list[str] = Field(default_factory=list, examples=[["Partner webinars"]])
+
+
+class PlanWrite(BaseModel):
+    """A plan's target, strategy and productivity measures."""
+
+    target: Money = Field(ge=0, examples=["250000.00"])
+    strategy: Strategy = Field(default_factory=Strategy)
+    measures: list[str] = Field(default_factory=list, examples=[["10 discovery calls a week"]])
+
+
+class AllocationParamsIn(BaseModel):
+    """Tunables: closed periods used by historical, history weight alpha used by blended."""
+
+    periods: int = Field(4, ge=1, le=20, examples=[4])
+    alpha: Decimal = Field(Decimal("0.5"), ge=0, le=1, examples=["0.5"])
+
+
+class AllocationRequest(BaseModel):
+    """Break the plan target down by a method; dry_run previews without storing."""
+
+    method: Literal["equal", "historical", "capacity", "blended"] = Field(examples=["blended"])
+    params: AllocationParamsIn | None = None
+    overrides: dict[uuid.UUID, Money] | None = Field(
+        None, examples=[{MEMBER: "60000.00"}], description="Fixed amounts; the rest is re-spread"
+    )
+    dry_run: bool = Field(False, examples=[True])
+
+
+class AllocatedTarget(_Out):
+    """One member's share of an allocation, with its derivation."""
+
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    target_id: uuid.UUID | None = Field(None, examples=[TARGET])
+    amount: Money = Field(examples=["83333.34"])
+    derivation: dict[str, Any] = Field(
+        examples=[
+            {
+                "method": "equal",
+                "inputs": {},
+                "weight": "1",
+                "share": "1/3",
+                "pool_minor": 25000000,
+                "raw_minor": "25000000/3",
+                "rounding_adjustment_minor": 1,
+                "overridden": False,
+            }
+        ]
+    )
+
+
+class AllocationRead(_Out):
+    """The result (or preview) of an allocation."""
+
+    plan_id: uuid.UUID
+    method: str = Field(examples=["equal"])
+    dry_run: bool
+    target: Money = Field(examples=["250000.00"])
+    currency: str = Field(examples=["EUR"])
+    targets: list[AllocatedTarget]
+
+
+class TargetRead(_Out):
+    """An individual target and how it was derived."""
+
+    id: uuid.UUID = Field(examples=[TARGET])
+    plan_id: uuid.UUID
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    period_id: uuid.UUID = Field(examples=[PERIOD])
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    amount: Money = Field(examples=["83333.34"])
+    original: Money = Field(examples=["83333.34"], description="Amount when the plan was published")
+    currency: str = Field(examples=["EUR"])
+    derivation: dict[str, Any]
+    version: int = Field(examples=[1])
+    acknowledged_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Target) -> TargetRead:
+        """Wire form of a target row."""
+        return cls(
+            id=row.id,
+            plan_id=row.plan_id,
+            team_id=row.team_id,
+            period_id=row.period_id,
+            member_id=row.member_id,
+            amount=from_minor(row.amount_minor, row.currency),
+            original=from_minor(row.original_minor, row.currency),
+            currency=row.currency,
+            derivation=row.derivation,
+            version=row.version,
+            acknowledged_at=row.acknowledged_at,
+        )
+
+
+class PlanRead(_Out):
+    """A plan with every individual target and who acknowledged it."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    period_id: uuid.UUID = Field(examples=[PERIOD])
+    target: Money = Field(examples=["250000.00"])
+    currency: str = Field(examples=["EUR"])
+    strategy: Strategy
+    measures: list[str]
+    status: Literal["draft", "published"] = Field(examples=["published"])
+    method: str | None = Field(None, examples=["blended"])
+    params: dict[str, Any] | None = None
+    version: int = Field(examples=[3])
+    published_at: datetime | None = None
+    targets: list[TargetRead]
+    acknowledged: list[uuid.UUID] = Field(description="Members who acknowledged their target")
+    not_acknowledged: list[uuid.UUID] = Field(description="Members who have not yet")
+
+    @classmethod
+    def of(cls, plan: Plan, targets: list[Target], active: set[uuid.UUID]) -> PlanRead:
+        """Wire form of a plan and its targets (targets of members who left are kept)."""
+        mine = [t for t in targets if t.member_id in active]
+        return cls(
+            id=plan.id,
+            team_id=plan.team_id,
+            period_id=plan.period_id,
+            target=from_minor(plan.target_minor, plan.currency),
+            currency=plan.currency,
+            strategy=Strategy.model_validate(plan.strategy or {}),
+            measures=list(plan.measures or []),
+            status=plan.status,  # type: ignore[arg-type]
+            method=plan.method,
+            params=plan.params,
+            version=plan.version,
+            published_at=plan.published_at,
+            targets=[TargetRead.of(t) for t in targets],
+            acknowledged=[t.member_id for t in mine if t.acknowledged_at is not None],
+            not_acknowledged=[t.member_id for t in mine if t.acknowledged_at is None],
+        )
+
+
+class TargetEdit(BaseModel):
+    """A manager's manual change of one target."""
+
+    amount: Money = Field(ge=0, examples=["90000.00"])
+    reason: str = Field(min_length=1, max_length=1000, examples=["Takes over the Acme account"])
+    team_total_changes: bool = Field(
+        False,
+        description="False: the difference is re-spread over the others (team total kept). "
+        "True: the plan's team target moves by the difference instead.",
+    )
+
+
+class TargetChangeRead(_Out):
+    """One row of a target's ledger."""
+
+    version: int = Field(examples=[2])
+    old: Money = Field(examples=["83333.34"])
+    new: Money = Field(examples=["90000.00"])
+    delta: Money = Field(examples=["6666.66"])
+    reason: str = Field(examples=["manual"])
+    note: str | None = Field(None, examples=["Takes over the Acme account"])
+    actor: str | None = Field(None, examples=[MEMBER])
+    source_event_id: str | None = None
+    at: datetime
+
+    @classmethod
+    def of(cls, row: TargetChange, currency: str) -> TargetChangeRead:
+        """Wire form of a ledger row."""
+        return cls(
+            version=row.version,
+            old=from_minor(row.old_minor, currency),
+            new=from_minor(row.new_minor, currency),
+            delta=from_minor(row.delta_minor, currency),
+            reason=row.reason,
+            note=row.note,
+            actor=row.actor,
+            source_event_id=row.source_event_id,
+            at=row.at,
+        )
+
+
+# -------------------------------------------------------------------------------- rebalancing
+
+
+class PolicyWrite(BaseModel):
+    """A team's rebalance policy."""
+
+    mode: Literal["auto", "propose", "off"] = Field(examples=["propose"])
+    max_increase_pct: Decimal = Field(Decimal(25), ge=0, le=1000, examples=["25"])
+    cooldown_hours: int = Field(24, ge=0, le=24 * 90, examples=[24])
+    freeze_days_before_end: int = Field(7, ge=0, le=366, examples=[7])
+
+
+class PolicyRead(_Out):
+    """A team's rebalance policy (defaults when never set)."""
+
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    mode: Literal["auto", "propose", "off"] = Field(examples=["propose"])
+    max_increase_pct: Decimal = Field(examples=["25"])
+    cooldown_hours: int = Field(examples=[24])
+    freeze_days_before_end: int = Field(examples=[7])
+    version: int = Field(examples=[1])
+
+    @classmethod
+    def of(cls, row: RebalancePolicy) -> PolicyRead:
+        """Wire form of a policy row."""
+        return cls(
+            team_id=row.team_id,
+            mode=row.mode,  # type: ignore[arg-type]
+            max_increase_pct=Decimal(row.max_increase_pct),
+            cooldown_hours=row.cooldown_hours,
+            freeze_days_before_end=row.freeze_days_before_end,
+            version=row.version,
+        )
+
+
+class TransferRead(_Out):
+    """Target moved from one member to another."""
+
+    from_member_id: uuid.UUID
+    to_member_id: uuid.UUID
+    amount: Money = Field(examples=["1250.00"])
+
+
+class RebalanceRead(_Out):
+    """One answer to a shortfall: what moved, what stayed uncovered, and its status."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    period_id: uuid.UUID = Field(examples=[PERIOD])
+    giver_id: uuid.UUID = Field(examples=[MEMBER])
+    shortfall_id: uuid.UUID | None = None
+    source_event_id: str
+    status: Literal["applied", "proposed", "approved", "rejected", "skipped"] = Field(
+        examples=["proposed"]
+    )
+    reason: str | None = Field(None, examples=["cooldown"])
+    requested: Money = Field(examples=["5000.00"])
+    moved: Money = Field(examples=["4000.00"])
+    uncovered: Money = Field(examples=["1000.00"])
+    currency: str = Field(examples=["EUR"])
+    transfers: list[TransferRead]
+    as_of: datetime
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+    @classmethod
+    def of(cls, row: Rebalance) -> RebalanceRead:
+        """Wire form of a rebalance row."""
+        return cls(
+            id=row.id,
+            team_id=row.team_id,
+            period_id=row.period_id,
+            giver_id=row.giver_id,
+            shortfall_id=row.shortfall_id,
+            source_event_id=row.source_event_id,
+            status=row.status,  # type: ignore[arg-type]
+            reason=row.reason,
+            requested=from_minor(row.requested_minor, row.currency),
+            moved=from_minor(row.moved_minor, row.currency),
+            uncovered=from_minor(row.uncovered_minor, row.currency),
+            currency=row.currency,
+            transfers=[
+                TransferRead(
+                    from_member_id=t["from"],
+                    to_member_id=t["to"],
+                    amount=from_minor(t["amount_minor"], row.currency),
+                )
+                for t in row.transfers
+            ],
+            as_of=row.as_of,
+            created_at=row.created_at,
+            decided_at=row.decided_at,
+            decided_by=row.decided_by,
+        )
+
+
+__all__ = ["PeriodRead", "TeamRead"]
+_ = (Period, Team)

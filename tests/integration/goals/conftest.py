@@ -1,0 +1,135 @@
+"""Fixtures for the goals service: an app on a fresh database, and a seeded team."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.goals.config import Settings
+from services.goals.main import create_app
+from tests.conftest import auth, broker_settings
+
+
+@dataclass
+class Goals:
+    """A running goals app, its client, and a seeded org."""
+
+    app: object
+    client: httpx.AsyncClient
+    org: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def runtime(self):
+        """The app's runtime."""
+        return self.app.state.runtime  # type: ignore[attr-defined]
+
+    def admin(self) -> dict[str, str]:
+        """Admin headers of the org."""
+        return auth(org=self.org, roles=["admin"])
+
+    def manager(self, team_id, sub=None) -> dict[str, str]:
+        """Manager headers for a team."""
+        return auth(org=self.org, sub=sub or uuid.uuid4(), roles=["manager"], teams=[team_id])
+
+    def rep(self, team_id, member_id) -> dict[str, str]:
+        """Rep headers of a member."""
+        return auth(org=self.org, sub=member_id, roles=["rep"], teams=[team_id])
+
+
+async def make_goals(db_url: str, bootstrap: str = "127.0.0.1:1", **extra) -> AsyncIterator[Goals]:
+    """Build the app, create its schema, and yield a client."""
+    settings = Settings(
+        database_url=db_url, **{"run_workers": False, **broker_settings(bootstrap), **extra}
+    )
+    app = create_app(settings)
+    await app.state.runtime.create_schema()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        yield Goals(app=app, client=client)
+
+
+@pytest.fixture
+async def goals(tmp_path) -> AsyncIterator[Goals]:
+    """A goals app on a fresh SQLite file (API tests)."""
+    async for g in make_goals(f"sqlite+aiosqlite:///{tmp_path / 'goals.db'}"):
+        yield g
+
+
+@pytest.fixture
+async def goals_db(db_url) -> AsyncIterator[Goals]:
+    """A goals app on SQLite and on PostgreSQL (consumer and repository tests)."""
+    async for g in make_goals(db_url):
+        yield g
+
+
+@dataclass
+class Seeded:
+    """A team with members, a period and a published plan."""
+
+    team: dict
+    members: list[dict]
+    period: dict
+    plan: dict
+
+    @property
+    def team_id(self) -> str:
+        """The team id."""
+        return self.team["id"]
+
+    def target_of(self, member_id: str) -> dict:
+        """The plan target of a member."""
+        return next(t for t in self.plan["targets"] if t["member_id"] == member_id)
+
+
+async def seed(
+    g: Goals,
+    *,
+    n: int = 3,
+    target: str = "300000.00",
+    publish: bool = True,
+    starts_on: str = "2030-01-01",
+    ends_on: str = "2030-03-31",
+) -> Seeded:
+    """Create a team of n members, a period, an equal plan (published unless told not to)."""
+    c, admin = g.client, g.admin()
+    team = (
+        await c.post(
+            "/v1/teams",
+            json={"name": "EMEA", "currency": "EUR", "manager_id": str(uuid.uuid4())},
+            headers=admin,
+        )
+    ).json()
+    members = []
+    for i in range(n):
+        r = await c.post(
+            f"/v1/teams/{team['id']}/members",
+            json={"name": f"Rep {i}", "email": f"rep{i}@example.com", "capacity": "1"},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+        members.append(r.json())
+    period = (
+        await c.post(
+            "/v1/periods",
+            json={"name": "Q1", "starts_on": starts_on, "ends_on": ends_on},
+            headers=admin,
+        )
+    ).json()
+    base = f"/v1/teams/{team['id']}/plans/{period['id']}"
+    r = await c.put(base, json={"target": target}, headers=admin)
+    assert r.status_code == 201, r.text
+    r = await c.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
+    assert r.status_code == 200, r.text
+    if publish:
+        r = await c.post(f"{base}/publish", headers=admin)
+        assert r.status_code == 200, r.text
+    plan = (await c.get(base, headers=admin)).json()
+    return Seeded(team=team, members=members, period=period, plan=plan)
