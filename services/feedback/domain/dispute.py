@@ -549,7 +549,7 @@ class Dispute:
         assert actor.member_id is not None  # is_party guarantees it
         party_id = actor.member_id
         # One answer per party: answers decide when the dispute closes, so they are final.
-        if False:
+        if self.response_of(party_id) is not None:
             raise Conflict("the party has already responded", party_id=str(party_id))
         self.responses.append(
             Response(

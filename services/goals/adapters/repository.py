@@ -112,7 +112,9 @@ class GoalsRepository:
 
     # ---------------------------------------------------------------- plans and targets
 
-    async def plan_of(self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID) -> Plan | None:
+    async def plan_of(
+        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+    ) -> Plan | None:
         """The plan of a team for a period, if any."""
         stmt = select(Plan).where(
             Plan.org_id == org, Plan.team_id == team_id, Plan.period_id == period_id

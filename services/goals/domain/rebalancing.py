@@ -163,9 +163,9 @@ def _sort_by_fill_level(live: list[tuple[K, int, int]]) -> None:
 
 def water_fill(amount_minor: int, weights: Mapping[K, int], rooms: Mapping[K, int]) -> dict[K, int]:
     """Place up to amount in proportion to weights without exceeding anyone's room."""
-    # Only members with both a positive weight and some room can take anything.
     if amount_minor <= 0:
         return {}
+    # Only members with both a positive weight and some room can take anything.
     live = [(k, w, rooms[k]) for k, w in weights.items() if w > 0 and rooms[k] > 0]
     if amount_minor >= sum(room for _, _, room in live):
         return {k: room for k, _, room in live}
@@ -325,9 +325,8 @@ def plan_adjustment(
     team_total_changes: bool,
 ) -> AdjustmentPlan:
     """Apply a dispute outcome to one rep's target, balancing the others unless the total moves."""
-    # A decided dispute is a manager's explicit call, so the rebalance caps do not bind it; the
-    # policy is accepted for a uniform call shape only.
-    policy = policy or Policy()
+    # A decided dispute is a manager's explicit call, so the rebalance caps do not bind it: the
+    # policy is accepted for a uniform call shape only, and the floors (what was sold) still hold.
     check_minor("delta_minor", delta_minor, allow_negative=True)
     index = _index(team)
     member = _member(index, member_id)

@@ -290,7 +290,9 @@ async def remove_member(
         member.left_at = now
         member.version += 1
         uow.repo.add(member)
-        uow.emit(MemberLeft(org_id=member.org_id, team_id=team.id, member_id=member.id, left_at=now))
+        uow.emit(
+            MemberLeft(org_id=member.org_id, team_id=team.id, member_id=member.id, left_at=now)
+        )
         await uow.commit()
     return DepartureResult(member=member, changed_targets=changed)
 
@@ -543,9 +545,7 @@ async def allocate_plan(
         if not members:
             raise Conflict("the team has no active members to allocate to")
         ids = {m.id for m in members}
-        overrides = {
-            k: to_minor(v, team.currency) for k, v in (body.overrides or {}).items()
-        }
+        overrides = {k: to_minor(v, team.currency) for k, v in (body.overrides or {}).items()}
         unknown = [str(k) for k in overrides if k not in ids]
         if unknown:
             raise InvalidInput("overrides name members not on the team", members=unknown)
@@ -574,7 +574,9 @@ async def allocate_plan(
             derivation = allocation.derivations[member.id].to_json()
             target = existing.get(member.id)
             if not body.dry_run:
-                target = _store_allocated(uow, plan, target, member.id, amount, derivation, principal)
+                target = _store_allocated(
+                    uow, plan, target, member.id, amount, derivation, principal
+                )
             rows.append(
                 schemas.AllocatedTarget(
                     member_id=member.id,

@@ -16,7 +16,12 @@ from services.goals.adapters.orm import (
     as_utc,
 )
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from services.goals.domain.rebalancing import MemberPosition, Policy, plan_adjustment, plan_rebalance
+from services.goals.domain.rebalancing import (
+    MemberPosition,
+    Policy,
+    plan_adjustment,
+    plan_rebalance,
+)
 from services.goals.handlers.commands import apply_rebalance
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
 from shared.domain_errors import DomainError, NotFound

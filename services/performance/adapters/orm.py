@@ -94,6 +94,7 @@ class Target(Base, table=True):
 class WebhookSecret(Base, table=True):
     """One secret of an org for a CRM source; valid while valid_until is null or in the future."""
 
+    __tablename__ = "webhook_secret"
     __table_args__ = (sa.Index("ix_webhook_secret_org_source", "org_id", "source"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -108,6 +109,7 @@ class WebhookSecret(Base, table=True):
 class WebhookDelivery(Base, table=True):
     """Every delivery as received, stored before it is processed (rejected ones too)."""
 
+    __tablename__ = "webhook_delivery"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
@@ -123,6 +125,7 @@ class WebhookDelivery(Base, table=True):
 class WebhookEvent(Base, table=True):
     """A CRM change applied once: the unique key makes a redelivery (even concurrent) a no-op."""
 
+    __tablename__ = "webhook_event"
     __table_args__ = (sa.UniqueConstraint("org_id", "source", "dedupe_key"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -168,6 +171,7 @@ class Sale(Base, table=True):
 class SaleCredit(Base, table=True):
     """A member's share of a sale; credited_minor is exact (largest remainder over the split)."""
 
+    __tablename__ = "sale_credit"
     __table_args__ = (sa.UniqueConstraint("sale_id", "member_id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -197,6 +201,7 @@ class Attainment(Base, table=True):
 class ShortfallEpisode(Base, table=True):
     """One stretch of 'struggling'; the unique key lets only one replica announce it."""
 
+    __tablename__ = "shortfall_episode"
     __table_args__ = (sa.UniqueConstraint("member_id", "period_id", "episode"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -213,6 +218,7 @@ class ShortfallEpisode(Base, table=True):
 class PeriodClose(Base, table=True):
     """A (team, period) whose final results were published; unique so it happens once."""
 
+    __tablename__ = "period_close"
     __table_args__ = (sa.UniqueConstraint("team_id", "period_id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -26,13 +26,22 @@ async def test_shortfall_twice_opens_one_check_in_and_a_decision_publishes_once(
     tmp_path: Path, fresh_broker
 ):
     bootstrap = fresh_broker.bootstrap_servers
-    app = create_app(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}", bootstrap,
-                                  run_workers=True, consumer_group="feedback-e2e"))
+    app = create_app(
+        settings_for(
+            f"sqlite+aiosqlite:///{tmp_path / 'f.db'}",
+            bootstrap,
+            run_workers=True,
+            consumer_group="feedback-e2e",
+        )
+    )
     runtime = app.state.runtime
     await runtime.create_schema()
     team = await seed_team(runtime, reps=2)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with LifespanManager(app, shutdown_timeout=30), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with (
+        LifespanManager(app, shutdown_timeout=30),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
         event = shortfall(team)
         message = to_kafka(wrap(event))
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -40,7 +49,9 @@ async def test_shortfall_twice_opens_one_check_in_and_a_decision_publishes_once(
         try:
             for _ in range(2):
                 await producer.send_and_wait(
-                    event.topic(), value=message.value, key=event.partition_key().encode(),
+                    event.topic(),
+                    value=message.value,
+                    key=event.partition_key().encode(),
                     headers=list(message.headers.items()),
                 )
         finally:
@@ -58,18 +69,35 @@ async def test_shortfall_twice_opens_one_check_in_and_a_decision_publishes_once(
         await eventually(both_seen)
         assert len(await check_ins()) == 1
 
-        body = {"team_id": str(team.id), "kind": "sale_credit", "subject": "ACME",
-                "parties": [str(r) for r in team.reps]}
+        body = {
+            "team_id": str(team.id),
+            "kind": "sale_credit",
+            "subject": "ACME",
+            "parties": [str(r) for r in team.reps],
+        }
         dispute = (await client.post("/v1/disputes", json=body, headers=team.rep(0))).json()
         url = f"/v1/disputes/{dispute['id']}"
         for i in (0, 1):
             await client.post(f"{url}/statements", json={"text": "mine"}, headers=team.rep(i))
         sale_id = uuid.uuid4()
-        decision = {"summary": "Split", "rationale": "Both worked it", "actions": [
-            {"type": "reassign_sale_credit", "sale_id": str(sale_id),
-             "to_member_id": str(team.reps[1]), "percent": "50"}]}
-        assert (await client.post(f"{url}/decision", json=decision, headers=team.boss())).status_code == 200
-        assert (await client.post(f"{url}/decision", json=decision, headers=team.boss())).status_code == 409
+        decision = {
+            "summary": "Split",
+            "rationale": "Both worked it",
+            "actions": [
+                {
+                    "type": "reassign_sale_credit",
+                    "sale_id": str(sale_id),
+                    "to_member_id": str(team.reps[1]),
+                    "percent": "50",
+                }
+            ],
+        }
+        assert (
+            await client.post(f"{url}/decision", json=decision, headers=team.boss())
+        ).status_code == 200
+        assert (
+            await client.post(f"{url}/decision", json=decision, headers=team.boss())
+        ).status_code == 409
 
         # opened + 2 statements + resolved + check-in opened
         records = await read_topic(bootstrap, topic_for("feedback"), expect=5)
@@ -78,7 +106,8 @@ async def test_shortfall_twice_opens_one_check_in_and_a_decision_publishes_once(
         assert len(resolved) == 1
         fact = resolved[0].event()
         assert isinstance(fact, events.DisputeResolved)
-        assert fact.actions == [events.ReassignSaleCredit(
-            sale_id=sale_id, to_member_id=team.reps[1], percent=50)]
+        assert fact.actions == [
+            events.ReassignSaleCredit(sale_id=sale_id, to_member_id=team.reps[1], percent=50)
+        ]
         assert resolved[0].partitionkey == str(team.id)
         assert [e.type for e in envelopes].count(events.CheckInOpened.TYPE) == 1

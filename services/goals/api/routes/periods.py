@@ -35,9 +35,7 @@ async def list_periods(
     rows, nxt = await commands.list_periods(
         uow=uow, principal=principal, cursor=cursor, limit=limit
     )
-    return Page[schemas.PeriodRead](
-        items=[commands.period_read(r) for r in rows], next_cursor=nxt
-    )
+    return Page[schemas.PeriodRead](items=[commands.period_read(r) for r in rows], next_cursor=nxt)
 
 
 @router.get("/{period_id}", response_model=schemas.PeriodRead, responses=R)

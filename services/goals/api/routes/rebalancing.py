@@ -48,9 +48,7 @@ async def get_rebalance_policy(
     return schemas.PolicyRead.of(row)
 
 
-@router.get(
-    "/teams/{team_id}/rebalances", response_model=Page[schemas.RebalanceRead], responses=R
-)
+@router.get("/teams/{team_id}/rebalances", response_model=Page[schemas.RebalanceRead], responses=R)
 async def list_rebalances(
     team_id: uuid.UUID,
     principal: ManagerPrincipal,

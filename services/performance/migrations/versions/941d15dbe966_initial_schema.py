@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 5ee78e9f59ca
+Revision ID: 941d15dbe966
 Revises: 
-Create Date: 2026-11-29 18:17:12.142454
+Create Date: 2026-11-29 18:18:03.962516
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 # revision identifiers, used by Alembic.
-revision: str = '5ee78e9f59ca'
+revision: str = '941d15dbe966'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -136,14 +136,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_period_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_period_starts_at'), ['starts_at'], unique=False)
 
-    op.create_table('periodclose',
+    op.create_table('period_close',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('org_id', sa.Uuid(), nullable=False),
     sa.Column('team_id', sa.Uuid(), nullable=False),
     sa.Column('period_id', sa.Uuid(), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_periodclose')),
-    sa.UniqueConstraint('team_id', 'period_id', name=op.f('uq_periodclose_team_id_period_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_period_close')),
+    sa.UniqueConstraint('team_id', 'period_id', name=op.f('uq_period_close_team_id_period_id'))
     )
     op.create_table('sale',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -171,20 +171,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sale_team_id'), ['team_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sale_unassigned'), ['unassigned'], unique=False)
 
-    op.create_table('salecredit',
+    op.create_table('sale_credit',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('sale_id', sa.Uuid(), nullable=False),
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('percent', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('credited_minor', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_salecredit')),
-    sa.UniqueConstraint('sale_id', 'member_id', name=op.f('uq_salecredit_sale_id_member_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sale_credit')),
+    sa.UniqueConstraint('sale_id', 'member_id', name=op.f('uq_sale_credit_sale_id_member_id'))
     )
-    with op.batch_alter_table('salecredit', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_salecredit_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_salecredit_sale_id'), ['sale_id'], unique=False)
+    with op.batch_alter_table('sale_credit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sale_credit_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sale_credit_sale_id'), ['sale_id'], unique=False)
 
-    op.create_table('shortfallepisode',
+    op.create_table('shortfall_episode',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('org_id', sa.Uuid(), nullable=False),
     sa.Column('team_id', sa.Uuid(), nullable=False),
@@ -194,8 +194,8 @@ def upgrade() -> None:
     sa.Column('shortfall_minor', sa.Integer(), nullable=False),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_shortfallepisode')),
-    sa.UniqueConstraint('member_id', 'period_id', 'episode', name=op.f('uq_shortfallepisode_member_id_period_id_episode'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shortfall_episode')),
+    sa.UniqueConstraint('member_id', 'period_id', 'episode', name=op.f('uq_shortfall_episode_member_id_period_id_episode'))
     )
     op.create_table('target',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -229,7 +229,7 @@ def upgrade() -> None:
     with op.batch_alter_table('team', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_team_org_id'), ['org_id'], unique=False)
 
-    op.create_table('webhookdelivery',
+    op.create_table('webhook_delivery',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('org_id', sa.Uuid(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -240,12 +240,12 @@ def upgrade() -> None:
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhookdelivery'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_delivery'))
     )
-    with op.batch_alter_table('webhookdelivery', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_webhookdelivery_org_id'), ['org_id'], unique=False)
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_org_id'), ['org_id'], unique=False)
 
-    op.create_table('webhookevent',
+    op.create_table('webhook_event',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('org_id', sa.Uuid(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -254,10 +254,10 @@ def upgrade() -> None:
     sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhookevent')),
-    sa.UniqueConstraint('org_id', 'source', 'dedupe_key', name=op.f('uq_webhookevent_org_id_source_dedupe_key'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_event')),
+    sa.UniqueConstraint('org_id', 'source', 'dedupe_key', name=op.f('uq_webhook_event_org_id_source_dedupe_key'))
     )
-    op.create_table('webhooksecret',
+    op.create_table('webhook_secret',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('org_id', sa.Uuid(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -265,9 +265,9 @@ def upgrade() -> None:
     sa.Column('api_token', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('valid_until', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhooksecret'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_secret'))
     )
-    with op.batch_alter_table('webhooksecret', schema=None) as batch_op:
+    with op.batch_alter_table('webhook_secret', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_secret_org_source', ['org_id', 'source'], unique=False)
 
     # ### end Alembic commands ###
@@ -276,15 +276,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('webhooksecret', schema=None) as batch_op:
+    with op.batch_alter_table('webhook_secret', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_secret_org_source')
 
-    op.drop_table('webhooksecret')
-    op.drop_table('webhookevent')
-    with op.batch_alter_table('webhookdelivery', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_webhookdelivery_org_id'))
+    op.drop_table('webhook_secret')
+    op.drop_table('webhook_event')
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_org_id'))
 
-    op.drop_table('webhookdelivery')
+    op.drop_table('webhook_delivery')
     with op.batch_alter_table('team', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_team_org_id'))
 
@@ -295,19 +295,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_target_member_id'))
 
     op.drop_table('target')
-    op.drop_table('shortfallepisode')
-    with op.batch_alter_table('salecredit', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_salecredit_sale_id'))
-        batch_op.drop_index(batch_op.f('ix_salecredit_member_id'))
+    op.drop_table('shortfall_episode')
+    with op.batch_alter_table('sale_credit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sale_credit_sale_id'))
+        batch_op.drop_index(batch_op.f('ix_sale_credit_member_id'))
 
-    op.drop_table('salecredit')
+    op.drop_table('sale_credit')
     with op.batch_alter_table('sale', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sale_unassigned'))
         batch_op.drop_index(batch_op.f('ix_sale_team_id'))
         batch_op.drop_index('ix_sale_org_closed')
 
     op.drop_table('sale')
-    op.drop_table('periodclose')
+    op.drop_table('period_close')
     with op.batch_alter_table('period', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_period_starts_at'))
         batch_op.drop_index(batch_op.f('ix_period_org_id'))

@@ -1,0 +1,305 @@
+"""Goals' reactions to performance and feedback facts, through the real consumer processor."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from shared.events import to_kafka, wrap
+from shared.events.feedback import AdjustTarget, DisputeResolved, ReassignSaleCredit
+from shared.events.performance import MemberResult, MemberSnapshot, PeriodClosed, ShortfallDetected
+from tests.integration.goals.conftest import seed
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Rec:
+    """A Kafka record as the processor reads it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list
+
+
+def record_of(envelope, offset: int = 0) -> Rec:
+    """The Kafka record of an envelope."""
+    message = to_kafka(envelope)
+    return Rec(
+        topic=f"attain.{envelope.type.split('.')[1]}.v1",
+        partition=0,
+        offset=offset,
+        key=message.key if isinstance(message.key, bytes) else None,
+        value=message.value,
+        headers=list(message.headers.items()),
+    )
+
+
+def shortfall(g, s, *, giver: int = 0, versions=None, as_of=None) -> ShortfallDetected:
+    """Giver struggling at 40 % of target, the others on track well ahead."""
+    snap = []
+    for i, m in enumerate(s.members):
+        t = s.target_of(m["id"])
+        amount = Decimal(t["amount"])
+        struggling = i == giver
+        snap.append(
+            MemberSnapshot(
+                member_id=m["id"],
+                target_id=t["id"],
+                target_version=(versions or {}).get(t["id"], t["version"]),
+                target=amount,
+                achieved=Decimal("20000") if struggling else Decimal("60000"),
+                projected=amount * Decimal("0.4") if struggling else amount * Decimal("1.5"),
+                status="struggling" if struggling else "on_track",
+            )
+        )
+    giver_target = Decimal(s.target_of(s.members[giver]["id"])["amount"])
+    return ShortfallDetected(
+        org_id=g.org,
+        team_id=s.team_id,
+        shortfall_id=uuid.uuid4(),
+        member_id=s.members[giver]["id"],
+        period_id=s.period["id"],
+        shortfall=giver_target * Decimal("0.6"),
+        currency="EUR",
+        as_of=as_of or datetime(2030, 2, 1, tzinfo=UTC),
+        period_ends_at=datetime(2030, 4, 1, tzinfo=UTC),
+        snapshot=snap,
+    )
+
+
+async def set_policy(g, s, **policy) -> None:
+    """PUT a rebalance policy."""
+    r = await g.client.put(
+        f"/v1/teams/{s.team_id}/rebalance-policy", json=policy, headers=g.admin()
+    )
+    assert r.status_code == 200, r.text
+
+
+async def plan_of(g, s) -> dict:
+    """The plan as the API shows it."""
+    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.admin())
+    return r.json()
+
+
+async def rebalances(g, s) -> list[dict]:
+    """Every rebalance of the team."""
+    r = await g.client.get(f"/v1/teams/{s.team_id}/rebalances", headers=g.admin())
+    return r.json()["items"]
+
+
+async def outbox_types(g) -> list[str]:
+    """Types of every outbox row, in order."""
+    outbox = g.runtime.plumbing.outbox
+    async with g.runtime.engine.connect() as conn:
+        rows = await conn.execute(sa.select(outbox.c.type).order_by(outbox.c.created_at))
+        return [r[0] for r in rows]
+
+
+def total(plan: dict) -> Decimal:
+    """Sum of the plan's individual targets."""
+    return sum((Decimal(t["amount"]) for t in plan["targets"]), Decimal(0))
+
+
+async def test_a_shortfall_delivered_twice_yields_one_rebalance(goals_db):
+    g = goals_db
+    s = await seed(g)
+    await set_policy(g, s, mode="auto")
+    record = record_of(wrap(shortfall(g, s)))
+    processor = g.runtime.consumer._processor
+    assert (await processor.process(record)).status == "applied"
+    assert (await processor.process(record)).status == "duplicate"
+    rows = await rebalances(g, s)
+    assert len(rows) == 1 and rows[0]["status"] == "applied", rows
+    assert Decimal(rows[0]["moved"]) + Decimal(rows[0]["uncovered"]) == Decimal("60000.00")
+    plan = await plan_of(g, s)
+    assert total(plan) == Decimal("300000.00")
+    giver = s.target_of(s.members[0]["id"])["id"]
+    assert next(t for t in plan["targets"] if t["id"] == giver)["amount"] == "50000.00"
+    types = await outbox_types(g)
+    assert types.count("attain.goals.targets_rebalanced.v1") == 1
+    assert types.count("attain.goals.target_changed.v1") == 3
+    history = (await g.client.get(f"/v1/targets/{giver}/history", headers=g.admin())).json()
+    last = history["items"][-1]
+    assert last["reason"] == "rebalance" and last["source_event_id"] == rows[0]["source_event_id"]
+
+
+async def test_out_of_order_snapshots_with_stale_target_versions_are_ignored(goals_db):
+    g = goals_db
+    s = await seed(g)
+    await set_policy(g, s, mode="auto", cooldown_hours=0)
+    old = shortfall(g, s)  # taken at version 1
+    edited = s.target_of(s.members[1]["id"])
+    r = await g.client.patch(
+        f"/v1/targets/{edited['id']}",
+        json={"amount": "110000.00", "reason": "new account"},
+        headers=g.admin(),
+    )
+    assert r.status_code == 200
+    before = await plan_of(g, s)
+    processor = g.runtime.consumer._processor
+    assert (await processor.process(record_of(wrap(old)))).status == "applied"
+    rows = await rebalances(g, s)
+    assert [r["status"] for r in rows] == ["skipped"]
+    assert rows[0]["reason"].startswith("stale_target_versions")
+    assert await plan_of(g, s) == before
+
+
+async def test_policy_off_freeze_and_cooldown_are_recorded_as_skipped(goals):
+    s = await seed(goals)
+    processor = goals.runtime.consumer._processor
+    await set_policy(goals, s, mode="off")
+    await processor.process(record_of(wrap(shortfall(goals, s))))
+    await set_policy(goals, s, mode="propose", freeze_days_before_end=7, cooldown_hours=24)
+    late = datetime(2030, 3, 28, tzinfo=UTC)
+    await processor.process(record_of(wrap(shortfall(goals, s, as_of=late))))
+    first = datetime(2030, 2, 1, tzinfo=UTC)
+    await processor.process(record_of(wrap(shortfall(goals, s, as_of=first))))
+    soon = first + timedelta(hours=3)
+    await processor.process(record_of(wrap(shortfall(goals, s, as_of=soon))))
+    rows = await rebalances(goals, s)
+    assert [(r["status"], r["reason"]) for r in rows] == [
+        ("skipped", "policy_off"),
+        ("skipped", "freeze_window"),
+        ("proposed", None),
+        ("skipped", "cooldown"),
+    ]
+
+
+async def test_a_proposal_is_approved_atomically_or_refused_when_targets_moved(goals):
+    s = await seed(goals)
+    c, manager = goals.client, goals.manager(s.team_id)
+    await set_policy(goals, s, mode="propose", cooldown_hours=0)
+    processor = goals.runtime.consumer._processor
+    await processor.process(record_of(wrap(shortfall(goals, s))))
+    await processor.process(record_of(wrap(shortfall(goals, s))))
+    first, second = await rebalances(goals, s)
+    assert first["status"] == second["status"] == "proposed" and first["transfers"]
+    assert (await plan_of(goals, s))["targets"] == s.plan["targets"]  # nothing moved yet
+    read = await c.get(f"/v1/rebalances/{first['id']}", headers=manager)
+    assert read.json() == first
+    approved = await c.post(f"/v1/rebalances/{first['id']}/approval", headers=manager)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    plan = await plan_of(goals, s)
+    assert total(plan) == Decimal("300000.00") and plan["targets"] != s.plan["targets"]
+    again = await c.post(f"/v1/rebalances/{first['id']}/approval", headers=manager)
+    assert again.status_code == 409
+    types = await outbox_types(goals)
+    assert types.count("attain.goals.targets_rebalanced.v1") == 1
+    giver = s.target_of(s.members[0]["id"])["id"]
+    history = (await c.get(f"/v1/targets/{giver}/history", headers=manager)).json()
+    assert history["items"][-1]["reason"] == "proposal_approved"
+
+    # The second proposal was computed against the versions the approval just moved.
+    refused = await c.post(f"/v1/rebalances/{second['id']}/approval", headers=manager)
+    assert refused.status_code == 409 and refused.json()["changed_targets"]
+    rejected = await c.post(f"/v1/rebalances/{second['id']}/rejection", headers=manager)
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    repeat = await c.post(f"/v1/rebalances/{second['id']}/rejection", headers=manager)
+    assert repeat.status_code == 409
+    assert (await plan_of(goals, s)) == plan
+
+
+async def test_a_member_leaving_hands_on_their_target_and_keeps_the_team_total(goals_db):
+    g = goals_db
+    s = await seed(g, n=4, target="400000.00")
+    leaver = s.members[0]["id"]
+    r = await g.client.delete(f"/v1/members/{leaver}", headers=g.manager(s.team_id))
+    assert r.status_code == 200, r.text
+    assert len(r.json()["changed_targets"]) == 4
+    plan = await plan_of(g, s)
+    assert total(plan) == Decimal("400000.00")
+    assert next(t for t in plan["targets"] if t["member_id"] == leaver)["amount"] == "0.00"
+    assert leaver not in plan["not_acknowledged"]
+    types = await outbox_types(g)
+    assert types.count("attain.goals.member_left.v1") == 1
+    assert types.count("attain.goals.target_changed.v1") == 4
+    history = (
+        await g.client.get(f"/v1/targets/{s.target_of(leaver)['id']}/history", headers=g.admin())
+    ).json()
+    assert history["items"][-1]["reason"] == "member_left"
+
+
+async def test_a_dispute_adjust_target_is_applied_once_and_balanced(goals_db):
+    g = goals_db
+    s = await seed(g)
+    me = s.members[0]["id"]
+    event = DisputeResolved(
+        org_id=g.org,
+        team_id=s.team_id,
+        dispute_id=uuid.uuid4(),
+        decided_by=str(uuid.uuid4()),
+        summary="territory overlap",
+        rationale="the account moved mid-quarter",
+        actions=[
+            AdjustTarget(member_id=me, period_id=s.period["id"], delta=Decimal("-10000")),
+            ReassignSaleCredit(sale_id=uuid.uuid4(), to_member_id=me, percent=Decimal(50)),
+        ],
+    )
+    record = record_of(wrap(event))
+    processor = g.runtime.consumer._processor
+    assert (await processor.process(record)).status == "applied"
+    assert (await processor.process(record)).status == "duplicate"
+    plan = await plan_of(g, s)
+    assert total(plan) == Decimal("300000.00")
+    mine = next(t for t in plan["targets"] if t["member_id"] == me)
+    assert mine["amount"] == "90000.00" and mine["version"] == 2
+    history = (await g.client.get(f"/v1/targets/{mine['id']}/history", headers=g.admin())).json()
+    assert [h["reason"] for h in history["items"]] == ["allocation", "dispute_outcome"]
+    assert history["items"][-1]["source_event_id"]
+
+
+async def test_a_dispute_that_changes_the_team_total_moves_the_plan_target(goals):
+    s = await seed(goals)
+    me = s.members[0]["id"]
+    event = DisputeResolved(
+        org_id=goals.org,
+        team_id=s.team_id,
+        dispute_id=uuid.uuid4(),
+        decided_by="manager",
+        summary="s",
+        rationale="r",
+        actions=[
+            AdjustTarget(
+                member_id=me, period_id=s.period["id"], delta=Decimal(5000), team_total_changes=True
+            )
+        ],
+    )
+    await goals.runtime.consumer._processor.process(record_of(wrap(event)))
+    plan = await plan_of(goals, s)
+    assert plan["target"] == "305000.00" and total(plan) == Decimal("305000.00")
+
+
+async def test_closed_periods_become_past_results_for_historical_allocation(goals):
+    s = await seed(goals, publish=False)
+    a, b = s.members[0]["id"], s.members[1]["id"]
+    event = PeriodClosed(
+        org_id=goals.org,
+        team_id=s.team_id,
+        period_id=uuid.uuid4(),
+        period_name="2029-Q4",
+        starts_on="2029-10-01",
+        ends_on="2029-12-31",
+        currency="EUR",
+        results=[
+            MemberResult(member_id=a, target=Decimal(100), achieved=Decimal("120.50")),
+            MemberResult(member_id=b, target=Decimal(100), achieved=Decimal("80")),
+            MemberResult(member_id=uuid.uuid4(), target=Decimal(1), achieved=Decimal(1)),
+        ],
+    )
+    async with goals.runtime.uow() as uow:
+        from services.goals.handlers.events import on_period_closed
+
+        await on_period_closed(event, wrap(event), uow)
+        await uow.commit()
+    r = await goals.client.get(f"/v1/members/{a}/results", headers=goals.admin())
+    item = r.json()["items"][0]
+    assert (item["achieved"], item["source"], item["period_name"]) == ("120.50", "event", "2029-Q4")
