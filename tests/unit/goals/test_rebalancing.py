@@ -34,8 +34,12 @@ POLICY = Policy(max_increase_pct=Decimal(25))
 
 # --------------------------------------------------------------------------- strategies
 
-# Caps from +0 % to +100 % in hundredths of a percent.
-policies = st.integers(0, 10_000).map(lambda n: Policy(max_increase_pct=Decimal(n).scaleb(-2)))
+# Caps from +0 % to +100 %, drawn as hundredths of a percent. The Policy is built inside the
+# case builders: mapping a leading draw to a Decimal skews hypothesis towards zero targets.
+
+
+def _policy(hundredths: int) -> Policy:
+    return Policy(max_increase_pct=Decimal(hundredths).scaleb(-2))
 
 
 # One tuple per member, ids unique by construction: cheap to draw, so 500 examples stay fast.
@@ -43,48 +47,57 @@ policies = st.integers(0, 10_000).map(lambda n: Policy(max_increase_pct=Decimal(
 # examples actually move target instead of stopping at an empty floor or an empty receiver set.
 _member_rows = st.tuples(
     st.integers(0, 2**16),  # id
-    st.integers(0, 10**6),  # target
+    st.integers(0, 10**6).map(lambda n: 10**6 - n),  # target (leaning large, not to zero)
     st.integers(-(10**5), 10**5),  # original - target
     st.integers(-5, 120),  # achieved, as a percentage of target (over 100: over-achieved)
-    st.integers(-(10**5), 3 * 10**5),  # projected - target: the headroom
+    st.integers(1, 3 * 10**5),  # headroom: projected - target ...
+    st.sampled_from([1, 1, 1, -1]),  # ... mostly ahead, sometimes behind
     # On-track reps are the receivers: weighting them up keeps most examples moving target.
     st.sampled_from(["on_track", "on_track", "on_track", "at_risk", "struggling"]),
 )
 
 
-def _position(row: tuple[int, int, int, int, int, str]) -> MemberPosition:
-    k, target, drift, sold_pct, headroom, status = row
+def _position(row: tuple[int, int, int, int, int, int, str]) -> MemberPosition:
+    k, target, drift, sold_pct, headroom, sign, status = row
     return MemberPosition(
         member_id=UUID(int=k),
         target_minor=target,
         original_target_minor=max(target + drift, 0),
         achieved_minor=target * sold_pct // 100 - (sold_pct < 0),
-        projected_minor=target + headroom,
+        projected_minor=target + sign * headroom,
         status=status,
     )
 
 
-def teams(min_size: int = 1, max_size: int = 7) -> st.SearchStrategy[list[MemberPosition]]:
-    return st.lists(
-        _member_rows, min_size=min_size, max_size=max_size, unique_by=lambda row: row[0]
-    ).map(lambda rows: [_position(row) for row in rows])
+def teams(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[MemberPosition]]:
+    # A full list cut by a size drawn as max - n: hypothesis leans to n = 0, so to full teams,
+    # where a plain list strategy would lean to its minimum size.
+    rows = st.lists(_member_rows, min_size=max_size, max_size=max_size, unique_by=lambda r: r[0])
+    cut = st.integers(min_value=0, max_value=max_size - min_size)
+    return st.tuples(cut, rows).map(lambda t: [_position(row) for row in t[1][: max_size - t[0]]])
 
 
 # The chosen member is an index taken modulo the team size rather than a draw from the team
 # itself, and the variable-length team is drawn last: both keep hypothesis from discarding
 # many generated examples as invalid.
 _picks = st.integers(min_value=0, max_value=7)
-# Mostly positive shortfalls; a negative one only has to request nothing.
-_shortfalls = st.one_of(
-    st.integers(min_value=1, max_value=2 * 10**6), st.integers(min_value=-1000, max_value=0)
-)
+# Shortfalls are drawn as a percentage of the receivers' total cap room, so that every regime
+# comes up often: all placed, some receivers saturated, everyone saturated and some uncovered,
+# and (below zero) nothing requested at all.
+# Hypothesis leans towards zero; here zero means exactly the total room, a telling boundary.
+_levels = st.integers(min_value=-100, max_value=110).map(lambda n: 100 - n)
+caps_hundredths = st.one_of(st.sampled_from([0, 500, 2500, 5000, 10_000]), st.integers(0, 10_000))
 
 
-def _rebalance_case(policy: Policy, pick: int, shortfall: int, team: list) -> tuple:
-    return team, team[pick % len(team)].member_id, shortfall, policy
+def _rebalance_case(cap: int, pick: int, level: int, team: list) -> tuple:
+    policy = _policy(cap)
+    giver = team[pick % len(team)].member_id
+    room = sum(cap_room_minor(p, policy) for p in _eligible(team, giver))
+    shortfall = room * level // 100 if room else level * 1000
+    return team, giver, shortfall, policy
 
 
-rebalance_cases = st.builds(_rebalance_case, policies, _picks, _shortfalls, teams(min_size=2))
+rebalance_cases = st.builds(_rebalance_case, caps_hundredths, _picks, _levels, teams(min_size=2))
 
 
 def _totals_after(team: list[MemberPosition], new_targets: dict) -> dict:
@@ -355,8 +368,8 @@ def test_water_fill_orders_ratios_that_floats_cannot_tell_apart() -> None:
 
 
 departure_cases = st.builds(
-    lambda policy, pick, team: (team, team[pick % len(team)].member_id, policy),
-    policies,
+    lambda cap, pick, team: (team, team[pick % len(team)].member_id, _policy(cap)),
+    caps_hundredths,
     _picks,
     teams(min_size=2),
 )
