@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 from shared.domain_errors import InvalidInput
 
@@ -31,3 +34,18 @@ def from_minor(minor: int, currency: str) -> Decimal:
     """Convert integer minor units back to an exact decimal with the currency's scale."""
     exp = exponent(currency)
     return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+
+
+def _decimal_string(value: object) -> object:
+    """Accept amounts only as decimal strings (or Decimals from code), never JSON numbers."""
+    if isinstance(value, bool) or isinstance(value, int | float):
+        raise ValueError('amounts are decimal strings, e.g. "12500.00", never JSON numbers')
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_string),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12500.00"]}),
+]
+"""A money amount on the wire: a decimal string, exact, with the currency given beside it."""

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Event
+from shared.money import Amount
 
 
 class DisputeOpened(Event):
@@ -58,7 +59,7 @@ class AdjustTarget(BaseModel):
     type: Literal["adjust_target"] = "adjust_target"
     member_id: UUID
     period_id: UUID
-    delta: Decimal
+    delta: Amount
     team_total_changes: bool = False
 
 

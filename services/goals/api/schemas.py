@@ -20,14 +20,14 @@ from services.goals.adapters.orm import (
     TargetChange,
     Team,
 )
-from shared.money import from_minor
+from shared.money import Amount, from_minor
 
 TEAM = "3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11"
 MEMBER = "9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20"
 PERIOD = "c41e6b7a-2d58-4a9f-b3e1-5f7a8c9d0e12"
 TARGET = "e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24"
 
-Money = Decimal
+Money = Amount
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from services.performance.adapters.orm import Sale, SaleCredit
 from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
-from shared.money import from_minor
+from shared.money import Amount, from_minor
 
 Status = Literal["on_track", "at_risk", "struggling"]
 _MEMBER = "5b0e7a4e-3f57-4c1e-8d2a-0c1b7f9e6a11"
@@ -84,7 +84,7 @@ class _CreditChoice(BaseModel):
 class SaleCreate(_CreditChoice):
     """A sale entered by hand."""
 
-    amount: Decimal = Field(ge=0, examples=["12500.00"])
+    amount: Amount = Field(ge=0, examples=["12500.00"])
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
     closed_at: datetime = Field(examples=["2026-12-07T15:04:11Z"])
     external_id: str | None = Field(None, max_length=200, examples=["INV-2026-000871"])

@@ -596,6 +596,7 @@ def test_the_opener_may_withdraw_before_the_decision():
     fact = dispute.withdraw(actor=rep_a, at=at(5))
     assert isinstance(fact, DisputeWithdrawn) and fact.withdrawn_by_sub == "rep-a"
     assert dispute.state == DisputeState.WITHDRAWN and dispute.withdrawn_at == at(5)
+    assert (dispute.audit[-1].action, dispute.audit[-1].actor_sub) == ("withdrawn", "rep-a")
     with pytest.raises(Conflict, match="withdrawn"):
         dispute.submit_statement(actor=rep_b, text="late", at=at(6))
 
@@ -612,8 +613,10 @@ def test_only_the_opener_may_withdraw():
 
 def test_a_decided_dispute_cannot_be_withdrawn():
     dispute = decided()
+    snapshot = copy.deepcopy(dispute)
     with pytest.raises(Conflict, match="decided"):
         dispute.withdraw(actor=rep_a, at=at(11))
+    assert dispute == snapshot
 
 
 # --- visibility ------------------------------------------------------------------------------

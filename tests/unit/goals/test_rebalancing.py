@@ -34,8 +34,10 @@ POLICY = Policy(max_increase_pct=Decimal(25))
 
 # --------------------------------------------------------------------------- strategies
 
-# Caps from +0 % to +100 %, drawn as hundredths of a percent. The Policy is built inside the
-# case builders: mapping a leading draw to a Decimal skews hypothesis towards zero targets.
+# Caps from +0 % to +100 %, drawn as hundredths of a percent, common values included. The
+# Policy is built inside the case builders: mapping a leading draw straight to a Decimal was
+# seen to skew hypothesis towards zero targets for the whole team.
+caps_hundredths = st.one_of(st.sampled_from([0, 500, 2500, 5000, 10_000]), st.integers(0, 10_000))
 
 
 def _policy(hundredths: int) -> Policy:
@@ -63,13 +65,13 @@ def _position(row: tuple[int, int, int, int, int, int, str]) -> MemberPosition:
         member_id=UUID(int=k),
         target_minor=target,
         original_target_minor=max(target + drift, 0),
-        achieved_minor=target * sold_pct // 100 - (sold_pct < 0),
+        achieved_minor=target * sold_pct // 100,  # below zero: refunds exceed sales
         projected_minor=target + sign * headroom,
         status=status,
     )
 
 
-def teams(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[MemberPosition]]:
+def teams(min_size: int = 1, max_size: int = 5) -> st.SearchStrategy[list[MemberPosition]]:
     # A full list cut by a size drawn as max - n: hypothesis leans to n = 0, so to full teams,
     # where a plain list strategy would lean to its minimum size.
     rows = st.lists(_member_rows, min_size=max_size, max_size=max_size, unique_by=lambda r: r[0])
@@ -83,10 +85,9 @@ def teams(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[Member
 _picks = st.integers(min_value=0, max_value=7)
 # Shortfalls are drawn as a percentage of the receivers' total cap room, so that every regime
 # comes up often: all placed, some receivers saturated, everyone saturated and some uncovered,
-# and (below zero) nothing requested at all.
-# Hypothesis leans towards zero; here zero means exactly the total room, a telling boundary.
+# and (below zero) nothing requested at all. Hypothesis leans towards n = 0, which here means
+# exactly the total room: a telling boundary.
 _levels = st.integers(min_value=-100, max_value=110).map(lambda n: 100 - n)
-caps_hundredths = st.one_of(st.sampled_from([0, 500, 2500, 5000, 10_000]), st.integers(0, 10_000))
 
 
 def _rebalance_case(cap: int, pick: int, level: int, team: list) -> tuple:
@@ -337,7 +338,7 @@ _close_rows = st.tuples(st.integers(1, 10**3), st.integers(-5, 5)).map(
 _wide_rows = st.tuples(st.integers(1, 10**6), st.integers(0, 10**6))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     amount=st.integers(min_value=0, max_value=10**21),
     rows=st.lists(st.one_of(_close_rows, _wide_rows), min_size=1, max_size=8),
@@ -388,7 +389,7 @@ def test_departure_keeps_the_team_total_exactly(case: tuple) -> None:
     assert plan.uncovered_minor == 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(case=departure_cases)
 def test_departure_breaks_caps_only_for_what_cannot_be_placed_within_them(case: tuple) -> None:
     team, leaver, policy = case
@@ -463,7 +464,7 @@ adjustment_cases = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(case=adjustment_cases)
 def test_adjustment_keeps_the_team_total_and_every_floor(case: tuple) -> None:
     team, member_id, delta = case

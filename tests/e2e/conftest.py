@@ -1,0 +1,107 @@
+"""End-to-end fixtures: the real stack (broker, three uvicorn processes, SQLite or PostgreSQL).
+
+Each stack runs on free ports in a temporary directory; its service logs are kept there
+(`<tmp>/e2e-<db>*/<service>.log`) and their tails are printed when a stack fails to start.
+Timings measured by the tests are printed at the end of the run and written to
+`<tmp>/timings.txt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts.run import SERVICES, Stack
+from scripts.scenario import Attain
+from shared.devbroker import free_port
+
+DB_KINDS = ("sqlite", "postgres")
+TIMINGS: list[str] = []
+_TIMINGS_FILE: list[Path] = []
+
+
+def record_timing(db: str, what: str, seconds: float) -> None:
+    """Keep a measured latency for the summary (not asserted: it depends on the machine)."""
+    line = f"[{db}] {what}: {seconds * 1000:.0f} ms"
+    TIMINGS.append(line)
+    print(f"\n  timing {line}")
+    for path in _TIMINGS_FILE:
+        with path.open("a") as out:
+            out.write(line + "\n")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the e2e timings of the run."""
+    if TIMINGS:
+        terminalreporter.section("e2e timings")
+        for line in TIMINGS:
+            terminalreporter.write_line(line)
+        for path in _TIMINGS_FILE:
+            terminalreporter.write_line(f"(also in {path})")
+
+
+@pytest.fixture(scope="session")
+def timings_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where timings are written for the run."""
+    path = tmp_path_factory.getbasetemp() / "timings.txt"
+    _TIMINGS_FILE[:] = [path]
+    return path
+
+
+def start_stack(db: str, run_dir: Path, **env: str) -> Stack:
+    """Start broker, database, migrations and the three services on free ports."""
+    stack = Stack(
+        db=db,
+        ports={name: free_port() for name in SERVICES},
+        run_dir=run_dir,
+        broker_port=free_port(),
+    )
+    if db == "sqlite":
+        for name in SERVICES:
+            stack.env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{run_dir / name}.db"
+    # Scheduled evaluation stays out of the way: the tests decide when pace is judged.
+    stack.env["PERFORMANCE_EVALUATION_INTERVAL_S"] = "3600"
+    stack.env["PERFORMANCE_PERIOD_CLOSE_INTERVAL_S"] = "3600"
+    stack.env.update(env)
+    try:
+        stack.start()
+    except BaseException:
+        print_logs(stack)
+        stack.stop()
+        raise
+    return stack
+
+
+def print_logs(stack: Stack, lines: int = 40) -> None:
+    """Print the tail of every service log (for a failing start or test)."""
+    for name in SERVICES:
+        path = stack.run_dir / f"{name}.log"
+        if path.exists():
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            print(f"\n----- {path} (last {len(tail)} lines)\n" + "\n".join(tail))
+
+
+def urls_of(stack: Stack) -> dict[str, str]:
+    """Base URLs of the stack's services."""
+    return {name: stack.url(name) for name in SERVICES}
+
+
+@pytest.fixture(scope="module", params=DB_KINDS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, timings_file: Path
+) -> Iterator[Stack]:
+    """A whole stack per module and database kind."""
+    running = start_stack(request.param, tmp_path_factory.mktemp(f"e2e-{request.param}"))
+    yield running
+    if request.session.testsfailed:
+        print_logs(running)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> Iterator[Attain]:
+    """An HTTP client of a fresh organisation on the stack."""
+    with Attain(urls_of(stack)) as client:
+        yield client

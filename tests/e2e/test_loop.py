@@ -1,0 +1,413 @@
+"""The whole loop across real processes, through HTTP only, on SQLite and on PostgreSQL.
+
+plan -> publish -> acknowledge -> signed CRM sales -> attainment -> evaluation -> shortfall ->
+rebalance (auto, and propose/approve) -> performance and feedback follow -> a dispute decided only
+after every party is heard moves sale credit -> another organisation sees none of it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from scripts.run import Stack
+from scripts.scenario import (
+    DEFAULT_THRESHOLDS,
+    Attain,
+    Delivery,
+    LoopTeam,
+    followed_targets,
+    half_elapsed_period,
+    money,
+    open_dispute_when_known,
+    set_up_team,
+    wait_for,
+)
+from tests.e2e.conftest import record_timing, urls_of
+
+pytestmark = pytest.mark.e2e
+
+TEAM_TARGET = Decimal("300000.00")
+#: Ana and Ben sell, Cleo sells nothing. Ana's second deal is the one disputed later.
+SALES = (("Ana", "75000.00"), ("Ana", "5000.00"), ("Ben", "60000.00"))
+CAP = Decimal("1.25")  # the default policy raises nobody above 125 % of their original target
+
+
+@dataclass
+class AutoLoop:
+    """What the auto-rebalancing loop did, for the tests to examine."""
+
+    loop: LoopTeam
+    deliveries: list[tuple[str, Delivery]]
+    accepted: list[dict]
+    attainment_after_sales: dict[str, dict]
+    targets_before: dict[str, dict]
+    evaluation: dict
+    rebalance: dict
+    targets_after: dict[str, dict]
+    attainment_after: dict[str, dict]
+
+    @property
+    def team(self):
+        """The team."""
+        return self.loop.team
+
+    @property
+    def period_id(self) -> str:
+        """The period."""
+        return self.loop.period["id"]
+
+
+def _sum(targets: dict[str, dict]) -> Decimal:
+    return sum((money(t["amount"]) for t in targets.values()), Decimal(0))
+
+
+def _achieved(rows: dict[str, dict]) -> dict[str, Decimal]:
+    return {m: money(r["achieved"]) for m, r in rows.items()}
+
+
+def _achieving(api: Attain, loop: LoopTeam, wanted: dict[str, Decimal]) -> Any:
+    def probe() -> dict[str, dict] | None:
+        rows = api.attainment(loop.team, loop.period["id"])
+        return rows if _achieved(rows) == wanted else None
+
+    return probe
+
+
+@pytest.fixture(scope="module")
+def period(api: Attain) -> dict:
+    """A period that started a month ago and ends in a month: pace can be judged now."""
+    starts_on, ends_on = half_elapsed_period()
+    return api.define_period("Half elapsed", starts_on, ends_on)
+
+
+@pytest.fixture(scope="module")
+def auto_loop(api: Attain, period: dict, stack: Stack) -> AutoLoop:
+    """Drive one team through the loop under an `auto` policy, up to performance following."""
+    loop = set_up_team(api, name="EMEA Enterprise", period=period, policy="auto")
+    team, period_id = loop.team, period["id"]
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    deliveries, accepted = [], []
+    expected = {r.id: Decimal(0) for r in team.reps}
+    for name, amount in SALES:
+        rep = team.rep(name)
+        delivery = api.sale_delivery(email=rep.email, amount=amount, closed_at=closed_at)
+        started = time.monotonic()
+        accepted.append(api.deliver(delivery).json())
+        expected[rep.id] += Decimal(amount)
+        rows = wait_for(
+            _achieving(api, loop, dict(expected)), what=f"{name}'s sale of {amount} in attainment"
+        )
+        record_timing(
+            stack.db,
+            f"sale webhook sent -> attainment visible ({name})",
+            time.monotonic() - started,
+        )
+        deliveries.append((name, delivery))
+    targets_before = api.targets(team, period_id)
+    # Every sale is in: judge pace now with the team's real thresholds.
+    api.set_thresholds(team, DEFAULT_THRESHOLDS)
+    started = time.monotonic()
+    evaluation = api.evaluate(team, period_id)
+    cleo = team.rep("Cleo").id
+
+    def rebalanced_and_followed() -> Any:
+        result = followed_targets(api, team, period_id)()
+        return result if result and result[0][cleo]["version"] > 1 else None
+
+    targets_after, attainment_after = wait_for(
+        rebalanced_and_followed, what="the rebalanced targets in performance"
+    )
+    record_timing(
+        stack.db,
+        "shortfall evaluation -> rebalanced target visible in performance",
+        time.monotonic() - started,
+    )
+    (rebalance,) = api.rebalances(team)
+    return AutoLoop(
+        loop=loop,
+        deliveries=deliveries,
+        accepted=accepted,
+        attainment_after_sales=rows,
+        targets_before=targets_before,
+        evaluation=evaluation,
+        rebalance=rebalance,
+        targets_after=targets_after,
+        attainment_after=attainment_after,
+    )
+
+
+def test_historical_allocation_is_previewed_then_published_and_adds_up_to_the_team_target(
+    auto_loop: AutoLoop,
+) -> None:
+    preview, plan, team = auto_loop.loop.dry_run, auto_loop.loop.plan, auto_loop.team
+    assert preview["dry_run"] is True
+    assert all(row["target_id"] is None for row in preview["targets"])  # nothing stored
+    assert plan["status"] == "published"
+    assert plan["method"] == "historical"
+    published = {t["member_id"]: t for t in plan["targets"]}
+    assert {r["member_id"]: r["amount"] for r in preview["targets"]} == {
+        m: t["amount"] for m, t in published.items()
+    }
+    assert _sum(published) == TEAM_TARGET
+    derivation = {team.name_of(m): t["derivation"] for m, t in published.items()}
+    assert {d["method"] for d in derivation.values()} == {"historical"}
+    assert derivation["Ana"]["inputs"]["source"] == "own_history"
+    assert derivation["Cleo"]["inputs"]["source"] == "team_median"  # new: no history of her own
+    # More history earns a larger share.
+    amounts = {team.name_of(m): money(t["amount"]) for m, t in published.items()}
+    assert amounts["Ana"] > amounts["Cleo"] > amounts["Ben"]
+
+
+def test_rep_acknowledges_their_target_and_the_manager_sees_who_has_not(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    team, period_id = auto_loop.team, auto_loop.period_id
+    ana = team.rep("Ana")
+    target = auto_loop.targets_before[ana.id]
+    mine = api.get("goals", f"/v1/targets/{target['id']}", token=ana.token)
+    assert mine["derivation"]["method"] == "historical"
+    acknowledged = api.acknowledge(ana, target["id"])
+    assert acknowledged["acknowledged_at"] is not None
+    plan = api.plan(team, period_id)
+    assert plan["acknowledged"] == [ana.id]
+    assert set(plan["not_acknowledged"]) == {team.rep("Ben").id, team.rep("Cleo").id}
+
+
+def test_signed_crm_sales_count_once_towards_their_reps_attainment(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    team, period_id = auto_loop.team, auto_loop.period_id
+    assert [a["applied"] for a in auto_loop.accepted] == [1, 1, 1]
+    achieved = {team.name_of(m): v for m, v in _achieved(auto_loop.attainment_after_sales).items()}
+    assert achieved == {
+        "Ana": Decimal("80000.00"),
+        "Ben": Decimal("60000.00"),
+        "Cleo": Decimal("0.00"),
+    }
+    # The CRM retries a delivery (same webhook-id, fresh signature): same outcome, no new sale.
+    _, first = auto_loop.deliveries[0]
+    again = api.deliver(first).json()
+    assert (again["applied"], again["duplicates"]) == (0, 1)
+    assert _achieved(api.attainment(team, period_id))[team.rep("Ana").id] == Decimal("80000.00")
+    assert len(api.sales(period_id=period_id)) == len(SALES)
+
+
+def test_struggling_rep_gets_exactly_one_auto_rebalance_that_keeps_the_team_total(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    team = auto_loop.team
+    cleo = team.rep("Cleo").id
+    statuses = {team.name_of(r["member_id"]): r["status"] for r in auto_loop.evaluation["items"]}
+    assert statuses == {"Ana": "on_track", "Ben": "on_track", "Cleo": "struggling"}
+    assert len(auto_loop.evaluation["shortfalls_detected"]) == 1
+    rebalance = auto_loop.rebalance
+    assert rebalance["status"] == "applied"
+    assert rebalance["giver_id"] == cleo
+    assert rebalance["shortfall_id"] == auto_loop.evaluation["shortfalls_detected"][0]
+    before, after = auto_loop.targets_before, auto_loop.targets_after
+    moved = money(rebalance["moved"])
+    assert moved > 0
+    assert money(rebalance["requested"]) == money(before[cleo]["amount"])  # projection is 0
+    assert moved + money(rebalance["uncovered"]) == money(rebalance["requested"])
+    # The giver drops by what moved, the takers rise by what they took, within the cap.
+    assert money(after[cleo]["amount"]) == money(before[cleo]["amount"]) - moved
+    for transfer in rebalance["transfers"]:
+        taker = transfer["to_member_id"]
+        assert money(after[taker]["amount"]) == money(before[taker]["amount"]) + money(
+            transfer["amount"]
+        )
+        assert money(after[taker]["amount"]) <= money(after[taker]["original"]) * CAP
+    assert {t["to_member_id"] for t in rebalance["transfers"]} == {
+        team.rep("Ana").id,
+        team.rep("Ben").id,
+    }
+    # Conservation: the team total is unchanged to the cent.
+    assert _sum(after) == _sum(before) == TEAM_TARGET
+    history = api.target_history(team, after[cleo]["id"])
+    assert [h["reason"] for h in history][-1] == "rebalance"
+    assert money(history[-1]["delta"]) == -moved
+    # Judging again announces nothing new: the episode is open, one shortfall, one rebalance.
+    again = api.evaluate(team, auto_loop.period_id)
+    assert again["shortfalls_detected"] == []
+    assert len(api.rebalances(team)) == 1
+
+
+def test_performance_judges_attainment_against_the_rebalanced_targets(
+    auto_loop: AutoLoop,
+) -> None:
+    for member_id, target in auto_loop.targets_after.items():
+        row = auto_loop.attainment_after[member_id]
+        assert row["target_version"] == target["version"] == 2
+        assert money(row["target"]) == money(target["amount"])
+        expected_percent = (money(row["achieved"]) * 100 / money(target["amount"])).quantize(
+            Decimal("0.01")
+        )
+        assert abs(money(row["percent"]) - expected_percent) <= Decimal("0.01")
+    cleo = auto_loop.team.rep("Cleo").id
+    assert money(auto_loop.attainment_after[cleo]["shortfall"]) == money(
+        auto_loop.targets_after[cleo]["amount"]
+    )
+
+
+def test_feedback_opens_exactly_one_check_in_for_the_struggling_rep(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    team = auto_loop.team
+    cleo = team.rep("Cleo").id
+    check_ins = wait_for(
+        lambda: api.feedback(team, cleo, kind="check_in"), what="a check-in for Cleo"
+    )
+    time.sleep(0.5)  # a duplicate would arrive right behind the first
+    check_ins = api.feedback(team, cleo, kind="check_in")
+    assert len(check_ins) == 1
+    (check_in,) = check_ins
+    assert check_in["shortfall_id"] == auto_loop.evaluation["shortfalls_detected"][0]
+    assert check_in["addressee_id"] == team.manager_id
+    for other in ("Ana", "Ben"):
+        assert api.feedback(team, team.rep(other).id, kind="check_in") == []
+
+
+def test_proposed_rebalance_changes_targets_only_once_the_manager_approves(
+    api: Attain, period: dict, stack: Stack
+) -> None:
+    loop = set_up_team(api, name="DACH Mid-Market", period=period, policy="propose")
+    team, period_id = loop.team, period["id"]
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=2)
+    for name, amount in (("Ana", "82000.00"), ("Ben", "61000.00")):
+        api.deliver(
+            api.sale_delivery(email=team.rep(name).email, amount=amount, closed_at=closed_at)
+        )
+    before = api.targets(team, period_id)
+    api.set_thresholds(team, DEFAULT_THRESHOLDS)
+    # An admin may judge pace as of an earlier instant (a minute ago here).
+    evaluation = api.evaluate(team, period_id, as_of=datetime.now(UTC) - timedelta(minutes=1))
+    assert len(evaluation["shortfalls_detected"]) == 1
+    (proposal,) = wait_for(
+        lambda: api.rebalances(team, status="proposed"), what="a proposed rebalance"
+    )
+    assert proposal["giver_id"] == team.rep("Cleo").id
+    assert money(proposal["moved"]) > 0
+    # Proposed only: nothing moved yet, in goals or in performance.
+    assert api.targets(team, period_id) == before
+    assert {r["target_version"] for r in api.attainment(team, period_id).values()} == {1}
+    started = time.monotonic()
+    approved = api.approve(team, proposal["id"])
+    assert approved["status"] == "approved"
+    assert approved["decided_at"] is not None
+
+    def moved() -> Any:
+        result = followed_targets(api, team, period_id)()
+        return result if result and any(t["version"] > 1 for t in result[0].values()) else None
+
+    after, _ = wait_for(moved, what="approved targets in performance")
+    record_timing(
+        stack.db,
+        "rebalance approved -> new targets visible in performance",
+        time.monotonic() - started,
+    )
+    assert _sum(after) == _sum(before) == TEAM_TARGET
+    cleo = team.rep("Cleo").id
+    assert money(after[cleo]["amount"]) == money(before[cleo]["amount"]) - money(approved["moved"])
+    for transfer in approved["transfers"]:
+        taker = transfer["to_member_id"]
+        assert money(after[taker]["amount"]) == money(before[taker]["amount"]) + money(
+            transfer["amount"]
+        )
+
+
+def test_sale_credit_dispute_is_decided_only_after_both_parties_are_heard_and_moves_attainment(
+    api: Attain, auto_loop: AutoLoop, stack: Stack
+) -> None:
+    team, period_id = auto_loop.team, auto_loop.period_id
+    ana, ben = team.rep("Ana"), team.rep("Ben")
+    disputed = next(
+        s for s in api.sales(member_id=ana.id) if money(s["amount"]) == Decimal("5000.00")
+    )
+    before = _achieved(api.attainment(team, period_id))
+    dispute = open_dispute_when_known(
+        api,
+        ben,
+        team,
+        kind="sale_credit",
+        subject="Who closed the Tailspin upsell?",
+        parties=[ana, ben],
+        related={"sale_id": disputed["id"]},
+    )
+    action = {
+        "type": "reassign_sale_credit",
+        "sale_id": disputed["id"],
+        "to_member_id": ben.id,
+        "percent": "100",
+    }
+    decision = {
+        "summary": "The credit goes to Ben",
+        "rationale": "Ben ran the discovery and the demo; Ana only sent the order form.",
+        "actions": [action],
+    }
+    refused = api.decide(team, dispute["id"], **decision)
+    assert refused.status_code == 409
+    assert set(refused.json()["missing"]) == {ana.id, ben.id}
+    api.state_case(ana, dispute["id"], "The customer signed with me.")
+    refused = api.decide(team, dispute["id"], **decision)
+    assert refused.status_code == 409
+    assert refused.json()["missing"] == [ben.id]
+    api.state_case(ben, dispute["id"], "I ran discovery and the demo; Ana sent the form.")
+    started = time.monotonic()
+    decided = api.decide(team, dispute["id"], **decision)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["state"] == "decided"
+    amount = Decimal("5000.00")
+    wanted = {**before, ana.id: before[ana.id] - amount, ben.id: before[ben.id] + amount}
+    wait_for(
+        lambda: _achieved(api.attainment(team, period_id)) == wanted,
+        what="the disputed credit to move in performance",
+    )
+    record_timing(
+        stack.db, "dispute decided -> credit moved in attainment", time.monotonic() - started
+    )
+    sale = api.get("performance", f"/v1/sales/{disputed['id']}")
+    assert [(c["member_id"], money(c["amount"])) for c in sale["credits"]] == [(ben.id, amount)]
+    assert api.sales(member_id=ben.id) and disputed["id"] in {
+        s["id"] for s in api.sales(member_id=ben.id)
+    }
+
+
+def test_another_organisation_sees_none_of_it(
+    api: Attain, auto_loop: AutoLoop, stack: Stack
+) -> None:
+    team, period_id = auto_loop.team, auto_loop.period_id
+    ana, ben = team.rep("Ana"), team.rep("Ben")
+    dispute = open_dispute_when_known(
+        api, ana, team, kind="conduct", subject="Meeting etiquette", parties=[ana, ben]
+    )
+    target_id = auto_loop.targets_after[ana.id]["id"]
+    sale_id = api.sales(member_id=ben.id)[0]["id"]
+    with Attain(urls_of(stack)) as other:
+        admin = other.admin_token
+        # Even with the right team in its claims, another org's manager learns nothing.
+        manager = other.token(roles=["manager"], sub=team.manager_id, teams=[team.id])
+        for token in (admin, manager):
+            for service, path in (
+                ("goals", f"/v1/teams/{team.id}"),
+                ("goals", f"/v1/targets/{target_id}"),
+                ("goals", f"/v1/rebalances/{auto_loop.rebalance['id']}"),
+                ("feedback", f"/v1/disputes/{dispute['id']}"),
+                ("performance", f"/v1/teams/{team.id}/periods/{period_id}/attainment"),
+                ("performance", f"/v1/members/{ana.id}/attainment"),
+                ("performance", f"/v1/sales/{sale_id}"),
+            ):
+                response = other.call("GET", service, path, token=token, expect=None)
+                assert response.status_code == 404, (service, path, response.text)
+        assert team.id not in {t["id"] for t in other.get("goals", "/v1/teams")["items"]}
+        assert other.get("feedback", "/v1/disputes")["items"] == []
+        assert other.sales() == []
+    # The owner still sees all of it.
+    assert api.get("feedback", f"/v1/disputes/{dispute['id']}", token=ana.token)["id"]
