@@ -121,6 +121,11 @@ class Team:
         """A rep by name."""
         return next(r for r in self.reps if r.name == name)
 
+    def ordered(self, rows: Iterable[dict]) -> list[dict]:
+        """Rows with a member_id, in the order the reps joined."""
+        rank = {r.id: i for i, r in enumerate(self.reps)}
+        return sorted(rows, key=lambda row: rank.get(row["member_id"], len(rank)))
+
     def name_of(self, member_id: str) -> str:
         """The name of a member id (for printing)."""
         return next((r.name for r in self.reps if r.id == member_id), member_id[:8])

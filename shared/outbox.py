@@ -18,6 +18,7 @@ from shared.db import PlumbingTables
 from shared.events import Envelope, to_kafka
 from shared.kafka import start_producer, stop_quietly
 from shared.metrics import ServiceMetrics
+from shared.timeutil import aware
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,7 @@ class OutboxRelay:
                     )
                 )
             ).one()
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)  # SQLite returns naive datetimes
-        return int(count), oldest
+        return int(count), aware(oldest)  # SQLite returns naive datetimes
 
     async def _update_gauges(self) -> None:
         count, oldest = await self.pending()

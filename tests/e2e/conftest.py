@@ -16,6 +16,7 @@ import pytest
 from scripts.run import SERVICES, Stack
 from scripts.scenario import Attain
 from shared.devbroker import free_port
+from shared.devpostgres import start_postgres
 
 DB_KINDS = ("sqlite", "postgres")
 TIMINGS: list[str] = []
@@ -24,7 +25,12 @@ _TIMINGS_FILE: list[Path] = []
 
 def record_timing(db: str, what: str, seconds: float) -> None:
     """Keep a measured latency for the summary (not asserted: it depends on the machine)."""
-    line = f"[{db}] {what}: {seconds * 1000:.0f} ms"
+    record_note(db, f"{what}: {seconds * 1000:.0f} ms")
+
+
+def record_note(db: str, text: str) -> None:
+    """Keep a line for the e2e summary printed at the end of the run."""
+    line = f"[{db}] {text}"
     TIMINGS.append(line)
     print(f"\n  timing {line}")
     for path in _TIMINGS_FILE:
@@ -58,6 +64,10 @@ def start_stack(db: str, run_dir: Path, **env: str) -> Stack:
         run_dir=run_dir,
         broker_port=free_port(),
     )
+    if db == "postgres":
+        # Its data directory must be reachable by the unprivileged user PostgreSQL runs as when
+        # we are root, which pytest's private temporary directories are not: keep it in /tmp.
+        stack.postgres = start_postgres()
     if db == "sqlite":
         for name in SERVICES:
             stack.env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{run_dir / name}.db"

@@ -406,8 +406,28 @@ def test_another_organisation_sees_none_of_it(
             ):
                 response = other.call("GET", service, path, token=token, expect=None)
                 assert response.status_code == 404, (service, path, response.text)
+        rep = other.token(roles=["rep"], sub=ana.id, teams=[team.id])
+        for method, service, path, token, body in (
+            ("POST", "goals", f"/v1/targets/{target_id}/acknowledgement", rep, None),
+            ("PATCH", "goals", f"/v1/targets/{target_id}", manager, {"amount": "1", "reason": "x"}),
+            ("PUT", "goals", f"/v1/teams/{team.id}/rebalance-policy", manager, {"mode": "off"}),
+            ("POST", "performance", f"/v1/teams/{team.id}/periods/{period_id}/evaluation",
+             manager, {}),
+            ("POST", "performance", f"/v1/sales/{sale_id}/assignment", manager,
+             {"member_id": ana.id}),
+            ("POST", "feedback", f"/v1/disputes/{dispute['id']}/statements", rep, {"text": "x"}),
+            ("POST", "feedback", f"/v1/disputes/{dispute['id']}/decision", manager,
+             {"summary": "x", "rationale": "y", "actions": []}),
+        ):  # fmt: skip
+            response = other.call(method, service, path, token=token, json_body=body, expect=None)
+            assert response.status_code == 404, (method, service, path, response.text)
         assert team.id not in {t["id"] for t in other.get("goals", "/v1/teams")["items"]}
         assert other.get("feedback", "/v1/disputes")["items"] == []
         assert other.sales() == []
-    # The owner still sees all of it.
-    assert api.get("feedback", f"/v1/disputes/{dispute['id']}", token=ana.token)["id"]
+    # The owner still sees all of it, unchanged by the attempts.
+    assert api.get("feedback", f"/v1/disputes/{dispute['id']}", token=ana.token)["statements"] == []
+    assert (
+        api.get("goals", f"/v1/targets/{target_id}")["version"]
+        == auto_loop.targets_after[ana.id]["version"]
+    )
+    assert api.get("goals", f"/v1/teams/{team.id}/rebalance-policy")["mode"] == "auto"

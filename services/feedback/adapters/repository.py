@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -31,13 +31,6 @@ from shared.domain_errors import Conflict
 from shared.http import keyset, page_of
 
 _DISPUTE = TypeAdapter(Dispute)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """Return the instant with its UTC offset (SQLite hands back naive UTC datetimes)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 class DirectoryRepository:

@@ -9,10 +9,10 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool
 
 from services.feedback.adapters.orm import FeedbackNote, IntelItem, Meeting, MeetingNote
-from services.feedback.adapters.repository import aware
 from services.feedback.domain.dispute import AuditEntry, Decision, DisputeView
 from services.feedback.handlers.meetings import next_occurrence
 from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCredit
+from shared.timeutil import aware
 
 DisputeKindIn = Literal["target", "sale_credit", "conduct", "other"]
 DisputeStateIn = Literal["open", "hearing", "decided", "closed", "withdrawn"]

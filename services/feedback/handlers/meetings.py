@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from services.feedback.adapters.orm import Meeting, MeetingNote
-from services.feedback.adapters.repository import aware
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.handlers.access import is_in_team, team_roster, visible_team
 from shared.auth import Principal
 from shared.domain_errors import Forbidden, InvalidInput, NotFound
+from shared.timeutil import aware
 
 CADENCES = ("none", "weekly", "biweekly", "monthly")
 

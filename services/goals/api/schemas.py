@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -18,9 +18,11 @@ from services.goals.adapters.orm import (
     RebalancePolicy,
     Target,
     TargetChange,
-    Team,
 )
+from services.goals.handlers.periods import seasonality_of
+from services.goals.handlers.rebalancing import transfers_of
 from shared.money import Amount, from_minor
+from shared.timeutil import as_utc, aware
 
 TEAM = "3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11"
 MEMBER = "9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20"
@@ -31,19 +33,13 @@ Money = Amount
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     @field_serializer("*", when_used="json", check_fields=False)
     def _instants(self, value: Any) -> Any:
         # SQLite returns naive UTC instants; the wire always carries an offset.
-        return _utc(value) if isinstance(value, datetime) else value
+        return aware(value) if isinstance(value, datetime) else value
 
 
 # ------------------------------------------------------------------------------------- teams
@@ -180,6 +176,20 @@ class PeriodRead(_Out):
     starts_at: datetime
     ends_at: datetime
     seasonality: dict[int, Decimal] | None = None
+
+    @classmethod
+    def of(cls, row: Period) -> PeriodRead:
+        """Wire form of a period row."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            timezone=row.timezone,
+            starts_at=as_utc(row.starts_at),
+            ends_at=as_utc(row.ends_at),
+            seasonality=seasonality_of(row),
+        )
 
 
 # ----------------------------------------------------------------------------------- results
@@ -489,19 +499,11 @@ class RebalanceRead(_Out):
             uncovered=from_minor(row.uncovered_minor, row.currency),
             currency=row.currency,
             transfers=[
-                TransferRead(
-                    from_member_id=t["from"],
-                    to_member_id=t["to"],
-                    amount=from_minor(t["amount_minor"], row.currency),
-                )
-                for t in row.transfers
+                TransferRead(from_member_id=giver, to_member_id=taker, amount=amount)
+                for giver, taker, amount in transfers_of(row)
             ],
             as_of=row.as_of,
             created_at=row.created_at,
             decided_at=row.decided_at,
             decided_by=row.decided_by,
         )
-
-
-__all__ = ["PeriodRead", "TeamRead"]
-_ = (Period, Team)

@@ -13,7 +13,6 @@ from services.goals.adapters.orm import (
     Rebalance,
     Target,
     Team,
-    as_utc,
 )
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import (
@@ -22,13 +21,14 @@ from services.goals.domain.rebalancing import (
     plan_adjustment,
     plan_rebalance,
 )
-from services.goals.handlers.commands import apply_rebalance
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
+from services.goals.handlers.rebalancing import apply_rebalance
 from shared.domain_errors import DomainError, NotFound
 from shared.events import Envelope
 from shared.events.feedback import AdjustTarget, DisputeResolved
 from shared.events.performance import AttainmentChanged, PeriodClosed, ShortfallDetected
 from shared.money import to_minor
+from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from services.goals.adapters.orm import MemberStanding, Plan, Target, TargetChange, utcnow
+from services.goals.adapters.orm import MemberStanding, Plan, Target, TargetChange
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import MemberPosition, Policy
 from shared.events.goals import TargetChanged
 from shared.money import from_minor
+from shared.timeutil import utcnow
 
 
 def change_target(

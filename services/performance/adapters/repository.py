@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,17 +26,13 @@ from services.performance.adapters.orm import (
     WebhookSecret,
 )
 from shared.http import keyset
+from shared.timeutil import as_utc
 
 CRM_COLUMNS = {
     "hubspot": Member.crm_hubspot,
     "salesforce": Member.crm_salesforce,
     "pipedrive": Member.crm_pipedrive,
 }
-
-
-def utc(value: datetime) -> datetime:
-    """A stored instant as an aware UTC datetime (SQLite gives them back naive)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class PerformanceRepository:
@@ -111,7 +107,7 @@ class PerformanceRepository:
 
     async def periods_containing(self, *, org_id: uuid.UUID, instant: datetime) -> list[Period]:
         """Every period of the org whose [starts_at, ends_at) holds the instant."""
-        at = utc(instant)
+        at = as_utc(instant)
         rows = await self.session.exec(
             select(Period).where(
                 Period.org_id == org_id, Period.starts_at <= at, Period.ends_at > at
@@ -153,7 +149,7 @@ class PerformanceRepository:
                 WebhookSecret.source == source,
                 sa.or_(
                     col(WebhookSecret.valid_until).is_(None),
-                    col(WebhookSecret.valid_until) > utc(now),
+                    col(WebhookSecret.valid_until) > as_utc(now),
                 ),
             )
             .order_by(col(WebhookSecret.created_at).desc())
@@ -247,7 +243,7 @@ class PerformanceRepository:
             )
         if period is not None:
             stmt = stmt.where(
-                Sale.closed_at >= utc(period.starts_at), Sale.closed_at < utc(period.ends_at)
+                Sale.closed_at >= as_utc(period.starts_at), Sale.closed_at < as_utc(period.ends_at)
             )
         if unassigned is not None:
             stmt = stmt.where(Sale.unassigned == unassigned)
@@ -331,8 +327,8 @@ class PerformanceRepository:
                 Sale.status == "active",
                 sa.not_(col(Sale.currency_mismatch)),
                 col(Sale.team_id).is_not(None),
-                Sale.closed_at >= utc(period.starts_at),
-                Sale.closed_at < utc(period.ends_at),
+                Sale.closed_at >= as_utc(period.starts_at),
+                Sale.closed_at < as_utc(period.ends_at),
             )
             .group_by(SaleCredit.member_id, Sale.team_id)
         )
@@ -383,8 +379,8 @@ class PerformanceRepository:
             closed = sa.select(PeriodClose.team_id).where(
                 PeriodClose.team_id == Target.team_id, PeriodClose.period_id == Target.period_id
             )
-            stmt = stmt.where(Period.ends_at <= utc(ended_by), ~sa.exists(closed))
+            stmt = stmt.where(Period.ends_at <= as_utc(ended_by), ~sa.exists(closed))
         if open_at is not None:
-            stmt = stmt.where(Period.starts_at <= utc(open_at), Period.ends_at > utc(open_at))
+            stmt = stmt.where(Period.starts_at <= as_utc(open_at), Period.ends_at > as_utc(open_at))
         rows = await self.session.execute(stmt.distinct())
         return [(o, t, p) for o, t, p in rows.all()]

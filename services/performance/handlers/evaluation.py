@@ -8,11 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from services.performance.adapters.orm import Attainment, Period, Target, Team
-from services.performance.adapters.repository import PerformanceRepository, utc
+from services.performance.adapters.repository import PerformanceRepository
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain import pace
 from shared.events.performance import AttainmentChanged, MemberSnapshot, ShortfallDetected
 from shared.money import from_minor
+from shared.timeutil import as_utc
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ def domain_period(period: Period) -> pace.Period:
         {int(k): Decimal(v) for k, v in period.seasonality.items()} if period.seasonality else None
     )
     return pace.Period(
-        starts_at=utc(period.starts_at),
-        ends_at=utc(period.ends_at),
+        starts_at=as_utc(period.starts_at),
+        ends_at=as_utc(period.ends_at),
         timezone=period.timezone,
         seasonality=seasonality,
     )
@@ -130,7 +131,7 @@ async def evaluate_team_period(
         row = rows[standing.member_id]
         status = standing.pace.status.value
         row.status = status
-        row.evaluated_at = utc(as_of)
+        row.evaluated_at = as_utc(as_of)
         if row.reported_status != status or row.reported_achieved_minor != row.achieved_minor:
             row.reported_status = status
             row.reported_achieved_minor = row.achieved_minor
@@ -142,7 +143,7 @@ async def evaluate_team_period(
             if open_episode is None:
                 entered.append(standing)
         elif open_episode is not None:
-            open_episode.closed_at = utc(as_of)
+            open_episode.closed_at = as_utc(as_of)
             repo.add(open_episode)
     shortfalls = []
     for standing in entered:
@@ -157,7 +158,7 @@ async def evaluate_team_period(
                 "period_id": period_id,
                 "episode": len(episodes) + 1,
                 "shortfall_minor": standing.pace.shortfall_minor,
-                "opened_at": utc(as_of),
+                "opened_at": as_utc(as_of),
             }
         )
         if not won:
@@ -173,7 +174,7 @@ async def evaluate_team_period(
                 shortfall=standing.money(standing.pace.shortfall_minor),
                 currency=currency,
                 as_of=as_of,
-                period_ends_at=utc(period.ends_at),
+                period_ends_at=as_utc(period.ends_at),
                 snapshot=[
                     MemberSnapshot(
                         member_id=m.member_id,

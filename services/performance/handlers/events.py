@@ -6,7 +6,6 @@ import logging
 from datetime import UTC, datetime
 
 from services.performance.adapters.orm import Member, Period, Target, Team
-from services.performance.adapters.repository import utc
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.handlers.sales import reassign_credit
 from shared.domain_errors import InvalidInput
@@ -23,6 +22,7 @@ from shared.events.goals import (
     TeamUpdated,
 )
 from shared.money import to_minor
+from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ async def on_period_defined(
         "starts_on": event.starts_on,
         "ends_on": event.ends_on,
         "timezone": event.timezone,
-        "starts_at": utc(event.starts_at),
-        "ends_at": utc(event.ends_at),
+        "starts_at": as_utc(event.starts_at),
+        "ends_at": as_utc(event.ends_at),
         "seasonality": _seasonality(event.seasonality),
     }
     await _store_period(uow, period, values)
@@ -128,7 +128,7 @@ async def _store_period(uow: PerformanceUnitOfWork, period: Period | None, value
     if period is not None:
         if period.org_id != values["org_id"]:
             return
-        bounds_changed = (utc(period.starts_at), utc(period.ends_at)) != (
+        bounds_changed = (as_utc(period.starts_at), as_utc(period.ends_at)) != (
             values["starts_at"],
             values["ends_at"],
         )
@@ -150,7 +150,7 @@ async def on_target_assigned(
     """Learn a member's target (newer versions only); learn its period from it if needed."""
     period = await uow.session.get(Period, event.period_id)
     if period is None:
-        starts_at, ends_at = utc(event.period_starts_at), utc(event.period_ends_at)
+        starts_at, ends_at = as_utc(event.period_starts_at), as_utc(event.period_ends_at)
         await _store_period(
             uow,
             None,

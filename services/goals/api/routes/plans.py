@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
 from services.goals.api.deps import IfMatch, UowDep
-from services.goals.handlers import commands
+from services.goals.handlers import plans
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import etag_of
 from shared.money import from_minor
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/teams/{team_id}/plans/{period_id}", tags=["plans"
 ALL = {k: P[k] for k in (401, 403, 404, 409, 412, 422)}
 
 
-def _read(view: commands.PlanView) -> schemas.PlanRead:
+def _read(view: plans.PlanView) -> schemas.PlanRead:
     return schemas.PlanRead.of(view.plan, view.targets, view.active)
 
 
@@ -33,9 +33,15 @@ async def put_plan(
     if_match: IfMatch = None,
 ) -> schemas.PlanRead:
     """Create or update the team's plan for a period (201 when created)."""
-    view, created = await commands.put_plan(
-        team_id, period_id, body, if_match=if_match, uow=uow, principal=principal
+    cmd = plans.PutPlan(
+        team_id=team_id,
+        period_id=period_id,
+        target=body.target,
+        strategy=body.strategy.model_dump(),
+        measures=body.measures,
+        if_match=if_match,
     )
+    view, created = await plans.put_plan(cmd, uow=uow, principal=principal)
     response.status_code = 201 if created else 200
     response.headers["ETag"] = etag_of(view.plan.version)
     return _read(view)
@@ -50,7 +56,7 @@ async def get_plan(
     response: Response,
 ) -> schemas.PlanRead:
     """Read a plan: every individual target with its derivation, and who acknowledged."""
-    view = await commands.get_plan(team_id, period_id, uow=uow, principal=principal)
+    view = await plans.get_plan(team_id, period_id, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(view.plan.version)
     return _read(view)
 
@@ -65,7 +71,17 @@ async def allocate_plan(
     response: Response,
 ) -> schemas.AllocationRead:
     """Break the team target down by a method (dry_run previews without storing)."""
-    result = await commands.allocate_plan(team_id, period_id, body, uow=uow, principal=principal)
+    params = body.params or schemas.AllocationParamsIn()
+    cmd = plans.AllocatePlan(
+        team_id=team_id,
+        period_id=period_id,
+        method=body.method,
+        periods=params.periods,
+        alpha=params.alpha,
+        overrides=body.overrides or {},
+        dry_run=body.dry_run,
+    )
+    result = await plans.allocate_plan(cmd, uow=uow, principal=principal)
     if not result.dry_run:
         response.headers["ETag"] = etag_of(result.plan.version)
     return schemas.AllocationRead(
@@ -74,7 +90,15 @@ async def allocate_plan(
         dry_run=result.dry_run,
         target=from_minor(result.plan.target_minor, result.plan.currency),
         currency=result.plan.currency,
-        targets=result.rows,
+        targets=[
+            schemas.AllocatedTarget(
+                member_id=r.member_id,
+                target_id=r.target_id,
+                amount=r.amount,
+                derivation=r.derivation,
+            )
+            for r in result.rows
+        ],
     )
 
 
@@ -88,8 +112,7 @@ async def publish_plan(
     if_match: IfMatch = None,
 ) -> schemas.PlanRead:
     """Publish the plan: every member is sent their target (409 before an allocation)."""
-    view = await commands.publish_plan(
-        team_id, period_id, if_match=if_match, uow=uow, principal=principal
-    )
+    cmd = plans.PublishPlan(team_id=team_id, period_id=period_id, if_match=if_match)
+    view = await plans.publish_plan(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(view.plan.version)
     return _read(view)

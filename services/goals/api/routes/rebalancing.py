@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
 from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
-from services.goals.handlers import commands
+from services.goals.handlers import rebalancing as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Page, etag_of
 from shared.problems import PROBLEM_RESPONSES as P
@@ -33,7 +33,15 @@ async def put_rebalance_policy(
     if_match: IfMatch = None,
 ) -> schemas.PolicyRead:
     """Set how the team answers shortfalls: auto, propose or off, with cap, cooldown and freeze."""
-    row = await commands.put_policy(team_id, body, if_match=if_match, uow=uow, principal=principal)
+    cmd = handlers.SetRebalancePolicy(
+        team_id=team_id,
+        mode=body.mode,
+        max_increase_pct=body.max_increase_pct,
+        cooldown_hours=body.cooldown_hours,
+        freeze_days_before_end=body.freeze_days_before_end,
+        if_match=if_match,
+    )
+    row = await handlers.set_policy(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(row.version)
     return schemas.PolicyRead.of(row)
 
@@ -43,7 +51,7 @@ async def get_rebalance_policy(
     team_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
 ) -> schemas.PolicyRead:
     """Read the team's rebalance policy (defaults when never set)."""
-    row = await commands.get_policy(team_id, uow=uow, principal=principal)
+    row = await handlers.get_policy(team_id, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(row.version)
     return schemas.PolicyRead.of(row)
 
@@ -58,7 +66,7 @@ async def list_rebalances(
     cursor: Cursor = None,
 ) -> Page[schemas.RebalanceRead]:
     """List the team's rebalances, skipped ones with their reason."""
-    rows, nxt = await commands.list_rebalances(
+    rows, nxt = await handlers.list_rebalances(
         team_id, status=status, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return Page[schemas.RebalanceRead](
@@ -72,7 +80,7 @@ async def get_rebalance(
 ) -> schemas.RebalanceRead:
     """Read one rebalance with its transfers."""
     return schemas.RebalanceRead.of(
-        await commands.get_rebalance(rebalance_id, uow=uow, principal=principal)
+        await handlers.get_rebalance(rebalance_id, uow=uow, principal=principal)
     )
 
 
@@ -84,7 +92,9 @@ async def approve_rebalance(
 ) -> schemas.RebalanceRead:
     """Apply a proposed rebalance (409 when a target it touches changed since)."""
     return schemas.RebalanceRead.of(
-        await commands.approve_rebalance(rebalance_id, uow=uow, principal=principal)
+        await handlers.approve_rebalance(
+            handlers.ApproveRebalance(rebalance_id=rebalance_id), uow=uow, principal=principal
+        )
     )
 
 
@@ -96,5 +106,7 @@ async def reject_rebalance(
 ) -> schemas.RebalanceRead:
     """Reject a proposed rebalance; nothing moves."""
     return schemas.RebalanceRead.of(
-        await commands.reject_rebalance(rebalance_id, uow=uow, principal=principal)
+        await handlers.reject_rebalance(
+            handlers.RejectRebalance(rebalance_id=rebalance_id), uow=uow, principal=principal
+        )
     )

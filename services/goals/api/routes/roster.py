@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
 from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
-from services.goals.handlers import commands
+from services.goals.handlers import roster
 from shared.auth import AdminPrincipal, CurrentPrincipal, ManagerPrincipal
 from shared.http import Page, etag_of
 from shared.problems import PROBLEM_RESPONSES as P
@@ -23,7 +23,8 @@ async def create_team(
     body: schemas.TeamCreate, principal: AdminPrincipal, uow: UowDep, response: Response
 ) -> schemas.TeamRead:
     """Create a team (admin)."""
-    team = await commands.create_team(body, uow=uow, principal=principal)
+    cmd = roster.CreateTeam(name=body.name, currency=body.currency, manager_id=body.manager_id)
+    team = await roster.create_team(cmd, uow=uow, principal=principal)
     response.headers["Location"] = f"/v1/teams/{team.id}"
     response.headers["ETag"] = etag_of(team.version)
     return schemas.TeamRead.model_validate(team)
@@ -34,7 +35,7 @@ async def list_teams(
     principal: CurrentPrincipal, uow: UowDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[schemas.TeamRead]:
     """List the teams you can see (all of the org for admins)."""
-    rows, nxt = await commands.list_teams(uow=uow, principal=principal, cursor=cursor, limit=limit)
+    rows, nxt = await roster.list_teams(uow=uow, principal=principal, cursor=cursor, limit=limit)
     return Page[schemas.TeamRead](
         items=[schemas.TeamRead.model_validate(r) for r in rows], next_cursor=nxt
     )
@@ -45,7 +46,7 @@ async def get_team(
     team_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
 ) -> schemas.TeamRead:
     """Read a team."""
-    team = await commands.get_team(team_id, uow=uow, principal=principal)
+    team = await roster.get_team(team_id, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(team.version)
     return schemas.TeamRead.model_validate(team)
 
@@ -60,9 +61,10 @@ async def update_team(
     if_match: IfMatch = None,
 ) -> schemas.TeamRead:
     """Rename a team or (admin) change its manager."""
-    team = await commands.update_team(
-        team_id, body, if_match=if_match, uow=uow, principal=principal
+    cmd = roster.UpdateTeam(
+        team_id=team_id, name=body.name, manager_id=body.manager_id, if_match=if_match
     )
+    team = await roster.update_team(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(team.version)
     return schemas.TeamRead.model_validate(team)
 
@@ -78,7 +80,16 @@ async def add_member(
     response: Response,
 ) -> schemas.MemberRead:
     """Add a member to a team."""
-    member = await commands.add_member(team_id, body, uow=uow, principal=principal)
+    cmd = roster.AddMember(
+        team_id=team_id,
+        name=body.name,
+        email=body.email,
+        capacity=body.capacity,
+        ramp=body.ramp,
+        starts_on=body.starts_on,
+        crm_ids=body.crm_ids.model_dump(),
+    )
+    member = await roster.add_member(cmd, uow=uow, principal=principal)
     response.headers["Location"] = f"/v1/members/{member.id}"
     response.headers["ETag"] = etag_of(member.version)
     return schemas.MemberRead.of(member)
@@ -94,7 +105,7 @@ async def list_members(
     cursor: Cursor = None,
 ) -> Page[schemas.MemberRead]:
     """List a team's members (those who left only with include_left)."""
-    rows, nxt = await commands.list_members(
+    rows, nxt = await roster.list_members(
         team_id, include_left=include_left, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return Page[schemas.MemberRead](items=[schemas.MemberRead.of(r) for r in rows], next_cursor=nxt)
@@ -105,7 +116,7 @@ async def get_member(
     member_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
 ) -> schemas.MemberRead:
     """Read a member."""
-    member = await commands.get_member(member_id, uow=uow, principal=principal)
+    member = await roster.get_member(member_id, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(member.version)
     return schemas.MemberRead.of(member)
 
@@ -122,9 +133,18 @@ async def update_member(
     if_match: IfMatch = None,
 ) -> schemas.MemberRead:
     """Change a member's details (e-mail, CRM ids, capacity, ramp)."""
-    member = await commands.update_member(
-        member_id, body, if_match=if_match, uow=uow, principal=principal
+    cmd = roster.UpdateMember(
+        member_id=member_id,
+        name=body.name,
+        email=body.email,
+        capacity=body.capacity,
+        ramp=body.ramp,
+        starts_on=body.starts_on if "starts_on" in body.model_fields_set else roster.KEEP,
+        # Only the CRM ids sent change; an id sent as null clears it.
+        crm_ids=body.crm_ids.model_dump(exclude_unset=True) if body.crm_ids else {},
+        if_match=if_match,
     )
+    member = await roster.update_member(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(member.version)
     return schemas.MemberRead.of(member)
 
@@ -136,9 +156,8 @@ async def remove_member(
     member_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep, if_match: IfMatch = None
 ) -> schemas.Departure:
     """The member leaves the team; their open targets go to the others, the team total is kept."""
-    result = await commands.remove_member(
-        member_id, if_match=if_match, uow=uow, principal=principal
-    )
+    cmd = roster.RemoveMember(member_id=member_id, if_match=if_match)
+    result = await roster.remove_member(cmd, uow=uow, principal=principal)
     return schemas.Departure(
         member=schemas.MemberRead.of(result.member), changed_targets=result.changed_targets
     )
@@ -154,7 +173,14 @@ async def record_result(
     member_id: uuid.UUID, body: schemas.ResultCreate, principal: ManagerPrincipal, uow: UowDep
 ) -> schemas.ResultRead:
     """Import a member's result of a past period (used by historical allocation)."""
-    row = await commands.record_result(member_id, body, uow=uow, principal=principal)
+    cmd = roster.RecordResult(
+        member_id=member_id,
+        period_name=body.period_name,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        achieved=body.achieved,
+    )
+    row = await roster.record_result(cmd, uow=uow, principal=principal)
     return schemas.ResultRead.of(row)
 
 
@@ -167,7 +193,7 @@ async def list_results(
     cursor: Cursor = None,
 ) -> Page[schemas.ResultRead]:
     """List a member's past results."""
-    rows, nxt = await commands.list_results(
+    rows, nxt = await roster.list_results(
         member_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return Page[schemas.ResultRead](items=[schemas.ResultRead.of(r) for r in rows], next_cursor=nxt)

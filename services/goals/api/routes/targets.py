@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from services.goals.api import schemas
 from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
-from services.goals.handlers import commands
+from services.goals.handlers import targets as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Page, etag_of
 from shared.problems import PROBLEM_RESPONSES as P
@@ -32,7 +32,7 @@ async def get_target(
     target_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
 ) -> schemas.TargetRead:
     """Read a target and how it was derived (reps: their own only)."""
-    target = await commands.get_target(target_id, uow=uow, principal=principal)
+    target = await handlers.get_target(target_id, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(target.version)
     return schemas.TargetRead.of(target)
 
@@ -51,9 +51,14 @@ async def edit_target(
     if_match: IfMatch = None,
 ) -> schemas.TargetRead:
     """Set a target by hand; the others absorb the difference unless team_total_changes."""
-    target = await commands.edit_target(
-        target_id, body, if_match=if_match, uow=uow, principal=principal
+    cmd = handlers.EditTarget(
+        target_id=target_id,
+        amount=body.amount,
+        reason=body.reason,
+        team_total_changes=body.team_total_changes,
+        if_match=if_match,
     )
+    target = await handlers.edit_target(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(target.version)
     return schemas.TargetRead.of(target)
 
@@ -67,7 +72,7 @@ async def get_target_history(
     cursor: Cursor = None,
 ) -> TargetHistoryPage:
     """The target's change ledger: old, new, delta, reason, actor or source event, time."""
-    target, rows, nxt = await commands.target_history(
+    target, rows, nxt = await handlers.target_history(
         target_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return TargetHistoryPage(
@@ -88,7 +93,9 @@ async def acknowledge_target(
 ) -> schemas.TargetRead:
     """Acknowledge your own published target (repeating it changes nothing)."""
     return schemas.TargetRead.of(
-        await commands.acknowledge_target(target_id, uow=uow, principal=principal)
+        await handlers.acknowledge_target(
+            handlers.AcknowledgeTarget(target_id=target_id), uow=uow, principal=principal
+        )
     )
 
 

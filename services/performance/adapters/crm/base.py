@@ -6,8 +6,10 @@ once per ``(source, dedupe_key)`` and applies it to the sale keyed by ``(source,
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -93,6 +95,23 @@ def require_secrets(secrets: Iterable[str]) -> list[str]:
     if not configured:
         raise WebhookRejected("no webhook secret is configured for this source")
     return configured
+
+
+def require_hmac_sha256(
+    signed: bytes, *, keys: Iterable[bytes], candidates: Collection[bytes], error: str
+) -> None:
+    """Accept a delivery whose signature is the HMAC-SHA256 of ``signed`` under any key.
+
+    Every key is tried against every candidate in constant time, with no early exit, so timing
+    does not tell which secret (or which signature) matched.
+    """
+    matched = False
+    for key in keys:
+        expected = hmac.new(key, signed, hashlib.sha256).digest()
+        for candidate in candidates:
+            matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise WebhookRejected(error)
 
 
 def parse_digits(value: str | None, *, name: str) -> int:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -36,6 +34,7 @@ from services.performance.adapters.crm.base import (
     parse_instant,
     parse_text,
     require_fresh,
+    require_hmac_sha256,
     require_secrets,
 )
 
@@ -72,13 +71,12 @@ def verify(
     require_fresh(sent_at, now)
     # Sign the raw bytes as received: any re-serialisation would change what was signed.
     signed = f"{message_id}.{timestamp}.".encode() + body
-    matched = False
-    for key in keys:
-        expected = hmac.new(key, signed, hashlib.sha256).digest()
-        for candidate in signatures:
-            matched |= hmac.compare_digest(expected, candidate)
-    if not matched:
-        raise WebhookRejected("no webhook-signature matches an active secret")
+    require_hmac_sha256(
+        signed,
+        keys=keys,
+        candidates=signatures,
+        error="no webhook-signature matches an active secret",
+    )
 
 
 def parse(body: bytes, *, message_id: str) -> list[DealEvent]:

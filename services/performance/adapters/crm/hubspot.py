@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -35,6 +33,7 @@ from services.performance.adapters.crm.base import (
     parse_instant,
     parse_text,
     require_fresh,
+    require_hmac_sha256,
     require_secrets,
     unique,
 )
@@ -130,12 +129,12 @@ def verify(
     require_fresh(sent_at, now)
     uri = _SIGNED_URI_ESCAPES.sub(lambda match: bytes.fromhex(match[1]).decode(), url)
     signed = method.upper().encode() + uri.encode() + body + timestamp.encode()
-    matched = False
-    for secret in configured:
-        expected = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
-        matched |= hmac.compare_digest(expected, provided)
-    if not matched:
-        raise WebhookRejected("X-HubSpot-Signature-v3 does not match an active client secret")
+    require_hmac_sha256(
+        signed,
+        keys=[secret.encode() for secret in configured],
+        candidates=[provided],
+        error="X-HubSpot-Signature-v3 does not match an active client secret",
+    )
 
 
 def parse(body: bytes, *, won_stages: Collection[str] = DEFAULT_WON_STAGES) -> list[HubSpotChange]:

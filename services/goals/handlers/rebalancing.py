@@ -1,0 +1,201 @@
+"""Rebalancing use cases: a team's policy, and deciding on proposed rebalances."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Target, Team
+from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from services.goals.handlers.access import load_team
+from services.goals.handlers.ledger import apply_new_targets
+from shared.auth import Principal
+from shared.domain_errors import Conflict
+from shared.events.goals import TargetsRebalanced, Transfer
+from shared.http import check_if_match
+from shared.money import from_minor
+from shared.timeutil import utcnow
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRebalancePolicy:
+    """Set how a team answers shortfalls."""
+
+    team_id: uuid.UUID
+    mode: str
+    max_increase_pct: Decimal
+    cooldown_hours: int
+    freeze_days_before_end: int
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveRebalance:
+    """Apply a proposed rebalance."""
+
+    rebalance_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectRebalance:
+    """Reject a proposed rebalance."""
+
+    rebalance_id: uuid.UUID
+
+
+def default_policy(team: Team) -> RebalancePolicy:
+    """The policy of a team that never set one."""
+    return RebalancePolicy.model_validate({"team_id": team.id, "org_id": team.org_id, "version": 0})
+
+
+async def get_policy(
+    team_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal
+) -> RebalancePolicy:
+    """A team's rebalance policy."""
+    async with uow:
+        team = await load_team(uow, principal, team_id, write=False)
+        return await uow.repo.policy_of(principal.org, team.id) or default_policy(team)
+
+
+async def set_policy(
+    cmd: SetRebalancePolicy, *, uow: GoalsUnitOfWork, principal: Principal
+) -> RebalancePolicy:
+    """Set a team's rebalance policy."""
+    async with uow:
+        team = await load_team(uow, principal, cmd.team_id, write=True)
+        row = await uow.repo.policy_of(principal.org, team.id)
+        check_if_match(cmd.if_match, row.version if row else 0)
+        row = row or default_policy(team)
+        row.mode = cmd.mode
+        row.max_increase_pct = str(cmd.max_increase_pct)
+        row.cooldown_hours = cmd.cooldown_hours
+        row.freeze_days_before_end = cmd.freeze_days_before_end
+        row.version += 1
+        row.updated_at = utcnow()
+        uow.repo.add(row)
+        await uow.commit()
+    return row
+
+
+async def list_rebalances(
+    team_id: uuid.UUID,
+    *,
+    status: str | None,
+    uow: GoalsUnitOfWork,
+    principal: Principal,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Rebalance], str | None]:
+    """Rebalances of a team, oldest first."""
+    async with uow:
+        team = await load_team(uow, principal, team_id, write=True)
+        stmt = uow.repo.rebalances(principal.org, team.id, status)
+        return await uow.repo.page(stmt, [Rebalance.created_at, Rebalance.id], cursor, limit)
+
+
+async def _load_rebalance(
+    uow: GoalsUnitOfWork, principal: Principal, rebalance_id: uuid.UUID
+) -> Rebalance:
+    row = await uow.repo.get(Rebalance, org=principal.org, id=rebalance_id, what="rebalance")
+    await load_team(uow, principal, row.team_id, write=True)
+    return row
+
+
+async def _load_proposed(
+    uow: GoalsUnitOfWork, principal: Principal, rebalance_id: uuid.UUID
+) -> Rebalance:
+    row = await _load_rebalance(uow, principal, rebalance_id)
+    if row.status != "proposed":
+        raise Conflict(f"the rebalance is {row.status}, not proposed")
+    return row
+
+
+async def get_rebalance(
+    rebalance_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal
+) -> Rebalance:
+    """One rebalance."""
+    async with uow:
+        return await _load_rebalance(uow, principal, rebalance_id)
+
+
+def transfers_of(row: Rebalance) -> list[tuple[uuid.UUID, uuid.UUID, Decimal]]:
+    """A rebalance's stored transfers as (from member, to member, amount)."""
+    return [
+        (
+            uuid.UUID(str(t["from"])),
+            uuid.UUID(str(t["to"])),
+            from_minor(t["amount_minor"], row.currency),
+        )
+        for t in row.transfers
+    ]
+
+
+async def apply_rebalance(
+    *, uow: GoalsUnitOfWork, row: Rebalance, plan: Plan, targets: list[Target], applied: str
+) -> None:
+    """Write a rebalance's new targets and announce it (caller commits)."""
+    reason = "rebalance" if applied == "auto" else "proposal_approved"
+    new_targets = {uuid.UUID(k): v for k, v in row.new_targets.items()}
+    apply_new_targets(
+        uow=uow,
+        plan=plan,
+        targets=targets,
+        new_targets=new_targets,
+        reason=reason,
+        actor=row.decided_by,
+        source_event_id=row.source_event_id,
+    )
+    uow.emit(
+        TargetsRebalanced(
+            org_id=row.org_id,
+            team_id=row.team_id,
+            rebalance_id=row.id,
+            period_id=row.period_id,
+            giver_id=row.giver_id,
+            requested=from_minor(row.requested_minor, row.currency),
+            moved=from_minor(row.moved_minor, row.currency),
+            uncovered=from_minor(row.uncovered_minor, row.currency),
+            currency=row.currency,
+            transfers=[
+                Transfer(from_member_id=giver, to_member_id=taker, amount=amount)
+                for giver, taker, amount in transfers_of(row)
+            ],
+            source_event_id=row.source_event_id,
+            applied=applied,  # type: ignore[arg-type]
+        )
+    )
+
+
+async def approve_rebalance(
+    cmd: ApproveRebalance, *, uow: GoalsUnitOfWork, principal: Principal
+) -> Rebalance:
+    """Apply a proposed rebalance, if no target it touches changed since it was proposed."""
+    async with uow:
+        row = await _load_proposed(uow, principal, cmd.rebalance_id)
+        plan = await uow.repo.get(Plan, org=principal.org, id=row.plan_id, what="plan")  # type: ignore[arg-type]
+        targets = await uow.repo.targets_of(principal.org, plan.id)
+        current = {str(t.id): t.version for t in targets}
+        moved = sorted(k for k, v in row.target_versions.items() if current.get(k) != v)
+        if moved:
+            raise Conflict(
+                "targets changed since the proposal; it can only be rejected",
+                changed_targets=moved,
+            )
+        row.status, row.decided_at, row.decided_by = "approved", utcnow(), principal.sub
+        await apply_rebalance(uow=uow, row=row, plan=plan, targets=targets, applied="approved")
+        uow.repo.add(row)
+        await uow.commit()
+    return row
+
+
+async def reject_rebalance(
+    cmd: RejectRebalance, *, uow: GoalsUnitOfWork, principal: Principal
+) -> Rebalance:
+    """Reject a proposed rebalance: nothing moves."""
+    async with uow:
+        row = await _load_proposed(uow, principal, cmd.rebalance_id)
+        row.status, row.decided_at, row.decided_by = "rejected", utcnow(), principal.sub
+        uow.repo.add(row)
+        await uow.commit()
+    return row

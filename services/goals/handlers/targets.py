@@ -1,0 +1,143 @@
+"""Target use cases: read, hand edits, the change ledger, acknowledgement."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from services.goals.adapters.orm import Plan, Target, TargetChange, Team
+from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from services.goals.domain.rebalancing import plan_adjustment
+from services.goals.handlers.access import can_manage
+from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
+from shared.auth import Principal
+from shared.domain_errors import Conflict, Forbidden, NotFound
+from shared.events.goals import TargetAcknowledged
+from shared.http import check_if_match
+from shared.money import to_minor
+from shared.timeutil import utcnow
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditTarget:
+    """Set a target by hand; the team total moves only when team_total_changes."""
+
+    target_id: uuid.UUID
+    amount: Decimal
+    reason: str
+    team_total_changes: bool = False
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcknowledgeTarget:
+    """The rep owning a published target acknowledges it."""
+
+    target_id: uuid.UUID
+
+
+async def _load_target(
+    uow: GoalsUnitOfWork, principal: Principal, target_id: uuid.UUID, *, write: bool
+) -> tuple[Target, Team, Plan]:
+    target = await uow.repo.get(Target, org=principal.org, id=target_id, what="target")
+    team = await uow.repo.get(Team, org=principal.org, id=target.team_id, what="team")
+    plan = await uow.repo.get(Plan, org=principal.org, id=target.plan_id, what="plan")
+    if can_manage(principal, team):
+        return target, team, plan
+    if principal.member_id != target.member_id:
+        # Another rep's target does not exist for this caller: ids and amounts do not leak.
+        raise NotFound(f"target {target_id} not found")
+    if write:
+        raise Forbidden("only an admin or the team's manager may change targets")
+    return target, team, plan
+
+
+async def get_target(target_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal) -> Target:
+    """Read a target with its derivation."""
+    async with uow:
+        target, _, _ = await _load_target(uow, principal, target_id, write=False)
+        return target
+
+
+async def target_history(
+    target_id: uuid.UUID,
+    *,
+    uow: GoalsUnitOfWork,
+    principal: Principal,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Target, list[TargetChange], str | None]:
+    """The ledger of a target, oldest first."""
+    async with uow:
+        target, _, _ = await _load_target(uow, principal, target_id, write=False)
+        stmt = uow.repo.changes(principal.org, target.id)
+        rows, nxt = await uow.repo.page(stmt, [TargetChange.version], cursor, limit)
+        return target, rows, nxt
+
+
+async def edit_target(cmd: EditTarget, *, uow: GoalsUnitOfWork, principal: Principal) -> Target:
+    """A manager sets a target by hand; the others balance it unless the team total changes."""
+    async with uow:
+        target, team, plan = await _load_target(uow, principal, cmd.target_id, write=True)
+        check_if_match(cmd.if_match, target.version)
+        active = {m.id for m in await uow.repo.active_members(principal.org, team.id)}
+        if target.member_id not in active:
+            raise Conflict("the member of this target has left the team")
+        new = to_minor(cmd.amount, team.currency)
+        targets = await uow.repo.targets_of(principal.org, plan.id)
+        positions = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
+        adjustment = plan_adjustment(
+            member_id=target.member_id,
+            delta_minor=new - target.amount_minor,
+            team=positions,
+            policy=await policy_for(uow=uow, org=principal.org, team_id=team.id),
+            team_total_changes=cmd.team_total_changes,
+        )
+        apply_new_targets(
+            uow=uow,
+            plan=plan,
+            targets=targets,
+            new_targets=adjustment.new_targets,
+            reason="manual",
+            actor=principal.sub,
+            note=cmd.reason,
+        )
+        if cmd.team_total_changes and adjustment.delta_minor:
+            plan.target_minor += adjustment.delta_minor
+            plan.version += 1
+            uow.repo.add(plan)
+        await uow.commit()
+    return next(t for t in targets if t.id == target.id)
+
+
+async def acknowledge_target(
+    cmd: AcknowledgeTarget, *, uow: GoalsUnitOfWork, principal: Principal
+) -> Target:
+    """The rep owning a published target acknowledges it (again: no change)."""
+    async with uow:
+        target = await uow.repo.get(Target, org=principal.org, id=cmd.target_id, what="target")
+        team = await uow.repo.get(Team, org=principal.org, id=target.team_id, what="team")
+        if principal.member_id != target.member_id:
+            if can_manage(principal, team):
+                raise Forbidden("only the member owning a target can acknowledge it")
+            raise NotFound(f"target {cmd.target_id} not found")
+        plan = await uow.repo.get(Plan, org=principal.org, id=target.plan_id, what="plan")
+        if plan.status != "published":
+            raise Conflict("the plan is not published yet")
+        if target.acknowledged_at is None:
+            target.acknowledged_at = utcnow()
+            uow.repo.add(target)
+            uow.emit(
+                TargetAcknowledged(
+                    org_id=target.org_id,
+                    team_id=target.team_id,
+                    target_id=target.id,
+                    member_id=target.member_id,
+                    period_id=target.period_id,
+                    version=target.version,
+                    acknowledged_at=target.acknowledged_at,
+                )
+            )
+            await uow.commit()
+    return target
