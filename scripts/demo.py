@@ -415,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Attain(urls) as api:
             run(api, Narrator(args.pause))
     except StackUnavailable as error:
+        sys.stdout.flush()
         print(
             f"\nThe stack is not running: {error}.\n"
             "Start it in another terminal with `make run` (wait for 'Attain is running'), "
@@ -423,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except (ScenarioError, TimeoutError) as error:
+        sys.stdout.flush()
         print(f"\nThe demo stopped: {error}\nSee .run/*.log of `make run`.", file=sys.stderr)
         return 1
     return 0

@@ -68,11 +68,10 @@ def wait_for(
 ) -> T:
     """Call probe until it returns something truthy; raise TimeoutError naming what was awaited."""
     deadline = time.monotonic() + timeout
-    last: T | None = None
     while True:
-        last = probe()
-        if last:
-            return last
+        result = probe()
+        if result:
+            return result
         if time.monotonic() >= deadline:
             raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
@@ -476,26 +475,6 @@ class Attain:
                 return items
 
     # -- feedback ------------------------------------------------------------------------------
-
-    def open_dispute(
-        self,
-        by: Rep,
-        team: Team,
-        *,
-        kind: str,
-        subject: str,
-        parties: Sequence[Rep],
-        related: Mapping[str, str] | None = None,
-    ) -> dict:
-        """A rep opens a dispute naming its parties."""
-        body = {
-            "team_id": team.id,
-            "kind": kind,
-            "subject": subject,
-            "parties": [p.id for p in parties],
-            "related": dict(related) if related else None,
-        }
-        return self.post("feedback", "/v1/disputes", body, token=by.token)
 
     def state_case(self, rep: Rep, dispute_id: str, text: str) -> dict:
         """A party submits their statement."""

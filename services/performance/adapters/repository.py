@@ -40,6 +40,10 @@ class PerformanceRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Members by id, for this unit of work only: a sale looks up the same few members
+        # several times (owner mapping, credits, the team's evaluation). Members are changed
+        # through these same ORM objects, never by bulk SQL, so a remembered one is never stale.
+        self._members: dict[uuid.UUID, Member] = {}
 
     def _insert(self, table: sa.Table) -> Any:
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
@@ -69,13 +73,16 @@ class PerformanceRepository:
         self, *, org_id: uuid.UUID, ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, Member]:
         """Members of the org by id."""
-        wanted = list(set(ids))
-        if not wanted:
-            return {}
-        rows = await self.session.exec(
-            select(Member).where(Member.org_id == org_id, col(Member.id).in_(wanted))
-        )
-        return {m.id: m for m in rows.all()}
+        wanted = set(ids)
+        missing = [m for m in wanted if m not in self._members]
+        if missing:
+            rows = await self.session.exec(select(Member).where(col(Member.id).in_(missing)))
+            self._remember(*rows.all())
+        found = (self._members.get(m) for m in wanted)
+        return {m.id: m for m in found if m is not None and m.org_id == org_id}
+
+    def _remember(self, *members: Member | None) -> None:
+        self._members.update((m.id, m) for m in members if m is not None)
 
     async def member_for_owner(
         self, *, org_id: uuid.UUID, source: str, owner_ref: str | None, email: str | None
@@ -88,6 +95,7 @@ class PerformanceRepository:
             )
             member = found.first()
             if member is not None:
+                self._remember(member)
                 return member
         if email:
             found = await self.session.exec(
@@ -97,7 +105,9 @@ class PerformanceRepository:
                     Member.active,
                 )
             )
-            return found.first()
+            member = found.first()
+            self._remember(member)
+            return member
         return None
 
     async def period(self, *, org_id: uuid.UUID, period_id: uuid.UUID) -> Period | None:
@@ -204,12 +214,17 @@ class PerformanceRepository:
         return result
 
     async def replace_credits(
-        self, *, sale_id: uuid.UUID, credits: Mapping[uuid.UUID, tuple[str, int]]
+        self,
+        *,
+        sale_id: uuid.UUID,
+        credits: Mapping[uuid.UUID, tuple[str, int]],
+        new_sale: bool = False,
     ) -> None:
         """Replace a sale's credit rows with member -> (percent, credited_minor)."""
-        await self.session.execute(
-            sa.delete(SaleCredit.__table__).where(SaleCredit.__table__.c.sale_id == sale_id)
-        )
+        if not new_sale:  # a sale inserted in this unit of work has no rows to delete
+            await self.session.execute(
+                sa.delete(SaleCredit.__table__).where(SaleCredit.__table__.c.sale_id == sale_id)
+            )
         for member_id, (percent, minor) in credits.items():
             self.session.add(
                 SaleCredit.model_validate(
@@ -281,6 +296,32 @@ class PerformanceRepository:
             )
         )
 
+    async def ensure_attainments(
+        self,
+        *,
+        org_id: uuid.UUID,
+        team_id: uuid.UUID,
+        period_id: uuid.UUID,
+        member_ids: list[uuid.UUID],
+    ) -> None:
+        """Create the missing attainment rows of members for a period, in one statement."""
+        if not member_ids:
+            return
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "org_id": org_id,
+                "team_id": team_id,
+                "member_id": member_id,
+                "period_id": period_id,
+                "achieved_minor": 0,
+            }
+            for member_id in member_ids
+        ]
+        await self.session.execute(
+            self._insert(Attainment.__table__).values(rows).on_conflict_do_nothing()
+        )
+
     async def ensure_attainment(
         self, *, org_id: uuid.UUID, team_id: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
     ) -> None:
@@ -343,16 +384,24 @@ class PerformanceRepository:
 
     # -- episodes and closes ----------------------------------------------------------------
 
-    async def episodes(
-        self, *, member_id: uuid.UUID, period_id: uuid.UUID
-    ) -> list[ShortfallEpisode]:
-        """A member's shortfall episodes in a period, oldest first."""
-        rows = await self.session.exec(
-            select(ShortfallEpisode)
-            .where(ShortfallEpisode.member_id == member_id, ShortfallEpisode.period_id == period_id)
-            .order_by(col(ShortfallEpisode.episode))
-        )
-        return list(rows.all())
+    async def episodes_of(
+        self, *, period_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ShortfallEpisode]]:
+        """Shortfall episodes of several members in a period, oldest first, by member."""
+        wanted = list(member_ids)
+        result: dict[uuid.UUID, list[ShortfallEpisode]] = {m: [] for m in wanted}
+        if wanted:
+            rows = await self.session.exec(
+                select(ShortfallEpisode)
+                .where(
+                    ShortfallEpisode.period_id == period_id,
+                    col(ShortfallEpisode.member_id).in_(wanted),
+                )
+                .order_by(col(ShortfallEpisode.episode))
+            )
+            for episode in rows.all():
+                result[episode.member_id].append(episode)
+        return result
 
     async def open_episode(self, row: Mapping[str, Any]) -> bool:
         """Insert an episode; False when another evaluation already opened that number."""

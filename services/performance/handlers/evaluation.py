@@ -76,9 +76,11 @@ async def team_pace(
     period: Period,
     as_of: datetime,
     only_member: uuid.UUID | None = None,
+    targets: list[Target] | None = None,
 ) -> tuple[list[MemberPace], dict[uuid.UUID, Attainment]]:
     """Compute every targeted active member's pace from the incremental rows (no sale scan)."""
-    targets = await repo.targets(team_id=team_id, period_id=period.id)
+    if targets is None:
+        targets = await repo.targets(team_id=team_id, period_id=period.id)
     members = await repo.members(org_id=period.org_id, ids=[t.member_id for t in targets])
     targets = [t for t in targets if t.member_id in members and members[t.member_id].active]
     if only_member is not None:
@@ -120,12 +122,23 @@ async def evaluate_team_period(
     if period is None:
         return None
     team = await repo.team(org_id=org_id, team_id=team_id)
-    for target in await repo.targets(team_id=team_id, period_id=period_id):
-        await repo.ensure_attainment(
-            org_id=org_id, team_id=team_id, member_id=target.member_id, period_id=period_id
-        )
-    members, rows = await team_pace(repo, team=team, team_id=team_id, period=period, as_of=as_of)
+    targets = await repo.targets(team_id=team_id, period_id=period_id)
+    await repo.ensure_attainments(
+        org_id=org_id,
+        team_id=team_id,
+        period_id=period_id,
+        member_ids=[t.member_id for t in targets],
+    )
+    members, rows = await team_pace(
+        repo, team=team, team_id=team_id, period=period, as_of=as_of, targets=targets
+    )
     currency = team.currency if team is not None else (members[0].currency if members else "EUR")
+    # Read once for the whole team: the episode numbers below come from this same read, so a
+    # replica that opened the episode meanwhile makes our insert conflict instead of announcing
+    # the stretch twice.
+    episodes_by_member = await repo.episodes_of(
+        period_id=period_id, member_ids=[m.member_id for m in members]
+    )
     entered: list[MemberPace] = []
     for standing in members:
         row = rows[standing.member_id]
@@ -137,7 +150,7 @@ async def evaluate_team_period(
             row.reported_achieved_minor = row.achieved_minor
             uow.emit(_attainment_changed(org_id, team_id, period_id, standing, as_of))
         repo.add(row)
-        episodes = await repo.episodes(member_id=standing.member_id, period_id=period_id)
+        episodes = episodes_by_member[standing.member_id]
         open_episode = episodes[-1] if episodes and episodes[-1].closed_at is None else None
         if status == pace.PaceStatus.STRUGGLING.value:
             if open_episode is None:
@@ -147,7 +160,7 @@ async def evaluate_team_period(
             repo.add(open_episode)
     shortfalls = []
     for standing in entered:
-        episodes = await repo.episodes(member_id=standing.member_id, period_id=period_id)
+        episodes = episodes_by_member[standing.member_id]
         shortfall_id = uuid.uuid4()
         won = await repo.open_episode(
             {

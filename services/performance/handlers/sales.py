@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, close_instant
-from services.performance.adapters.orm import Sale, SaleCredit
+from services.performance.adapters.orm import Period, Sale, SaleCredit
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.sales import credited_amounts, move_credit, validate_split
 from services.performance.handlers.evaluation import evaluate_team_period
@@ -59,12 +59,24 @@ class AssignSale:
 # -- the shared path of every change ----------------------------------------------------------
 
 
+def _counts(sale: Sale) -> bool:
+    return sale.status == "active" and not sale.currency_mismatch and sale.team_id is not None
+
+
 async def contributions(uow: PerformanceUnitOfWork, sale: Sale) -> Contributions:
     """What a sale adds to attainment now: credited amounts per member, team and period."""
-    if sale.status != "active" or sale.currency_mismatch or sale.team_id is None:
+    if not _counts(sale):
         return {}
     credits = await uow.repo.credits(sale_id=sale.id)
     periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
+    return await _contributions_of(uow, sale, credits, periods)
+
+
+async def _contributions_of(
+    uow: PerformanceUnitOfWork, sale: Sale, credits: list[SaleCredit], periods: list[Period]
+) -> Contributions:
+    if not _counts(sale):
+        return {}
     members = await uow.repo.members(org_id=sale.org_id, ids=[c.member_id for c in credits])
     result: Contributions = defaultdict(int)
     for credit in credits:
@@ -87,7 +99,13 @@ async def settle(
     """Apply a sale change to attainment, emit its fact and re-evaluate the touched teams."""
     uow.repo.add(sale)
     await uow.repo.flush()
-    after = await contributions(uow, sale)
+    emits = fact is not None and sale.team_id is not None
+    credits: list[SaleCredit] = []
+    periods: list[Period] = []
+    if emits or _counts(sale):  # read once for both the attainment and the fact
+        credits = await uow.repo.credits(sale_id=sale.id)
+        periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
+    after = await _contributions_of(uow, sale, credits, periods)
     touched: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for key in before.keys() | after.keys():
         delta = after.get(key, 0) - before.get(key, 0)
@@ -101,19 +119,22 @@ async def settle(
                 period_id=period_id,
                 delta_minor=delta,
             )
-    if fact is not None and sale.team_id is not None:
-        uow.emit(await _sale_fact(uow, sale, fact, old_amount_minor))
+    if emits:
+        assert fact is not None
+        uow.emit(_sale_fact(sale, fact, credits, periods, old_amount_minor))
     for team_id, period_id in sorted(touched, key=str):
         await evaluate_team_period(
             uow, org_id=sale.org_id, team_id=team_id, period_id=period_id, as_of=now
         )
 
 
-async def _sale_fact(
-    uow: PerformanceUnitOfWork, sale: Sale, fact: type, old_amount_minor: int | None
+def _sale_fact(
+    sale: Sale,
+    fact: type,
+    credits: list[SaleCredit],
+    periods: list[Period],
+    old_amount_minor: int | None,
 ) -> SaleRecorded | SaleAdjusted | SaleReversed:
-    credits = await uow.repo.credits(sale_id=sale.id)
-    periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
     # The most specific period (a quarter rather than the year) names the sale's period.
     period = min(periods, key=lambda p: as_utc(p.ends_at) - as_utc(p.starts_at), default=None)
     values = {
@@ -137,11 +158,17 @@ async def _sale_fact(
 
 
 async def _set_split(
-    uow: PerformanceUnitOfWork, sale: Sale, split: Mapping[uuid.UUID, Decimal]
+    uow: PerformanceUnitOfWork,
+    sale: Sale,
+    split: Mapping[uuid.UUID, Decimal],
+    *,
+    new_sale: bool = False,
 ) -> None:
     amounts = credited_amounts(sale.amount_minor, split)
     await uow.repo.replace_credits(
-        sale_id=sale.id, credits={m: (str(p), amounts[m]) for m, p in split.items()}
+        sale_id=sale.id,
+        credits={m: (str(p), amounts[m]) for m, p in split.items()},
+        new_sale=new_sale,
     )
 
 
@@ -252,11 +279,13 @@ async def _record_deal(
             "updated_at": now,
         }
     )
+    if member is not None:
+        # Before the first flush, so the sale is inserted complete rather than inserted and updated.
+        await _refresh_team(uow, sale, member.team_id)
     uow.repo.add(sale)
     await uow.repo.flush()
     if member is not None:
-        await _set_split(uow, sale, {member.id: Decimal(100)})
-        await _refresh_team(uow, sale, member.team_id)
+        await _set_split(uow, sale, {member.id: Decimal(100)}, new_sale=True)
     await settle(uow, sale=sale, before={}, now=now, fact=SaleRecorded)
 
 
@@ -313,10 +342,10 @@ async def create_sale(
                 "updated_at": now,
             }
         )
+        await _refresh_team(uow, sale, members[0].team_id)
         uow.repo.add(sale)
         await uow.repo.flush()
-        await _set_split(uow, sale, split)
-        await _refresh_team(uow, sale, members[0].team_id)
+        await _set_split(uow, sale, split, new_sale=True)
         await settle(uow, sale=sale, before={}, now=now, fact=SaleRecorded)
         view = SaleView(sale, await uow.repo.credits(sale_id=sale.id))
         await uow.commit()
