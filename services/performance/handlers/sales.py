@@ -99,10 +99,10 @@ async def settle(
     """Apply a sale change to attainment, emit its fact and re-evaluate the touched teams."""
     uow.repo.add(sale)
     await uow.repo.flush()
-    emits = fact is not None and sale.team_id is not None
+    emitted = fact if sale.team_id is not None else None
     credits: list[SaleCredit] = []
     periods: list[Period] = []
-    if emits or _counts(sale):  # read once for both the attainment and the fact
+    if emitted is not None or _counts(sale):  # read once for both the attainment and the fact
         credits = await uow.repo.credits(sale_id=sale.id)
         periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
     after = await _contributions_of(uow, sale, credits, periods)
@@ -119,9 +119,8 @@ async def settle(
                 period_id=period_id,
                 delta_minor=delta,
             )
-    if emits:
-        assert fact is not None
-        uow.emit(_sale_fact(sale, fact, credits, periods, old_amount_minor))
+    if emitted is not None:
+        uow.emit(_sale_fact(sale, emitted, credits, periods, old_amount_minor))
     for team_id, period_id in sorted(touched, key=str):
         await evaluate_team_period(
             uow, org_id=sale.org_id, team_id=team_id, period_id=period_id, as_of=now
