@@ -88,83 +88,13 @@ async def ingest_webhook(
     fetch_deal: DealFetcher,
     default_hubspot_token: str | None,
 ) -> IngestResult:
-    """Verify, store and apply a delivery; rejected ones change nothing but their log row."""
-    if cmd.source == "hubspot":
-        return await _ingest_after_fetching(
-            cmd,
-            uow_factory=uow_factory,
-            now=now,
-            fetch_deal=fetch_deal,
-            default_hubspot_token=default_hubspot_token,
-        )
-    delivery_id = uuid.uuid4()
-    for attempt in (1, 2):
-        try:
-            return await _ingest_at_once(uow_factory, cmd, delivery_id, now)
-        except _NotApplied as failure:
-            if isinstance(failure.error, IntegrityError) and attempt == 1:
-                continue  # two deliveries created the same sale at once; the retry updates it
-            # Its log row rolled back with the change; keep it as received, as it was before.
-            await _store(uow_factory, _delivery_row(cmd, delivery_id, now, verified=True))
-            raise failure.error from None
-    raise AssertionError("unreachable")
-
-
-class _NotApplied(Exception):
-    """A verified delivery whose change failed; its transaction, log row included, rolled back."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-async def _ingest_at_once(
-    uow_factory: Callable[[], PerformanceUnitOfWork],
-    cmd: IngestWebhook,
-    delivery_id: uuid.UUID,
-    now: datetime,
-) -> IngestResult:
-    """Verify and parse, then log and apply in one transaction (nothing to wait for between).
-
-    A refused delivery commits its log row alone. A verified one commits its log row with the
-    change, so it is never seen without it; one transaction instead of two halves the waits
-    for the database connection.
-    """
-    async with uow_factory() as uow:
-        secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
-        refusal = _verification_error(cmd, secrets, now)
-        verified = refusal is None
-        events: list[DealEvent] = []
-        if verified:
-            try:
-                events = _parse(cmd)
-            except MalformedWebhook as error:
-                refusal = error
-        if refusal is not None:
-            uow.repo.add(_delivery_row(cmd, delivery_id, now, verified=verified, refusal=refusal))
-            await uow.commit()
-            raise refusal
-        try:
-            return await _apply(uow, cmd, delivery_id, events, now, log_delivery=True)
-        except Exception as error:
-            raise _NotApplied(error) from error
-
-
-async def _ingest_after_fetching(
-    cmd: IngestWebhook,
-    *,
-    uow_factory: Callable[[], PerformanceUnitOfWork],
-    now: datetime,
-    fetch_deal: DealFetcher,
-    default_hubspot_token: str | None,
-) -> IngestResult:
-    """HubSpot sends ids, not deals: the delivery is stored before we call HubSpot back."""
+    """Store the delivery, then parse and apply it; rejected ones change nothing but their log row."""
     delivery_id = uuid.uuid4()
     async with uow_factory() as uow:
         secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
         rejection = _verification_error(cmd, secrets, now)
-        # Committed on its own before the network call, which must not hold the connection:
-        # the audit trail of every delivery, and a rejected one commits nothing else.
+        # Committed on its own before anything else (HubSpot's call-back included): the audit
+        # trail of every delivery, and a rejected one commits nothing else.
         uow.repo.add(
             _delivery_row(cmd, delivery_id, now, verified=rejection is None, refusal=rejection)
         )
@@ -173,7 +103,7 @@ async def _ingest_after_fetching(
         raise rejection
     token = next((s.api_token for s in secrets if s.api_token), None) or default_hubspot_token
     try:
-        events = await _hubspot_events(cmd, fetch_deal=fetch_deal, token=token)
+        events = await _events_of(cmd, fetch_deal=fetch_deal, token=token)
     except MalformedWebhook as error:
         await _mark(uow_factory, delivery_id, "malformed", error.detail)
         raise
@@ -184,12 +114,21 @@ async def _ingest_after_fetching(
     for attempt in (1, 2):
         try:
             async with uow_factory() as uow:
-                return await _apply(uow, cmd, delivery_id, events, now, log_delivery=False)
+                return await _apply(uow, cmd, delivery_id, events, now)
         except IntegrityError:
             # Two deliveries created the same sale at once; the retry finds it and updates it.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+async def _events_of(
+    cmd: IngestWebhook, *, fetch_deal: DealFetcher, token: str | None
+) -> list[DealEvent]:
+    """The changes a delivery carries; HubSpot sends ids, so its deals are fetched."""
+    if cmd.source == "hubspot":
+        return await _hubspot_events(cmd, fetch_deal=fetch_deal, token=token)
+    return _parse(cmd)
 
 
 def _verification_error(
@@ -215,7 +154,6 @@ def _delivery_row(
     *,
     verified: bool,
     refusal: DomainError | None = None,
-    processed: bool = False,
 ) -> WebhookDelivery:
     return WebhookDelivery.model_validate(
         {
@@ -228,20 +166,12 @@ def _delivery_row(
             },
             "body": cmd.body,
             "verified": verified,
-            "outcome": "processed" if processed else _outcome_of(refusal),
+            "outcome": _outcome_of(refusal),
             # A delivery refused after verification keeps a bounded error, as _mark does.
             "error": refusal.detail[: 2000 if verified else None] if refusal else None,
-            "processed_at": now if processed else None,
+            "processed_at": None,
         }
     )
-
-
-async def _store(
-    uow_factory: Callable[[], PerformanceUnitOfWork], delivery: WebhookDelivery
-) -> None:
-    async with uow_factory() as uow:
-        uow.repo.add(delivery)
-        await uow.commit()
 
 
 def _outcome_of(rejection: DomainError | None) -> str:
@@ -282,8 +212,6 @@ async def _apply(
     delivery_id: uuid.UUID,
     events: list[DealEvent],
     now: datetime,
-    *,
-    log_delivery: bool,
 ) -> IngestResult:
     """Apply each new change, mark the delivery processed and commit."""
     applied = duplicates = 0
@@ -305,14 +233,11 @@ async def _apply(
             continue
         await apply_deal_event(uow, org_id=cmd.org_id, event=event, now=now)
         applied += 1
-    if log_delivery:
-        uow.repo.add(_delivery_row(cmd, delivery_id, now, verified=True, processed=True))
-    else:
-        delivery = await uow.session.get(WebhookDelivery, delivery_id)
-        if delivery is not None:
-            delivery.outcome = "processed"
-            delivery.processed_at = now
-            uow.repo.add(delivery)
+    delivery = await uow.session.get(WebhookDelivery, delivery_id)
+    if delivery is not None:
+        delivery.outcome = "processed"
+        delivery.processed_at = now
+        uow.repo.add(delivery)
     await uow.commit()
     return IngestResult(delivery_id=delivery_id, applied=applied, duplicates=duplicates)
 
