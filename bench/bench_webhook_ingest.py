@@ -1,7 +1,7 @@
 """Webhook ingest: the performance service against a bare FastAPI endpoint, in the same run.
 
 Both run under uvicorn (one worker each) on free loopback ports. The service runs on a fresh
-SQLite file with a seeded team, member, period and target, so every sale takes the real path:
+SQLite file (or a throwaway PostgreSQL with --db postgres) with a seeded team, member, period and target, so every sale takes the real path:
 verify, store the delivery, attribute the sale, update attainment, evaluate pace, write the
 outbox. Workers are off, so no broker is needed; the relay runs elsewhere in production too.
 Load comes from wrk (C, one thread, 32 connections) replaying distinct pre-signed Standard
@@ -42,6 +42,7 @@ from services.performance.bootstrap import build_runtime  # noqa: E402
 from services.performance.config import Settings  # noqa: E402
 from services.performance.handlers import events as reactions  # noqa: E402
 from shared.devbroker import free_port  # noqa: E402
+from shared.devpostgres import start_postgres  # noqa: E402
 from shared.devtoken import mint  # noqa: E402
 from shared.events import goals, wrap  # noqa: E402
 
@@ -171,13 +172,19 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the service")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     org = uuid.uuid4()
     path = f"/v1/webhooks/{org}/generic"
+    postgres = start_postgres() if options.db == "postgres" else None
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        if postgres is not None:
+            postgres.create_database("bench")
+            db_url = postgres.url("bench")
         asyncio.run(seed(db_url, org))
         Path(tmp, "bare_app.py").write_text(BARE_APP)
         env = os.environ | {
@@ -223,7 +230,8 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=10)
     print(
-        f"signed generic webhooks, wrk -t1 -c{options.connections} for {options.seconds}s, uvicorn 1 worker each"
+        f"signed generic webhooks, wrk -t1 -c{options.connections} for {options.seconds}s; "
+        f"service on {options.db} with {options.workers} uvicorn worker(s), bare app 1 worker"
     )
     for name, r in results.items():
         print(

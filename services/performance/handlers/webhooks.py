@@ -168,7 +168,7 @@ def _delivery_row(
             "verified": verified,
             "outcome": _outcome_of(refusal),
             # A delivery refused after verification keeps a bounded error, as _mark does.
-            "error": refusal.detail[: 2000 if verified else None] if refusal else None,
+            "error": refusal.detail[:2000] if refusal else None,
             "processed_at": None,
         }
     )
