@@ -1,7 +1,7 @@
 """Webhook ingest: the performance service against a bare FastAPI endpoint, in the same run.
 
 Both run under uvicorn (one worker each) on free loopback ports. The service runs on a fresh
-SQLite file (or a throwaway PostgreSQL with --db postgres) with a seeded team, member, period and target, so every sale takes the real path:
+SQLite file (or a throwaway PostgreSQL with --db postgres) with a seeded team, member,
 verify, store the delivery, attribute the sale, update attainment, evaluate pace, write the
 outbox. Workers are off, so no broker is needed; the relay runs elsewhere in production too.
 Load comes from wrk (C, one thread, 32 connections) replaying distinct pre-signed Standard
@@ -229,6 +229,8 @@ def main() -> None:
             for process in (service, bare):
                 process.terminate()
                 process.wait(timeout=10)
+            if postgres is not None:
+                postgres.stop()
     print(
         f"signed generic webhooks, wrk -t1 -c{options.connections} for {options.seconds}s; "
         f"service on {options.db} with {options.workers} uvicorn worker(s), bare app 1 worker"
