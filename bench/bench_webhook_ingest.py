@@ -1,14 +1,16 @@
 """Webhook ingest: the performance service against a bare FastAPI endpoint, in the same run.
 
-Both run under uvicorn (one worker each) on free loopback ports. The service runs on a fresh
-SQLite file (or a throwaway PostgreSQL with --db postgres) with a seeded team, member,
-verify, store the delivery, attribute the sale, update attainment, evaluate pace, write the
-outbox. Workers are off, so no broker is needed; the relay runs elsewhere in production too.
-Load comes from wrk (C, one thread, 32 connections) replaying distinct pre-signed Standard
-Webhooks deliveries, so the load generator is not the bottleneck.
+Both run under uvicorn on free loopback ports. The service runs on a fresh SQLite file (or a
+throwaway PostgreSQL with --db postgres) with a seeded team, member, period and target, so
+every sale takes the real path: verify, store the delivery, attribute the sale, update
+attainment, evaluate pace, write the outbox. Workers are off, so no broker is needed; the relay
+runs in the worker process in production anyway. Load comes from wrk (C, one thread, 32
+connections) replaying distinct pre-signed Standard Webhooks deliveries, so the load generator
+is not the bottleneck.
 
     apt-get install wrk
     .venv/bin/python bench/bench_webhook_ingest.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/bench_webhook_ingest.py --db postgres --workers 2
 
 Prints requests/s and latency percentiles for both, and their ratio. Not part of the test suite.
 """
