@@ -59,8 +59,9 @@ class Stack:
                 self.env.setdefault(
                     f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{self.run_dir / name}.db"
                 )
-        if self.db == "postgres" and self.postgres is None:
-            self.postgres = start_postgres(base=self.run_dir)
+        if self.db == "postgres":
+            if self.postgres is None:
+                self.postgres = start_postgres(base=self.run_dir)
             for name in SERVICES:
                 self.postgres.create_database(name)
                 self.env[f"{name.upper()}_DATABASE_URL"] = self.postgres.url(name)

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.domain_errors import DomainError
@@ -120,6 +121,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Transient database conflicts: the transaction rolled back, so retrying is safe.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """A deadlock, serialization failure or busy SQLite: nothing was applied; retry."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(orig)
+
+
+async def _transient_db_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_transient_db_error(exc):
+        return await _unexpected(request, exc)
+    log.warning("transient database conflict on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        status=503,
+        title="Service unavailable",
+        detail="a concurrent change conflicted with this one; nothing was applied, retry",
+        type_="urn:attain:problem:retry",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -135,6 +163,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _transient_db_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -125,9 +125,9 @@ def _send_until_accepted(
             response = client.deliver(delivery, expect=None)
             if response.status_code == 202:
                 return response.json()
-            problem = f"{response.status_code} {response.text[:200]}"
-            if response.status_code < 500:
-                raise AssertionError(f"delivery refused: {problem}")
+            # The crash may cost connections, never an answered error (a 500 from concurrent
+            # sales deadlocking each other on PostgreSQL was caught this way).
+            raise AssertionError(f"delivery answered {response.status_code}: {response.text[:300]}")
         except (httpx.HTTPError, StackUnavailable) as error:
             problem = type(error).__name__
         with lock:

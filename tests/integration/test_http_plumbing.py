@@ -13,6 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from shared.app import create_service_app
@@ -97,6 +98,13 @@ def things_router() -> APIRouter:
             raise NotFound("no such thing")
         response.headers["ETag"] = etag_of(row.version)
         return ThingOut.model_validate(row, from_attributes=True)
+
+    @router.get("/-/deadlock")
+    async def deadlock(principal: CurrentPrincipal) -> None:
+        class Orig(Exception):
+            sqlstate = "40P01"
+
+        raise OperationalError("UPDATE attainment ...", {}, Orig("deadlock detected"))
 
     @router.get("/-/boom")
     async def boom(principal: CurrentPrincipal) -> None:
@@ -326,3 +334,10 @@ def _dead_letter(org: uuid.UUID) -> dict:
         "partition": 0, "offset": 1, "key": None, "value": b"{}", "headers": [],
         "error_type": "ValueError", "error": "bad", "failed_at": datetime.now(UTC),
     }  # fmt: skip
+
+
+async def test_a_database_deadlock_is_a_retryable_503_not_a_500(client):
+    response = await client.get("/v1/things/-/deadlock", headers=MANAGER)
+    body = _problem(response, 503)
+    assert response.headers["retry-after"] == "1"
+    assert "retry" in body["detail"]

@@ -64,6 +64,14 @@ class PerformanceRepository:
         team = await self.session.get(Team, team_id)
         return team if team is not None and team.org_id == org_id else None
 
+    async def lock_team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> None:
+        """Hold the team's row until commit (PostgreSQL; SQLite has a single writer anyway)."""
+        # Concurrent sales of one team then update its attainment rows one after the other
+        # instead of deadlocking on them in different orders.
+        await self.session.execute(
+            select(Team.id).where(Team.id == team_id, Team.org_id == org_id).with_for_update()
+        )
+
     async def member(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
         """A member of the org (also one who left)."""
         member = await self.session.get(Member, member_id)

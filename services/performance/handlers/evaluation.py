@@ -121,6 +121,7 @@ async def evaluate_team_period(
     period = await repo.period(org_id=org_id, period_id=period_id)
     if period is None:
         return None
+    await repo.lock_team(org_id=org_id, team_id=team_id)
     team = await repo.team(org_id=org_id, team_id=team_id)
     targets = await repo.targets(team_id=team_id, period_id=period_id)
     await repo.ensure_attainments(

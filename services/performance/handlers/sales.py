@@ -107,6 +107,8 @@ async def settle(
         periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
     after = await _contributions_of(uow, sale, credits, periods)
     touched: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for team_id in sorted({team for _, team, _ in before.keys() | after.keys()}, key=str):
+        await uow.repo.lock_team(org_id=sale.org_id, team_id=team_id)  # in one order: no deadlock
     for key in before.keys() | after.keys():
         delta = after.get(key, 0) - before.get(key, 0)
         member_id, team_id, period_id = key
