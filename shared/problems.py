@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.domain_errors import DomainError
@@ -134,7 +134,24 @@ def is_transient_db_error(exc: BaseException) -> bool:
     return sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(orig)
 
 
-async def _transient_db_error(request: Request, exc: Exception) -> JSONResponse:
+def is_unique_violation(exc: BaseException) -> bool:
+    """Two requests raced to create or change the same thing; the loser rolled back."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_unique_violation(exc):
+        return problem_response(
+            request,
+            status=409,
+            title="Conflict",
+            detail="a concurrent change to the same resource won; nothing was applied, reload and retry",
+            type_="urn:attain:problem:concurrent-change",
+        )
     if not is_transient_db_error(exc):
         return await _unexpected(request, exc)
     log.warning("transient database conflict on %s %s: %s", request.method, request.url.path, exc)
@@ -163,7 +180,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DBAPIError, _transient_db_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

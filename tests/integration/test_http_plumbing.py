@@ -13,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
 from shared.app import create_service_app
@@ -105,6 +105,13 @@ def things_router() -> APIRouter:
             sqlstate = "40P01"
 
         raise OperationalError("UPDATE attainment ...", {}, Orig("deadlock detected"))
+
+    @router.get("/-/race")
+    async def race(principal: CurrentPrincipal) -> None:
+        class Orig(Exception):
+            sqlstate = "23505"
+
+        raise IntegrityError("INSERT INTO target_change ...", {}, Orig("duplicate key"))
 
     @router.get("/-/boom")
     async def boom(principal: CurrentPrincipal) -> None:
@@ -341,3 +348,8 @@ async def test_a_database_deadlock_is_a_retryable_503_not_a_500(client):
     body = _problem(response, 503)
     assert response.headers["retry-after"] == "1"
     assert "retry" in body["detail"]
+
+
+async def test_losing_a_race_on_a_unique_key_is_a_409_not_a_500(client):
+    body = _problem(await client.get("/v1/things/-/race", headers=MANAGER), 409)
+    assert "concurrent" in body["detail"]
