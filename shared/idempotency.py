@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,19 @@ from shared.db import PlumbingTables
 from shared.problems import PROBLEM_JSON
 
 _REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
+# A claimed key with no answer after this long belongs to a request that died (crash, kill).
+ABANDONED_AFTER_S = 60
+# Stored answers are kept this long; a retry after that runs the request again.
+RETENTION_HOURS = 24
+
+
+async def purge_idempotency_keys(engine: AsyncEngine, plumbing: PlumbingTables) -> int:
+    """Forget stored answers older than the retention window."""
+    table = plumbing.idempotency
+    cutoff = datetime.now(UTC) - timedelta(hours=RETENTION_HOURS)
+    async with engine.begin() as conn:
+        result = await conn.execute(table.delete().where(table.c.created_at < cutoff))
+    return result.rowcount or 0
 
 
 class IdempotencyMiddleware:
@@ -49,7 +62,9 @@ class IdempotencyMiddleware:
         scope_name = f"POST {scope['path']}"
         digest = hashlib.sha256(scope_name.encode() + b"\n" + body).hexdigest()
         ident = {"org_id": org, "scope": scope_name[:300], "key": key}
-        if not await self._claim(ident, digest):
+        if not await self._claim(ident, digest) and not await self._reclaim_abandoned(
+            ident, digest
+        ):
             await self._answer_existing(ident, digest, send)
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
@@ -90,6 +105,20 @@ class IdempotencyMiddleware:
             return True
         except IntegrityError:
             return False
+
+    async def _reclaim_abandoned(self, ident: dict[str, str], digest: str) -> bool:
+        """Take over a claim whose request died mid-way (a crash), so retries are not stuck."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=ABANDONED_AFTER_S)
+        where = [self._table.c[k] == v for k, v in ident.items()]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                self._table.delete().where(
+                    *where,
+                    self._table.c.status_code.is_(None),
+                    self._table.c.created_at < cutoff,
+                )
+            )
+        return bool(result.rowcount) and await self._claim(ident, digest)
 
     async def _answer_existing(self, ident: dict[str, str], digest: str, send: Send) -> None:
         async with self._engine.connect() as conn:

@@ -17,6 +17,7 @@ from shared.config import ServiceSettings
 from shared.consumer import ConsumerRunner, EventProcessor, Handler, KafkaDeadLetters
 from shared.db import PlumbingTables, create_engine, session_factory
 from shared.events import Event, dlq_topic, topic_for
+from shared.idempotency import purge_idempotency_keys
 from shared.kafka import ensure_topics
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay
@@ -32,6 +33,13 @@ class PeriodicJob:
     name: str
     interval_s: float
     run: Callable[[ServiceRuntime], Awaitable[Any]]
+
+
+_PURGE_IDEMPOTENCY_KEYS = PeriodicJob(
+    name="purge-idempotency-keys",
+    interval_s=3600,
+    run=lambda runtime: purge_idempotency_keys(runtime.engine, runtime.plumbing),
+)
 
 
 class ServiceRuntime:
@@ -107,7 +115,7 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
-        for job in self._jobs:
+        for job in (*self._jobs, _PURGE_IDEMPOTENCY_KEYS):
             self._tasks.append(asyncio.create_task(self._every(job), name=f"job-{job.name}"))
         self.workers_running = True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.config import DEV_JWT_SECRET
 from shared.domain_errors import NotFound
 from shared.http import Page, check_if_match, etag_of, keyset, page_of
+from shared.idempotency import purge_idempotency_keys
 from tests.conftest import auth, broker_settings
 from tests.integration.probe import Thing, emit_committed, probe_runtime, thing, unpublished
 
@@ -353,3 +355,39 @@ async def test_a_database_deadlock_is_a_retryable_503_not_a_500(client):
 async def test_losing_a_race_on_a_unique_key_is_a_409_not_a_500(client):
     body = _problem(await client.get("/v1/things/-/race", headers=MANAGER), 409)
     assert "concurrent" in body["detail"]
+
+
+BODY = b'{"name": "after crash"}'
+
+
+async def _claim_in_progress(runtime, key: str, *, age: timedelta) -> None:
+    digest = hashlib.sha256(b"POST /v1/things\n" + BODY).hexdigest()
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            runtime.plumbing.idempotency.insert().values(
+                org_id=str(ORG), scope="POST /v1/things", key=key, request_hash=digest,
+                created_at=datetime.now(UTC) - age,
+            )
+        )  # fmt: skip
+
+
+async def test_a_key_whose_request_is_still_running_answers_409(client):
+    await _claim_in_progress(client.runtime, "k-running", age=timedelta(seconds=1))
+    headers = {**MANAGER, "Idempotency-Key": "k-running", "Content-Type": "application/json"}
+    _problem(await client.post("/v1/things", content=BODY, headers=headers), 409)
+
+
+async def test_a_key_abandoned_by_a_crashed_request_is_taken_over_by_the_retry(client):
+    await _claim_in_progress(client.runtime, "k-crashed", age=timedelta(minutes=5))
+    headers = {**MANAGER, "Idempotency-Key": "k-crashed", "Content-Type": "application/json"}
+    retry = await client.post("/v1/things", content=BODY, headers=headers)
+    assert retry.status_code == 201, retry.text
+    again = await client.post("/v1/things", content=BODY, headers=headers)
+    assert again.json() == retry.json() and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_old_idempotency_answers_are_purged(client):
+    runtime = client.runtime
+    await _claim_in_progress(runtime, "k-old", age=timedelta(hours=30))
+    await _claim_in_progress(runtime, "k-new", age=timedelta(hours=1))
+    assert await purge_idempotency_keys(runtime.engine, runtime.plumbing) == 1
