@@ -19,6 +19,7 @@ from shared.events import Envelope, to_kafka
 from shared.kafka import start_producer, stop_quietly
 from shared.metrics import ServiceMetrics
 from shared.timeutil import aware
+from shared.uow import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +245,19 @@ class OutboxRelay:
         await conn.commit()
         if got:
             self._lock_conn = conn
+            await self._listen(conn)
         else:
             await conn.close()
         self.is_leader = bool(got)
         return self.is_leader
+
+    async def _listen(self, conn: AsyncConnection) -> None:
+        """Wake on commits made by other processes (an API beside this worker) at once."""
+        try:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+        except Exception as exc:  # polling still works; only latency suffers
+            log.warning("cannot LISTEN for outbox commits, polling only: %s", exc)
 
     def _lock_key(self) -> int:
         return zlib.crc32(f"attain-outbox-{self._settings.service_name}".encode())

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import PlumbingTables
 from shared.events import Envelope, Event, topic_for, wrap
 from shared.tracing import traceparent_var
+
+# Each service owns its database, so one channel name per database is enough.
+OUTBOX_CHANNEL = "attain_outbox"
 
 
 class UnitOfWork:
@@ -85,6 +89,9 @@ class UnitOfWork:
             for i, env in enumerate(self._pending)
         ]
         await self.session.execute(outbox.insert(), rows)
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            # Delivered at commit (never for a rollback): wakes the relay in another process.
+            await self.session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
         self._pending = []
 
     async def commit(self) -> None:

@@ -153,3 +153,29 @@ async def test_only_one_relay_leads_per_postgresql_database(postgres):
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_commit_in_another_process_wakes_the_relay_at_once_on_postgresql(
+    postgres, fresh_broker
+):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres.create_database(name)
+    settings = broker_settings(fresh_broker.bootstrap_servers)
+    worker = probe_runtime(db_url=postgres.url(name), broker=settings, handler=None)
+    api = probe_runtime(db_url=postgres.url(name), broker=settings, handler=None)
+    worker.settings.outbox_poll_interval_s = 60  # only a notification can wake it in time
+    await worker.create_schema()
+    await worker.start_workers()
+    try:
+        await eventually(lambda: _leads(worker))
+        await asyncio.sleep(0.3)  # let the relay go back to sleep on its long poll
+        await emit_committed(api, thing())  # the API process: its relay is not running
+        records = await read_topic(fresh_broker.bootstrap_servers, TOPIC, expect=1, timeout=10)
+        assert len(records) == 1
+    finally:
+        await worker.stop()
+        await api.stop()
+
+
+async def _leads(runtime) -> bool:
+    return runtime.relay.is_leader
