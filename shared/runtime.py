@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,7 @@ class ServiceRuntime:
                 settings=settings, topics=self.consumed_topics(), processor=processor
             )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._job_tasks: list[asyncio.Task[Any]] = []
         self.workers_running = False
 
     def uow(self) -> UnitOfWork:
@@ -116,7 +117,7 @@ class ServiceRuntime:
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         for job in (*self._jobs, _PURGE_IDEMPOTENCY_KEYS):
-            self._tasks.append(asyncio.create_task(self._every(job), name=f"job-{job.name}"))
+            self._job_tasks.append(asyncio.create_task(self._every(job), name=f"job-{job.name}"))
         self.workers_running = True
 
     async def _every(self, job: PeriodicJob) -> None:
@@ -131,17 +132,16 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         """Stop workers (committing consumer offsets) and close the database."""
+        # Jobs are idempotent: one cut short rolls back and runs again on the next start.
+        await _cancel(self._job_tasks)
+        self._job_tasks.clear()
         if self.consumer is not None:
             await self.consumer.stop()
         await self.relay.stop()
         # Give the consumer a moment to finish its record and commit, then cancel the rest.
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=5)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(BaseException):
-                    await task
+            await _cancel(pending)
         self._tasks.clear()
         self.workers_running = False
         await self.dead_letters.close()
@@ -162,6 +162,16 @@ class ServiceRuntime:
             stale = idle > self.settings.consumer_stale_after_s
             checks["consumer"] = f"no progress for {idle:.0f}s" if stale else "ok"
         return checks
+
+
+async def _cancel(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait until each has ended."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(BaseException):
+            await task
 
 
 async def _broker_reachable(bootstrap: str) -> str:
