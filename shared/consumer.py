@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.config import ServiceSettings
 from shared.events import Envelope, Event, UnknownEventType, dlq_topic, from_kafka
@@ -46,6 +47,17 @@ class Outcome:
 
     status: str  # applied | duplicate | ignored | dead_lettered
     error: str | None = None
+
+
+class InfrastructureUnavailable(Exception):
+    """The database failed, not the record: consuming pauses and the record comes again."""
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Lost connections, unreachable servers, deadlocks: failures no record is to blame for."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 class DeadLetterSink(Protocol):
@@ -126,6 +138,9 @@ class EventProcessor:
                 return Outcome("applied")
             except Exception as exc:
                 if attempt == self._max_attempts:
+                    if is_infrastructure_error(exc):
+                        # Not poison: the database is away. Stop here; the record is redelivered.
+                        raise InfrastructureUnavailable(str(exc)) from exc
                     log.exception("handler failed %d times for %s", attempt, envelope.id)
                     return await self._dead_letter(record, exc)
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.exc import OperationalError
 
 from shared.events import dlq_topic, to_kafka, wrap
 from shared.kafka import ensure_topics
@@ -175,3 +177,27 @@ def test_settings_pass_broker_timeouts_through():
     settings = ProbeSettings(**broker_settings("127.0.0.1:1"))
     assert settings.kafka_session_timeout_ms == 2000
     assert json.loads(json.dumps(settings.consumer_group)) == "attain-probe"
+
+
+async def test_a_database_outage_pauses_consumption_instead_of_dead_lettering(db_url, fresh_broker):
+    outage = {"until": 0.0}
+
+    async def handler(event, envelope, uow):
+        if time.monotonic() < outage["until"]:
+            raise OperationalError("INSERT ...", {}, ConnectionRefusedError("database is down"))
+        from tests.integration.probe import record_effect
+
+        await record_effect(event, envelope, uow)
+
+    runtime = await _prepare(db_url, fresh_broker.bootstrap_servers, handler=handler)
+    event = thing()
+    await _produce(fresh_broker.bootstrap_servers, [_record(event)])
+    outage["until"] = time.monotonic() + 2.0  # longer than all retries of one attempt round
+    await runtime.start_workers()
+    try:
+        await eventually(lambda: _applied(runtime, 1), timeout=30)
+        assert await effects(runtime) == [event.thing_id]
+        assert await table_count(runtime, runtime.plumbing.dead_letter) == 0
+        assert runtime.metrics.events_dead_lettered.labels(consumer="probe")._value.get() == 0
+    finally:
+        await runtime.stop()
