@@ -9,11 +9,11 @@ COPY pyproject.toml README.md ./
 RUN mkdir -p shared services && touch shared/__init__.py services/__init__.py \
     && pip install . && pip uninstall -y attain
 
+# The code runs from /app (python -m ..., uvicorn's app dir), so migrations are found beside it.
 COPY shared ./shared
 COPY services ./services
 COPY scripts ./scripts
-RUN pip install --no-deps . \
-    && useradd --system --uid 10001 attain
+RUN useradd --system --uid 10001 attain
 USER attain
 
 EXPOSE 8000
