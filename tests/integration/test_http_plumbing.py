@@ -391,3 +391,18 @@ async def test_old_idempotency_answers_are_purged(client):
     await _claim_in_progress(runtime, "k-old", age=timedelta(hours=30))
     await _claim_in_progress(runtime, "k-new", age=timedelta(hours=1))
     assert await purge_idempotency_keys(runtime.engine, runtime.plumbing) == 1
+
+
+async def test_browsers_on_development_origins_may_call_and_others_may_not(client):
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    allowed = await client.options(
+        "/v1/things", headers={"Origin": "http://localhost:3000", **preflight}
+    )
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    refused = await client.options(
+        "/v1/things", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert "access-control-allow-origin" not in refused.headers
