@@ -205,10 +205,14 @@ class KafkaDeadLetters:
         if self._producer is None:
             self._producer = await start_producer(self._settings)
         timeout = self._settings.kafka_send_timeout_s
-        future = await asyncio.wait_for(
-            self._producer.send(topic, value=value, key=key, headers=headers), timeout
-        )
-        await asyncio.wait_for(future, timeout)
+        try:
+            future = await asyncio.wait_for(
+                self._producer.send(topic, value=value, key=key, headers=headers), timeout
+            )
+            await asyncio.wait_for(future, timeout)
+        except BaseException:
+            await self.close()  # a broken producer is replaced on the next attempt
+            raise
 
     async def close(self) -> None:
         """Stop the DLQ producer."""
