@@ -112,6 +112,11 @@ class DeadLetterRead(BaseModel):
     replayed_at: datetime | None
 
 
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The process's runtime, built by the app factory."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
 def operations_router() -> APIRouter:
     """Health, readiness, metrics, outbox replay and dead letters."""
     router = APIRouter(tags=["operations"])

@@ -6,15 +6,22 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
+from fastapi import Header, Query
 from pydantic import BaseModel, Field
 
 from shared.domain_errors import InvalidInput, PreconditionFailed
 
 T = TypeVar("T")
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+IfMatch = Annotated[
+    str | None, Header(description="ETag of the version you read; 412 when it is stale")
+]
 
 
 class Page(BaseModel, Generic[T]):

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
+from shared.app import get_runtime
 from shared.runtime import ServiceRuntime
 
-
-def get_runtime(request: Request) -> ServiceRuntime:
-    """The process's runtime, built by the app factory."""
-    return request.app.state.runtime
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
-def get_uow(request: Request) -> FeedbackUnitOfWork:
+def get_uow(runtime: Runtime) -> FeedbackUnitOfWork:
     """A fresh unit of work for one request."""
-    uow = request.app.state.runtime.uow()
+    uow = runtime.uow()
     assert isinstance(uow, FeedbackUnitOfWork)
     return uow
 
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Uow = Annotated[FeedbackUnitOfWork, Depends(get_uow)]

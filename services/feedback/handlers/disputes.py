@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
@@ -16,6 +16,7 @@ from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, NotFound
 from shared.events import feedback as events
 from shared.http import check_if_match
+from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,6 @@ class DisputeResult:
     version: int
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def _load(uow: FeedbackUnitOfWork, principal: Principal, dispute_id: UUID) -> Dispute:
     dispute = await uow.disputes.get(org_id=principal.org, dispute_id=dispute_id)
     if dispute is None or not dispute.can_view(actor_of(principal)):
@@ -131,7 +128,7 @@ async def open_dispute(
             actor=actor,
             team_member_ids=roster,
             manager_member_ids={team.manager_id},
-            at=_now(),
+            at=utcnow(),
         )
         await uow.disputes.add(dispute)
         uow.emit(
@@ -158,7 +155,7 @@ async def submit_statement(
     """Submit or revise the caller's statement; the event carries no text."""
     async with uow:
         dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
-        fact = dispute.submit_statement(actor=actor_of(principal), text=cmd.text, at=_now())
+        fact = dispute.submit_statement(actor=actor_of(principal), text=cmd.text, at=utcnow())
         uow.emit(
             events.StatementSubmitted(
                 org_id=principal.org,
@@ -177,7 +174,7 @@ async def record_waiver(
     """Record a waiver; the party is notified by the event and by a notice in their feed."""
     async with uow:
         dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
-        at = _now()
+        at = utcnow()
         fact = dispute.record_waiver(
             actor=actor_of(principal), party_id=cmd.party_id, reason=cmd.reason, at=at
         )
@@ -224,7 +221,7 @@ async def decide_dispute(
             rationale=cmd.rationale,
             actions=cmd.actions,
             team_member_ids=await team_roster(uow, team),
-            at=_now(),
+            at=utcnow(),
         )
         decision = dispute.decision
         assert decision is not None
@@ -273,7 +270,7 @@ async def respond_to_decision(
     async with uow:
         dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
         facts = dispute.respond(
-            actor=actor_of(principal), accepts=cmd.accepts, comment=cmd.comment, at=_now()
+            actor=actor_of(principal), accepts=cmd.accepts, comment=cmd.comment, at=utcnow()
         )
         for fact in facts:
             if isinstance(fact, domain.DisputeClosed):
@@ -287,7 +284,7 @@ async def withdraw_dispute(
     """Withdraw a dispute: the opener only, before a decision."""
     async with uow:
         dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
-        fact = dispute.withdraw(actor=actor_of(principal), at=_now())
+        fact = dispute.withdraw(actor=actor_of(principal), at=utcnow())
         uow.emit(
             events.DisputeWithdrawn(
                 org_id=principal.org,
@@ -356,7 +353,7 @@ async def dispute_audit(
 async def close_expired_disputes(*, uow_factory, window_hours: float) -> int:
     """Close decided disputes whose response window ran out; safe with several replicas."""
     window = timedelta(hours=window_hours)
-    now = _now()
+    now = utcnow()
     async with uow_factory() as uow:
         due = await uow.disputes.decided_before(cutoff=now - window)
     closed = 0

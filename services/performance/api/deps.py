@@ -5,16 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.bootstrap import PerformanceRuntime
-
-
-def get_runtime(request: Request) -> PerformanceRuntime:
-    """The process runtime built by the app factory."""
-    return request.app.state.runtime
-
+from shared.app import get_runtime
 
 Runtime = Annotated[PerformanceRuntime, Depends(get_runtime)]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Response
 
 from services.feedback.api.deps import Uow
 from services.feedback.api.schemas import (
@@ -23,11 +22,10 @@ from services.feedback.domain import dispute as domain
 from services.feedback.handlers import disputes as handlers
 from shared.auth import CurrentPrincipal
 from shared.events.feedback import AdjustTarget
-from shared.http import Page, etag_of
+from shared.http import Cursor, IfMatch, Limit, Page, etag_of
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
-IfMatch = Annotated[str | None, Header(description="ETag of the dispute version you saw")]
 
 
 def _errors(*codes: int) -> dict[int | str, dict]:
@@ -60,8 +58,8 @@ async def list_disputes(
     uow: Uow,
     team_id: UUID | None = None,
     state: DisputeStateIn | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[DisputeRead]:
     """List the disputes the caller may see (parties: theirs; managers: their teams')."""
     results, next_cursor = await handlers.list_disputes(

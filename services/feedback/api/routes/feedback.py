@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from services.feedback.api.deps import Uow
 from services.feedback.api.schemas import FeedbackCreate, FeedbackRead
 from services.feedback.handlers import feedback as handlers
 from shared.auth import CurrentPrincipal
-from shared.http import Page
+from shared.http import Cursor, Limit, Page
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
@@ -37,8 +37,8 @@ async def list_feedback(
     uow: Uow,
     member_id: UUID | None = None,
     kind: Literal["coaching", "recognition", "concern", "check_in", "notice"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[FeedbackRead]:
     """List the notes you take part in (admins: all), optionally involving one member."""
     rows, next_cursor = await handlers.list_feedback(

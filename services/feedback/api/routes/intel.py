@@ -11,7 +11,7 @@ from services.feedback.api.deps import Uow
 from services.feedback.api.schemas import IntelCreate, IntelRead
 from services.feedback.handlers import intel as handlers
 from shared.auth import CurrentPrincipal
-from shared.http import Page
+from shared.http import Cursor, Limit, Page
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/intel", tags=["intel"])
@@ -40,8 +40,8 @@ async def search_intel(
     team_id: UUID | None = None,
     q: Annotated[str | None, Query(max_length=500, description="Words from title or body")] = None,
     tag: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[IntelRead]:
     """Search your teams' intel by words (full text) and tag."""
     rows, next_cursor = await handlers.search_intel(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from services.feedback.api.deps import Uow
 from services.feedback.api.schemas import (
@@ -17,7 +16,7 @@ from services.feedback.api.schemas import (
 )
 from services.feedback.handlers import meetings as handlers
 from shared.auth import CurrentPrincipal
-from shared.http import Page
+from shared.http import Cursor, Limit, Page
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["meetings"])
@@ -56,8 +55,8 @@ async def list_meetings(
     team_id: UUID,
     principal: CurrentPrincipal,
     uow: Uow,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[MeetingRead]:
     """List a team's meetings (anyone on the team)."""
     rows, next_cursor = await handlers.list_meetings(

@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
-from services.goals.api.deps import Cursor, Limit, UowDep
+from services.goals.api.deps import UowDep
 from services.goals.handlers import periods
 from shared.auth import AdminPrincipal, CurrentPrincipal
-from shared.http import Page
+from shared.http import Cursor, Limit, Page
 from shared.problems import PROBLEM_RESPONSES as P
 
 router = APIRouter(prefix="/v1/periods", tags=["periods"])

@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
-from services.goals.api.deps import IfMatch, UowDep
+from services.goals.api.deps import UowDep
 from services.goals.handlers import plans
 from shared.auth import CurrentPrincipal, ManagerPrincipal
-from shared.http import etag_of
+from shared.http import IfMatch, etag_of
 from shared.money import from_minor
 from shared.problems import PROBLEM_RESPONSES as P
 

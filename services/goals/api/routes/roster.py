@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
-from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
+from services.goals.api.deps import UowDep
 from services.goals.handlers import roster
 from shared.auth import AdminPrincipal, CurrentPrincipal, ManagerPrincipal
-from shared.http import Page, etag_of
+from shared.http import Cursor, IfMatch, Limit, Page, etag_of
 from shared.problems import PROBLEM_RESPONSES as P
 
 router = APIRouter(prefix="/v1", tags=["roster"])

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from services.goals.api import schemas
-from services.goals.api.deps import Cursor, IfMatch, Limit, UowDep
+from services.goals.api.deps import UowDep
 from services.goals.handlers import targets as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
-from shared.http import Page, etag_of
+from shared.http import Cursor, IfMatch, Limit, Page, etag_of
 from shared.problems import PROBLEM_RESPONSES as P
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
