@@ -14,7 +14,7 @@ from shared.devbroker import LocalBroker, start_broker
 from shared.devpostgres import LocalPostgres, start_postgres
 from shared.devtoken import mint
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # Wall-clock deadlines make property tests flaky on a busy 2-core CI machine; the example
 # counts, not the timings, are what the properties promise.

@@ -16,7 +16,7 @@ from services.performance.adapters.crm.base import MalformedWebhook, WebhookReje
 
 pytestmark = pytest.mark.unit
 
-CRM = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "crm"
+CRM = Path(__file__).resolve().parents[2] / "fixtures" / "crm"
 BODY = (CRM / "generic_sale.json").read_bytes()
 SECRET = "whsec_YXR0YWluLWdlbmVyaWMtdGVzdC1zZWNyZXQtMDAwMQ=="
 MESSAGE_ID = "msg_2ZpWq1c7M9tH4kR8xVb3nY6eJ0s"

@@ -24,7 +24,7 @@ from shared.domain_errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 
-CRM = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "crm"
+CRM = Path(__file__).resolve().parents[2] / "fixtures" / "crm"
 BODY = (CRM / "hubspot_deal_closedwon.json").read_bytes()
 DEAL_OBJECT = (CRM / "hubspot_deal_object.json").read_bytes()
 SECRET = "hs-app-client-secret-2f9a61"

@@ -16,7 +16,7 @@ from services.performance.adapters.crm.base import MalformedWebhook, WebhookReje
 
 pytestmark = pytest.mark.unit
 
-CRM = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "crm"
+CRM = Path(__file__).resolve().parents[2] / "fixtures" / "crm"
 BODY = (CRM / "pipedrive_deal_won_v2.json").read_bytes()
 SECRET = "attain-pipedrive:pd-basic-pass-5531"
 AUTHORIZATION = "Basic YXR0YWluLXBpcGVkcml2ZTpwZC1iYXNpYy1wYXNzLTU1MzE="

@@ -15,7 +15,7 @@ from services.performance.adapters.crm.base import MalformedWebhook, WebhookReje
 
 pytestmark = pytest.mark.unit
 
-CRM = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "crm"
+CRM = Path(__file__).resolve().parents[2] / "fixtures" / "crm"
 BODY = (CRM / "salesforce_outbound_opportunity.xml").read_bytes()
 README = (CRM / "README.md").read_text()
 ORG_ID = "00D5g000004XyZaEAK"
