@@ -60,16 +60,29 @@ class MemberPosition:
         return self.projected_minor - self.target_minor
 
 
-@dataclass(frozen=True)
-class Policy:
-    """The caps of a team's rebalance policy (mode, cooldown and freeze live in the service)."""
+MODES = frozenset({"auto", "propose", "off"})
 
+
+@dataclass(frozen=True)
+class RebalancePolicy:
+    """How a team answers shortfalls; the defaults of a team that never set a policy."""
+
+    # `propose` by default, so a manager stays in control until they choose `auto`.
+    mode: str = "propose"
     # 25 means a rep may be raised to at most 125 % of their original target.
     max_increase_pct: Decimal = Decimal(25)
+    cooldown_hours: int = 24
+    freeze_days_before_end: int = 7
 
     def __post_init__(self) -> None:
         if to_fraction(self.max_increase_pct, "max_increase_pct") < 0:
             raise InvalidInput("max_increase_pct must not be negative", field="max_increase_pct")
+        if self.mode not in MODES:
+            raise InvalidInput(f"mode must be one of {', '.join(sorted(MODES))}", field="mode")
+
+
+# The caps are all the maths needs; older call sites name it by that role.
+Policy = RebalancePolicy
 
 
 @dataclass(frozen=True)
