@@ -8,7 +8,7 @@ from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
 from services.feedback.handlers.jobs import close_expired
 from shared.events.goals import MemberJoined, MemberLeft, MemberUpdated, TeamCreated, TeamUpdated
-from shared.events.performance import ShortfallDetected
+from shared.events.performance import ShortfallDetected, TeamShortfallsDetected
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
@@ -25,6 +25,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             MemberJoined: reactions.on_member_joined,
             MemberUpdated: reactions.on_member_updated,
             MemberLeft: reactions.on_member_left,
+            TeamShortfallsDetected: reactions.on_team_shortfalls_detected,
+            # Still accepted until no producer emits it (performance stopped with this release).
             ShortfallDetected: reactions.on_shortfall_detected,
         },
         jobs=(

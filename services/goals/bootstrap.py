@@ -9,10 +9,15 @@ from services.goals.handlers.events import (
     on_attainment_changed,
     on_dispute_resolved,
     on_period_closed,
-    on_shortfall_detected,
 )
+from services.goals.handlers.shortfalls import on_shortfall_detected, on_team_shortfalls_detected
 from shared.events.feedback import DisputeResolved
-from shared.events.performance import AttainmentChanged, PeriodClosed, ShortfallDetected
+from shared.events.performance import (
+    AttainmentChanged,
+    PeriodClosed,
+    ShortfallDetected,
+    TeamShortfallsDetected,
+)
 from shared.runtime import ServiceRuntime
 
 
@@ -24,6 +29,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         plumbing=plumbing,
         uow_class=GoalsUnitOfWork,
         handlers={
+            TeamShortfallsDetected: on_team_shortfalls_detected,
+            # Still accepted until no producer emits it (performance stopped with this release).
             ShortfallDetected: on_shortfall_detected,
             DisputeResolved: on_dispute_resolved,
             PeriodClosed: on_period_closed,

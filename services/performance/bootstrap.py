@@ -65,6 +65,7 @@ def build_runtime(settings: Settings) -> PerformanceRuntime:
             feedback.DisputeResolved: events.on_dispute_resolved,
         },
         jobs=(
+            PeriodicJob("evaluate-settled", settings.evaluation_due_tick_s, jobs.evaluate_settled),
             PeriodicJob(
                 "evaluate-pace", settings.evaluation_interval_s, jobs.evaluate_open_periods
             ),

@@ -28,4 +28,11 @@ class Settings(ServiceSettings):
     #: How long a replaced webhook secret stays valid unless the rotation says otherwise.
     webhook_secret_overlap_s: int = 24 * 3600
     evaluation_interval_s: float = 300.0
+    #: Evaluation after sales waits for this much quiet in a (team, period) ...
+    evaluation_quiet_s: float = 2.0
+    #: ... but never longer than this after the first sale of a burst.
+    evaluation_max_delay_s: float = 10.0
+    #: How often settled evaluations are looked for, and how many are taken at a time.
+    evaluation_due_tick_s: float = 0.5
+    evaluation_batch: int = 50
     period_close_interval_s: float = 300.0

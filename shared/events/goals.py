@@ -180,8 +180,24 @@ class Transfer(BaseModel):
     amount: Decimal
 
 
+class GiverShare(BaseModel):
+    """What one giver of a team rebalance moved, and what stays uncovered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: UUID
+    shortfall_id: UUID | None = None
+    requested: Decimal
+    moved: Decimal
+    uncovered: Decimal
+
+
 class TargetsRebalanced(Event):
-    """A shortfall was moved between members; the team total is unchanged."""
+    """Shortfalls were moved between members; the team total is unchanged.
+
+    `givers` lists every giver of the decision; `giver_id` names the one with the largest
+    shortfall, for readers written before team decisions.
+    """
 
     TYPE: ClassVar[str] = "attain.goals.targets_rebalanced.v1"
     SUBJECT_FIELD: ClassVar[str] = "rebalance_id"
@@ -197,6 +213,7 @@ class TargetsRebalanced(Event):
     transfers: list[Transfer]
     source_event_id: str | None = None
     applied: Literal["auto", "approved"]
+    givers: list[GiverShare] = []
 
 
 class TargetAcknowledged(Event):

@@ -93,7 +93,7 @@ class MemberSnapshot(BaseModel):
 
 
 class ShortfallDetected(Event):
-    """A member entered 'struggling'; carries the whole team's snapshot for rebalancing."""
+    """Deprecated: one member entered 'struggling'. Still accepted; see team_shortfalls_detected."""
 
     TYPE: ClassVar[str] = "attain.performance.shortfall_detected.v1"
     SUBJECT_FIELD: ClassVar[str] = "member_id"
@@ -107,6 +107,53 @@ class ShortfallDetected(Event):
     as_of: datetime
     period_ends_at: datetime
     snapshot: list[MemberSnapshot]
+
+
+class MemberShortfall(BaseModel):
+    """A struggling member whose shortfall is not covered yet in their episode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shortfall_id: UUID
+    member_id: UUID
+    episode: int
+    shortfall: Decimal
+    # True when this evaluation opened the episode (feedback opens one check-in for it).
+    new: bool
+
+
+class MemberFigures(BaseModel):
+    """A member's standing as of the evaluation; performance's copy of the target, for reference."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: UUID
+    target_id: UUID
+    target_version: int
+    target: Decimal
+    achieved: Decimal
+    projected: Decimal
+    status: Status
+
+
+class TeamShortfallsDetected(Event):
+    """One team evaluation: every uncovered struggling member, and the whole team's figures.
+
+    Replaces one `shortfall_detected` per member: goals answers the team with one decision that
+    recomputes shortfalls and headroom from its own current targets and these figures.
+    """
+
+    TYPE: ClassVar[str] = "attain.performance.team_shortfalls_detected.v1"
+    SUBJECT_FIELD: ClassVar[str] = "team_id"
+
+    team_id: UUID
+    evaluation_id: UUID
+    period_id: UUID
+    currency: str
+    as_of: datetime
+    period_ends_at: datetime
+    shortfalls: list[MemberShortfall]
+    standings: list[MemberFigures]
 
 
 class MemberResult(BaseModel):

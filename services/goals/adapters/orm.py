@@ -186,7 +186,7 @@ class RebalancePolicy(Base, table=True):
 
 
 class Rebalance(Base, table=True):
-    """One answer to one shortfall event: applied, proposed, approved, rejected or skipped."""
+    """One team decision on one shortfall event: applied, proposed, approved, rejected, superseded or skipped."""
 
     __table_args__ = (sa.UniqueConstraint("org_id", "source_event_id"),)
 
@@ -208,6 +208,11 @@ class Rebalance(Base, table=True):
     new_targets: dict[str, int] = _json(default_factory=dict)
     # target id -> version the plan was computed against (re-checked on approval).
     target_versions: dict[str, int] = _json(default_factory=dict)
+    # Every giver of the decision: member_id, shortfall_id, requested/moved/uncovered_minor.
+    givers: list[dict[str, Any]] = _json(default_factory=list)
+    # The team's figures the decision used (member_id, achieved/projected_minor, status), so an
+    # approval re-runs it on current targets.
+    figures: list[dict[str, Any]] = _json(default_factory=list)
     as_of: datetime = _tz()
     created_at: datetime = _tz(default_factory=utcnow)
     decided_at: datetime | None = _tz(default=None)

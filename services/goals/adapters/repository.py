@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.goals.adapters.orm import (
@@ -27,6 +27,9 @@ from shared.domain_errors import NotFound
 from shared.http import keyset, page_of
 
 M = TypeVar("M", bound=SQLModel)
+
+# Ledger reasons written by the rebalancing itself; every other reason is a person's decision.
+AUTOMATIC_REASONS = ("rebalance", "proposal_approved")
 
 
 class GoalsRepository:
@@ -194,6 +197,39 @@ class GoalsRepository:
             .order_by(Rebalance.as_of.desc())  # type: ignore[attr-defined]
         )
         return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+
+    async def changed_by_person(
+        self, org: uuid.UUID, target_ids: Sequence[uuid.UUID], after: datetime
+    ) -> list[uuid.UUID]:
+        """Targets that a person (not a rebalance) changed after an instant."""
+        if not target_ids:
+            return []
+        stmt = (
+            select(TargetChange.target_id)
+            .where(
+                TargetChange.org_id == org,
+                col(TargetChange.target_id).in_(target_ids),
+                col(TargetChange.at) > after,
+                col(TargetChange.reason).not_in(AUTOMATIC_REASONS),
+            )
+            .distinct()
+        )
+        return list((await self.session.exec(stmt)).all())
+
+    async def team_rebalances(
+        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+    ) -> list[Rebalance]:
+        """Every rebalance of a team in a period, oldest first."""
+        stmt = (
+            select(Rebalance)
+            .where(
+                Rebalance.org_id == org,
+                Rebalance.team_id == team_id,
+                Rebalance.period_id == period_id,
+            )
+            .order_by(col(Rebalance.created_at))
+        )
+        return list((await self.session.exec(stmt)).all())
 
     def rebalances(self, org: uuid.UUID, team_id: uuid.UUID, status: str | None) -> sa.Select:
         """Rebalances of a team, optionally of one status."""

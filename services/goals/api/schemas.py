@@ -20,7 +20,7 @@ from services.goals.adapters.orm import (
     TargetChange,
 )
 from services.goals.handlers.periods import seasonality_of
-from services.goals.handlers.rebalancing import transfers_of
+from services.goals.handlers.shortfalls import transfers_of
 from shared.money import Amount, from_minor
 from shared.timeutil import as_utc, aware
 
@@ -459,8 +459,21 @@ class TransferRead(_Out):
     amount: Money = Field(examples=["1250.00"])
 
 
+class GiverRead(_Out):
+    """One giver of a team rebalance: moved + uncovered == requested."""
+
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    shortfall_id: uuid.UUID | None = None
+    requested: Money = Field(examples=["5000.00"])
+    moved: Money = Field(examples=["4000.00"])
+    uncovered: Money = Field(examples=["1000.00"])
+
+
 class RebalanceRead(_Out):
-    """One answer to a shortfall: what moved, what stayed uncovered, and its status."""
+    """One team decision: every giver's shortfall, what moved, what stayed uncovered, its status.
+
+    `giver_id` and `shortfall_id` name the giver with the largest shortfall; `givers` lists all.
+    """
 
     id: uuid.UUID
     team_id: uuid.UUID = Field(examples=[TEAM])
@@ -468,7 +481,7 @@ class RebalanceRead(_Out):
     giver_id: uuid.UUID = Field(examples=[MEMBER])
     shortfall_id: uuid.UUID | None = None
     source_event_id: str
-    status: Literal["applied", "proposed", "approved", "rejected", "skipped"] = Field(
+    status: Literal["applied", "proposed", "approved", "rejected", "superseded", "skipped"] = Field(
         examples=["proposed"]
     )
     reason: str | None = Field(None, examples=["cooldown"])
@@ -477,6 +490,7 @@ class RebalanceRead(_Out):
     uncovered: Money = Field(examples=["1000.00"])
     currency: str = Field(examples=["EUR"])
     transfers: list[TransferRead]
+    givers: list[GiverRead] = []
     as_of: datetime
     created_at: datetime
     decided_at: datetime | None = None
@@ -501,6 +515,16 @@ class RebalanceRead(_Out):
             transfers=[
                 TransferRead(from_member_id=giver, to_member_id=taker, amount=amount)
                 for giver, taker, amount in transfers_of(row)
+            ],
+            givers=[
+                GiverRead(
+                    member_id=g["member_id"],
+                    shortfall_id=g.get("shortfall_id"),
+                    requested=from_minor(g["requested_minor"], row.currency),
+                    moved=from_minor(g["moved_minor"], row.currency),
+                    uncovered=from_minor(g["uncovered_minor"], row.currency),
+                )
+                for g in row.givers
             ],
             as_of=row.as_of,
             created_at=row.created_at,

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import timedelta
 
 from services.goals.adapters.orm import (
     Member,
-    MemberStanding,
     PastResult,
-    Rebalance,
     Target,
     Team,
 )
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import (
-    MemberPosition,
-    Policy,
     plan_adjustment,
-    plan_rebalance,
 )
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
-from services.goals.handlers.rebalancing import apply_rebalance
+from services.goals.handlers.standings import remember_standing
 from shared.domain_errors import DomainError, NotFound
 from shared.events import Envelope
 from shared.events.feedback import AdjustTarget, DisputeResolved
-from shared.events.performance import AttainmentChanged, PeriodClosed, ShortfallDetected
+from shared.events.performance import AttainmentChanged, PeriodClosed
 from shared.money import to_minor
-from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -60,45 +52,11 @@ async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: GoalsUn
         uow.repo.add(row)
 
 
-async def _remember_standing(
-    uow: GoalsUnitOfWork,
-    *,
-    org: uuid.UUID,
-    member_id: uuid.UUID,
-    period_id: uuid.UUID,
-    achieved: int,
-    projected: int,
-    status: str,
-    as_of: object,
-) -> None:
-    row = await uow.repo.standing(org, member_id, period_id)
-    if row is not None and as_utc(row.as_of) > as_utc(as_of):  # type: ignore[arg-type]
-        return  # an older report arrived late
-    row = row or MemberStanding.model_validate(
-        {
-            "org_id": org,
-            "member_id": member_id,
-            "period_id": period_id,
-            "achieved_minor": achieved,
-            "projected_minor": projected,
-            "status": status,
-            "as_of": as_of,
-        }
-    )
-    row.achieved_minor, row.projected_minor, row.status, row.as_of = (
-        achieved,
-        projected,
-        status,
-        as_of,  # type: ignore[assignment]
-    )
-    uow.repo.add(row)
-
-
 async def on_attainment_changed(
     event: AttainmentChanged, envelope: Envelope, uow: GoalsUnitOfWork
 ) -> None:
     """Keep each member's latest standing (floors and headroom for departures and disputes)."""
-    await _remember_standing(
+    await remember_standing(
         uow,
         org=event.org_id,
         member_id=event.member_id,
@@ -108,122 +66,6 @@ async def on_attainment_changed(
         status=event.status,
         as_of=event.as_of,
     )
-
-
-async def on_shortfall_detected(
-    event: ShortfallDetected, envelope: Envelope, uow: GoalsUnitOfWork
-) -> None:
-    """Answer a shortfall by the team's policy: apply, propose, or record why it was skipped."""
-    org = event.org_id
-    if await uow.repo.rebalance_by_source(org, envelope.id) is not None:
-        return  # this event already had its one rebalance
-    team = await uow.session.get(Team, event.team_id)
-    if team is None or team.org_id != org:
-        log.warning("shortfall for unknown team %s; skipped", event.team_id)
-        return
-    row = Rebalance.model_validate(
-        {
-            "org_id": org,
-            "team_id": team.id,
-            "period_id": event.period_id,
-            "giver_id": event.member_id,
-            "shortfall_id": event.shortfall_id,
-            "source_event_id": envelope.id,
-            "status": "skipped",
-            "currency": team.currency,
-            "requested_minor": max(to_minor(event.shortfall, event.currency), 0),
-            "as_of": event.as_of,
-        }
-    )
-    row.uncovered_minor = row.requested_minor
-    uow.repo.add(row)
-    row.reason = await _decide(event, envelope, uow, row, team)
-    await uow.repo.flush()  # the unique (org, source_event_id) key guards concurrent deliveries
-
-
-async def _decide(
-    event: ShortfallDetected, envelope: Envelope, uow: GoalsUnitOfWork, row: Rebalance, team: Team
-) -> str | None:
-    """Fill the rebalance row; return the reason when nothing is applied or proposed."""
-    org = event.org_id
-    plan = await uow.repo.plan_of(org, team.id, event.period_id)
-    if plan is None or plan.status != "published":
-        return "no_published_plan"
-    row.plan_id = plan.id
-    targets = await uow.repo.targets_of(org, plan.id)
-    by_id = {t.id: t for t in targets}
-    for snap in event.snapshot:
-        await _remember_standing(
-            uow,
-            org=org,
-            member_id=snap.member_id,
-            period_id=event.period_id,
-            achieved=to_minor(snap.achieved, event.currency),
-            projected=to_minor(snap.projected, event.currency),
-            status=snap.status,
-            as_of=event.as_of,
-        )
-    stale = [
-        str(s.target_id)
-        for s in event.snapshot
-        if s.target_id not in by_id or by_id[s.target_id].version != s.target_version
-    ]
-    if stale:
-        # Targets moved since performance took the snapshot: its numbers no longer describe them.
-        return "stale_target_versions: " + ", ".join(sorted(stale))
-    policy_row = await uow.repo.policy_of(org, team.id)
-    mode = policy_row.mode if policy_row else "propose"
-    cooldown = policy_row.cooldown_hours if policy_row else 24
-    freeze = policy_row.freeze_days_before_end if policy_row else 7
-    if mode == "off":
-        return "policy_off"
-    as_of = as_utc(event.as_of)
-    if as_of >= as_utc(event.period_ends_at) - timedelta(days=freeze):
-        return "freeze_window"
-    last = await uow.repo.last_acted_rebalance(org, team.id, event.period_id)
-    if last is not None and as_of < as_utc(last.as_of) + timedelta(hours=cooldown):
-        return "cooldown"
-    active = {m.id for m in await uow.repo.active_members(org, team.id)}
-    snap = {s.member_id: s for s in event.snapshot}
-    positions = [
-        MemberPosition(
-            member_id=t.member_id,
-            target_minor=t.amount_minor,
-            original_target_minor=t.original_minor,
-            achieved_minor=to_minor(snap[t.member_id].achieved, event.currency),
-            projected_minor=to_minor(snap[t.member_id].projected, event.currency),
-            status=snap[t.member_id].status,
-        )
-        for t in targets
-        if t.member_id in active and t.member_id in snap
-    ]
-    if event.member_id not in {p.member_id for p in positions}:
-        return "giver_not_in_snapshot"
-    policy: Policy = await policy_for(uow=uow, org=org, team_id=team.id)
-    plan_ = plan_rebalance(
-        giver_id=event.member_id,
-        shortfall_minor=to_minor(event.shortfall, event.currency),
-        team=positions,
-        policy=policy,
-    )
-    row.requested_minor = plan_.requested_minor
-    row.moved_minor = plan_.moved_minor
-    row.uncovered_minor = plan_.uncovered_minor
-    row.transfers = [
-        {"from": str(t.from_member), "to": str(t.to_member), "amount_minor": t.amount_minor}
-        for t in plan_.transfers
-    ]
-    row.new_targets = {str(k): v for k, v in plan_.new_targets.items()}
-    touched = {k for k in plan_.new_targets}
-    row.target_versions = {str(t.id): t.version for t in targets if t.member_id in touched}
-    if not plan_.transfers:
-        return "nothing_placeable"
-    if mode == "auto":
-        row.status = "applied"
-        await apply_rebalance(uow=uow, row=row, plan=plan, targets=targets, applied="auto")
-    else:
-        row.status = "proposed"
-    return None
 
 
 async def on_dispute_resolved(

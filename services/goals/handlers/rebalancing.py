@@ -6,16 +6,22 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Target, Team
+from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from services.goals.domain.team_rebalance import plan_team_rebalance
 from services.goals.handlers.access import load_team
-from services.goals.handlers.ledger import apply_new_targets
+from services.goals.handlers.shortfalls import (
+    apply_rebalance,
+    figures_of,
+    policy_of_team,
+    positions_from,
+    record_plan,
+    shortfall_ids_of,
+)
 from shared.auth import Principal
 from shared.domain_errors import Conflict
-from shared.events.goals import TargetsRebalanced, Transfer
 from shared.http import check_if_match
-from shared.money import from_minor
-from shared.timeutil import utcnow
+from shared.timeutil import as_utc, utcnow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,69 +125,32 @@ async def get_rebalance(
         return await _load_rebalance(uow, principal, rebalance_id)
 
 
-def transfers_of(row: Rebalance) -> list[tuple[uuid.UUID, uuid.UUID, Decimal]]:
-    """A rebalance's stored transfers as (from member, to member, amount)."""
-    return [
-        (
-            uuid.UUID(str(t["from"])),
-            uuid.UUID(str(t["to"])),
-            from_minor(t["amount_minor"], row.currency),
-        )
-        for t in row.transfers
-    ]
-
-
-async def apply_rebalance(
-    *, uow: GoalsUnitOfWork, row: Rebalance, plan: Plan, targets: list[Target], applied: str
-) -> None:
-    """Write a rebalance's new targets and announce it (caller commits)."""
-    reason = "rebalance" if applied == "auto" else "proposal_approved"
-    new_targets = {uuid.UUID(k): v for k, v in row.new_targets.items()}
-    apply_new_targets(
-        uow=uow,
-        plan=plan,
-        targets=targets,
-        new_targets=new_targets,
-        reason=reason,
-        actor=row.decided_by,
-        source_event_id=row.source_event_id,
-    )
-    uow.emit(
-        TargetsRebalanced(
-            org_id=row.org_id,
-            team_id=row.team_id,
-            rebalance_id=row.id,
-            period_id=row.period_id,
-            giver_id=row.giver_id,
-            requested=from_minor(row.requested_minor, row.currency),
-            moved=from_minor(row.moved_minor, row.currency),
-            uncovered=from_minor(row.uncovered_minor, row.currency),
-            currency=row.currency,
-            transfers=[
-                Transfer(from_member_id=giver, to_member_id=taker, amount=amount)
-                for giver, taker, amount in transfers_of(row)
-            ],
-            source_event_id=row.source_event_id,
-            applied=applied,  # type: ignore[arg-type]
-        )
-    )
-
-
 async def approve_rebalance(
     cmd: ApproveRebalance, *, uow: GoalsUnitOfWork, principal: Principal
 ) -> Rebalance:
-    """Apply a proposed rebalance, if no target it touches changed since it was proposed."""
+    """Apply a proposal, re-run on current targets; 409 if a person changed a target since."""
     async with uow:
         row = await _load_proposed(uow, principal, cmd.rebalance_id)
         plan = await uow.repo.get(Plan, org=principal.org, id=row.plan_id, what="plan")  # type: ignore[arg-type]
+        team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
         targets = await uow.repo.targets_of(principal.org, plan.id)
-        current = {str(t.id): t.version for t in targets}
-        moved = sorted(k for k, v in row.target_versions.items() if current.get(k) != v)
-        if moved:
+        changed = await uow.repo.changed_by_person(
+            principal.org, [t.id for t in targets], as_utc(row.created_at)
+        )
+        if changed:
             raise Conflict(
-                "targets changed since the proposal; it can only be rejected",
-                changed_targets=moved,
+                "a person changed targets since the proposal; it can only be rejected",
+                changed_targets=sorted(str(t) for t in changed),
             )
+        shortfall_ids = shortfall_ids_of(row)
+        fresh = plan_team_rebalance(
+            givers=[uuid.UUID(g["member_id"]) for g in row.givers],
+            team=await positions_from(uow, team, targets, figures_of(row)),
+            policy=await policy_of_team(uow, team),
+        )
+        if not fresh.transfers:
+            raise Conflict("nothing can be placed on the current targets; reject the proposal")
+        record_plan(row, fresh, shortfall_ids)
         row.status, row.decided_at, row.decided_by = "approved", utcnow(), principal.sub
         await apply_rebalance(uow=uow, row=row, plan=plan, targets=targets, applied="approved")
         uow.repo.add(row)

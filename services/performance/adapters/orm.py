@@ -215,6 +215,35 @@ class ShortfallEpisode(Base, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class TeamEvaluation(Base, table=True):
+    """What the last team shortfall event of a (team, period) said, so it is not repeated."""
+
+    __tablename__ = "team_evaluation"
+
+    team_id: uuid.UUID = Field(primary_key=True)
+    period_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID
+    # Digest of every member's target version and achieved amount: room for an uncovered
+    # shortfall can only appear when one of them changes.
+    fingerprint: str
+    published_at: datetime = Field(sa_type=_TZ)
+
+
+class EvaluationDue(Base, table=True):
+    """A (team, period) whose sales changed: evaluated once the burst settles (debounce)."""
+
+    __tablename__ = "evaluation_due"
+
+    team_id: uuid.UUID = Field(primary_key=True)
+    period_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID
+    # Wall-clock instants: the debounce is about real quiet, not the business clock.
+    first_at: datetime = Field(sa_type=_TZ)
+    last_at: datetime = Field(sa_type=_TZ, index=True)
+    # Bumped by every sale: an evaluator removes the row only if no sale came in meanwhile.
+    marks: int = 1
+
+
 class PeriodClose(Base, table=True):
     """A (team, period) whose final results were published; unique so it happens once."""
 

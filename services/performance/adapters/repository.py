@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.performance.adapters.orm import (
     Attainment,
+    EvaluationDue,
     Member,
     Period,
     PeriodClose,
@@ -22,6 +23,7 @@ from services.performance.adapters.orm import (
     ShortfallEpisode,
     Target,
     Team,
+    TeamEvaluation,
     WebhookEvent,
     WebhookSecret,
 )
@@ -415,6 +417,57 @@ class PerformanceRepository:
         """Insert an episode; False when another evaluation already opened that number."""
         result = await self.session.execute(
             self._insert(ShortfallEpisode.__table__).values(**row).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    async def evaluation_state(
+        self, *, team_id: uuid.UUID, period_id: uuid.UUID
+    ) -> TeamEvaluation | None:
+        """What the last team shortfall event of a (team, period) said."""
+        return await self.session.get(TeamEvaluation, (team_id, period_id))
+
+    async def mark_evaluation_due(
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID, at: datetime
+    ) -> None:
+        """Ask for an evaluation of a (team, period) once its sales settle."""
+        stmt = self._insert(EvaluationDue.__table__).values(
+            org_id=org_id, team_id=team_id, period_id=period_id, first_at=at, last_at=at, marks=1
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["team_id", "period_id"],
+                set_={
+                    "last_at": stmt.excluded.last_at,
+                    "marks": EvaluationDue.__table__.c.marks + 1,
+                },
+            )
+        )
+
+    async def settled_evaluations(
+        self, *, quiet_since: datetime, waiting_since: datetime, limit: int
+    ) -> list[EvaluationDue]:
+        """Due evaluations whose burst went quiet, or that waited too long already."""
+        stmt = (
+            select(EvaluationDue)
+            .where(
+                sa.or_(
+                    col(EvaluationDue.last_at) <= quiet_since,
+                    col(EvaluationDue.first_at) <= waiting_since,
+                )
+            )
+            .order_by(col(EvaluationDue.first_at))
+            .limit(limit)
+        )
+        return list((await self.session.exec(stmt)).all())
+
+    async def take_due(self, row: EvaluationDue) -> bool:
+        """Remove a due row as it was read; False if a sale touched it since or a replica took it."""
+        result = await self.session.execute(
+            sa.delete(EvaluationDue).where(
+                col(EvaluationDue.team_id) == row.team_id,
+                col(EvaluationDue.period_id) == row.period_id,
+                col(EvaluationDue.marks) == row.marks,
+            )
         )
         return result.rowcount == 1
 

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from services.performance.adapters.orm import Attainment, Period, Target, Team
+from services.performance.adapters.orm import (
+    Attainment,
+    Period,
+    ShortfallEpisode,
+    Target,
+    Team,
+    TeamEvaluation,
+)
 from services.performance.adapters.repository import PerformanceRepository
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain import pace
-from shared.events.performance import AttainmentChanged, MemberSnapshot, ShortfallDetected
+from shared.events.performance import (
+    AttainmentChanged,
+    MemberFigures,
+    MemberShortfall,
+    TeamShortfallsDetected,
+)
 from shared.money import from_minor
 from shared.timeutil import as_utc
+
+# An unchanged team with uncovered shortfalls is announced again this often, so a claim that
+# waited (cooldown, freeze lifted by a policy change) is retried without a new sale.
+REPUBLISH_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -113,9 +130,10 @@ async def evaluate_team_period(
     period_id: uuid.UUID,
     as_of: datetime,
 ) -> TeamPace | None:
-    """Judge a team's members, keep their statuses, and announce who entered 'struggling'.
+    """Judge a team's members, keep their statuses, and announce every uncovered shortfall.
 
-    Safe with several replicas: an episode is announced only by whoever inserts its row.
+    Safe with several replicas: the team row lock serialises evaluations of a team, and an
+    episode is opened only by whoever inserts its row.
     """
     repo = uow.repo
     period = await repo.period(org_id=org_id, period_id=period_id)
@@ -141,6 +159,7 @@ async def evaluate_team_period(
         period_id=period_id, member_ids=[m.member_id for m in members]
     )
     entered: list[MemberPace] = []
+    struggling: list[tuple[MemberPace, ShortfallEpisode | None]] = []
     for standing in members:
         row = rows[standing.member_id]
         status = standing.pace.status.value
@@ -156,55 +175,149 @@ async def evaluate_team_period(
         if status == pace.PaceStatus.STRUGGLING.value:
             if open_episode is None:
                 entered.append(standing)
+            else:
+                struggling.append((standing, open_episode))
         elif open_episode is not None:
             open_episode.closed_at = as_utc(as_of)
             repo.add(open_episode)
-    shortfalls = []
+    new_ids: list[uuid.UUID] = []
     for standing in entered:
-        episodes = episodes_by_member[standing.member_id]
-        shortfall_id = uuid.uuid4()
-        won = await repo.open_episode(
-            {
-                "id": shortfall_id,
-                "org_id": org_id,
-                "team_id": team_id,
-                "member_id": standing.member_id,
-                "period_id": period_id,
-                "episode": len(episodes) + 1,
-                "shortfall_minor": standing.pace.shortfall_minor,
-                "opened_at": as_utc(as_of),
-            }
+        episode = await _open_episode(
+            uow,
+            org_id,
+            team_id,
+            period_id,
+            standing,
+            as_of,
+            number=len(episodes_by_member[standing.member_id]) + 1,
         )
-        if not won:
-            continue  # another replica announced this episode
-        shortfalls.append(shortfall_id)
-        uow.emit(
-            ShortfallDetected(
-                org_id=org_id,
-                team_id=team_id,
-                shortfall_id=shortfall_id,
-                member_id=standing.member_id,
-                period_id=period_id,
-                shortfall=standing.money(standing.pace.shortfall_minor),
-                currency=currency,
-                as_of=as_of,
-                period_ends_at=as_utc(period.ends_at),
-                snapshot=[
-                    MemberSnapshot(
-                        member_id=m.member_id,
-                        target_id=m.target.id,
-                        target_version=m.target.version,
-                        target=m.money(m.pace.target_minor),
-                        achieved=m.money(m.pace.achieved_minor),
-                        projected=m.money(m.pace.projected_minor),
-                        status=m.pace.status.value,
-                    )
-                    for m in members
-                ],
-            )
-        )
+        if episode is None:
+            continue  # another replica opened this episode; it announces it
+        new_ids.append(episode.id)
+        struggling.append((standing, episode))
+    await _announce(
+        uow,
+        period=period,
+        team_id=team_id,
+        currency=currency,
+        as_of=as_of,
+        members=members,
+        struggling=struggling,
+        new_ids=set(new_ids),
+    )
     await repo.flush()
-    return TeamPace(team_id, period_id, currency, as_of, members, shortfalls)
+    return TeamPace(team_id, period_id, currency, as_of, members, new_ids)
+
+
+async def _open_episode(
+    uow: PerformanceUnitOfWork,
+    org_id: uuid.UUID,
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    standing: MemberPace,
+    as_of: datetime,
+    *,
+    number: int,
+) -> ShortfallEpisode | None:
+    """Open a member's next episode; None when a replica inserted it first."""
+    values = {
+        "id": uuid.uuid4(),
+        "org_id": org_id,
+        "team_id": team_id,
+        "member_id": standing.member_id,
+        "period_id": period_id,
+        "episode": number,
+        "shortfall_minor": standing.pace.shortfall_minor,
+        "opened_at": as_utc(as_of),
+    }
+    if not await uow.repo.open_episode(values):
+        return None
+    return ShortfallEpisode.model_validate(values)
+
+
+def fingerprint(members: list[MemberPace]) -> str:
+    """Digest of what can open room for a shortfall: each member's target version and sales."""
+    text = ";".join(
+        f"{m.member_id}:{m.target.version}:{m.pace.target_minor}:{m.pace.achieved_minor}"
+        for m in sorted(members, key=lambda m: str(m.member_id))
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _announce(
+    uow: PerformanceUnitOfWork,
+    *,
+    period: Period,
+    team_id: uuid.UUID,
+    currency: str,
+    as_of: datetime,
+    members: list[MemberPace],
+    struggling: list[tuple[MemberPace, ShortfallEpisode | None]],
+    new_ids: set[uuid.UUID],
+) -> None:
+    """Publish one team event naming every uncovered struggling member, when it says something new.
+
+    New episodes are always announced. Open ones are announced again only when room may have
+    appeared (a target or a sale changed) or after REPUBLISH_AFTER, so a claim waiting out a
+    cooldown is retried; an unchanged team is not repeated on every scheduled tick.
+    """
+    uncovered = [(m, e) for m, e in struggling if e is not None and m.pace.shortfall_minor > 0]
+    if not uncovered:
+        return
+    repo = uow.repo
+    digest = fingerprint(members)
+    state = await repo.evaluation_state(team_id=team_id, period_id=period.id)
+    repeat = (
+        state is not None
+        and state.fingerprint == digest
+        and as_utc(as_of) - as_utc(state.published_at) < REPUBLISH_AFTER
+    )
+    if repeat and not new_ids:
+        return
+    state = state or TeamEvaluation.model_validate(
+        {
+            "team_id": team_id,
+            "period_id": period.id,
+            "org_id": period.org_id,
+            "fingerprint": digest,
+            "published_at": as_utc(as_of),
+        }
+    )
+    state.fingerprint, state.published_at = digest, as_utc(as_of)
+    repo.add(state)
+    uow.emit(
+        TeamShortfallsDetected(
+            org_id=period.org_id,
+            team_id=team_id,
+            evaluation_id=uuid.uuid4(),
+            period_id=period.id,
+            currency=currency,
+            as_of=as_of,
+            period_ends_at=as_utc(period.ends_at),
+            shortfalls=[
+                MemberShortfall(
+                    shortfall_id=episode.id,
+                    member_id=m.member_id,
+                    episode=episode.episode,
+                    shortfall=m.money(m.pace.shortfall_minor),
+                    new=episode.id in new_ids,
+                )
+                for m, episode in sorted(uncovered, key=lambda pair: str(pair[0].member_id))
+            ],
+            standings=[
+                MemberFigures(
+                    member_id=m.member_id,
+                    target_id=m.target.id,
+                    target_version=m.target.version,
+                    target=m.money(m.pace.target_minor),
+                    achieved=m.money(m.pace.achieved_minor),
+                    projected=m.money(m.pace.projected_minor),
+                    status=m.pace.status.value,
+                )
+                for m in members
+            ],
+        )
+    )
 
 
 def _attainment_changed(

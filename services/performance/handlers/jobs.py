@@ -6,10 +6,12 @@ Both are safe with several replicas: shortfall episodes and period closes have u
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from services.performance.handlers.attainment import close_period
 from services.performance.handlers.evaluation import evaluate_team_period
+from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,36 @@ async def evaluate_open_periods(runtime: Any) -> int:
         except Exception:
             log.exception("evaluation of team %s period %s failed", team_id, period_id)
     return len(pairs)
+
+
+async def evaluate_settled(runtime: Any) -> int:
+    """Evaluate each (team, period) whose sales went quiet, or waited too long; returns how many."""
+    settings = runtime.settings
+    wall = utcnow()
+    async with runtime.uow() as uow:
+        due = await uow.repo.settled_evaluations(
+            quiet_since=wall - timedelta(seconds=settings.evaluation_quiet_s),
+            waiting_since=wall - timedelta(seconds=settings.evaluation_max_delay_s),
+            limit=settings.evaluation_batch,
+        )
+    evaluated = 0
+    for row in due:
+        try:
+            async with runtime.uow() as uow:
+                if not await uow.repo.take_due(row):
+                    continue  # a sale touched it since (it waits for quiet again) or a replica took it
+                await evaluate_team_period(
+                    uow,
+                    org_id=row.org_id,
+                    team_id=row.team_id,
+                    period_id=row.period_id,
+                    as_of=runtime.clock(),
+                )
+                await uow.commit()
+                evaluated += 1
+        except Exception:
+            log.exception("evaluation of team %s period %s failed", row.team_id, row.period_id)
+    return evaluated
 
 
 async def close_ended_periods(runtime: Any) -> int:

@@ -18,12 +18,11 @@ from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, 
 from services.performance.adapters.orm import Period, Sale, SaleCredit
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.sales import credited_amounts, move_credit, validate_split
-from services.performance.handlers.evaluation import evaluate_team_period
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc
+from shared.timeutil import as_utc, utcnow
 
 Contributions = dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int]  # (member, team, period)
 UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
@@ -96,7 +95,7 @@ async def settle(
     fact: type[SaleRecorded | SaleAdjusted | SaleReversed] | None,
     old_amount_minor: int | None = None,
 ) -> None:
-    """Apply a sale change to attainment, emit its fact and re-evaluate the touched teams."""
+    """Apply a sale change to attainment, emit its fact and ask for the touched teams' evaluation."""
     uow.repo.add(sale)
     await uow.repo.flush()
     emitted = fact if sale.team_id is not None else None
@@ -123,9 +122,12 @@ async def settle(
             )
     if emitted is not None:
         uow.emit(_sale_fact(sale, emitted, credits, periods, old_amount_minor))
+    # Evaluated once the burst settles (jobs.evaluate_settled), so a backfill does not
+    # rebalance on half its data and a sale does not pay for a whole team's evaluation.
+    marked_at = utcnow()
     for team_id, period_id in sorted(touched, key=str):
-        await evaluate_team_period(
-            uow, org_id=sale.org_id, team_id=team_id, period_id=period_id, as_of=now
+        await uow.repo.mark_evaluation_due(
+            org_id=sale.org_id, team_id=team_id, period_id=period_id, at=marked_at
         )
 
 

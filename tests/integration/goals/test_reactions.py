@@ -12,7 +12,15 @@ import sqlalchemy as sa
 
 from shared.events import to_kafka, wrap
 from shared.events.feedback import AdjustTarget, DisputeResolved, ReassignSaleCredit
-from shared.events.performance import MemberResult, MemberSnapshot, PeriodClosed, ShortfallDetected
+from shared.events.performance import (
+    MemberFigures,
+    MemberResult,
+    MemberShortfall,
+    MemberSnapshot,
+    PeriodClosed,
+    ShortfallDetected,
+    TeamShortfallsDetected,
+)
 from tests.integration.goals.conftest import seed
 
 pytestmark = pytest.mark.integration
@@ -76,6 +84,44 @@ def shortfall(g, s, *, giver: int = 0, versions=None, as_of=None) -> ShortfallDe
     )
 
 
+def team_shortfalls(g, s, *, givers=(0,), as_of=None) -> TeamShortfallsDetected:
+    """One team evaluation: the givers at 40 % of target, the others on track well ahead."""
+    legacy = shortfall(g, s, giver=givers[0], as_of=as_of)
+    standings = []
+    for i, snap in enumerate(legacy.snapshot):
+        struggling = i in givers
+        standings.append(
+            MemberFigures(
+                **snap.model_dump()
+                | {
+                    "achieved": Decimal("20000") if struggling else Decimal("60000"),
+                    "projected": snap.target * (Decimal("0.4") if struggling else Decimal("1.5")),
+                    "status": "struggling" if struggling else "on_track",
+                }
+            )
+        )
+    return TeamShortfallsDetected(
+        org_id=g.org,
+        team_id=s.team_id,
+        evaluation_id=uuid.uuid4(),
+        period_id=s.period["id"],
+        currency="EUR",
+        as_of=legacy.as_of,
+        period_ends_at=legacy.period_ends_at,
+        shortfalls=[
+            MemberShortfall(
+                shortfall_id=uuid.uuid4(),
+                member_id=standings[i].member_id,
+                episode=1,
+                shortfall=standings[i].target * Decimal("0.6"),
+                new=True,
+            )
+            for i in givers
+        ],
+        standings=standings,
+    )
+
+
 async def set_policy(g, s, **policy) -> None:
     """PUT a rebalance policy."""
     r = await g.client.put(
@@ -113,7 +159,7 @@ async def test_a_shortfall_delivered_twice_yields_one_rebalance(goals_db):
     g = goals_db
     s = await seed(g)
     await set_policy(g, s, mode="auto")
-    record = record_of(wrap(shortfall(g, s)))
+    record = record_of(wrap(team_shortfalls(g, s)))
     processor = g.runtime.consumer._processor
     assert (await processor.process(record)).status == "applied"
     assert (await processor.process(record)).status == "duplicate"
@@ -132,11 +178,11 @@ async def test_a_shortfall_delivered_twice_yields_one_rebalance(goals_db):
     assert last["reason"] == "rebalance" and last["source_event_id"] == rows[0]["source_event_id"]
 
 
-async def test_out_of_order_snapshots_with_stale_target_versions_are_ignored(goals_db):
+async def test_figures_older_than_a_persons_target_change_are_skipped(goals_db):
     g = goals_db
     s = await seed(g)
     await set_policy(g, s, mode="auto", cooldown_hours=0)
-    old = shortfall(g, s)  # taken at version 1
+    old = team_shortfalls(g, s, as_of=datetime.now(UTC) - timedelta(hours=1))
     edited = s.target_of(s.members[1]["id"])
     r = await g.client.patch(
         f"/v1/targets/{edited['id']}",
@@ -149,22 +195,76 @@ async def test_out_of_order_snapshots_with_stale_target_versions_are_ignored(goa
     assert (await processor.process(record_of(wrap(old)))).status == "applied"
     rows = await rebalances(g, s)
     assert [r["status"] for r in rows] == ["skipped"]
-    assert rows[0]["reason"].startswith("stale_target_versions")
+    # The edit re-spread the remainder over the others: every target moved after the figures.
+    assert rows[0]["reason"].startswith("stale_figures: ") and edited["id"] in rows[0]["reason"]
     assert await plan_of(g, s) == before
+
+
+async def test_a_rebalance_never_makes_the_next_evaluation_stale(goals_db):
+    """The measured failure: after the first rebalance, every later shortfall was dropped."""
+    g = goals_db
+    s = await seed(g, n=4, target="400000.00")
+    await set_policy(g, s, mode="auto", cooldown_hours=0, max_increase_pct="100")
+    processor = g.runtime.consumer._processor
+    # Figures taken after the plan was published (an older figure predates the allocation).
+    first = team_shortfalls(g, s, givers=(0,), as_of=datetime.now(UTC) + timedelta(hours=1))
+    second = team_shortfalls(g, s, givers=(1,), as_of=datetime.now(UTC) + timedelta(hours=2))
+    for event in (first, second):  # the second still carries performance's old versions
+        assert (await processor.process(record_of(wrap(event)))).status == "applied"
+    rows = await rebalances(g, s)
+    assert [r["status"] for r in rows] == ["applied", "applied"], rows
+    assert [r["givers"][0]["member_id"] for r in rows] == [
+        str(s.members[0]["id"]),
+        str(s.members[1]["id"]),
+    ]
+    for row in rows:
+        assert row["givers"][0]["uncovered"] == "0.00"
+    assert total(await plan_of(g, s)) == Decimal("400000.00")
+
+
+async def test_one_decision_moves_every_struggling_reps_shortfall(goals_db):
+    g = goals_db
+    s = await seed(g, n=5, target="500000.00")
+    await set_policy(g, s, mode="auto", cooldown_hours=0, max_increase_pct="25")
+    processor = g.runtime.consumer._processor
+    event = team_shortfalls(g, s, givers=(0, 1, 2))
+    record = record_of(wrap(event))
+    assert (await processor.process(record)).status == "applied"
+    [row] = await rebalances(g, s)
+    assert row["status"] == "applied"
+    assert [x["member_id"] for x in row["givers"]] == sorted(
+        str(s.members[i]["id"]) for i in range(3)
+    )
+    # 3 x 60 000 of shortfall against 2 x 25 000 of room under the cap: shared equally.
+    assert {x["moved"] for x in row["givers"]} <= {"16666.66", "16666.67"}
+    assert sum(Decimal(x["moved"]) for x in row["givers"]) == Decimal("50000.00")
+    assert all(
+        Decimal(x["moved"]) + Decimal(x["uncovered"]) == Decimal(x["requested"])
+        for x in row["givers"]
+    )
+    assert total(await plan_of(g, s)) == Decimal("500000.00")
+    types = await outbox_types(g)
+    assert types.count("attain.goals.targets_rebalanced.v1") == 1
+    assert (await processor.process(record)).status == "duplicate"
+    # Evaluated again, the same claims still uncovered and the receivers at their cap: the
+    # first report stands, no new row.
+    again = event.model_copy(update={"evaluation_id": uuid.uuid4()})
+    assert (await processor.process(record_of(wrap(again)))).status == "applied"
+    assert len(await rebalances(g, s)) == 1
 
 
 async def test_policy_off_freeze_and_cooldown_are_recorded_as_skipped(goals):
     s = await seed(goals)
     processor = goals.runtime.consumer._processor
     await set_policy(goals, s, mode="off")
-    await processor.process(record_of(wrap(shortfall(goals, s))))
+    await processor.process(record_of(wrap(team_shortfalls(goals, s))))
     await set_policy(goals, s, mode="propose", freeze_days_before_end=7, cooldown_hours=24)
     late = datetime(2030, 3, 28, tzinfo=UTC)
-    await processor.process(record_of(wrap(shortfall(goals, s, as_of=late))))
+    await processor.process(record_of(wrap(team_shortfalls(goals, s, as_of=late))))
     first = datetime(2030, 2, 1, tzinfo=UTC)
-    await processor.process(record_of(wrap(shortfall(goals, s, as_of=first))))
+    await processor.process(record_of(wrap(team_shortfalls(goals, s, as_of=first))))
     soon = first + timedelta(hours=3)
-    await processor.process(record_of(wrap(shortfall(goals, s, as_of=soon))))
+    await processor.process(record_of(wrap(team_shortfalls(goals, s, as_of=soon))))
     rows = await rebalances(goals, s)
     assert [(r["status"], r["reason"]) for r in rows] == [
         ("skipped", "policy_off"),
@@ -174,23 +274,26 @@ async def test_policy_off_freeze_and_cooldown_are_recorded_as_skipped(goals):
     ]
 
 
-async def test_a_proposal_is_approved_atomically_or_refused_when_targets_moved(goals):
+async def test_a_proposal_is_rerun_when_approved_and_refused_after_a_persons_change(goals):
     s = await seed(goals)
     c, manager = goals.client, goals.manager(s.team_id)
     await set_policy(goals, s, mode="propose", cooldown_hours=0)
     processor = goals.runtime.consumer._processor
-    await processor.process(record_of(wrap(shortfall(goals, s))))
-    await processor.process(record_of(wrap(shortfall(goals, s))))
+    await processor.process(record_of(wrap(team_shortfalls(goals, s))))
+    await processor.process(record_of(wrap(team_shortfalls(goals, s))))
     first, second = await rebalances(goals, s)
-    assert first["status"] == second["status"] == "proposed" and first["transfers"]
+    assert first["status"] == "superseded" and second["status"] == "proposed"
+    assert second["transfers"]
     assert (await plan_of(goals, s))["targets"] == s.plan["targets"]  # nothing moved yet
-    read = await c.get(f"/v1/rebalances/{first['id']}", headers=manager)
-    assert read.json() == first
-    approved = await c.post(f"/v1/rebalances/{first['id']}/approval", headers=manager)
+    read = await c.get(f"/v1/rebalances/{second['id']}", headers=manager)
+    assert read.json() == second
+    stale = await c.post(f"/v1/rebalances/{first['id']}/approval", headers=manager)
+    assert stale.status_code == 409
+    approved = await c.post(f"/v1/rebalances/{second['id']}/approval", headers=manager)
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     plan = await plan_of(goals, s)
     assert total(plan) == Decimal("300000.00") and plan["targets"] != s.plan["targets"]
-    again = await c.post(f"/v1/rebalances/{first['id']}/approval", headers=manager)
+    again = await c.post(f"/v1/rebalances/{second['id']}/approval", headers=manager)
     assert again.status_code == 409
     types = await outbox_types(goals)
     assert types.count("attain.goals.targets_rebalanced.v1") == 1
@@ -198,14 +301,33 @@ async def test_a_proposal_is_approved_atomically_or_refused_when_targets_moved(g
     history = (await c.get(f"/v1/targets/{giver}/history", headers=manager)).json()
     assert history["items"][-1]["reason"] == "proposal_approved"
 
-    # The second proposal was computed against the versions the approval just moved.
-    refused = await c.post(f"/v1/rebalances/{second['id']}/approval", headers=manager)
-    assert refused.status_code == 409 and refused.json()["changed_targets"]
-    rejected = await c.post(f"/v1/rebalances/{second['id']}/rejection", headers=manager)
+    # A new proposal, then a person edits a target: the proposal can only be rejected.
+    await processor.process(record_of(wrap(team_shortfalls(goals, s, givers=(1,)))))
+    third = (await rebalances(goals, s))[-1]
+    assert third["status"] == "proposed"
+    edited = s.target_of(s.members[2]["id"])
+    r = await c.patch(
+        f"/v1/targets/{edited['id']}",
+        json={"amount": "90000.00", "reason": "territory"},
+        headers=goals.admin(),
+    )
+    assert r.status_code == 200, r.text
+    refused = await c.post(f"/v1/rebalances/{third['id']}/approval", headers=manager)
+    assert refused.status_code == 409 and edited["id"] in refused.json()["changed_targets"]
+    rejected = await c.post(f"/v1/rebalances/{third['id']}/rejection", headers=manager)
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
-    repeat = await c.post(f"/v1/rebalances/{second['id']}/rejection", headers=manager)
+    repeat = await c.post(f"/v1/rebalances/{third['id']}/rejection", headers=manager)
     assert repeat.status_code == 409
-    assert (await plan_of(goals, s)) == plan
+
+
+async def test_the_earlier_one_member_shortfall_is_still_answered(goals_db):
+    g = goals_db
+    s = await seed(g)
+    await set_policy(g, s, mode="auto")
+    processor = g.runtime.consumer._processor
+    assert (await processor.process(record_of(wrap(shortfall(g, s))))).status == "applied"
+    [row] = await rebalances(g, s)
+    assert row["status"] == "applied" and row["givers"][0]["member_id"] == str(s.members[0]["id"])
 
 
 async def test_a_member_leaving_hands_on_their_target_and_keeps_the_team_total(goals_db):

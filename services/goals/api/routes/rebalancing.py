@@ -61,7 +61,8 @@ async def list_rebalances(
     team_id: uuid.UUID,
     principal: ManagerPrincipal,
     uow: UowDep,
-    status: Literal["applied", "proposed", "approved", "rejected", "skipped"] | None = None,
+    status: Literal["applied", "proposed", "approved", "rejected", "superseded", "skipped"]
+    | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[schemas.RebalanceRead]:

@@ -1,0 +1,44 @@
+"""The latest standing performance reported for each member: floors and headroom for goals' maths."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.goals.adapters.orm import MemberStanding
+from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from shared.timeutil import as_utc
+
+
+async def remember_standing(
+    uow: GoalsUnitOfWork,
+    *,
+    org: uuid.UUID,
+    member_id: uuid.UUID,
+    period_id: uuid.UUID,
+    achieved: int,
+    projected: int,
+    status: str,
+    as_of: object,
+) -> None:
+    """Keep a member's latest standing in a period; an older report changes nothing."""
+    row = await uow.repo.standing(org, member_id, period_id)
+    if row is not None and as_utc(row.as_of) > as_utc(as_of):  # type: ignore[arg-type]
+        return  # an older report arrived late
+    row = row or MemberStanding.model_validate(
+        {
+            "org_id": org,
+            "member_id": member_id,
+            "period_id": period_id,
+            "achieved_minor": achieved,
+            "projected_minor": projected,
+            "status": status,
+            "as_of": as_of,
+        }
+    )
+    row.achieved_minor, row.projected_minor, row.status, row.as_of = (
+        achieved,
+        projected,
+        status,
+        as_of,  # type: ignore[assignment]
+    )
+    uow.repo.add(row)

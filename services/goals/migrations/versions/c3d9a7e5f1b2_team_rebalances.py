@@ -1,0 +1,35 @@
+"""team rebalances: every giver of one decision, and the figures it used
+
+Revision ID: c3d9a7e5f1b2
+Revises: 32c5a496f9d7
+Create Date: 2026-12-01 23:40:00
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision: str = 'c3d9a7e5f1b2'
+down_revision: Union[str, Sequence[str], None] = '32c5a496f9d7'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table('rebalance') as batch:
+        batch.add_column(sa.Column('givers', sa.JSON(), nullable=False, server_default='[]'))
+        batch.add_column(sa.Column('figures', sa.JSON(), nullable=False, server_default='[]'))
+    with op.batch_alter_table('rebalance') as batch:
+        # The default only fills existing rows; the application always writes both.
+        batch.alter_column('givers', server_default=None)
+        batch.alter_column('figures', server_default=None)
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table('rebalance') as batch:
+        batch.drop_column('figures')
+        batch.drop_column('givers')
