@@ -18,7 +18,7 @@ from services.feedback.handlers.disputes import close_expired_disputes
 from shared.events import feedback as events
 from shared.events import to_kafka, wrap
 from shared.events.goals import MemberLeft, TeamUpdated
-from shared.events.performance import ShortfallDetected
+from shared.events.performance import MemberShortfall, ShortfallDetected, TeamShortfallsDetected
 from tests.integration.feedback.conftest import member_joined
 
 pytestmark = pytest.mark.integration
@@ -105,6 +105,63 @@ async def test_a_shortfall_delivered_twice_opens_one_check_in(runtime, team):
     assert (await processor.process(record_of(again, 2))).status == "applied"
     assert len(await _check_ins(runtime)) == 1
     assert (await _outbox_types(runtime)).count(events.CheckInOpened.TYPE) == 1
+
+
+def team_shortfalls(team, members, *, new=True) -> TeamShortfallsDetected:
+    """One team evaluation naming these reps as newly struggling."""
+    now = datetime.now(UTC)
+    return TeamShortfallsDetected(
+        org_id=team.org,
+        team_id=team.id,
+        evaluation_id=uuid.uuid4(),
+        period_id=uuid.uuid4(),
+        currency="EUR",
+        as_of=now,
+        period_ends_at=now + timedelta(days=30),
+        shortfalls=[
+            MemberShortfall(
+                shortfall_id=uuid.uuid4(),
+                member_id=m,
+                episode=1,
+                shortfall=Decimal("1200.00"),
+                new=new,
+            )
+            for m in members
+        ],
+        standings=[],
+    )
+
+
+async def _notes(runtime, kind: str) -> list[FeedbackNote]:
+    async with runtime.uow() as uow:
+        stmt = select(FeedbackNote).where(FeedbackNote.kind == kind)
+        return list((await uow.session.exec(stmt)).all())
+
+
+async def test_a_team_evaluation_opens_a_check_in_per_newly_struggling_rep(runtime, team):
+    processor = runtime.consumer._processor
+    assert (await processor.process(record_of(team_shortfalls(team, team.reps[:1])))).status == (
+        "applied"
+    )
+    [note] = await _check_ins(runtime)
+    assert note.member_id == team.reps[0] and note.addressee_id == team.manager
+    # Reps already struggling in an open episode are not new: no second check-in.
+    repeat = team_shortfalls(team, team.reps[:1], new=False)
+    assert (await processor.process(record_of(repeat))).status == "applied"
+    assert len(await _check_ins(runtime)) == 1
+    assert await _notes(runtime, "notice") == []
+
+
+async def test_many_reps_struggling_at_once_give_the_manager_one_digest(runtime, team):
+    reps = team.reps[:3]
+    event = team_shortfalls(team, reps)
+    assert (await runtime.consumer._processor.process(record_of(event))).status == "applied"
+    check_ins = await _check_ins(runtime)
+    assert sorted(n.member_id for n in check_ins) == sorted(reps)
+    assert {n.addressee_id for n in check_ins} == {None}  # not three notifications
+    [digest] = await _notes(runtime, "notice")
+    assert digest.addressee_id == team.manager and digest.body.count("\n- ") == 3
+    assert (await _outbox_types(runtime)).count(events.CheckInOpened.TYPE) == 3
 
 
 async def test_older_member_versions_are_ignored_and_leavers_cannot_be_parties(

@@ -41,7 +41,9 @@ async def outbox_payloads(perf: PerfApp, fact: str) -> list[dict]:
     table = perf.runtime.plumbing.outbox
     async with perf.runtime.engine.connect() as conn:
         rows = await conn.execute(
-            sa.select(table.c.payload).where(table.c.type == f"attain.performance.{fact}.v1")
+            sa.select(table.c.payload)
+            .where(table.c.type == f"attain.performance.{fact}.v1")
+            .order_by(table.c.created_at)
         )
         return [r.payload for r in rows]
 
@@ -195,7 +197,7 @@ async def test_as_of_is_for_admins_only(perf: PerfApp):
     assert rep.status_code == 403
 
 
-async def test_a_shortfall_is_announced_once_per_episode_with_the_team_snapshot(perf_db: PerfApp):
+async def test_every_uncovered_shortfall_of_a_team_is_announced_in_one_event(perf_db: PerfApp):
     perf = perf_db
     s = await perf.seed()
     url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
@@ -205,16 +207,20 @@ async def test_a_shortfall_is_announced_once_per_episode_with_the_team_snapshot(
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def announced() -> list[dict]:
+        return await outbox_payloads(perf, "team_shortfalls_detected")
+
     first = await evaluate(MID_Q4)  # half the quarter gone, nothing sold: both struggle
     assert {r["status"] for r in first["items"]} == {"struggling"}
     assert len(first["shortfalls_detected"]) == 2
-    assert (await evaluate(MID_Q4 + timedelta(days=1)))["shortfalls_detected"] == []
-    [ana_shortfall] = [
-        p for p in await outbox_payloads(perf, "shortfall_detected") if p["member_id"] == str(s.ana)
-    ]
-    snapshot = {m["member_id"]: m for m in ana_shortfall["snapshot"]}
-    assert snapshot[str(s.ben)]["target_id"] == str(s.targets[s.ben])
-    assert snapshot[str(s.ana)] | {"projected": None} == {
+    [event] = await announced()
+    assert sorted(x["member_id"] for x in event["shortfalls"]) == sorted([str(s.ana), str(s.ben)])
+    assert all(x["new"] and x["shortfall"] == "100000.00" for x in event["shortfalls"])
+    assert sorted(x["shortfall_id"] for x in event["shortfalls"]) == sorted(
+        first["shortfalls_detected"]
+    )
+    standings = {m["member_id"]: m for m in event["standings"]}
+    assert standings[str(s.ana)] | {"projected": None} == {
         "member_id": str(s.ana),
         "target_id": str(s.targets[s.ana]),
         "target_version": 1,
@@ -223,16 +229,50 @@ async def test_a_shortfall_is_announced_once_per_episode_with_the_team_snapshot(
         "projected": None,
         "status": "struggling",
     }
-    assert ana_shortfall["shortfall"] == "100000.00"
-    # Ana sells enough to recover (the episode ends), then falls behind again: a new episode.
+    # Nothing changed and little time passed: not announced again.
+    assert (await evaluate(MID_Q4 + timedelta(minutes=30)))["shortfalls_detected"] == []
+    assert len(await announced()) == 1
+    # Still uncovered a day later: announced again (goals retries), nobody new.
+    assert (await evaluate(MID_Q4 + timedelta(days=1)))["shortfalls_detected"] == []
+    [_, repeat] = await announced()
+    assert [x["new"] for x in repeat["shortfalls"]] == [False, False]
+    assert {x["shortfall_id"] for x in repeat["shortfalls"]} == set(first["shortfalls_detected"])
+    # Ana sells enough to recover (her episode ends), then falls behind again: a new episode.
     perf.runtime.clock = lambda: MID_Q4 + timedelta(days=2)
     await manual_sale(perf, member_id=str(s.ana), amount="60000.00")
+    recovered = await evaluate(MID_Q4 + timedelta(days=2))
+    assert next(r for r in recovered["items"] if r["member_id"] == str(s.ana))["status"] != (
+        "struggling"
+    )
     later = await evaluate(Q4_END - timedelta(days=2))
     ana_row = next(r for r in later["items"] if r["member_id"] == str(s.ana))
     assert ana_row["status"] == "struggling"
     assert len(later["shortfalls_detected"]) == 1
-    members = [p["member_id"] for p in await outbox_payloads(perf, "shortfall_detected")]
-    assert sorted(members) == sorted([str(s.ana), str(s.ana), str(s.ben)])
+    last = (await announced())[-1]
+    news = {x["member_id"]: x["new"] for x in last["shortfalls"]}
+    assert news == {str(s.ana): True, str(s.ben): False}
+    assert next(x for x in last["shortfalls"] if x["member_id"] == str(s.ana))["episode"] == 2
+
+
+async def test_sales_are_evaluated_once_the_burst_settles(perf: PerfApp):
+    s = await perf.seed()
+    perf.runtime.clock = lambda: MID_Q4
+    settings = perf.runtime.settings
+    for amount in ("100.00", "200.00", "300.00"):
+        await manual_sale(perf, member_id=str(s.ana), amount=amount)
+    # The burst is still loud: nothing is evaluated, nothing announced.
+    settings.evaluation_quiet_s, settings.evaluation_max_delay_s = 3600, 3600
+    assert await jobs.evaluate_settled(perf.runtime) == 0
+    assert (await outbox_types(perf)).count("team_shortfalls_detected") == 0
+    # Quiet now: one evaluation for the three sales, and the team is announced once.
+    settings.evaluation_quiet_s = 0
+    assert await jobs.evaluate_settled(perf.runtime) == 1
+    assert await jobs.evaluate_settled(perf.runtime) == 0
+    assert (await outbox_types(perf)).count("team_shortfalls_detected") == 1
+    # A burst that never goes quiet is still evaluated once it waited long enough.
+    settings.evaluation_quiet_s, settings.evaluation_max_delay_s = 3600, 0
+    await manual_sale(perf, member_id=str(s.ben), amount="50.00")
+    assert await jobs.evaluate_settled(perf.runtime) == 1
 
 
 async def test_a_rep_with_no_sales_falls_behind_on_the_schedule(perf: PerfApp):
@@ -243,7 +283,7 @@ async def test_a_rep_with_no_sales_falls_behind_on_the_schedule(perf: PerfApp):
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.manager()
     )
     assert {r["status"] for r in team.json()["items"]} == {"struggling"}
-    assert (await outbox_types(perf)).count("shortfall_detected") == 2
+    assert (await outbox_types(perf)).count("team_shortfalls_detected") == 1
 
 
 async def test_period_close_publishes_final_results_once(perf: PerfApp):

@@ -1,4 +1,4 @@
-"""Over the real broker: goals' facts consumed, a shortfall published once per episode."""
+"""Over the real broker: goals' facts consumed, a team's shortfalls published once per episode."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 
 from shared.events import to_kafka, wrap
-from shared.events.performance import ShortfallDetected
+from shared.events.performance import TeamShortfallsDetected
 from tests.integration.performance.conftest import Q4_END, Q4_START, PerfApp, Seeded, open_app
 from tests.integration.probe import eventually, read_topic
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 MID_Q4 = Q4_START + (Q4_END - Q4_START) / 2
 
 
-async def test_a_shortfall_is_published_once_per_episode_with_the_snapshot(
+async def test_a_teams_shortfalls_are_published_once_per_episode_with_the_standings(
     tmp_path: Path, fresh_broker
 ):
     bootstrap = fresh_broker.bootstrap_servers
@@ -60,19 +60,18 @@ async def test_a_shortfall_is_published_once_per_episode_with_the_snapshot(
                 evaluation, json={"as_of": MID_Q4.isoformat()}, headers=perf.admin()
             )
             assert response.status_code == 200, response.text
-        records = await read_topic(bootstrap, ShortfallDetected.topic(), expect=10, timeout=6)
-    shortfalls = [
+        records = await read_topic(bootstrap, TeamShortfallsDetected.topic(), expect=10, timeout=6)
+    [event] = [
         json.loads(r.value)
         for r in records
-        if dict(r.headers).get("ce_type") == ShortfallDetected.TYPE.encode()
+        if dict(r.headers).get("ce_type") == TeamShortfallsDetected.TYPE.encode()
     ]
-    assert sorted(p["member_id"] for p in shortfalls) == sorted([str(s.ana), str(s.ben)])
-    for payload in shortfalls:
-        snapshot = {m["member_id"]: m for m in payload["snapshot"]}
-        assert snapshot[str(s.ana)]["target"] == "100000.00"
-        assert snapshot[str(s.ben)]["target"] == "50000.00"
-        assert {m["status"] for m in snapshot.values()} == {"struggling"}
-        assert {m["target_version"] for m in snapshot.values()} == {1}
+    assert sorted(x["member_id"] for x in event["shortfalls"]) == sorted([str(s.ana), str(s.ben)])
+    standings = {m["member_id"]: m for m in event["standings"]}
+    assert standings[str(s.ana)]["target"] == "100000.00"
+    assert standings[str(s.ben)]["target"] == "50000.00"
+    assert {m["status"] for m in standings.values()} == {"struggling"}
+    assert {m["target_version"] for m in standings.values()} == {1}
     assert all(r.key == str(s.team_id).encode() for r in records)
 
 
