@@ -8,6 +8,7 @@ after every party is heard moves sale credit -> another organisation sees none o
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ import pytest
 from scripts.run import Stack
 from scripts.scenario import (
     DEFAULT_THRESHOLDS,
+    HOLD_JUDGEMENT,
     Attain,
     Delivery,
     LoopTeam,
@@ -27,6 +29,7 @@ from scripts.scenario import (
     open_dispute_when_known,
     set_up_team,
     wait_for,
+    wait_until_performance_knows,
 )
 from tests.e2e.conftest import record_timing, urls_of
 
@@ -431,3 +434,56 @@ def test_another_organisation_sees_none_of_it(
         == auto_loop.targets_after[ana.id]["version"]
     )
     assert api.get("goals", f"/v1/teams/{team.id}/rebalance-policy")["mode"] == "auto"
+
+
+def test_three_reps_struggling_at_once_are_all_covered_in_one_rebalance(
+    api: Attain, period: dict
+) -> None:
+    """The measured failure on real teams: only the first of several shortfalls moved."""
+    period_id = period["id"]
+    tag = uuid.uuid4().hex[:6]
+    names = ("Ana", "Ben", "Cleo", "Dev", "Eve")
+    team = api.create_team(
+        "Several behind", [{"name": n, "email": f"{n.lower()}.{tag}@example.com"} for n in names]
+    )
+    api.put_plan(
+        team, period_id, target="500000.00", summary="Hold the line", initiatives=[], measures=[]
+    )
+    api.allocate(team, period_id, "equal", dry_run=False)
+    plan = api.publish(team, period_id)
+    api.set_policy(team, "auto")
+    wait_until_performance_knows(api, team, period_id, plan)
+    api.set_thresholds(team, HOLD_JUDGEMENT)
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    for name in ("Ana", "Ben"):  # ahead: 80 000 of 100 000 at half time
+        api.deliver(
+            api.sale_delivery(email=team.rep(name).email, amount="80000.00", closed_at=closed_at)
+        )
+    api.set_thresholds(team, DEFAULT_THRESHOLDS)
+    evaluation = api.evaluate(team, period_id)
+    assert len(evaluation["shortfalls_detected"]) == 3
+    behind = {team.rep(n).id for n in ("Cleo", "Dev", "Eve")}
+
+    def one_rebalance() -> dict | None:
+        rows = api.rebalances(team)
+        return rows[0] if rows else None
+
+    rebalance = wait_for(one_rebalance, what="the team's rebalance")
+    assert rebalance["status"] == "applied", rebalance
+    assert {g["member_id"] for g in rebalance["givers"]} == behind
+    moved = [money(g["moved"]) for g in rebalance["givers"]]
+    assert all(m > 0 for m in moved) and max(moved) - min(moved) <= Decimal("0.01")
+    for g in rebalance["givers"]:
+        assert money(g["moved"]) + money(g["uncovered"]) == money(g["requested"])
+
+    def followed() -> Any:
+        result = followed_targets(api, team, period_id)()
+        return result if result and all(result[0][m]["version"] > 1 for m in behind) else None
+
+    targets, attainment = wait_for(followed, what="performance following the new targets")
+    assert _sum(targets) == Decimal("500000.00")
+    assert {m: money(r["target"]) for m, r in attainment.items()} == {
+        m: money(t["amount"]) for m, t in targets.items()
+    }
+    assert len(api.rebalances(team)) == 1

@@ -216,6 +216,20 @@ class GoalsRepository:
         )
         return list((await self.session.exec(stmt)).all())
 
+    async def changed_by_person_since(
+        self, org: uuid.UUID, versions: dict[uuid.UUID, int]
+    ) -> list[uuid.UUID]:
+        """Targets that a person (not a rebalance) changed after the given versions."""
+        if not versions:
+            return []
+        stmt = select(TargetChange.target_id, TargetChange.version).where(
+            TargetChange.org_id == org,
+            col(TargetChange.target_id).in_(list(versions)),
+            col(TargetChange.reason).not_in(AUTOMATIC_REASONS),
+        )
+        rows = (await self.session.exec(stmt)).all()
+        return sorted({t for t, v in rows if v > versions[t]}, key=str)
+
     async def team_rebalances(
         self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
     ) -> list[Rebalance]:

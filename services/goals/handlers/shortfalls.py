@@ -165,9 +165,13 @@ async def on_team_shortfalls_detected(
             as_of=as_of,
             period_ends_at=as_utc(event.period_ends_at),
             last_moved_at=max(moved_at, default=None),
+            # Figures describe the target versions performance had; a person's change since
+            # then makes them stale, a rebalance's own change does not.
             changed_by_person=tuple(
                 str(t)
-                for t in await uow.repo.changed_by_person(org, [t.id for t in targets], as_of)
+                for t in await uow.repo.changed_by_person_since(
+                    org, {s.target_id: s.target_version for s in event.standings}
+                )
             ),
         ),
     )

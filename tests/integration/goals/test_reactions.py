@@ -206,9 +206,8 @@ async def test_a_rebalance_never_makes_the_next_evaluation_stale(goals_db):
     s = await seed(g, n=4, target="400000.00")
     await set_policy(g, s, mode="auto", cooldown_hours=0, max_increase_pct="100")
     processor = g.runtime.consumer._processor
-    # Figures taken after the plan was published (an older figure predates the allocation).
-    first = team_shortfalls(g, s, givers=(0,), as_of=datetime.now(UTC) + timedelta(hours=1))
-    second = team_shortfalls(g, s, givers=(1,), as_of=datetime.now(UTC) + timedelta(hours=2))
+    first = team_shortfalls(g, s, givers=(0,))
+    second = team_shortfalls(g, s, givers=(1,), as_of=first.as_of + timedelta(hours=1))
     for event in (first, second):  # the second still carries performance's old versions
         assert (await processor.process(record_of(wrap(event)))).status == "applied"
     rows = await rebalances(g, s)
