@@ -9,10 +9,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 from pydantic import ValidationError
 
-from scripts import demo
+from scripts import demo, run
 from scripts.run import PortTaken, Stack, check_ports_free
 from scripts.scenario import Attain, default_urls
 from shared.config import LocalStackSettings
@@ -124,3 +125,39 @@ def test_demo_refuses_in_production(monkeypatch, capsys):
     assert "refusing to mint development tokens with ATTAIN_ENV=production" in err
     with pytest.raises(DevTokenRefused):
         Attain()
+
+
+def banner_of(tmp_path: Path) -> None:
+    """What `make run` prints once the stack is up (the stack itself is not started)."""
+    stack = Stack(db="sqlite", ports={"goals": 18301, "performance": 18302, "feedback": 18303},
+                  run_dir=tmp_path, broker_port=18399)  # fmt: skip
+    stack.env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:18399"
+    run._banner(stack)
+
+
+def test_banner_prints_the_moved_urls_and_a_token_of_the_configured_secret(
+    monkeypatch, tmp_path, capsys
+):
+    """The printed docs URLs follow the ports and the admin token verifies with ATTAIN_JWT_SECRET."""
+    monkeypatch.setenv("ATTAIN_JWT_SECRET", "banner-secret-0123456789-0123456789")
+    monkeypatch.delenv("ATTAIN_JWT_AUDIENCE", raising=False)
+    banner_of(tmp_path)
+    out = capsys.readouterr().out
+    assert "performance  http://127.0.0.1:18302/docs" in out
+    assert "broker       127.0.0.1:18399" in out
+    token = out.split("export TOKEN=")[1].split()[0]
+    claims = jwt.decode(token, "banner-secret-0123456789-0123456789", algorithms=["HS256"])
+    assert claims["roles"] == ["admin"]
+
+
+def test_banner_in_production_says_why_there_is_no_token(monkeypatch, tmp_path, capsys):
+    """With ATTAIN_ENV=production `make run` prints the refusal instead of a token."""
+    monkeypatch.setenv("ATTAIN_ENV", "production")
+    monkeypatch.setenv("ATTAIN_JWT_SECRET", "a-strong-production-secret-0123456789")
+    banner_of(tmp_path)
+    out = capsys.readouterr().out
+    assert "export TOKEN" not in out
+    assert (
+        "No development token: refusing to mint development tokens with ATTAIN_ENV=production"
+        in out
+    )
