@@ -13,6 +13,7 @@ DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: A
 .PHONY: run test lint format install demo doctor clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing the project into $(VENV) (takes a minute the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -26,7 +27,7 @@ doctor: ## Check the tools every command needs; name what is missing and how to 
 # Checked first, then installed: a missing tool is named before pip or a server starts.
 run: ## Start broker + goals, performance, feedback on ATTAIN_PORT_BASE.. (8001-8003)
 	$(DOCTOR) --quiet --for run $(if $(filter postgres,$(DB)),--for postgres)
-	@$(MAKE) --no-print-directory install
+	@$(MAKE) -s --no-print-directory install
 	$(PY) -m scripts.run --db $(DB)
 
 lint: install ## ruff lint and format check

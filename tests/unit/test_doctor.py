@@ -186,3 +186,14 @@ def test_make_runs_the_doctor_first_with_its_own_profile(command, profile):
     assert "scripts.doctor" in lines[0] and lines[0].rstrip().endswith(profile), lines[0]
     assert lines[1].startswith("make") and ("install" in lines[1] or "lint" in lines[1]), lines
     assert any("scripts.run" in line or "pytest" in line for line in lines[2:]), lines
+
+
+def test_make_names_a_missing_python_before_the_doctor_can_run():
+    """Without the interpreter the doctor itself cannot start, so make says what to install."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "doctor", "PYTHON=attain-no-such-python"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "attain-no-such-python not found" in result.stderr
+    assert "apt-get install python3 python3-venv" in result.stderr
