@@ -63,10 +63,14 @@ class Stack:
         broker_port: int | None = None,
     ) -> None:
         self.db = db
-        local = LocalStackSettings() if ports is None or broker_port is None else None
-        self.ports = ports or local.ports()  # type: ignore[union-attr]
+        if ports is None or broker_port is None:
+            # What is not given comes from the settings (ATTAIN_PORT_BASE, ATTAIN_BROKER_PORT).
+            local = LocalStackSettings()
+            ports = ports or local.ports()
+            broker_port = broker_port or local.broker_port
+        self.ports = ports
         self.run_dir = run_dir
-        self.broker_port = broker_port or local.broker_port  # type: ignore[union-attr]
+        self.broker_port = broker_port
         self.broker: LocalBroker | None = None
         self.postgres: LocalPostgres | None = None
         self.services: dict[str, subprocess.Popen[bytes]] = {}
