@@ -7,9 +7,13 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DB ?= sqlite
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install demo clean
+# The prerequisite check runs with the system python (stdlib only), before .venv exists.
+DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Attain needs Python 3.11-3.13 (Debian: apt-get install python3 python3-venv)" >&2; exit 1; }; $(PYTHON) -m scripts.doctor --python $(PYTHON)
+
+.PHONY: run test lint format install demo doctor clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing the project into $(VENV) (takes a minute the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -17,7 +21,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with its test tools
 
-run: install ## Start broker + goals (8001), performance (8002), feedback (8003)
+doctor: ## Check the tools every command needs; name what is missing and how to install it
+	$(DOCTOR)
+
+# Checked first, then installed: a missing tool is named before pip or a server starts.
+run: ## Start broker + goals, performance, feedback on ATTAIN_PORT_BASE.. (8001-8003)
+	$(DOCTOR) --quiet --for run $(if $(filter postgres,$(DB)),--for postgres)
+	@$(MAKE) -s --no-print-directory install
 	$(PY) -m scripts.run --db $(DB)
 
 lint: install ## ruff lint and format check
@@ -28,7 +38,9 @@ format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: install lint ## Lint, then every test: unit, integration and e2e (real broker, SQLite, PostgreSQL)
+test: ## Lint, then every test: unit, integration and e2e (real broker, SQLite, PostgreSQL)
+	$(DOCTOR) --quiet --for test
+	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install ## Scripted walkthrough against a running `make run`

@@ -22,15 +22,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from pydantic import ValidationError
+
 from scripts.scenario import (
     DEFAULT_THRESHOLDS,
-    DEFAULT_URLS,
     HISTORY,
     Attain,
     LoopTeam,
     ScenarioError,
     StackUnavailable,
     Team,
+    default_urls,
     followed_targets,
     half_elapsed_period,
     money,
@@ -38,6 +40,7 @@ from scripts.scenario import (
     set_up_team,
     wait_for,
 )
+from shared.devtoken import DevTokenRefused
 
 SALES = (
     ("Ana", "75000.00", "Tailspin Toys"),
@@ -404,16 +407,26 @@ def run(api: Attain, say: Narrator) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `make demo`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, url in DEFAULT_URLS.items():
+    try:
+        # The same settings as `make run`, so ATTAIN_PORT_BASE moves both together.
+        defaults = default_urls()
+    except ValidationError as error:
+        print(f"make demo: invalid local stack settings: {error}", file=sys.stderr)
+        return 2
+    for name, url in defaults.items():
         env = f"ATTAIN_{name.upper()}_URL"
         parser.add_argument(f"--{name}", default=os.environ.get(env, url), help=f"(${env})")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds to wait between steps")
     args = parser.parse_args(argv)
-    urls = {name: getattr(args, name) for name in DEFAULT_URLS}
+    urls = {name: getattr(args, name) for name in defaults}
     print("Attain demo: the whole loop, narrated.")
     try:
         with Attain(urls) as api:
             run(api, Narrator(args.pause))
+    except DevTokenRefused as error:
+        sys.stdout.flush()
+        print(f"\nmake demo: {error}", file=sys.stderr)
+        return 2
     except StackUnavailable as error:
         sys.stdout.flush()
         print(
@@ -426,6 +439,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, TimeoutError) as error:
         sys.stdout.flush()
         print(f"\nThe demo stopped: {error}\nSee .run/*.log of `make run`.", file=sys.stderr)
+        if " answered 401: " in str(error):
+            # The usual cause on a first run: the secret was exported in one terminal only.
+            print(
+                "The stack rejected the demo's token: run `make demo` with the same "
+                "ATTAIN_JWT_SECRET (and ATTAIN_JWT_AUDIENCE) as `make run`.",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

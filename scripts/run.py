@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,16 +14,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from pydantic import ValidationError
 
 from scripts.infra import create_topics, migrate_all
+from shared.config import LOCAL_SERVICES, LocalStackSettings
 from shared.devbroker import LocalBroker, start_broker
 from shared.devpostgres import LocalPostgres, start_postgres
-from shared.devtoken import mint
+from shared.devtoken import DevTokenRefused, mint
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
-SERVICES = {"goals": 8001, "performance": 8002, "feedback": 8003}
+#: The default ports; `make run` itself reads them from LocalStackSettings (ATTAIN_PORT_BASE).
+SERVICES = {name: 8001 + i for i, name in enumerate(LOCAL_SERVICES)}
 LOCAL_KAFKA = {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200"}
+
+
+class PortTaken(RuntimeError):
+    """A port the stack needs is already in use."""
+
+
+def check_ports_free(ports: dict[str, int], host: str = "127.0.0.1") -> None:
+    """Raise PortTaken naming every port something already listens on."""
+    taken = []
+    for what, port in ports.items():
+        with socket.socket() as sock:
+            # SO_REUSEADDR as uvicorn sets it: a port in TIME_WAIT is free, a listener is not.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as error:
+                taken.append(f"{what} port {port} ({error.strerror or error})")
+    if taken:
+        raise PortTaken(
+            f"cannot start: {', '.join(taken)} on {host}. Stop what holds it, or move the stack "
+            "with ATTAIN_PORT_BASE (services on BASE..BASE+2) and ATTAIN_BROKER_PORT."
+        )
 
 
 class Stack:
@@ -34,10 +60,15 @@ class Stack:
         db: str,
         ports: dict[str, int] | None = None,
         run_dir: Path = RUN_DIR,
-        broker_port: int = 9092,
+        broker_port: int | None = None,
     ) -> None:
         self.db = db
-        self.ports = ports or dict(SERVICES)
+        if ports is None or broker_port is None:
+            # What is not given comes from the settings (ATTAIN_PORT_BASE, ATTAIN_BROKER_PORT).
+            local = LocalStackSettings()
+            ports = ports or local.ports()
+            broker_port = broker_port or local.broker_port
+        self.ports = ports
         self.run_dir = run_dir
         self.broker_port = broker_port
         self.broker: LocalBroker | None = None
@@ -50,6 +81,14 @@ class Stack:
     def start(self) -> None:
         """Bring everything up and wait until each service is ready."""
         self.run_dir.mkdir(exist_ok=True)
+        needed = {name: self.ports[name] for name in SERVICES}
+        if self.external_broker is None:
+            needed["broker"] = self.broker_port
+        # Fail before anything starts, naming the port, rather than as a service that never
+        # becomes ready with the reason buried in its log.
+        check_ports_free(needed)
+        # HubSpot signs the URL it calls: on moved ports the local public URL moves too.
+        self.env.setdefault("PERFORMANCE_PUBLIC_BASE_URL", self.url("performance"))
         if self.external_broker is None:
             self.broker = start_broker(port=self.broker_port, log_path=self.run_dir / "broker.log")
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
@@ -119,7 +158,7 @@ class Stack:
             for name, process in list(self.services.items()):
                 if process.poll() is not None:
                     print(
-                        f"{name} exited with {process.returncode}: restarting it (see .run/{name}.log)"
+                        f"{name} exited with {process.returncode}: restarting it (see {self.run_dir}/{name}.log)"
                     )
                     self.services[name] = self._start_service(name)
 
@@ -156,29 +195,41 @@ class Stack:
             self.postgres = None
 
 
-def _banner() -> None:
-    org = os.environ.get("ATTAIN_DEMO_ORG", str(uuid.uuid4()))
-    admin = mint(org=org, sub=str(uuid.uuid4()), roles=["admin"])
+def _banner(stack: Stack) -> None:
     print("\nAttain is running:")
-    for name, port in SERVICES.items():
-        print(f"  {name:<12} http://127.0.0.1:{port}/docs")
-    print(f"\nDevelopment admin token (org {org}):\n  export TOKEN={admin}\n")
-    print("Logs in .run/*.log. Ctrl-C stops everything.", flush=True)
+    for name in SERVICES:
+        print(f"  {name:<12} {stack.url(name)}/docs")
+    print(f"  {'broker':<12} {stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
+    org = os.environ.get("ATTAIN_DEMO_ORG", str(uuid.uuid4()))
+    try:
+        admin = mint(org=org, sub=str(uuid.uuid4()), roles=["admin"])
+        print(f"\nDevelopment admin token (org {org}):\n  export TOKEN={admin}\n")
+    except DevTokenRefused as error:
+        print(f"\nNo development token: {error}\n")
+    print(f"Logs in {stack.run_dir}/*.log. Ctrl-C stops everything.", flush=True)
 
 
 def main() -> int:
     """Entry point of `make run`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="databases and logs")
     args = parser.parse_args()
-    stack = Stack(db=args.db)
+    try:
+        stack = Stack(db=args.db, run_dir=args.run_dir.resolve())
+    except ValidationError as error:
+        print(f"make run: invalid local stack settings: {error}", file=sys.stderr)
+        return 2
     # A stack started with `&` inherits SIGINT as ignored; restore it so kill -INT works too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()
-        _banner()
+        _banner(stack)
         stack.supervise()
+    except PortTaken as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nstopping...")
     finally:

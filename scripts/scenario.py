@@ -20,15 +20,17 @@ from typing import Any, TypeVar
 
 import httpx
 
-from shared.devtoken import mint
+from shared.config import LocalStackSettings
+from shared.devtoken import mint, signing_key
 
 T = TypeVar("T")
 
-DEFAULT_URLS = {
-    "goals": "http://127.0.0.1:8001",
-    "performance": "http://127.0.0.1:8002",
-    "feedback": "http://127.0.0.1:8003",
-}
+
+def default_urls() -> dict[str, str]:
+    """Where `make run` listens, from the same settings it reads (ATTAIN_PORT_BASE)."""
+    return LocalStackSettings().urls()
+
+
 #: A Standard Webhooks secret: `whsec_` + base64 of the HMAC key.
 GENERIC_SECRET = "whsec_" + base64.b64encode(b"attain-e2e-and-demo-generic-secret").decode()
 #: Default pace thresholds of a team (ratios of projection to target).
@@ -152,7 +154,10 @@ class Attain:
         org: str | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self.urls = dict(urls or DEFAULT_URLS)
+        # Read once, first: the same secret and audience the services verify with (or a
+        # refusal, before any connection is opened).
+        self.signing_key = signing_key()
+        self.urls = dict(urls or default_urls())
         self.org = org or str(uuid.uuid4())
         self.http = httpx.Client(timeout=timeout)
         self.admin_sub = str(uuid.uuid4())
@@ -175,7 +180,11 @@ class Attain:
     ) -> str:
         """A development token of this org."""
         return mint(
-            org=self.org, sub=sub or str(uuid.uuid4()), roles=list(roles), teams=list(teams)
+            org=self.org,
+            sub=sub or str(uuid.uuid4()),
+            roles=list(roles),
+            teams=list(teams),
+            key=self.signing_key,
         )
 
     def check_running(self) -> None:

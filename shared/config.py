@@ -80,3 +80,34 @@ class ServiceSettings(BaseSettings):
                 else ["http://localhost:3000", "http://localhost:5173", "http://127.0.0.1:3000"]
             )
         return self
+
+
+#: The services of a local stack, in port order from ATTAIN_PORT_BASE.
+LOCAL_SERVICES = ("goals", "performance", "feedback")
+
+
+class LocalStackSettings(BaseSettings):
+    """Where `make run` listens and where `make demo` and the walkthrough look for it."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    port_base: int = Field(8001, ge=1, le=65535 - 2, validation_alias=_shared("ATTAIN_PORT_BASE"))
+    broker_port: int = Field(9092, ge=1, le=65535, validation_alias=_shared("ATTAIN_BROKER_PORT"))
+
+    @model_validator(mode="after")
+    def _broker_apart_from_services(self) -> LocalStackSettings:
+        # Caught here, the clash is named; at start-up it would look like a taken port.
+        if self.broker_port in self.ports().values():
+            raise ValueError(
+                f"ATTAIN_BROKER_PORT={self.broker_port} is one of the service ports "
+                f"{self.port_base}-{self.port_base + 2} (ATTAIN_PORT_BASE={self.port_base})"
+            )
+        return self
+
+    def ports(self) -> dict[str, int]:
+        """Each service's port: goals on the base, performance and feedback on the next two."""
+        return {name: self.port_base + i for i, name in enumerate(LOCAL_SERVICES)}
+
+    def urls(self) -> dict[str, str]:
+        """Each service's base URL on the loopback interface."""
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.ports().items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 import shutil
@@ -17,7 +18,9 @@ _SEARCH = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/loc
 
 def pg_bin(name: str) -> str:
     """Locate a PostgreSQL server binary."""
-    for folder in _SEARCH:
+    # Any other Debian server version too, as `make doctor` (scripts/doctor.py) accepts it.
+    others = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for folder in (*_SEARCH, *others):
         candidate = Path(folder) / name
         if candidate.exists():
             return str(candidate)

@@ -6,10 +6,12 @@ import subprocess
 import sys
 import uuid
 
+import jwt
 import pytest
 
 from shared.auth import TokenVerifier
-from shared.config import ServiceSettings
+from shared.config import DEV_JWT_SECRET, ServiceSettings
+from shared.devtoken import DevTokenRefused, mint, signing_key
 
 pytestmark = pytest.mark.unit
 
@@ -36,3 +38,50 @@ def test_devtoken_command_refuses_to_run_in_production():
     )  # fmt: skip
     assert result.returncode == 2
     assert "production" in result.stderr
+
+
+CUSTOM = "a-configured-secret-that-is-not-the-default-0042"
+
+
+def test_mint_signs_with_the_configured_secret_and_audience(monkeypatch):
+    """Without an explicit secret, tokens carry ATTAIN_JWT_SECRET and ATTAIN_JWT_AUDIENCE."""
+    monkeypatch.setenv("ATTAIN_JWT_SECRET", CUSTOM)
+    monkeypatch.setenv("ATTAIN_JWT_AUDIENCE", "attain-local")
+    org = uuid.uuid4()
+    token = mint(org=str(org), sub="m-1", roles=["admin"])
+    assert TokenVerifier(ServiceSettings()).verify(token).org == org
+    assert jwt.decode(token, CUSTOM, algorithms=["HS256"], audience="attain-local")["sub"] == "m-1"
+    # The built-in development secret must not verify it: the configured one was used.
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, DEV_JWT_SECRET, algorithms=["HS256"], audience="attain-local")
+
+
+def test_devtoken_command_uses_the_configured_secret():
+    """The command-line minter (used by the walkthrough) signs with ATTAIN_JWT_SECRET."""
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.devtoken", "--roles", "admin"],
+        capture_output=True, text=True, check=True, env={"ATTAIN_JWT_SECRET": CUSTOM, "PATH": ""},
+    )  # fmt: skip
+    claims = jwt.decode(result.stdout.strip(), CUSTOM, algorithms=["HS256"])
+    assert claims["roles"] == ["admin"]
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"ATTAIN_ENV": "production", "ATTAIN_JWT_SECRET": CUSTOM}, "ATTAIN_ENV=production"),
+        ({"ATTAIN_ENV": "production"}, "production refuses the development JWT secret"),
+        (
+            {"ATTAIN_JWT_JWKS_URL": "https://idp.example.com/jwks.json"},
+            "ATTAIN_JWT_JWKS_URL is set",
+        ),
+    ],
+)
+def test_signing_key_refuses_where_development_tokens_must_not_work(monkeypatch, env, reason):
+    """Production and JWKS configurations refuse to mint, saying why, instead of a bad token."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(DevTokenRefused, match=reason):
+        signing_key()
+    with pytest.raises(DevTokenRefused):
+        mint(org=str(uuid.uuid4()), sub="x", roles=["admin"])
