@@ -259,7 +259,7 @@ def run(api: Attain, say: Narrator) -> None:
     ]
     say.say(
         f"{len(evaluation['shortfalls_detected'])} shortfall announced ({', '.join(struggling)}): "
-        "performance publishes `shortfall_detected`; goals and feedback react."
+        "performance publishes `team_shortfalls_detected`; goals and feedback react."
     )
 
     # ------------------------------------------------------------------------ rebalance
