@@ -705,3 +705,84 @@ def followed_targets(
         return (goals, perf) if same else None
 
     return probe
+
+
+# ---------------------------------------------------------------------------- an org of teams
+
+
+@dataclass
+class OrgTeam:
+    """A team of a simulated org and its published plan."""
+
+    team: Team
+    plan: dict
+
+
+def set_up_org(
+    api: Attain,
+    period: dict,
+    *,
+    teams: int,
+    reps: int,
+    target: str = "1000000.00",
+    policy: str = "auto",
+) -> list[OrgTeam]:
+    """Teams of equal reps with published `equal` plans, known to performance, judgement held."""
+    org = []
+    for t in range(teams):
+        tag = uuid.uuid4().hex[:6]
+        specs = [{"name": f"R{i}", "email": f"r{i}.{tag}@example.com"} for i in range(reps)]
+        team = api.create_team(f"Team {t + 1}", specs)
+        api.put_plan(team, period["id"], target=target, summary="Simulated org")
+        api.allocate(team, period["id"], "equal", dry_run=False)
+        org.append(OrgTeam(team, api.publish(team, period["id"])))
+        api.set_policy(team, policy)
+    for member in org:
+        wait_until_performance_knows(api, member.team, period["id"], member.plan)
+        api.set_thresholds(member.team, HOLD_JUDGEMENT)
+    return org
+
+
+def sell_to_org(
+    api: Attain, org: Sequence[OrgTeam], amount_of: Callable[[int, int], str | None]
+) -> int:
+    """Signed generic deliveries: amount_of(team index, rep index) per rep (None: no sale)."""
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    sent = 0
+    for t, member in enumerate(org):
+        for r, rep in enumerate(member.team.reps):
+            amount = amount_of(t, r)
+            if amount is not None:
+                api.deliver(api.sale_delivery(email=rep.email, amount=amount, closed_at=closed_at))
+                sent += 1
+    return sent
+
+
+def evaluate_org(api: Attain, org: Sequence[OrgTeam], period_id: str) -> dict[str, dict]:
+    """Judge every team with the real thresholds; each team's evaluation by team id."""
+    evaluations = {}
+    for member in org:
+        api.set_thresholds(member.team, DEFAULT_THRESHOLDS)
+        evaluations[member.team.id] = api.evaluate(member.team, period_id)
+    return evaluations
+
+
+def org_settled(
+    api: Attain, org: Sequence[OrgTeam], period_id: str, evaluations: Mapping[str, dict]
+) -> Callable[[], dict[str, list[dict]] | None]:
+    """A probe: every team with shortfalls has its rebalance, and performance shows its targets."""
+
+    def probe() -> dict[str, list[dict]] | None:
+        rows = {}
+        for member in org:
+            if evaluations[member.team.id]["shortfalls_detected"]:
+                found = api.rebalances(member.team)
+                if not found:
+                    return None
+                rows[member.team.id] = found
+        for member in org:
+            if member.team.id in rows and followed_targets(api, member.team, period_id)() is None:
+                return None
+        return rows
+
+    return probe
