@@ -30,7 +30,7 @@ from services.goals.domain.allocation import (
 )
 from services.goals.domain.rebalancing import (
     MemberPosition,
-    Policy,
+    RebalancePolicy,
     plan_departure,
     plan_rebalance,
 )
@@ -95,7 +95,7 @@ def main() -> None:
     team = _team(rng, ids)
     total = 12_345_678_901
     params = AllocationParams(periods=4, alpha=Decimal("0.6"))
-    policy = Policy(max_increase_pct=Decimal(25))
+    policy = RebalancePolicy(max_increase_pct=Decimal(25))
     giver = team[0]
     giver = MemberPosition(
         giver.member_id, giver.target_minor, giver.target_minor, 0, 0, "struggling"

@@ -81,10 +81,6 @@ class RebalancePolicy:
             raise InvalidInput(f"mode must be one of {', '.join(sorted(MODES))}", field="mode")
 
 
-# The caps are all the maths needs; older call sites name it by that role.
-Policy = RebalancePolicy
-
-
 @dataclass(frozen=True)
 class Transfer:
     """amount_minor of target moved from one rep to another."""
@@ -123,14 +119,14 @@ class AdjustmentPlan:
 # --------------------------------------------------------------------------- helpers
 
 
-def cap_minor(original_target_minor: int, policy: Policy) -> int:
+def cap_minor(original_target_minor: int, policy: RebalancePolicy) -> int:
     """Highest target the policy allows for a rep, rounded down to whole minor units."""
     # original x (1 + num / (den x 100)) in integers, floored: exact and cheap per member.
     num, den = to_fraction(policy.max_increase_pct, "max_increase_pct").as_integer_ratio()
     return original_target_minor * (100 * den + num) // (100 * den)
 
 
-def cap_room_minor(position: MemberPosition, policy: Policy) -> int:
+def cap_room_minor(position: MemberPosition, policy: RebalancePolicy) -> int:
     """How much target a rep can still take before reaching the cap (never negative)."""
     return max(cap_minor(position.original_target_minor, policy) - position.target_minor, 0)
 
@@ -251,10 +247,10 @@ def plan_rebalance(
     giver_id: Hashable,
     shortfall_minor: int,
     team: Sequence[MemberPosition],
-    policy: Policy | None = None,
+    policy: RebalancePolicy | None = None,
 ) -> RebalancePlan:
     """Move a rep's shortfall to on-track reps by headroom, within caps and the giver's floor."""
-    policy = policy or Policy()
+    policy = policy or RebalancePolicy()
     check_minor("shortfall_minor", shortfall_minor, allow_negative=True)
     index = _index(team)
     giver = _member(index, giver_id)
@@ -283,10 +279,10 @@ def plan_departure(
     leaver_id: Hashable,
     open_target_minor: int | None = None,
     team: Sequence[MemberPosition],
-    policy: Policy | None = None,
+    policy: RebalancePolicy | None = None,
 ) -> RebalancePlan:
     """Hand a leaver's open target to the rest of the team, keeping the team total exact."""
-    policy = policy or Policy()
+    policy = policy or RebalancePolicy()
     index = _index(team)
     leaver = _member(index, leaver_id)
     # Open target = target - achieved: the leaver ends on exactly what they sold. An
@@ -334,7 +330,7 @@ def plan_adjustment(
     member_id: Hashable,
     delta_minor: int,
     team: Sequence[MemberPosition],
-    policy: Policy | None = None,
+    policy: RebalancePolicy | None = None,
     team_total_changes: bool,
 ) -> AdjustmentPlan:
     """Apply a dispute outcome to one rep's target, balancing the others unless the total moves."""

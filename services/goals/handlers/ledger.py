@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from services.goals.adapters.orm import MemberStanding, Plan, Target, TargetChange
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from services.goals.domain.rebalancing import MemberPosition, Policy
+from services.goals.domain.rebalancing import MemberPosition, RebalancePolicy
 from shared.events.goals import TargetChanged
 from shared.money import from_minor
 from shared.timeutil import utcnow
@@ -123,7 +123,16 @@ async def positions_of(
     return positions
 
 
-async def policy_for(*, uow: GoalsUnitOfWork, org: uuid.UUID, team_id: uuid.UUID) -> Policy:
-    """The cap part of a team's rebalance policy (defaults when never set)."""
+async def policy_for(
+    *, uow: GoalsUnitOfWork, org: uuid.UUID, team_id: uuid.UUID
+) -> RebalancePolicy:
+    """A team's rebalance policy as the maths takes it (the defaults when never set)."""
     row = await uow.repo.policy_of(org, team_id)
-    return Policy(max_increase_pct=Decimal(row.max_increase_pct) if row else Decimal(25))
+    if row is None:
+        return RebalancePolicy()
+    return RebalancePolicy(
+        mode=row.mode,
+        max_increase_pct=Decimal(row.max_increase_pct),
+        cooldown_hours=row.cooldown_hours,
+        freeze_days_before_end=row.freeze_days_before_end,
+    )

@@ -10,10 +10,10 @@ from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.team_rebalance import plan_team_rebalance
 from services.goals.handlers.access import load_team
+from services.goals.handlers.ledger import policy_for
 from services.goals.handlers.shortfalls import (
     apply_rebalance,
     figures_of,
-    policy_of_team,
     positions_from,
     record_plan,
     shortfall_ids_of,
@@ -146,7 +146,7 @@ async def approve_rebalance(
         fresh = plan_team_rebalance(
             givers=[uuid.UUID(g["member_id"]) for g in row.givers],
             team=await positions_from(uow, team, targets, figures_of(row)),
-            policy=await policy_of_team(uow, team),
+            policy=await policy_for(uow=uow, org=principal.org, team_id=team.id),
         )
         if not fresh.transfers:
             raise Conflict("nothing can be placed on the current targets; reject the proposal")

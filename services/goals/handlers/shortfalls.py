@@ -10,14 +10,14 @@ from decimal import Decimal
 
 from services.goals.adapters.orm import Plan, Rebalance, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from services.goals.domain.rebalancing import MemberPosition, RebalancePolicy
+from services.goals.domain.rebalancing import MemberPosition
 from services.goals.domain.team_rebalance import (
     DecisionContext,
     Skipped,
     TeamRebalancePlan,
     decide_rebalance,
 )
-from services.goals.handlers.ledger import apply_new_targets
+from services.goals.handlers.ledger import apply_new_targets, policy_for
 from services.goals.handlers.standings import remember_standing
 from shared.events import Envelope
 from shared.events.goals import GiverShare, TargetsRebalanced, Transfer
@@ -60,19 +60,6 @@ class Figures:
             int(data["projected_minor"]),  # type: ignore[call-overload]
             str(data["status"]),
         )
-
-
-async def policy_of_team(uow: GoalsUnitOfWork, team: Team) -> RebalancePolicy:
-    """A team's rebalance policy as the decision takes it (defaults when never set)."""
-    row = await uow.repo.policy_of(team.org_id, team.id)
-    if row is None:
-        return RebalancePolicy()
-    return RebalancePolicy(
-        mode=row.mode,
-        max_increase_pct=Decimal(row.max_increase_pct),
-        cooldown_hours=row.cooldown_hours,
-        freeze_days_before_end=row.freeze_days_before_end,
-    )
 
 
 async def positions_from(
@@ -152,7 +139,7 @@ async def on_team_shortfalls_detected(
     shortfall_ids = {s.member_id: s.shortfall_id for s in event.shortfalls}
     plan = await uow.repo.plan_of(org, team.id, event.period_id)
     targets = await uow.repo.targets_of(org, plan.id) if plan is not None else []
-    policy = await policy_of_team(uow, team)
+    policy = await policy_for(uow=uow, org=org, team_id=team.id)
     history = await uow.repo.team_rebalances(org, team.id, event.period_id)
     moved_at = [as_utc(r.as_of) for r in history if r.status in ("applied", "proposed", "approved")]
     as_of = as_utc(event.as_of)

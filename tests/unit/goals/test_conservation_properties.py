@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from services.goals.domain.rebalancing import (
     MemberPosition,
-    Policy,
+    RebalancePolicy,
     plan_adjustment,
     plan_departure,
 )
@@ -44,7 +44,7 @@ def _after(team, new_targets):
 @settings(max_examples=200, deadline=None)
 @given(teams(), st.integers(0, 100))
 def test_a_departure_keeps_the_team_total_and_leaves_the_leaver_on_what_they_sold(team, pct):
-    plan = plan_departure(leaver_id="m0", team=team, policy=Policy(max_increase_pct=pct))
+    plan = plan_departure(leaver_id="m0", team=team, policy=RebalancePolicy(max_increase_pct=pct))
     after = _after(team, plan.new_targets)
     assert sum(after.values()) == sum(p.target_minor for p in team)
     assert after["m0"] == team[0].achieved_minor

@@ -15,8 +15,8 @@ from services.goals.domain.allocation import largest_remainder
 from services.goals.domain.rebalancing import (
     AdjustmentPlan,
     MemberPosition,
-    Policy,
     RebalancePlan,
+    RebalancePolicy,
     Transfer,
     cap_minor,
     cap_room_minor,
@@ -30,18 +30,18 @@ from shared.domain_errors import Conflict, InvalidInput
 pytestmark = pytest.mark.unit
 
 G, R1, R2, R3, S = (UUID(int=i) for i in (1, 2, 3, 4, 5))
-POLICY = Policy(max_increase_pct=Decimal(25))
+POLICY = RebalancePolicy(max_increase_pct=Decimal(25))
 
 # --------------------------------------------------------------------------- strategies
 
 # Caps from +0 % to +100 %, drawn as hundredths of a percent, common values included. The
-# Policy is built inside the case builders: mapping a leading draw straight to a Decimal was
+# RebalancePolicy is built inside the case builders: mapping a leading draw straight to a Decimal was
 # seen to skew hypothesis towards zero targets for the whole team.
 caps_hundredths = st.one_of(st.sampled_from([0, 500, 2500, 5000, 10_000]), st.integers(0, 10_000))
 
 
-def _policy(hundredths: int) -> Policy:
-    return Policy(max_increase_pct=Decimal(hundredths).scaleb(-2))
+def _policy(hundredths: int) -> RebalancePolicy:
+    return RebalancePolicy(max_increase_pct=Decimal(hundredths).scaleb(-2))
 
 
 # One tuple per member, ids unique by construction: cheap to draw, so 500 examples stay fast.
@@ -301,7 +301,7 @@ def test_unknown_giver_and_duplicates_are_refused() -> None:
     with pytest.raises(InvalidInput, match="status"):
         _pos(G, 1, 0, 0, "sleeping")
     with pytest.raises(InvalidInput, match="negative"):
-        Policy(max_increase_pct=Decimal(-1))
+        RebalancePolicy(max_increase_pct=Decimal(-1))
     with pytest.raises(InvalidInput, match="integer amount"):
         plan_rebalance(giver_id=G, shortfall_minor=1.5, team=_team(), policy=POLICY)  # type: ignore[arg-type]
 
