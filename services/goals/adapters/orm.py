@@ -181,6 +181,7 @@ class RebalancePolicy(Base, table=True):
     max_increase_pct: str = "25"
     cooldown_hours: int = 24
     freeze_days_before_end: int = 7
+    max_decrease_pct: str = "50"
     version: int = 1
     updated_at: datetime = _tz(default_factory=utcnow)
 

@@ -426,6 +426,13 @@ class PolicyWrite(BaseModel):
     max_increase_pct: Decimal = Field(Decimal(25), ge=0, le=1000, examples=["25"])
     cooldown_hours: int = Field(24, ge=0, le=24 * 90, examples=[24])
     freeze_days_before_end: int = Field(7, ge=0, le=366, examples=[7])
+    max_decrease_pct: Decimal = Field(
+        Decimal(50),
+        ge=0,
+        le=100,
+        examples=["50"],
+        description="Most of a giver's original target that rebalancing may move in a period.",
+    )
 
 
 class PolicyRead(_Out):
@@ -436,6 +443,7 @@ class PolicyRead(_Out):
     max_increase_pct: Decimal = Field(examples=["25"])
     cooldown_hours: int = Field(examples=[24])
     freeze_days_before_end: int = Field(examples=[7])
+    max_decrease_pct: Decimal = Field(examples=["50"])
     version: int = Field(examples=[1])
 
     @classmethod
@@ -447,6 +455,7 @@ class PolicyRead(_Out):
             max_increase_pct=Decimal(row.max_increase_pct),
             cooldown_hours=row.cooldown_hours,
             freeze_days_before_end=row.freeze_days_before_end,
+            max_decrease_pct=Decimal(row.max_decrease_pct),
             version=row.version,
         )
 

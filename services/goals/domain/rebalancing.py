@@ -73,10 +73,15 @@ class RebalancePolicy:
     max_increase_pct: Decimal = Decimal(25)
     cooldown_hours: int = 24
     freeze_days_before_end: int = 7
+    # 50 means at most half of a giver's original target moves away in a period, across all
+    # rebalances: nobody is zeroed by the maths.
+    max_decrease_pct: Decimal = Decimal(50)
 
     def __post_init__(self) -> None:
         if to_fraction(self.max_increase_pct, "max_increase_pct") < 0:
             raise InvalidInput("max_increase_pct must not be negative", field="max_increase_pct")
+        if not 0 <= to_fraction(self.max_decrease_pct, "max_decrease_pct") <= 100:
+            raise InvalidInput("max_decrease_pct must be within 0..100", field="max_decrease_pct")
         if self.mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(sorted(MODES))}", field="mode")
 
@@ -124,6 +129,12 @@ def cap_minor(original_target_minor: int, policy: RebalancePolicy) -> int:
     # original x (1 + num / (den x 100)) in integers, floored: exact and cheap per member.
     num, den = to_fraction(policy.max_increase_pct, "max_increase_pct").as_integer_ratio()
     return original_target_minor * (100 * den + num) // (100 * den)
+
+
+def lowest_target_minor(original_target_minor: int, policy: RebalancePolicy) -> int:
+    """Lowest target rebalancing may bring a giver to: original less max_decrease_pct, rounded up."""
+    num, den = to_fraction(policy.max_decrease_pct, "max_decrease_pct").as_integer_ratio()
+    return original_target_minor - original_target_minor * num // (100 * den)
 
 
 def cap_room_minor(position: MemberPosition, policy: RebalancePolicy) -> int:

@@ -18,6 +18,7 @@ from services.goals.domain.rebalancing import (
     RebalancePolicy,
     Transfer,
     cap_room_minor,
+    lowest_target_minor,
     water_fill,
 )
 from shared.domain_errors import InvalidInput
@@ -94,9 +95,11 @@ def _requested(position: MemberPosition) -> int:
     return max(position.target_minor - position.projected_minor, 0)
 
 
-def _offer(position: MemberPosition) -> int:
-    # A giver keeps at least what they already sold.
-    return max(min(_requested(position), position.target_minor - position.floor_minor), 0)
+def _offer(position: MemberPosition, policy: RebalancePolicy) -> int:
+    # A giver keeps at least what they already sold, and at least the policy's share of their
+    # original target.
+    floor = max(position.floor_minor, lowest_target_minor(position.original_target_minor, policy))
+    return max(min(_requested(position), position.target_minor - floor), 0)
 
 
 def _match(gives: dict[Hashable, int], takes: dict[Hashable, int], key: object) -> list[Transfer]:
@@ -142,7 +145,7 @@ def plan_team_rebalance(
         ),
         key=lambda p: key(p.member_id),
     )
-    offers = {g: _offer(p) for g, p in giving.items()}
+    offers = {g: _offer(p, policy) for g, p in giving.items()}
     taken = water_fill(
         sum(offers.values()),
         {p.member_id: p.headroom_minor for p in receivers},

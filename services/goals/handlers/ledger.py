@@ -135,4 +135,5 @@ async def policy_for(
         max_increase_pct=Decimal(row.max_increase_pct),
         cooldown_hours=row.cooldown_hours,
         freeze_days_before_end=row.freeze_days_before_end,
+        max_decrease_pct=Decimal(row.max_decrease_pct),
     )

@@ -33,6 +33,7 @@ class SetRebalancePolicy:
     max_increase_pct: Decimal
     cooldown_hours: int
     freeze_days_before_end: int
+    max_decrease_pct: Decimal = Decimal(50)
     if_match: str | None = None
 
 
@@ -77,6 +78,7 @@ async def set_policy(
         row.max_increase_pct = str(cmd.max_increase_pct)
         row.cooldown_hours = cmd.cooldown_hours
         row.freeze_days_before_end = cmd.freeze_days_before_end
+        row.max_decrease_pct = str(cmd.max_decrease_pct)
         row.version += 1
         row.updated_at = utcnow()
         uow.repo.add(row)

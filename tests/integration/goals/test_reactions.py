@@ -217,7 +217,9 @@ async def test_a_rebalance_never_makes_the_next_evaluation_stale(goals_db):
         str(s.members[1]["id"]),
     ]
     for row in rows:
-        assert row["givers"][0]["uncovered"] == "0.00"
+        [giver] = row["givers"]
+        assert Decimal(giver["moved"]) > 0
+        assert Decimal(giver["moved"]) + Decimal(giver["uncovered"]) == Decimal(giver["requested"])
     assert total(await plan_of(g, s)) == Decimal("400000.00")
 
 

@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.goals.domain.rebalancing import MemberPosition, RebalancePolicy, cap_minor
+from services.goals.domain.rebalancing import (
+    MemberPosition,
+    RebalancePolicy,
+    cap_minor,
+    lowest_target_minor,
+)
 from services.goals.domain.team_rebalance import (
     DecisionContext,
     Planned,
@@ -63,6 +68,7 @@ def _team(rows: list[tuple]) -> tuple[list[MemberPosition], list[UUID]]:
 
 teams = st.lists(_rows, min_size=1, max_size=15, unique_by=lambda r: r[0]).map(_team)
 caps = st.sampled_from([Decimal(0), Decimal(10), Decimal(25), Decimal("33.33"), Decimal(100)])
+decreases = st.sampled_from([Decimal(0), Decimal(50), Decimal("66.67"), Decimal(100)])
 
 
 @settings(max_examples=400)
@@ -86,10 +92,10 @@ def test_the_team_total_is_kept_to_the_unit_and_each_giver_is_accounted_for(case
 
 
 @settings(max_examples=400)
-@given(teams, caps)
-def test_nobody_rises_above_the_cap_or_falls_below_what_they_sold(case, pct):
+@given(teams, caps, decreases)
+def test_nobody_rises_above_the_cap_or_falls_below_what_they_sold(case, pct, down):
     team, givers = case
-    policy = RebalancePolicy(max_increase_pct=pct)
+    policy = RebalancePolicy(max_increase_pct=pct, max_decrease_pct=down)
     plan = plan_team_rebalance(givers=givers, team=team, policy=policy)
     for p in team:
         new = plan.new_targets.get(p.member_id, p.target_minor)
@@ -98,6 +104,7 @@ def test_nobody_rises_above_the_cap_or_falls_below_what_they_sold(case, pct):
             assert p.status == "on_track" and p.member_id not in givers
         if new < p.target_minor:
             assert new >= max(p.achieved_minor, 0)
+            assert new >= lowest_target_minor(p.original_target_minor, policy)
             assert p.member_id in givers
     takers = {t.to_member for t in plan.transfers}
     assert not takers & set(givers)
@@ -125,16 +132,13 @@ def test_room_is_shared_in_proportion_to_shortfalls_when_it_is_short(case, pct):
         givers=givers, team=team, policy=RebalancePolicy(max_increase_pct=pct)
     )
     by_id = {p.member_id: p for p in team}
-    offers = {
-        g.member_id: max(
-            min(
-                g.requested_minor,
-                by_id[g.member_id].target_minor - max(by_id[g.member_id].achieved_minor, 0),
-            ),
-            0,
-        )
-        for g in plan.givers
-    }
+    policy = RebalancePolicy(max_increase_pct=pct)
+
+    def offer(p: MemberPosition) -> int:
+        floor = max(p.achieved_minor, 0, lowest_target_minor(p.original_target_minor, policy))
+        return max(min(max(p.target_minor - p.projected_minor, 0), p.target_minor - floor), 0)
+
+    offers = {g.member_id: offer(by_id[g.member_id]) for g in plan.givers}
     # Each giver below their limit got their exact share of the room to within one unit, so two
     # such givers' moved/requested ratios differ by less than 1/a + 1/b.
     for a in plan.givers:
@@ -204,6 +208,23 @@ def test_a_proposal_under_propose_mode_covers_every_giver():
     )
     assert isinstance(decision, Planned) and decision.status == "proposed"
     assert [g.moved_minor for g in decision.plan.givers] == [125, 125]
+
+
+def test_nobody_is_zeroed_by_rebalancing():
+    team = [rep(1, 1000, 0, "struggling"), rep(2, 1000, 5000, "on_track")]
+    policy = RebalancePolicy(max_increase_pct=Decimal(500))
+    plan = plan_team_rebalance(givers=[UUID(int=1)], team=team, policy=policy)
+    assert plan.new_targets[UUID(int=1)] == 500  # half of the original, the default limit
+    [giver] = plan.givers
+    assert (giver.requested_minor, giver.moved_minor, giver.uncovered_minor) == (1000, 500, 500)
+    # Across rebalances: a giver already at the limit gives nothing more.
+    lowered = [MemberPosition(UUID(int=1), 500, 1000, 0, 0, "struggling"), team[1]]
+    again = plan_team_rebalance(givers=[UUID(int=1)], team=lowered, policy=policy)
+    assert again.transfers == () and again.uncovered_minor == 500
+    everything = RebalancePolicy(max_increase_pct=Decimal(500), max_decrease_pct=Decimal(100))
+    assert (
+        plan_team_rebalance(givers=[UUID(int=1)], team=team, policy=everything).moved_minor == 1000
+    )
 
 
 def test_a_giver_outside_the_team_is_refused_by_the_maths():

@@ -39,6 +39,7 @@ async def put_rebalance_policy(
         max_increase_pct=body.max_increase_pct,
         cooldown_hours=body.cooldown_hours,
         freeze_days_before_end=body.freeze_days_before_end,
+        max_decrease_pct=body.max_decrease_pct,
         if_match=if_match,
     )
     row = await handlers.set_policy(cmd, uow=uow, principal=principal)

@@ -1,4 +1,4 @@
-"""team rebalances: every giver of one decision, and the figures it used
+"""team rebalances: every giver of one decision, the figures it used, and the giver floor
 
 Revision ID: c3d9a7e5f1b2
 Revises: 32c5a496f9d7
@@ -9,6 +9,7 @@ from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
+import sqlmodel
 
 
 revision: str = 'c3d9a7e5f1b2'
@@ -22,6 +23,10 @@ def upgrade() -> None:
     with op.batch_alter_table('rebalance') as batch:
         batch.add_column(sa.Column('givers', sa.JSON(), nullable=False, server_default='[]'))
         batch.add_column(sa.Column('figures', sa.JSON(), nullable=False, server_default='[]'))
+    with op.batch_alter_table('rebalance_policy') as batch:
+        batch.add_column(sa.Column('max_decrease_pct', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default='50'))
+    with op.batch_alter_table('rebalance_policy') as batch:
+        batch.alter_column('max_decrease_pct', server_default=None)
     with op.batch_alter_table('rebalance') as batch:
         # The default only fills existing rows; the application always writes both.
         batch.alter_column('givers', server_default=None)
@@ -33,3 +38,5 @@ def downgrade() -> None:
     with op.batch_alter_table('rebalance') as batch:
         batch.drop_column('figures')
         batch.drop_column('givers')
+    with op.batch_alter_table('rebalance_policy') as batch:
+        batch.drop_column('max_decrease_pct')
