@@ -10,12 +10,14 @@ from services.goals.handlers.events import (
     on_dispute_resolved,
     on_period_closed,
 )
+from services.goals.handlers.give_back import on_shortfall_recovered
 from services.goals.handlers.shortfalls import on_shortfall_detected, on_team_shortfalls_detected
 from shared.events.feedback import DisputeResolved
 from shared.events.performance import (
     AttainmentChanged,
     PeriodClosed,
     ShortfallDetected,
+    ShortfallRecovered,
     TeamShortfallsDetected,
 )
 from shared.runtime import ServiceRuntime
@@ -30,6 +32,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         uow_class=GoalsUnitOfWork,
         handlers={
             TeamShortfallsDetected: on_team_shortfalls_detected,
+            ShortfallRecovered: on_shortfall_recovered,
             # Still accepted until no producer emits it (performance stopped with this release).
             ShortfallDetected: on_shortfall_detected,
             DisputeResolved: on_dispute_resolved,

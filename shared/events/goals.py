@@ -147,7 +147,13 @@ class TargetAssigned(Event):
 
 
 ChangeReason = Literal[
-    "allocation", "manual", "rebalance", "dispute_outcome", "member_left", "proposal_approved"
+    "allocation",
+    "manual",
+    "rebalance",
+    "dispute_outcome",
+    "member_left",
+    "proposal_approved",
+    "give_back",
 ]
 
 
@@ -214,6 +220,8 @@ class TargetsRebalanced(Event):
     source_event_id: str | None = None
     applied: Literal["auto", "approved"]
     givers: list[GiverShare] = []
+    # `give_back` when target returns to a recovered giver (transfers then run towards them).
+    kind: Literal["shortfall", "give_back"] = "shortfall"
 
 
 class TargetAcknowledged(Event):

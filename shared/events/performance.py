@@ -156,6 +156,26 @@ class TeamShortfallsDetected(Event):
     standings: list[MemberFigures]
 
 
+class ShortfallRecovered(Event):
+    """A member out of a shortfall episode is on track and projected above their target again.
+
+    Announced once per episode, so goals can hand back what the episode moved away, as far as the
+    member's own headroom (projected - target) carries it.
+    """
+
+    TYPE: ClassVar[str] = "attain.performance.shortfall_recovered.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    member_id: UUID
+    period_id: UUID
+    shortfall_id: UUID
+    episode: int
+    currency: str
+    as_of: datetime
+    standings: list[MemberFigures]
+
+
 class MemberResult(BaseModel):
     """A member's final result in a closed period."""
 

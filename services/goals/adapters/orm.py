@@ -182,6 +182,7 @@ class RebalancePolicy(Base, table=True):
     cooldown_hours: int = 24
     freeze_days_before_end: int = 7
     max_decrease_pct: str = "50"
+    give_back: str = "propose"
     version: int = 1
     updated_at: datetime = _tz(default_factory=utcnow)
 
@@ -199,6 +200,8 @@ class Rebalance(Base, table=True):
     giver_id: uuid.UUID
     shortfall_id: uuid.UUID | None = None
     source_event_id: str
+    # `shortfall` (target moves away from struggling reps) or `give_back` (it returns).
+    kind: str = "shortfall"
     status: str
     reason: str | None = None
     currency: str = Field(max_length=3)

@@ -29,7 +29,7 @@ from shared.http import keyset, page_of
 M = TypeVar("M", bound=SQLModel)
 
 # Ledger reasons written by the rebalancing itself; every other reason is a person's decision.
-AUTOMATIC_REASONS = ("rebalance", "proposal_approved")
+AUTOMATIC_REASONS = ("rebalance", "proposal_approved", "give_back")
 
 
 class GoalsRepository:

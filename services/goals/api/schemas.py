@@ -433,6 +433,11 @@ class PolicyWrite(BaseModel):
         examples=["50"],
         description="Most of a giver's original target that rebalancing may move in a period.",
     )
+    give_back: Literal["auto", "propose", "off"] = Field(
+        "propose",
+        examples=["propose"],
+        description="When a giver recovers: hand back what their episode moved away.",
+    )
 
 
 class PolicyRead(_Out):
@@ -444,6 +449,7 @@ class PolicyRead(_Out):
     cooldown_hours: int = Field(examples=[24])
     freeze_days_before_end: int = Field(examples=[7])
     max_decrease_pct: Decimal = Field(examples=["50"])
+    give_back: Literal["auto", "propose", "off"] = Field(examples=["propose"])
     version: int = Field(examples=[1])
 
     @classmethod
@@ -456,6 +462,7 @@ class PolicyRead(_Out):
             cooldown_hours=row.cooldown_hours,
             freeze_days_before_end=row.freeze_days_before_end,
             max_decrease_pct=Decimal(row.max_decrease_pct),
+            give_back=row.give_back,  # type: ignore[arg-type]
             version=row.version,
         )
 
@@ -490,6 +497,7 @@ class RebalanceRead(_Out):
     giver_id: uuid.UUID = Field(examples=[MEMBER])
     shortfall_id: uuid.UUID | None = None
     source_event_id: str
+    kind: Literal["shortfall", "give_back"] = Field("shortfall", examples=["shortfall"])
     status: Literal["applied", "proposed", "approved", "rejected", "superseded", "skipped"] = Field(
         examples=["proposed"]
     )
@@ -515,6 +523,7 @@ class RebalanceRead(_Out):
             giver_id=row.giver_id,
             shortfall_id=row.shortfall_id,
             source_event_id=row.source_event_id,
+            kind=row.kind,  # type: ignore[arg-type]
             status=row.status,  # type: ignore[arg-type]
             reason=row.reason,
             requested=from_minor(row.requested_minor, row.currency),
@@ -539,4 +548,56 @@ class RebalanceRead(_Out):
             created_at=row.created_at,
             decided_at=row.decided_at,
             decided_by=row.decided_by,
+        )
+
+
+class StatementLineRead(_Out):
+    """One amount moved to or from the rep by a rebalance or give-back."""
+
+    rebalance_id: uuid.UUID
+    kind: Literal["shortfall", "give_back"] = Field(examples=["shortfall"])
+    counterparty_id: uuid.UUID = Field(examples=[MEMBER])
+    amount: Money = Field(
+        examples=["-2500.00"], description="Negative: given away; positive: received."
+    )
+    source_event_id: str
+    at: datetime
+
+
+class TransferStatementRead(_Out):
+    """Why a rep's number is not what they acknowledged: every rebalancing move, netted."""
+
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    period_id: uuid.UUID = Field(examples=[PERIOD])
+    currency: str = Field(examples=["EUR"])
+    given: Money = Field(examples=["2500.00"])
+    received: Money = Field(examples=["0.00"])
+    net: Money = Field(examples=["-2500.00"])
+    lines: list[StatementLineRead]
+
+    @classmethod
+    def of(
+        cls, member_id: uuid.UUID, period_id: uuid.UUID, currency: str, lines: list[Any]
+    ) -> TransferStatementRead:
+        """Wire form of a rep's transfer statement."""
+        given = -sum(line.amount_minor for line in lines if line.amount_minor < 0)
+        received = sum(line.amount_minor for line in lines if line.amount_minor > 0)
+        return cls(
+            member_id=member_id,
+            period_id=period_id,
+            currency=currency,
+            given=from_minor(given, currency),
+            received=from_minor(received, currency),
+            net=from_minor(received - given, currency),
+            lines=[
+                StatementLineRead(
+                    rebalance_id=line.rebalance.id,
+                    kind=line.rebalance.kind,
+                    counterparty_id=line.counterparty_id,
+                    amount=from_minor(line.amount_minor, currency),
+                    source_event_id=line.rebalance.source_event_id,
+                    at=line.rebalance.decided_at or line.rebalance.created_at,
+                )
+                for line in lines
+            ],
         )

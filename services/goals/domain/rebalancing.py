@@ -76,6 +76,8 @@ class RebalancePolicy:
     # 50 means at most half of a giver's original target moves away in a period, across all
     # rebalances: nobody is zeroed by the maths.
     max_decrease_pct: Decimal = Decimal(50)
+    # What happens when a giver recovers: hand back what their episode moved away.
+    give_back: str = "propose"
 
     def __post_init__(self) -> None:
         if to_fraction(self.max_increase_pct, "max_increase_pct") < 0:
@@ -84,6 +86,10 @@ class RebalancePolicy:
             raise InvalidInput("max_decrease_pct must be within 0..100", field="max_decrease_pct")
         if self.mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(sorted(MODES))}", field="mode")
+        if self.give_back not in MODES:
+            raise InvalidInput(
+                f"give_back must be one of {', '.join(sorted(MODES))}", field="give_back"
+            )
 
 
 @dataclass(frozen=True)

@@ -136,4 +136,5 @@ async def policy_for(
         cooldown_hours=row.cooldown_hours,
         freeze_days_before_end=row.freeze_days_before_end,
         max_decrease_pct=Decimal(row.max_decrease_pct),
+        give_back=row.give_back,
     )

@@ -9,7 +9,8 @@ from decimal import Decimal
 from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.team_rebalance import plan_team_rebalance
-from services.goals.handlers.access import load_team
+from services.goals.handlers import give_back
+from services.goals.handlers.access import load_member, load_team
 from services.goals.handlers.ledger import policy_for
 from services.goals.handlers.shortfalls import (
     apply_rebalance,
@@ -34,6 +35,7 @@ class SetRebalancePolicy:
     cooldown_hours: int
     freeze_days_before_end: int
     max_decrease_pct: Decimal = Decimal(50)
+    give_back: str = "propose"
     if_match: str | None = None
 
 
@@ -79,6 +81,7 @@ async def set_policy(
         row.cooldown_hours = cmd.cooldown_hours
         row.freeze_days_before_end = cmd.freeze_days_before_end
         row.max_decrease_pct = str(cmd.max_decrease_pct)
+        row.give_back = cmd.give_back
         row.version += 1
         row.updated_at = utcnow()
         uow.repo.add(row)
@@ -144,15 +147,27 @@ async def approve_rebalance(
                 "a person changed targets since the proposal; it can only be rejected",
                 changed_targets=sorted(str(t) for t in changed),
             )
-        shortfall_ids = shortfall_ids_of(row)
-        fresh = plan_team_rebalance(
-            givers=[uuid.UUID(g["member_id"]) for g in row.givers],
-            team=await positions_from(uow, team, targets, figures_of(row)),
-            policy=await policy_for(uow=uow, org=principal.org, team_id=team.id),
-        )
-        if not fresh.transfers:
-            raise Conflict("nothing can be placed on the current targets; reject the proposal")
-        record_plan(row, fresh, shortfall_ids)
+        if row.kind == "give_back":
+            back = await give_back.plan_for(
+                uow,
+                team=team,
+                targets=targets,
+                figures=figures_of(row),
+                member_id=row.giver_id,
+                shortfall_id=row.shortfall_id,  # type: ignore[arg-type]
+            )
+            if back is None or not back.transfers:
+                raise Conflict("nothing can be handed back on the current targets; reject it")
+            give_back.record_give_back(row, back, targets)
+        else:
+            fresh = plan_team_rebalance(
+                givers=[uuid.UUID(g["member_id"]) for g in row.givers],
+                team=await positions_from(uow, team, targets, figures_of(row)),
+                policy=await policy_for(uow=uow, org=principal.org, team_id=team.id),
+            )
+            if not fresh.transfers:
+                raise Conflict("nothing can be placed on the current targets; reject it")
+            record_plan(row, fresh, shortfall_ids_of(row))
         row.status, row.decided_at, row.decided_by = "approved", utcnow(), principal.sub
         await apply_rebalance(uow=uow, row=row, plan=plan, targets=targets, applied="approved")
         uow.repo.add(row)
@@ -170,3 +185,32 @@ async def reject_rebalance(
         uow.repo.add(row)
         await uow.commit()
     return row
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One amount a rep gave (negative) or received (positive) in one rebalance."""
+
+    rebalance: Rebalance
+    counterparty_id: uuid.UUID
+    amount_minor: int
+
+
+async def transfer_statement(
+    member_id: uuid.UUID, period_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal
+) -> tuple[str, list[StatementLine]]:
+    """Every amount a rep gave or received by rebalancing in a period, oldest first."""
+    async with uow:
+        member, team = await load_member(uow, principal, member_id, write=False)
+        rows = await uow.repo.team_rebalances(principal.org, team.id, period_id)
+    lines = []
+    for row in rows:
+        if row.status not in ("applied", "approved"):
+            continue
+        for t in row.transfers:
+            amount = int(t["amount_minor"])
+            if t["from"] == str(member.id):
+                lines.append(StatementLine(row, uuid.UUID(t["to"]), -amount))
+            elif t["to"] == str(member.id):
+                lines.append(StatementLine(row, uuid.UUID(t["from"]), amount))
+    return team.currency, lines

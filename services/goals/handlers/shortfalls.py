@@ -124,7 +124,7 @@ async def on_team_shortfalls_detected(
     if team is None or team.org_id != org:
         log.warning("shortfalls for unknown team %s; skipped", event.team_id)
         return
-    figures = [_figures(s, event.currency) for s in event.standings]
+    figures = [figures_from(s, event.currency) for s in event.standings]
     for f in figures:
         await remember_standing(
             uow,
@@ -141,7 +141,11 @@ async def on_team_shortfalls_detected(
     targets = await uow.repo.targets_of(org, plan.id) if plan is not None else []
     policy = await policy_for(uow=uow, org=org, team_id=team.id)
     history = await uow.repo.team_rebalances(org, team.id, event.period_id)
-    moved_at = [as_utc(r.as_of) for r in history if r.status in ("applied", "proposed", "approved")]
+    moved_at = [
+        as_utc(r.as_of)
+        for r in history
+        if r.kind == "shortfall" and r.status in ("applied", "proposed", "approved")
+    ]
     as_of = as_utc(event.as_of)
     decision = decide_rebalance(
         givers=list(shortfall_ids),
@@ -211,7 +215,7 @@ async def on_shortfall_detected(
     )
 
 
-def _figures(s: MemberFigures, currency: str) -> Figures:
+def figures_from(s: MemberFigures, currency: str) -> Figures:
     return Figures(
         s.member_id, to_minor(s.achieved, currency), to_minor(s.projected, currency), s.status
     )
@@ -227,7 +231,7 @@ def _reported_before(history: Sequence[Rebalance], shortfall_ids: object) -> boo
 def _supersede(uow: GoalsUnitOfWork, history: Sequence[Rebalance]) -> None:
     """A newer proposal replaces an open one: the manager decides on current figures only."""
     for earlier in history:
-        if earlier.status == "proposed":
+        if earlier.status == "proposed" and earlier.kind == "shortfall":
             earlier.status, earlier.reason = "superseded", "a newer proposal replaced it"
             uow.repo.add(earlier)
 
@@ -280,7 +284,10 @@ async def apply_rebalance(
     *, uow: GoalsUnitOfWork, row: Rebalance, plan: Plan, targets: list[Target], applied: str
 ) -> None:
     """Write a rebalance's new targets and announce it (caller commits)."""
-    reason = "rebalance" if applied == "auto" else "proposal_approved"
+    if row.kind == "give_back":
+        reason = "give_back"
+    else:
+        reason = "rebalance" if applied == "auto" else "proposal_approved"
     new_targets = {uuid.UUID(k): v for k, v in row.new_targets.items()}
     apply_new_targets(
         uow=uow,
@@ -318,5 +325,6 @@ async def apply_rebalance(
                 )
                 for g in row.givers
             ],
+            kind=row.kind,  # type: ignore[arg-type]
         )
     )

@@ -213,6 +213,9 @@ class ShortfallEpisode(Base, table=True):
     shortfall_minor: int
     opened_at: datetime = Field(sa_type=_TZ)
     closed_at: datetime | None = Field(default=None, sa_type=_TZ)
+    # When the member, out of the episode, first projected above their target: announced once,
+    # so goals can hand back what the episode moved away.
+    recovered_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
 class TeamEvaluation(Base, table=True):

@@ -23,6 +23,7 @@ from shared.events.performance import (
     AttainmentChanged,
     MemberFigures,
     MemberShortfall,
+    ShortfallRecovered,
     TeamShortfallsDetected,
 )
 from shared.money import from_minor
@@ -160,6 +161,7 @@ async def evaluate_team_period(
     )
     entered: list[MemberPace] = []
     struggling: list[tuple[MemberPace, ShortfallEpisode | None]] = []
+    recovered: list[tuple[MemberPace, ShortfallEpisode]] = []
     for standing in members:
         row = rows[standing.member_id]
         status = standing.pace.status.value
@@ -180,6 +182,8 @@ async def evaluate_team_period(
         elif open_episode is not None:
             open_episode.closed_at = as_utc(as_of)
             repo.add(open_episode)
+        elif episodes and _recovers(standing, episodes[-1]):
+            recovered.append((standing, episodes[-1]))
     new_ids: list[uuid.UUID] = []
     for standing in entered:
         episode = await _open_episode(
@@ -195,6 +199,10 @@ async def evaluate_team_period(
             continue  # another replica opened this episode; it announces it
         new_ids.append(episode.id)
         struggling.append((standing, episode))
+    for standing, episode in recovered:
+        episode.recovered_at = as_utc(as_of)
+        repo.add(episode)
+        uow.emit(_recovery(period, team_id, currency, as_of, members, standing, episode))
     await _announce(
         uow,
         period=period,
@@ -233,6 +241,53 @@ async def _open_episode(
     if not await uow.repo.open_episode(values):
         return None
     return ShortfallEpisode.model_validate(values)
+
+
+def _recovers(standing: MemberPace, episode: ShortfallEpisode) -> bool:
+    """Out of a closed episode, on track and projected above target: time to hand back."""
+    return (
+        episode.closed_at is not None
+        and episode.recovered_at is None
+        and standing.pace.status is pace.PaceStatus.ON_TRACK
+        and standing.pace.projected_minor > standing.pace.target_minor
+    )
+
+
+def _figures(members: list[MemberPace]) -> list[MemberFigures]:
+    return [
+        MemberFigures(
+            member_id=m.member_id,
+            target_id=m.target.id,
+            target_version=m.target.version,
+            target=m.money(m.pace.target_minor),
+            achieved=m.money(m.pace.achieved_minor),
+            projected=m.money(m.pace.projected_minor),
+            status=m.pace.status.value,
+        )
+        for m in members
+    ]
+
+
+def _recovery(
+    period: Period,
+    team_id: uuid.UUID,
+    currency: str,
+    as_of: datetime,
+    members: list[MemberPace],
+    standing: MemberPace,
+    episode: ShortfallEpisode,
+) -> ShortfallRecovered:
+    return ShortfallRecovered(
+        org_id=period.org_id,
+        team_id=team_id,
+        member_id=standing.member_id,
+        period_id=period.id,
+        shortfall_id=episode.id,
+        episode=episode.episode,
+        currency=currency,
+        as_of=as_of,
+        standings=_figures(members),
+    )
 
 
 def fingerprint(members: list[MemberPace]) -> str:
@@ -304,18 +359,7 @@ async def _announce(
                 )
                 for m, episode in sorted(uncovered, key=lambda pair: str(pair[0].member_id))
             ],
-            standings=[
-                MemberFigures(
-                    member_id=m.member_id,
-                    target_id=m.target.id,
-                    target_version=m.target.version,
-                    target=m.money(m.pace.target_minor),
-                    achieved=m.money(m.pace.achieved_minor),
-                    projected=m.money(m.pace.projected_minor),
-                    status=m.pace.status.value,
-                )
-                for m in members
-            ],
+            standings=_figures(members),
         )
     )
 

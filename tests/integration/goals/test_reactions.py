@@ -19,6 +19,7 @@ from shared.events.performance import (
     MemberSnapshot,
     PeriodClosed,
     ShortfallDetected,
+    ShortfallRecovered,
     TeamShortfallsDetected,
 )
 from tests.integration.goals.conftest import seed
@@ -426,3 +427,113 @@ async def test_closed_periods_become_past_results_for_historical_allocation(goal
     r = await goals.client.get(f"/v1/members/{a}/results", headers=goals.admin())
     item = r.json()["items"][0]
     assert (item["achieved"], item["source"], item["period_name"]) == ("120.50", "event", "2029-Q4")
+
+
+async def recovered(g, s, shortfall_id, *, giver: int = 0, projected: str) -> ShortfallRecovered:
+    """The giver out of their episode and projected at `projected`; the others as they stand."""
+    plan = await plan_of(g, s)
+    by_member = {t["member_id"]: t for t in plan["targets"]}
+    standings = []
+    for i, m in enumerate(s.members):
+        t = by_member[str(m["id"])]
+        standings.append(
+            MemberFigures(
+                member_id=m["id"],
+                target_id=t["id"],
+                target_version=t["version"],
+                target=Decimal(t["amount"]),
+                achieved=Decimal("20000") if i == giver else Decimal("60000"),
+                projected=Decimal(projected) if i == giver else Decimal(t["amount"]) * 2,
+                status="on_track",
+            )
+        )
+    return ShortfallRecovered(
+        org_id=g.org,
+        team_id=s.team_id,
+        member_id=s.members[giver]["id"],
+        period_id=s.period["id"],
+        shortfall_id=shortfall_id,
+        episode=1,
+        currency="EUR",
+        as_of=datetime(2030, 2, 20, tzinfo=UTC),
+        standings=standings,
+    )
+
+
+async def test_a_recovered_giver_gets_back_what_their_episode_moved_away(goals_db):
+    g = goals_db
+    s = await seed(g)
+    c, manager = g.client, g.manager(s.team_id)
+    await set_policy(g, s, mode="auto", cooldown_hours=0)
+    processor = g.runtime.consumer._processor
+    event = team_shortfalls(g, s)
+    assert (await processor.process(record_of(wrap(event)))).status == "applied"
+    [moved] = await rebalances(g, s)
+    giver_id = str(s.members[0]["id"])
+    after_rebalance = await plan_of(g, s)
+    given = Decimal(moved["moved"])
+    assert given > 0
+    # The giver sold their way back: projected 30 000 above their lowered target.
+    lowered = next(t for t in after_rebalance["targets"] if t["member_id"] == giver_id)
+    projected = Decimal(lowered["amount"]) + Decimal("30000")
+    shortfall_id = event.shortfalls[0].shortfall_id
+    back = record_of(wrap(await recovered(g, s, shortfall_id, projected=str(projected))))
+    assert (await processor.process(back)).status == "applied"
+    proposal = (await rebalances(g, s))[-1]
+    assert (proposal["kind"], proposal["status"]) == ("give_back", "proposed")  # the default
+    assert Decimal(proposal["moved"]) == min(given, Decimal("30000"))
+    assert {t["to_member_id"] for t in proposal["transfers"]} == {giver_id}
+    approved = await c.post(f"/v1/rebalances/{proposal['id']}/approval", headers=manager)
+    assert approved.status_code == 200, approved.text
+    restored = await plan_of(g, s)
+    assert total(restored) == Decimal("300000.00")
+    mine = next(t for t in restored["targets"] if t["member_id"] == giver_id)
+    assert Decimal(mine["amount"]) == Decimal(lowered["amount"]) + Decimal(approved.json()["moved"])
+    history = (await c.get(f"/v1/targets/{mine['id']}/history", headers=manager)).json()
+    assert history["items"][-1]["reason"] == "give_back"
+    # One give-back per episode, however often the recovery is announced.
+    again = record_of(wrap(await recovered(g, s, shortfall_id, projected=str(projected * 2))))
+    assert (await processor.process(again)).status == "applied"
+    assert len(await rebalances(g, s)) == 2
+    # The rep's statement nets every move with its source.
+    rep = g.rep(s.team_id, s.members[0]["id"])
+    statement = await c.get(
+        f"/v1/members/{giver_id}/periods/{s.period['id']}/transfer-statement", headers=rep
+    )
+    assert statement.status_code == 200, statement.text
+    body = statement.json()
+    assert Decimal(body["given"]) == given
+    assert Decimal(body["received"]) == Decimal(approved.json()["moved"])
+    assert Decimal(body["net"]) == Decimal(body["received"]) - Decimal(body["given"])
+    assert [line["kind"] for line in body["lines"]][-1] == "give_back"
+    assert sum(Decimal(line["amount"]) for line in body["lines"]) == Decimal(body["net"])
+
+
+async def test_give_back_auto_applies_and_off_records_why(goals):
+    s = await seed(goals)
+    processor = goals.runtime.consumer._processor
+    await set_policy(goals, s, mode="auto", cooldown_hours=0, give_back="off")
+    event = team_shortfalls(goals, s)
+    await processor.process(record_of(wrap(event)))
+    shortfall_id = event.shortfalls[0].shortfall_id
+    await processor.process(
+        record_of(wrap(await recovered(goals, s, shortfall_id, projected="200000.00")))
+    )
+    last = (await rebalances(goals, s))[-1]
+    assert (last["kind"], last["status"], last["reason"]) == ("give_back", "skipped", "policy_off")
+    await set_policy(goals, s, mode="auto", cooldown_hours=0, give_back="auto")
+    second = team_shortfalls(goals, s, givers=(1,))
+    await processor.process(record_of(wrap(second)))
+    before = await plan_of(goals, s)
+    await processor.process(
+        record_of(
+            wrap(
+                await recovered(
+                    goals, s, second.shortfalls[0].shortfall_id, giver=1, projected="200000.00"
+                )
+            )
+        )
+    )
+    last = (await rebalances(goals, s))[-1]
+    assert (last["kind"], last["status"]) == ("give_back", "applied")
+    assert total(await plan_of(goals, s)) == total(before) == Decimal("300000.00")

@@ -254,6 +254,29 @@ async def test_every_uncovered_shortfall_of_a_team_is_announced_in_one_event(per
     assert next(x for x in last["shortfalls"] if x["member_id"] == str(s.ana))["episode"] == 2
 
 
+async def test_a_giver_back_on_track_is_announced_as_recovered_once(perf: PerfApp):
+    s = await perf.seed()
+    url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
+
+    async def evaluate(at: datetime) -> None:
+        response = await perf.client.post(url, json={"as_of": at.isoformat()}, headers=perf.admin())
+        assert response.status_code == 200, response.text
+
+    await evaluate(MID_Q4)  # both struggle: an episode each
+    perf.runtime.clock = lambda: MID_Q4 + timedelta(days=1)
+    await manual_sale(perf, member_id=str(s.ana), amount="90000.00")
+    await evaluate(MID_Q4 + timedelta(days=1))  # Ana's episode closes
+    assert await outbox_payloads(perf, "shortfall_recovered") == []
+    for day in (2, 3):  # on track and projected above target: announced once
+        await evaluate(MID_Q4 + timedelta(days=day))
+    [recovery] = await outbox_payloads(perf, "shortfall_recovered")
+    [team_event] = (await outbox_payloads(perf, "team_shortfalls_detected"))[:1]
+    ana_shortfall = next(x for x in team_event["shortfalls"] if x["member_id"] == str(s.ana))
+    assert recovery["member_id"] == str(s.ana)
+    assert recovery["shortfall_id"] == ana_shortfall["shortfall_id"]
+    assert {m["member_id"] for m in recovery["standings"]} == {str(s.ana), str(s.ben)}
+
+
 async def test_sales_are_evaluated_once_the_burst_settles(perf: PerfApp):
     s = await perf.seed()
     perf.runtime.clock = lambda: MID_Q4

@@ -40,6 +40,7 @@ async def put_rebalance_policy(
         cooldown_hours=body.cooldown_hours,
         freeze_days_before_end=body.freeze_days_before_end,
         max_decrease_pct=body.max_decrease_pct,
+        give_back=body.give_back,
         if_match=if_match,
     )
     row = await handlers.set_policy(cmd, uow=uow, principal=principal)
@@ -112,3 +113,18 @@ async def reject_rebalance(
             handlers.RejectRebalance(rebalance_id=rebalance_id), uow=uow, principal=principal
         )
     )
+
+
+@router.get(
+    "/members/{member_id}/periods/{period_id}/transfer-statement",
+    response_model=schemas.TransferStatementRead,
+    responses=R,
+)
+async def get_transfer_statement(
+    member_id: uuid.UUID, period_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
+) -> schemas.TransferStatementRead:
+    """Every amount the rep gave or received by rebalancing in the period, netted, with sources."""
+    currency, lines = await handlers.transfer_statement(
+        member_id, period_id, uow=uow, principal=principal
+    )
+    return schemas.TransferStatementRead.of(member_id, period_id, currency, lines)

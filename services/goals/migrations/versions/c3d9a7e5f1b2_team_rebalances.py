@@ -1,4 +1,4 @@
-"""team rebalances: every giver of one decision, the figures it used, and the giver floor
+"""team rebalances: every giver of one decision, the figures it used, give-back, and the giver floor
 
 Revision ID: c3d9a7e5f1b2
 Revises: 32c5a496f9d7
@@ -21,14 +21,18 @@ depends_on: Union[str, Sequence[str], None] = None
 def upgrade() -> None:
     """Upgrade schema."""
     with op.batch_alter_table('rebalance') as batch:
+        batch.add_column(sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default='shortfall'))
         batch.add_column(sa.Column('givers', sa.JSON(), nullable=False, server_default='[]'))
         batch.add_column(sa.Column('figures', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('rebalance_policy') as batch:
         batch.add_column(sa.Column('max_decrease_pct', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default='50'))
+        batch.add_column(sa.Column('give_back', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default='propose'))
     with op.batch_alter_table('rebalance_policy') as batch:
         batch.alter_column('max_decrease_pct', server_default=None)
+        batch.alter_column('give_back', server_default=None)
     with op.batch_alter_table('rebalance') as batch:
         # The default only fills existing rows; the application always writes both.
+        batch.alter_column('kind', server_default=None)
         batch.alter_column('givers', server_default=None)
         batch.alter_column('figures', server_default=None)
 
@@ -38,5 +42,7 @@ def downgrade() -> None:
     with op.batch_alter_table('rebalance') as batch:
         batch.drop_column('figures')
         batch.drop_column('givers')
+        batch.drop_column('kind')
     with op.batch_alter_table('rebalance_policy') as batch:
+        batch.drop_column('give_back')
         batch.drop_column('max_decrease_pct')

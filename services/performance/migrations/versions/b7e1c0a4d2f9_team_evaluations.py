@@ -1,4 +1,4 @@
-"""team evaluations: debounced evaluation after sales, and the last team shortfall event
+"""team evaluations: debounced evaluation after sales, the last team shortfall event, recoveries
 
 Revision ID: b7e1c0a4d2f9
 Revises: 941d15dbe966
@@ -30,6 +30,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('team_id', 'period_id', name=op.f('pk_evaluation_due'))
     )
     op.create_index(op.f('ix_evaluation_due_last_at'), 'evaluation_due', ['last_at'], unique=False)
+    with op.batch_alter_table('shortfall_episode') as batch:
+        batch.add_column(sa.Column('recovered_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table('team_evaluation',
     sa.Column('team_id', sa.Uuid(), nullable=False),
     sa.Column('period_id', sa.Uuid(), nullable=False),
@@ -43,5 +45,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     op.drop_table('team_evaluation')
+    with op.batch_alter_table('shortfall_episode') as batch:
+        batch.drop_column('recovered_at')
     op.drop_index(op.f('ix_evaluation_due_last_at'), table_name='evaluation_due')
     op.drop_table('evaluation_due')
