@@ -61,6 +61,15 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 200
     outbox_retention_hours: float = 24 * 7
 
+    #: Request bodies past these sizes are refused with 413 while they stream in. The JSON API
+    #: takes small documents; webhook deliveries are sized from the CRM formats (the largest is a
+    #: Salesforce Outbound Message: at most 100 notifications of ~1-2 KiB each).
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    webhook_max_body_bytes: int = Field(256 * 1024, ge=1)
+    #: The whole body must arrive within this (a total deadline, so a byte-a-second client fails).
+    body_timeout_s: float = Field(30.0, gt=0)
+    max_header_count: int = Field(100, ge=1)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:
         if self.env == "production" and not self.jwt_jwks_url:
