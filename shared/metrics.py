@@ -24,6 +24,12 @@ class ServiceMetrics:
             "http_refused_total", "Requests refused by a size, time or rate limit.", ["reason"],
             registry=self.registry,
         )  # fmt: skip
+        self.webhooks_rejected = Counter(
+            "webhooks_rejected_total",
+            "Webhook deliveries refused (no secret, bad signature, malformed); recorded is "
+            "false when the audit cap was reached and only this counter saw it.",
+            ["source", "reason", "recorded"], registry=self.registry,
+        )  # fmt: skip
         self.outbox_pending = Gauge(
             "outbox_pending", "Outbox rows not yet published.", registry=self.registry
         )

@@ -6,10 +6,12 @@ Both are safe with several replicas: shortfall episodes and period closes have u
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from services.performance.handlers.attainment import close_period
 from services.performance.handlers.evaluation import evaluate_team_period
+from services.performance.handlers.webhooks import purge_rejections
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,12 @@ async def evaluate_open_periods(runtime: Any) -> int:
         except Exception:
             log.exception("evaluation of team %s period %s failed", team_id, period_id)
     return len(pairs)
+
+
+async def purge_webhook_rejections(runtime: Any) -> int:
+    """Forget refused-delivery audit records past their retention."""
+    retention = timedelta(hours=runtime.settings.webhook_rejection_retention_hours)
+    return await purge_rejections(uow=runtime.uow(), now=runtime.clock(), retention=retention)
 
 
 async def close_ended_periods(runtime: Any) -> int:
