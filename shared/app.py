@@ -22,6 +22,7 @@ from shared.http import Cursor, Page, keyset, page_of
 from shared.idempotency import IdempotencyMiddleware
 from shared.observability import RequestContextMiddleware, configure_logging
 from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
+from shared.ratelimit import RateLimitMiddleware, RateLimits
 from shared.runtime import ServiceRuntime
 
 #: Routes CRMs call without a token; they get their own body size and rate limits.
@@ -58,7 +59,7 @@ def create_service_app(
         lifespan=lifespan,
         openapi_tags=[*tags, {"name": "operations", "description": "Health, metrics and replay."}],
         generate_unique_id_function=lambda route: route.name,
-        responses={k: PROBLEM_RESPONSES[k] for k in (401, 413, 422)},
+        responses={k: PROBLEM_RESPONSES[k] for k in (401, 413, 422, 429)},
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -77,15 +78,29 @@ def create_service_app(
             by_prefix=[(WEBHOOK_PREFIX, settings.webhook_max_body_bytes)],
             body_timeout_s=settings.body_timeout_s,
             max_header_count=settings.max_header_count,
+            max_header_bytes=settings.max_header_bytes,
         ),
         metrics=runtime.metrics,
     )
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limits=RateLimits(
+                api_per_token=settings.rate_limit_api_per_token,
+                api_per_address=settings.rate_limit_api_per_address,
+                webhooks_per_address=settings.rate_limit_webhooks_per_address,
+                webhook_refusals_per_address=settings.rate_limit_webhook_refusals_per_address,
+                webhook_prefix=WEBHOOK_PREFIX,
+            ),
+            verifier=runtime.verifier,
+            metrics=runtime.metrics,
+        )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins or [],
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+        expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     app.include_router(operations_router())

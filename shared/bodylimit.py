@@ -24,6 +24,7 @@ class BodyLimits:
     by_prefix: Sequence[tuple[str, int]] = ()
     body_timeout_s: float = 30.0
     max_header_count: int = 100
+    max_header_bytes: int = 16 * 1024
 
     def for_path(self, path: str) -> int:
         """The byte limit of a route class."""
@@ -69,12 +70,15 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = scope.get("headers") or []
-        if len(headers) > self.limits.max_header_count:
-            self.metrics.http_refused.labels(reason="too_many_headers").inc()
+        # h11 bounds a head that arrives in pieces; one that arrives in a single read is not.
+        head_bytes = sum(len(name) + len(value) for name, value in headers)
+        if len(headers) > self.limits.max_header_count or head_bytes > self.limits.max_header_bytes:
+            self.metrics.http_refused.labels(reason="headers_too_large").inc()
             await send_problem(
                 scope, send, status=431, title="Request header fields too large",
-                detail=f"more than {self.limits.max_header_count} header fields",
-                type_="urn:attain:problem:too-many-headers", headers=[(b"connection", b"close")],
+                detail=f"more than {self.limits.max_header_count} header fields or "
+                f"{self.limits.max_header_bytes} bytes of headers",
+                type_="urn:attain:problem:headers-too-large", headers=[(b"connection", b"close")],
             )  # fmt: skip
             return
         limit = self.limits.for_path(route_path(scope))

@@ -226,6 +226,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         412: "If-Match does not match the current ETag",
         413: "The request body is larger than this route accepts",
         422: "Invalid input",
+        429: "Rate limit reached; retry after the Retry-After seconds",
     }.items()
 }
 
