@@ -112,6 +112,7 @@ async def ingest_webhook(
     """Verify, store and apply a delivery; a refused one leaves only a bounded audit record."""
     limits = limits or IntakeLimits()
     delivery_id = uuid.uuid4()
+    reason, recorded = "", False
     async with uow_factory() as uow:
         secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
         # No secret: nothing can verify it, so its body is not even looked at.
@@ -126,10 +127,10 @@ async def ingest_webhook(
         else:
             reason = _reason_of(rejection, has_secret=bool(secrets))
             recorded = await _record_rejection(uow, cmd, rejection, reason, now, limits)
-            if on_rejected is not None:
-                on_rejected(cmd.source, reason, recorded)
         await uow.commit()
     if rejection is not None:
+        if on_rejected is not None:
+            on_rejected(cmd.source, reason, recorded)
         raise rejection
     token = next((s.api_token for s in secrets if s.api_token), None) or default_hubspot_token
     try:

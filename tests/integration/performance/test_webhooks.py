@@ -168,7 +168,8 @@ async def test_pipedrive_credentials_are_not_kept_in_the_audit_record(perf: Perf
     assert "authorization" not in record.headers and record.reason == "rejected"
 
 
-async def test_past_the_cap_refusals_are_counted_but_not_recorded(perf: PerfApp):
+async def test_past_the_cap_refusals_are_counted_but_not_recorded(perf_db: PerfApp):
+    perf = perf_db
     await perf.seed()
     await perf.set_secret("generic", GENERIC_SECRET)
     perf.runtime.settings.webhook_rejection_max_rows = 2
@@ -187,7 +188,8 @@ async def test_past_the_cap_refusals_are_counted_but_not_recorded(perf: PerfApp)
     )
 
 
-async def test_audit_records_past_their_retention_are_purged(perf: PerfApp):
+async def test_audit_records_past_their_retention_are_purged(perf_db: PerfApp):
+    perf = perf_db
     await perf.seed()
     await perf.set_secret("generic", GENERIC_SECRET)
     await post(perf, "generic", flip(GENERIC_BODY, 0), GENERIC_HEADERS)
