@@ -21,6 +21,7 @@ from shared.config import LOCAL_SERVICES, LocalStackSettings
 from shared.devbroker import LocalBroker, start_broker
 from shared.devpostgres import LocalPostgres, start_postgres
 from shared.devtoken import DevTokenRefused, mint
+from shared.serving import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
@@ -138,11 +139,10 @@ class Stack:
     def _start_service(self, name: str) -> subprocess.Popen[bytes]:
         port = self.ports[name]
         log = open(self.run_dir / f"{name}.log", "ab")
+        command = uvicorn_command(name, host="127.0.0.1", port=port, extra=("--no-access-log",))
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"services.{name}.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
 
     def supervise(self) -> None:
         """Restart the whole stack if the broker dies (memory storage), a service if it dies."""

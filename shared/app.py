@@ -6,21 +6,27 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from shared.auth import AdminPrincipal
+from shared.bodylimit import BodyLimitMiddleware, BodyLimits
 from shared.domain_errors import NotFound
-from shared.http import Page, keyset, page_of
+from shared.http import Cursor, Page, keyset, page_of
 from shared.idempotency import IdempotencyMiddleware
 from shared.observability import RequestContextMiddleware, configure_logging
 from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
+from shared.ratelimit import RateLimitMiddleware, RateLimits
 from shared.runtime import ServiceRuntime
+
+#: Routes CRMs call without a token; they get their own body size and rate limits.
+WEBHOOK_PREFIX = "/v1/webhooks/"
 
 
 def create_service_app(
@@ -53,7 +59,7 @@ def create_service_app(
         lifespan=lifespan,
         openapi_tags=[*tags, {"name": "operations", "description": "Health, metrics and replay."}],
         generate_unique_id_function=lambda route: route.name,
-        responses={401: PROBLEM_RESPONSES[401], 422: PROBLEM_RESPONSES[422]},
+        responses={k: PROBLEM_RESPONSES[k] for k in (401, 413, 422, 429)},
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -66,11 +72,35 @@ def create_service_app(
         verifier=runtime.verifier,
     )
     app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimits(
+            default_bytes=settings.max_body_bytes,
+            by_prefix=[(WEBHOOK_PREFIX, settings.webhook_max_body_bytes)],
+            body_timeout_s=settings.body_timeout_s,
+            max_header_count=settings.max_header_count,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        metrics=runtime.metrics,
+    )
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limits=RateLimits(
+                api_per_token=settings.rate_limit_api_per_token,
+                api_per_address=settings.rate_limit_api_per_address,
+                webhooks_per_address=settings.rate_limit_webhooks_per_address,
+                webhook_refusals_per_address=settings.rate_limit_webhook_refusals_per_address,
+                webhook_prefix=WEBHOOK_PREFIX,
+            ),
+            verifier=runtime.verifier,
+            metrics=runtime.metrics,
+        )
+    app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins or [],
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+        expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     app.include_router(operations_router())
@@ -157,7 +187,7 @@ def operations_router() -> APIRouter:
         request: Request,
         principal: AdminPrincipal,
         limit: int = Query(50, ge=1, le=500),
-        cursor: str | None = None,
+        cursor: Cursor = None,
     ) -> Page[DeadLetterRead]:
         """This org's records a consumer gave up on, oldest first."""
         runtime: ServiceRuntime = request.app.state.runtime
@@ -174,7 +204,9 @@ def operations_router() -> APIRouter:
 
     @router.post("/v1/admin/dead-letters/{dead_letter_id}/replay", response_model=DeadLetterRead)
     async def replay_dead_letter(
-        dead_letter_id: str, request: Request, principal: AdminPrincipal
+        dead_letter_id: Annotated[str, Path(max_length=64)],
+        request: Request,
+        principal: AdminPrincipal,
     ) -> DeadLetterRead:
         """Send a dead letter's original bytes back to its original topic."""
         runtime: ServiceRuntime = request.app.state.runtime

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from limits import parse
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "attain-development-secret-change-me-0000"
@@ -60,6 +61,38 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200
     outbox_retention_hours: float = 24 * 7
+
+    #: Request bodies past these sizes are refused with 413 while they stream in. The JSON API
+    #: takes small documents; webhook deliveries are sized from the CRM formats (the largest is a
+    #: Salesforce Outbound Message: at most 100 notifications of ~1-2 KiB each).
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    webhook_max_body_bytes: int = Field(256 * 1024, ge=1)
+    #: The whole body must arrive within this (a total deadline, so a byte-a-second client fails).
+    body_timeout_s: float = Field(30.0, gt=0)
+    max_header_count: int = Field(100, ge=1)
+    max_header_bytes: int = Field(16 * 1024, ge=1024)
+
+    #: Rate limits ("<count>/<second|minute|hour>"), counted per process. Generous by default:
+    #: they stop floods, not clients; tests lower them.
+    rate_limit_enabled: bool = True
+    rate_limit_api_per_token: str = "1200/minute"
+    rate_limit_api_per_address: str = "300/minute"  # API calls without a valid token
+    rate_limit_webhooks_per_address: str = "1200/minute"
+    rate_limit_webhook_refusals_per_address: str = "60/minute"
+
+    @field_validator(
+        "rate_limit_api_per_token",
+        "rate_limit_api_per_address",
+        "rate_limit_webhooks_per_address",
+        "rate_limit_webhook_refusals_per_address",
+    )
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError(f"not a rate limit like '60/minute': {value!r}") from error
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:

@@ -18,9 +18,12 @@ from shared.domain_errors import InvalidInput, PreconditionFailed
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=1000, description="next_cursor of the previous page")
+]
 IfMatch = Annotated[
-    str | None, Header(description="ETag of the version you read; 412 when it is stale")
+    str | None,
+    Header(max_length=200, description="ETag of the version you read; 412 when it is stale"),
 ]
 
 

@@ -20,6 +20,16 @@ class ServiceMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )  # fmt: skip
+        self.http_refused = Counter(
+            "http_refused_total", "Requests refused by a size, time or rate limit.", ["reason"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.webhooks_rejected = Counter(
+            "webhooks_rejected_total",
+            "Webhook deliveries refused (no secret, bad signature, malformed); recorded is "
+            "false when the audit cap was reached and only this counter saw it.",
+            ["source", "reason", "recorded"], registry=self.registry,
+        )  # fmt: skip
         self.outbox_pending = Gauge(
             "outbox_pending", "Outbox rows not yet published.", registry=self.registry
         )

@@ -36,16 +36,29 @@ def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
 
 
+#: Longest amount string accepted: far beyond any real amount, short enough to parse cheaply.
+AMOUNT_MAX_LENGTH = 40
+
+
 def _decimal_string(value: object) -> object:
     """Accept amounts only as decimal strings (or Decimals from code), never JSON numbers."""
     if isinstance(value, bool) or isinstance(value, int | float):
         raise ValueError('amounts are decimal strings, e.g. "12500.00", never JSON numbers')
+    if isinstance(value, str) and len(value) > AMOUNT_MAX_LENGTH:
+        raise ValueError(f"amounts have at most {AMOUNT_MAX_LENGTH} characters")
     return value
 
 
 Amount = Annotated[
     Decimal,
     BeforeValidator(_decimal_string),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12500.00"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?\d+(\.\d+)?$",
+            "maxLength": AMOUNT_MAX_LENGTH,
+            "examples": ["12500.00"],
+        }
+    ),
 ]
 """A money amount on the wire: a decimal string, exact, with the currency given beside it."""

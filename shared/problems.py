@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 from shared.domain_errors import DomainError
 from shared.tracing import request_id_var
@@ -87,8 +90,37 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class RequestRefused(StarletteHTTPException):
+    """A refusal raised while a request streams in (too large, too slow): a typed problem."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        title: str,
+        detail: str,
+        type_: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
+        self.title = title
+        self.type_ = type_
+        self.extra = extra
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, RequestRefused):
+        return problem_response(
+            request,
+            status=exc.status_code,
+            title=exc.title,
+            detail=str(exc.detail),
+            type_=exc.type_,
+            headers=exc.headers,
+            **exc.extra,
+        )
     from http import HTTPStatus
 
     title = (
@@ -192,6 +224,44 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found (also for other organisations' ids)",
         409: "Conflicts with the current state",
         412: "If-Match does not match the current ETag",
+        413: "The request body is larger than this route accepts",
         422: "Invalid input",
+        429: "Rate limit reached; retry after the Retry-After seconds",
     }.items()
 }
+
+
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    type_: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    **extra: Any,
+) -> None:
+    """Answer a problem+json straight from ASGI middleware, before any route runs."""
+    body = {
+        "type": type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": scope.get("path"),
+        "request_id": request_id_var.get(),
+        **extra,
+    }
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -72,5 +72,10 @@ def build_runtime(settings: Settings) -> PerformanceRuntime:
             PeriodicJob(
                 "close-periods", settings.period_close_interval_s, jobs.close_ended_periods
             ),
+            PeriodicJob(
+                "purge-webhook-rejections",
+                settings.webhook_rejection_purge_interval_s,
+                jobs.purge_webhook_rejections,
+            ),
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -27,6 +27,12 @@ class Settings(ServiceSettings):
     hubspot_timeout_s: float = 5.0
     #: How long a replaced webhook secret stays valid unless the rotation says otherwise.
     webhook_secret_overlap_s: int = 24 * 3600
+    #: A refused delivery keeps only an audit record: its size, SHA-256 and first bytes.
+    webhook_rejection_head_bytes: int = Field(2048, ge=0, le=16 * 1024)
+    #: Records kept at most (about 10 KiB each); past it refusals are only counted in metrics.
+    webhook_rejection_max_rows: int = Field(5000, ge=0)
+    webhook_rejection_retention_hours: float = Field(24 * 7, gt=0)
+    webhook_rejection_purge_interval_s: float = Field(3600.0, gt=0)
     evaluation_interval_s: float = 300.0
     #: Evaluation after sales waits for this much quiet in a (team, period) ...
     evaluation_quiet_s: float = 2.0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.bounds import BoundedDecimal
 from shared.events.base import Event
 from shared.money import Amount
 
@@ -71,7 +71,7 @@ class ReassignSaleCredit(BaseModel):
     type: Literal["reassign_sale_credit"] = "reassign_sale_credit"
     sale_id: UUID
     to_member_id: UUID
-    percent: Decimal
+    percent: BoundedDecimal
 
 
 DisputeAction = Annotated[AdjustTarget | ReassignSaleCredit, Field(discriminator="type")]

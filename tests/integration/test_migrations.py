@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
+import json
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -53,3 +57,42 @@ async def test_migrations_run_twice_without_changes(service, tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'twice.db'}"
     await asyncio.to_thread(upgrade, service, url)
     await asyncio.to_thread(upgrade, service, url)  # already at head: a no-op, not an error
+
+
+async def test_refused_deliveries_stored_whole_become_bounded_audit_records(db_url):
+    await asyncio.to_thread(upgrade, "performance", db_url, "941d15dbe966")
+    body = b"x" * 100_000
+    refused = {"org_id": uuid.uuid4(), "source": "generic", "headers": {"authorization": "Basic x", "webhook-id": "m"},
+               "body": body, "verified": False, "outcome": "rejected", "error": "bad signature"}  # fmt: skip
+    kept = {**refused, "verified": True, "outcome": "processed", "error": None}
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            for row in (refused, kept):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO webhook_delivery (id, org_id, source, received_at, headers, body,"
+                        " verified, outcome, error) VALUES (:id, :org_id, :source, :at, :headers,"
+                        " :body, :verified, :outcome, :error)"
+                    ).bindparams(
+                        sa.bindparam("headers", type_=sa.JSON),
+                        sa.bindparam("org_id", type_=sa.Uuid),
+                        sa.bindparam("id", type_=sa.Uuid),
+                    ),
+                    {**row, "id": uuid.uuid4(), "at": datetime.now(UTC)},
+                )
+        await asyncio.to_thread(upgrade, "performance", db_url)
+        async with engine.connect() as conn:
+            deliveries = (
+                await conn.execute(sa.text("SELECT verified FROM webhook_delivery"))
+            ).all()
+            [record] = (
+                (await conn.execute(sa.text("SELECT * FROM webhook_rejection"))).mappings().all()
+            )
+    finally:
+        await engine.dispose()
+    assert [bool(d.verified) for d in deliveries] == [True]
+    assert (record["body_size"], len(record["body_head"])) == (100_000, 2048)
+    assert record["body_sha256"] == hashlib.sha256(body).hexdigest()
+    headers = record["headers"]
+    assert "authorization" not in (json.loads(headers) if isinstance(headers, str) else headers)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StringConstraints
 
 from services.feedback.adapters.orm import FeedbackNote, IntelItem, Meeting, MeetingNote
 from services.feedback.domain.dispute import AuditEntry, Decision, DisputeView
@@ -37,7 +37,7 @@ class DisputeCreate(BaseModel):
     team_id: UUID = Field(examples=[_EX_ID])
     kind: DisputeKindIn = Field(examples=["sale_credit"])
     subject: str = Field(min_length=1, max_length=300, examples=["Who closed the ACME deal?"])
-    parties: list[UUID] = Field(min_length=1, examples=[[_EX_ID, _EX_ID2]])
+    parties: list[UUID] = Field(min_length=1, max_length=50, examples=[[_EX_ID, _EX_ID2]])
     related: RelatedRef | None = Field(None, examples=[{"sale_id": _EX_ID}])
 
 
@@ -63,6 +63,7 @@ class DecisionCreate(BaseModel):
     )
     actions: list[DisputeAction] = Field(
         default_factory=list,
+        max_length=50,
         examples=[
             [
                 {
@@ -283,8 +284,10 @@ class MeetingCreate(BaseModel):
     title: str = Field(min_length=1, max_length=300, examples=["Weekly pipeline review"])
     scheduled_at: AwareDatetime = Field(examples=["2025-03-03T09:00:00+01:00"])
     cadence: Literal["none", "weekly", "biweekly", "monthly"] = Field("none", examples=["weekly"])
-    agenda: list[str] = Field(default_factory=list, examples=[["Pipeline", "Competitor news"]])
-    attendees: list[UUID] = Field(default_factory=list, examples=[[_EX_ID]])
+    agenda: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=50, examples=[["Pipeline", "Competitor news"]]
+    )
+    attendees: list[UUID] = Field(default_factory=list, max_length=200, examples=[[_EX_ID]])
 
 
 class ActionItemIn(BaseModel):
@@ -299,7 +302,7 @@ class MeetingNoteCreate(BaseModel):
     """Notes of a meeting with action items."""
 
     body: str = Field(min_length=1, max_length=20000, examples=["ACME wants a 3-year deal."])
-    action_items: list[ActionItemIn] = Field(default_factory=list)
+    action_items: list[ActionItemIn] = Field(default_factory=list, max_length=100)
 
 
 class MeetingNoteRead(BaseModel):
@@ -366,7 +369,9 @@ class IntelCreate(BaseModel):
     body: str = Field(
         min_length=1, max_length=20000, examples=["Globex offers 20 % off 2-year deals."]
     )
-    tags: list[str] = Field(default_factory=list, max_length=20, examples=[["globex", "discount"]])
+    tags: list[Annotated[str, StringConstraints(max_length=50)]] = Field(
+        default_factory=list, max_length=20, examples=[["globex", "discount"]]
+    )
     kind: Literal["competitor", "pricing", "customer", "product", "region"] = Field(
         examples=["competitor"]
     )

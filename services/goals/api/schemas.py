@@ -21,6 +21,7 @@ from services.goals.adapters.orm import (
 )
 from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import transfers_of
+from shared.bounds import BoundedDecimal
 from shared.money import Amount, from_minor
 from shared.timeutil import as_utc, aware
 
@@ -30,6 +31,8 @@ PERIOD = "c41e6b7a-2d58-4a9f-b3e1-5f7a8c9d0e12"
 TARGET = "e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24"
 
 Money = Amount
+#: One line of a plan (an initiative or a measure).
+Line = Annotated[str, StringConstraints(max_length=500)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
@@ -49,7 +52,7 @@ class TeamCreate(BaseModel):
     """A new team."""
 
     name: str = Field(min_length=1, max_length=200, examples=["EMEA Enterprise"])
-    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    currency: str = Field(pattern=r"^[A-Z]{3}$", max_length=3, examples=["EUR"])
     manager_id: uuid.UUID = Field(examples=[MEMBER])
 
 
@@ -77,9 +80,9 @@ class TeamRead(_Out):
 class CrmIdsIn(BaseModel):
     """The member's owner id in each CRM (to map incoming sales)."""
 
-    hubspot: str | None = Field(None, examples=["512345"])
-    salesforce: str | None = Field(None, examples=["0055e000001AbCdE"])
-    pipedrive: str | None = Field(None, examples=["13"])
+    hubspot: str | None = Field(None, max_length=100, examples=["512345"])
+    salesforce: str | None = Field(None, max_length=100, examples=["0055e000001AbCdE"])
+    pipedrive: str | None = Field(None, max_length=100, examples=["13"])
 
 
 class MemberCreate(BaseModel):
@@ -87,8 +90,12 @@ class MemberCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
     email: Email = Field(examples=["ada@example.com"])
-    capacity: Decimal = Field(Decimal(1), ge=0, le=1, examples=["1.0"], description="FTE, 0-1")
-    ramp: Decimal = Field(Decimal(1), ge=0, le=1, examples=["0.5"], description="Ramp factor, 0-1")
+    capacity: BoundedDecimal = Field(
+        Decimal(1), ge=0, le=1, examples=["1.0"], description="FTE, 0-1"
+    )
+    ramp: BoundedDecimal = Field(
+        Decimal(1), ge=0, le=1, examples=["0.5"], description="Ramp factor, 0-1"
+    )
     starts_on: date | None = Field(None, examples=["2025-01-06"])
     crm_ids: CrmIdsIn = Field(default_factory=CrmIdsIn)
 
@@ -98,8 +105,8 @@ class MemberUpdate(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200, examples=["Ada King"])
     email: Email | None = Field(None, examples=["ada.king@example.com"])
-    capacity: Decimal | None = Field(None, ge=0, le=1, examples=["0.8"])
-    ramp: Decimal | None = Field(None, ge=0, le=1, examples=["1"])
+    capacity: BoundedDecimal | None = Field(None, ge=0, le=1, examples=["0.8"])
+    ramp: BoundedDecimal | None = Field(None, ge=0, le=1, examples=["1"])
     starts_on: date | None = Field(None, examples=["2025-01-06"])
     crm_ids: CrmIdsIn | None = None
 
@@ -157,9 +164,10 @@ class PeriodCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["2025-Q1"])
     starts_on: date = Field(examples=["2025-01-01"])
     ends_on: date = Field(examples=["2025-03-31"])
-    timezone: str = Field("UTC", examples=["Europe/Berlin"])
-    seasonality: dict[int, Decimal] | None = Field(
+    timezone: str = Field("UTC", max_length=64, examples=["Europe/Berlin"])
+    seasonality: dict[int, BoundedDecimal] | None = Field(
         None,
+        max_length=12 * 20,
         examples=[{"1": "0.3", "2": "0.3", "3": "0.4"}],
         description="Weight per calendar month of the period; must sum to exactly 1",
     )
@@ -238,7 +246,9 @@ class Strategy(BaseModel):
     """How the team means to reach the target."""
 
     summary: str = Field("", max_length=5000, examples=["Land three new logos in DACH"])
-    initiatives: list[str] = Field(default_factory=list, examples=[["Partner webinars"]])
+    initiatives: list[Line] = Field(
+        default_factory=list, max_length=50, examples=[["Partner webinars"]]
+    )
 
 
 class PlanWrite(BaseModel):
@@ -246,14 +256,16 @@ class PlanWrite(BaseModel):
 
     target: Money = Field(ge=0, examples=["250000.00"])
     strategy: Strategy = Field(default_factory=Strategy)
-    measures: list[str] = Field(default_factory=list, examples=[["10 discovery calls a week"]])
+    measures: list[Line] = Field(
+        default_factory=list, max_length=50, examples=[["10 discovery calls a week"]]
+    )
 
 
 class AllocationParamsIn(BaseModel):
     """Tunables: closed periods used by historical, history weight alpha used by blended."""
 
     periods: int = Field(4, ge=1, le=20, examples=[4])
-    alpha: Decimal = Field(Decimal("0.5"), ge=0, le=1, examples=["0.5"])
+    alpha: BoundedDecimal = Field(Decimal("0.5"), ge=0, le=1, examples=["0.5"])
 
 
 class AllocationRequest(BaseModel):
@@ -262,7 +274,10 @@ class AllocationRequest(BaseModel):
     method: Literal["equal", "historical", "capacity", "blended"] = Field(examples=["blended"])
     params: AllocationParamsIn | None = None
     overrides: dict[uuid.UUID, Money] | None = Field(
-        None, examples=[{MEMBER: "60000.00"}], description="Fixed amounts; the rest is re-spread"
+        None,
+        max_length=1000,
+        examples=[{MEMBER: "60000.00"}],
+        description="Fixed amounts; the rest is re-spread",
     )
     dry_run: bool = Field(False, examples=[True])
 
@@ -423,10 +438,10 @@ class PolicyWrite(BaseModel):
     """A team's rebalance policy."""
 
     mode: Literal["auto", "propose", "off"] = Field(examples=["propose"])
-    max_increase_pct: Decimal = Field(Decimal(25), ge=0, le=1000, examples=["25"])
+    max_increase_pct: BoundedDecimal = Field(Decimal(25), ge=0, le=1000, examples=["25"])
     cooldown_hours: int = Field(24, ge=0, le=24 * 90, examples=[24])
     freeze_days_before_end: int = Field(7, ge=0, le=366, examples=[7])
-    max_decrease_pct: Decimal = Field(
+    max_decrease_pct: BoundedDecimal = Field(
         Decimal(50),
         ge=0,
         le=100,
@@ -445,7 +460,7 @@ class PolicyRead(_Out):
 
     team_id: uuid.UUID = Field(examples=[TEAM])
     mode: Literal["auto", "propose", "off"] = Field(examples=["propose"])
-    max_increase_pct: Decimal = Field(examples=["25"])
+    max_increase_pct: BoundedDecimal = Field(examples=["25"])
     cooldown_hours: int = Field(examples=[24])
     freeze_days_before_end: int = Field(examples=[7])
     max_decrease_pct: Decimal = Field(examples=["50"])

@@ -107,7 +107,7 @@ class WebhookSecret(Base, table=True):
 
 
 class WebhookDelivery(Base, table=True):
-    """Every delivery as received, stored before it is processed (rejected ones too)."""
+    """Every verified delivery as received, stored in full before it is processed."""
 
     __tablename__ = "webhook_delivery"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -120,6 +120,22 @@ class WebhookDelivery(Base, table=True):
     outcome: str = Field(max_length=20)  # received | rejected | malformed | processed | failed
     error: str | None = None
     processed_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class WebhookRejection(Base, table=True):
+    """A refused delivery's bounded audit record: never its whole body (anyone can send one)."""
+
+    __tablename__ = "webhook_rejection"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    source: str = Field(max_length=20)
+    received_at: datetime = Field(sa_type=_TZ, index=True)
+    reason: str = Field(max_length=20)  # no_secret | rejected | malformed
+    error: str = Field(max_length=500)
+    headers: dict[str, Any] = Field(sa_type=sa.JSON)  # bounded, credentials removed
+    body_size: int
+    body_sha256: str = Field(max_length=64)
+    body_head: bytes = Field(sa_type=sa.LargeBinary)  # the first few KiB; empty for no_secret
 
 
 class WebhookEvent(Base, table=True):

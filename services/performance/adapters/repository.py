@@ -25,6 +25,7 @@ from services.performance.adapters.orm import (
     Team,
     TeamEvaluation,
     WebhookEvent,
+    WebhookRejection,
     WebhookSecret,
 )
 from shared.http import keyset
@@ -175,6 +176,20 @@ class PerformanceRepository:
             .order_by(col(WebhookSecret.created_at).desc())
         )
         return list(rows.all())
+
+    async def rejection_count(self) -> int:
+        """How many rejected-delivery records are kept now."""
+        result = await self.session.execute(
+            sa.select(sa.func.count()).select_from(WebhookRejection)
+        )
+        return int(result.scalar_one())
+
+    async def purge_rejections(self, *, before: datetime) -> int:
+        """Forget rejected-delivery records received before an instant."""
+        result = await self.session.execute(
+            sa.delete(WebhookRejection).where(col(WebhookRejection.received_at) < as_utc(before))
+        )
+        return result.rowcount or 0
 
     async def claim_webhook_event(self, row: Mapping[str, Any]) -> bool:
         """Record a CRM change; False when (org, source, dedupe key) was already recorded.

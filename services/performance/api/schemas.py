@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from services.performance.adapters.orm import Sale, SaleCredit
 from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
+from shared.bounds import BoundedDecimal
 from shared.money import Amount, from_minor
 
 Status = Literal["on_track", "at_risk", "struggling"]
@@ -36,7 +37,9 @@ class SecretRotation(BaseModel):
     """
 
     secret: str = Field(
-        min_length=1, examples=["whsec_YXR0YWluLWdlbmVyaWMtdGVzdC1zZWNyZXQtMDAwMQ=="]
+        min_length=1,
+        max_length=500,
+        examples=["whsec_YXR0YWluLWdlbmVyaWMtdGVzdC1zZWNyZXQtMDAwMQ=="],
     )
     overlap_seconds: int | None = Field(
         None,
@@ -45,7 +48,9 @@ class SecretRotation(BaseModel):
         examples=[86400],
         description="Previous secrets stay valid this long",
     )
-    api_token: str | None = Field(None, examples=["pat-eu1-..."], description="HubSpot only")
+    api_token: str | None = Field(
+        None, max_length=500, examples=["pat-eu1-..."], description="HubSpot only"
+    )
 
 
 class SecretRotated(BaseModel):
@@ -61,12 +66,14 @@ class CreditIn(BaseModel):
     """A member's share of a sale, in percent."""
 
     member_id: uuid.UUID = Field(examples=[_MEMBER])
-    percent: Decimal = Field(gt=0, le=100, examples=["60"])
+    percent: BoundedDecimal = Field(gt=0, le=100, examples=["60"])
 
 
 class _CreditChoice(BaseModel):
     member_id: uuid.UUID | None = Field(None, examples=[_MEMBER])
-    credits: list[CreditIn] | None = Field(None, description="A split summing to 100")
+    credits: list[CreditIn] | None = Field(
+        None, max_length=100, description="A split summing to 100"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> _CreditChoice:
@@ -245,10 +252,10 @@ class LeaderboardRead(BaseModel):
 class ThresholdsBody(BaseModel):
     """Pace thresholds as ratios of projection to target."""
 
-    at_risk_below: Decimal = Field(Decimal("0.9"), ge=0, examples=["0.9"])
-    struggling_below: Decimal = Field(Decimal("0.7"), ge=0, examples=["0.7"])
-    hysteresis: Decimal = Field(Decimal("0.05"), ge=0, examples=["0.05"])
-    min_elapsed_share: Decimal = Field(Decimal("0.1"), ge=0, le=1, examples=["0.1"])
+    at_risk_below: BoundedDecimal = Field(Decimal("0.9"), ge=0, examples=["0.9"])
+    struggling_below: BoundedDecimal = Field(Decimal("0.7"), ge=0, examples=["0.7"])
+    hysteresis: BoundedDecimal = Field(Decimal("0.05"), ge=0, examples=["0.05"])
+    min_elapsed_share: BoundedDecimal = Field(Decimal("0.1"), ge=0, le=1, examples=["0.1"])
 
     @classmethod
     def of(cls, thresholds: Thresholds) -> ThresholdsBody:

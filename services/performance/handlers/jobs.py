@@ -11,6 +11,7 @@ from typing import Any
 
 from services.performance.handlers.attainment import close_period
 from services.performance.handlers.evaluation import evaluate_team_period
+from services.performance.handlers.webhooks import purge_rejections
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,12 @@ async def evaluate_settled(runtime: Any) -> int:
         except Exception:
             log.exception("evaluation of team %s period %s failed", row.team_id, row.period_id)
     return evaluated
+
+
+async def purge_webhook_rejections(runtime: Any) -> int:
+    """Forget refused-delivery audit records past their retention."""
+    retention = timedelta(hours=runtime.settings.webhook_rejection_retention_hours)
+    return await purge_rejections(uow=runtime.uow(), now=runtime.clock(), retention=retention)
 
 
 async def close_ended_periods(runtime: Any) -> int:

@@ -1,7 +1,12 @@
-"""Webhook intake: store every delivery, verify it, and apply each CRM change exactly once."""
+"""Webhook intake: verify, store verified deliveries, apply each CRM change exactly once.
+
+Anyone can call these routes, so a refused delivery is never stored whole: it leaves a bounded
+audit record (size, SHA-256, the first bytes, headers without credentials), and none past a cap.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.performance.adapters.crm import generic, hubspot, pipedrive, salesforce
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, WebhookRejected
-from services.performance.adapters.orm import WebhookDelivery, WebhookSecret
+from services.performance.adapters.orm import WebhookDelivery, WebhookRejection, WebhookSecret
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.handlers.sales import apply_deal_event
 from shared.domain_errors import DomainError, InvalidInput
@@ -27,7 +32,9 @@ _ADAPTERS = {
     "salesforce": salesforce,
 }
 #: Headers worth keeping with a stored delivery; credentials are never stored.
-_SECRET_HEADERS = {"authorization", "cookie"}
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
+#: An audit record keeps this many headers at most, each name and value cut to these lengths.
+_AUDIT_HEADERS, _AUDIT_NAME, _AUDIT_VALUE = 32, 64, 192
 
 DealFetcher = Callable[[str, str], Awaitable[hubspot.HubSpotDeal]]
 """(private-app token, deal id) -> the deal as HubSpot has it now."""
@@ -49,6 +56,18 @@ class IngestWebhook:
     body: bytes
     headers: Mapping[str, str]
     url: str
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """How much a refused delivery may leave behind."""
+
+    head_bytes: int = 2048
+    max_rejections: int = 5000
+
+
+RejectionSink = Callable[[str, str, bool], None]
+"""(source, reason, recorded) for each refused delivery: where metrics count them."""
 
 
 @dataclass(frozen=True)
@@ -87,19 +106,31 @@ async def ingest_webhook(
     now: datetime,
     fetch_deal: DealFetcher,
     default_hubspot_token: str | None,
+    limits: IntakeLimits | None = None,
+    on_rejected: RejectionSink | None = None,
 ) -> IngestResult:
-    """Store the delivery, then parse and apply it; rejected ones change nothing but their log row."""
+    """Verify, store and apply a delivery; a refused one leaves only a bounded audit record."""
+    limits = limits or IntakeLimits()
     delivery_id = uuid.uuid4()
+    reason, recorded = "", False
     async with uow_factory() as uow:
         secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
-        rejection = _verification_error(cmd, secrets, now)
-        # Committed on its own before anything else (HubSpot's call-back included): the audit
-        # trail of every delivery, and a rejected one commits nothing else.
-        uow.repo.add(
-            _delivery_row(cmd, delivery_id, now, verified=rejection is None, refusal=rejection)
+        # No secret: nothing can verify it, so its body is not even looked at.
+        rejection = (
+            _verification_error(cmd, secrets, now)
+            if secrets
+            else WebhookRejected("no webhook secret is configured for this source")
         )
+        if rejection is None:
+            # Committed on its own before anything else (HubSpot's call-back included).
+            uow.repo.add(_delivery_row(cmd, delivery_id, now, verified=True))
+        else:
+            reason = _reason_of(rejection, has_secret=bool(secrets))
+            recorded = await _record_rejection(uow, cmd, rejection, reason, now, limits)
         await uow.commit()
     if rejection is not None:
+        if on_rejected is not None:
+            on_rejected(cmd.source, reason, recorded)
         raise rejection
     token = next((s.api_token for s in secrets if s.api_token), None) or default_hubspot_token
     try:
@@ -147,13 +178,63 @@ def _verification_error(
     return None
 
 
+def _reason_of(rejection: DomainError, *, has_secret: bool) -> str:
+    if not has_secret:
+        return "no_secret"
+    return "malformed" if isinstance(rejection, MalformedWebhook) else "rejected"
+
+
+async def _record_rejection(
+    uow: PerformanceUnitOfWork,
+    cmd: IngestWebhook,
+    rejection: DomainError,
+    reason: str,
+    now: datetime,
+    limits: IntakeLimits,
+) -> bool:
+    """Keep a bounded audit record of a refusal, unless the cap is reached; True when kept."""
+    if await uow.repo.rejection_count() >= limits.max_rejections:
+        return False
+    kept = [
+        (k.lower()[:_AUDIT_NAME], v[:_AUDIT_VALUE])
+        for k, v in cmd.headers.items()
+        if k.lower() not in _SECRET_HEADERS
+    ]
+    uow.repo.add(
+        WebhookRejection.model_validate(
+            {
+                "org_id": cmd.org_id,
+                "source": cmd.source,
+                "received_at": now,
+                "reason": reason,
+                "error": rejection.detail[:500],
+                "headers": dict(kept[:_AUDIT_HEADERS]),
+                "body_size": len(cmd.body),
+                "body_sha256": hashlib.sha256(cmd.body).hexdigest(),
+                # No secret means no one may ever vouch for these bytes: keep none of them.
+                "body_head": b"" if reason == "no_secret" else cmd.body[: limits.head_bytes],
+            }
+        )
+    )
+    return True
+
+
+async def purge_rejections(
+    *, uow: PerformanceUnitOfWork, now: datetime, retention: timedelta
+) -> int:
+    """Forget audit records of refused deliveries older than the retention."""
+    async with uow:
+        purged = await uow.repo.purge_rejections(before=now - retention)
+        await uow.commit()
+    return purged
+
+
 def _delivery_row(
     cmd: IngestWebhook,
     delivery_id: uuid.UUID,
     now: datetime,
     *,
     verified: bool,
-    refusal: DomainError | None = None,
 ) -> WebhookDelivery:
     return WebhookDelivery.model_validate(
         {
@@ -166,18 +247,11 @@ def _delivery_row(
             },
             "body": cmd.body,
             "verified": verified,
-            "outcome": _outcome_of(refusal),
-            # A delivery refused after verification keeps a bounded error, as _mark does.
-            "error": refusal.detail[:2000] if refusal else None,
+            "outcome": "received",
+            "error": None,
             "processed_at": None,
         }
     )
-
-
-def _outcome_of(rejection: DomainError | None) -> str:
-    if rejection is None:
-        return "received"
-    return "malformed" if isinstance(rejection, MalformedWebhook) else "rejected"
 
 
 def _parse(cmd: IngestWebhook) -> list[DealEvent]:

@@ -15,7 +15,13 @@ import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from services.performance.adapters.orm import Attainment, Sale, WebhookDelivery, WebhookEvent
+from services.performance.adapters.orm import (
+    Attainment,
+    Sale,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookRejection,
+)
 from services.performance.config import Settings
 from services.performance.handlers import events as reactions
 from services.performance.main import create_app
@@ -100,6 +106,10 @@ class PerfApp:
     async def deliveries(self) -> list[WebhookDelivery]:
         async with self.runtime.uow() as uow:
             return list((await uow.session.exec(sa.select(WebhookDelivery))).scalars().all())
+
+    async def rejections(self) -> list[WebhookRejection]:
+        async with self.runtime.uow() as uow:
+            return list((await uow.session.exec(sa.select(WebhookRejection))).scalars().all())
 
     async def set_secret(self, source: str, secret: str, **extra: object) -> None:
         response = await self.client.put(

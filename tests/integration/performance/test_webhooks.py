@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks import Webhook
 
+from services.performance.handlers.jobs import purge_webhook_rejections
 from tests.integration.performance.conftest import CRM, FROZEN, ORG, PerfApp
 
 pytestmark = pytest.mark.integration
@@ -135,8 +137,67 @@ async def test_generic_refuses_a_body_with_one_byte_changed(perf: PerfApp, index
     before = await perf.state()
     response = await post(perf, "generic", flip(GENERIC_BODY, index), GENERIC_HEADERS)
     await assert_refused(perf, response, before)
-    [delivery] = await perf.deliveries()
-    assert not delivery.verified and delivery.outcome == "rejected"
+    # Refused: only a bounded audit record, never the delivery itself.
+    assert await perf.deliveries() == []
+    [record] = await perf.rejections()
+    sent = flip(GENERIC_BODY, index)
+    assert (record.reason, record.body_size) == ("rejected", len(sent))
+    assert record.body_sha256 == hashlib.sha256(sent).hexdigest()
+    assert record.body_head == sent[:2048] and record.headers["webhook-id"]
+
+
+async def test_a_delivery_for_a_source_without_a_secret_leaves_no_body_behind(perf: PerfApp):
+    await perf.seed()
+    before = await perf.state()
+    await assert_refused(perf, await post(perf, "generic", GENERIC_BODY, GENERIC_HEADERS), before)
+    assert await perf.deliveries() == []
+    [record] = await perf.rejections()
+    assert (record.reason, record.body_head, record.body_size) == (
+        "no_secret",
+        b"",
+        len(GENERIC_BODY),
+    )
+
+
+async def test_pipedrive_credentials_are_not_kept_in_the_audit_record(perf: PerfApp):
+    await perf.seed()
+    await perf.set_secret("pipedrive", PIPEDRIVE_SECRET)
+    wrong = {**PIPEDRIVE_HEADERS, "Authorization": "Basic d3Jvbmc6d3Jvbmc="}
+    assert (await post(perf, "pipedrive", PIPEDRIVE_BODY, wrong)).status_code == 401
+    [record] = await perf.rejections()
+    assert "authorization" not in record.headers and record.reason == "rejected"
+
+
+async def test_past_the_cap_refusals_are_counted_but_not_recorded(perf_db: PerfApp):
+    perf = perf_db
+    await perf.seed()
+    await perf.set_secret("generic", GENERIC_SECRET)
+    perf.runtime.settings.webhook_rejection_max_rows = 2
+    for index in range(4):
+        assert (
+            await post(perf, "generic", flip(GENERIC_BODY, index), GENERIC_HEADERS)
+        ).status_code == 401
+    assert len(await perf.rejections()) == 2
+    metrics = (await perf.client.get("/metrics")).text
+    assert (
+        'webhooks_rejected_total{reason="rejected",recorded="false",source="generic"} 2.0'
+        in metrics
+    )
+    assert (
+        'webhooks_rejected_total{reason="rejected",recorded="true",source="generic"} 2.0' in metrics
+    )
+
+
+async def test_audit_records_past_their_retention_are_purged(perf_db: PerfApp):
+    perf = perf_db
+    await perf.seed()
+    await perf.set_secret("generic", GENERIC_SECRET)
+    await post(perf, "generic", flip(GENERIC_BODY, 0), GENERIC_HEADERS)
+    perf.runtime.clock = lambda: FROZEN + timedelta(hours=24 * 7 - 1)
+    assert await purge_webhook_rejections(perf.runtime) == 0
+    perf.runtime.clock = lambda: FROZEN + timedelta(hours=24 * 7 + 1)
+    assert await purge_webhook_rejections(perf.runtime) == 1
+    assert await perf.rejections() == []
 
 
 async def test_generic_refuses_a_secret_with_one_character_changed(perf: PerfApp):
@@ -168,7 +229,7 @@ async def test_a_redelivered_webhook_counts_once(perf: PerfApp):
         "duplicates": 1,
     }
     assert await perf.state() == {"sales": 1, "applied": 1, "achieved": 1_250_000}
-    assert len(await perf.deliveries()) == 2  # both deliveries are logged
+    assert len(await perf.deliveries()) == 2  # both verified deliveries are logged
 
 
 async def test_a_concurrent_duplicate_counts_once(perf_db: PerfApp):

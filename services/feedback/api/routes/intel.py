@@ -39,7 +39,7 @@ async def search_intel(
     uow: Uow,
     team_id: UUID | None = None,
     q: Annotated[str | None, Query(max_length=500, description="Words from title or body")] = None,
-    tag: str | None = None,
+    tag: Annotated[str | None, Query(max_length=50, description="One tag")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[IntelRead]:

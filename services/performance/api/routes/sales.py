@@ -18,7 +18,7 @@ from services.performance.handlers.sales import (
     list_sales,
 )
 from shared.auth import CurrentPrincipal, ManagerPrincipal
-from shared.http import Page, page_of
+from shared.http import Cursor, Page, page_of
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
@@ -58,7 +58,7 @@ async def list_sales_entries(
     period_id: uuid.UUID | None = None,
     unassigned: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> Page[SaleRead]:
     """List sales by close time; reps see their own, managers their teams' and unassigned ones."""
     views, rows = await list_sales(

@@ -13,6 +13,7 @@ from services.performance.api.schemas import SecretRotated, SecretRotation, Webh
 from services.performance.handlers.webhooks import (
     IngestResult,
     IngestWebhook,
+    IntakeLimits,
     RotateSecret,
     ingest_webhook,
     rotate_secret,
@@ -50,6 +51,13 @@ async def _ingest(
             runtime.http, base_url=settings.hubspot_api_base_url, token=tok, deal_id=deal_id
         ),
         default_hubspot_token=token.get_secret_value() if token else None,
+        limits=IntakeLimits(
+            head_bytes=settings.webhook_rejection_head_bytes,
+            max_rejections=settings.webhook_rejection_max_rows,
+        ),
+        on_rejected=lambda source, reason, recorded: runtime.metrics.webhooks_rejected.labels(
+            source=source, reason=reason, recorded=str(recorded).lower()
+        ).inc(),
     )
 
 

@@ -1,7 +1,7 @@
 """team evaluations: debounced evaluation after sales, the last team shortfall event, recoveries
 
 Revision ID: b7e1c0a4d2f9
-Revises: 941d15dbe966
+Revises: 84b049021c6b
 Create Date: 2026-12-01 23:30:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'b7e1c0a4d2f9'
-down_revision: Union[str, Sequence[str], None] = '941d15dbe966'
+down_revision: Union[str, Sequence[str], None] = '84b049021c6b'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
