@@ -28,6 +28,9 @@ from shared.events import Envelope
 from shared.events.feedback import AdjustTarget, DisputeResolved
 from shared.events.performance import AttainmentChanged, PeriodClosed, ShortfallDetected
 from shared.money import to_minor
+
+# Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
+# maximum, so reactions convert with limit=None (only what 64 bits cannot hold is refused).
 from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: GoalsUn
         if member is None or member.org_id != event.org_id:
             log.warning("period_closed names unknown member %s; skipped", result.member_id)
             continue
-        achieved = to_minor(result.achieved, event.currency)
+        achieved = to_minor(result.achieved, event.currency, limit=None)
         row = await uow.repo.result_for(event.org_id, member.id, event.starts_on, event.ends_on)
         if row is None:
             row = PastResult.model_validate(
@@ -103,8 +106,8 @@ async def on_attainment_changed(
         org=event.org_id,
         member_id=event.member_id,
         period_id=event.period_id,
-        achieved=to_minor(event.achieved, event.currency),
-        projected=to_minor(event.projected, event.currency),
+        achieved=to_minor(event.achieved, event.currency, limit=None),
+        projected=to_minor(event.projected, event.currency, limit=None),
         status=event.status,
         as_of=event.as_of,
     )
@@ -131,7 +134,7 @@ async def on_shortfall_detected(
             "source_event_id": envelope.id,
             "status": "skipped",
             "currency": team.currency,
-            "requested_minor": max(to_minor(event.shortfall, event.currency), 0),
+            "requested_minor": max(to_minor(event.shortfall, event.currency, limit=None), 0),
             "as_of": event.as_of,
         }
     )
@@ -158,8 +161,8 @@ async def _decide(
             org=org,
             member_id=snap.member_id,
             period_id=event.period_id,
-            achieved=to_minor(snap.achieved, event.currency),
-            projected=to_minor(snap.projected, event.currency),
+            achieved=to_minor(snap.achieved, event.currency, limit=None),
+            projected=to_minor(snap.projected, event.currency, limit=None),
             status=snap.status,
             as_of=event.as_of,
         )
@@ -190,8 +193,8 @@ async def _decide(
             member_id=t.member_id,
             target_minor=t.amount_minor,
             original_target_minor=t.original_minor,
-            achieved_minor=to_minor(snap[t.member_id].achieved, event.currency),
-            projected_minor=to_minor(snap[t.member_id].projected, event.currency),
+            achieved_minor=to_minor(snap[t.member_id].achieved, event.currency, limit=None),
+            projected_minor=to_minor(snap[t.member_id].projected, event.currency, limit=None),
             status=snap[t.member_id].status,
         )
         for t in targets
@@ -202,7 +205,7 @@ async def _decide(
     policy: Policy = await policy_for(uow=uow, org=org, team_id=team.id)
     plan_ = plan_rebalance(
         giver_id=event.member_id,
-        shortfall_minor=to_minor(event.shortfall, event.currency),
+        shortfall_minor=to_minor(event.shortfall, event.currency, limit=None),
         team=positions,
         policy=policy,
     )
@@ -251,7 +254,7 @@ async def _adjust(
     if action.member_id not in {t.member_id for t in targets}:
         raise NotFound(f"member {action.member_id} has no target in that plan")
     active = {m.id for m in await uow.repo.active_members(org, team.id)} | {action.member_id}
-    delta = to_minor(action.delta, team.currency)
+    delta = to_minor(action.delta, team.currency, limit=None)
     adjustment = plan_adjustment(
         member_id=action.member_id,
         delta_minor=delta,

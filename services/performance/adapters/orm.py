@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, new_metadata
+from shared.db import define_plumbing_tables, minor_units, new_metadata
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
@@ -83,7 +83,7 @@ class Target(Base, table=True):
     team_id: uuid.UUID
     member_id: uuid.UUID = Field(index=True)
     period_id: uuid.UUID
-    amount_minor: int
+    amount_minor: int = minor_units()
     currency: str = Field(max_length=3)
     version: int
 
@@ -154,7 +154,7 @@ class Sale(Base, table=True):
     team_id: uuid.UUID | None = Field(default=None, index=True)
     source: str = Field(max_length=20)
     external_id: str | None = None
-    amount_minor: int
+    amount_minor: int = minor_units()
     currency: str = Field(max_length=3)
     currency_assumed: bool = False
     currency_mismatch: bool = False
@@ -178,7 +178,7 @@ class SaleCredit(Base, table=True):
     sale_id: uuid.UUID = Field(index=True)
     member_id: uuid.UUID = Field(index=True)
     percent: str
-    credited_minor: int
+    credited_minor: int = minor_units()
 
 
 class Attainment(Base, table=True):
@@ -191,10 +191,10 @@ class Attainment(Base, table=True):
     team_id: uuid.UUID = Field(index=True)
     member_id: uuid.UUID
     period_id: uuid.UUID = Field(index=True)
-    achieved_minor: int = 0
+    achieved_minor: int = minor_units(default=0)
     status: str | None = None
     reported_status: str | None = None
-    reported_achieved_minor: int | None = None
+    reported_achieved_minor: int | None = minor_units(default=None)
     evaluated_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
@@ -210,7 +210,7 @@ class ShortfallEpisode(Base, table=True):
     member_id: uuid.UUID
     period_id: uuid.UUID
     episode: int
-    shortfall_minor: int
+    shortfall_minor: int = minor_units()
     opened_at: datetime = Field(sa_type=_TZ)
     closed_at: datetime | None = Field(default=None, sa_type=_TZ)
 

@@ -119,6 +119,10 @@ async def ingest_webhook(
             # Two deliveries created the same sale at once; the retry finds it and updates it.
             if attempt == 2:
                 raise
+        except MalformedWebhook as error:
+            # E.g. an amount beyond the currency's maximum: nothing applied, and a retry cannot help.
+            await _mark(uow_factory, delivery_id, "malformed", error.detail)
+            raise
     raise AssertionError("unreachable")
 
 
