@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, minor_units, new_metadata
+from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
 from shared.timeutil import utcnow
 
 metadata = new_metadata()
@@ -29,7 +29,7 @@ class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every goals table model."""
 
 
-class Team(Base, table=True):
+class Team(Versioned, Base, table=True):
     """A sales team working in one currency under one manager."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -41,7 +41,7 @@ class Team(Base, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
 
 
-class Member(Base, table=True):
+class Member(Versioned, Base, table=True):
     """A rep (or manager) on a team's roster; left_at set means they left (soft delete)."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -94,7 +94,7 @@ class PastResult(Base, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
 
 
-class Plan(Base, table=True):
+class Plan(Versioned, Base, table=True):
     """A team's target, strategy and measures for one period; draft until published."""
 
     __table_args__ = (sa.UniqueConstraint("org_id", "team_id", "period_id"),)
@@ -115,7 +115,7 @@ class Plan(Base, table=True):
     updated_at: datetime = _tz(default_factory=utcnow)
 
 
-class Target(Base, table=True):
+class Target(Versioned, Base, table=True):
     """One member's individual target in a plan, with how it was derived."""
 
     __table_args__ = (sa.UniqueConstraint("plan_id", "member_id"),)
@@ -170,7 +170,7 @@ class MemberStanding(Base, table=True):
     as_of: datetime = _tz()
 
 
-class RebalancePolicy(Base, table=True):
+class RebalancePolicy(Versioned, Base, table=True):
     """How a team answers shortfalls: mode, receiver cap, cooldown and freeze window."""
 
     __tablename__ = "rebalance_policy"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, minor_units, new_metadata
+from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
@@ -141,7 +141,7 @@ class WebhookEvent(Base, table=True):
 # -- sales and attainment ---------------------------------------------------------------------
 
 
-class Sale(Base, table=True):
+class Sale(Versioned, Base, table=True):
     """A sale from a CRM or entered by hand; team_id is null while it is unassigned."""
 
     __table_args__ = (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.performance.adapters.crm import generic, hubspot, pipedrive, salesforce
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, WebhookRejected
@@ -115,8 +116,9 @@ async def ingest_webhook(
         try:
             async with uow_factory() as uow:
                 return await _apply(uow, cmd, delivery_id, events, now)
-        except IntegrityError:
-            # Two deliveries created the same sale at once; the retry finds it and updates it.
+        except (IntegrityError, StaleDataError):
+            # Two deliveries created or changed the same sale at once (nothing of this one was
+            # applied); the retry reads the winner's sale and applies this change on top.
             if attempt == 2:
                 raise
         except MalformedWebhook as error:
