@@ -92,7 +92,10 @@ async def ingest_webhook(
     """Store the delivery, then parse and apply it; rejected ones change nothing but their log row."""
     delivery_id = uuid.uuid4()
     async with uow_factory() as uow:
-        secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
+        rows = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
+        secrets = [
+            _Opened(uow.secrets.open(r.secret), _open_optional(uow, r.api_token)) for r in rows
+        ]
         rejection = _verification_error(cmd, secrets, now)
         # Committed on its own before anything else (HubSpot's call-back included): the audit
         # trail of every delivery, and a rejected one commits nothing else.
@@ -137,8 +140,20 @@ async def _events_of(
     return _parse(cmd)
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """A secret and its API token as plaintext, only in memory for one delivery."""
+
+    secret: str
+    api_token: str | None
+
+
+def _open_optional(uow: PerformanceUnitOfWork, stored: str | None) -> str | None:
+    return uow.secrets.open(stored) if stored else None
+
+
 def _verification_error(
-    cmd: IngestWebhook, secrets: list[WebhookSecret], now: datetime
+    cmd: IngestWebhook, secrets: list[_Opened], now: datetime
 ) -> WebhookRejected | MalformedWebhook | None:
     try:
         _ADAPTERS[cmd.source].verify(
@@ -286,8 +301,8 @@ async def rotate_secret(
             {
                 "org_id": org_id,
                 "source": cmd.source,
-                "secret": cmd.secret,
-                "api_token": cmd.api_token,
+                "secret": uow.secrets.seal(cmd.secret),
+                "api_token": uow.secrets.seal(cmd.api_token) if cmd.api_token else None,
                 "created_at": now,
             }
         )
