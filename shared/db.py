@@ -39,11 +39,15 @@ class Versioned:
     StaleDataError when no row matched, so of two writers that loaded the same version only the
     first commits; the problem handlers turn the loser into 412 (If-Match sent) or 409. Handlers
     still bump ``version`` themselves (generator off), so the ETag stays a plain counter.
+    A model whose counter has another name sets ``__version_column__``.
     """
+
+    __version_column__ = "version"
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version, "version_id_generator": False}  # type: ignore[attr-defined]
+        column = cls.__table__.c[cls.__version_column__]  # type: ignore[attr-defined]
+        return {"version_id_col": column, "version_id_generator": False}
 
 
 def is_sqlite(url: str) -> bool:

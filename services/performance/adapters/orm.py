@@ -29,8 +29,11 @@ class Base(SQLModel, registry=registry(metadata=metadata)):
 # -- read models fed by goals' events --------------------------------------------------------
 
 
-class Team(Base, table=True):
+class Team(Versioned, Base, table=True):
     """A team as goals announced it, plus the pace thresholds its manager set here."""
+
+    # Two managers setting thresholds at once: one wins, the other is told (409), none is lost.
+    __version_column__ = "thresholds_version"
 
     id: uuid.UUID = Field(primary_key=True)
     org_id: uuid.UUID = Field(index=True)

@@ -57,3 +57,18 @@ async def test_concurrent_assignments_of_one_sale_credit_it_once(perf_pg: PerfAp
     assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
     # Credited once: the sale's amount counts for exactly one member, not both.
     assert await perf_pg.achieved_total() == 1_250_000
+
+
+async def test_concurrent_threshold_changes_commit_once(perf_pg: PerfApp):
+    s = await perf_pg.seed()
+    url = f"/v1/teams/{s.team_id}/thresholds"
+    current = (await perf_pg.client.get(url, headers=perf_pg.manager())).json()
+    responses = await race(
+        perf_pg.runtime.engine,
+        "team",
+        *(
+            perf_pg.client.put(url, json=current | {"hysteresis": h}, headers=perf_pg.manager())
+            for h in ("0.02", "0.03")
+        ),
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
