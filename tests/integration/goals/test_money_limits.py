@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
+from services.goals.adapters.orm import MemberStanding
+from shared.events import wrap
 from shared.money import MAX_MINOR, max_amount
-from tests.integration.goals.conftest import Goals
+from tests.integration.goals.conftest import Goals, seed
+from tests.integration.goals.test_reactions import record_of, set_policy, shortfall
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +134,19 @@ async def test_a_target_edit_at_the_maximum_writes_exact_ledger_deltas(goals_db:
     last = history.json()["items"][-1]
     assert (last["old"], last["new"]) == ("50000000.00", top)
     assert last["delta"] == "9999950000000.00"
+
+
+async def test_facts_with_totals_beyond_one_amounts_maximum_are_applied(goals_db: Goals):
+    """Apply a shortfall whose snapshot totals exceed MAX_MINOR (sums may), stored exactly."""
+    s = await seed(goals_db, target="9000000000000.00")
+    await set_policy(goals_db, s, mode="auto")
+    beyond = Decimal("20000000000000.00")  # two sales at the maximum
+    event = shortfall(goals_db, s)
+    event = event.model_copy(
+        update={"snapshot": [m.model_copy(update={"achieved": beyond}) for m in event.snapshot]}
+    )
+    outcome = await goals_db.runtime.consumer._processor.process(record_of(wrap(event)))
+    assert outcome.status == "applied"
+    async with goals_db.runtime.engine.connect() as conn:
+        stored = (await conn.execute(sa.select(MemberStanding.achieved_minor))).scalars().all()
+    assert stored and set(stored) == {2 * MAX_MINOR}

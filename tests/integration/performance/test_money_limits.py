@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
+from services.performance.adapters.orm import Target
 from shared.money import MAX_MINOR, max_amount
 from tests.integration.performance.conftest import PerfApp
 from tests.integration.performance.test_webhooks import (
@@ -105,3 +107,12 @@ async def test_a_signed_webhook_beyond_the_maximum_is_refused_for_good(
     [delivery] = await perf_db.deliveries()
     assert delivery.outcome == "malformed"
     assert await perf_db.state() == {"sales": 0, "applied": 0, "achieved": 0}
+
+
+async def test_a_target_fact_beyond_one_amounts_maximum_is_stored_exactly(perf_db: PerfApp):
+    """Store a rebalanced target above MAX_MINOR from goals' fact instead of dead-lettering it."""
+    s = await perf_db.seed(targets={"ana": "12000000000000.00", "ben": str(max_amount("EUR"))})
+    async with perf_db.runtime.engine.connect() as conn:
+        rows = await conn.execute(sa.select(Target.member_id, Target.amount_minor))
+        stored = dict(rows.all())
+    assert stored == {s.ana: 1_200_000_000_000_000, s.ben: MAX_MINOR}
