@@ -8,7 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import declared_attr
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 NAMING_CONVENTION = {
@@ -23,6 +25,29 @@ NAMING_CONVENTION = {
 def new_metadata() -> sa.MetaData:
     """A MetaData with the project's constraint naming convention."""
     return sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def minor_units(**kwargs: Any) -> Any:
+    """A money field in minor units: 64-bit everywhere (a 32-bit column stops at 21,474,836.47)."""
+    return Field(sa_type=sa.BigInteger, **kwargs)  # type: ignore[call-overload]
+
+
+class Versioned:
+    """Mixin of a table model with a ``version`` column that every UPDATE is conditional on.
+
+    SQLAlchemy writes ``UPDATE ... WHERE id = :id AND version = :loaded`` and raises
+    StaleDataError when no row matched, so of two writers that loaded the same version only the
+    first commits; the problem handlers turn the loser into 412 (If-Match sent) or 409. Handlers
+    still bump ``version`` themselves (generator off), so the ETag stays a plain counter.
+    A model whose counter has another name sets ``__version_column__``.
+    """
+
+    __version_column__ = "version"
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        column = cls.__table__.c[cls.__version_column__]  # type: ignore[attr-defined]
+        return {"version_id_col": column, "version_id_generator": False}
 
 
 def is_sqlite(url: str) -> bool:

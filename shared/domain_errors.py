@@ -38,6 +38,13 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class StaleWrite(Conflict):
+    """A conditional write matched no row: someone changed it since it was loaded.
+
+    The HTTP layer answers 412 when the request carried If-Match, 409 otherwise.
+    """
+
+
 class PreconditionFailed(DomainError):
     """An If-Match precondition no longer holds."""
 

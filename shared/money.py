@@ -9,6 +9,16 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 from shared.domain_errors import InvalidInput
 
+MAX_MINOR = 10**15
+"""The largest amount, in minor units, any single amount may have (its negation is the least).
+
+Stored as signed 64-bit integers (max ~9.22e18), so at least 9,000 amounts at this maximum still
+sum without overflow (a member's attainment, a team's targets). It is 10 trillion in a currency
+with cents and a quadrillion yen: far beyond any target or deal, yet refused at the edge rather
+than failing in the database.
+"""
+INT64_MAX = 2**63 - 1
+
 # ISO 4217 exponents that differ from 2; every other currency uses 2 decimals.
 _EXPONENTS = {
     "BHD": 3, "CLP": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
@@ -21,13 +31,42 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
-def to_minor(amount: Decimal | str | int, currency: str) -> int:
-    """Convert an exact amount to integer minor units; refuse sub-minor precision."""
+def max_amount(currency: str) -> Decimal:
+    """The largest amount a currency allows, in major units (MAX_MINOR at its exponent)."""
+    return from_minor(MAX_MINOR, currency)
+
+
+def to_minor(
+    amount: Decimal | str | int,
+    currency: str,
+    *,
+    field: str = "amount",
+    limit: int | None = MAX_MINOR,
+) -> int:
+    """Convert an exact amount to integer minor units; refuse sub-minor precision and excess.
+
+    ``limit=None`` is for totals and facts already accepted (they may exceed one amount's
+    maximum): only what a signed 64-bit column cannot hold is refused.
+    """
+    bound = INT64_MAX if limit is None else limit
     value = Decimal(str(amount))
+    if not value.is_finite() or value.copy_abs() > bound:  # before scaling: 1E+999999 stays cheap
+        raise _too_large(amount, currency, field, bound)
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
-        raise InvalidInput(f"{amount} has more decimals than {currency} allows")
+        raise InvalidInput(f"{amount} has more decimals than {currency} allows", field=field)
+    if scaled.copy_abs() > bound:
+        raise _too_large(amount, currency, field, bound)
     return int(scaled)
+
+
+def _too_large(amount: object, currency: str, field: str, bound: int) -> InvalidInput:
+    top = from_minor(bound, currency)
+    return InvalidInput(
+        f"{field} {amount} exceeds the maximum of {top} {currency.upper()}",
+        field=field,
+        maximum=str(top),
+    )
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
@@ -58,6 +97,10 @@ Amount = Annotated[
             "pattern": r"^-?\d+(\.\d+)?$",
             "maxLength": AMOUNT_MAX_LENGTH,
             "examples": ["12500.00"],
+            "description": (
+                f"Decimal string. One amount is at most {MAX_MINOR} minor units of its currency "
+                "(10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
+            ),
         }
     ),
 ]

@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
-from shared.domain_errors import DomainError
+from shared.domain_errors import DomainError, StaleWrite
 from shared.tracing import request_id_var
 
 log = logging.getLogger(__name__)
@@ -175,15 +176,35 @@ def is_unique_violation(exc: BaseException) -> bool:
     return sqlstate == "23505" or "UNIQUE constraint failed" in str(orig)
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    if is_unique_violation(exc):
+def _lost_race(request: Request) -> JSONResponse:
+    """A concurrent writer committed first: 412 if the caller named a version, else 409."""
+    if request.headers.get("if-match") is not None:
         return problem_response(
             request,
-            status=409,
-            title="Conflict",
-            detail="a concurrent change to the same resource won; nothing was applied, reload and retry",
-            type_="urn:attain:problem:concurrent-change",
+            status=412,
+            title="Precondition failed",
+            detail="the resource changed while this request ran; nothing was applied, reload it",
+            type_="urn:attain:problem:precondition-failed",
         )
+    return problem_response(
+        request,
+        status=409,
+        title="Conflict",
+        detail="a concurrent change to the same resource won; nothing was applied, reload and retry",
+        type_="urn:attain:problem:concurrent-change",
+    )
+
+
+async def _stale_write(request: Request, exc: Exception) -> JSONResponse:
+    # StaleDataError: an ORM UPDATE ... WHERE version = :loaded matched no row (shared.db.Versioned);
+    # StaleWrite: the same from a hand-written conditional update.
+    assert isinstance(exc, StaleDataError | StaleWrite)
+    return _lost_race(request)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_unique_violation(exc):
+        return _lost_race(request)
     if not is_transient_db_error(exc):
         return await _unexpected(request, exc)
     log.warning("transient database conflict on %s %s: %s", request.method, request.url.path, exc)
@@ -209,6 +230,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error type to a problem+json response."""
+    app.add_exception_handler(StaleWrite, _stale_write)  # the most specific class wins
+    app.add_exception_handler(StaleDataError, _stale_write)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

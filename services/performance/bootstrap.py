@@ -13,6 +13,7 @@ from services.performance.config import Settings
 from services.performance.handlers import events, jobs
 from shared.events import feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
+from shared.secrets import SecretBox
 
 
 def system_clock() -> datetime:
@@ -53,6 +54,7 @@ def build_runtime(settings: Settings) -> PerformanceRuntime:
         metadata=metadata,
         plumbing=plumbing,
         uow_class=PerformanceUnitOfWork,
+        uow_options={"secrets": SecretBox(settings.secrets_key_list())},
         handlers={
             goals.TeamCreated: events.on_team_created,
             goals.TeamUpdated: events.on_team_updated,

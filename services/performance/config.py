@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
+from shared.secrets import parse_keys
 
 
 class Settings(ServiceSettings):
@@ -42,3 +43,26 @@ class Settings(ServiceSettings):
     evaluation_due_tick_s: float = 0.5
     evaluation_batch: int = 50
     period_close_interval_s: float = 300.0
+    #: Fernet keys sealing webhook secrets and CRM tokens at rest, comma-separated; the first
+    #: seals, all open (rotation: put the new key first, keep the old until rows are resealed).
+    secrets_keys: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _require_secrets_key_in_production(self) -> Settings:
+        try:
+            keys = self.secrets_key_list()
+        except ValueError:
+            raise ValueError(
+                "PERFORMANCE_SECRETS_KEYS must be comma-separated Fernet keys "
+                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())')"
+            ) from None
+        if self.env == "production" and not keys:
+            raise ValueError(
+                "ATTAIN_ENV=production refuses to store webhook secrets in plaintext: "
+                "set PERFORMANCE_SECRETS_KEYS"
+            )
+        return self
+
+    def secrets_key_list(self) -> list[str]:
+        """The configured Fernet keys, sealing key first."""
+        return parse_keys(self.secrets_keys.get_secret_value() if self.secrets_keys else None)

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.migrate import upgrade
+from shared.money import MAX_MINOR
 
 pytestmark = pytest.mark.integration
 SERVICES = ("goals", "performance", "feedback")
@@ -96,3 +97,47 @@ async def test_refused_deliveries_stored_whole_become_bounded_audit_records(db_u
     assert record["body_sha256"] == hashlib.sha256(body).hexdigest()
     headers = record["headers"]
     assert "authorization" not in (json.loads(headers) if isinstance(headers, str) else headers)
+
+
+# (service, revision before 64-bit money, table, a row at the 32-bit maximum, its money column)
+_MONEY_ROWS = [
+    (
+        "goals",
+        "32c5a496f9d7",
+        "member_standing",
+        {"status": "on_track", "achieved_minor": 2_147_483_647, "projected_minor": 0},
+        "achieved_minor",
+    ),
+    (
+        "performance",
+        "941d15dbe966",
+        "sale_credit",
+        {"percent": "100", "credited_minor": 2_147_483_647},
+        "credited_minor",
+    ),
+]
+
+
+@pytest.mark.parametrize(("service", "before", "table", "row", "column"), _MONEY_ROWS)
+async def test_the_money_migration_keeps_rows_and_then_holds_64_bit_amounts(
+    service, before, table, row, column, db_url
+):
+    """Upgrade a database holding a row to head, then store the maximum in the same column."""
+    await asyncio.to_thread(upgrade, service, db_url, before)
+    metadata = importlib.import_module(f"services.{service}.adapters.orm").metadata
+    t = metadata.tables[table]
+    values = {c.name: uuid.uuid4() for c in t.columns if isinstance(c.type, sa.Uuid)}
+    values |= {c.name: datetime.now(UTC) for c in t.columns if isinstance(c.type, sa.DateTime)}
+    values |= row
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(t.insert().values(**values))
+        await asyncio.to_thread(upgrade, service, db_url)
+        async with engine.begin() as conn:
+            kept = (await conn.execute(sa.select(t.c[column]))).scalar_one()
+            await conn.execute(t.update().values({column: MAX_MINOR}))
+            widened = (await conn.execute(sa.select(t.c[column]))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert (kept, widened) == (2_147_483_647, MAX_MINOR)

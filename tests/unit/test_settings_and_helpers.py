@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from shared.config import ServiceSettings
 from shared.domain_errors import InvalidInput, PreconditionFailed
 from shared.http import check_if_match, decode_cursor, encode_cursor, etag_of
-from shared.money import from_minor, to_minor
+from shared.money import MAX_MINOR, from_minor, to_minor
 from shared.tracing import child_traceparent, new_traceparent
 
 pytestmark = pytest.mark.unit
@@ -68,3 +68,30 @@ def test_child_traceparent_keeps_the_trace_and_changes_the_span():
     assert child.split("-")[1] == parent.split("-")[1]
     assert child.split("-")[2] != parent.split("-")[2]
     assert len(child_traceparent("garbage").split("-")) == 4
+
+
+@pytest.mark.parametrize(
+    ("currency", "top"), [("EUR", "10000000000000.00"), ("JPY", "1" + "0" * 15)]
+)
+def test_the_maximum_amount_itself_is_accepted_in_both_signs(currency, top):
+    """Accept exactly MAX_MINOR minor units, positive and negative."""
+    assert to_minor(top, currency) == MAX_MINOR
+    assert to_minor("-" + top, currency) == -MAX_MINOR
+
+
+@pytest.mark.parametrize(
+    ("currency", "over"),
+    [("EUR", "10000000000000.01"), ("KWD", "1000000000000.001"), ("JPY", "-1000000000000001")],
+)
+def test_one_minor_unit_beyond_the_maximum_is_refused_naming_the_field(currency, over):
+    """Refuse one minor unit too many, in every exponent, naming the field."""
+    with pytest.raises(InvalidInput) as caught:
+        to_minor(over, currency, field="target")
+    assert caught.value.extra["field"] == "target"
+
+
+def test_totals_may_exceed_one_amounts_maximum_but_not_64_bits():
+    """Convert totals above MAX_MINOR with limit=None; refuse what int64 cannot hold."""
+    assert to_minor("20000000000000.00", "EUR", limit=None) == 2 * MAX_MINOR
+    with pytest.raises(InvalidInput):
+        to_minor(str(2**63), "JPY", limit=None)

@@ -27,7 +27,7 @@ from services.feedback.adapters.orm import (
     Team,
 )
 from services.feedback.domain.dispute import Dispute, DisputeState
-from shared.domain_errors import Conflict
+from shared.domain_errors import StaleWrite
 from shared.http import keyset, page_of
 
 _DISPUTE = TypeAdapter(Dispute)
@@ -145,7 +145,7 @@ class DisputeRepository:
             .values(**self._columns(dispute), version=expected + 1)
         )
         if result.rowcount != 1:
-            raise Conflict("the dispute was changed meanwhile; reload it and retry")
+            raise StaleWrite("the dispute was changed meanwhile; reload it and retry")
         self._versions[dispute.id] = expected + 1
         return expected + 1
 

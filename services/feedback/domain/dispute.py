@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.money import MAX_MINOR
 
 # The audit trail names this actor for transitions nobody requested (the expiry sweep).
 SYSTEM_SUB = "system"
@@ -630,6 +631,11 @@ class Dispute:
                 member = action.member_id
                 if not _finite_decimal(action.delta) or action.delta == 0:
                     raise InvalidInput("delta must be a nonzero decimal", field=f"{where}.delta")
+                # The team's currency is goals' to know; no currency allows more than this.
+                if action.delta.copy_abs() > MAX_MINOR:
+                    raise InvalidInput(
+                        f"delta exceeds the maximum amount {MAX_MINOR}", field=f"{where}.delta"
+                    )
                 key = (member, action.period_id)
                 if key in seen_targets:
                     raise InvalidInput(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, new_metadata
+from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
 from shared.timeutil import utcnow
 
 metadata = new_metadata()
@@ -29,7 +29,7 @@ class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every goals table model."""
 
 
-class Team(Base, table=True):
+class Team(Versioned, Base, table=True):
     """A sales team working in one currency under one manager."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -41,7 +41,7 @@ class Team(Base, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
 
 
-class Member(Base, table=True):
+class Member(Versioned, Base, table=True):
     """A rep (or manager) on a team's roster; left_at set means they left (soft delete)."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -88,13 +88,13 @@ class PastResult(Base, table=True):
     period_name: str
     starts_on: date
     ends_on: date
-    achieved_minor: int
+    achieved_minor: int = minor_units()
     currency: str = Field(max_length=3)
     source: str = "api"
     created_at: datetime = _tz(default_factory=utcnow)
 
 
-class Plan(Base, table=True):
+class Plan(Versioned, Base, table=True):
     """A team's target, strategy and measures for one period; draft until published."""
 
     __table_args__ = (sa.UniqueConstraint("org_id", "team_id", "period_id"),)
@@ -103,7 +103,7 @@ class Plan(Base, table=True):
     org_id: uuid.UUID = Field(index=True)
     team_id: uuid.UUID = Field(index=True)
     period_id: uuid.UUID = Field(index=True)
-    target_minor: int
+    target_minor: int = minor_units()
     currency: str = Field(max_length=3)
     strategy: dict[str, Any] = _json(default_factory=dict)
     measures: list[Any] = _json(default_factory=list)
@@ -115,7 +115,7 @@ class Plan(Base, table=True):
     updated_at: datetime = _tz(default_factory=utcnow)
 
 
-class Target(Base, table=True):
+class Target(Versioned, Base, table=True):
     """One member's individual target in a plan, with how it was derived."""
 
     __table_args__ = (sa.UniqueConstraint("plan_id", "member_id"),)
@@ -126,9 +126,9 @@ class Target(Base, table=True):
     team_id: uuid.UUID = Field(index=True)
     period_id: uuid.UUID = Field(index=True)
     member_id: uuid.UUID = Field(index=True)
-    amount_minor: int
+    amount_minor: int = minor_units()
     # The amount at publish: the base of the rebalance cap.
-    original_minor: int
+    original_minor: int = minor_units()
     currency: str = Field(max_length=3)
     derivation: dict[str, Any] = _json(default_factory=dict)
     version: int = 1
@@ -146,9 +146,9 @@ class TargetChange(Base, table=True):
     org_id: uuid.UUID = Field(index=True)
     target_id: uuid.UUID = Field(index=True)
     version: int
-    old_minor: int
-    new_minor: int
-    delta_minor: int
+    old_minor: int = minor_units()
+    new_minor: int = minor_units()
+    delta_minor: int = minor_units()
     reason: str
     note: str | None = None
     actor: str | None = None
@@ -164,13 +164,13 @@ class MemberStanding(Base, table=True):
     org_id: uuid.UUID = Field(primary_key=True)
     member_id: uuid.UUID = Field(primary_key=True)
     period_id: uuid.UUID = Field(primary_key=True)
-    achieved_minor: int
-    projected_minor: int
+    achieved_minor: int = minor_units()
+    projected_minor: int = minor_units()
     status: str
     as_of: datetime = _tz()
 
 
-class RebalancePolicy(Base, table=True):
+class RebalancePolicy(Versioned, Base, table=True):
     """How a team answers shortfalls: mode, receiver cap, cooldown and freeze window."""
 
     __tablename__ = "rebalance_policy"
@@ -205,9 +205,9 @@ class Rebalance(Base, table=True):
     status: str
     reason: str | None = None
     currency: str = Field(max_length=3)
-    requested_minor: int = 0
-    moved_minor: int = 0
-    uncovered_minor: int = 0
+    requested_minor: int = minor_units(default=0)
+    moved_minor: int = minor_units(default=0)
+    uncovered_minor: int = minor_units(default=0)
     transfers: list[dict[str, Any]] = _json(default_factory=list)
     new_targets: dict[str, int] = _json(default_factory=dict)
     # target id -> version the plan was computed against (re-checked on approval).

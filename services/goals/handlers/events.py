@@ -22,6 +22,9 @@ from shared.events.feedback import AdjustTarget, DisputeResolved
 from shared.events.performance import AttainmentChanged, PeriodClosed
 from shared.money import to_minor
 
+# Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
+# maximum, so reactions convert with limit=None (only what 64 bits cannot hold is refused).
+
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +35,7 @@ async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: GoalsUn
         if member is None or member.org_id != event.org_id:
             log.warning("period_closed names unknown member %s; skipped", result.member_id)
             continue
-        achieved = to_minor(result.achieved, event.currency)
+        achieved = to_minor(result.achieved, event.currency, limit=None)
         row = await uow.repo.result_for(event.org_id, member.id, event.starts_on, event.ends_on)
         if row is None:
             row = PastResult.model_validate(
@@ -61,8 +64,8 @@ async def on_attainment_changed(
         org=event.org_id,
         member_id=event.member_id,
         period_id=event.period_id,
-        achieved=to_minor(event.achieved, event.currency),
-        projected=to_minor(event.projected, event.currency),
+        achieved=to_minor(event.achieved, event.currency, limit=None),
+        projected=to_minor(event.projected, event.currency, limit=None),
         status=event.status,
         as_of=event.as_of,
     )
@@ -93,7 +96,7 @@ async def _adjust(
     if action.member_id not in {t.member_id for t in targets}:
         raise NotFound(f"member {action.member_id} has no target in that plan")
     active = {m.id for m in await uow.repo.active_members(org, team.id)} | {action.member_id}
-    delta = to_minor(action.delta, team.currency)
+    delta = to_minor(action.delta, team.currency, limit=None)
     adjustment = plan_adjustment(
         member_id=action.member_id,
         delta_minor=delta,

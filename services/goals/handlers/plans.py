@@ -94,7 +94,7 @@ async def put_plan(
     async with uow:
         team = await load_team(uow, principal, cmd.team_id, write=True)
         period = await uow.repo.get(Period, org=principal.org, id=cmd.period_id, what="period")
-        target = to_minor(cmd.target, team.currency)
+        target = to_minor(cmd.target, team.currency, field="target")
         plan = await uow.repo.plan_of(principal.org, team.id, period.id)
         created = plan is None
         if plan is None:
@@ -174,7 +174,9 @@ async def allocate_plan(
         if not members:
             raise Conflict("the team has no active members to allocate to")
         ids = {m.id for m in members}
-        overrides = {k: to_minor(v, team.currency) for k, v in cmd.overrides.items()}
+        overrides = {
+            k: to_minor(v, team.currency, field=f"overrides.{k}") for k, v in cmd.overrides.items()
+        }
         unknown = [str(k) for k in overrides if k not in ids]
         if unknown:
             raise InvalidInput("overrides name members not on the team", members=unknown)

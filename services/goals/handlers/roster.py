@@ -327,7 +327,7 @@ async def record_result(
         raise InvalidInput("ends_on must not be before starts_on", field="ends_on")
     async with uow:
         member, team = await load_member(uow, principal, cmd.member_id, write=True)
-        achieved = to_minor(cmd.achieved, team.currency)
+        achieved = to_minor(cmd.achieved, team.currency, field="achieved")
         row = await uow.repo.result_for(principal.org, member.id, cmd.starts_on, cmd.ends_on)
         if row is None:
             row = PastResult.model_validate(

@@ -217,7 +217,10 @@ async def on_shortfall_detected(
 
 def figures_from(s: MemberFigures, currency: str) -> Figures:
     return Figures(
-        s.member_id, to_minor(s.achieved, currency), to_minor(s.projected, currency), s.status
+        s.member_id,
+        to_minor(s.achieved, currency, limit=None),
+        to_minor(s.projected, currency, limit=None),
+        s.status,
     )
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, new_metadata
+from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
@@ -29,8 +29,11 @@ class Base(SQLModel, registry=registry(metadata=metadata)):
 # -- read models fed by goals' events --------------------------------------------------------
 
 
-class Team(Base, table=True):
+class Team(Versioned, Base, table=True):
     """A team as goals announced it, plus the pace thresholds its manager set here."""
+
+    # Two managers setting thresholds at once: one wins, the other is told (409), none is lost.
+    __version_column__ = "thresholds_version"
 
     id: uuid.UUID = Field(primary_key=True)
     org_id: uuid.UUID = Field(index=True)
@@ -83,7 +86,7 @@ class Target(Base, table=True):
     team_id: uuid.UUID
     member_id: uuid.UUID = Field(index=True)
     period_id: uuid.UUID
-    amount_minor: int
+    amount_minor: int = minor_units()
     currency: str = Field(max_length=3)
     version: int
 
@@ -157,7 +160,7 @@ class WebhookEvent(Base, table=True):
 # -- sales and attainment ---------------------------------------------------------------------
 
 
-class Sale(Base, table=True):
+class Sale(Versioned, Base, table=True):
     """A sale from a CRM or entered by hand; team_id is null while it is unassigned."""
 
     __table_args__ = (
@@ -170,7 +173,7 @@ class Sale(Base, table=True):
     team_id: uuid.UUID | None = Field(default=None, index=True)
     source: str = Field(max_length=20)
     external_id: str | None = None
-    amount_minor: int
+    amount_minor: int = minor_units()
     currency: str = Field(max_length=3)
     currency_assumed: bool = False
     currency_mismatch: bool = False
@@ -194,7 +197,7 @@ class SaleCredit(Base, table=True):
     sale_id: uuid.UUID = Field(index=True)
     member_id: uuid.UUID = Field(index=True)
     percent: str
-    credited_minor: int
+    credited_minor: int = minor_units()
 
 
 class Attainment(Base, table=True):
@@ -207,10 +210,10 @@ class Attainment(Base, table=True):
     team_id: uuid.UUID = Field(index=True)
     member_id: uuid.UUID
     period_id: uuid.UUID = Field(index=True)
-    achieved_minor: int = 0
+    achieved_minor: int = minor_units(default=0)
     status: str | None = None
     reported_status: str | None = None
-    reported_achieved_minor: int | None = None
+    reported_achieved_minor: int | None = minor_units(default=None)
     evaluated_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
@@ -226,7 +229,7 @@ class ShortfallEpisode(Base, table=True):
     member_id: uuid.UUID
     period_id: uuid.UUID
     episode: int
-    shortfall_minor: int
+    shortfall_minor: int = minor_units()
     opened_at: datetime = Field(sa_type=_TZ)
     closed_at: datetime | None = Field(default=None, sa_type=_TZ)
     # When the member, out of the episode, first projected above their target: announced once,

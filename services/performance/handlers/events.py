@@ -22,6 +22,9 @@ from shared.events.goals import (
     TeamUpdated,
 )
 from shared.money import to_minor
+
+# Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
+# maximum, so reactions convert with limit=None (only what 64 bits cannot hold is refused).
 from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
@@ -169,7 +172,7 @@ async def on_target_assigned(
     await _upsert_target(
         uow,
         event=event,
-        amount_minor=to_minor(event.amount, event.currency),
+        amount_minor=to_minor(event.amount, event.currency, limit=None),
     )
 
 
@@ -177,7 +180,9 @@ async def on_target_changed(
     event: TargetChanged, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Follow a target's new amount; stale versions are ignored."""
-    await _upsert_target(uow, event=event, amount_minor=to_minor(event.new_amount, event.currency))
+    await _upsert_target(
+        uow, event=event, amount_minor=to_minor(event.new_amount, event.currency, limit=None)
+    )
 
 
 async def _upsert_target(

@@ -296,7 +296,7 @@ def _minor(amount: Decimal, currency: str) -> int:
     try:
         return to_minor(amount, currency)
     except InvalidInput as error:
-        raise MalformedWebhook(error.detail, field="amount") from None
+        raise MalformedWebhook(error.detail, **error.extra) from None
 
 
 # -- manual entry, assignment, credit moves ---------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.performance.adapters.crm import generic, hubspot, pipedrive, salesforce
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, WebhookRejected
@@ -114,7 +115,10 @@ async def ingest_webhook(
     delivery_id = uuid.uuid4()
     reason, recorded = "", False
     async with uow_factory() as uow:
-        secrets = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
+        rows = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
+        secrets = [
+            _Opened(uow.secrets.open(r.secret), _open_optional(uow, r.api_token)) for r in rows
+        ]
         # No secret: nothing can verify it, so its body is not even looked at.
         rejection = (
             _verification_error(cmd, secrets, now)
@@ -146,10 +150,15 @@ async def ingest_webhook(
         try:
             async with uow_factory() as uow:
                 return await _apply(uow, cmd, delivery_id, events, now)
-        except IntegrityError:
-            # Two deliveries created the same sale at once; the retry finds it and updates it.
+        except (IntegrityError, StaleDataError):
+            # Two deliveries created or changed the same sale at once (nothing of this one was
+            # applied); the retry reads the winner's sale and applies this change on top.
             if attempt == 2:
                 raise
+        except MalformedWebhook as error:
+            # E.g. an amount beyond the currency's maximum: nothing applied, and a retry cannot help.
+            await _mark(uow_factory, delivery_id, "malformed", error.detail)
+            raise
     raise AssertionError("unreachable")
 
 
@@ -162,8 +171,20 @@ async def _events_of(
     return _parse(cmd)
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """A secret and its API token as plaintext, only in memory for one delivery."""
+
+    secret: str
+    api_token: str | None
+
+
+def _open_optional(uow: PerformanceUnitOfWork, stored: str | None) -> str | None:
+    return uow.secrets.open(stored) if stored else None
+
+
 def _verification_error(
-    cmd: IngestWebhook, secrets: list[WebhookSecret], now: datetime
+    cmd: IngestWebhook, secrets: list[_Opened], now: datetime
 ) -> WebhookRejected | MalformedWebhook | None:
     try:
         _ADAPTERS[cmd.source].verify(
@@ -354,8 +375,8 @@ async def rotate_secret(
             {
                 "org_id": org_id,
                 "source": cmd.source,
-                "secret": cmd.secret,
-                "api_token": cmd.api_token,
+                "secret": uow.secrets.seal(cmd.secret),
+                "api_token": uow.secrets.seal(cmd.api_token) if cmd.api_token else None,
                 "created_at": now,
             }
         )

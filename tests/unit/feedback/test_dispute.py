@@ -424,6 +424,7 @@ SALE = uuid4()
         [AdjustTarget(member_id=REP_A, period_id=PERIOD, delta=Decimal(0))],
         [AdjustTarget(member_id=REP_A, period_id=PERIOD, delta=100.0)],
         [AdjustTarget(member_id=REP_A, period_id=PERIOD, delta=Decimal("NaN"))],
+        [AdjustTarget(member_id=REP_A, period_id=PERIOD, delta=Decimal(-(10**15) - 1))],
         [AdjustTarget(member_id=REP_C, period_id=PERIOD, delta=Decimal(5))],
         [
             AdjustTarget(member_id=REP_A, period_id=PERIOD, delta=Decimal(5)),
@@ -442,6 +443,7 @@ SALE = uuid4()
         "zero-delta",
         "float-delta",
         "nan-delta",
+        "delta-beyond-the-maximum",
         "non-party",
         "same-target-twice",
         "zero-percent",

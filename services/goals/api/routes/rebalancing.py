@@ -22,7 +22,7 @@ D = {k: P[k] for k in (401, 403, 404, 409)}
 @router.put(
     "/teams/{team_id}/rebalance-policy",
     response_model=schemas.PolicyRead,
-    responses={**R, 412: P[412]},
+    responses={**R, 409: P[409], 412: P[412]},
 )
 async def put_rebalance_policy(
     team_id: uuid.UUID,

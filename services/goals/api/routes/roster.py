@@ -15,7 +15,7 @@ from shared.problems import PROBLEM_RESPONSES as P
 
 router = APIRouter(prefix="/v1", tags=["roster"])
 R = {k: P[k] for k in (401, 403, 404, 422)}
-W = {k: P[k] for k in (401, 403, 404, 412, 422)}
+W = {k: P[k] for k in (401, 403, 404, 409, 412, 422)}
 
 
 @router.post("/teams", status_code=201, response_model=schemas.TeamRead, responses=R)

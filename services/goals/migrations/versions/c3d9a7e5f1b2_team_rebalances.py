@@ -1,7 +1,7 @@
 """team rebalances: every giver of one decision, the figures it used, give-back, and the giver floor
 
 Revision ID: c3d9a7e5f1b2
-Revises: 32c5a496f9d7
+Revises: 7b1e4c2a9d30
 Create Date: 2026-12-01 23:40:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'c3d9a7e5f1b2'
-down_revision: Union[str, Sequence[str], None] = '32c5a496f9d7'
+down_revision: Union[str, Sequence[str], None] = '7b1e4c2a9d30'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

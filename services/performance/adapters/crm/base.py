@@ -17,6 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from shared.domain_errors import DomainError
+from shared.money import MAX_MINOR
 
 #: How far a signed timestamp may be from our clock, either way (clock skew, replays).
 TOLERANCE = timedelta(minutes=5)
@@ -143,6 +144,9 @@ def parse_amount(value: object, *, name: str, strings_only: bool = False) -> Dec
         raise MalformedWebhook(f"{name} is not a decimal: {value!r}", field=name) from None
     if not amount.is_finite() or amount < 0:
         raise MalformedWebhook(f"{name} must be a finite, non-negative amount", field=name)
+    # Refused while parsing, so the delivery is logged malformed and answered 400 (no retries).
+    if amount > MAX_MINOR:
+        raise MalformedWebhook(f"{name} exceeds the maximum amount {MAX_MINOR}", field=name)
     return amount
 
 

@@ -115,7 +115,7 @@ async def get_team_thresholds(
 @router.put(
     "/v1/teams/{team_id}/thresholds",
     response_model=ThresholdsBody,
-    responses=_problems(401, 403, 404, 422),
+    responses=_problems(401, 403, 404, 409, 422),
 )
 async def set_team_thresholds(
     team_id: uuid.UUID, body: ThresholdsBody, principal: ManagerPrincipal, uow: Uow

@@ -86,7 +86,9 @@ async def get_sale_entry(sale_id: uuid.UUID, principal: CurrentPrincipal, uow: U
 
 
 @router.post(
-    "/{sale_id}/assignment", response_model=SaleRead, responses=_problems(401, 403, 404, 422)
+    "/{sale_id}/assignment",
+    response_model=SaleRead,
+    responses=_problems(401, 403, 404, 409, 422),
 )
 async def assign_sale_credit(
     sale_id: uuid.UUID, body: SaleAssignment, principal: ManagerPrincipal, uow: Uow, now: Now

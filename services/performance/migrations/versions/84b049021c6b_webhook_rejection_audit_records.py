@@ -4,7 +4,7 @@ Refused deliveries move out of webhook_delivery into bounded audit records (thei
 were stored whole, and anyone can send one).
 
 Revision ID: 84b049021c6b
-Revises: 941d15dbe966
+Revises: e9a3f5b21c64
 Create Date: 2026-12-01 22:56:17.816956
 
 """
@@ -19,7 +19,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = '84b049021c6b'
-down_revision: Union[str, Sequence[str], None] = '941d15dbe966'
+down_revision: Union[str, Sequence[str], None] = 'e9a3f5b21c64'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
