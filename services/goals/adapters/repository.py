@@ -182,22 +182,6 @@ class GoalsRepository:
         )
         return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
 
-    async def last_acted_rebalance(
-        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
-    ) -> Rebalance | None:
-        """The latest rebalance that moved or proposed to move target (for the cooldown)."""
-        stmt = (
-            select(Rebalance)
-            .where(
-                Rebalance.org_id == org,
-                Rebalance.team_id == team_id,
-                Rebalance.period_id == period_id,
-                Rebalance.status.in_(["applied", "proposed", "approved"]),  # type: ignore[attr-defined]
-            )
-            .order_by(Rebalance.as_of.desc())  # type: ignore[attr-defined]
-        )
-        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
-
     async def changed_by_person(
         self, org: uuid.UUID, target_ids: Sequence[uuid.UUID], after: datetime
     ) -> list[uuid.UUID]:

@@ -1,8 +1,9 @@
 """Pure rebalancing maths: move target between reps without ever changing the team total.
 
-Three moves share one engine: a shortfall handed to on-track reps in proportion to their headroom
-and within the policy cap (plan_rebalance), a leaver's open target handed on the same way but with
-conservation winning over caps (plan_departure), and a dispute outcome (plan_adjustment).
+Moves share one engine: a team's shortfalls handed to on-track reps in proportion to their
+headroom and within the policy cap (team_rebalance.plan_team_rebalance), a leaver's open target
+handed on the same way but with conservation winning over caps (plan_departure), and a dispute
+outcome (plan_adjustment).
 """
 
 from __future__ import annotations
@@ -257,38 +258,6 @@ def _headroom_receivers(team: Sequence[MemberPosition], exclude: Hashable) -> li
 
 
 # --------------------------------------------------------------------------- plans
-
-
-def plan_rebalance(
-    *,
-    giver_id: Hashable,
-    shortfall_minor: int,
-    team: Sequence[MemberPosition],
-    policy: RebalancePolicy | None = None,
-) -> RebalancePlan:
-    """Move a rep's shortfall to on-track reps by headroom, within caps and the giver's floor."""
-    policy = policy or RebalancePolicy()
-    check_minor("shortfall_minor", shortfall_minor, allow_negative=True)
-    index = _index(team)
-    giver = _member(index, giver_id)
-    requested = max(shortfall_minor, 0)
-    # The giver keeps at least what they already sold.
-    available = max(min(requested, giver.target_minor - giver.floor_minor), 0)
-    receivers = _headroom_receivers(team, giver_id)
-    placed = water_fill(
-        available,
-        {p.member_id: p.headroom_minor for p in receivers},
-        {p.member_id: cap_room_minor(p, policy) for p in receivers},
-    )
-    transfers = _canonical(_transfers(giver_id, placed, inbound=False))
-    moved = sum(t.amount_minor for t in transfers)
-    return RebalancePlan(
-        transfers=transfers,
-        requested_minor=requested,
-        moved_minor=moved,
-        uncovered_minor=requested - moved,
-        new_targets=_new_targets(index, transfers),
-    )
 
 
 def plan_departure(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from uuid import UUID
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.goals.domain.allocation import largest_remainder
+from services.goals.domain.allocation import check_minor, largest_remainder
 from services.goals.domain.rebalancing import (
     AdjustmentPlan,
     MemberPosition,
@@ -22,15 +23,30 @@ from services.goals.domain.rebalancing import (
     cap_room_minor,
     plan_adjustment,
     plan_departure,
-    plan_rebalance,
     water_fill,
 )
+from services.goals.domain.team_rebalance import plan_team_rebalance
 from shared.domain_errors import Conflict, InvalidInput
 
 pytestmark = pytest.mark.unit
 
 G, R1, R2, R3, S = (UUID(int=i) for i in (1, 2, 3, 4, 5))
-POLICY = RebalancePolicy(max_increase_pct=Decimal(25))
+
+
+def plan_rebalance(*, giver_id, shortfall_minor, team, policy):
+    """The one-giver case of the team decision: the giver projected at target - shortfall."""
+    check_minor("shortfall_minor", shortfall_minor, allow_negative=True)
+    team = [
+        replace(p, projected_minor=p.target_minor - shortfall_minor)
+        if p.member_id == giver_id
+        else p
+        for p in team
+    ]
+    return plan_team_rebalance(givers=[giver_id], team=team, policy=policy)
+
+
+# No giver floor beyond what was sold: these cases pin the receiving side of the maths.
+POLICY = RebalancePolicy(max_increase_pct=Decimal(25), max_decrease_pct=Decimal(100))
 
 # --------------------------------------------------------------------------- strategies
 
@@ -41,7 +57,9 @@ caps_hundredths = st.one_of(st.sampled_from([0, 500, 2500, 5000, 10_000]), st.in
 
 
 def _policy(hundredths: int) -> RebalancePolicy:
-    return RebalancePolicy(max_increase_pct=Decimal(hundredths).scaleb(-2))
+    return RebalancePolicy(
+        max_increase_pct=Decimal(hundredths).scaleb(-2), max_decrease_pct=Decimal(100)
+    )
 
 
 # One tuple per member, ids unique by construction: cheap to draw, so 500 examples stay fast.
