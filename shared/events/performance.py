@@ -78,8 +78,8 @@ class AttainmentChanged(Event):
     as_of: datetime
 
 
-class MemberSnapshot(BaseModel):
-    """What goals needs of one member to rebalance."""
+class MemberFigures(BaseModel):
+    """A member's standing as of the evaluation; performance's copy of the target, for reference."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -90,6 +90,10 @@ class MemberSnapshot(BaseModel):
     achieved: Decimal
     projected: Decimal
     status: Status
+
+
+class MemberSnapshot(MemberFigures):
+    """What goals needs of one member to rebalance (the earlier name, in `shortfall_detected`)."""
 
 
 class ShortfallDetected(Event):
@@ -120,20 +124,6 @@ class MemberShortfall(BaseModel):
     shortfall: Decimal
     # True when this evaluation opened the episode (feedback opens one check-in for it).
     new: bool
-
-
-class MemberFigures(BaseModel):
-    """A member's standing as of the evaluation; performance's copy of the target, for reference."""
-
-    model_config = ConfigDict(frozen=True)
-
-    member_id: UUID
-    target_id: UUID
-    target_version: int
-    target: Decimal
-    achieved: Decimal
-    projected: Decimal
-    status: Status
 
 
 class TeamShortfallsDetected(Event):

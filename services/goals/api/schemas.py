@@ -20,7 +20,7 @@ from services.goals.adapters.orm import (
     TargetChange,
 )
 from services.goals.handlers.periods import seasonality_of
-from services.goals.handlers.shortfalls import transfers_of
+from services.goals.handlers.shortfalls import givers_of, transfers_of
 from shared.bounds import BoundedDecimal
 from shared.money import Amount, from_minor
 from shared.timeutil import as_utc, aware
@@ -549,16 +549,7 @@ class RebalanceRead(_Out):
                 TransferRead(from_member_id=giver, to_member_id=taker, amount=amount)
                 for giver, taker, amount in transfers_of(row)
             ],
-            givers=[
-                GiverRead(
-                    member_id=g["member_id"],
-                    shortfall_id=g.get("shortfall_id"),
-                    requested=from_minor(g["requested_minor"], row.currency),
-                    moved=from_minor(g["moved_minor"], row.currency),
-                    uncovered=from_minor(g["uncovered_minor"], row.currency),
-                )
-                for g in row.givers
-            ],
+            givers=[GiverRead(**g.model_dump()) for g in givers_of(row)],
             as_of=row.as_of,
             created_at=row.created_at,
             decided_at=row.decided_at,

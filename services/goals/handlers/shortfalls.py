@@ -283,6 +283,20 @@ def transfers_of(row: Rebalance) -> list[tuple[uuid.UUID, uuid.UUID, Decimal]]:
     ]
 
 
+def givers_of(row: Rebalance) -> list[GiverShare]:
+    """A rebalance's stored givers as exact amounts."""
+    return [
+        GiverShare(
+            member_id=g["member_id"],
+            shortfall_id=g.get("shortfall_id"),
+            requested=from_minor(g["requested_minor"], row.currency),
+            moved=from_minor(g["moved_minor"], row.currency),
+            uncovered=from_minor(g["uncovered_minor"], row.currency),
+        )
+        for g in row.givers
+    ]
+
+
 async def apply_rebalance(
     *, uow: GoalsUnitOfWork, row: Rebalance, plan: Plan, targets: list[Target], applied: str
 ) -> None:
@@ -318,16 +332,7 @@ async def apply_rebalance(
             ],
             source_event_id=row.source_event_id,
             applied=applied,  # type: ignore[arg-type]
-            givers=[
-                GiverShare(
-                    member_id=g["member_id"],
-                    shortfall_id=g.get("shortfall_id"),
-                    requested=from_minor(g["requested_minor"], row.currency),
-                    moved=from_minor(g["moved_minor"], row.currency),
-                    uncovered=from_minor(g["uncovered_minor"], row.currency),
-                )
-                for g in row.givers
-            ],
+            givers=givers_of(row),
             kind=row.kind,  # type: ignore[arg-type]
         )
     )
