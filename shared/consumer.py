@@ -1,25 +1,22 @@
-"""Consumer runner: inbox dedupe in the handler's transaction, offsets after commit, DLQ."""
+"""Consumer runner: batches in one transaction, a SAVEPOINT per record, offsets after commit."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.config import ServiceSettings
-from shared.events import Envelope, Event, UnknownEventType, dlq_topic, from_kafka
-from shared.kafka import start_producer, stop_quietly
+from shared.dead_letters import DeadLetterSink, KafkaDeadLetters, Record
+from shared.events import Envelope, Event, UnknownEventType, from_kafka
 from shared.metrics import ServiceMetrics
 from shared.tracing import child_traceparent, traceparent_var
 from shared.uow import UnitOfWork
@@ -29,23 +26,14 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any, Envelope, Any], Awaitable[None]]
 """A reaction: (event, envelope, uow) -> None; it must not commit (the runner does)."""
 
-
-class Record(Protocol):
-    """The parts of a Kafka record the runner reads (aiokafka's ConsumerRecord has them)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+__all__ = ["ConsumerRunner", "DeadLetterSink", "EventProcessor", "KafkaDeadLetters", "Outcome"]
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one record."""
 
-    status: str  # applied | duplicate | ignored | dead_lettered
+    status: Literal["applied", "duplicate", "ignored", "dead_lettered"]
     error: str | None = None
 
 
@@ -60,14 +48,36 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
-class DeadLetterSink(Protocol):
-    """Where records that keep failing go."""
+@dataclass(frozen=True)
+class _Work:
+    """A decoded record waiting for its handler; index is its place in the batch."""
 
-    async def send(self, record: Record, *, error: BaseException, consumer: str) -> None: ...
+    index: int
+    record: Record
+    envelope: Envelope
+    event: Event
+    handler: Handler
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.envelope.source, self.envelope.id)
+
+    @property
+    def partition(self) -> tuple[str, int]:
+        return (self.record.topic, self.record.partition)
+
+
+@dataclass
+class _Pass:
+    """The result of one transaction over part of a batch."""
+
+    settled: dict[int, Outcome]
+    failed: _Work | None
+    rest: list[_Work]
 
 
 class EventProcessor:
-    """Applies one record exactly once: decode, inbox, handler, commit; DLQ after retries."""
+    """Applies records exactly once: decode, inbox, handler, commit; DLQ after retries."""
 
     def __init__(
         self,
@@ -79,6 +89,7 @@ class EventProcessor:
         metrics: ServiceMetrics,
         max_attempts: int = 4,
         backoff_s: float = 0.2,
+        transaction_budget_s: float = 0.05,
     ) -> None:
         self.name = name
         self._handlers = {cls.TYPE: (cls, handler) for cls, handler in handlers.items()}
@@ -87,9 +98,37 @@ class EventProcessor:
         self._metrics = metrics
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
+        self._budget_s = transaction_budget_s
 
     async def process(self, record: Record) -> Outcome:
-        """Process a record; never raises for bad data (those go to the dead-letter sink)."""
+        """Process one record; never raises for bad data (those go to the dead-letter sink)."""
+        return (await self.process_batch([record]))[0][1]
+
+    async def process_batch(
+        self, records: Sequence[Record], *, stopping: Callable[[], bool] = lambda: False
+    ) -> list[tuple[Record, Outcome]]:
+        """Apply records in few transactions; return the settled ones, a prefix per partition.
+
+        A record whose handler fails is rolled back alone (SAVEPOINT); the rest of its partition
+        waits until it is retried alone or dead-lettered, so one team's events stay in order.
+        """
+        settled: dict[int, Outcome] = {}
+        todo: list[_Work] = []
+        for index, record in enumerate(records):
+            decoded = await self._decode(index, record)
+            if isinstance(decoded, Outcome):
+                settled[index] = decoded
+            else:
+                todo.append(decoded)
+        while todo and not stopping():
+            done = await self._transaction_with_retries(todo)
+            settled.update(done.settled)
+            if done.failed is not None:
+                settled[done.failed.index] = await self._apply_alone(done.failed)
+            todo = done.rest
+        return _prefix_per_partition(records, settled)
+
+    async def _decode(self, index: int, record: Record) -> _Work | Outcome:
         try:
             envelope = from_kafka(key=record.key, value=record.value, headers=list(record.headers))
         except ValueError as exc:
@@ -102,11 +141,7 @@ class EventProcessor:
             event = cls.model_validate(envelope.data)
         except Exception as exc:
             return await self._dead_letter(record, exc)
-        token = traceparent_var.set(child_traceparent(envelope.traceparent))
-        try:
-            return await self._apply_with_retries(record, envelope, event, handler)
-        finally:
-            traceparent_var.reset(token)
+        return _Work(index, record, envelope, event, handler)
 
     async def _unhandled(self, record: Record, envelope: Envelope) -> Outcome:
         try:
@@ -117,34 +152,103 @@ class EventProcessor:
             return await self._dead_letter(record, exc)
         return Outcome("ignored")
 
-    async def _apply_with_retries(
-        self, record: Record, envelope: Envelope, event: Event, handler: Handler
-    ) -> Outcome:
+    async def _transaction_with_retries(self, todo: list[_Work]) -> _Pass:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await self._transaction(todo)
+            except Exception as exc:
+                if not is_infrastructure_error(exc):
+                    # Failing outside every savepoint (at commit, say): find the culprit alone.
+                    log.warning("batch transaction failed, splitting it: %s", exc)
+                    return _Pass({}, todo[0], todo[1:])
+                if attempt == self._max_attempts:
+                    # Not poison: the database is away. Stop here; the batch is redelivered.
+                    raise InfrastructureUnavailable(str(exc)) from exc
+                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def _transaction(self, todo: list[_Work]) -> _Pass:
+        """One transaction: skip what the inbox knows, one savepoint per record, one commit."""
+        deadline = time.monotonic() + self._budget_s
+        settled: dict[int, Outcome] = {}
+        failed: _Work | None = None
+        rest: list[_Work] = []
+        blocked: set[tuple[str, int]] = set()
+        applied: list[_Work] = []
+        async with self._uow_factory() as uow:
+            seen = await uow.processed(consumer=self.name, keys=[w.key for w in todo])
+            for work in todo:
+                over_budget = (applied or failed) and time.monotonic() > deadline
+                if work.partition in blocked or over_budget:
+                    rest.append(work)  # after a failure in its partition, or next slice
+                    continue
+                if work.key in seen:
+                    settled[work.index] = Outcome("duplicate")
+                    continue
+                try:
+                    fresh = await self._apply(uow, work)
+                except Exception as exc:
+                    if is_infrastructure_error(exc):
+                        raise
+                    blocked.add(work.partition)
+                    if failed is None:
+                        failed = work
+                    else:
+                        rest.append(work)
+                    continue
+                seen.add(work.key)  # the same event twice in one batch
+                settled[work.index] = Outcome("applied" if fresh else "duplicate")
+                if fresh:
+                    applied.append(work)
+            await uow.commit()
+        self._count(settled, applied)
+        return _Pass(settled, failed, rest)
+
+    async def _apply(self, uow: UnitOfWork, work: _Work) -> bool:
+        """Inbox row and handler in one savepoint; False when a concurrent consumer had it."""
+        token = traceparent_var.set(child_traceparent(work.envelope.traceparent))
+        try:
+            async with uow.savepoint():
+                fresh = await uow.record_inbox(
+                    consumer=self.name,
+                    source=work.envelope.source,
+                    event_id=work.envelope.id,
+                    event_type=work.envelope.type,
+                )
+                if fresh:
+                    await work.handler(work.event, work.envelope, uow)
+            return fresh
+        finally:
+            traceparent_var.reset(token)
+
+    async def _apply_alone(self, work: _Work) -> Outcome:
+        """Retry a record that failed in a batch on its own, then dead-letter it."""
         for attempt in range(1, self._max_attempts + 1):
             try:
                 async with self._uow_factory() as uow:
-                    fresh = await uow.record_inbox(
-                        consumer=self.name,
-                        source=envelope.source,
-                        event_id=envelope.id,
-                        event_type=envelope.type,
-                    )
-                    if not fresh:
-                        self._metrics.events_duplicate.labels(consumer=self.name).inc()
-                        return Outcome("duplicate")
-                    await handler(event, envelope, uow)
+                    fresh = await self._apply(uow, work)
                     await uow.commit()
-                self._metrics.events_consumed.labels(consumer=self.name, type=envelope.type).inc()
-                return Outcome("applied")
+                outcome = Outcome("applied" if fresh else "duplicate")
+                self._count({work.index: outcome}, [work] if fresh else [])
+                return outcome
             except Exception as exc:
                 if attempt == self._max_attempts:
                     if is_infrastructure_error(exc):
-                        # Not poison: the database is away. Stop here; the record is redelivered.
                         raise InfrastructureUnavailable(str(exc)) from exc
-                    log.exception("handler failed %d times for %s", attempt, envelope.id)
-                    return await self._dead_letter(record, exc)
+                    log.exception("handler failed %d times for %s", attempt, work.envelope.id)
+                    return await self._dead_letter(work.record, exc)
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
+
+    def _count(self, settled: Mapping[int, Outcome], applied: list[_Work]) -> None:
+        """Count only after the commit: a retried transaction must not count twice."""
+        duplicates = sum(1 for o in settled.values() if o.status == "duplicate")
+        if duplicates:
+            self._metrics.events_duplicate.labels(consumer=self.name).inc(duplicates)
+        for work in applied:
+            self._metrics.events_consumed.labels(consumer=self.name, type=work.envelope.type).inc()
+        if applied:
+            self._metrics.consumer_transactions.labels(consumer=self.name).inc()
 
     async def _dead_letter(self, record: Record, error: BaseException) -> Outcome:
         await self._dead_letters.send(record, error=error, consumer=self.name)
@@ -152,79 +256,21 @@ class EventProcessor:
         return Outcome("dead_lettered", error=f"{type(error).__name__}: {error}")
 
 
-class KafkaDeadLetters:
-    """Sends the original bytes plus error headers to <topic>.dlq and records a dead_letter row."""
-
-    def __init__(self, *, settings: ServiceSettings, uow_factory: Callable[[], UnitOfWork]) -> None:
-        self._settings = settings
-        self._uow_factory = uow_factory
-        self._producer = None
-
-    async def send(self, record: Record, *, error: BaseException, consumer: str) -> None:
-        """Publish to the DLQ topic, then store the row an operator can list and replay."""
-        headers = [
-            *record.headers,
-            ("x-error-type", type(error).__name__.encode()),
-            ("x-error", str(error)[:1000].encode()),
-            ("x-consumer", consumer.encode()),
-            ("x-original-topic", record.topic.encode()),
-            ("x-original-partition", str(record.partition).encode()),
-            ("x-original-offset", str(record.offset).encode()),
-        ]
-        await self.republish(
-            topic=dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
-        )
-        async with self._uow_factory() as uow:
-            await uow.session.execute(
-                uow.plumbing.dead_letter.insert().values(
-                    id=str(uuid.uuid4()),
-                    consumer=consumer,
-                    tenant_id=_header(record, "ce_tenantid"),
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    value=record.value,
-                    headers=[[k, base64.b64encode(v).decode()] for k, v in record.headers],
-                    error_type=type(error).__name__,
-                    error=str(error)[:4000],
-                    failed_at=datetime.now(UTC),
-                )
-            )
-            await uow.commit()
-
-    async def republish(
-        self,
-        *,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-    ) -> None:
-        """Produce raw bytes to a topic and wait for the broker's ack."""
-        if self._producer is None:
-            self._producer = await start_producer(self._settings)
-        timeout = self._settings.kafka_send_timeout_s
-        try:
-            future = await asyncio.wait_for(
-                self._producer.send(topic, value=value, key=key, headers=headers), timeout
-            )
-            await asyncio.wait_for(future, timeout)
-        except BaseException:
-            await self.close()  # a broken producer is replaced on the next attempt
-            raise
-
-    async def close(self) -> None:
-        """Stop the DLQ producer."""
-        await stop_quietly(self._producer, timeout=self._settings.kafka_send_timeout_s)
-        self._producer = None
-
-
-def _header(record: Record, name: str) -> str | None:
-    for key, value in record.headers:
-        if key == name:
-            return value.decode("utf-8", "replace")[:36]
-    return None
+def _prefix_per_partition(
+    records: Sequence[Record], settled: Mapping[int, Outcome]
+) -> list[tuple[Record, Outcome]]:
+    """Settled records up to each partition's first unsettled one (only that much is done)."""
+    stuck: set[tuple[str, int]] = set()
+    done = []
+    for index, record in enumerate(records):
+        partition = (record.topic, record.partition)
+        if partition in stuck:
+            continue
+        if index not in settled:
+            stuck.add(partition)
+            continue
+        done.append((record, settled[index]))
+    return done
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -239,7 +285,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
 
 class ConsumerRunner:
-    """Polls topics and feeds records to a processor, committing each partition after its work."""
+    """Polls batches and feeds them to a processor, committing offsets after each batch's work."""
 
     def __init__(
         self, *, settings: ServiceSettings, topics: Sequence[str], processor: EventProcessor
@@ -250,6 +296,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._done: dict[TopicPartition, int] = {}
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self.last_progress = time.monotonic()
         self.last_error: str | None = None
         self.started = asyncio.Event()
@@ -280,8 +327,13 @@ class ConsumerRunner:
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("consumer %s error, restarting: %s", self._processor.name, exc)
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake early when stopping (shutdown must not wait out a backoff)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), seconds)
 
     async def _consume(self) -> None:
         consumer = self._consumer = self.new_consumer()
@@ -290,23 +342,30 @@ class ConsumerRunner:
             consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
             self.started.set()
             while not self._stopping:
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                batches = await consumer.getmany(
+                    timeout_ms=self._settings.consumer_batch_max_wait_ms,
+                    max_records=self._settings.consumer_batch_max_records,
+                )
                 self.last_progress = time.monotonic()
-                for tp, records in batches.items():
-                    for record in records:
-                        if self._stopping:
-                            break
-                        await self._processor.process(record)
-                        self._done[tp] = record.offset + 1
-                        self.last_progress = time.monotonic()
-                    await self.commit_done({tp})
+                records = [record for records in batches.values() for record in records]
+                if not records:
+                    continue
+                done = await self._processor.process_batch(records, stopping=self.is_stopping)
+                for record, _ in done:
+                    self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                self.last_progress = time.monotonic()
+                await self.commit_done(set(batches))
                 self.last_error = None
         finally:
             with contextlib.suppress(Exception):
                 await self.commit_done(None)  # the rebalance listener is not called on stop
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 10)
+                await asyncio.wait_for(consumer.stop(), 2)
             self._consumer = None
+
+    def is_stopping(self) -> bool:
+        """Whether stop() was called: the processor takes no more transactions then."""
+        return self._stopping
 
     async def commit_done(self, partitions: set[TopicPartition] | None) -> None:
         """Commit the offsets of work already durable, for some partitions or all."""
@@ -325,5 +384,6 @@ class ConsumerRunner:
             self._done.pop(tp, None)
 
     async def stop(self) -> None:
-        """Finish the record in hand, commit, and leave the group."""
+        """Take no more batches: the one in hand ends its transaction, offsets are committed."""
         self._stopping = True
+        self._stop_requested.set()

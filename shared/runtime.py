@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.consumer import ConsumerRunner, EventProcessor, Handler, KafkaDeadLetters
-from shared.db import PlumbingTables, create_engine, session_factory
+from shared.db import PlumbingTables, create_engine, create_read_engine, is_sqlite, session_factory
 from shared.events import Event, dlq_topic, topic_for
 from shared.idempotency import purge_idempotency_keys
 from shared.kafka import ensure_topics
@@ -59,12 +59,28 @@ class ServiceRuntime:
         self.settings = settings
         self.metadata = metadata
         self.plumbing = plumbing
-        self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        self.engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        # Reads use their own connections on SQLite so they never queue behind the one writer;
+        # PostgreSQL's pool already lets them run side by side.
+        self.read_engine = (
+            create_read_engine(settings.database_url, pool_size=settings.database_read_pool_size)
+            if is_sqlite(settings.database_url)
+            else self.engine
+        )
         self.sessions = session_factory(self.engine)
+        self.read_sessions = session_factory(self.read_engine)
         self.metrics = ServiceMetrics(settings.service_name)
         self.verifier = TokenVerifier(settings)
         self.relay = OutboxRelay(
-            settings=settings, engine=self.engine, plumbing=plumbing, metrics=self.metrics
+            settings=settings,
+            engine=self.engine,
+            read_engine=self.read_engine,
+            plumbing=plumbing,
+            metrics=self.metrics,
         )
         self._uow_class = uow_class
         self._uow_options = dict(uow_options or {})
@@ -81,6 +97,7 @@ class ServiceRuntime:
                 metrics=self.metrics,
                 max_attempts=settings.consumer_max_attempts,
                 backoff_s=settings.consumer_retry_backoff_s,
+                transaction_budget_s=settings.consumer_transaction_budget_ms / 1000,
             )
             self.consumer = ConsumerRunner(
                 settings=settings, topics=self.consumed_topics(), processor=processor
@@ -89,10 +106,14 @@ class ServiceRuntime:
         self._job_tasks: list[asyncio.Task[Any]] = []
         self.workers_running = False
 
-    def uow(self) -> UnitOfWork:
-        """A fresh unit of work whose commits wake the relay."""
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A fresh unit of work whose commits wake the relay; read-only ones use the read pool."""
         return self._uow_class(
-            self.sessions, self.plumbing, on_commit=self.relay.wake, **self._uow_options
+            self.read_sessions if read_only else self.sessions,
+            self.plumbing,
+            on_commit=self.relay.wake,
+            read_only=read_only,
+            **self._uow_options,
         )
 
     def consumed_topics(self) -> list[str]:
