@@ -18,4 +18,4 @@ USER attain
 
 EXPOSE 8000
 # Overridden per service in docker-compose.yml.
-CMD ["uvicorn", "services.goals.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "services.goals.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "1"]

@@ -101,7 +101,8 @@ class Stack:
         log = open(self.run_dir / f"{name}.log", "ab")
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"services.{name}.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+             "--timeout-graceful-shutdown", "1"],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -65,8 +65,8 @@ class ServiceSettings(BaseSettings):
     # One consumer transaction holds SQLite's only writer at most this long, so API writes
     # interleave with a backlog instead of queueing behind all of it.
     consumer_transaction_budget_ms: float = 50.0
-    # SIGTERM to exit: what stopping may take in total (compose's stop_grace_period is above).
-    shutdown_budget_s: float = 4.0
+    # SIGTERM to exit within 5 s: uvicorn gives requests in flight 1 s, the workers get this.
+    shutdown_budget_s: float = 3.0
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200
     outbox_retention_hours: float = 24 * 7

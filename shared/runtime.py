@@ -152,28 +152,40 @@ class ServiceRuntime:
                 log.exception("periodic job %s failed", job.name)
 
     async def stop(self) -> None:
-        """Stop workers (committing consumer offsets) and close the database."""
+        """Stop workers (committing consumer offsets) and close the database, within budget."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.shutdown_budget_s
+
+        def left(reserve: float = 0.0) -> float:
+            return max(0.1, deadline - loop.time() - reserve)
+
         # Jobs are idempotent: one cut short rolls back and runs again on the next start.
         await _cancel(self._job_tasks)
         self._job_tasks.clear()
         if self.consumer is not None:
             await self.consumer.stop()
-        await self.relay.stop()
-        # Give the consumer a moment to finish its record and commit, then cancel the rest.
+        # Unsent outbox rows stay in the table and go out on the next start: never wait long.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.relay.stop(), left(reserve=1.0))
+        # The consumer ends its transaction in hand and commits; what overstays is cancelled
+        # (its transaction rolls back, and its records come again: delivery is at least once).
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            _, pending = await asyncio.wait(self._tasks, timeout=left(reserve=0.5))
             await _cancel(pending)
         self._tasks.clear()
         self.workers_running = False
-        await self.dead_letters.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.dead_letters.close(), left())
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
         """Check the database, the broker and consumer progress; values are 'ok' or a reason."""
         checks: dict[str, str] = {}
         try:
-            async with self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), 2)
+            # The read pool: a backlog holding the writer must not make the service look down.
+            await asyncio.wait_for(self._ping_database(), 2)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
@@ -183,6 +195,10 @@ class ServiceRuntime:
             stale = idle > self.settings.consumer_stale_after_s
             checks["consumer"] = f"no progress for {idle:.0f}s" if stale else "ok"
         return checks
+
+    async def _ping_database(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
 
 
 async def _cancel(tasks: Iterable[asyncio.Task[Any]]) -> None:
