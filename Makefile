@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DB ?= sqlite
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install demo clean
+.PHONY: run test lint format install demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: install lint ## Lint, then every test: unit, integration and e2e (real bro
 
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo
+
+bench: install ## Consumer throughput and attainment-page p99 vs same-run baselines (SQLite, PostgreSQL)
+	$(PY) bench/bench_plumbing.py
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache .hypothesis

@@ -37,6 +37,10 @@ class Outcome:
     error: str | None = None
 
 
+class _LostRace(Exception):
+    """Another consumer committed some of these events first."""
+
+
 class InfrastructureUnavailable(Exception):
     """The database failed, not the record: consuming pauses and the record comes again."""
 
@@ -156,6 +160,9 @@ class EventProcessor:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 return await self._transaction(todo)
+            except _LostRace as exc:
+                log.info("consumer %s lost an inbox race, retrying: %s", self.name, exc)
+                continue
             except Exception as exc:
                 if not is_infrastructure_error(exc):
                     # Failing outside every savepoint (at commit, say): find the culprit alone.
@@ -165,7 +172,7 @@ class EventProcessor:
                     # Not poison: the database is away. Stop here; the batch is redelivered.
                     raise InfrastructureUnavailable(str(exc)) from exc
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        raise InfrastructureUnavailable("the batch kept losing inbox races")
 
     async def _transaction(self, todo: list[_Work]) -> _Pass:
         """One transaction: skip what the inbox knows, one savepoint per record, one commit."""
@@ -186,7 +193,7 @@ class EventProcessor:
                     settled[work.index] = Outcome("duplicate")
                     continue
                 try:
-                    fresh = await self._apply(uow, work)
+                    await self._apply(uow, work, claim=False)
                 except Exception as exc:
                     if is_infrastructure_error(exc):
                         raise
@@ -197,19 +204,25 @@ class EventProcessor:
                         rest.append(work)
                     continue
                 seen.add(work.key)  # the same event twice in one batch
-                settled[work.index] = Outcome("applied" if fresh else "duplicate")
-                if fresh:
-                    applied.append(work)
+                settled[work.index] = Outcome("applied")
+                applied.append(work)
+            # One statement claims every applied event; a claim lost to a concurrent consumer
+            # (a rebalance on PostgreSQL) undoes the whole transaction, and the retry skips it.
+            claimed = await uow.record_inbox_many(
+                consumer=self.name, events=[w.envelope for w in applied]
+            )
+            if len(claimed) != len(applied):
+                raise _LostRace(f"{len(applied) - len(claimed)} events were applied elsewhere")
             await uow.commit()
         self._count(settled, applied)
         return _Pass(settled, failed, rest)
 
-    async def _apply(self, uow: UnitOfWork, work: _Work) -> bool:
-        """Inbox row and handler in one savepoint; False when a concurrent consumer had it."""
+    async def _apply(self, uow: UnitOfWork, work: _Work, *, claim: bool = True) -> bool:
+        """The handler in a savepoint, with its inbox row when claim; False if already had."""
         token = traceparent_var.set(child_traceparent(work.envelope.traceparent))
         try:
             async with uow.savepoint():
-                fresh = await uow.record_inbox(
+                fresh = not claim or await uow.record_inbox(
                     consumer=self.name,
                     source=work.envelope.source,
                     event_id=work.envelope.id,

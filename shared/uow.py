@@ -142,6 +142,31 @@ class UnitOfWork:
         )
         return result.rowcount == 1
 
+    async def record_inbox_many(
+        self, *, consumer: str, events: list[Envelope]
+    ) -> set[tuple[str, str]]:
+        """Mark events as processed in one statement; return the (source, id) pairs inserted."""
+        if not events:
+            return set()
+        table = self.plumbing.inbox
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "consumer": consumer,
+                "source": env.source,
+                "event_id": env.id,
+                "event_type": env.type,
+                "processed_at": now,
+            }
+            for env in events
+        ]
+        result = await self.session.execute(
+            insert.values(rows).on_conflict_do_nothing().returning(table.c.source, table.c.event_id)
+        )
+        return {(row.source, row.event_id) for row in result}
+
     async def processed(
         self, *, consumer: str, keys: list[tuple[str, str]]
     ) -> set[tuple[str, str]]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from shared.events import dlq_topic
+from shared.consumer import EventProcessor
+from shared.events import dlq_topic, from_kafka
+from shared.uow import UnitOfWork
 from tests.conftest import broker_settings
 from tests.integration.probe import (
     ThingHappened,
@@ -108,3 +112,50 @@ async def test_a_crash_after_a_batch_commit_makes_its_redelivery_a_no_op(
 
 async def _duplicates(runtime, n: int) -> bool:
     return _counter(runtime, runtime.metrics.events_duplicate) >= n
+
+
+@dataclass
+class _Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+async def test_an_event_a_concurrent_consumer_claimed_first_is_undone_and_skipped(db_url):
+    runtime = probe_runtime(db_url=db_url, broker=broker_settings("127.0.0.1:1"))
+    await runtime.create_schema()
+    won, lost = thing(), thing()
+    records = [_Record(TOPIC, 0, i, *_record(e)) for i, e in enumerate((won, lost))]
+    lost_envelope = from_kafka(
+        key=records[1].key, value=records[1].value, headers=records[1].headers
+    )
+    async with runtime.uow() as uow:  # the other consumer's commit, unseen by our first look
+        await uow.record_inbox(
+            consumer="probe", source=lost_envelope.source, event_id=lost_envelope.id,
+            event_type=lost_envelope.type,
+        )  # fmt: skip
+        await uow.commit()
+    looks = []
+    processed = UnitOfWork.processed
+
+    async def stale_first_look(self, *, consumer, keys):
+        looks.append(keys)
+        return set() if len(looks) == 1 else await processed(self, consumer=consumer, keys=keys)
+
+    processor = EventProcessor(
+        name="probe", handlers={ThingHappened: record_effect}, uow_factory=runtime.uow,
+        dead_letters=runtime.dead_letters, metrics=runtime.metrics,
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(UnitOfWork, "processed", stale_first_look)
+        outcomes = await processor.process_batch(records)
+    try:
+        assert [o.status for _, o in outcomes] == ["applied", "duplicate"]
+        assert len(looks) == 2  # the first transaction was undone and tried again
+        assert await effects(runtime) == [won.thing_id]
+    finally:
+        await runtime.engine.dispose()
+        await runtime.read_engine.dispose()
