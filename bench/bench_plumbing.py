@@ -270,7 +270,12 @@ def attainment_figures(db_url: str, bootstrap: str, requests: int, tmp: str) -> 
     finally:
         bare.terminate()
         bare.wait()
-    return {"service_p99": p99(service_ms), "bare_p99": p99(bare_ms)}
+    return {
+        "service_p99": p99(service_ms),
+        "bare_p99": p99(bare_ms),
+        "service_p50": statistics.median(service_ms),
+        "bare_p50": statistics.median(bare_ms),
+    }
 
 
 def main() -> None:
@@ -318,6 +323,11 @@ def print_table(rows: list, events: int) -> None:
             f"{'attainment page of 200 of 1,000 reps: p99 ms':<44} {db:<9} "
             f"{a['service_p99']:>12.1f} {a['bare_p99']:>12.1f} "
             f"{a['service_p99'] / a['bare_p99']:>7.1f}x  p99 <= 50 ms"
+        )
+        print(
+            f"{'attainment page of 200 of 1,000 reps: p50 ms':<44} {db:<9} "
+            f"{a['service_p50']:>12.1f} {a['bare_p50']:>12.1f} "
+            f"{a['service_p50'] / a['bare_p50']:>7.1f}x  (context for the p99)"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
 
 from shared.consumer import EventProcessor
 from shared.events import dlq_topic, from_kafka
@@ -156,6 +157,51 @@ async def test_an_event_a_concurrent_consumer_claimed_first_is_undone_and_skippe
         assert [o.status for _, o in outcomes] == ["applied", "duplicate"]
         assert len(looks) == 2  # the first transaction was undone and tried again
         assert await effects(runtime) == [won.thing_id]
+    finally:
+        await runtime.engine.dispose()
+        await runtime.read_engine.dispose()
+
+
+class _Sink:
+    """A dead-letter sink that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.records: list = []
+
+    async def send(self, record, *, error, consumer) -> None:
+        self.records.append((record.offset, type(error).__name__))
+
+
+async def test_events_emitted_by_a_failing_handler_never_reach_the_outbox(db_url):
+    runtime = probe_runtime(db_url=db_url, broker=broker_settings("127.0.0.1:1"))
+    await runtime.create_schema()
+    events = [thing() for _ in range(5)]
+    poison = events[2]
+
+    async def emits_then_maybe_fails(event, envelope, uow):
+        await record_effect(event, envelope, uow)
+        uow.emit(event)  # a reaction's own fact, written to the outbox with the effect
+        if event.thing_id == poison.thing_id:
+            raise RuntimeError("fails after emitting")
+
+    sink = _Sink()
+    processor = EventProcessor(
+        name="probe", handlers={ThingHappened: emits_then_maybe_fails}, uow_factory=runtime.uow,
+        dead_letters=sink, metrics=runtime.metrics, max_attempts=2, backoff_s=0,
+    )  # fmt: skip
+    records = [_Record(TOPIC, 0, i, *_record(e)) for i, e in enumerate(events)]
+    try:
+        outcomes = await processor.process_batch(records)
+        assert [o.status for _, o in outcomes] == ["applied"] * 2 + ["dead_lettered"] + [
+            "applied"
+        ] * 2
+        assert sink.records == [(2, "RuntimeError")]
+        good = sorted(str(e.thing_id) for e in events if e is not poison)
+        async with runtime.engine.connect() as conn:
+            table = runtime.plumbing.outbox
+            rows = (await conn.execute(sa.select(table.c.payload))).all()
+        assert sorted(r.payload["thing_id"] for r in rows) == good
+        assert sorted(str(t) for t in await effects(runtime)) == good
     finally:
         await runtime.engine.dispose()
         await runtime.read_engine.dispose()
