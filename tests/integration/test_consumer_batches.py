@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from shared.consumer import EventProcessor
 from shared.events import dlq_topic, from_kafka
+from shared.kafka import ensure_topics
 from shared.uow import UnitOfWork
 from tests.conftest import broker_settings
 from tests.integration.probe import (
@@ -21,10 +22,19 @@ from tests.integration.probe import (
     table_count,
     thing,
 )
-from tests.integration.test_consumer import _prepare, _produce, _record
+from tests.integration.test_consumer import _produce, _record
 
 pytestmark = pytest.mark.integration
 TOPIC = ThingHappened.topic()
+
+
+async def _prepare_unhurried(db_url: str, bootstrap: str, **kwargs):
+    """A probe whose transactions are not cut by time: a busy machine must not split batches."""
+    broker = broker_settings(bootstrap) | {"consumer_transaction_budget_ms": 60_000}
+    runtime = probe_runtime(db_url=db_url, broker=broker, **kwargs)
+    await runtime.create_schema()
+    await ensure_topics(runtime.settings, runtime.topics())
+    return runtime
 
 
 def _counter(runtime, metric) -> float:
@@ -47,7 +57,7 @@ async def test_a_poison_record_mid_batch_is_dead_lettered_alone_and_order_is_kep
         calls.append(str(event.thing_id))
         await record_effect(event, envelope, uow)
 
-    runtime = await _prepare(db_url, bootstrap, handler=handler)
+    runtime = await _prepare_unhurried(db_url, bootstrap, handler=handler)
     sent_to_dlq: list[str] = []
     send = runtime.dead_letters.send
 
@@ -85,7 +95,7 @@ async def test_a_crash_after_a_batch_commit_makes_its_redelivery_a_no_op(
     db_url, fresh_broker, monkeypatch
 ):
     bootstrap = fresh_broker.bootstrap_servers
-    first = await _prepare(db_url, bootstrap)
+    first = await _prepare_unhurried(db_url, bootstrap)
     events = [thing() for _ in range(60)]
     await _produce(bootstrap, [_record(e) for e in events])
 
