@@ -19,4 +19,4 @@ USER attain
 EXPOSE 8000
 # Overridden per service in docker-compose.yml.
 # The serving limits of shared/serving.py (UVICORN_FLAGS) on every API command.
-CMD ["uvicorn", "services.goals.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--http", "shared.serving:HeadTimeoutH11Protocol", "--h11-max-incomplete-event-size", "16384", "--timeout-keep-alive", "5", "--limit-concurrency", "200", "--no-server-header"]
+CMD ["uvicorn", "services.goals.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--http", "shared.serving:HeadTimeoutH11Protocol", "--h11-max-incomplete-event-size", "16384", "--timeout-keep-alive", "5", "--limit-concurrency", "200", "--no-server-header", "--timeout-graceful-shutdown", "1"]

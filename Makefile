@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The prerequisite check runs with the system python (stdlib only), before .venv exists.
 DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Attain needs Python 3.11-3.13 (Debian: apt-get install python3 python3-venv)" >&2; exit 1; }; $(PYTHON) -m scripts.doctor --python $(PYTHON)
 
-.PHONY: run test lint format install demo doctor clean
+.PHONY: run test lint format install demo doctor bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing the project into $(VENV) (takes a minute the first time)"
@@ -45,6 +45,10 @@ test: ## Lint, then every test: unit, integration and e2e (real broker, SQLite, 
 
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo
+
+bench: install ## Consumer, attainment page and the org loop (100 teams x 10 reps) vs same-run baselines
+	$(PY) bench/bench_plumbing.py
+	$(PY) bench/bench_org_loop.py
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache .hypothesis

@@ -438,13 +438,20 @@ class Attain:
         )
 
     def attainment(self, team: Team, period_id: str) -> dict[str, dict]:
-        """Each targeted rep's attainment and pace, by member id (manager's view)."""
-        view = self.get(
-            "performance",
-            f"/v1/teams/{team.id}/periods/{period_id}/attainment",
-            token=team.manager_token,
-        )
-        return {row["member_id"]: row for row in view["items"]}
+        """Each targeted rep's attainment and pace, by member id (manager's view, every page)."""
+        rows: dict[str, dict] = {}
+        cursor = None
+        while True:
+            view = self.get(
+                "performance",
+                f"/v1/teams/{team.id}/periods/{period_id}/attainment",
+                token=team.manager_token,
+                params={"limit": 200, **({"cursor": cursor} if cursor else {})},
+            )
+            rows.update((row["member_id"], row) for row in view["items"])
+            cursor = view.get("next_cursor")
+            if not cursor:
+                return rows
 
     def set_thresholds(self, team: Team, thresholds: Mapping[str, str]) -> dict:
         """The team's pace thresholds (performance must know the team already)."""
@@ -632,6 +639,7 @@ def wait_until_performance_knows(
             "performance",
             f"/v1/teams/{team.id}/periods/{period_id}/attainment",
             token=team.manager_token,
+            params={"limit": 200},  # the loop's teams are small: one page holds them
             expect=None,
         )
         if response.status_code != 200:

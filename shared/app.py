@@ -24,6 +24,7 @@ from shared.observability import RequestContextMiddleware, configure_logging
 from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
 from shared.ratelimit import RateLimitMiddleware, RateLimits
 from shared.runtime import ServiceRuntime
+from shared.uow import UnitOfWork
 
 #: Routes CRMs call without a token; they get their own body size and rate limits.
 WEBHOOK_PREFIX = "/v1/webhooks/"
@@ -147,6 +148,14 @@ def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def request_uow(request: Request) -> UnitOfWork:
+    """A unit of work for a request: reads get the read pool, so they never wait on a writer."""
+    return get_runtime(request).uow(read_only=request.method in _READS)
+
+
 def operations_router() -> APIRouter:
     """Health, readiness, metrics, outbox replay and dead letters."""
     router = APIRouter(tags=["operations"])
@@ -194,7 +203,7 @@ def operations_router() -> APIRouter:
         table = runtime.plumbing.dead_letter
         mine = sa.select(table).where(table.c.tenant_id == str(principal.org))
         stmt = keyset(mine, [table.c.failed_at, table.c.id], cursor, limit)
-        async with runtime.engine.connect() as conn:
+        async with runtime.read_engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         items, next_cursor = page_of(rows, limit, lambda r: (r.failed_at.isoformat(), r.id))
         return Page[DeadLetterRead](

@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = ""
     database_pool_size: int = 10
+    database_max_overflow: int = 10
+    # SQLite: read-only connections beside the single writer, so reads never queue behind it.
+    database_read_pool_size: int = 4
     run_workers: bool = True
 
     kafka_bootstrap_servers: str = Field(
@@ -58,6 +61,13 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 4
     consumer_retry_backoff_s: float = 0.2
     consumer_stale_after_s: float = 60.0
+    consumer_batch_max_records: int = 500
+    consumer_batch_max_wait_ms: int = 100
+    # One consumer transaction holds SQLite's only writer at most this long, so API writes
+    # interleave with a backlog instead of queueing behind all of it.
+    consumer_transaction_budget_ms: float = 50.0
+    # SIGTERM to exit within 5 s: uvicorn gives requests in flight 1 s, the workers get this.
+    shutdown_budget_s: float = 3.0
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200
     outbox_retention_hours: float = 24 * 7

@@ -1,230 +1,32 @@
-"""Consumer runner: inbox dedupe in the handler's transaction, offsets after commit, DLQ."""
+"""Consumer runner: polls batches, hands them to the processor, commits offsets after commit."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.config import ServiceSettings
-from shared.events import Envelope, Event, UnknownEventType, dlq_topic, from_kafka
-from shared.kafka import start_producer, stop_quietly
-from shared.metrics import ServiceMetrics
-from shared.tracing import child_traceparent, traceparent_var
-from shared.uow import UnitOfWork
+from shared.dead_letters import DeadLetterSink, KafkaDeadLetters
+from shared.processor import EventProcessor, Handler, InfrastructureUnavailable, Outcome
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Envelope, Any], Awaitable[None]]
-"""A reaction: (event, envelope, uow) -> None; it must not commit (the runner does)."""
-
-
-class Record(Protocol):
-    """The parts of a Kafka record the runner reads (aiokafka's ConsumerRecord has them)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one record."""
-
-    status: str  # applied | duplicate | ignored | dead_lettered
-    error: str | None = None
-
-
-class InfrastructureUnavailable(Exception):
-    """The database failed, not the record: consuming pauses and the record comes again."""
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """Lost connections, unreachable servers, deadlocks: failures no record is to blame for."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
-
-
-class DeadLetterSink(Protocol):
-    """Where records that keep failing go."""
-
-    async def send(self, record: Record, *, error: BaseException, consumer: str) -> None: ...
-
-
-class EventProcessor:
-    """Applies one record exactly once: decode, inbox, handler, commit; DLQ after retries."""
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        handlers: Mapping[type[Event], Handler],
-        uow_factory: Callable[[], UnitOfWork],
-        dead_letters: DeadLetterSink,
-        metrics: ServiceMetrics,
-        max_attempts: int = 4,
-        backoff_s: float = 0.2,
-    ) -> None:
-        self.name = name
-        self._handlers = {cls.TYPE: (cls, handler) for cls, handler in handlers.items()}
-        self._uow_factory = uow_factory
-        self._dead_letters = dead_letters
-        self._metrics = metrics
-        self._max_attempts = max_attempts
-        self._backoff_s = backoff_s
-
-    async def process(self, record: Record) -> Outcome:
-        """Process a record; never raises for bad data (those go to the dead-letter sink)."""
-        try:
-            envelope = from_kafka(key=record.key, value=record.value, headers=list(record.headers))
-        except ValueError as exc:
-            return await self._dead_letter(record, exc)
-        entry = self._handlers.get(envelope.type)
-        if entry is None:
-            return await self._unhandled(record, envelope)
-        cls, handler = entry
-        try:
-            event = cls.model_validate(envelope.data)
-        except Exception as exc:
-            return await self._dead_letter(record, exc)
-        token = traceparent_var.set(child_traceparent(envelope.traceparent))
-        try:
-            return await self._apply_with_retries(record, envelope, event, handler)
-        finally:
-            traceparent_var.reset(token)
-
-    async def _unhandled(self, record: Record, envelope: Envelope) -> Outcome:
-        try:
-            envelope.event()
-        except UnknownEventType:
-            return Outcome("ignored")  # facts this consumer does not know are not its business
-        except Exception as exc:  # a known fact in an unreadable schema version
-            return await self._dead_letter(record, exc)
-        return Outcome("ignored")
-
-    async def _apply_with_retries(
-        self, record: Record, envelope: Envelope, event: Event, handler: Handler
-    ) -> Outcome:
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                async with self._uow_factory() as uow:
-                    fresh = await uow.record_inbox(
-                        consumer=self.name,
-                        source=envelope.source,
-                        event_id=envelope.id,
-                        event_type=envelope.type,
-                    )
-                    if not fresh:
-                        self._metrics.events_duplicate.labels(consumer=self.name).inc()
-                        return Outcome("duplicate")
-                    await handler(event, envelope, uow)
-                    await uow.commit()
-                self._metrics.events_consumed.labels(consumer=self.name, type=envelope.type).inc()
-                return Outcome("applied")
-            except Exception as exc:
-                if attempt == self._max_attempts:
-                    if is_infrastructure_error(exc):
-                        # Not poison: the database is away. Stop here; the record is redelivered.
-                        raise InfrastructureUnavailable(str(exc)) from exc
-                    log.exception("handler failed %d times for %s", attempt, envelope.id)
-                    return await self._dead_letter(record, exc)
-                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
-
-    async def _dead_letter(self, record: Record, error: BaseException) -> Outcome:
-        await self._dead_letters.send(record, error=error, consumer=self.name)
-        self._metrics.events_dead_lettered.labels(consumer=self.name).inc()
-        return Outcome("dead_lettered", error=f"{type(error).__name__}: {error}")
-
-
-class KafkaDeadLetters:
-    """Sends the original bytes plus error headers to <topic>.dlq and records a dead_letter row."""
-
-    def __init__(self, *, settings: ServiceSettings, uow_factory: Callable[[], UnitOfWork]) -> None:
-        self._settings = settings
-        self._uow_factory = uow_factory
-        self._producer = None
-
-    async def send(self, record: Record, *, error: BaseException, consumer: str) -> None:
-        """Publish to the DLQ topic, then store the row an operator can list and replay."""
-        headers = [
-            *record.headers,
-            ("x-error-type", type(error).__name__.encode()),
-            ("x-error", str(error)[:1000].encode()),
-            ("x-consumer", consumer.encode()),
-            ("x-original-topic", record.topic.encode()),
-            ("x-original-partition", str(record.partition).encode()),
-            ("x-original-offset", str(record.offset).encode()),
-        ]
-        await self.republish(
-            topic=dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
-        )
-        async with self._uow_factory() as uow:
-            await uow.session.execute(
-                uow.plumbing.dead_letter.insert().values(
-                    id=str(uuid.uuid4()),
-                    consumer=consumer,
-                    tenant_id=_header(record, "ce_tenantid"),
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    value=record.value,
-                    headers=[[k, base64.b64encode(v).decode()] for k, v in record.headers],
-                    error_type=type(error).__name__,
-                    error=str(error)[:4000],
-                    failed_at=datetime.now(UTC),
-                )
-            )
-            await uow.commit()
-
-    async def republish(
-        self,
-        *,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-    ) -> None:
-        """Produce raw bytes to a topic and wait for the broker's ack."""
-        if self._producer is None:
-            self._producer = await start_producer(self._settings)
-        timeout = self._settings.kafka_send_timeout_s
-        try:
-            future = await asyncio.wait_for(
-                self._producer.send(topic, value=value, key=key, headers=headers), timeout
-            )
-            await asyncio.wait_for(future, timeout)
-        except BaseException:
-            await self.close()  # a broken producer is replaced on the next attempt
-            raise
-
-    async def close(self) -> None:
-        """Stop the DLQ producer."""
-        await stop_quietly(self._producer, timeout=self._settings.kafka_send_timeout_s)
-        self._producer = None
-
-
-def _header(record: Record, name: str) -> str | None:
-    for key, value in record.headers:
-        if key == name:
-            return value.decode("utf-8", "replace")[:36]
-    return None
+__all__ = [
+    "ConsumerRunner",
+    "DeadLetterSink",
+    "EventProcessor",
+    "Handler",
+    "InfrastructureUnavailable",
+    "KafkaDeadLetters",
+    "Outcome",
+]
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -239,7 +41,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
 
 class ConsumerRunner:
-    """Polls topics and feeds records to a processor, committing each partition after its work."""
+    """Polls batches and feeds them to a processor, committing offsets after each batch's work."""
 
     def __init__(
         self, *, settings: ServiceSettings, topics: Sequence[str], processor: EventProcessor
@@ -250,6 +52,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._done: dict[TopicPartition, int] = {}
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self.last_progress = time.monotonic()
         self.last_error: str | None = None
         self.started = asyncio.Event()
@@ -280,8 +83,13 @@ class ConsumerRunner:
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("consumer %s error, restarting: %s", self._processor.name, exc)
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake early when stopping (shutdown must not wait out a backoff)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), seconds)
 
     async def _consume(self) -> None:
         consumer = self._consumer = self.new_consumer()
@@ -290,23 +98,30 @@ class ConsumerRunner:
             consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
             self.started.set()
             while not self._stopping:
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                batches = await consumer.getmany(
+                    timeout_ms=self._settings.consumer_batch_max_wait_ms,
+                    max_records=self._settings.consumer_batch_max_records,
+                )
                 self.last_progress = time.monotonic()
-                for tp, records in batches.items():
-                    for record in records:
-                        if self._stopping:
-                            break
-                        await self._processor.process(record)
-                        self._done[tp] = record.offset + 1
-                        self.last_progress = time.monotonic()
-                    await self.commit_done({tp})
+                records = [record for records in batches.values() for record in records]
+                if not records:
+                    continue
+                done = await self._processor.process_batch(records, stopping=self.is_stopping)
+                for record, _ in done:
+                    self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                self.last_progress = time.monotonic()
+                await self.commit_done(set(batches))
                 self.last_error = None
         finally:
             with contextlib.suppress(Exception):
                 await self.commit_done(None)  # the rebalance listener is not called on stop
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 10)
+                await asyncio.wait_for(consumer.stop(), 2)
             self._consumer = None
+
+    def is_stopping(self) -> bool:
+        """Whether stop() was called: the processor takes no more transactions then."""
+        return self._stopping
 
     async def commit_done(self, partitions: set[TopicPartition] | None) -> None:
         """Commit the offsets of work already durable, for some partitions or all."""
@@ -325,5 +140,6 @@ class ConsumerRunner:
             self._done.pop(tp, None)
 
     async def stop(self) -> None:
-        """Finish the record in hand, commit, and leave the group."""
+        """Take no more batches: the one in hand ends its transaction, offsets are committed."""
         self._stopping = True
+        self._stop_requested.set()

@@ -55,11 +55,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Build the async engine: SQLite gets WAL, a busy timeout and a single connection."""
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """Build the writer engine: SQLite gets WAL, a busy timeout and a single connection."""
     if not is_sqlite(url):
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
         )
     # SQLite has one write lock; one shared connection serialises writers in-process instead
     # of letting them fight over the lock (p99 ~1 s -> ~75 ms measured with a bigger pool).
@@ -71,20 +71,50 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=60,
         connect_args={"timeout": 30},
     )
+    # IMMEDIATE: take the write lock when the transaction starts, under busy_timeout, rather
+    # than failing at once when a read transaction tries to upgrade (another process wrote).
+    _own_transactions(engine, begin="BEGIN IMMEDIATE", pragmas=_WRITER_PRAGMAS)
+    return engine
+
+
+def create_read_engine(url: str, *, pool_size: int = 4) -> AsyncEngine:
+    """SQLite only: read-only connections that WAL lets read while the writer writes."""
+    engine = create_async_engine(
+        url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
+        connect_args={"timeout": 30},
+    )
+    # A read unit of work sees one snapshot across its queries, as it did on the one connection.
+    _own_transactions(engine, begin="BEGIN", pragmas=(*_WRITER_PRAGMAS, "query_only=ON"))
+    return engine
+
+
+_WRITER_PRAGMAS = (
+    "journal_mode=WAL",
+    "busy_timeout=30000",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+)
+
+
+def _own_transactions(engine: AsyncEngine, *, begin: str, pragmas: tuple[str, ...]) -> None:
+    """Let SQLAlchemy, not pysqlite, start transactions: pysqlite's own handling breaks
+    SAVEPOINT (the consumer isolates each record in one) and never begins before a SELECT."""
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "busy_timeout=30000",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-        ):
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    return engine
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -52,6 +52,10 @@ class ServiceMetrics:
             "events_dead_lettered_total", "Events sent to the dead-letter topic.", ["consumer"],
             registry=self.registry,
         )  # fmt: skip
+        self.consumer_transactions = Counter(
+            "consumer_transactions_total", "Committed consumer transactions (a batch each).",
+            ["consumer"], registry=self.registry,
+        )  # fmt: skip
         self.info = Gauge(
             "attain_service_info", "Service identity.", ["service"], registry=self.registry
         )

@@ -51,9 +51,12 @@ class OutboxRelay:
         engine: AsyncEngine,
         plumbing: PlumbingTables,
         metrics: ServiceMetrics,
+        read_engine: AsyncEngine | None = None,
     ) -> None:
         self._settings = settings
         self._engine = engine
+        # Reading the backlog must not hold SQLite's one writer: only marking rows needs it.
+        self._read_engine = read_engine or engine
         self._table = plumbing.outbox
         self._metrics = metrics
         self._wake = asyncio.Event()
@@ -107,7 +110,7 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of unpublished rows; return how many were published."""
-        async with self._engine.connect() as conn:
+        async with self._read_engine.connect() as conn:
             rows = (
                 await conn.execute(
                     sa.select(self._table)
@@ -197,7 +200,7 @@ class OutboxRelay:
 
     async def pending(self) -> tuple[int, datetime | None]:
         """Count unpublished rows and the creation time of the oldest."""
-        async with self._engine.connect() as conn:
+        async with self._read_engine.connect() as conn:
             count, oldest = (
                 await conn.execute(
                     sa.select(sa.func.count(), sa.func.min(self._table.c.created_at)).where(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.consumer import ConsumerRunner, EventProcessor, Handler, KafkaDeadLetters
-from shared.db import PlumbingTables, create_engine, session_factory
+from shared.db import PlumbingTables, create_engine, create_read_engine, is_sqlite, session_factory
 from shared.events import Event, dlq_topic, topic_for
 from shared.idempotency import purge_idempotency_keys
 from shared.kafka import ensure_topics
@@ -59,12 +59,28 @@ class ServiceRuntime:
         self.settings = settings
         self.metadata = metadata
         self.plumbing = plumbing
-        self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        self.engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        # Reads use their own connections on SQLite so they never queue behind the one writer;
+        # PostgreSQL's pool already lets them run side by side.
+        self.read_engine = (
+            create_read_engine(settings.database_url, pool_size=settings.database_read_pool_size)
+            if is_sqlite(settings.database_url)
+            else self.engine
+        )
         self.sessions = session_factory(self.engine)
+        self.read_sessions = session_factory(self.read_engine)
         self.metrics = ServiceMetrics(settings.service_name)
         self.verifier = TokenVerifier(settings)
         self.relay = OutboxRelay(
-            settings=settings, engine=self.engine, plumbing=plumbing, metrics=self.metrics
+            settings=settings,
+            engine=self.engine,
+            read_engine=self.read_engine,
+            plumbing=plumbing,
+            metrics=self.metrics,
         )
         self._uow_class = uow_class
         self._uow_options = dict(uow_options or {})
@@ -81,6 +97,7 @@ class ServiceRuntime:
                 metrics=self.metrics,
                 max_attempts=settings.consumer_max_attempts,
                 backoff_s=settings.consumer_retry_backoff_s,
+                transaction_budget_s=settings.consumer_transaction_budget_ms / 1000,
             )
             self.consumer = ConsumerRunner(
                 settings=settings, topics=self.consumed_topics(), processor=processor
@@ -89,10 +106,14 @@ class ServiceRuntime:
         self._job_tasks: list[asyncio.Task[Any]] = []
         self.workers_running = False
 
-    def uow(self) -> UnitOfWork:
-        """A fresh unit of work whose commits wake the relay."""
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A fresh unit of work whose commits wake the relay; read-only ones use the read pool."""
         return self._uow_class(
-            self.sessions, self.plumbing, on_commit=self.relay.wake, **self._uow_options
+            self.read_sessions if read_only else self.sessions,
+            self.plumbing,
+            on_commit=self.relay.wake,
+            read_only=read_only,
+            **self._uow_options,
         )
 
     def consumed_topics(self) -> list[str]:
@@ -131,28 +152,40 @@ class ServiceRuntime:
                 log.exception("periodic job %s failed", job.name)
 
     async def stop(self) -> None:
-        """Stop workers (committing consumer offsets) and close the database."""
+        """Stop workers (committing consumer offsets) and close the database, within budget."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.shutdown_budget_s
+
+        def left(reserve: float = 0.0) -> float:
+            return max(0.1, deadline - loop.time() - reserve)
+
         # Jobs are idempotent: one cut short rolls back and runs again on the next start.
         await _cancel(self._job_tasks)
         self._job_tasks.clear()
         if self.consumer is not None:
             await self.consumer.stop()
-        await self.relay.stop()
-        # Give the consumer a moment to finish its record and commit, then cancel the rest.
+        # Unsent outbox rows stay in the table and go out on the next start: never wait long.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.relay.stop(), left(reserve=1.0))
+        # The consumer ends its transaction in hand and commits; what overstays is cancelled
+        # (its transaction rolls back, and its records come again: delivery is at least once).
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            _, pending = await asyncio.wait(self._tasks, timeout=left(reserve=0.5))
             await _cancel(pending)
         self._tasks.clear()
         self.workers_running = False
-        await self.dead_letters.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.dead_letters.close(), left())
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
         """Check the database, the broker and consumer progress; values are 'ok' or a reason."""
         checks: dict[str, str] = {}
         try:
-            async with self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), 2)
+            # The read pool: a backlog holding the writer must not make the service look down.
+            await asyncio.wait_for(self._ping_database(), 2)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
@@ -162,6 +195,10 @@ class ServiceRuntime:
             stale = idle > self.settings.consumer_stale_after_s
             checks["consumer"] = f"no progress for {idle:.0f}s" if stale else "ok"
         return checks
+
+    async def _ping_database(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
 
 
 async def _cancel(tasks: Iterable[asyncio.Task[Any]]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -31,10 +32,12 @@ class UnitOfWork:
         plumbing: PlumbingTables,
         *,
         on_commit: Callable[[], None] | None = None,
+        read_only: bool = False,
     ) -> None:
         self._session_factory = session_factory
         self.plumbing = plumbing
         self._on_commit = on_commit
+        self.read_only = read_only
         self._pending: list[Envelope] = []
 
     async def __aenter__(self) -> Self:
@@ -94,8 +97,22 @@ class UnitOfWork:
             await self.session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
         self._pending = []
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A step that can fail alone: on error its writes and its events are dropped."""
+        mark = len(self._pending)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._pending[mark:]
+            raise
+
     async def commit(self) -> None:
         """Commit state and outbox rows together, then wake the relay."""
+        if self.read_only:
+            # The same on both databases: SQLite's read connections refuse writes anyway.
+            raise RuntimeError("a read-only unit of work cannot commit")
         had_events = bool(self._pending)
         await self.flush_events()
         await self.session.commit()
@@ -124,6 +141,48 @@ class UnitOfWork:
             ).on_conflict_do_nothing()
         )
         return result.rowcount == 1
+
+    async def record_inbox_many(
+        self, *, consumer: str, events: list[Envelope]
+    ) -> set[tuple[str, str]]:
+        """Mark events as processed in one statement; return the (source, id) pairs inserted."""
+        if not events:
+            return set()
+        table = self.plumbing.inbox
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "consumer": consumer,
+                "source": env.source,
+                "event_id": env.id,
+                "event_type": env.type,
+                "processed_at": now,
+            }
+            for env in events
+        ]
+        result = await self.session.execute(
+            insert.values(rows).on_conflict_do_nothing().returning(table.c.source, table.c.event_id)
+        )
+        return {(row.source, row.event_id) for row in result}
+
+    async def processed(
+        self, *, consumer: str, keys: list[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """The (source, event_id) pairs among keys this consumer already processed: one query."""
+        if not keys:
+            return set()
+        table = self.plumbing.inbox
+        # Three IN lists keep the primary key usable on both databases; pairs are matched here.
+        rows = await self.session.execute(
+            sa.select(table.c.source, table.c.event_id).where(
+                table.c.consumer == consumer,
+                table.c.source.in_({source for source, _ in keys}),
+                table.c.event_id.in_({event_id for _, event_id in keys}),
+            )
+        )
+        return {(row.source, row.event_id) for row in rows} & set(keys)
 
 
 def _headers_of(env: Envelope) -> dict[str, str | int | None]:

@@ -28,7 +28,7 @@ from services.performance.adapters.orm import (
     WebhookRejection,
     WebhookSecret,
 )
-from shared.http import keyset
+from shared.http import keyset, page_of
 from shared.timeutil import as_utc
 
 CRM_COLUMNS = {
@@ -151,6 +151,31 @@ class PerformanceRepository:
             select(Target).where(Target.team_id == team_id, Target.period_id == period_id)
         )
         return list(rows.all())
+
+    async def targets_page(
+        self,
+        *,
+        org_id: uuid.UUID,
+        team_id: uuid.UUID,
+        period_id: uuid.UUID,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Target], str | None]:
+        """A page of the targets of the team's active members, by member id, one query."""
+        stmt = (
+            select(Target, Member)
+            .join(Member, col(Member.id) == col(Target.member_id))
+            .where(
+                Target.team_id == team_id,
+                Target.period_id == period_id,
+                Member.org_id == org_id,
+                col(Member.active).is_(True),
+            )
+        )
+        rows = (await self.session.exec(keyset(stmt, [col(Target.member_id)], cursor, limit))).all()  # type: ignore[call-overload]
+        page, next_cursor = page_of(rows, limit, lambda row: (row[0].member_id,))
+        self._remember(*(member for _, member in page))  # the pace computation reads them next
+        return [target for target, _ in page], next_cursor
 
     async def member_targets(self, *, member_id: uuid.UUID) -> list[Target]:
         """Every target of a member."""

@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.bootstrap import PerformanceRuntime
-from shared.app import get_runtime
+from shared.app import get_runtime, request_uow
 
 Runtime = Annotated[PerformanceRuntime, Depends(get_runtime)]
 
 
-def get_uow(runtime: Runtime) -> PerformanceUnitOfWork:
-    """A fresh unit of work (the handler opens and commits it)."""
-    return runtime.uow()  # type: ignore[return-value]
+def get_uow(request: Request) -> PerformanceUnitOfWork:
+    """A fresh unit of work for one request (read-only for GET: it uses the read pool)."""
+    return request_uow(request)  # type: ignore[return-value]
 
 
 def get_now(runtime: Runtime) -> datetime:

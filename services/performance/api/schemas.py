@@ -201,10 +201,11 @@ class TeamAttainmentRead(BaseModel):
     currency: str = Field(examples=["EUR"])
     as_of: datetime
     items: list[AttainmentRead]
+    next_cursor: str | None = Field(None, description="Opaque cursor of the next page, if any")
 
     @classmethod
-    def of(cls, view: TeamPace) -> TeamAttainmentRead:
-        """Wire form of a team's pace."""
+    def of(cls, view: TeamPace, *, next_cursor: str | None = None) -> TeamAttainmentRead:
+        """Wire form of a team's pace (one page of it)."""
         return cls(
             team_id=view.team_id,
             period_id=view.period_id,
@@ -214,6 +215,7 @@ class TeamAttainmentRead(BaseModel):
                 AttainmentRead.of(m, team_id=view.team_id, period_id=view.period_id)
                 for m in view.members
             ],
+            next_cursor=next_cursor,
         )
 
 

@@ -71,14 +71,21 @@ async def team_attainment(
     uow: PerformanceUnitOfWork,
     principal: Principal,
     now: datetime,
-) -> TeamPace:
-    """Every member's attainment and pace (managers of the team and admins)."""
+    limit: int = 200,
+    cursor: str | None = None,
+) -> tuple[TeamPace, str | None]:
+    """A page of members' attainment and pace, by member id (team's managers and admins)."""
     async with uow:
         team, period = await _team_and_period(uow, principal, team_id, period_id)
         if not principal.manages(team_id):
             raise Forbidden("only the team's managers and admins see the whole team")
-        members, _ = await team_pace(uow.repo, team=team, team_id=team_id, period=period, as_of=now)
-    return TeamPace(team_id, period_id, team.currency, now, members, [])
+        targets, next_cursor = await uow.repo.targets_page(
+            org_id=principal.org, team_id=team_id, period_id=period_id, limit=limit, cursor=cursor
+        )
+        members, _ = await team_pace(
+            uow.repo, team=team, team_id=team_id, period=period, as_of=now, targets=targets
+        )
+    return TeamPace(team_id, period_id, team.currency, now, members, []), next_cursor
 
 
 async def leaderboard(

@@ -27,6 +27,7 @@ from services.performance.handlers.attainment import (
     team_attainment,
 )
 from shared.auth import CurrentPrincipal, ManagerPrincipal
+from shared.http import Cursor, Limit
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["attainment"])
@@ -42,13 +43,25 @@ def _problems(*codes: int) -> dict:
     responses=_problems(401, 403, 404),
 )
 async def get_team_attainment(
-    team_id: uuid.UUID, period_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow, now: Now
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    now: Now,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TeamAttainmentRead:
     """Each member's target, achieved, percent, expected-to-date, projection, status, shortfall."""
-    view = await team_attainment(
-        team_id=team_id, period_id=period_id, uow=uow, principal=principal, now=now
+    view, next_cursor = await team_attainment(
+        team_id=team_id,
+        period_id=period_id,
+        uow=uow,
+        principal=principal,
+        now=now,
+        limit=limit,
+        cursor=cursor,
     )
-    return TeamAttainmentRead.of(view)
+    return TeamAttainmentRead.of(view, next_cursor=next_cursor)
 
 
 @router.get(
