@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 
+from uvicorn.protocols.http import h11_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: Largest request head (request line + headers) h11 buffers before refusing the connection;
@@ -45,10 +46,53 @@ def uvicorn_command(
     ]  # fmt: skip
 
 
+def problem_bytes(status: int, reason: str, kind: str, detail: str, *headers: str) -> bytes:
+    """A whole HTTP/1.1 problem response that closes the connection, for answers below the app."""
+    body = json.dumps(
+        {"type": f"urn:attain:problem:{kind}", "title": reason, "status": status, "detail": detail}
+    ).encode()
+    head = "".join(f"{h}\r\n" for h in headers)
+    return (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/problem+json\r\n{head}"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode() + body
+
+
+async def problem_service_unavailable(scope: dict, receive: object, send: object) -> None:
+    """uvicorn's answer past --limit-concurrency, as a problem document with Retry-After."""
+    body = json.dumps(
+        {
+            "type": "urn:attain:problem:overloaded",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": f"this process is serving its limit of {LIMIT_CONCURRENCY} connections",
+        }
+    ).encode()
+    start = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", b"1"),
+            (b"connection", b"close"),
+        ],
+    }
+    await send(start)  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": body, "more_body": False})  # type: ignore[operator]
+
+
+# uvicorn answers an exceeded --limit-concurrency with this module-level app of h11_impl (plain
+# text); with our protocol the same place answers a problem document instead.
+h11_impl.service_unavailable = problem_service_unavailable  # type: ignore[assignment]
+
+
 class HeadTimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection whose request head is not in by the deadline."""
+    """uvicorn's h11 protocol: a deadline and a size bound on the request head, problems only."""
 
     _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _head_tail = b""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the head deadline as soon as the connection opens."""
@@ -59,9 +103,35 @@ class HeadTimeoutH11Protocol(H11Protocol):
         """Bytes of a new head start the deadline; a complete head (a new request) stops it."""
         if self._between_requests():
             self._arm()
+            if self._head_too_large(data):
+                # h11 would refuse it too, but in plain text, and only once it is all buffered.
+                return self._refuse(431, "Request Header Fields Too Large", "headers-too-large",
+                                    f"the request head is over {MAX_HEADER_BYTES} bytes")  # fmt: skip
         super().data_received(data)
         if not self._between_requests():
             self._disarm()
+            self._head_bytes, self._head_tail = 0, b""
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Count the bytes of the head being received (not the body after it) against the bound."""
+        window = self._head_tail + data
+        end = window.find(b"\r\n\r\n")
+        if end == -1:
+            self._head_bytes += len(data)
+            self._head_tail = window[-3:]
+        else:
+            self._head_bytes += max(end + 4 - len(self._head_tail), 0)
+        return self._head_bytes > MAX_HEADER_BYTES
+
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot parse: a problem document, then close."""
+        self._refuse(400, "Bad Request", "malformed-request", msg)
+
+    def _refuse(self, status: int, reason: str, kind: str, detail: str) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(problem_bytes(status, reason, kind, detail))
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Drop the deadline with the connection."""
@@ -85,17 +155,5 @@ class HeadTimeoutH11Protocol(H11Protocol):
         if self.transport.is_closing() or not self._between_requests():
             return
         # No request exists yet, so no app can answer: write the problem directly, then close.
-        body = json.dumps(
-            {
-                "type": "urn:attain:problem:request-timeout",
-                "title": "Request timeout",
-                "status": 408,
-                "detail": f"the request head did not arrive within {HEADER_TIMEOUT_S:g} s",
-            }
-        ).encode()
-        head = (
-            "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-        ).encode()
-        self.transport.write(head + body)
-        self.transport.close()
+        self._refuse(408, "Request Timeout", "request-timeout",
+                     f"the request head did not arrive within {HEADER_TIMEOUT_S:g} s")  # fmt: skip
