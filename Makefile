@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DB ?= sqlite
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install demo clean
+.PHONY: run test lint format install demo clean kafka
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: install lint ## Lint, then every test: unit, integration and e2e (real broker, SQLite, PostgreSQL)
+kafka: install ## Copy the pinned Apache Kafka jars from Maven Central (cached; needs java and mvn)
+	$(PY) -m devtools.kafka fetch
+
+test: install lint kafka ## Lint, then every test: unit, integration and e2e (tansu and Apache Kafka, SQLite, PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install ## Scripted walkthrough against a running `make run`
