@@ -8,9 +8,11 @@ after every party is heard moves sale credit -> another organisation sees none o
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,15 @@ from scripts.scenario import (
     set_up_team,
     wait_for,
 )
-from tests.e2e.conftest import record_timing, urls_of
+from tests.e2e.conftest import (
+    STACK_KINDS,
+    print_logs,
+    record_timing,
+    stack_label,
+    start_stack,
+    stop_stack,
+    urls_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,6 +89,19 @@ def _achieving(api: Attain, loop: LoopTeam, wanted: dict[str, Decimal]) -> Any:
     return probe
 
 
+@pytest.fixture(scope="module", params=STACK_KINDS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, timings_file: Path
+) -> Iterator[Stack]:
+    """The whole stack per database and broker kind (the loop must hold on Apache Kafka too)."""
+    db, broker = request.param
+    running = start_stack(db, tmp_path_factory.mktemp(f"e2e-{db}-{broker}"), broker=broker)
+    yield running
+    if request.session.testsfailed:
+        print_logs(running)
+    stop_stack(running)
+
+
 @pytest.fixture(scope="module")
 def period(api: Attain) -> dict:
     """A period that started a month ago and ends in a month: pace can be judged now."""
@@ -105,7 +128,7 @@ def auto_loop(api: Attain, period: dict, stack: Stack) -> AutoLoop:
             _achieving(api, loop, dict(expected)), what=f"{name}'s sale of {amount} in attainment"
         )
         record_timing(
-            stack.db,
+            stack_label(stack),
             f"sale webhook sent -> attainment visible ({name})",
             time.monotonic() - started,
         )
@@ -125,7 +148,7 @@ def auto_loop(api: Attain, period: dict, stack: Stack) -> AutoLoop:
         rebalanced_and_followed, what="the rebalanced targets in performance"
     )
     record_timing(
-        stack.db,
+        stack_label(stack),
         "shortfall evaluation -> rebalanced target visible in performance",
         time.monotonic() - started,
     )
@@ -309,7 +332,7 @@ def test_proposed_rebalance_changes_targets_only_once_the_manager_approves(
 
     after, _ = wait_for(moved, what="approved targets in performance")
     record_timing(
-        stack.db,
+        stack_label(stack),
         "rebalance approved -> new targets visible in performance",
         time.monotonic() - started,
     )
@@ -371,7 +394,9 @@ def test_sale_credit_dispute_is_decided_only_after_both_parties_are_heard_and_mo
         what="the disputed credit to move in performance",
     )
     record_timing(
-        stack.db, "dispute decided -> credit moved in attainment", time.monotonic() - started
+        stack_label(stack),
+        "dispute decided -> credit moved in attainment",
+        time.monotonic() - started,
     )
     sale = api.get("performance", f"/v1/sales/{disputed['id']}")
     assert [(c["member_id"], money(c["amount"])) for c in sale["credits"]] == [(ben.id, amount)]
