@@ -66,7 +66,9 @@ def timings_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def start_stack(db: str, run_dir: Path, *, broker: str = "tansu", **env: str) -> Stack:
+def start_stack(
+    db: str, run_dir: Path, *, broker: str = "tansu", kafka_nodes: int = 1, **env: str
+) -> Stack:
     """Start broker (tansu, or Apache Kafka), database, migrations and the three services."""
     stack = Stack(
         db=db,
@@ -76,12 +78,13 @@ def start_stack(db: str, run_dir: Path, *, broker: str = "tansu", **env: str) ->
     )
     stack.label = db if broker == "tansu" else f"{db}+kafka"
     if broker == "kafka":
-        cluster = start_kafka(run_dir / "kafka")
+        cluster = start_kafka(run_dir / "kafka", nodes=kafka_nodes)
         KAFKA_OF[id(stack)] = cluster
         stack.external_broker = cluster.bootstrap_servers
         stack.env["KAFKA_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
         # As compose runs it: Apache Kafka has the idempotent producer that tansu lacks.
         stack.env["KAFKA_ENABLE_IDEMPOTENCE"] = "true"
+        stack.env["KAFKA_REPLICATION_FACTOR"] = str(cluster.replicas)
     if db == "postgres":
         # Its data directory must be reachable by the unprivileged user PostgreSQL runs as when
         # we are root, which pytest's private temporary directories are not: keep it in /tmp.
