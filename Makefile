@@ -32,7 +32,19 @@ kafka: install ## Copy the pinned Apache Kafka jars from Maven Central (cached; 
 	$(PY) -m devtools.kafka fetch
 
 test: install lint kafka ## Lint, then every test: unit, integration and e2e (tansu and Apache Kafka, SQLite, PostgreSQL)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	@# Two processes: the suites mostly wait on brokers and services, so on 2 cores the Apache
+	@# Kafka half (-m kafka) overlaps the rest instead of adding its ~7 minutes to them.
+	@mkdir -p .run; \
+	$(PY) -m pytest -m kafka -p no:cacheprovider > .run/pytest-kafka.log 2>&1 & kafka=$$!; \
+	$(PY) -m pytest -m "not kafka"; rest=$$?; \
+	wait $$kafka; kafka_rc=$$?; \
+	echo "----- the Apache Kafka tests (pytest -m kafka, run alongside; log in .run/pytest-kafka.log)"; \
+	cat .run/pytest-kafka.log; \
+	test $$rest -eq 0 -a $$kafka_rc -eq 0
+else
 	$(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo

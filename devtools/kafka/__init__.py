@@ -98,7 +98,11 @@ def ensure_libs() -> Path:
 
 def new_cluster_id() -> str:
     """A KRaft cluster id: base64url of 16 random bytes, unpadded (what StorageTool prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # StorageTool's argument parser would read an id starting with '-' as an option.
+        if not cid.startswith("-"):
+            return cid
 
 
 def _java(libs: Path, main: str, *args: str, log_dir: Path) -> list[str]:

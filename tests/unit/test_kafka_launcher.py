@@ -21,10 +21,12 @@ def test_missing_java_or_maven_fails_naming_what_to_install(monkeypatch, tmp_pat
 
 
 def test_cluster_ids_decode_to_sixteen_bytes():
-    """StorageTool rejects any id that is not base64url of 16 bytes."""
-    cid = new_cluster_id()
-    assert len(cid) == 22
-    assert len(base64.urlsafe_b64decode(cid + "==")) == 16
+    """StorageTool takes only base64url of 16 bytes, and no leading dash."""
+    for _ in range(500):
+        cid = new_cluster_id()
+        assert len(cid) == 22
+        assert len(base64.urlsafe_b64decode(cid + "==")) == 16
+        assert not cid.startswith("-")  # StorageTool would parse it as an option
 
 
 def test_single_node_settings_admit_our_session_timeout_and_need_one_replica(tmp_path):
