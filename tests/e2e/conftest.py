@@ -22,8 +22,8 @@ from shared.devpostgres import start_postgres
 DB_KINDS = ("sqlite", "postgres")
 #: (database, broker) pairs for tests that run the loop on both brokers.
 STACK_KINDS = (
-    ("sqlite", "tansu"),
-    ("postgres", "tansu"),
+    pytest.param(("sqlite", "tansu"), id="sqlite"),
+    pytest.param(("postgres", "tansu"), id="postgres"),
     pytest.param(("sqlite", "kafka"), marks=pytest.mark.kafka, id="sqlite-kafka"),
     pytest.param(("postgres", "kafka"), marks=pytest.mark.kafka, id="postgres-kafka"),
 )
