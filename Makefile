@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The prerequisite check runs with the system python (stdlib only), before .venv exists.
 DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Attain needs Python 3.11-3.13 (Debian: apt-get install python3 python3-venv)" >&2; exit 1; }; $(PYTHON) -m scripts.doctor --python $(PYTHON)
 
-.PHONY: run test lint format install demo doctor bench clean
+.PHONY: run test lint format install demo doctor bench clean kafka
 
 $(STAMP): pyproject.toml
 	@echo "Installing the project into $(VENV) (takes a minute the first time)"
@@ -38,10 +38,26 @@ format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: ## Lint, then every test: unit, integration and e2e (real broker, SQLite, PostgreSQL)
+kafka: install ## Copy the pinned Apache Kafka jars from Maven Central (cached; needs java and mvn)
+	$(PY) -m devtools.kafka fetch
+
+test: ## Lint, then every test: unit, integration and e2e (tansu and Apache Kafka, SQLite, PostgreSQL)
 	$(DOCTOR) --quiet --for test
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory kafka
+ifeq ($(strip $(PYTEST_ARGS)),)
+	@# Two processes: the suites mostly wait on brokers and services, so on 2 cores the Apache
+	@# Kafka half (-m kafka) overlaps the rest instead of adding its ~7 minutes to them.
+	@mkdir -p .run; \
+	$(PY) -m pytest -m kafka -p no:cacheprovider > .run/pytest-kafka.log 2>&1 & kafka=$$!; \
+	$(PY) -m pytest -m "not kafka"; rest=$$?; \
+	wait $$kafka; kafka_rc=$$?; \
+	echo "----- the Apache Kafka tests (pytest -m kafka, run alongside; log in .run/pytest-kafka.log)"; \
+	cat .run/pytest-kafka.log; \
+	test $$rest -eq 0 -a $$kafka_rc -eq 0
+else
 	$(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo

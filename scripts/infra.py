@@ -20,9 +20,18 @@ from shared.kafka import ensure_topics
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_topics(bootstrap: str) -> None:
+def create_topics(bootstrap: str, env: Mapping[str, str] | None = None) -> None:
     """Create every service topic and its dead-letter topic ('already exists' is fine)."""
-    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap)
+    # Partitions and replication come from env when given (a stack's own), else os.environ.
+    given = {
+        field: int(env[name])
+        for field, name in (
+            ("kafka_topic_partitions", "KAFKA_TOPIC_PARTITIONS"),
+            ("kafka_replication_factor", "KAFKA_REPLICATION_FACTOR"),
+        )
+        if env and env.get(name)
+    }
+    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, **given)
     asyncio.run(ensure_topics(settings, [*TOPICS, *(dlq_topic(t) for t in TOPICS)]))
 
 

@@ -105,7 +105,7 @@ class Stack:
             for name in SERVICES:
                 self.postgres.create_database(name)
                 self.env[f"{name.upper()}_DATABASE_URL"] = self.postgres.url(name)
-        create_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"])
+        create_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.env)
         migrate_all(self.env)
         for name in SERVICES:
             self.services[name] = self._start_service(name)

@@ -1,16 +1,22 @@
-"""Session infrastructure for the suite: a real tansu broker and a real PostgreSQL server."""
+"""Session infrastructure: real brokers (tansu and Apache Kafka) and a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, settings
 
-from shared.devbroker import LocalBroker, start_broker
+from devtools.kafka import KafkaCluster, start_kafka
+from shared.devbroker import start_broker
 from shared.devpostgres import LocalPostgres, start_postgres
 from shared.devtoken import mint
 
@@ -21,6 +27,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 settings.register_profile("attain", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("attain")
 DB_KINDS = ("sqlite", "postgresql")
+#: Every broker-backed test runs on both; `pytest -m kafka` selects the Apache Kafka half.
+BROKER_KINDS = ("tansu", pytest.param("kafka", marks=pytest.mark.kafka))
+#: Bootstrap addresses of the Apache Kafka brokers this session started (idempotence works there).
+KAFKA_BOOTSTRAPS: set[str] = set()
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +53,59 @@ def session_broker() -> Iterator[str]:
     broker.stop()
 
 
-@pytest.fixture
-def fresh_broker() -> Iterator[LocalBroker]:
-    """A broker of the test's own: topics and offsets start empty (tansu starts in ~0.1 s)."""
-    broker = start_broker()
-    yield broker
-    broker.stop()
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One single-node Apache Kafka for the session, built from Maven Central artifacts."""
+    cluster = start_kafka(tmp_path_factory.mktemp("kafka"))
+    KAFKA_BOOTSTRAPS.add(cluster.bootstrap_servers)
+    yield cluster
+    cluster.stop()
+
+
+@dataclass
+class BrokerHandle:
+    """What a test needs of its broker: where it is and which kind it is."""
+
+    bootstrap_servers: str
+    kind: str
+
+
+@pytest.fixture(params=BROKER_KINDS)
+def fresh_broker(request: pytest.FixtureRequest) -> Iterator[BrokerHandle]:
+    """A broker whose topics and offsets start empty: a new tansu, or the session Kafka wiped."""
+    if request.param == "tansu":
+        broker = start_broker()
+        yield BrokerHandle(broker.bootstrap_servers, "tansu")
+        broker.stop()
+        return
+    # A JVM start per test would cost seconds; deleting every topic also drops group offsets.
+    cluster: KafkaCluster = request.getfixturevalue("kafka_cluster")
+    run_isolated(wipe_topics(cluster.bootstrap_servers))
+    yield BrokerHandle(cluster.bootstrap_servers, "kafka")
+
+
+def run_isolated(coro) -> object:
+    """Run a coroutine on a loop of its own thread (the test's loop is not running yet)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def wipe_topics(bootstrap: str, timeout: float = 30.0) -> None:
+    """Delete every non-internal topic and wait until the broker lists none."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            topics = [t for t in await admin.list_topics() if not t.startswith("__")]
+            if not topics:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics still listed after delete: {topics}")
+            await admin.delete_topics(topics)
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(params=DB_KINDS)
@@ -73,6 +130,8 @@ def broker_settings(bootstrap: str) -> dict[str, object]:
         "outbox_poll_interval_s": 0.05,
         "consumer_retry_backoff_s": 0.01,
         "consumer_max_attempts": 3,
+        # Apache Kafka supports the idempotent producer (tansu does not): use it there, as prod does.
+        "kafka_enable_idempotence": bootstrap in KAFKA_BOOTSTRAPS,
         "env": "test",
     }
 

@@ -13,12 +13,22 @@ from pathlib import Path
 
 import pytest
 
+from devtools.kafka import KafkaCluster, start_kafka
 from scripts.run import SERVICES, Stack
 from scripts.scenario import Attain
 from shared.devbroker import free_port
 from shared.devpostgres import start_postgres
 
 DB_KINDS = ("sqlite", "postgres")
+#: (database, broker) pairs for tests that run the loop on both brokers.
+STACK_KINDS = (
+    pytest.param(("sqlite", "tansu"), id="sqlite"),
+    pytest.param(("postgres", "tansu"), id="postgres"),
+    pytest.param(("sqlite", "kafka"), marks=pytest.mark.kafka, id="sqlite-kafka"),
+    pytest.param(("postgres", "kafka"), marks=pytest.mark.kafka, id="postgres-kafka"),
+)
+#: The Apache Kafka cluster behind a stack, stopped after the stack by stop_stack.
+KAFKA_OF: dict[int, KafkaCluster] = {}
 TIMINGS: list[str] = []
 _TIMINGS_FILE: list[Path] = []
 
@@ -56,14 +66,25 @@ def timings_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def start_stack(db: str, run_dir: Path, **env: str) -> Stack:
-    """Start broker, database, migrations and the three services on free ports."""
+def start_stack(
+    db: str, run_dir: Path, *, broker: str = "tansu", kafka_nodes: int = 1, **env: str
+) -> Stack:
+    """Start broker (tansu, or Apache Kafka), database, migrations and the three services."""
     stack = Stack(
         db=db,
         ports={name: free_port() for name in SERVICES},
         run_dir=run_dir,
         broker_port=free_port(),
     )
+    stack.label = db if broker == "tansu" else f"{db}+kafka"
+    if broker == "kafka":
+        cluster = start_kafka(run_dir / "kafka", nodes=kafka_nodes)
+        KAFKA_OF[id(stack)] = cluster
+        stack.external_broker = cluster.bootstrap_servers
+        stack.env["KAFKA_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
+        # As compose runs it: Apache Kafka has the idempotent producer that tansu lacks.
+        stack.env["KAFKA_ENABLE_IDEMPOTENCE"] = "true"
+        stack.env["KAFKA_REPLICATION_FACTOR"] = str(cluster.replicas)
     if db == "postgres":
         # Its data directory must be reachable by the unprivileged user PostgreSQL runs as when
         # we are root, which pytest's private temporary directories are not: keep it in /tmp.
@@ -79,9 +100,22 @@ def start_stack(db: str, run_dir: Path, **env: str) -> Stack:
         stack.start()
     except BaseException:
         print_logs(stack)
-        stack.stop()
+        stop_stack(stack)
         raise
     return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    """Stop the stack's processes, then the Apache Kafka behind it if it has one."""
+    stack.stop()
+    cluster = KAFKA_OF.pop(id(stack), None)
+    if cluster is not None:
+        cluster.stop()
+
+
+def stack_label(stack: Stack) -> str:
+    """How timings name the stack: its database, plus '+kafka' on Apache Kafka."""
+    return getattr(stack, "label", stack.db)
 
 
 def print_logs(stack: Stack, lines: int = 40) -> None:

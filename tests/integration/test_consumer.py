@@ -79,9 +79,11 @@ async def test_crash_after_db_commit_before_offset_commit_does_not_double_apply(
 
     assert first.consumer is not None
     monkeypatch.setattr(type(first.consumer), "commit_done", never_commit)
-    await first.start_workers()
-    await eventually(lambda: _applied(first, 3))
-    await first.stop()
+    try:
+        await first.start_workers()
+        await eventually(lambda: _applied(first, 3))
+    finally:
+        await first.stop()  # never leaked into a shared broker's group
     monkeypatch.undo()
 
     second = probe_runtime(db_url=db_url, broker=broker_settings(bootstrap))
@@ -152,25 +154,34 @@ async def test_two_consumers_split_partitions_and_lose_nothing_when_one_stops(db
     bootstrap = fresh_broker.bootstrap_servers
     one = await _prepare(db_url, bootstrap)
     two = probe_runtime(db_url=db_url, broker=broker_settings(bootstrap))
-    await one.start_workers()
-    await two.start_workers()
-    first_batch = [thing() for _ in range(30)]
-    await _produce(bootstrap, [_record(e) for e in first_batch])
-    await eventually(lambda: _applied(one, 30), timeout=30)
-    consumed = [
-        r.metrics.events_consumed.labels(consumer="probe", type=ThingHappened.TYPE)._value.get()
-        for r in (one, two)
-    ]
-    assert all(c > 0 for c in consumed), f"both members should get partitions: {consumed}"
-    await two.stop()
-    second_batch = [thing() for _ in range(30)]
-    await _produce(bootstrap, [_record(e) for e in second_batch])
+    # Stopped whatever happens: on a shared broker a leaked member would steal later tests' work.
     try:
+        await one.start_workers()
+        await two.start_workers()
+        # Produce only once the group settled with both members (Kafka rebalances take a moment).
+        await eventually(lambda: _both_assigned(one, two), timeout=30)
+        first_batch = [thing() for _ in range(30)]
+        await _produce(bootstrap, [_record(e) for e in first_batch])
+        await eventually(lambda: _applied(one, 30), timeout=30)
+        consumed = [
+            r.metrics.events_consumed.labels(consumer="probe", type=ThingHappened.TYPE)._value.get()
+            for r in (one, two)
+        ]
+        assert all(c > 0 for c in consumed), f"both members should get partitions: {consumed}"
+        await two.stop()
+        second_batch = [thing() for _ in range(30)]
+        await _produce(bootstrap, [_record(e) for e in second_batch])
         await eventually(lambda: _applied(one, 60), timeout=30)
         applied = await effects(one)
         assert sorted(applied) == sorted(e.thing_id for e in first_batch + second_batch)
     finally:
+        await two.stop()
         await one.stop()
+
+
+async def _both_assigned(*runtimes) -> bool:
+    consumers = [r.consumer._consumer for r in runtimes]
+    return all(c is not None and c.assignment() for c in consumers)
 
 
 def test_settings_pass_broker_timeouts_through():

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devtools.kafka import start_kafka
 from shared.devbroker import free_port, start_broker
-from tests.conftest import broker_settings
+from shared.kafka import ensure_topics
+from tests.conftest import BROKER_KINDS, KAFKA_BOOTSTRAPS, broker_settings
 from tests.integration.probe import (
     ThingHappened,
     effects,
@@ -43,9 +45,14 @@ async def test_event_is_published_only_when_its_transaction_commits(db_url, fres
     assert ids == [kept.thing_id]
 
 
-async def test_events_written_while_broker_is_down_are_published_when_it_returns(db_url):
+@pytest.mark.parametrize("kind", BROKER_KINDS)
+async def test_events_written_while_broker_is_down_are_published_when_it_returns(
+    db_url, kind, tmp_path
+):
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
+    if kind == "kafka":
+        KAFKA_BOOTSTRAPS.add(bootstrap)
     runtime = probe_runtime(db_url=db_url, broker=broker_settings(bootstrap), handler=None)
     await runtime.create_schema()
     relay = asyncio.create_task(runtime.relay.run())
@@ -54,9 +61,14 @@ async def test_events_written_while_broker_is_down_are_published_when_it_returns
     await asyncio.sleep(0.5)
     assert await unpublished(runtime) == 5  # nothing can be sent yet
     assert runtime.relay.last_error is not None
-    broker = start_broker(port=port)
+    if kind == "kafka":
+        broker = await asyncio.to_thread(start_kafka, tmp_path / "kafka", ports=[port])
+        # Apache Kafka runs with auto-creation off, as in compose: topics come from the init step.
+        await ensure_topics(runtime.settings, runtime.topics())
+    else:
+        broker = start_broker(port=port)
     try:
-        await eventually(lambda: _none_left(runtime), timeout=30)
+        await eventually(lambda: _none_left(runtime), timeout=60)
         records = await read_topic(bootstrap, TOPIC, expect=5)
         assert {ThingHappened.model_validate_json(r.value).thing_id for r in records} == {
             e.thing_id for e in events
@@ -129,6 +141,7 @@ async def test_purge_removes_only_old_published_rows(db_url, fresh_broker):
     )
     runtime.settings.outbox_retention_hours = 0
     await runtime.create_schema()
+    await ensure_topics(runtime.settings, runtime.topics())  # Apache Kafka does not auto-create
     await emit_committed(runtime, thing())
     assert await runtime.relay.purge() == 0  # unpublished rows are never purged
     assert await runtime.relay.relay_once() == 1

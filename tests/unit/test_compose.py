@@ -96,3 +96,10 @@ def test_each_service_gets_its_own_database(compose):
     init_sql = (ROOT / "deploy" / "postgres-init.sql").read_text()
     for db in ("goals", "performance", "feedback"):
         assert f"CREATE DATABASE {db};" in init_sql
+
+
+def test_compose_runs_the_same_kafka_version_the_tests_build_from_maven(compose):
+    """The apache/kafka tag in compose equals kafka.version in devtools/kafka/pom.xml."""
+    from devtools.kafka import kafka_version
+
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
