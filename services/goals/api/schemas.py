@@ -33,6 +33,8 @@ TARGET = "e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24"
 Money = Amount
 #: One line of a plan (an initiative or a measure).
 Line = Annotated[str, StringConstraints(max_length=500)]
+#: One ramp factor, an exact decimal between 0 and 1.
+RampStep = Annotated[BoundedDecimal, Field(ge=0, le=1)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
@@ -97,6 +99,12 @@ class MemberCreate(BaseModel):
         Decimal(1), ge=0, le=1, examples=["0.5"], description="Ramp factor, 0-1"
     )
     starts_on: date | None = Field(None, examples=["2025-01-06"])
+    ramp_schedule: list[RampStep] | None = Field(
+        None,
+        max_length=48,
+        examples=[["0.25", "0.5", "0.75", "1"]],
+        description="Ramp factor per month since starts_on (the last step holds); overrides ramp",
+    )
     crm_ids: CrmIdsIn = Field(default_factory=CrmIdsIn)
 
 
@@ -108,6 +116,9 @@ class MemberUpdate(BaseModel):
     capacity: BoundedDecimal | None = Field(None, ge=0, le=1, examples=["0.8"])
     ramp: BoundedDecimal | None = Field(None, ge=0, le=1, examples=["1"])
     starts_on: date | None = Field(None, examples=["2025-01-06"])
+    ramp_schedule: list[RampStep] | None = Field(
+        None, max_length=48, examples=[["0.5", "1"]], description="[] clears the schedule"
+    )
     crm_ids: CrmIdsIn | None = None
 
 
@@ -121,6 +132,7 @@ class MemberRead(_Out):
     capacity: Decimal = Field(examples=["1"])
     ramp: Decimal = Field(examples=["0.5"])
     starts_on: date | None = Field(None, examples=["2025-01-06"])
+    ramp_schedule: list[Decimal] | None = Field(None, examples=[["0.25", "0.5", "0.75", "1"]])
     crm_ids: CrmIdsIn
     version: int = Field(examples=[1])
     active: bool = Field(examples=[True])
@@ -137,6 +149,9 @@ class MemberRead(_Out):
             capacity=Decimal(row.capacity),
             ramp=Decimal(row.ramp),
             starts_on=row.starts_on,
+            ramp_schedule=(
+                None if row.ramp_schedule is None else [Decimal(v) for v in row.ramp_schedule]
+            ),
             crm_ids=CrmIdsIn(
                 hubspot=row.crm_hubspot,
                 salesforce=row.crm_salesforce,
@@ -363,6 +378,11 @@ class PlanRead(_Out):
     params: dict[str, Any] | None = None
     version: int = Field(examples=[3])
     published_at: datetime | None = None
+    unassigned: Money = Field(
+        Decimal(0),
+        examples=["0.00"],
+        description="Target nobody carries yet (relief put on the pool); target = targets + this",
+    )
     targets: list[TargetRead]
     acknowledged: list[uuid.UUID] = Field(description="Members who acknowledged their target")
     not_acknowledged: list[uuid.UUID] = Field(description="Members who have not yet")
@@ -384,6 +404,7 @@ class PlanRead(_Out):
             params=plan.params,
             version=plan.version,
             published_at=plan.published_at,
+            unassigned=from_minor(plan.unassigned_minor, plan.currency),
             targets=[TargetRead.of(t) for t in targets],
             acknowledged=[t.member_id for t in mine if t.acknowledged_at is not None],
             not_acknowledged=[t.member_id for t in mine if t.acknowledged_at is None],

@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from services.goals.adapters.orm import Period, Plan, Target, Team
+from services.goals.adapters.orm import Member, Period, Plan, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.allocation import AllocationParams, MemberInput, allocate
+from services.goals.domain.availability import PeriodDays, Ramp, availability, check_ramp_schedule
 from services.goals.handlers.access import load_team
 from services.goals.handlers.ledger import change_target
 from services.goals.handlers.periods import seasonality_of
@@ -63,6 +65,28 @@ class PlanView:
     plan: Plan
     targets: list[Target]
     active: set[uuid.UUID]
+
+
+def period_days(period: Period) -> PeriodDays:
+    """The day model of a stored period."""
+    return PeriodDays(period.starts_on, period.ends_on, seasonality_of(period))
+
+
+def ramp_of(member: Member) -> Ramp:
+    """A member's ramp: the schedule from starts_on when set, else the scalar factor."""
+    schedule = check_ramp_schedule([Decimal(v) for v in member.ramp_schedule or []])
+    if not schedule:
+        return Ramp(starts_on=member.starts_on, scalar=Fraction(Decimal(member.ramp)))
+    return Ramp(starts_on=member.starts_on, schedule=schedule)
+
+
+def allocation_ramp(member: Member, period: Period) -> Decimal | Fraction:
+    """The ramp factor capacity weighs with: the scalar, or the schedule over the period."""
+    if not member.ramp_schedule:
+        return Decimal(member.ramp)
+    # The schedule's steps weighted by the period's seasonality, from starts_on: a rep ramping
+    # through the busy months carries more than one ramping through the quiet ones.
+    return availability(period_days(period), ramp=ramp_of(member))
 
 
 async def _plan_view(uow: GoalsUnitOfWork, plan: Plan) -> PlanView:
@@ -185,7 +209,7 @@ async def allocate_plan(
             MemberInput(
                 member_id=m.id,
                 capacity=Decimal(m.capacity),
-                ramp=Decimal(m.ramp),
+                ramp=allocation_ramp(m, period),
                 history=tuple(r.achieved_minor for r in history[m.id]),
             )
             for m in members

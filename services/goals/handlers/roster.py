@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -12,6 +12,7 @@ from typing import Any
 
 from services.goals.adapters.orm import Member, PastResult, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from services.goals.domain.availability import check_ramp_schedule
 from services.goals.domain.rebalancing import plan_departure
 from services.goals.handlers.access import load_member, load_team
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
@@ -67,6 +68,7 @@ class AddMember:
     capacity: Decimal
     ramp: Decimal
     starts_on: date | None = None
+    ramp_schedule: Sequence[Decimal] | None = None
     crm_ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
@@ -80,6 +82,8 @@ class UpdateMember:
     capacity: Decimal | None = None
     ramp: Decimal | None = None
     starts_on: date | _Keep | None = KEEP
+    ramp_schedule: Sequence[Decimal] | None = None
+    """None leaves it; an empty list clears it (back to the scalar ramp)."""
     crm_ids: Mapping[str, str | None] = field(default_factory=dict)
     """Only the CRMs named change; a None id clears it."""
     if_match: str | None = None
@@ -186,7 +190,17 @@ def _member_fact(cls: type, member: Member) -> Any:
             pipedrive=member.crm_pipedrive,
         ),
         version=member.version,
+        starts_on=member.starts_on,
+        ramp_schedule=(
+            None if member.ramp_schedule is None else [Decimal(v) for v in member.ramp_schedule]
+        ),
     )
+
+
+def _schedule_column(values: Sequence[Decimal] | None) -> list[str] | None:
+    """Validated ramp steps as stored text; None or [] means no schedule."""
+    steps = check_ramp_schedule(list(values or []))
+    return [str(v) for v in values] if steps and values else None
 
 
 def _crm_columns(crm_ids: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -204,6 +218,7 @@ async def add_member(cmd: AddMember, *, uow: GoalsUnitOfWork, principal: Princip
                 "capacity": str(cmd.capacity),
                 "ramp": str(cmd.ramp),
                 "starts_on": cmd.starts_on,
+                "ramp_schedule": _schedule_column(cmd.ramp_schedule),
                 **_crm_columns(cmd.crm_ids),
                 "org_id": principal.org,
                 "team_id": team.id,
@@ -251,6 +266,8 @@ def _member_changes(cmd: UpdateMember) -> dict[str, Any]:
     }
     if cmd.starts_on is not KEEP:
         changes["starts_on"] = cmd.starts_on
+    if cmd.ramp_schedule is not None:
+        changes["ramp_schedule"] = _schedule_column(cmd.ramp_schedule)
     return {**changes, **_crm_columns(cmd.crm_ids)}
 
 

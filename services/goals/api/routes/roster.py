@@ -87,6 +87,7 @@ async def add_member(
         capacity=body.capacity,
         ramp=body.ramp,
         starts_on=body.starts_on,
+        ramp_schedule=body.ramp_schedule,
         crm_ids=body.crm_ids.model_dump(),
     )
     member = await roster.add_member(cmd, uow=uow, principal=principal)
@@ -140,6 +141,7 @@ async def update_member(
         capacity=body.capacity,
         ramp=body.ramp,
         starts_on=body.starts_on if "starts_on" in body.model_fields_set else roster.KEEP,
+        ramp_schedule=body.ramp_schedule,
         # Only the CRM ids sent change; an id sent as null clears it.
         crm_ids=body.crm_ids.model_dump(exclude_unset=True) if body.crm_ids else {},
         if_match=if_match,
