@@ -134,3 +134,17 @@ class JoinerRead(_Out):
             plan_target=from_minor(plan.target_minor, plan.currency),
             unassigned=from_minor(plan.unassigned_minor, plan.currency),
         )
+
+
+class UnassignedAssignment(BaseModel):
+    """Part of the unassigned line handed to one rep."""
+
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    amount: Money = Field(examples=["5000.00"])
+
+
+class UnassignedRead(_Out):
+    """The rep's target after the assignment and what stays unassigned."""
+
+    target: TargetRead
+    unassigned: Money

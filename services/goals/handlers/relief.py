@@ -39,7 +39,7 @@ from shared.auth import Principal
 from shared.domain_errors import Conflict, InvalidInput, NotFound
 from shared.events.goals import AbsenceCancelled, AbsenceRecorded
 from shared.http import check_if_match
-from shared.money import from_minor
+from shared.money import from_minor, to_minor
 from shared.timeutil import as_utc, utcnow
 
 #: Longest absence accepted in one record (a year and a day covers any leave within a period).
@@ -477,3 +477,44 @@ async def _fund(
         actor=principal.sub,
         note=f"funds the target of late joiner {member.name}",
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignUnassigned:
+    """Move part of the plan's unassigned line onto one member's target."""
+
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    member_id: uuid.UUID
+    amount: Decimal
+
+
+async def assign_unassigned(
+    cmd: AssignUnassigned, *, uow: GoalsUnitOfWork, principal: Principal
+) -> tuple[Plan, Target]:
+    """A manager hands target from the unassigned line to a rep; the total stays."""
+    async with uow:
+        team, _, plan = await _load_plan(uow, principal, cmd.team_id, cmd.period_id, write=True)
+        amount = to_minor(cmd.amount, team.currency, field="amount")
+        if amount <= 0:
+            raise InvalidInput("amount must be positive", field="amount")
+        if amount > plan.unassigned_minor:
+            raise Conflict(
+                f"the unassigned line holds {from_minor(plan.unassigned_minor, plan.currency)}",
+                unassigned=str(from_minor(plan.unassigned_minor, plan.currency)),
+            )
+        targets = await uow.repo.targets_of(principal.org, plan.id)
+        active = {m.id for m in await uow.repo.active_members(principal.org, team.id)}
+        target = next((t for t in targets if t.member_id == cmd.member_id), None)
+        if target is None or cmd.member_id not in active:
+            raise NotFound(f"member {cmd.member_id} has no target in this plan")
+        change_target(
+            uow=uow, plan=plan, target=target, new_minor=target.amount_minor + amount,
+            reason="manual", actor=principal.sub, note="assigned from the unassigned line",
+        )  # fmt: skip
+        plan.unassigned_minor -= amount
+        plan.version += 1
+        plan.updated_at = utcnow()
+        uow.repo.add(plan)
+        await uow.commit()
+    return plan, target

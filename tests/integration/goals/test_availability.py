@@ -258,3 +258,23 @@ async def test_relief_and_joiner_on_both_databases(goals_db):
     async with g.runtime.engine.connect() as conn:
         count = (await conn.execute(sa.text("select count(*) from absence"))).scalar_one()
     assert count == 1
+
+
+async def test_a_manager_assigns_the_unassigned_line_to_a_rep(goals):
+    """Pooled relief moves onto a target exactly; more than the pool holds is a conflict."""
+    s = await seed(goals)
+    await _policy(goals, s, "pool")
+    await _absent(goals, s.members[0]["id"])
+    url = f"/v1/teams/{s.team_id}/plans/{s.period['id']}/unassigned-assignments"
+    other = s.members[1]["id"]
+    too_much = await goals.client.post(
+        url, json={"member_id": other, "amount": "13333.34"}, headers=goals.admin()
+    )
+    assert too_much.status_code == 409
+    r = await goals.client.post(
+        url, json={"member_id": other, "amount": "13333.33"}, headers=goals.admin()
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["target"]["amount"] == "113333.33" and r.json()["unassigned"] == "0.00"
+    plan = await _plan(goals, s)
+    assert plan["target"] == "300000.00" and _sum(plan["targets"]) == Decimal("300000.00")

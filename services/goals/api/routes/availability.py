@@ -11,6 +11,7 @@ from services.goals.api.deps import UowDep
 from services.goals.handlers import relief as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
+from shared.money import from_minor
 from shared.problems import PROBLEM_RESPONSES as P
 
 router = APIRouter(prefix="/v1", tags=["availability"])
@@ -125,3 +126,27 @@ async def add_joiner(
     )
     result = await handlers.add_joiner(cmd, uow=uow, principal=principal)
     return schemas.JoinerRead.of(result.plan, result.target, result.changed_targets)
+
+
+@router.post(
+    "/teams/{team_id}/plans/{period_id}/unassigned-assignments",
+    response_model=schemas.UnassignedRead,
+    status_code=201,
+    responses=W,
+)
+async def assign_unassigned(
+    team_id: uuid.UUID,
+    period_id: uuid.UUID,
+    body: schemas.UnassignedAssignment,
+    principal: ManagerPrincipal,
+    uow: UowDep,
+) -> schemas.UnassignedRead:
+    """Hand part of the plan's unassigned line (pooled relief) to a rep; the total stays."""
+    cmd = handlers.AssignUnassigned(
+        team_id=team_id, period_id=period_id, member_id=body.member_id, amount=body.amount
+    )
+    plan, target = await handlers.assign_unassigned(cmd, uow=uow, principal=principal)
+    return schemas.UnassignedRead(
+        target=schemas.TargetRead.of(target),
+        unassigned=from_minor(plan.unassigned_minor, plan.currency),
+    )
