@@ -31,6 +31,8 @@ class TeamCreated(Event):
     name: str
     currency: str
     manager_id: UUID
+    # Added within v1: the team above this one, if any.
+    parent_team_id: UUID | None = None
 
 
 class TeamUpdated(Event):
@@ -42,6 +44,8 @@ class TeamUpdated(Event):
     name: str
     currency: str
     manager_id: UUID
+    # Added within v1: the team above this one, if any.
+    parent_team_id: UUID | None = None
 
 
 class _MemberFacts(Event):

@@ -37,6 +37,8 @@ class Team(Versioned, Base, table=True):
     name: str
     currency: str = Field(max_length=3)
     manager_id: uuid.UUID
+    # A region or second-line org above this team; managers of it manage this team too.
+    parent_team_id: uuid.UUID | None = Field(default=None, index=True)
     version: int = 1
     created_at: datetime = _tz(default_factory=utcnow)
 
@@ -115,6 +117,8 @@ class Plan(Versioned, Base, table=True):
     # Target of the plan nobody carries yet (relief absorbed by the pool): target_minor is
     # always the individual targets plus this line.
     unassigned_minor: int = minor_units(default=0)
+    # Child teams' targets add up to round(target x (1 + pct / 100)); exact decimal as text.
+    over_assignment_pct: str = "0"
     version: int = 1
     published_at: datetime | None = _tz(default=None)
     updated_at: datetime = _tz(default_factory=utcnow)

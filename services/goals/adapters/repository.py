@@ -170,6 +170,22 @@ class GoalsRepository:
         """One member's standing in a period."""
         return await self.session.get(MemberStanding, (org, member_id, period_id))
 
+    # ---------------------------------------------------------------- hierarchy
+
+    async def child_teams(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Team]:
+        """The teams directly under a team, by name."""
+        stmt = (
+            select(Team)
+            .where(Team.org_id == org, Team.parent_team_id == team_id)
+            .order_by(Team.name, Team.id)  # type: ignore[arg-type]
+        )
+        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    async def parent_links(self, org: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
+        """Every team of the org and its parent (a few hundred rows at most)."""
+        stmt = select(Team.id, Team.parent_team_id).where(Team.org_id == org)
+        return {row[0]: row[1] for row in (await self.session.exec(stmt)).all()}  # type: ignore[call-overload]
+
     # ---------------------------------------------------------------- absences and relief
 
     def absences(self, org: uuid.UUID, member_id: uuid.UUID) -> sa.Select:

@@ -19,6 +19,7 @@ from services.goals.adapters.orm import (
     Target,
     TargetChange,
 )
+from services.goals.domain.hierarchy import over_assignment_warnings
 from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import transfers_of
 from shared.bounds import BoundedDecimal
@@ -56,6 +57,9 @@ class TeamCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["EMEA Enterprise"])
     currency: str = Field(pattern=r"^[A-Z]{3}$", max_length=3, examples=["EUR"])
     manager_id: uuid.UUID = Field(examples=[MEMBER])
+    parent_team_id: uuid.UUID | None = Field(
+        None, examples=[TEAM], description="The region or org above this team (admin)"
+    )
 
 
 class TeamUpdate(BaseModel):
@@ -63,6 +67,9 @@ class TeamUpdate(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200, examples=["EMEA Mid-Market"])
     manager_id: uuid.UUID | None = Field(None, examples=[MEMBER])
+    parent_team_id: uuid.UUID | None = Field(
+        None, examples=[TEAM], description="Admin; null makes the team a root"
+    )
 
 
 class TeamRead(_Out):
@@ -72,6 +79,7 @@ class TeamRead(_Out):
     name: str = Field(examples=["EMEA Enterprise"])
     currency: str = Field(examples=["EUR"])
     manager_id: uuid.UUID = Field(examples=[MEMBER])
+    parent_team_id: uuid.UUID | None = None
     version: int = Field(examples=[1])
     created_at: datetime
 
@@ -274,6 +282,13 @@ class PlanWrite(BaseModel):
     measures: list[Line] = Field(
         default_factory=list, max_length=50, examples=[["10 discovery calls a week"]]
     )
+    over_assignment_pct: BoundedDecimal = Field(
+        Decimal(0),
+        ge=0,
+        le=100,
+        examples=["5"],
+        description="Child teams' targets add up to target x (1 + pct/100); above 5 warns",
+    )
 
 
 class AllocationParamsIn(BaseModel):
@@ -319,6 +334,15 @@ class AllocatedTarget(_Out):
     )
 
 
+class AllocatedTeam(_Out):
+    """One child team's share of a parent team's target, with its derivation."""
+
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    plan_id: uuid.UUID | None = None
+    amount: Money = Field(examples=["125000.00"])
+    derivation: dict[str, Any]
+
+
 class AllocationRead(_Out):
     """The result (or preview) of an allocation."""
 
@@ -328,6 +352,13 @@ class AllocationRead(_Out):
     target: Money = Field(examples=["250000.00"])
     currency: str = Field(examples=["EUR"])
     targets: list[AllocatedTarget]
+    teams: list[AllocatedTeam] = Field(
+        default_factory=list, description="A parent team's split over its child teams"
+    )
+    over_assigned: Money | None = Field(
+        None, description="What the child teams' targets add up to (parent teams only)"
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 class TargetRead(_Out):
@@ -383,6 +414,8 @@ class PlanRead(_Out):
         examples=["0.00"],
         description="Target nobody carries yet (relief put on the pool); target = targets + this",
     )
+    over_assignment_pct: Decimal = Field(Decimal(0), examples=["0"])
+    warnings: list[str] = Field(default_factory=list)
     targets: list[TargetRead]
     acknowledged: list[uuid.UUID] = Field(description="Members who acknowledged their target")
     not_acknowledged: list[uuid.UUID] = Field(description="Members who have not yet")
@@ -405,6 +438,8 @@ class PlanRead(_Out):
             version=plan.version,
             published_at=plan.published_at,
             unassigned=from_minor(plan.unassigned_minor, plan.currency),
+            over_assignment_pct=Decimal(plan.over_assignment_pct),
+            warnings=over_assignment_warnings(Decimal(plan.over_assignment_pct)),
             targets=[TargetRead.of(t) for t in targets],
             acknowledged=[t.member_id for t in mine if t.acknowledged_at is not None],
             not_acknowledged=[t.member_id for t in mine if t.acknowledged_at is None],

@@ -13,6 +13,7 @@ from typing import Any
 from services.goals.adapters.orm import Member, PastResult, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.availability import check_ramp_schedule
+from services.goals.domain.hierarchy import check_parent
 from services.goals.domain.rebalancing import plan_departure
 from services.goals.handlers.access import load_member, load_team
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
@@ -46,6 +47,7 @@ class CreateTeam:
     name: str
     currency: str
     manager_id: uuid.UUID
+    parent_team_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +57,8 @@ class UpdateTeam:
     team_id: uuid.UUID
     name: str | None = None
     manager_id: uuid.UUID | None = None
+    parent_team_id: uuid.UUID | _Keep | None = KEEP
+    """KEEP leaves the parent; None makes the team a root."""
     if_match: str | None = None
 
 
@@ -118,7 +122,25 @@ def _team_fact(cls: type, team: Team) -> Any:
         name=team.name,
         currency=team.currency,
         manager_id=team.manager_id,
+        parent_team_id=team.parent_team_id,
     )
+
+
+async def _check_parent(
+    uow: GoalsUnitOfWork, principal: Principal, team: Team, parent_id: uuid.UUID | None
+) -> None:
+    """The parent exists in the org, works in the same currency, and makes no cycle."""
+    if parent_id is None:
+        return
+    if not principal.is_admin:
+        raise Forbidden("only an admin may place a team in the hierarchy")
+    parent = await uow.repo.get(Team, org=principal.org, id=parent_id, what="team")
+    if parent.currency != team.currency:
+        raise InvalidInput(
+            f"the parent team works in {parent.currency}, this team in {team.currency}",
+            field="parent_team_id",
+        )
+    check_parent(team.id, parent.id, await uow.repo.parent_links(principal.org))
 
 
 async def create_team(cmd: CreateTeam, *, uow: GoalsUnitOfWork, principal: Principal) -> Team:
@@ -132,6 +154,8 @@ async def create_team(cmd: CreateTeam, *, uow: GoalsUnitOfWork, principal: Princ
                 "org_id": principal.org,
             }
         )
+        await _check_parent(uow, principal, team, cmd.parent_team_id)
+        team.parent_team_id = cmd.parent_team_id
         uow.repo.add(team)
         uow.emit(_team_fact(TeamCreated, team))
         await uow.commit()
@@ -165,6 +189,11 @@ async def update_team(cmd: UpdateTeam, *, uow: GoalsUnitOfWork, principal: Princ
             team.name = cmd.name
         if cmd.manager_id is not None:
             team.manager_id = cmd.manager_id
+        if cmd.parent_team_id is not KEEP:
+            if not principal.is_admin:
+                raise Forbidden("only an admin may place a team in the hierarchy")
+            await _check_parent(uow, principal, team, cmd.parent_team_id)
+            team.parent_team_id = cmd.parent_team_id
         team.version += 1
         uow.repo.add(team)
         uow.emit(_team_fact(TeamUpdated, team))
