@@ -148,3 +148,22 @@ class UnassignedRead(_Out):
 
     target: TargetRead
     unassigned: Money
+
+
+class SliceRead(_Out):
+    """One month or week of a target."""
+
+    starts_on: date
+    ends_on: date
+    weight: str = Field(examples=["1/3"], description="Exact share of the target")
+    amount: Money = Field(examples=["33333.34"])
+
+
+class ScheduleRead(_Out):
+    """A target cut into slices that add up to it exactly."""
+
+    target_id: uuid.UUID
+    grain: Literal["month", "week"]
+    amount: Money
+    currency: str
+    slices: list[SliceRead]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from math import gcd
 
 from services.goals.domain.allocation import check_minor, split_by_int_weights, to_fraction
 from services.goals.domain.rebalancing import (
@@ -257,3 +258,47 @@ def take_from_others(
         )
     taken = water_fill(amount_minor, {p.member_id: p.target_minor for p in others}, rooms)
     return {k: v for k, v in taken.items() if v}
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One month or week of a target's schedule."""
+
+    starts_on: date
+    ends_on: date
+    weight: Fraction
+    amount_minor: int
+
+
+def schedule(
+    *,
+    target_minor: int,
+    period: PeriodDays,
+    grain: str,
+    ramp: Ramp | None = None,
+    absences: Iterable[tuple[date, date]] = (),
+) -> list[Slice]:
+    """Cut a target into month or ISO-week slices by day weights; the slices add up exactly."""
+    if grain not in ("month", "week"):
+        raise InvalidInput("grain must be month or week", field="grain")
+    ramp = ramp or Ramp()
+    away = _absent_days(absences)
+    bounds: dict[tuple[int, int], list[date]] = {}
+    weights: dict[tuple[int, int], Fraction] = {}
+    for day, weight in period.day_weights().items():
+        key = (day.year, day.month) if grain == "month" else day.isocalendar()[:2]
+        bounds.setdefault(key, []).append(day)
+        factor = Fraction(0) if day in away else ramp.factor(day)
+        weights[key] = weights.get(key, Fraction(0)) + weight * factor
+    common = 1
+    for w in weights.values():
+        common = common * w.denominator // gcd(common, w.denominator)
+    ints = {k: w.numerator * (common // w.denominator) for k, w in weights.items()}
+    # Nobody works a day of the period (or it all weighs 0): the plain calendar carries it.
+    if not any(ints.values()):
+        ints = {k: len(days) for k, days in bounds.items()}
+    amounts, _ = split_by_int_weights(check_minor("target_minor", target_minor), ints)
+    total = sum(ints.values())
+    return [
+        Slice(days[0], days[-1], Fraction(ints[k], total), amounts[k]) for k, days in bounds.items()
+    ]

@@ -278,3 +278,19 @@ async def test_a_manager_assigns_the_unassigned_line_to_a_rep(goals):
     assert r.json()["target"]["amount"] == "113333.33" and r.json()["unassigned"] == "0.00"
     plan = await _plan(goals, s)
     assert plan["target"] == "300000.00" and _sum(plan["targets"]) == Decimal("300000.00")
+
+
+async def test_a_targets_schedule_adds_up_by_month_and_by_week(goals):
+    """Slices follow the calendar and the rep's absence, and always sum to the target."""
+    s = await seed(goals)
+    me = s.members[0]["id"]
+    await _policy(goals, s, "pool", min_days=100)
+    await _absent(goals, me, {"starts_on": "2030-02-01", "ends_on": "2030-02-28", "kind": "pto"})
+    target = s.target_of(me)
+    url = f"/v1/targets/{target['id']}/schedule"
+    months = (await goals.client.get(url, headers=goals.rep(s.team_id, me))).json()
+    assert [x["amount"] for x in months["slices"]] == ["50000.00", "0.00", "50000.00"]
+    weeks = (await goals.client.get(url, params={"grain": "week"}, headers=goals.admin())).json()
+    assert _sum(weeks["slices"]) == Decimal("100000.00") and len(weeks["slices"]) == 13
+    bad = await goals.client.get(url, params={"grain": "day"}, headers=goals.admin())
+    assert bad.status_code == 422

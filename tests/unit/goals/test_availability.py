@@ -200,3 +200,39 @@ def test_proration_with_a_ramp_never_exceeds_the_full_amount_and_is_exact(data):
     # A full schedule of ones from before the period is the whole period.
     whole = availability(period, ramp=Ramp(starts_on=period.starts_on, schedule=(Fraction(1),)))
     assert whole == sum(period.day_weights().values()) == 1
+
+
+def test_a_seasonal_schedule_follows_the_month_weights():
+    """0.2 / 0.3 / 0.5 of 1000.00 by month; an absent February moves its part to the others."""
+    from services.goals.domain.availability import schedule
+
+    months = schedule(target_minor=100_000, period=SEASONAL, grain="month")
+    assert [s.amount_minor for s in months] == [20_000, 30_000, 50_000]
+    away = schedule(
+        target_minor=100_000,
+        period=SEASONAL,
+        grain="month",
+        absences=[(date(2030, 2, 1), date(2030, 2, 28))],
+    )
+    assert [s.amount_minor for s in away] == [28_571, 0, 71_429]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_schedule_slices_always_add_up_to_the_target(data):
+    """Any grain, absences and ramp: the slices sum to the target and cover the period."""
+    from services.goals.domain.availability import schedule
+
+    period = data.draw(periods())
+    target = data.draw(st.integers(0, 10**15))
+    grain = data.draw(st.sampled_from(["month", "week"]))
+    start, end = data.draw(absences(period))
+    ramp = Ramp(starts_on=start, schedule=(Fraction(1, 2), Fraction(1)))
+    slices = schedule(
+        target_minor=target, period=period, grain=grain, ramp=ramp, absences=[(start, end)]
+    )
+    assert sum(s.amount_minor for s in slices) == target
+    assert slices[0].starts_on == period.starts_on and slices[-1].ends_on == period.ends_on
+    assert slices == schedule(
+        target_minor=target, period=period, grain=grain, ramp=ramp, absences=[(start, end)]
+    )

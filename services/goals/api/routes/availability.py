@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from fastapi import APIRouter, Response
 
 from services.goals.api import availability_schemas as schemas
 from services.goals.api.deps import UowDep
+from services.goals.domain.allocation import format_exact
 from services.goals.handlers import relief as handlers
+from services.goals.handlers import schedule as schedule_handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
 from shared.money import from_minor
@@ -149,4 +152,36 @@ async def assign_unassigned(
     return schemas.UnassignedRead(
         target=schemas.TargetRead.of(target),
         unassigned=from_minor(plan.unassigned_minor, plan.currency),
+    )
+
+
+@router.get(
+    "/targets/{target_id}/schedule",
+    response_model=schemas.ScheduleRead,
+    responses=R,
+)
+async def get_target_schedule(
+    target_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    grain: Literal["month", "week"] = "month",
+) -> schemas.ScheduleRead:
+    """The target cut into months or ISO weeks by seasonality, absences and ramp, exactly."""
+    target, slices = await schedule_handlers.target_schedule(
+        target_id, grain, uow=uow, principal=principal
+    )
+    return schemas.ScheduleRead(
+        target_id=target.id,
+        grain=grain,
+        amount=from_minor(target.amount_minor, target.currency),
+        currency=target.currency,
+        slices=[
+            schemas.SliceRead(
+                starts_on=s.starts_on,
+                ends_on=s.ends_on,
+                weight=format_exact(s.weight),
+                amount=from_minor(s.amount_minor, target.currency),
+            )
+            for s in slices
+        ],
     )
