@@ -635,3 +635,59 @@ def test_a_late_joiner_gets_a_prorated_ramped_target_that_performance_follows(
     row = wait_for(followed, what="performance learning the joiner's target")
     # Pace follows the joiner's start: nothing was expected before today (at most today's part).
     assert money(row["expected_to_date"]) < expected / 10
+
+
+def test_a_two_level_hierarchy_allocates_down_and_rolls_up_after_sales(
+    api: Attain, period: dict
+) -> None:
+    """A region splits its target over two teams; a sale in one shows in the region's roll-up."""
+    period_id = period["id"]
+    tag = uuid.uuid4().hex[:6]
+    region = api.create_team("Region", [])
+    teams = [
+        api.create_team(
+            name, [{"name": f"{name} {n}", "email": f"{name}.{n}.{tag}@example.com"} for n in "ab"]
+        )
+        for name in ("North", "South")
+    ]
+    for team in teams:
+        api.call(
+            "PATCH",
+            "goals",
+            f"/v1/teams/{team.id}",
+            token=api.admin_token,
+            json_body={"parent_team_id": region.id},
+        )
+    body = {"target": "200000.00", "over_assignment_pct": "5"}
+    api.put("goals", f"/v1/teams/{region.id}/plans/{period_id}", body, token=region.manager_token)
+    split = api.allocate(region, period_id, "equal", dry_run=False)
+    assert money(split["over_assigned"]) == Decimal("210000.00") and split["warnings"] == []
+    for team in teams:
+        # The region's manager runs the child teams' plans too.
+        plan_url = f"/v1/teams/{team.id}/plans/{period_id}"
+        api.post("goals", f"{plan_url}/allocation", {"method": "equal"}, token=region.manager_token)
+        plan = api.post("goals", f"{plan_url}/publish", token=region.manager_token)
+        wait_until_performance_knows(api, team, period_id, plan)
+    north = teams[0]
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    api.deliver(
+        api.sale_delivery(email=north.reps[0].email, amount="40000.00", closed_at=closed_at)
+    )
+    wait_for(
+        lambda: money(api.attainment(north, period_id)[north.reps[0].id]["achieved"]) > 0,
+        what="the sale in North's attainment",
+    )
+    api.evaluate(north, period_id)
+    url = f"/v1/teams/{region.id}/periods/{period_id}/rollup"
+
+    def rolled_up() -> dict | None:
+        tree = api.get("goals", url, token=region.manager_token)
+        return tree if money(tree["achieved"]) == Decimal("40000.00") else None
+
+    tree = wait_for(rolled_up, what="the sale in the region's roll-up")
+    assert money(tree["target"]) == Decimal("200000.00")
+    assert money(tree["assigned"]) == Decimal("210000.00")
+    by_name = {n["name"]: n for n in tree["children"]}
+    assert money(by_name["North"]["achieved"]) == Decimal("40000.00")
+    assert money(by_name["South"]["target"]) == Decimal("105000.00")
