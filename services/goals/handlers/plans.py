@@ -461,6 +461,10 @@ async def publish_plan(cmd: PublishPlan, *, uow: GoalsUnitOfWork, principal: Pri
         )
         for t in targets:
             uow.emit(_assigned(t, plan, period))
+        # Imported here: relief builds on this module's helpers (a cycle at import time).
+        from services.goals.handlers.relief import relieve_on_publish
+
+        await relieve_on_publish(uow, principal, plan, period)
         await uow.commit()
     return view
 

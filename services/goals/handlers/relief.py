@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from services.goals.adapters.orm import Absence, Member, Plan, ReliefPolicy, Target
+from services.goals.adapters.orm import Absence, Member, Period, Plan, ReliefPolicy, Target
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.allocation import format_exact
 from services.goals.domain.availability import (
@@ -185,14 +185,15 @@ async def _relieve(
     absence: Absence,
     earlier: list[Absence],
     policy: ReliefPolicy,
+    only: list[tuple[Target, Plan, Period]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Relieve every open published target the absence touches; return what was done."""
+    """Relieve every open published target the absence touches (or only those); return what was done."""
     reliefs = []
     active = {m.id for m in await uow.repo.active_members(principal.org, member.team_id)}
     rebalance_policy = await policy_for(uow=uow, org=principal.org, team_id=member.team_id)
-    for target, plan, period in await uow.repo.open_targets_of_member(
-        principal.org, member.id, utcnow()
-    ):
+    if only is None:
+        only = await uow.repo.open_targets_of_member(principal.org, member.id, utcnow())
+    for target, plan, period in only:
         if plan.status != "published":
             continue
         # Relief is a share of the target the rep would carry if present: earlier reliefs of
@@ -248,6 +249,32 @@ async def _relieve(
             }
         )
     return reliefs
+
+
+async def relieve_on_publish(
+    uow: GoalsUnitOfWork, principal: Principal, plan: Plan, period: Period
+) -> None:
+    """Apply the relief of absences recorded before a plan was published (once, at publish)."""
+    if as_utc(period.ends_at) <= utcnow():
+        return
+    policy = await _relief_policy(uow, principal.org, plan.team_id)
+    targets = await uow.repo.targets_of(principal.org, plan.id)
+    for member in await uow.repo.active_members(principal.org, plan.team_id):
+        target = next((t for t in targets if t.member_id == member.id), None)
+        absences = await uow.repo.absences_of(principal.org, member.id)
+        if target is None or not absences:
+            continue
+        for i, absence in enumerate(absences):
+            if any(r.get("plan_id") == str(plan.id) for r in absence.reliefs):
+                continue
+            # Targets reloaded by the repository are the same objects, so earlier reliefs of
+            # this publish are seen by the next absence.
+            done = await _relieve(
+                uow, principal, member, absence, absences[:i], policy, [(target, plan, period)]
+            )
+            if done:
+                absence.reliefs = [*absence.reliefs, *done]
+                uow.repo.add(absence)
 
 
 def _relief_note(absence: Absence, absorb: str, amount: int, currency: str) -> str:

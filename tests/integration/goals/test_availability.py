@@ -294,3 +294,19 @@ async def test_a_targets_schedule_adds_up_by_month_and_by_week(goals):
     assert _sum(weeks["slices"]) == Decimal("100000.00") and len(weeks["slices"]) == 13
     bad = await goals.client.get(url, params={"grain": "day"}, headers=goals.admin())
     assert bad.status_code == 422
+
+
+async def test_an_absence_recorded_before_publishing_is_relieved_at_publish(goals):
+    """Leave known in advance relieves the rep once the plan is published, exactly once."""
+    s = await seed(goals, publish=False)
+    me = s.members[0]["id"]
+    absence = await _absent(goals, me)
+    assert absence["reliefs"] == []
+    base = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
+    r = await goals.client.post(f"{base}/publish", headers=goals.admin())
+    assert r.status_code == 200, r.text
+    plan = await _plan(goals, s)
+    mine = next(t for t in plan["targets"] if t["member_id"] == me)
+    assert mine["amount"] == "86666.67" and plan["target"] == "286666.67"
+    listed = await goals.client.get(f"/v1/members/{me}/absences", headers=goals.admin())
+    assert listed.json()["items"][0]["reliefs"][0]["relief"] == "13333.33"
