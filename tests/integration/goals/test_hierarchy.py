@@ -120,8 +120,9 @@ async def test_a_parent_splits_its_over_assigned_target_over_child_teams_by_capa
     ).status_code == 403
 
 
-async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals):
-    """After a sale is reported for a rep of A, the region's achieved includes it."""
+async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
+    """After a sale is reported for a rep of A, the region's achieved includes it (both DBs)."""
+    goals = goals_db
     region, a, b, period = await _tree(goals)
     c, admin = goals.client, goals.admin()
     base = f"/v1/teams/{region['id']}/plans/{period['id']}"
