@@ -236,3 +236,23 @@ def test_schedule_slices_always_add_up_to_the_target(data):
     assert slices == schedule(
         target_minor=target, period=period, grain=grain, ramp=ramp, absences=[(start, end)]
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_capacity_with_ramp_schedules_still_adds_up_exactly(data):
+    """Ramped availabilities as capacity weights: the split is exact and order-independent."""
+    from services.goals.domain.allocation import MemberInput, allocate
+
+    period = data.draw(periods())
+    n = data.draw(st.integers(1, 8))
+    members = []
+    for i in range(n):
+        steps = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=4))
+        start = period.starts_on + timedelta(days=data.draw(st.integers(-30, 120)))
+        ramp = Ramp(starts_on=start, schedule=tuple(Fraction(s, 4) for s in steps))
+        members.append(MemberInput(member_id=f"m{i}", ramp=availability(period, ramp=ramp)))
+    total = data.draw(st.integers(0, 10**15))
+    split = allocate(total_minor=total, method="capacity", members=members).targets
+    assert sum(split.values()) == total
+    assert allocate(total_minor=total, method="capacity", members=members[::-1]).targets == split
