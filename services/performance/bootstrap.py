@@ -64,6 +64,8 @@ def build_runtime(settings: Settings) -> PerformanceRuntime:
             goals.PeriodDefined: events.on_period_defined,
             goals.TargetAssigned: events.on_target_assigned,
             goals.TargetChanged: events.on_target_changed,
+            goals.AbsenceRecorded: events.on_absence_recorded,
+            goals.AbsenceCancelled: events.on_absence_cancelled,
             feedback.DisputeResolved: events.on_dispute_resolved,
         },
         jobs=(

@@ -31,6 +31,8 @@ class TeamCreated(Event):
     name: str
     currency: str
     manager_id: UUID
+    # Added within v1: the team above this one, if any.
+    parent_team_id: UUID | None = None
 
 
 class TeamUpdated(Event):
@@ -42,6 +44,8 @@ class TeamUpdated(Event):
     name: str
     currency: str
     manager_id: UUID
+    # Added within v1: the team above this one, if any.
+    parent_team_id: UUID | None = None
 
 
 class _MemberFacts(Event):
@@ -55,6 +59,9 @@ class _MemberFacts(Event):
     ramp: Decimal
     crm_ids: CrmIds
     version: int
+    # Added within v1: pace follows a ramp schedule from starts_on (readers may ignore both).
+    starts_on: date | None = None
+    ramp_schedule: list[Decimal] | None = None
 
 
 class MemberJoined(_MemberFacts):
@@ -154,6 +161,8 @@ ChangeReason = Literal[
     "member_left",
     "proposal_approved",
     "give_back",
+    "relief",
+    "joiner",
 ]
 
 
@@ -236,3 +245,28 @@ class TargetAcknowledged(Event):
     period_id: UUID
     version: int
     acknowledged_at: datetime
+
+
+class AbsenceRecorded(Event):
+    """A member will be away for whole days; pace does not expect sales from them then."""
+
+    TYPE: ClassVar[str] = "attain.goals.absence_recorded.v1"
+    SUBJECT_FIELD: ClassVar[str] = "absence_id"
+
+    team_id: UUID
+    absence_id: UUID
+    member_id: UUID
+    starts_on: date
+    ends_on: date
+    kind: str
+
+
+class AbsenceCancelled(Event):
+    """A recorded absence was cancelled before it started (any relief was undone)."""
+
+    TYPE: ClassVar[str] = "attain.goals.absence_cancelled.v1"
+    SUBJECT_FIELD: ClassVar[str] = "absence_id"
+
+    team_id: UUID
+    absence_id: UUID
+    member_id: UUID

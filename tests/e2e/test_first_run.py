@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import jwt
@@ -152,7 +154,11 @@ def test_readme_walkthrough_passes_on_moved_ports_with_a_custom_secret(running):
     assert '"status": "applied"' in out  # the shortfall was moved
     assert '"kind": "check_in"' in out
     assert '"status": 409' in out  # no decision before every party is heard
-    assert out.rstrip().splitlines()[-1] == '"decided"'
+    assert '"decided"' in out.splitlines()
+    # Section 7: Ben's relief is absorbed by the team, Dev joins with a prorated target.
+    assert '"team"' in out.splitlines() and '"relief": "' in out
+    plan = json.loads(out[out.rindex('{\n  "target"') :])
+    assert Decimal(plan["target"]) > Decimal("250000.00")  # Dev's target raised the total
 
 
 def test_demo_passes_with_the_custom_secret(running):

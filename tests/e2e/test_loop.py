@@ -7,12 +7,14 @@ after every party is heard moves sale credit -> another organisation sees none o
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -512,3 +514,157 @@ def test_three_reps_struggling_at_once_are_all_covered_in_one_rebalance(
         m: money(t["amount"]) for m, t in targets.items()
     }
     assert len(api.rebalances(team)) == 1
+
+
+def test_an_absence_relieves_a_rep_and_pace_stops_flagging_them(api: Attain, period: dict) -> None:
+    """Away since the period began: relieved through the ledger, expected nothing, not flagged."""
+    period_id = period["id"]
+    tag = uuid.uuid4().hex[:6]
+    names = ("Ana", "Ben", "Cleo", "Dev")
+    team = api.create_team(
+        "Away", [{"name": n, "email": f"{n.lower()}.{tag}@example.com"} for n in names]
+    )
+    api.put_plan(team, period_id, target="400000.00", summary="s", initiatives=[], measures=[])
+    api.allocate(team, period_id, "equal", dry_run=False)
+    plan = api.publish(team, period_id)
+    wait_until_performance_knows(api, team, period_id, plan)
+    api.set_thresholds(team, HOLD_JUDGEMENT)
+    cleo, dev = team.rep("Cleo"), team.rep("Dev")
+    back_on = datetime.now(UTC).date() + timedelta(days=7)
+    absence = api.post(
+        "goals",
+        f"/v1/members/{cleo.id}/absences",
+        {"starts_on": period["starts_on"], "ends_on": back_on.isoformat(), "kind": "leave"},
+        token=team.manager_token,
+    )
+    (relief,) = absence["reliefs"]
+    assert money(relief["relief"]) > 0 and money(relief["total_delta"]) == -money(relief["relief"])
+    relieved = Decimal("100000.00") - money(relief["relief"])
+
+    def followed() -> dict[str, dict] | None:
+        rows = api.attainment(team, period_id)
+        row = rows.get(cleo.id)
+        known = row and money(row["target"]) == relieved and money(row["expected_to_date"]) == 0
+        return rows if known else None
+
+    wait_for(followed, what="performance following Cleo's absence and relief")
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    for name in ("Ana", "Ben"):
+        api.deliver(
+            api.sale_delivery(email=team.rep(name).email, amount="60000.00", closed_at=closed_at)
+        )
+    api.set_thresholds(team, DEFAULT_THRESHOLDS)
+    evaluation = api.evaluate(team, period_id)
+    rows = {r["member_id"]: r for r in evaluation["items"]}
+    assert rows[cleo.id]["status"] == "on_track" and money(rows[cleo.id]["shortfall"]) == 0
+    # The control: Dev sold nothing either, but was there all along.
+    assert rows[dev.id]["status"] == "struggling"
+    assert len(evaluation["shortfalls_detected"]) == 1
+    assert api.plan(team, period_id)["target"] == str(
+        Decimal("400000.00") - money(relief["relief"])
+    )
+
+
+def test_a_late_joiner_gets_a_prorated_ramped_target_that_performance_follows(
+    api: Attain, period: dict
+) -> None:
+    """Joining today at ramp 0.5: half a full share for the days left, added to the total."""
+    period_id = period["id"]
+    tag = uuid.uuid4().hex[:6]
+    team = api.create_team(
+        "Joiners", [{"name": n, "email": f"{n.lower()}.{tag}@example.com"} for n in ("Ana", "Ben")]
+    )
+    api.put_plan(team, period_id, target="200000.00", summary="s", initiatives=[], measures=[])
+    api.allocate(team, period_id, "equal", dry_run=False)
+    plan = api.publish(team, period_id)
+    wait_until_performance_knows(api, team, period_id, plan)
+    today = datetime.now(UTC).date()
+    late = api.post(
+        "goals",
+        f"/v1/teams/{team.id}/members",
+        {
+            "name": "Late",
+            "email": f"late.{tag}@example.com",
+            "starts_on": today.isoformat(),
+            "ramp_schedule": ["0.5"],
+        },
+        token=team.manager_token,
+    )
+    joined = api.post(
+        "goals",
+        f"/v1/teams/{team.id}/plans/{period_id}/joiners",
+        {"member_id": late["id"], "fund_from": "team_total"},
+        token=team.manager_token,
+    )
+    first, last = (datetime.fromisoformat(period[k]).date() for k in ("starts_on", "ends_on"))
+    days_left, days = (last - today).days + 1, (last - first).days + 1
+    exact = Fraction(10_000_000) * Fraction(1, 2) * Fraction(days_left, days)
+    minor = math.floor(exact + Fraction(1, 2))
+    expected = Decimal(minor) / 100
+    assert money(joined["target"]["amount"]) == expected
+    assert money(joined["plan_target"]) == Decimal("200000.00") + expected
+
+    def followed() -> dict | None:
+        row = api.attainment(team, period_id).get(late["id"])
+        return row if row and money(row["target"]) == expected else None
+
+    row = wait_for(followed, what="performance learning the joiner's target")
+    # Pace follows the joiner's start: nothing was expected before today (at most today's part).
+    assert money(row["expected_to_date"]) < expected / 10
+
+
+def test_a_two_level_hierarchy_allocates_down_and_rolls_up_after_sales(
+    api: Attain, period: dict
+) -> None:
+    """A region splits its target over two teams; a sale in one shows in the region's roll-up."""
+    period_id = period["id"]
+    tag = uuid.uuid4().hex[:6]
+    region = api.create_team("Region", [])
+    teams = [
+        api.create_team(
+            name, [{"name": f"{name} {n}", "email": f"{name}.{n}.{tag}@example.com"} for n in "ab"]
+        )
+        for name in ("North", "South")
+    ]
+    for team in teams:
+        api.call(
+            "PATCH",
+            "goals",
+            f"/v1/teams/{team.id}",
+            token=api.admin_token,
+            json_body={"parent_team_id": region.id},
+        )
+    body = {"target": "200000.00", "over_assignment_pct": "5"}
+    api.put("goals", f"/v1/teams/{region.id}/plans/{period_id}", body, token=region.manager_token)
+    split = api.allocate(region, period_id, "equal", dry_run=False)
+    assert money(split["over_assigned"]) == Decimal("210000.00") and split["warnings"] == []
+    for team in teams:
+        # The region's manager runs the child teams' plans too.
+        plan_url = f"/v1/teams/{team.id}/plans/{period_id}"
+        api.post("goals", f"{plan_url}/allocation", {"method": "equal"}, token=region.manager_token)
+        plan = api.post("goals", f"{plan_url}/publish", token=region.manager_token)
+        wait_until_performance_knows(api, team, period_id, plan)
+    north = teams[0]
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    api.deliver(
+        api.sale_delivery(email=north.reps[0].email, amount="40000.00", closed_at=closed_at)
+    )
+    wait_for(
+        lambda: money(api.attainment(north, period_id)[north.reps[0].id]["achieved"]) > 0,
+        what="the sale in North's attainment",
+    )
+    api.evaluate(north, period_id)
+    url = f"/v1/teams/{region.id}/periods/{period_id}/rollup"
+
+    def rolled_up() -> dict | None:
+        tree = api.get("goals", url, token=region.manager_token)
+        return tree if money(tree["achieved"]) == Decimal("40000.00") else None
+
+    tree = wait_for(rolled_up, what="the sale in the region's roll-up")
+    assert money(tree["target"]) == Decimal("200000.00")
+    assert money(tree["assigned"]) == Decimal("210000.00")
+    by_name = {n["name"]: n for n in tree["children"]}
+    assert money(by_name["North"]["achieved"]) == Decimal("40000.00")
+    assert money(by_name["South"]["target"]) == Decimal("105000.00")

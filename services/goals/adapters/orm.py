@@ -37,6 +37,8 @@ class Team(Versioned, Base, table=True):
     name: str
     currency: str = Field(max_length=3)
     manager_id: uuid.UUID
+    # A region or second-line org above this team; managers of it manage this team too.
+    parent_team_id: uuid.UUID | None = Field(default=None, index=True)
     version: int = 1
     created_at: datetime = _tz(default_factory=utcnow)
 
@@ -52,6 +54,8 @@ class Member(Versioned, Base, table=True):
     # Exact decimals kept as text: FTE and ramp are fractions in [0, 1].
     capacity: str = "1"
     ramp: str = "1"
+    # Ramp factors per month since starts_on, exact decimals as text; None: the scalar ramp.
+    ramp_schedule: list[str] | None = _json(default=None)
     starts_on: date | None = None
     crm_hubspot: str | None = None
     crm_salesforce: str | None = None
@@ -110,6 +114,11 @@ class Plan(Versioned, Base, table=True):
     status: str = "draft"
     method: str | None = None
     params: dict[str, Any] | None = _json(default=None)
+    # Target of the plan nobody carries yet (relief absorbed by the pool): target_minor is
+    # always the individual targets plus this line.
+    unassigned_minor: int = minor_units(default=0)
+    # Child teams' targets add up to round(target x (1 + pct / 100)); exact decimal as text.
+    over_assignment_pct: str = "0"
     version: int = 1
     published_at: datetime | None = _tz(default=None)
     updated_at: datetime = _tz(default_factory=utcnow)
@@ -221,3 +230,34 @@ class Rebalance(Base, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
     decided_at: datetime | None = _tz(default=None)
     decided_by: str | None = None
+
+
+class Absence(Base, table=True):
+    """A member away for whole days (pto, leave, training, other) and what it relieved."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    member_id: uuid.UUID = Field(index=True)
+    starts_on: date
+    ends_on: date
+    kind: str
+    note: str | None = None
+    # One entry per plan the absence relieved: plan_id, target_id, relief_minor, absorb,
+    # absorbed {member_id: minor}, pooled_minor, total_delta_minor (so a cancel undoes it).
+    reliefs: list[dict[str, Any]] = _json(default_factory=list)
+    created_by: str | None = None
+    created_at: datetime = _tz(default_factory=utcnow)
+
+
+class ReliefPolicy(Versioned, Base, table=True):
+    """How a team relieves absent reps: the shortest absence that counts and who absorbs it."""
+
+    __tablename__ = "relief_policy"
+
+    team_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    min_days: int = 5
+    absorb: str = "nobody"
+    version: int = 1
+    updated_at: datetime = _tz(default_factory=utcnow)

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.goals.adapters.orm import (
+    Absence,
     Member,
     MemberStanding,
     PastResult,
@@ -19,6 +20,7 @@ from services.goals.adapters.orm import (
     Plan,
     Rebalance,
     RebalancePolicy,
+    ReliefPolicy,
     Target,
     TargetChange,
     Team,
@@ -167,6 +169,38 @@ class GoalsRepository:
     ) -> MemberStanding | None:
         """One member's standing in a period."""
         return await self.session.get(MemberStanding, (org, member_id, period_id))
+
+    # ---------------------------------------------------------------- hierarchy
+
+    async def child_teams(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Team]:
+        """The teams directly under a team, by name."""
+        stmt = (
+            select(Team)
+            .where(Team.org_id == org, Team.parent_team_id == team_id)
+            .order_by(Team.name, Team.id)  # type: ignore[arg-type]
+        )
+        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    async def parent_links(self, org: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
+        """Every team of the org and its parent (a few hundred rows at most)."""
+        stmt = select(Team.id, Team.parent_team_id).where(Team.org_id == org)
+        return {row[0]: row[1] for row in (await self.session.exec(stmt)).all()}  # type: ignore[call-overload]
+
+    # ---------------------------------------------------------------- absences and relief
+
+    def absences(self, org: uuid.UUID, member_id: uuid.UUID) -> sa.Select:
+        """A member's absences."""
+        return select(Absence).where(Absence.org_id == org, Absence.member_id == member_id)
+
+    async def absences_of(self, org: uuid.UUID, member_id: uuid.UUID) -> list[Absence]:
+        """Every absence of a member, earliest first."""
+        stmt = self.absences(org, member_id).order_by(Absence.starts_on)  # type: ignore[arg-type]
+        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    async def relief_policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> ReliefPolicy | None:
+        """A team's stored relief policy."""
+        row = await self.session.get(ReliefPolicy, team_id)
+        return row if row is not None and row.org_id == org else None
 
     # ---------------------------------------------------------------- rebalancing
 

@@ -19,6 +19,7 @@ from services.goals.adapters.orm import (
     Target,
     TargetChange,
 )
+from services.goals.domain.hierarchy import over_assignment_warnings
 from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import givers_of, transfers_of
 from shared.bounds import BoundedDecimal
@@ -33,6 +34,8 @@ TARGET = "e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24"
 Money = Amount
 #: One line of a plan (an initiative or a measure).
 Line = Annotated[str, StringConstraints(max_length=500)]
+#: One ramp factor, an exact decimal between 0 and 1.
+RampStep = Annotated[BoundedDecimal, Field(ge=0, le=1)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
@@ -54,6 +57,9 @@ class TeamCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["EMEA Enterprise"])
     currency: str = Field(pattern=r"^[A-Z]{3}$", max_length=3, examples=["EUR"])
     manager_id: uuid.UUID = Field(examples=[MEMBER])
+    parent_team_id: uuid.UUID | None = Field(
+        None, examples=[TEAM], description="The region or org above this team (admin)"
+    )
 
 
 class TeamUpdate(BaseModel):
@@ -61,6 +67,9 @@ class TeamUpdate(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200, examples=["EMEA Mid-Market"])
     manager_id: uuid.UUID | None = Field(None, examples=[MEMBER])
+    parent_team_id: uuid.UUID | None = Field(
+        None, examples=[TEAM], description="Admin; null makes the team a root"
+    )
 
 
 class TeamRead(_Out):
@@ -70,6 +79,7 @@ class TeamRead(_Out):
     name: str = Field(examples=["EMEA Enterprise"])
     currency: str = Field(examples=["EUR"])
     manager_id: uuid.UUID = Field(examples=[MEMBER])
+    parent_team_id: uuid.UUID | None = None
     version: int = Field(examples=[1])
     created_at: datetime
 
@@ -97,6 +107,12 @@ class MemberCreate(BaseModel):
         Decimal(1), ge=0, le=1, examples=["0.5"], description="Ramp factor, 0-1"
     )
     starts_on: date | None = Field(None, examples=["2025-01-06"])
+    ramp_schedule: list[RampStep] | None = Field(
+        None,
+        max_length=48,
+        examples=[["0.25", "0.5", "0.75", "1"]],
+        description="Ramp factor per month since starts_on (the last step holds); overrides ramp",
+    )
     crm_ids: CrmIdsIn = Field(default_factory=CrmIdsIn)
 
 
@@ -108,6 +124,9 @@ class MemberUpdate(BaseModel):
     capacity: BoundedDecimal | None = Field(None, ge=0, le=1, examples=["0.8"])
     ramp: BoundedDecimal | None = Field(None, ge=0, le=1, examples=["1"])
     starts_on: date | None = Field(None, examples=["2025-01-06"])
+    ramp_schedule: list[RampStep] | None = Field(
+        None, max_length=48, examples=[["0.5", "1"]], description="[] clears the schedule"
+    )
     crm_ids: CrmIdsIn | None = None
 
 
@@ -121,6 +140,7 @@ class MemberRead(_Out):
     capacity: Decimal = Field(examples=["1"])
     ramp: Decimal = Field(examples=["0.5"])
     starts_on: date | None = Field(None, examples=["2025-01-06"])
+    ramp_schedule: list[Decimal] | None = Field(None, examples=[["0.25", "0.5", "0.75", "1"]])
     crm_ids: CrmIdsIn
     version: int = Field(examples=[1])
     active: bool = Field(examples=[True])
@@ -137,6 +157,9 @@ class MemberRead(_Out):
             capacity=Decimal(row.capacity),
             ramp=Decimal(row.ramp),
             starts_on=row.starts_on,
+            ramp_schedule=(
+                None if row.ramp_schedule is None else [Decimal(v) for v in row.ramp_schedule]
+            ),
             crm_ids=CrmIdsIn(
                 hubspot=row.crm_hubspot,
                 salesforce=row.crm_salesforce,
@@ -259,6 +282,13 @@ class PlanWrite(BaseModel):
     measures: list[Line] = Field(
         default_factory=list, max_length=50, examples=[["10 discovery calls a week"]]
     )
+    over_assignment_pct: BoundedDecimal = Field(
+        Decimal(0),
+        ge=0,
+        le=100,
+        examples=["5"],
+        description="Child teams' targets add up to target x (1 + pct/100); above 5 warns",
+    )
 
 
 class AllocationParamsIn(BaseModel):
@@ -304,6 +334,15 @@ class AllocatedTarget(_Out):
     )
 
 
+class AllocatedTeam(_Out):
+    """One child team's share of a parent team's target, with its derivation."""
+
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    plan_id: uuid.UUID | None = None
+    amount: Money = Field(examples=["125000.00"])
+    derivation: dict[str, Any]
+
+
 class AllocationRead(_Out):
     """The result (or preview) of an allocation."""
 
@@ -313,6 +352,13 @@ class AllocationRead(_Out):
     target: Money = Field(examples=["250000.00"])
     currency: str = Field(examples=["EUR"])
     targets: list[AllocatedTarget]
+    teams: list[AllocatedTeam] = Field(
+        default_factory=list, description="A parent team's split over its child teams"
+    )
+    over_assigned: Money | None = Field(
+        None, description="What the child teams' targets add up to (parent teams only)"
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 class TargetRead(_Out):
@@ -363,6 +409,13 @@ class PlanRead(_Out):
     params: dict[str, Any] | None = None
     version: int = Field(examples=[3])
     published_at: datetime | None = None
+    unassigned: Money = Field(
+        Decimal(0),
+        examples=["0.00"],
+        description="Target nobody carries yet (relief put on the pool); target = targets + this",
+    )
+    over_assignment_pct: Decimal = Field(Decimal(0), examples=["0"])
+    warnings: list[str] = Field(default_factory=list)
     targets: list[TargetRead]
     acknowledged: list[uuid.UUID] = Field(description="Members who acknowledged their target")
     not_acknowledged: list[uuid.UUID] = Field(description="Members who have not yet")
@@ -384,6 +437,9 @@ class PlanRead(_Out):
             params=plan.params,
             version=plan.version,
             published_at=plan.published_at,
+            unassigned=from_minor(plan.unassigned_minor, plan.currency),
+            over_assignment_pct=Decimal(plan.over_assignment_pct),
+            warnings=over_assignment_warnings(Decimal(plan.over_assignment_pct)),
             targets=[TargetRead.of(t) for t in targets],
             acknowledged=[t.member_id for t in mine if t.acknowledged_at is not None],
             not_acknowledged=[t.member_id for t in mine if t.acknowledged_at is None],

@@ -6,6 +6,7 @@ import uuid
 
 from services.goals.adapters.orm import Member, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from services.goals.domain.hierarchy import MAX_DEPTH
 from shared.auth import Principal
 from shared.domain_errors import Forbidden
 
@@ -22,14 +23,32 @@ def can_read(principal: Principal, team: Team) -> bool:
     return can_manage(principal, team) or principal.belongs_to(team.id)
 
 
+async def manages(uow: GoalsUnitOfWork, principal: Principal, team: Team) -> bool:
+    """can_manage, or the manager of a team above this one (a region's manager)."""
+    if can_manage(principal, team):
+        return True
+    if "manager" not in principal.roles:
+        return False
+    parent_id, depth = team.parent_team_id, 0
+    # Cycles are refused when parents are set; the depth bound only guards against bad data.
+    while parent_id is not None and depth < MAX_DEPTH:
+        parent = await uow.repo.session.get(Team, parent_id)
+        if parent is None or parent.org_id != team.org_id:
+            return False
+        if can_manage(principal, parent):
+            return True
+        parent_id, depth = parent.parent_team_id, depth + 1
+    return False
+
+
 async def load_team(
     uow: GoalsUnitOfWork, principal: Principal, team_id: uuid.UUID, *, write: bool
 ) -> Team:
     """A team of the caller's org the caller may read (or write), else 404 / 403."""
     team = await uow.repo.get(Team, org=principal.org, id=team_id, what="team")
-    if write and not can_manage(principal, team):
+    if write and not await manages(uow, principal, team):
         raise Forbidden("only an admin or the team's manager may change this team")
-    if not write and not can_read(principal, team):
+    if not write and not (principal.belongs_to(team.id) or await manages(uow, principal, team)):
         raise Forbidden("you are not a member of this team")
     return team
 
@@ -42,8 +61,8 @@ async def load_member(
     team = await uow.repo.get(Team, org=principal.org, id=member.team_id, what="team")
     if principal.member_id == member.id and not write:
         return member, team
-    if write and not can_manage(principal, team):
+    if write and not await manages(uow, principal, team):
         raise Forbidden("only an admin or the team's manager may change this member")
-    if not write and not can_read(principal, team):
+    if not write and not (principal.belongs_to(team.id) or await manages(uow, principal, team)):
         raise Forbidden("you are not a member of this team")
     return member, team

@@ -6,11 +6,20 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from services.goals.adapters.orm import Period, Plan, Target, Team
+from services.goals.adapters.orm import Member, Period, Plan, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.allocation import AllocationParams, MemberInput, allocate
+from services.goals.domain.availability import PeriodDays, Ramp, availability, check_ramp_schedule
+from services.goals.domain.hierarchy import (
+    ChildTeam,
+    check_over_assignment,
+    child_inputs,
+    history_by_period,
+    over_assigned_minor,
+)
 from services.goals.handlers.access import load_team
 from services.goals.handlers.ledger import change_target
 from services.goals.handlers.periods import seasonality_of
@@ -31,6 +40,7 @@ class PutPlan:
     target: Decimal
     strategy: dict[str, Any]
     measures: list[str]
+    over_assignment_pct: Decimal = Decimal(0)
     if_match: str | None = None
 
 
@@ -65,6 +75,28 @@ class PlanView:
     active: set[uuid.UUID]
 
 
+def period_days(period: Period) -> PeriodDays:
+    """The day model of a stored period."""
+    return PeriodDays(period.starts_on, period.ends_on, seasonality_of(period))
+
+
+def ramp_of(member: Member) -> Ramp:
+    """A member's ramp: the schedule from starts_on when set, else the scalar factor."""
+    schedule = check_ramp_schedule([Decimal(v) for v in member.ramp_schedule or []])
+    if not schedule:
+        return Ramp(starts_on=member.starts_on, scalar=Fraction(Decimal(member.ramp)))
+    return Ramp(starts_on=member.starts_on, schedule=schedule)
+
+
+def allocation_ramp(member: Member, period: Period) -> Decimal | Fraction:
+    """The ramp factor capacity weighs with: the scalar, or the schedule over the period."""
+    if not member.ramp_schedule:
+        return Decimal(member.ramp)
+    # The schedule's steps weighted by the period's seasonality, from starts_on: a rep ramping
+    # through the busy months carries more than one ramping through the quiet ones.
+    return availability(period_days(period), ramp=ramp_of(member))
+
+
 async def _plan_view(uow: GoalsUnitOfWork, plan: Plan) -> PlanView:
     targets = await uow.repo.targets_of(plan.org_id, plan.id)
     active = {m.id for m in await uow.repo.active_members(plan.org_id, plan.team_id)}
@@ -95,6 +127,8 @@ async def put_plan(
         team = await load_team(uow, principal, cmd.team_id, write=True)
         period = await uow.repo.get(Period, org=principal.org, id=cmd.period_id, what="period")
         target = to_minor(cmd.target, team.currency, field="target")
+        check_over_assignment(cmd.over_assignment_pct)
+        pct = str(cmd.over_assignment_pct)
         plan = await uow.repo.plan_of(principal.org, team.id, period.id)
         created = plan is None
         if plan is None:
@@ -107,6 +141,7 @@ async def put_plan(
                     "period_id": period.id,
                     "target_minor": target,
                     "currency": team.currency,
+                    "over_assignment_pct": pct,
                 }
             )
         else:
@@ -120,6 +155,7 @@ async def put_plan(
                 # The stored split no longer adds up: a new allocation is needed before publish.
                 plan.method, plan.params = None, None
             plan.target_minor = target
+            plan.over_assignment_pct = pct
             plan.strategy, plan.measures = cmd.strategy, cmd.measures
             plan.version += 1
             plan.updated_at = utcnow()
@@ -156,6 +192,11 @@ class AllocationResult:
     method: str
     dry_run: bool
     rows: list[AllocatedShare]
+    # A parent team's split over its child teams (child team id, child plan id, amount, why).
+    teams: list[tuple[uuid.UUID, uuid.UUID | None, Decimal, dict[str, Any]]] = field(
+        default_factory=list
+    )
+    over_assigned: Decimal | None = None
 
 
 async def allocate_plan(
@@ -170,6 +211,9 @@ async def allocate_plan(
             raise Conflict(
                 "the plan is published; change individual targets instead of re-allocating"
             )
+        children = await uow.repo.child_teams(principal.org, team.id)
+        if children:
+            return await _allocate_children(cmd, uow, principal, team, period, plan, children)
         members = await uow.repo.active_members(principal.org, team.id)
         if not members:
             raise Conflict("the team has no active members to allocate to")
@@ -185,7 +229,7 @@ async def allocate_plan(
             MemberInput(
                 member_id=m.id,
                 capacity=Decimal(m.capacity),
-                ramp=Decimal(m.ramp),
+                ramp=allocation_ramp(m, period),
                 history=tuple(r.achieved_minor for r in history[m.id]),
             )
             for m in members
@@ -231,6 +275,110 @@ async def allocate_plan(
             uow.repo.add(plan)
             await uow.commit()
     return AllocationResult(plan=plan, method=cmd.method, dry_run=cmd.dry_run, rows=rows)
+
+
+async def _allocate_children(
+    cmd: AllocatePlan,
+    uow: GoalsUnitOfWork,
+    principal: Principal,
+    team: Team,
+    period: Period,
+    plan: Plan,
+    children: list[Team],
+) -> AllocationResult:
+    """Split a parent team's target over its child teams and set each child plan's target."""
+    total = over_assigned_minor(plan.target_minor, Decimal(plan.over_assignment_pct))
+    ids = {c.id for c in children}
+    overrides = {
+        k: to_minor(v, team.currency, field=f"overrides.{k}") for k, v in cmd.overrides.items()
+    }
+    unknown = [str(k) for k in overrides if k not in ids]
+    if unknown:
+        raise InvalidInput("overrides name teams that are not under this team", teams=unknown)
+    inputs = []
+    for child in children:
+        members = await uow.repo.active_members(principal.org, child.id)
+        history = await uow.repo.history_of(
+            principal.org, [m.id for m in members], period.starts_on
+        )
+        capacity = sum(
+            (Fraction(Decimal(m.capacity)) * Fraction(allocation_ramp(m, period)) for m in members),
+            Fraction(0),
+        )
+        results = [
+            ((r.starts_on, r.ends_on), r.achieved_minor) for rows in history.values() for r in rows
+        ]
+        inputs.append(
+            ChildTeam(team_id=child.id, capacity=capacity, history=history_by_period(results))
+        )
+    params = AllocationParams(periods=cmd.periods, alpha=cmd.alpha)
+    allocation = allocate(
+        total_minor=total,
+        method=cmd.method,
+        members=child_inputs(inputs),
+        params=params,
+        overrides=overrides,
+    )
+    teams = []
+    for child in children:
+        amount = allocation.targets[child.id]
+        derivation = allocation.derivations[child.id].to_json()
+        child_plan = await uow.repo.plan_of(principal.org, child.id, period.id)
+        if not cmd.dry_run:
+            child_plan = _set_child_target(uow, child, period, child_plan, amount)
+        teams.append(
+            (
+                child.id,
+                child_plan.id if child_plan else None,
+                from_minor(amount, team.currency),
+                derivation,
+            )
+        )
+    if not cmd.dry_run:
+        plan.method = allocation.method.value
+        plan.params = {"periods": params.periods, "alpha": str(params.alpha), "children": True}
+        plan.version += 1
+        plan.updated_at = utcnow()
+        uow.repo.add(plan)
+        await uow.commit()
+    return AllocationResult(
+        plan=plan,
+        method=cmd.method,
+        dry_run=cmd.dry_run,
+        rows=[],
+        teams=teams,
+        over_assigned=from_minor(total, team.currency),
+    )
+
+
+def _set_child_target(
+    uow: GoalsUnitOfWork, child: Team, period: Period, plan: Plan | None, amount: int
+) -> Plan:
+    """Create the child's draft plan with the amount, or move a draft plan's target to it."""
+    if plan is None:
+        plan = Plan.model_validate(
+            {
+                "org_id": child.org_id,
+                "team_id": child.id,
+                "period_id": period.id,
+                "target_minor": amount,
+                "currency": child.currency,
+            }
+        )
+    elif plan.target_minor != amount:
+        if plan.status == "published":
+            # A published child keeps its exact split; its total moves only by audited edits.
+            raise Conflict(
+                f"the plan of child team {child.id} is published; its target cannot be re-set",
+                team_id=str(child.id),
+            )
+        plan.target_minor = amount
+        # Its old split no longer adds up: the child allocates again before publishing.
+        plan.method, plan.params = None, None
+        plan.version += 1
+        plan.updated_at = utcnow()
+    uow.repo.add(plan)
+    return plan
 
 
 def _store_allocated(
@@ -313,6 +461,10 @@ async def publish_plan(cmd: PublishPlan, *, uow: GoalsUnitOfWork, principal: Pri
         )
         for t in targets:
             uow.emit(_assigned(t, plan, period))
+        # Imported here: relief builds on this module's helpers (a cycle at import time).
+        from services.goals.handlers.relief import relieve_on_publish
+
+        await relieve_on_publish(uow, principal, plan, period)
         await uow.commit()
     return view
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -12,6 +12,8 @@ from typing import Any
 
 from services.goals.adapters.orm import Member, PastResult, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
+from services.goals.domain.availability import check_ramp_schedule
+from services.goals.domain.hierarchy import check_parent
 from services.goals.domain.rebalancing import plan_departure
 from services.goals.handlers.access import load_member, load_team
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
@@ -45,6 +47,7 @@ class CreateTeam:
     name: str
     currency: str
     manager_id: uuid.UUID
+    parent_team_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +57,8 @@ class UpdateTeam:
     team_id: uuid.UUID
     name: str | None = None
     manager_id: uuid.UUID | None = None
+    parent_team_id: uuid.UUID | _Keep | None = KEEP
+    """KEEP leaves the parent; None makes the team a root."""
     if_match: str | None = None
 
 
@@ -67,6 +72,7 @@ class AddMember:
     capacity: Decimal
     ramp: Decimal
     starts_on: date | None = None
+    ramp_schedule: Sequence[Decimal] | None = None
     crm_ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
@@ -80,6 +86,8 @@ class UpdateMember:
     capacity: Decimal | None = None
     ramp: Decimal | None = None
     starts_on: date | _Keep | None = KEEP
+    ramp_schedule: Sequence[Decimal] | None = None
+    """None leaves it; an empty list clears it (back to the scalar ramp)."""
     crm_ids: Mapping[str, str | None] = field(default_factory=dict)
     """Only the CRMs named change; a None id clears it."""
     if_match: str | None = None
@@ -114,7 +122,25 @@ def _team_fact(cls: type, team: Team) -> Any:
         name=team.name,
         currency=team.currency,
         manager_id=team.manager_id,
+        parent_team_id=team.parent_team_id,
     )
+
+
+async def _check_parent(
+    uow: GoalsUnitOfWork, principal: Principal, team: Team, parent_id: uuid.UUID | None
+) -> None:
+    """The parent exists in the org, works in the same currency, and makes no cycle."""
+    if parent_id is None:
+        return
+    if not principal.is_admin:
+        raise Forbidden("only an admin may place a team in the hierarchy")
+    parent = await uow.repo.get(Team, org=principal.org, id=parent_id, what="team")
+    if parent.currency != team.currency:
+        raise InvalidInput(
+            f"the parent team works in {parent.currency}, this team in {team.currency}",
+            field="parent_team_id",
+        )
+    check_parent(team.id, parent.id, await uow.repo.parent_links(principal.org))
 
 
 async def create_team(cmd: CreateTeam, *, uow: GoalsUnitOfWork, principal: Principal) -> Team:
@@ -128,6 +154,8 @@ async def create_team(cmd: CreateTeam, *, uow: GoalsUnitOfWork, principal: Princ
                 "org_id": principal.org,
             }
         )
+        await _check_parent(uow, principal, team, cmd.parent_team_id)
+        team.parent_team_id = cmd.parent_team_id
         uow.repo.add(team)
         uow.emit(_team_fact(TeamCreated, team))
         await uow.commit()
@@ -161,6 +189,11 @@ async def update_team(cmd: UpdateTeam, *, uow: GoalsUnitOfWork, principal: Princ
             team.name = cmd.name
         if cmd.manager_id is not None:
             team.manager_id = cmd.manager_id
+        if cmd.parent_team_id is not KEEP:
+            if not principal.is_admin:
+                raise Forbidden("only an admin may place a team in the hierarchy")
+            await _check_parent(uow, principal, team, cmd.parent_team_id)
+            team.parent_team_id = cmd.parent_team_id
         team.version += 1
         uow.repo.add(team)
         uow.emit(_team_fact(TeamUpdated, team))
@@ -186,7 +219,17 @@ def _member_fact(cls: type, member: Member) -> Any:
             pipedrive=member.crm_pipedrive,
         ),
         version=member.version,
+        starts_on=member.starts_on,
+        ramp_schedule=(
+            None if member.ramp_schedule is None else [Decimal(v) for v in member.ramp_schedule]
+        ),
     )
+
+
+def _schedule_column(values: Sequence[Decimal] | None) -> list[str] | None:
+    """Validated ramp steps as stored text; None or [] means no schedule."""
+    steps = check_ramp_schedule(list(values or []))
+    return [str(v) for v in values] if steps and values else None
 
 
 def _crm_columns(crm_ids: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -204,6 +247,7 @@ async def add_member(cmd: AddMember, *, uow: GoalsUnitOfWork, principal: Princip
                 "capacity": str(cmd.capacity),
                 "ramp": str(cmd.ramp),
                 "starts_on": cmd.starts_on,
+                "ramp_schedule": _schedule_column(cmd.ramp_schedule),
                 **_crm_columns(cmd.crm_ids),
                 "org_id": principal.org,
                 "team_id": team.id,
@@ -251,6 +295,8 @@ def _member_changes(cmd: UpdateMember) -> dict[str, Any]:
     }
     if cmd.starts_on is not KEEP:
         changes["starts_on"] = cmd.starts_on
+    if cmd.ramp_schedule is not None:
+        changes["ramp_schedule"] = _schedule_column(cmd.ramp_schedule)
     return {**changes, **_crm_columns(cmd.crm_ids)}
 
 

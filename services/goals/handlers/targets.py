@@ -9,7 +9,7 @@ from decimal import Decimal
 from services.goals.adapters.orm import Plan, Target, TargetChange, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import plan_adjustment
-from services.goals.handlers.access import can_manage
+from services.goals.handlers.access import can_manage, manages
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, NotFound
@@ -43,7 +43,7 @@ async def _load_target(
     target = await uow.repo.get(Target, org=principal.org, id=target_id, what="target")
     team = await uow.repo.get(Team, org=principal.org, id=target.team_id, what="team")
     plan = await uow.repo.get(Plan, org=principal.org, id=target.plan_id, what="plan")
-    if can_manage(principal, team):
+    if await manages(uow, principal, team):
         return target, team, plan
     if principal.member_id != target.member_id:
         # Another rep's target does not exist for this caller: ids and amounts do not leak.

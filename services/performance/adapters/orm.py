@@ -60,6 +60,9 @@ class Member(Base, table=True):
     crm_pipedrive: str | None = Field(default=None, index=True)
     version: int
     active: bool = True
+    # Pace expects nothing before starts_on and follows the ramp schedule (decimal text).
+    starts_on: date | None = None
+    ramp_schedule: list[str] | None = Field(default=None, sa_type=sa.JSON)  # type: ignore[call-overload]
 
 
 class Period(Base, table=True):
@@ -277,3 +280,15 @@ class PeriodClose(Base, table=True):
     team_id: uuid.UUID
     period_id: uuid.UUID
     closed_at: datetime = Field(sa_type=_TZ)
+
+
+class Absence(Base, table=True):
+    """A member's absence as goals announced it: pace expects no sales on these days."""
+
+    id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID
+    member_id: uuid.UUID = Field(index=True)
+    starts_on: date
+    ends_on: date
+    kind: str

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.performance.adapters.orm import (
+    Absence,
     Attainment,
     EvaluationDue,
     Member,
@@ -79,6 +80,22 @@ class PerformanceRepository:
         """A member of the org (also one who left)."""
         member = await self.session.get(Member, member_id)
         return member if member is not None and member.org_id == org_id else None
+
+    async def absences(
+        self, *, org_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[date, date]]]:
+        """Known absences of members, as (first day, last day) pairs by member."""
+        wanted = list(member_ids)
+        found: dict[uuid.UUID, list[tuple[date, date]]] = {}
+        if not wanted:
+            return found
+        stmt = select(Absence).where(
+            Absence.org_id == org_id,
+            col(Absence.member_id).in_(wanted),
+        )
+        for row in (await self.session.exec(stmt)).all():
+            found.setdefault(row.member_id, []).append((row.starts_on, row.ends_on))
+        return found
 
     async def members(
         self, *, org_id: uuid.UUID, ids: Iterable[uuid.UUID]

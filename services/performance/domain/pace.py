@@ -140,9 +140,51 @@ class Pace:
     share: Fraction
 
 
-def expected_share(period: Period, as_of: datetime) -> Fraction:
+@dataclass(frozen=True)
+class Availability:
+    """When a rep is expected to sell: not while absent, not before starts_on, ramped after.
+
+    Absences are whole local days (both ends inclusive) in the period's time zone. The ramp
+    schedule holds one factor per month since ``starts_on`` (the last one holds); a day's
+    expected sales scale by it, so a ramping rep is expected to sell less in their first months.
+    """
+
+    absences: tuple[tuple[date, date], ...] = ()
+    starts_on: date | None = None
+    ramp_schedule: tuple[Fraction, ...] = ()
+
+    @property
+    def plain(self) -> bool:
+        """True when nothing here changes the calendar (the period's own pace applies)."""
+        return not self.absences and self.starts_on is None and not self.ramp_schedule
+
+    def factor(self, day: date) -> Fraction:
+        """How much of a normal day's sales is expected on a local day."""
+        if any(start <= day <= end for start, end in self.absences):
+            return _ZERO
+        if self.starts_on is not None and day < self.starts_on:
+            return _ZERO
+        if not self.ramp_schedule:
+            return _ONE
+        start = self.starts_on or day
+        months = (day.year - start.year) * 12 + day.month - start.month
+        if day.day < start.day:
+            months -= 1
+        return self.ramp_schedule[min(max(months, 0), len(self.ramp_schedule) - 1)]
+
+    def away(self, period: Period, as_of: datetime) -> bool:
+        """True when the rep is absent on the local day of ``as_of``."""
+        day = _as_utc(as_of, "as_of").astimezone(_zone(period.timezone)).date()
+        return any(start <= day <= end for start, end in self.absences)
+
+
+def expected_share(
+    period: Period, as_of: datetime, availability: Availability | None = None
+) -> Fraction:
     """Return the share of the period's target expected by ``as_of``, within [0, 1]."""
     now = _as_utc(as_of, "as_of")
+    if availability is not None and not availability.plain:
+        return _available_share(period, now, availability)
     if now <= period.starts_at:
         return _ZERO
     if now >= period.ends_at:
@@ -160,6 +202,48 @@ def expected_share(period: Period, as_of: datetime) -> Fraction:
         for month, weight in period.seasonality.items()
     )
     return sum(weighted, _ZERO)
+
+
+def _day_pieces(period: Period) -> list[tuple[int, date, datetime, datetime]]:
+    """The period cut into local days: (month, local date, start, end) instants."""
+    zone = _zone(period.timezone)
+    pieces = []
+    cursor = period.starts_at
+    day = cursor.astimezone(zone).date()
+    while cursor < period.ends_at:
+        end = min(_local_midnight(day + timedelta(days=1), zone), period.ends_at)
+        pieces.append((day.month, day, cursor, end))
+        cursor, day = end, day + timedelta(days=1)
+    return pieces
+
+
+def _available_share(period: Period, now: datetime, availability: Availability) -> Fraction:
+    """Expected share over the days the rep works, each weighted by seasonality and ramp."""
+    if now <= period.starts_at:
+        return _ZERO
+    if now >= period.ends_at:
+        return _ONE
+    pieces = _day_pieces(period)
+    month_total: dict[int, int] = defaultdict(int)
+    for month, _, start, end in pieces:
+        month_total[month] += _micros(end - start)
+    weights = period.seasonality
+    expected = whole = _ZERO
+    for month, day, start, end in pieces:
+        factor = availability.factor(day)
+        if not factor:
+            continue
+        # The same density as the period's own pace (a month's weight over its time), times
+        # the day's factor: absent days carry nothing, so the rest carries the whole period.
+        if weights is None:
+            density = Fraction(1)
+        else:
+            density = Fraction(weights.get(month, Decimal(0))) / month_total[month]
+        whole += density * factor * _micros(end - start)
+        expected += density * factor * _micros(min(max(now, start), end) - start)
+    if whole == 0:
+        return _ZERO
+    return expected / whole
 
 
 def projected_minor(achieved_minor: int, share: Fraction) -> int:
@@ -182,6 +266,7 @@ def classify(
     share: Fraction,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     previous_status: PaceStatus | None = None,
+    away: bool = False,
 ) -> PaceStatus:
     """Return the status for a projection/target ratio, with hysteresis and an early grace."""
     entering = _status_for(ratio, thresholds.struggling_below, thresholds.at_risk_below)
@@ -196,8 +281,8 @@ def classify(
             thresholds.at_risk_below + thresholds.hysteresis,
         )
         status = _worse(entering, _better(previous_status, recovering))
-    if share == 0 or share < Fraction(thresholds.min_elapsed_share):
-        # Too early to judge: a projection from a sliver of the period is noise, so nobody
+    if away or share == 0 or share < Fraction(thresholds.min_elapsed_share):
+        # Too early to judge (a projection from a sliver of the period is noise), or away: nobody
         # gets worse than they were (or than on_track) yet; improvements still count.
         floor = previous_status or PaceStatus.ON_TRACK
         status = _better(status, floor)
@@ -212,14 +297,15 @@ def evaluate(
     as_of: datetime,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     previous_status: PaceStatus | str | None = None,
+    availability: Availability | None = None,
 ) -> Pace:
-    """Evaluate one rep's pace in a period as of an instant."""
+    """Evaluate one rep's pace in a period as of an instant (over their available days)."""
     _require_int(target_minor, "target_minor")
     _require_int(achieved_minor, "achieved_minor")
     if target_minor < 0:
         raise InvalidInput("target must not be negative", field="target_minor")
     previous = _status(previous_status)
-    share = expected_share(period, as_of)
+    share = expected_share(period, as_of, availability)
     projected = projected_minor(achieved_minor, share)
     if target_minor == 0:
         # Nothing to reach: any non-negative result fully meets a zero target.
@@ -233,6 +319,7 @@ def evaluate(
             share=share,
             thresholds=thresholds,
             previous_status=previous,
+            away=availability is not None and availability.away(period, as_of),
         )
     behind = status in (PaceStatus.AT_RISK, PaceStatus.STRUGGLING)
     return Pace(

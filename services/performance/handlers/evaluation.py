@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from services.performance.adapters.orm import (
     Attainment,
+    Member,
     Period,
     ShortfallEpisode,
     Target,
@@ -86,6 +88,25 @@ def domain_period(period: Period) -> pace.Period:
     )
 
 
+def availability_of(
+    member: Member, absences: dict[uuid.UUID, list[tuple[date, date]]], period: Period
+) -> pace.Availability:
+    """When a member is expected to sell in a period: absences, starts_on and ramp schedule."""
+    mine = tuple(
+        (start, end)
+        for start, end in absences.get(member.id, [])
+        if start <= period.ends_on and period.starts_on <= end
+    )
+    starts_on = (
+        member.starts_on if member.starts_on and member.starts_on > period.starts_on else None
+    )
+    schedule = tuple(Fraction(Decimal(v)) for v in member.ramp_schedule or [])
+    # A starts_on before the period matters only to place the schedule's steps.
+    if schedule and member.starts_on is not None:
+        starts_on = member.starts_on
+    return pace.Availability(absences=mine, starts_on=starts_on, ramp_schedule=schedule)
+
+
 async def team_pace(
     repo: PerformanceRepository,
     *,
@@ -104,6 +125,7 @@ async def team_pace(
     if only_member is not None:
         targets = [t for t in targets if t.member_id == only_member]
     rows = await repo.attainments(period_id=period.id, member_ids=[t.member_id for t in targets])
+    absences = await repo.absences(org_id=period.org_id, member_ids=[t.member_id for t in targets])
     thresholds = thresholds_of(team)
     model = domain_period(period)
     result = []
@@ -117,6 +139,7 @@ async def team_pace(
             as_of=as_of,
             thresholds=thresholds,
             previous_status=previous,
+            availability=availability_of(members[target.member_id], absences, period),
         )
         currency = team.currency if team is not None else target.currency
         result.append(MemberPace(target.member_id, target, standing, currency, previous))

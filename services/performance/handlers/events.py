@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from services.performance.adapters.orm import Member, Period, Target, Team
+from services.performance.adapters.orm import Absence, Member, Period, Target, Team
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.handlers.sales import reassign_credit
 from shared.domain_errors import InvalidInput
 from shared.events import Envelope
 from shared.events.feedback import DisputeResolved, ReassignSaleCredit
 from shared.events.goals import (
+    AbsenceCancelled,
+    AbsenceRecorded,
     MemberJoined,
     MemberLeft,
     MemberUpdated,
@@ -89,6 +91,10 @@ async def _upsert_member(event: MemberJoined | MemberUpdated, uow: PerformanceUn
         "crm_salesforce": event.crm_ids.salesforce,
         "crm_pipedrive": event.crm_ids.pipedrive,
         "version": event.version,
+        "starts_on": event.starts_on,
+        "ramp_schedule": (
+            None if event.ramp_schedule is None else [str(v) for v in event.ramp_schedule]
+        ),
     }
     if member is None:
         uow.repo.add(Member.model_validate(values))
@@ -106,6 +112,36 @@ async def on_member_left(event: MemberLeft, envelope: Envelope, uow: Performance
     if member is not None and member.org_id == event.org_id:
         member.active = False
         uow.repo.add(member)
+
+
+async def on_absence_recorded(
+    event: AbsenceRecorded, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Learn an absence: pace expects no sales from the member on those days."""
+    if await uow.session.get(Absence, event.absence_id) is not None:
+        return
+    uow.repo.add(
+        Absence.model_validate(
+            {
+                "id": event.absence_id,
+                "org_id": event.org_id,
+                "team_id": event.team_id,
+                "member_id": event.member_id,
+                "starts_on": event.starts_on,
+                "ends_on": event.ends_on,
+                "kind": event.kind,
+            }
+        )
+    )
+
+
+async def on_absence_cancelled(
+    event: AbsenceCancelled, envelope: Envelope, uow: PerformanceUnitOfWork
+) -> None:
+    """Forget a cancelled absence (one of another org is left alone)."""
+    row = await uow.session.get(Absence, event.absence_id)
+    if row is not None and row.org_id == event.org_id:
+        await uow.session.delete(row)
 
 
 async def on_period_defined(

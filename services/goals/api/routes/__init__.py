@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from services.goals.api.routes import periods, plans, rebalancing, roster, targets
+from services.goals.api.routes import (
+    availability,
+    hierarchy,
+    periods,
+    plans,
+    rebalancing,
+    roster,
+    targets,
+)
 
 ROUTERS: list[APIRouter] = [
     roster.router,
@@ -10,6 +18,8 @@ ROUTERS: list[APIRouter] = [
     plans.router,
     targets.router,
     rebalancing.router,
+    availability.router,
+    hierarchy.router,
 ]
 TAGS: list[dict[str, str]] = [
     {"name": "roster", "description": "Teams, members and their past results."},
@@ -17,4 +27,6 @@ TAGS: list[dict[str, str]] = [
     {"name": "plans", "description": "Team target, strategy, measures, allocation, publication."},
     {"name": "targets", "description": "Individual targets, their ledger and acknowledgement."},
     {"name": "rebalancing", "description": "Rebalance policy, shortfall answers, approvals."},
+    {"name": "availability", "description": "Absences and relief, late joiners, ramp schedules."},
+    {"name": "hierarchy", "description": "Trees of teams: allocation down, roll-up of results."},
 ]

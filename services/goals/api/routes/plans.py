@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
 from services.goals.api.deps import UowDep
+from services.goals.domain.hierarchy import over_assignment_warnings
 from services.goals.handlers import plans
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import IfMatch, etag_of
@@ -39,6 +41,7 @@ async def put_plan(
         target=body.target,
         strategy=body.strategy.model_dump(),
         measures=body.measures,
+        over_assignment_pct=body.over_assignment_pct,
         if_match=if_match,
     )
     view, created = await plans.put_plan(cmd, uow=uow, principal=principal)
@@ -99,6 +102,14 @@ async def allocate_plan(
             )
             for r in result.rows
         ],
+        teams=[
+            schemas.AllocatedTeam(team_id=t, plan_id=p, amount=a, derivation=d)
+            for t, p, a, d in result.teams
+        ],
+        over_assigned=result.over_assigned,
+        warnings=over_assignment_warnings(Decimal(result.plan.over_assignment_pct))
+        if result.teams
+        else [],
     )
 
 

@@ -23,7 +23,12 @@ async def create_team(
     body: schemas.TeamCreate, principal: AdminPrincipal, uow: UowDep, response: Response
 ) -> schemas.TeamRead:
     """Create a team (admin)."""
-    cmd = roster.CreateTeam(name=body.name, currency=body.currency, manager_id=body.manager_id)
+    cmd = roster.CreateTeam(
+        name=body.name,
+        currency=body.currency,
+        manager_id=body.manager_id,
+        parent_team_id=body.parent_team_id,
+    )
     team = await roster.create_team(cmd, uow=uow, principal=principal)
     response.headers["Location"] = f"/v1/teams/{team.id}"
     response.headers["ETag"] = etag_of(team.version)
@@ -62,7 +67,13 @@ async def update_team(
 ) -> schemas.TeamRead:
     """Rename a team or (admin) change its manager."""
     cmd = roster.UpdateTeam(
-        team_id=team_id, name=body.name, manager_id=body.manager_id, if_match=if_match
+        team_id=team_id,
+        name=body.name,
+        manager_id=body.manager_id,
+        parent_team_id=(
+            body.parent_team_id if "parent_team_id" in body.model_fields_set else roster.KEEP
+        ),
+        if_match=if_match,
     )
     team = await roster.update_team(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(team.version)
@@ -87,6 +98,7 @@ async def add_member(
         capacity=body.capacity,
         ramp=body.ramp,
         starts_on=body.starts_on,
+        ramp_schedule=body.ramp_schedule,
         crm_ids=body.crm_ids.model_dump(),
     )
     member = await roster.add_member(cmd, uow=uow, principal=principal)
@@ -140,6 +152,7 @@ async def update_member(
         capacity=body.capacity,
         ramp=body.ramp,
         starts_on=body.starts_on if "starts_on" in body.model_fields_set else roster.KEEP,
+        ramp_schedule=body.ramp_schedule,
         # Only the CRM ids sent change; an id sent as null clears it.
         crm_ids=body.crm_ids.model_dump(exclude_unset=True) if body.crm_ids else {},
         if_match=if_match,

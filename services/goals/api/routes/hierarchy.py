@@ -1,0 +1,63 @@
+"""Team hierarchies: the roll-up of a tree of teams in a period."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from services.goals.api.deps import UowDep
+from services.goals.api.schemas import TEAM, Money
+from services.goals.domain.hierarchy import RollupNode
+from services.goals.handlers import hierarchy as handlers
+from shared.auth import ManagerPrincipal
+from shared.money import from_minor
+from shared.problems import PROBLEM_RESPONSES as P
+
+router = APIRouter(prefix="/v1", tags=["hierarchy"])
+#: The roll-up's status uses the default pace thresholds (performance owns each team's own).
+AT_RISK_BELOW, STRUGGLING_BELOW = Decimal("0.9"), Decimal("0.7")
+
+
+class RollupRead(BaseModel):
+    """One team of the tree: its target, what is assigned below it, and how it is doing."""
+
+    team_id: uuid.UUID = Field(examples=[TEAM])
+    name: str
+    target: Money | None = Field(None, description="The team's plan target (null: no plan)")
+    assigned: Money = Field(description="Child teams' targets, or the reps' targets of a leaf")
+    achieved: Money
+    projected: Money
+    status: str | None = Field(None, examples=["on_track"])
+    uncovered_shortfall: Money = Field(description="max(target - projected, 0)")
+    children: list[RollupRead] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, node: RollupNode, currency: str) -> RollupRead:
+        """Wire form of a roll-up node and everything below it."""
+        return cls(
+            team_id=node.team_id,  # type: ignore[arg-type]
+            name=node.name,
+            target=None if node.target_minor is None else from_minor(node.target_minor, currency),
+            assigned=from_minor(node.assigned_minor, currency),
+            achieved=from_minor(node.achieved_minor, currency),
+            projected=from_minor(node.projected_minor, currency),
+            status=node.status(AT_RISK_BELOW, STRUGGLING_BELOW),
+            uncovered_shortfall=from_minor(node.uncovered_minor, currency),
+            children=[cls.of(c, currency) for c in node.children],
+        )
+
+
+@router.get(
+    "/teams/{team_id}/periods/{period_id}/rollup",
+    response_model=RollupRead,
+    responses={k: P[k] for k in (401, 403, 404)},
+)
+async def get_rollup(
+    team_id: uuid.UUID, period_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
+) -> RollupRead:
+    """The tree below a team: target, assigned, achieved, projected, status, uncovered shortfall."""
+    node, currency = await handlers.rollup(team_id, period_id, uow=uow, principal=principal)
+    return RollupRead.of(node, currency)
