@@ -11,6 +11,10 @@ from pydantic_core import core_schema as cs
 
 #: Longest decimal string accepted (28 significant digits, sign, point, headroom).
 DECIMAL_MAX_LENGTH = 40
+#: What Decimal parses: a sign, digits with an optional point, an optional exponent, spaces around.
+DECIMAL_PATTERN = r"^\s*[+-]?(\d[\d_]*(\.[\d_]*)?|\.\d[\d_]*)([eE][+-]?\d+)?\s*$"
+#: The same without a minus sign, for decimals bounded below by zero.
+NON_NEGATIVE_DECIMAL_PATTERN = DECIMAL_PATTERN.replace("[+-]?", "[+]?", 1)
 
 
 def refuse_long_string(max_length: int) -> BeforeValidator:
@@ -36,9 +40,18 @@ class StringBranchMaxLength:
         """The wrapped schema with maxLength on each string branch."""
         json_schema = handler(schema)
         resolved: dict[str, Any] = handler.resolve_ref_schema(json_schema)
-        for branch in [resolved, *resolved.get("anyOf", [])]:
+        branches = [resolved, *resolved.get("anyOf", [])]
+        # JSON Schema cannot bound a string's value; a pattern without "-" states at least ">= 0".
+        non_negative = any(
+            b.get("minimum", -1) >= 0 or b.get("exclusiveMinimum", -1) >= 0 for b in branches
+        )
+        for branch in branches:
             if branch.get("type") == "string":
                 branch["maxLength"] = self.max_length
+                # Without a pattern any string looks valid, yet only decimals are accepted.
+                branch["pattern"] = (
+                    NON_NEGATIVE_DECIMAL_PATTERN if non_negative else DECIMAL_PATTERN
+                )
         return json_schema
 
 
