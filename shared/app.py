@@ -19,7 +19,7 @@ from shared.auth import AdminPrincipal
 from shared.bodylimit import BodyLimitMiddleware, BodyLimits
 from shared.domain_errors import InvalidInput, NotFound
 from shared.http import Cursor, Page, keyset, page_of
-from shared.idempotency import IdempotencyMiddleware
+from shared.idempotency import IdempotencyMiddleware, document_idempotency_key
 from shared.observability import RequestContextMiddleware, configure_logging
 from shared.problems import (
     PROBLEM_JSON,
@@ -116,12 +116,13 @@ def create_service_app(
 
 
 def _document_shared_problems(app: FastAPI) -> None:
-    """Generate the OpenAPI once, then add the problems every route shares (shared.problems)."""
+    """Generate the OpenAPI once, then add what the shared middleware does to every route."""
     generate = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_default_problems(generate())
+            document = document_idempotency_key(generate(), except_prefix=WEBHOOK_PREFIX)
+            app.openapi_schema = document_default_problems(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

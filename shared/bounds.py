@@ -11,8 +11,20 @@ from pydantic_core import core_schema as cs
 
 #: Longest decimal string accepted (28 significant digits, sign, point, headroom).
 DECIMAL_MAX_LENGTH = 40
+# Spelled out, not `\s` / `\d`: those mean other characters to a JSON Schema or JavaScript regex
+# than to the Rust one pydantic trims and parses with (Unicode White_Space, ASCII digits).
+SPACE = r"[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*"
+DIGITS = r"[0-9]+(_[0-9]+)*"
+#: An integer as a string (a JSON object key): what int() accepts, single underscores included.
+INTEGER_PATTERN = rf"^{SPACE}[+-]?{DIGITS}{SPACE}$"
+# Decimals are parsed more leniently than integers: Python's whitespace, underscores anywhere.
+_DECIMAL_SPACE = SPACE.replace(r"\x85", r"\x1c-\x1f\x85")
+_DECIMAL_DIGITS = r"_*[0-9][0-9_]*"
 #: What Decimal parses: a sign, digits with an optional point, an optional exponent, spaces around.
-DECIMAL_PATTERN = r"^\s*[+-]?(\d[\d_]*(\.[\d_]*)?|\.\d[\d_]*)([eE][+-]?\d+)?\s*$"
+DECIMAL_PATTERN = (
+    rf"^{_DECIMAL_SPACE}[+-]?({_DECIMAL_DIGITS}(\.[0-9_]*)?|\.{_DECIMAL_DIGITS})"
+    rf"([eE][+-]?{_DECIMAL_DIGITS})?{_DECIMAL_SPACE}$"
+)
 #: The same without a minus sign, for decimals bounded below by zero.
 NON_NEGATIVE_DECIMAL_PATTERN = DECIMAL_PATTERN.replace("[+-]?", "[+]?", 1)
 

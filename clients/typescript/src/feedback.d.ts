@@ -1568,7 +1568,10 @@ export interface operations {
     replay_dead_letter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 dead_letter_id: string;
             };
@@ -1614,6 +1617,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1671,7 +1683,10 @@ export interface operations {
     replay_outbox: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1719,6 +1734,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1875,7 +1899,10 @@ export interface operations {
     create_dispute: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1932,6 +1959,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2198,6 +2234,8 @@ export interface operations {
             header?: {
                 /** @description ETag of the version you read; 412 when it is stale */
                 "if-match"?: string | null;
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
             };
             path: {
                 dispute_id: string;
@@ -2335,6 +2373,8 @@ export interface operations {
             header?: {
                 /** @description ETag of the version you read; 412 when it is stale */
                 "if-match"?: string | null;
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
             };
             path: {
                 dispute_id: string;
@@ -2472,6 +2512,8 @@ export interface operations {
             header?: {
                 /** @description ETag of the version you read; 412 when it is stale */
                 "if-match"?: string | null;
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
             };
             path: {
                 dispute_id: string;
@@ -2609,6 +2651,8 @@ export interface operations {
             header?: {
                 /** @description ETag of the version you read; 412 when it is stale */
                 "if-match"?: string | null;
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
             };
             path: {
                 dispute_id: string;
@@ -2746,6 +2790,8 @@ export interface operations {
             header?: {
                 /** @description ETag of the version you read; 412 when it is stale */
                 "if-match"?: string | null;
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
             };
             path: {
                 dispute_id: string;
@@ -2966,7 +3012,10 @@ export interface operations {
     give_feedback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3023,6 +3072,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3191,7 +3249,10 @@ export interface operations {
     create_intel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3248,6 +3309,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3408,7 +3478,10 @@ export interface operations {
     add_meeting_note: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 meeting_id: string;
             };
@@ -3467,6 +3540,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3632,7 +3714,10 @@ export interface operations {
     create_meeting: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 team_id: string;
             };
@@ -3691,6 +3776,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2187,7 +2187,10 @@ export interface operations {
     replay_dead_letter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 dead_letter_id: string;
             };
@@ -2233,6 +2236,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2290,7 +2302,10 @@ export interface operations {
     replay_outbox: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2338,6 +2353,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2971,7 +2995,10 @@ export interface operations {
     record_result: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 member_id: string;
             };
@@ -3030,6 +3057,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3193,7 +3229,10 @@ export interface operations {
     define_period: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3250,6 +3289,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3513,7 +3561,10 @@ export interface operations {
     approve_rebalance: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 rebalance_id: string;
             };
@@ -3625,7 +3676,10 @@ export interface operations {
     reject_rebalance: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 rebalance_id: string;
             };
@@ -3977,7 +4031,10 @@ export interface operations {
     acknowledge_target: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 target_id: string;
             };
@@ -4303,7 +4360,10 @@ export interface operations {
     create_team: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4360,6 +4420,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4766,7 +4835,10 @@ export interface operations {
     add_member: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 team_id: string;
             };
@@ -4825,6 +4897,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5124,7 +5205,10 @@ export interface operations {
     allocate_plan: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 team_id: string;
                 period_id: string;
@@ -5262,6 +5346,8 @@ export interface operations {
             header?: {
                 /** @description ETag of the version you read; 412 when it is stale */
                 "if-match"?: string | null;
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
             };
             path: {
                 team_id: string;

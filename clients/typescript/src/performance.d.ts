@@ -1369,7 +1369,10 @@ export interface operations {
     replay_dead_letter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 dead_letter_id: string;
             };
@@ -1415,6 +1418,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1472,7 +1484,10 @@ export interface operations {
     replay_outbox: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1520,6 +1535,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1790,7 +1814,10 @@ export interface operations {
     create_sale_entry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2016,7 +2043,10 @@ export interface operations {
     assign_sale_credit: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 sale_id: string;
             };
@@ -2245,7 +2275,10 @@ export interface operations {
     evaluate_team_pace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 team_id: string;
                 period_id: string;
@@ -2305,6 +2338,15 @@ export interface operations {
             };
             /** @description The body did not arrive in time */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this key is still running, or just failed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,7 +21,7 @@ from services.goals.adapters.orm import (
 )
 from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import transfers_of
-from shared.bounds import BoundedDecimal
+from shared.bounds import INTEGER_PATTERN, BoundedDecimal
 from shared.money import Amount, NonNegativeAmount, from_minor
 from shared.timeutil import as_utc, aware
 
@@ -179,7 +179,7 @@ class PeriodCreate(BaseModel):
         max_length=12 * 20,
         examples=[{"1": "0.3", "2": "0.3", "3": "0.4"}],
         description="Weight per calendar month of the period; must sum to exactly 1",
-        json_schema_extra={"propertyNames": {"pattern": r"^\s*[+-]?\d[\d_]*\s*$"}},
+        json_schema_extra={"propertyNames": {"pattern": INTEGER_PATTERN}},
     )
 
 

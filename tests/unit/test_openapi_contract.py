@@ -1,4 +1,4 @@
-"""The checked-in TypeScript client matches what the services serve, and its types are fresh."""
+"""The OpenAPI states what the shared plumbing answers; the TypeScript client matches it."""
 
 from __future__ import annotations
 
@@ -53,3 +53,17 @@ def test_every_route_documents_the_problems_the_shared_plumbing_can_answer():
                     expected |= {"400", "422"}
                 missing = expected - documented
                 assert not missing, f"{service} {method.upper()} {path} lacks {sorted(missing)}"
+
+
+def test_every_post_a_token_calls_documents_its_idempotency_key():
+    for service in client.SERVICES:
+        for path, item in client.live_openapi(service)["paths"].items():
+            if "post" not in item:
+                continue
+            headers = {
+                p["name"]: p["schema"] for p in item["post"]["parameters"] if p["in"] == "header"
+            }
+            if path.startswith("/v1/webhooks/"):
+                assert "Idempotency-Key" not in headers, path
+            else:
+                assert headers["Idempotency-Key"]["maxLength"] == 255, path
