@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The prerequisite check runs with the system python (stdlib only), before .venv exists.
 DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Attain needs Python 3.11-3.13 (Debian: apt-get install python3 python3-venv)" >&2; exit 1; }; $(PYTHON) -m scripts.doctor --python $(PYTHON)
 
-.PHONY: run test lint format install demo doctor bench clean kafka
+.PHONY: run test lint format install demo doctor bench clean kafka client client-check
 
 $(STAMP): pyproject.toml
 	@echo "Installing the project into $(VENV) (takes a minute the first time)"
@@ -41,9 +41,10 @@ format: install
 kafka: install ## Copy the pinned Apache Kafka jars from Maven Central (cached; needs java and mvn)
 	$(PY) -m devtools.kafka fetch
 
-test: ## Lint, then every test: unit, integration and e2e (tansu and Apache Kafka, SQLite, PostgreSQL)
+test: ## Lint, compile the TypeScript client, then every test: unit, integration and e2e (tansu and Apache Kafka, SQLite, PostgreSQL)
 	$(DOCTOR) --quiet --for test
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory client-check
 	@$(MAKE) --no-print-directory kafka
 ifeq ($(strip $(PYTEST_ARGS)),)
 	@# Two processes: the suites mostly wait on brokers and services, so on 2 cores the Apache
@@ -58,6 +59,15 @@ ifeq ($(strip $(PYTEST_ARGS)),)
 else
 	$(PY) -m pytest $(PYTEST_ARGS)
 endif
+
+TS := clients/typescript
+client-check: ## Install the pinned TypeScript toolchain (npm ci) and compile the client with tsc --strict
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: the TypeScript client needs Node.js 20+ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(TS) && npx --no-install tsc --strict -p tsconfig.json
+
+client: install ## After an API change: snapshot the OpenAPI documents and regenerate the client's types
+	$(PY) -m scripts.client
 
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo

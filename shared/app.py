@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -13,15 +13,20 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.auth import AdminPrincipal
 from shared.bodylimit import BodyLimitMiddleware, BodyLimits
-from shared.domain_errors import NotFound
+from shared.domain_errors import InvalidInput, NotFound
 from shared.http import Cursor, Page, keyset, page_of
-from shared.idempotency import IdempotencyMiddleware
+from shared.idempotency import IdempotencyMiddleware, document_idempotency_key
 from shared.observability import RequestContextMiddleware, configure_logging
-from shared.problems import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
+from shared.problems import (
+    PROBLEM_JSON,
+    document_default_problems,
+    install_problem_handlers,
+    problem_responses,
+)
 from shared.ratelimit import RateLimitMiddleware, RateLimits
 from shared.runtime import ServiceRuntime
 from shared.uow import UnitOfWork
@@ -60,7 +65,7 @@ def create_service_app(
         lifespan=lifespan,
         openapi_tags=[*tags, {"name": "operations", "description": "Health, metrics and replay."}],
         generate_unique_id_function=lambda route: route.name,
-        responses={k: PROBLEM_RESPONSES[k] for k in (401, 413, 422, 429)},
+        responses=problem_responses(401, 413, 422, 429),
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -107,7 +112,21 @@ def create_service_app(
     app.include_router(operations_router())
     for router in routers:
         app.include_router(router)
+    _document_shared_problems(app)
     return app
+
+
+def _document_shared_problems(app: FastAPI) -> None:
+    """Generate the OpenAPI once, then add what the shared middleware does to every route."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = document_idempotency_key(generate(), except_prefix=WEBHOOK_PREFIX)
+            app.openapi_schema = document_default_problems(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class Readiness(BaseModel):
@@ -120,7 +139,16 @@ class Readiness(BaseModel):
 class ReplayRequest(BaseModel):
     """Re-publish outbox events created at or after this instant."""
 
-    since: datetime
+    since: AwareDatetime = Field(
+        examples=["2026-12-01T00:00:00Z"], description="An instant with its UTC offset"
+    )
+
+    def since_utc(self) -> datetime:
+        """The instant in UTC, as the database compares it; a 422 when it has none."""
+        try:
+            return self.since.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is a valid RFC 3339 text, yet before year 1
+            raise InvalidInput("since is out of range", field="since") from None
 
 
 class ReplayResult(BaseModel):
@@ -188,7 +216,7 @@ def operations_router() -> APIRouter:
         """Re-publish this org's events since an instant (same ids: consumers skip what they saw)."""
         relay = request.app.state.runtime.relay
         return ReplayResult(
-            requeued=await relay.replay(since=body.since, tenant_id=str(principal.org))
+            requeued=await relay.replay(since=body.since_utc(), tenant_id=str(principal.org))
         )
 
     @router.get("/v1/admin/dead-letters", response_model=Page[DeadLetterRead])

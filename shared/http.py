@@ -19,7 +19,12 @@ T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
 Cursor = Annotated[
-    str | None, Query(max_length=1000, description="next_cursor of the previous page")
+    str | None,
+    Query(
+        max_length=1000,
+        pattern=r"^[A-Za-z0-9_=-]*$",
+        description="next_cursor of the previous page (opaque; a forged one is a 422)",
+    ),
 ]
 IfMatch = Annotated[
     str | None,

@@ -16,6 +16,9 @@ from shared.auth import TokenVerifier
 from shared.db import PlumbingTables
 from shared.problems import PROBLEM_JSON
 
+#: Longest Idempotency-Key the middleware stores (a longer one is a 422).
+KEY_MAX_LENGTH = 255
+
 _REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
 # A claimed key with no answer after this long belongs to a request that died (crash, kill).
 ABANDONED_AFTER_S = 60
@@ -55,7 +58,7 @@ class IdempotencyMiddleware:
         if org is None:
             await self.app(scope, receive, send)
             return
-        if len(key) > 255:
+        if len(key) > KEY_MAX_LENGTH:
             await _problem(send, 422, "Idempotency-Key must be at most 255 characters")
             return
         body = await _read_body(receive)
@@ -180,3 +183,32 @@ async def _problem(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode())]})  # fmt: skip
     await send({"type": "http.response.body", "body": body})
+
+
+def document_idempotency_key(openapi: dict[str, Any], *, except_prefix: str) -> dict[str, Any]:
+    """State the Idempotency-Key header, and what it can answer, on every POST a token calls."""
+    problem = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path, item in openapi.get("paths", {}).items():
+        operation = item.get("post")
+        if operation is None or path.startswith(except_prefix):
+            continue  # webhooks carry no token, so the middleware never keys them
+        operation.setdefault("parameters", []).append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": KEY_MAX_LENGTH},
+                "description": (
+                    "Retry-safe POST: a retry with the same key and body replays the first 2xx "
+                    "answer (with Idempotent-Replayed: true) instead of acting twice"
+                ),
+            }
+        )
+        responses = operation.setdefault("responses", {})
+        responses.setdefault(
+            "409", {"description": "A request with this key is still running, or just failed"}
+        ).update(problem)
+        responses.setdefault(
+            "422", {"description": "This key was used with a different request body"}
+        ).update(problem)
+    return openapi

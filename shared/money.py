@@ -88,20 +88,28 @@ def _decimal_string(value: object) -> object:
     return value
 
 
-Amount = Annotated[
-    Decimal,
-    BeforeValidator(_decimal_string),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?\d+(\.\d+)?$",
-            "maxLength": AMOUNT_MAX_LENGTH,
-            "examples": ["12500.00"],
-            "description": (
-                f"Decimal string. One amount is at most {MAX_MINOR} minor units of its currency "
-                "(10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
-            ),
-        }
-    ),
-]
+def _amount_type(pattern: str, kind: str) -> object:
+    return Annotated[
+        Decimal,
+        BeforeValidator(_decimal_string),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "format": "decimal",  # the OpenAPI format registry's exact decimal
+                "pattern": pattern,
+                "maxLength": AMOUNT_MAX_LENGTH,
+                "examples": ["12500.00"],
+                "description": (
+                    f"{kind} string. One amount is at most {MAX_MINOR} minor units of its "
+                    "currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
+                ),
+            }
+        ),
+    ]
+
+
+Amount = _amount_type(r"^-?\d+(\.\d+)?$", "Decimal")
 """A money amount on the wire: a decimal string, exact, with the currency given beside it."""
+
+NonNegativeAmount = _amount_type(r"^(\d+(\.\d+)?|-0+(\.0+)?)$", "Non-negative decimal")
+"""An amount that may not be negative (a target, a sale); the schema says so, not only the server."""

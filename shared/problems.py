@@ -239,19 +239,76 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+_DESCRIPTIONS = {
+    400: "The body is not well-formed JSON",
+    401: "Missing or invalid token",
+    403: "Not allowed for this role",
+    404: "Not found (also for other organisations' ids)",
+    408: "The body did not arrive in time",
+    409: "Conflicts with the current state",
+    412: "If-Match does not match the current ETag",
+    413: "The request body is larger than this route accepts",
+    422: "Invalid input: `errors` names each field (schema), or `detail` the rule (business rule)",
+    429: "Rate limit reached; retry after the Retry-After seconds",
+    431: "Too many or too large request headers",
+    503: "A transient conflict or an unavailable dependency; nothing was applied, retry",
+}
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
-    for status, description in {
-        401: "Missing or invalid token",
-        403: "Not allowed for this role",
-        404: "Not found (also for other organisations' ids)",
-        409: "Conflicts with the current state",
-        412: "If-Match does not match the current ETag",
-        413: "The request body is larger than this route accepts",
-        422: "Invalid input",
-        429: "Rate limit reached; retry after the Retry-After seconds",
-    }.items()
+    for status, description in _DESCRIPTIONS.items()
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status documented as a problem+json."""
+    return {status: PROBLEM_RESPONSES[status] for status in statuses}
+
+
+# Produced by middleware before any route runs, for every request.
+_EVERY_OPERATION = (408, 413, 429, 431)
+# Produced by authentication, the request validator and the database for every /v1 operation.
+_EVERY_API_OPERATION = (401, 403, 422, 503)
+
+
+def document_default_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add the problems the shared plumbing can answer to each operation that can meet them.
+
+    Routes document their own outcomes (404, 409, 412...); what every route shares (malformed JSON,
+    authentication, body limits, rate limits, transient database conflicts) is added here once, so
+    the contract cannot drift route by route.
+    """
+    # The app's own `responses=` (create_service_app) puts Problem into the components.
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path, item in openapi.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in {"get", "put", "post", "patch", "delete"}:
+                continue
+            statuses = set(_EVERY_OPERATION)
+            if path.startswith("/v1/"):
+                statuses |= set(_EVERY_API_OPERATION)
+            if "{" in path:
+                statuses.add(404)  # an unknown id, or another organisation's
+            if "requestBody" in operation:
+                statuses |= {400, 422}  # 400: not JSON at all; 422: JSON not matching the schema
+            if operation.get("parameters"):
+                statuses.add(422)
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")) and PROBLEM_JSON in content:
+                    # Errors are only ever sent as problem+json: one media type, with its schema
+                    # (FastAPI would also list application/json and leave problem+json untyped).
+                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+            for status in sorted(statuses):
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": _DESCRIPTIONS[status],
+                        "content": {PROBLEM_JSON: {"schema": problem_ref}},
+                    },
+                )
+    return openapi
 
 
 async def send_problem(

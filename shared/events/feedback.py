@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,10 +51,15 @@ class WaiverRecorded(Event):
     reason: str
 
 
+def _type_is_required(schema: dict[str, Any]) -> None:
+    """Input must name its `type` (the union's discriminator), though the model has a default."""
+    schema["required"] = ["type", *(f for f in schema.get("required", []) if f != "type")]
+
+
 class AdjustTarget(BaseModel):
     """Change a member's target for a period by delta."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra=_type_is_required)
 
     type: Literal["adjust_target"] = "adjust_target"
     member_id: UUID
@@ -66,7 +71,7 @@ class AdjustTarget(BaseModel):
 class ReassignSaleCredit(BaseModel):
     """Move percent of a sale's credit to another member."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra=_type_is_required)
 
     type: Literal["reassign_sale_credit"] = "reassign_sale_credit"
     sale_id: UUID

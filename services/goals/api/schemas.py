@@ -22,8 +22,8 @@ from services.goals.adapters.orm import (
 from services.goals.domain.hierarchy import over_assignment_warnings
 from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import givers_of, transfers_of
-from shared.bounds import BoundedDecimal
-from shared.money import Amount, from_minor
+from shared.bounds import INTEGER_PATTERN, BoundedDecimal
+from shared.money import Amount, NonNegativeAmount, from_minor
 from shared.timeutil import as_utc, aware
 
 TEAM = "3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11"
@@ -36,15 +36,24 @@ Money = Amount
 Line = Annotated[str, StringConstraints(max_length=500)]
 #: One ramp factor, an exact decimal between 0 and 1.
 RampStep = Annotated[BoundedDecimal, Field(ge=0, le=1)]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+# Whitespace spelled out: `\s` means different characters to pydantic's regex engine (Rust) and
+# to a JavaScript or JSON Schema one (\x85, \ufeff), so the document would promise the wrong set.
+_NOT_AT_OR_SPACE = r"[^@\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+Email = Annotated[
+    str,
+    StringConstraints(
+        pattern=rf"^{_NOT_AT_OR_SPACE}+@{_NOT_AT_OR_SPACE}+\.{_NOT_AT_OR_SPACE}+$", max_length=320
+    ),
+]
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     @field_serializer("*", when_used="json", check_fields=False)
-    def _instants(self, value: Any) -> Any:
+    def _instants(self, value: Any):
         # SQLite returns naive UTC instants; the wire always carries an offset.
+        # No return annotation: with `-> Any` every read field would be documented as untyped.
         return aware(value) if isinstance(value, datetime) else value
 
 
@@ -193,6 +202,7 @@ class PeriodCreate(BaseModel):
         max_length=12 * 20,
         examples=[{"1": "0.3", "2": "0.3", "3": "0.4"}],
         description="Weight per calendar month of the period; must sum to exactly 1",
+        json_schema_extra={"propertyNames": {"pattern": INTEGER_PATTERN}},
     )
 
 
@@ -232,7 +242,7 @@ class ResultCreate(BaseModel):
     period_name: str = Field(min_length=1, max_length=100, examples=["2024-Q4"])
     starts_on: date = Field(examples=["2024-10-01"])
     ends_on: date = Field(examples=["2024-12-31"])
-    achieved: Money = Field(ge=0, examples=["48250.00"])
+    achieved: NonNegativeAmount = Field(ge=0, examples=["48250.00"])
 
 
 class ResultRead(_Out):
@@ -277,7 +287,7 @@ class Strategy(BaseModel):
 class PlanWrite(BaseModel):
     """A plan's target, strategy and productivity measures."""
 
-    target: Money = Field(ge=0, examples=["250000.00"])
+    target: NonNegativeAmount = Field(ge=0, examples=["250000.00"])
     strategy: Strategy = Field(default_factory=Strategy)
     measures: list[Line] = Field(
         default_factory=list, max_length=50, examples=[["10 discovery calls a week"]]
@@ -449,7 +459,7 @@ class PlanRead(_Out):
 class TargetEdit(BaseModel):
     """A manager's manual change of one target."""
 
-    amount: Money = Field(ge=0, examples=["90000.00"])
+    amount: NonNegativeAmount = Field(ge=0, examples=["90000.00"])
     reason: str = Field(min_length=1, max_length=1000, examples=["Takes over the Acme account"])
     team_total_changes: bool = Field(
         False,

@@ -13,7 +13,7 @@ from services.performance.adapters.orm import Sale, SaleCredit
 from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
-from shared.money import Amount, from_minor
+from shared.money import NonNegativeAmount, from_minor
 
 Status = Literal["on_track", "at_risk", "struggling"]
 _MEMBER = "5b0e7a4e-3f57-4c1e-8d2a-0c1b7f9e6a11"
@@ -70,6 +70,16 @@ class CreditIn(BaseModel):
 
 
 class _CreditChoice(BaseModel):
+    # Exactly one of the two, as the validator below demands: stated in the schema too.
+    model_config = {
+        "json_schema_extra": {
+            "oneOf": [
+                {"required": ["member_id"], "properties": {"member_id": {"not": {"type": "null"}}}},
+                {"required": ["credits"], "properties": {"credits": {"not": {"type": "null"}}}},
+            ]
+        }
+    }
+
     member_id: uuid.UUID | None = Field(None, examples=[_MEMBER])
     credits: list[CreditIn] | None = Field(
         None, max_length=100, description="A split summing to 100"
@@ -91,7 +101,7 @@ class _CreditChoice(BaseModel):
 class SaleCreate(_CreditChoice):
     """A sale entered by hand."""
 
-    amount: Amount = Field(ge=0, examples=["12500.00"])
+    amount: NonNegativeAmount = Field(ge=0, examples=["12500.00"])
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
     closed_at: datetime = Field(examples=["2026-12-07T15:04:11Z"])
     external_id: str | None = Field(None, max_length=200, examples=["INV-2026-000871"])
