@@ -437,6 +437,17 @@ class Attain:
             expect=expect,
         )
 
+    def processed_delivery(self, accepted: dict, *, timeout: float = 30.0) -> dict:
+        """Wait until the delivery processor has taken a 202-acknowledged delivery; its view."""
+
+        def settled() -> dict | None:
+            view = self.get("performance", f"/v1/webhook-deliveries/{accepted['delivery_id']}")
+            return view if view["outcome"] not in ("received", "fetching") else None
+
+        return wait_for(
+            settled, what=f"delivery {accepted['delivery_id']} processed", timeout=timeout
+        )
+
     def attainment(self, team: Team, period_id: str) -> dict[str, dict]:
         """Each targeted rep's attainment and pace, by member id (manager's view)."""
         view = self.get(

@@ -192,7 +192,7 @@ def test_signed_crm_sales_count_once_towards_their_reps_attainment(
     api: Attain, auto_loop: AutoLoop
 ) -> None:
     team, period_id = auto_loop.team, auto_loop.period_id
-    assert [a["applied"] for a in auto_loop.accepted] == [1, 1, 1]
+    assert [api.processed_delivery(a)["applied"] for a in auto_loop.accepted] == [1, 1, 1]
     achieved = {team.name_of(m): v for m, v in _achieved(auto_loop.attainment_after_sales).items()}
     assert achieved == {
         "Ana": Decimal("80000.00"),
@@ -201,8 +201,8 @@ def test_signed_crm_sales_count_once_towards_their_reps_attainment(
     }
     # The CRM retries a delivery (same webhook-id, fresh signature): same outcome, no new sale.
     _, first = auto_loop.deliveries[0]
-    again = api.deliver(first).json()
-    assert (again["applied"], again["duplicates"]) == (0, 1)
+    again = api.processed_delivery(api.deliver(first).json())
+    assert (again["outcome"], again["applied"], again["duplicates"]) == ("processed", 0, 1)
     assert _achieved(api.attainment(team, period_id))[team.rep("Ana").id] == Decimal("80000.00")
     assert len(api.sales(period_id=period_id)) == len(SALES)
 

@@ -49,9 +49,15 @@ class DeliveryRepository:
     async def hold_processor(self) -> bool:
         """Become this transaction's only batch processor; False when another replica is one.
 
-        SQLite has a single writer connection, so there is nothing to take there.
+        SQLite: a write statement first, so this transaction holds the single write lock before
+        it reads the batch (pysqlite would otherwise begin it only at the first write, and a
+        second process could apply the same rows from its reads in between).
         """
         if not self._postgres:
+            table = WebhookDelivery.__table__
+            await self.session.execute(
+                sa.update(table).where(sa.false()).values(outcome=table.c.outcome)
+            )
             return True
         taken = await self.session.execute(
             sa.select(sa.func.pg_try_advisory_xact_lock(_PROCESSOR_LOCK))
