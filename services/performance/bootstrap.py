@@ -12,6 +12,7 @@ import httpx
 from services.performance.adapters.crm.registry import ADAPTERS, CrmAdapter, hubspot_deals
 from services.performance.adapters.delivery_writer import DeliveryWriter
 from services.performance.adapters.orm import WebhookDelivery, metadata, plumbing
+from services.performance.adapters.secret_cache import SecretCache
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.config import Settings
 from services.performance.handlers import events, jobs
@@ -53,6 +54,10 @@ class PerformanceRuntime(ServiceRuntime):
             max_rows=settings.webhook_group_commit_rows,
             max_wait_s=settings.webhook_group_commit_ms / 1000,
             on_commit=self.processor.wake,
+        )
+        self.secret_cache = SecretCache(
+            self.uow,  # type: ignore[arg-type]
+            ttl_s=settings.webhook_secret_cache_s,
         )
         self._processor_task: asyncio.Task[None] | None = None
 

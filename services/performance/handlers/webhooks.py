@@ -56,6 +56,14 @@ class IntakeLimits:
     max_rejections: int = 5000
 
 
+class SecretSource(Protocol):
+    """The plaintext secrets of an (org, source) valid at an instant."""
+
+    def __call__(
+        self, *, org_id: uuid.UUID, source: str, now: datetime
+    ) -> Awaitable[list[str]]: ...
+
+
 RejectionSink = Callable[[str, str, bool], None]
 """(source, reason, recorded) for each refused delivery: where metrics count them."""
 
@@ -93,6 +101,7 @@ async def ingest_webhook(
     uow_factory: Callable[[], PerformanceUnitOfWork],
     adapters: Mapping[str, CrmAdapter],
     store: DeliveryStore,
+    active_secrets: SecretSource,
     now: datetime,
     limits: IntakeLimits | None = None,
     on_rejected: RejectionSink | None = None,
@@ -103,22 +112,18 @@ async def ingest_webhook(
     delivery = Delivery(
         org_id=cmd.org_id, source=cmd.source, body=cmd.body, headers=cmd.headers, url=cmd.url
     )
-    async with uow_factory() as uow:
-        rows = await uow.repo.active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
-        secrets = [uow.secrets.open(r.secret) for r in rows]
-        # No secret: nothing can verify it, so its body is not even looked at.
-        rejection = (
-            _verification_error(adapter, delivery, secrets, now)
-            if secrets
-            else WebhookRejected("no webhook secret is configured for this source")
-        )
-        if rejection is None:
-            await uow.rollback()  # release the read before waiting for the group commit
-        else:
-            reason = _reason_of(rejection, has_secret=bool(secrets))
+    secrets = await active_secrets(org_id=cmd.org_id, source=cmd.source, now=now)
+    # No secret: nothing can verify it, so its body is not even looked at.
+    rejection = (
+        _verification_error(adapter, delivery, secrets, now)
+        if secrets
+        else WebhookRejected("no webhook secret is configured for this source")
+    )
+    if rejection is not None:
+        reason = _reason_of(rejection, has_secret=bool(secrets))
+        async with uow_factory() as uow:
             recorded = await _record_rejection(uow, cmd, rejection, reason, now, limits)
             await uow.commit()
-    if rejection is not None:
         if on_rejected is not None:
             on_rejected(cmd.source, reason, recorded)
         raise rejection

@@ -46,6 +46,7 @@ async def _ingest(
         uow_factory=runtime.uow,  # type: ignore[arg-type]
         adapters=runtime.adapters,
         store=runtime.delivery_writer,
+        active_secrets=runtime.secret_cache.active,
         now=now,
         limits=IntakeLimits(
             head_bytes=settings.webhook_rejection_head_bytes,
@@ -147,6 +148,7 @@ async def rotate_webhook_secret(
         default_overlap_s=runtime.settings.webhook_secret_overlap_s,
         adapters=runtime.adapters,
     )
+    runtime.secret_cache.invalidate(org_id=principal.org, source=source)
     return SecretRotated(
         secret_id=result.secret_id,
         source=result.source,
