@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.performance.adapters.crm.registry import ADAPTERS, CrmAdapter, hubspot_deals
 from services.performance.adapters.delivery_writer import DeliveryWriter
@@ -17,7 +18,7 @@ from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.config import Settings
 from services.performance.handlers import events, jobs
 from services.performance.handlers.deliveries import FetchRetry, process_batch
-from services.performance.processor import DeliveryProcessor
+from services.performance.processor import DeliveryProcessor, listen, notify_statement
 from shared.events import feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
@@ -54,12 +55,14 @@ class PerformanceRuntime(ServiceRuntime):
             max_rows=settings.webhook_group_commit_rows,
             max_wait_s=settings.webhook_group_commit_ms / 1000,
             on_commit=self.processor.wake,
+            notify=notify_statement(self.engine),
         )
         self.secret_cache = SecretCache(
             self.uow,  # type: ignore[arg-type]
             ttl_s=settings.webhook_secret_cache_s,
         )
         self._processor_task: asyncio.Task[None] | None = None
+        self._listener: AsyncConnection | None = None
 
     async def process_deliveries(self) -> int:
         """Apply one batch of stored deliveries; how many were taken."""
@@ -78,6 +81,7 @@ class PerformanceRuntime(ServiceRuntime):
     async def start_workers(self) -> None:
         """Start the shared workers, then the delivery processor."""
         await super().start_workers()
+        self._listener = await listen(self.engine, self.processor.wake)
         self._processor_task = asyncio.create_task(self.processor.run(), name="deliveries")
 
     @property
@@ -99,6 +103,10 @@ class PerformanceRuntime(ServiceRuntime):
                 with contextlib.suppress(BaseException):
                     await self._processor_task
             self._processor_task = None
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -7,7 +7,36 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 log = logging.getLogger(__name__)
+
+#: NOTIFY'd by the transaction that stores deliveries (PostgreSQL), heard by every processor.
+DELIVERY_CHANNEL = "attain_webhook_deliveries"
+
+
+def notify_statement(engine: AsyncEngine) -> sa.TextClause | None:
+    """What the storing transaction runs to wake processors in other processes (PostgreSQL)."""
+    return sa.text(f"NOTIFY {DELIVERY_CHANNEL}") if engine.dialect.name == "postgresql" else None
+
+
+async def listen(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncConnection | None:
+    """Hold a connection that wakes this process's processor on every NOTIFY; None on SQLite.
+
+    An API process beside a worker then has its deliveries applied at once, not at the poll.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    conn = await engine.connect()
+    try:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.add_listener(DELIVERY_CHANNEL, lambda *_: wake())
+    except Exception as exc:  # polling still works; only latency suffers
+        log.warning("cannot LISTEN for stored deliveries, polling only: %s", exc)
+        await conn.close()
+        return None
+    return conn
 
 
 class DeliveryProcessor:

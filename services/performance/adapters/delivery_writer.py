@@ -33,12 +33,14 @@ class DeliveryWriter:
         max_rows: int,
         max_wait_s: float,
         on_commit: Callable[[], None] | None = None,
+        notify: sa.Executable | None = None,
     ) -> None:
         self._engine = engine
         self._table = table
         self._max_rows = max_rows
         self._max_wait_s = max_wait_s
         self._on_commit = on_commit
+        self._notify = notify
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._last_arrival = 0
@@ -114,6 +116,9 @@ class DeliveryWriter:
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(self._table.insert(), rows)
+            if self._notify is not None:
+                # Delivered at commit: wakes processors of other processes (a worker beside us).
+                await conn.execute(self._notify)
         if self._on_commit is not None:
             self._on_commit()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.performance.adapters.orm import Sale, WebhookDelivery
 from services.performance.handlers import deliveries as processing
+from services.performance.processor import listen
 from tests.integration.performance.conftest import ORG, PerfApp, Seeded, open_app
 from tests.integration.performance.test_webhooks import (
     GENERIC_BODY,
@@ -245,3 +247,27 @@ async def test_only_a_failed_delivery_can_be_reprocessed(perf: PerfApp, outcome:
     assert answer.status_code == 409
     assert answer.json()["outcome"] == outcome
     assert await perf.processed() == 0
+
+
+async def test_a_worker_beside_the_api_is_woken_by_the_commit_on_postgresql(postgres):
+    """The API's group commit NOTIFYs: a worker polling once a minute applies it at once."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    postgres.create_database(name)
+    url = postgres.url(name)
+    async with _app(url) as api, _app(url, webhook_poll_s=60) as worker:
+        await _ready(api)
+        listener = await listen(worker.runtime.engine, worker.runtime.processor.wake)
+        assert listener is not None
+        running = asyncio.create_task(worker.runtime.processor.run())
+        try:
+            await asyncio.sleep(0.2)  # the worker has drained the empty queue and now waits
+            response = await post(api, "generic", *_sale("msg_woken"))
+            for _ in range(100):
+                if (await delivery_view(api, response))["outcome"] == "processed":
+                    break
+                await asyncio.sleep(0.1)
+            assert (await delivery_view(api, response))["outcome"] == "processed"
+        finally:
+            worker.runtime.processor.stop()
+            await running
+            await listener.close()
