@@ -290,8 +290,11 @@ def test_proposed_rebalance_changes_targets_only_once_the_manager_approves(
     api.set_generic_secret()
     closed_at = datetime.now(UTC) - timedelta(days=2)
     for name, amount in (("Ana", "82000.00"), ("Ben", "61000.00")):
-        api.deliver(
-            api.sale_delivery(email=team.rep(name).email, amount=amount, closed_at=closed_at)
+        # Intake only stores: the evaluation must see the sales the processor applied.
+        api.processed_delivery(
+            api.deliver(
+                api.sale_delivery(email=team.rep(name).email, amount=amount, closed_at=closed_at)
+            ).json()
         )
     before = api.targets(team, period_id)
     api.set_thresholds(team, DEFAULT_THRESHOLDS)
@@ -462,8 +465,13 @@ def test_three_reps_struggling_at_once_are_all_covered_in_one_rebalance(
     api.set_generic_secret()
     closed_at = datetime.now(UTC) - timedelta(days=3)
     for name in ("Ana", "Ben"):  # ahead: 80 000 of 100 000 at half time
-        api.deliver(
-            api.sale_delivery(email=team.rep(name).email, amount="80000.00", closed_at=closed_at)
+        # Intake only stores: the evaluation must see the sales the processor applied.
+        api.processed_delivery(
+            api.deliver(
+                api.sale_delivery(
+                    email=team.rep(name).email, amount="80000.00", closed_at=closed_at
+                )
+            ).json()
         )
     api.set_thresholds(team, DEFAULT_THRESHOLDS)
     evaluation = api.evaluate(team, period_id)

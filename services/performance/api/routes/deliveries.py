@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
+from services.performance.adapters.crm.registry import Source
 from services.performance.api.delivery_schemas import WebhookDeliveryRead
 from services.performance.api.deps import Runtime, Uow
 from services.performance.handlers.deliveries import (
@@ -19,7 +20,6 @@ from shared.http import Cursor, Page, page_of
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/webhook-deliveries", tags=["webhooks"])
-Source = Literal["generic", "hubspot", "pipedrive", "salesforce"]
 Outcome = Literal["received", "fetching", "processed", "malformed", "failed"]
 
 

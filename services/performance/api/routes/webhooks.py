@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 
 from services.performance.adapters.crm import salesforce
+from services.performance.adapters.crm.registry import Source
 from services.performance.api.deps import Now, Runtime
 from services.performance.api.schemas import SecretRotated, SecretRotation, WebhookAccepted
 from services.performance.handlers.webhooks import (
@@ -22,7 +22,6 @@ from shared.auth import AdminPrincipal
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["webhooks"])
-Source = Literal["generic", "hubspot", "pipedrive", "salesforce"]
 
 _RAW_BODY = {"requestBody": {"required": True, "content": {"application/json": {}}}}
 _WEBHOOK_PROBLEMS = {
