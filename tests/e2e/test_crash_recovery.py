@@ -227,25 +227,6 @@ def test_every_sale_accepted_around_a_performance_crash_counts_exactly_once(
         }
 
 
-def test_deliveries_acknowledged_right_before_a_sigkill_are_applied_after_the_restart(
-    api: Attain, world: World, burst: Burst, stack: Stack
-) -> None:
-    """202 then SIGKILL at once (most still unapplied): after the restart each applies once."""
-    closed_at = datetime.now(UTC) - timedelta(days=2)
-    # Owners no team knows: unassigned sales, so the attainment the later tests check is as is.
-    sent = [
-        api.sale_delivery(email=f"nobody{i}@example.com", amount="10.00", closed_at=closed_at)
-        for i in range(8)
-    ]
-    with ThreadPoolExecutor(len(sent)) as pool:
-        answers = list(pool.map(lambda d: api.deliver(d).json(), sent))
-    stack.restart("performance", kill=True)
-    views = [api.processed_delivery(a, timeout=60) for a in answers]
-    assert [(v["outcome"], v["applied"]) for v in views] == [("processed", 1)] * len(sent)
-    unassigned = {s["external_id"] for s in api.sales() if s["unassigned"]}
-    assert {d.payload["external_id"] for d in sent} <= unassigned
-
-
 @dataclass
 class Shortfalls:
     """Evaluations whose shortfall events were in flight when goals and feedback died."""
@@ -372,3 +353,23 @@ def test_replaying_every_event_of_the_org_applies_none_twice(
     record_note(stack.db, f"replay: re-published {requeued}; skipped as duplicates {skipped}")
     assert {name: api.metric(name, "events_consumed_total") for name in SERVICES} == consumed
     assert _snapshot(api, world) == before
+
+
+def test_deliveries_acknowledged_right_before_a_sigkill_are_applied_after_the_restart(
+    api: Attain, world: World, burst: Burst, stack: Stack
+) -> None:
+    """202 then SIGKILL at once (most still unapplied): after the restart each applies once."""
+    # Last in the module, so its restart cannot shift the timing of the judgement tests above.
+    closed_at = datetime.now(UTC) - timedelta(days=2)
+    # Owners no team knows: unassigned sales, so the attainment the later tests check is as is.
+    sent = [
+        api.sale_delivery(email=f"nobody{i}@example.com", amount="10.00", closed_at=closed_at)
+        for i in range(8)
+    ]
+    with ThreadPoolExecutor(len(sent)) as pool:
+        answers = list(pool.map(lambda d: api.deliver(d).json(), sent))
+    stack.restart("performance", kill=True)
+    views = [api.processed_delivery(a, timeout=60) for a in answers]
+    assert [(v["outcome"], v["applied"]) for v in views] == [("processed", 1)] * len(sent)
+    unassigned = {s["external_id"] for s in api.sales() if s["unassigned"]}
+    assert {d.payload["external_id"] for d in sent} <= unassigned
