@@ -209,7 +209,7 @@ def run(api: Attain, say: Narrator) -> None:
         )
         first = first or delivery
         sent = time.monotonic()
-        answer = api.deliver(delivery).json()
+        answer = api.processed_delivery(api.deliver(delivery).json())
         achieved[rep.id] += Decimal(amount)
         want = achieved[rep.id]
         row = wait_for(
@@ -218,12 +218,12 @@ def run(api: Attain, say: Narrator) -> None:
         )[rep.id]
         ms = (time.monotonic() - sent) * 1000
         say.say(
-            f"{name} closes {eur(amount)} with {customer}: 202 accepted (applied "
+            f"{name} closes {eur(amount)} with {customer}: 202 stored (applied "
             f"{answer['applied']}); {name} now at {eur(row['achieved'])} = {row['percent']} % of "
             f"target (visible after {ms:.0f} ms)."
         )
     assert first is not None
-    again = api.deliver(first).json()
+    again = api.processed_delivery(api.deliver(first).json())
     say.say(
         f"The CRM retries Ana's first delivery (same webhook-id): 202 again, applied "
         f"{again['applied']}, duplicate {again['duplicates']} - counted once, never twice."

@@ -437,6 +437,17 @@ class Attain:
             expect=expect,
         )
 
+    def processed_delivery(self, accepted: dict, *, timeout: float = 30.0) -> dict:
+        """Wait until the delivery processor has taken a 202-acknowledged delivery; its view."""
+
+        def settled() -> dict | None:
+            view = self.get("performance", f"/v1/webhook-deliveries/{accepted['delivery_id']}")
+            return view if view["outcome"] not in ("received", "fetching") else None
+
+        return wait_for(
+            settled, what=f"delivery {accepted['delivery_id']} processed", timeout=timeout
+        )
+
     def attainment(self, team: Team, period_id: str) -> dict[str, dict]:
         """Each targeted rep's attainment and pace, by member id (manager's view, every page)."""
         rows: dict[str, dict] = {}
@@ -756,14 +767,17 @@ def sell_to_org(
 ) -> int:
     """Signed generic deliveries: amount_of(team index, rep index) per rep (None: no sale)."""
     closed_at = datetime.now(UTC) - timedelta(days=3)
-    sent = 0
+    accepted = []
     for t, member in enumerate(org):
         for r, rep in enumerate(member.team.reps):
             amount = amount_of(t, r)
             if amount is not None:
-                api.deliver(api.sale_delivery(email=rep.email, amount=amount, closed_at=closed_at))
-                sent += 1
-    return sent
+                delivery = api.sale_delivery(email=rep.email, amount=amount, closed_at=closed_at)
+                accepted.append(api.deliver(delivery).json())
+    # Intake only stores: what comes next (evaluation) must see every sale applied.
+    for answer in accepted:
+        api.processed_delivery(answer, timeout=120)
+    return len(accepted)
 
 
 def evaluate_org(api: Attain, org: Sequence[OrgTeam], period_id: str) -> dict[str, dict]:

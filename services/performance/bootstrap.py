@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.performance.adapters.orm import metadata, plumbing
+from services.performance.adapters.crm.registry import ADAPTERS, CrmAdapter, hubspot_deals
+from services.performance.adapters.delivery_writer import DeliveryWriter
+from services.performance.adapters.orm import WebhookDelivery, metadata, plumbing
+from services.performance.adapters.secret_cache import SecretCache
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.config import Settings
 from services.performance.handlers import events, jobs
+from services.performance.handlers.deliveries import FetchRetry, process_batch
+from services.performance.processor import DeliveryProcessor, listen, notify_statement
 from shared.events import feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
@@ -22,7 +30,7 @@ def system_clock() -> datetime:
 
 
 class PerformanceRuntime(ServiceRuntime):
-    """The shared runtime plus a replaceable clock and the HTTP client used to call CRMs."""
+    """The shared runtime plus a clock, the CRM adapters, and the webhook delivery pipeline."""
 
     settings: Settings
 
@@ -31,6 +39,50 @@ class PerformanceRuntime(ServiceRuntime):
         # Tests freeze time here (signature vectors are only valid at their timestamp).
         self.clock: Callable[[], datetime] = system_clock
         self._http: httpx.AsyncClient | None = None
+        token = settings.hubspot_private_app_token
+        self.adapters: Mapping[str, CrmAdapter] = ADAPTERS
+        self.deals = hubspot_deals(
+            lambda: self.http,
+            base_url=lambda: self.settings.hubspot_api_base_url,
+            default_token=token.get_secret_value() if token else None,
+        )
+        self.processor = DeliveryProcessor(
+            run_batch=self.process_deliveries, poll_s=settings.webhook_poll_s
+        )
+        self.delivery_writer = DeliveryWriter(
+            engine=self.engine,
+            table=WebhookDelivery.__table__,  # type: ignore[arg-type]
+            max_rows=settings.webhook_group_commit_rows,
+            max_wait_s=settings.webhook_group_commit_ms / 1000,
+            on_commit=self.processor.wake,
+            notify=notify_statement(self.engine),
+        )
+        self.secret_cache = SecretCache(
+            self.uow,  # type: ignore[arg-type]
+            ttl_s=settings.webhook_secret_cache_s,
+        )
+        self._processor_task: asyncio.Task[None] | None = None
+        self._listener: AsyncConnection | None = None
+
+    async def process_deliveries(self) -> int:
+        """Apply one batch of stored deliveries; how many were taken."""
+        return await process_batch(
+            uow_factory=self.uow,  # type: ignore[arg-type]
+            adapters=self.adapters,
+            deals=self.deals,
+            now=self.clock(),
+            limit=self.settings.webhook_batch_size,
+            retry=FetchRetry(
+                attempts=self.settings.hubspot_fetch_attempts,
+                backoff_s=self.settings.hubspot_fetch_backoff_s,
+            ),
+        )
+
+    async def start_workers(self) -> None:
+        """Start the shared workers, then the delivery processor."""
+        await super().start_workers()
+        self._listener = await listen(self.engine, self.processor.wake)
+        self._processor_task = asyncio.create_task(self.processor.run(), name="deliveries")
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -40,7 +92,21 @@ class PerformanceRuntime(ServiceRuntime):
         return self._http
 
     async def stop(self) -> None:
-        """Close the CRM client, then the shared infrastructure."""
+        """Flush stored deliveries, finish the batch in flight, close the CRM client and the rest."""
+        await self.delivery_writer.close()
+        self.processor.stop()
+        if self._processor_task is not None:
+            # The batch in flight commits or rolls back; what it did not take stays stored.
+            done, _ = await asyncio.wait({self._processor_task}, timeout=5)
+            if not done:
+                self._processor_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._processor_task
+            self._processor_task = None
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -34,6 +34,19 @@ class Settings(ServiceSettings):
     webhook_rejection_max_rows: int = Field(5000, ge=0)
     webhook_rejection_retention_hours: float = Field(24 * 7, gt=0)
     webhook_rejection_purge_interval_s: float = Field(3600.0, gt=0)
+    #: How long intake keeps an (org, source)'s opened secrets before reading them again; a
+    #: rotation takes effect at once in the process that made it, within this in the others.
+    webhook_secret_cache_s: float = Field(1.0, ge=0, le=60)
+    #: Group commit of verified deliveries: one transaction per this many rows ...
+    webhook_group_commit_rows: int = Field(64, ge=1, le=1000)
+    #: ... or per this wait after the first row of a flush, whichever comes first.
+    webhook_group_commit_ms: float = Field(2.0, ge=0, le=100)
+    #: Deliveries the processor applies per transaction, and its poll when not woken.
+    webhook_batch_size: int = Field(100, ge=1, le=1000)
+    webhook_poll_s: float = Field(0.5, gt=0)
+    #: A failed HubSpot deal fetch is retried this often, waiting backoff * 2^n in between.
+    hubspot_fetch_attempts: int = Field(5, ge=1)
+    hubspot_fetch_backoff_s: float = Field(2.0, ge=0)
     evaluation_interval_s: float = 300.0
     #: Evaluation after sales waits for this much quiet in a (team, period) ...
     evaluation_quiet_s: float = 2.0

@@ -148,7 +148,7 @@ def test_readme_walkthrough_passes_on_moved_ports_with_a_custom_secret(running):
     if result.returncode != 0:
         print_logs(running.run_dir)
     assert result.returncode == 0, f"stdout:\n{out}\nstderr:\n{result.stderr}"
-    assert result.stdout.count('"applied":1') == 2, out  # both signed sales were accepted
+    assert result.stdout.count('"applied":1') == 2, out  # both signed sales were applied
     assert '"published"' in out and '"auto"' in out
     assert '"status": "struggling"' in out
     assert '"status": "applied"' in out  # the shortfall was moved

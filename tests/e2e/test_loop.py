@@ -212,7 +212,7 @@ def test_signed_crm_sales_count_once_towards_their_reps_attainment(
     api: Attain, auto_loop: AutoLoop
 ) -> None:
     team, period_id = auto_loop.team, auto_loop.period_id
-    assert [a["applied"] for a in auto_loop.accepted] == [1, 1, 1]
+    assert [api.processed_delivery(a)["applied"] for a in auto_loop.accepted] == [1, 1, 1]
     achieved = {team.name_of(m): v for m, v in _achieved(auto_loop.attainment_after_sales).items()}
     assert achieved == {
         "Ana": Decimal("80000.00"),
@@ -221,8 +221,8 @@ def test_signed_crm_sales_count_once_towards_their_reps_attainment(
     }
     # The CRM retries a delivery (same webhook-id, fresh signature): same outcome, no new sale.
     _, first = auto_loop.deliveries[0]
-    again = api.deliver(first).json()
-    assert (again["applied"], again["duplicates"]) == (0, 1)
+    again = api.processed_delivery(api.deliver(first).json())
+    assert (again["outcome"], again["applied"], again["duplicates"]) == ("processed", 0, 1)
     assert _achieved(api.attainment(team, period_id))[team.rep("Ana").id] == Decimal("80000.00")
     assert len(api.sales(period_id=period_id)) == len(SALES)
 
@@ -310,8 +310,11 @@ def test_proposed_rebalance_changes_targets_only_once_the_manager_approves(
     api.set_generic_secret()
     closed_at = datetime.now(UTC) - timedelta(days=2)
     for name, amount in (("Ana", "82000.00"), ("Ben", "61000.00")):
-        api.deliver(
-            api.sale_delivery(email=team.rep(name).email, amount=amount, closed_at=closed_at)
+        # Intake only stores: the evaluation must see the sales the processor applied.
+        api.processed_delivery(
+            api.deliver(
+                api.sale_delivery(email=team.rep(name).email, amount=amount, closed_at=closed_at)
+            ).json()
         )
     before = api.targets(team, period_id)
     api.set_thresholds(team, DEFAULT_THRESHOLDS)
@@ -484,8 +487,13 @@ def test_three_reps_struggling_at_once_are_all_covered_in_one_rebalance(
     api.set_generic_secret()
     closed_at = datetime.now(UTC) - timedelta(days=3)
     for name in ("Ana", "Ben"):  # ahead: 80 000 of 100 000 at half time
-        api.deliver(
-            api.sale_delivery(email=team.rep(name).email, amount="80000.00", closed_at=closed_at)
+        # Intake only stores: the evaluation must see the sales the processor applied.
+        api.processed_delivery(
+            api.deliver(
+                api.sale_delivery(
+                    email=team.rep(name).email, amount="80000.00", closed_at=closed_at
+                )
+            ).json()
         )
     api.set_thresholds(team, DEFAULT_THRESHOLDS)
     evaluation = api.evaluate(team, period_id)

@@ -292,6 +292,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhook Deliveries
+         * @description List stored deliveries in arrival order, optionally of one source or outcome.
+         */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Webhook Delivery
+         * @description Read one stored delivery: outcome, changes applied, duplicates, error.
+         */
+        get: operations["get_webhook_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-deliveries/{delivery_id}/reprocess": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reprocess Webhook Delivery
+         * @description Queue a failed delivery again; changes it applied before stay applied once.
+         */
+        post: operations["reprocess_webhook_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-secrets/{source}": {
         parameters: {
             query?: never;
@@ -343,7 +403,7 @@ export interface paths {
         put?: never;
         /**
          * Receive Hubspot Webhook
-         * @description Receive HubSpot deal events (signature v3); won deals are read back from HubSpot's API.
+         * @description Receive HubSpot deal events (signature v3); the processor reads won deals back later.
          */
         post: operations["receive_hubspot_webhook"];
         delete?: never;
@@ -665,6 +725,16 @@ export interface components {
         Page_SaleRead_: {
             /** Items */
             items: components["schemas"]["SaleRead"][];
+            /**
+             * Next Cursor
+             * @description Opaque cursor of the next page, if any
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[WebhookDeliveryRead] */
+        Page_WebhookDeliveryRead_: {
+            /** Items */
+            items: components["schemas"]["WebhookDeliveryRead"][];
             /**
              * Next Cursor
              * @description Opaque cursor of the next page, if any
@@ -1019,15 +1089,15 @@ export interface components {
         };
         /**
          * WebhookAccepted
-         * @description A delivery was stored and its changes applied (or recognised as already applied).
+         * @description A delivery was stored durably; the delivery processor applies it shortly after.
          */
         WebhookAccepted: {
             /**
              * Applied
-             * @description Changes applied by this delivery
-             * @example 1
+             * @description Null until processed: see the delivery's own view
+             * @example null
              */
-            applied: number;
+            applied?: number | null;
             /**
              * Delivery Id
              * Format: uuid
@@ -1035,10 +1105,63 @@ export interface components {
             delivery_id: string;
             /**
              * Duplicates
-             * @description Changes already applied earlier
-             * @example 0
+             * @description Null until processed: see the delivery's own view
+             * @example null
+             */
+            duplicates?: number | null;
+            /**
+             * Outcome
+             * @description GET /v1/webhook-deliveries/{id} follows it
+             * @default received
+             * @example received
+             */
+            outcome: string;
+        };
+        /**
+         * WebhookDeliveryRead
+         * @description A stored delivery and what processing it did.
+         */
+        WebhookDeliveryRead: {
+            /**
+             * Applied
+             * @description Changes this delivery applied
+             */
+            applied: number;
+            /**
+             * Attempts
+             * @description HubSpot deal fetches tried so far
+             */
+            attempts: number;
+            /**
+             * Duplicates
+             * @description Changes that were applied before, by another delivery
              */
             duplicates: number;
+            /**
+             * Error
+             * @description Why it is malformed, failed or still fetching
+             */
+            error?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Outcome
+             * @description received | fetching (HubSpot retry waiting) | processed | malformed | failed
+             * @example processed
+             */
+            outcome: string;
+            /** Processed At */
+            processed_at?: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Source */
+            source: string;
         };
     };
     responses: never;
@@ -2748,6 +2871,322 @@ export interface operations {
             };
         };
     };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                source?: ("generic" | "hubspot" | "pipedrive" | "salesforce") | null;
+                outcome?: ("received" | "fetching" | "processed" | "malformed" | "failed") | null;
+                limit?: number;
+                /** @description next_cursor of the previous page (opaque; a forged one is a 422) */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WebhookDeliveryRead_"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reprocess_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     rotate_webhook_secret: {
         parameters: {
             query?: never;
@@ -2969,7 +3408,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stored but not processed now; retry later */
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3085,7 +3524,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stored but not processed now; retry later */
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3201,7 +3640,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stored but not processed now; retry later */
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3317,7 +3756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stored but not processed now; retry later */
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
             503: {
                 headers: {
                     [name: string]: unknown;

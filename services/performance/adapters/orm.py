@@ -116,6 +116,8 @@ class WebhookDelivery(Base, table=True):
     """Every verified delivery as received, stored in full before it is processed."""
 
     __tablename__ = "webhook_delivery"
+    # The processor takes pending deliveries in arrival order: one index serves that query.
+    __table_args__ = (sa.Index("ix_webhook_delivery_outcome_arrival", "outcome", "arrival"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
@@ -123,9 +125,17 @@ class WebhookDelivery(Base, table=True):
     headers: dict[str, Any] = Field(sa_type=sa.JSON)
     body: bytes = Field(sa_type=sa.LargeBinary)
     verified: bool
-    outcome: str = Field(max_length=20)  # received | rejected | malformed | processed | failed
+    # received | fetching | processed | malformed | failed
+    outcome: str = Field(max_length=20)
     error: str | None = None
     processed_at: datetime | None = Field(default=None, sa_type=_TZ)
+    #: Nanoseconds since the epoch when stored, strictly increasing per process: arrival order.
+    arrival: int = Field(default=0, sa_type=sa.BigInteger)
+    applied: int = 0
+    duplicates: int = 0
+    #: HubSpot deal fetches tried so far; the next one waits until next_attempt_at.
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
 class WebhookRejection(Base, table=True):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.performance.adapters.delivery_repository import DeliveryRepository
 from services.performance.adapters.repository import PerformanceRepository
 from shared.secrets import SecretBox
 from shared.uow import UnitOfWork
@@ -15,6 +18,7 @@ class PerformanceUnitOfWork(UnitOfWork):
     """Unit of work with the performance repositories."""
 
     repo: PerformanceRepository
+    deliveries: DeliveryRepository
 
     def __init__(self, *args: Any, secrets: SecretBox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -24,3 +28,19 @@ class PerformanceUnitOfWork(UnitOfWork):
     def open_repositories(self, session: AsyncSession) -> None:
         """Bind this service's repositories to the session."""
         self.repo = PerformanceRepository(session)
+        self.deliveries = DeliveryRepository(session)
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Undo the block's writes and its queued events when it raises; the rest carries on."""
+        queued = len(self._pending)
+        nested = await self.session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            await nested.rollback()
+            del self._pending[queued:]
+            # Members remembered inside the block may hold rolled-back state.
+            self.repo = PerformanceRepository(self.session)
+            raise
+        await nested.commit()

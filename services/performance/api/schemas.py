@@ -21,11 +21,18 @@ _SALE = "8f3c1d2e-6a7b-4c5d-9e0f-1a2b3c4d5e6f"
 
 
 class WebhookAccepted(BaseModel):
-    """A delivery was stored and its changes applied (or recognised as already applied)."""
+    """A delivery was stored durably; the delivery processor applies it shortly after."""
 
     delivery_id: uuid.UUID
-    applied: int = Field(examples=[1], description="Changes applied by this delivery")
-    duplicates: int = Field(examples=[0], description="Changes already applied earlier")
+    outcome: str = Field(
+        "received", examples=["received"], description="GET /v1/webhook-deliveries/{id} follows it"
+    )
+    applied: int | None = Field(
+        None, examples=[None], description="Null until processed: see the delivery's own view"
+    )
+    duplicates: int | None = Field(
+        None, examples=[None], description="Null until processed: see the delivery's own view"
+    )
 
 
 class SecretRotation(BaseModel):

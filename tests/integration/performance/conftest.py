@@ -85,6 +85,10 @@ class PerfApp:
                 await handlers[type(event)](event, wrap(event), uow)
                 await uow.commit()
 
+    async def processed(self) -> int:
+        """Wait for the delivery processor: apply every stored delivery that is due."""
+        return await self.runtime.processor.drain()
+
     async def count(self, model) -> int:
         async with self.runtime.engine.connect() as conn:
             stmt = sa.select(sa.func.count()).select_from(model.__table__)

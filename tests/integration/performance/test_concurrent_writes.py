@@ -43,6 +43,7 @@ async def test_concurrent_assignments_of_one_sale_credit_it_once(perf_pg: PerfAp
     body = GENERIC_BODY.replace(b"ana.ruiz@example.com", b"nobody@example.com")
     signed = _sign_generic(body, GENERIC_HEADERS["webhook-id"], "1796656000")
     assert (await post(perf_pg, "generic", body, signed)).status_code == 202
+    await perf_pg.processed()
     listed = await perf_pg.client.get("/v1/sales", headers=perf_pg.admin())
     [sale] = listed.json()["items"]
     url = f"/v1/sales/{sale['id']}/assignment"

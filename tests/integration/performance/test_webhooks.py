@@ -98,6 +98,14 @@ async def ana_sales(perf: PerfApp) -> list[dict]:
     return response.json()["items"]
 
 
+async def delivery_view(perf: PerfApp, response) -> dict:
+    """The delivery log's view of the delivery a 202 acknowledged."""
+    delivery_id = response.json()["delivery_id"]
+    got = await perf.client.get(f"/v1/webhook-deliveries/{delivery_id}", headers=perf.admin())
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
 async def assert_refused(perf: PerfApp, response, before: dict[str, int]) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -113,7 +121,9 @@ async def test_generic_vector_becomes_attainment_for_the_mapped_member(perf: Per
     await perf.set_secret("generic", GENERIC_SECRET)
     response = await post(perf, "generic", GENERIC_BODY, GENERIC_HEADERS)
     assert response.status_code == 202, response.text
-    assert response.json()["applied"] == 1
+    assert response.json()["outcome"] == "received"
+    assert await perf.processed() == 1
+    assert (await delivery_view(perf, response))["applied"] == 1
     [sale] = await ana_sales(perf)
     assert (sale["amount"], sale["currency"], sale["external_id"]) == (
         "12500.00",
@@ -221,10 +231,14 @@ async def test_a_redelivered_webhook_counts_once(perf: PerfApp):
     await perf.seed()
     await perf.set_secret("generic", GENERIC_SECRET)
     first = await post(perf, "generic", GENERIC_BODY, GENERIC_HEADERS)
+    await perf.processed()
     again = await post(perf, "generic", GENERIC_BODY, GENERIC_HEADERS)
     assert (first.status_code, again.status_code) == (202, 202)
-    assert again.json() | {"delivery_id": None} == {
-        "delivery_id": None,
+    await perf.processed()
+    assert {
+        k: (await delivery_view(perf, again))[k] for k in ("outcome", "applied", "duplicates")
+    } == {
+        "outcome": "processed",
         "applied": 0,
         "duplicates": 1,
     }
@@ -240,7 +254,8 @@ async def test_a_concurrent_duplicate_counts_once(perf_db: PerfApp):
         *(post(perf, "generic", GENERIC_BODY, GENERIC_HEADERS) for _ in range(2))
     )
     assert [r.status_code for r in responses] == [202, 202]
-    assert sorted(r.json()["applied"] for r in responses) == [0, 1]
+    await perf.processed()
+    assert sorted([(await delivery_view(perf, r))["applied"] for r in responses]) == [0, 1]
     assert await perf.state() == {"sales": 1, "applied": 1, "achieved": 1_250_000}
 
 
@@ -274,6 +289,7 @@ async def test_an_unmappable_owner_is_kept_unassigned_until_a_manager_assigns_it
     body = GENERIC_BODY.replace(b"ana.ruiz@example.com", b"nobody@example.com")
     signed = _sign_generic(body, GENERIC_HEADERS["webhook-id"], "1796656000")
     assert (await post(perf, "generic", body, signed)).status_code == 202
+    await perf.processed()
     listed = await perf.client.get(
         "/v1/sales", params={"unassigned": "true"}, headers=perf.manager()
     )
@@ -296,6 +312,7 @@ async def test_a_sale_in_another_currency_is_kept_flagged_and_not_counted(perf: 
     body = GENERIC_BODY.replace(b'"EUR"', b'"USD"')
     signed = _sign_generic(body, GENERIC_HEADERS["webhook-id"], "1796656000")
     assert (await post(perf, "generic", body, signed)).status_code == 202
+    await perf.processed()
     [sale] = await ana_sales(perf)
     assert sale["currency_mismatch"] is True and sale["currency"] == "USD"
     assert await perf.achieved_total() == 0
@@ -308,21 +325,26 @@ async def test_amount_change_adjusts_and_reversal_reverses_the_same_sale(perf: P
     payload = json.loads(GENERIC_BODY)
     updated = json.dumps(payload | {"type": "sale.updated", "amount": "15000.00"}).encode()
     await post(perf, "generic", updated, _sign_generic(updated, "msg_update", "1796656000"))
+    await perf.processed()
     assert await perf.state() == {"sales": 1, "applied": 2, "achieved": 1_500_000}
     refund = json.dumps({"type": "sale.refunded", "external_id": payload["external_id"]}).encode()
     await post(perf, "generic", refund, _sign_generic(refund, "msg_refund", "1796656000"))
+    await perf.processed()
     [sale] = await ana_sales(perf)
     assert sale["status"] == "reversed" and sale["version"] == 3
     assert await perf.achieved_total() == 0
 
 
-async def test_a_malformed_delivery_is_a_400_problem_and_changes_nothing(perf: PerfApp):
+async def test_a_malformed_delivery_is_stored_marked_malformed_and_changes_nothing(perf: PerfApp):
     await perf.seed()
     await perf.set_secret("generic", GENERIC_SECRET)
     body = b'{"type": "sale.exploded"}'
     response = await post(perf, "generic", body, _sign_generic(body, "msg_bad", "1796656000"))
-    assert response.status_code == 400
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.status_code == 202  # authentic, so stored: parsing is the processor's job
+    await perf.processed()
+    seen = await delivery_view(perf, response)
+    assert (seen["outcome"], seen["applied"]) == ("malformed", 0)
+    assert "unknown type" in seen["error"]
     assert await perf.state() == {"sales": 0, "applied": 0, "achieved": 0}
 
 
@@ -354,6 +376,8 @@ async def test_hubspot_vector_is_verified_on_the_public_url_and_the_deal_is_fetc
     await _hubspot_ready(perf, fake_hubspot)
     response = await post(perf, "hubspot", HUBSPOT_BODY, HUBSPOT_HEADERS)
     assert response.status_code == 202, response.text
+    assert fake_hubspot["calls"] == []  # HubSpot has its answer before any call back
+    await perf.processed()
     [call] = fake_hubspot["calls"]
     assert call["auth"] == f"Bearer {HUBSPOT_TOKEN}"
     [sale] = await ana_sales(perf)
@@ -388,19 +412,48 @@ async def test_hubspot_refuses_a_changed_secret_or_timestamp(perf: PerfApp, fake
     assert fake_hubspot["calls"] == []
 
 
-async def test_hubspot_api_failure_stores_the_delivery_and_asks_for_a_retry(
+async def test_a_hubspot_api_failure_waits_as_fetching_and_is_retried_with_backoff(
     perf: PerfApp, fake_hubspot: dict
 ):
+    """HubSpot gets its 202 at once; the processor retries the fetch after its backoff."""
     await _hubspot_ready(perf, fake_hubspot)
     fake_hubspot["state"]["status"] = 502
-    failed = await post(perf, "hubspot", HUBSPOT_BODY, HUBSPOT_HEADERS)
-    assert failed.status_code == 503
-    assert await perf.state() == {"sales": 0, "applied": 0, "achieved": 0}
-    assert [d.outcome for d in await perf.deliveries()] == ["failed"]
+    response = await post(perf, "hubspot", HUBSPOT_BODY, HUBSPOT_HEADERS)
+    assert response.status_code == 202
+    await perf.processed()
+    seen = await delivery_view(perf, response)
+    assert (seen["outcome"], seen["attempts"]) == ("fetching", 1)
+    assert "502" in seen["error"]
     fake_hubspot["state"]["status"] = 200
-    retried = await post(perf, "hubspot", HUBSPOT_BODY, HUBSPOT_HEADERS)
-    assert retried.status_code == 202
+    assert await perf.processed() == 0  # the retry is not due yet
+    perf.runtime.clock = lambda: FROZEN + timedelta(seconds=3)
+    assert await perf.processed() == 1
+    assert (await delivery_view(perf, response))["outcome"] == "processed"
     assert await perf.state() == {"sales": 1, "applied": 1, "achieved": 1_825_000}
+
+
+async def test_a_delivery_failed_after_its_fetch_attempts_is_reprocessed_on_request(
+    perf: PerfApp, fake_hubspot: dict
+):
+    """Past the last attempt the delivery is failed; reprocess queues it and it then applies."""
+    await _hubspot_ready(perf, fake_hubspot)
+    perf.runtime.settings.hubspot_fetch_attempts = 1
+    fake_hubspot["state"]["status"] = 503
+    response = await post(perf, "hubspot", HUBSPOT_BODY, HUBSPOT_HEADERS)
+    await perf.processed()
+    assert (await delivery_view(perf, response))["outcome"] == "failed"
+    delivery_id = response.json()["delivery_id"]
+    path = f"/v1/webhook-deliveries/{delivery_id}/reprocess"
+    assert (await perf.client.post(path, headers=perf.manager())).status_code == 403
+    fake_hubspot["state"]["status"] = 200
+    queued = await perf.client.post(path, headers=perf.admin())
+    assert (queued.status_code, queued.json()["outcome"]) == (202, "received")
+    await perf.processed()
+    assert (await delivery_view(perf, response))["outcome"] == "processed"
+    assert await perf.state() == {"sales": 1, "applied": 1, "achieved": 1_825_000}
+    again = await perf.client.post(path, headers=perf.admin())
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
 
 
 # -- pipedrive ------------------------------------------------------------------------------
@@ -411,10 +464,12 @@ async def test_pipedrive_vector_becomes_a_sale_of_the_mapped_owner(perf: PerfApp
     await perf.set_secret("pipedrive", PIPEDRIVE_SECRET)
     response = await post(perf, "pipedrive", PIPEDRIVE_BODY, PIPEDRIVE_HEADERS)
     assert response.status_code == 202, response.text
+    await perf.processed()
     [sale] = await ana_sales(perf)
     assert (sale["amount"], sale["external_id"]) == ("9600.00", "4417")
     again = await post(perf, "pipedrive", PIPEDRIVE_BODY, PIPEDRIVE_HEADERS)
-    assert again.json()["duplicates"] == 1
+    await perf.processed()
+    assert (await delivery_view(perf, again))["duplicates"] == 1
 
 
 async def test_pipedrive_refuses_changed_credentials_or_secret(perf: PerfApp):
@@ -443,6 +498,7 @@ async def test_salesforce_vector_is_acknowledged_in_soap_and_recorded(perf: Perf
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/xml")
     assert b"<Ack>true</Ack>" in response.content
+    await perf.processed()
     [sale] = await ana_sales(perf)
     assert (sale["amount"], sale["currency"]) == ("27500.00", "EUR")
     assert sale["closed_at"].startswith("2026-12-07T00:00:00")

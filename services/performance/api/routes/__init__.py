@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter
 
-from services.performance.api.routes import attainment, sales, webhooks
+from services.performance.api.routes import attainment, deliveries, sales, webhooks
 
-ROUTERS: list[APIRouter] = [webhooks.router, sales.router, attainment.router]
+ROUTERS: list[APIRouter] = [webhooks.router, deliveries.router, sales.router, attainment.router]
 TAGS: list[dict[str, str]] = [
     {"name": "webhooks", "description": "CRM webhook intake and webhook secret rotation."},
     {"name": "sales", "description": "Sales from CRMs and manual entry, with split credit."},

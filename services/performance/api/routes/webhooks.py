@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 
-from services.performance.adapters.crm import hubspot, salesforce
+from services.performance.adapters.crm import salesforce
+from services.performance.adapters.crm.registry import Source
 from services.performance.api.deps import Now, Runtime
 from services.performance.api.schemas import SecretRotated, SecretRotation, WebhookAccepted
 from services.performance.handlers.webhooks import (
@@ -22,13 +22,11 @@ from shared.auth import AdminPrincipal
 from shared.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["webhooks"])
-Source = Literal["generic", "hubspot", "pipedrive", "salesforce"]
 
 _RAW_BODY = {"requestBody": {"required": True, "content": {"application/json": {}}}}
 _WEBHOOK_PROBLEMS = {
     400: {**PROBLEM_RESPONSES[422], "description": "Malformed delivery (not retried by CRMs)"},
     401: {**PROBLEM_RESPONSES[401], "description": "Bad signature or credentials, or stale"},
-    503: {**PROBLEM_RESPONSES[422], "description": "Stored but not processed now; retry later"},
 }
 
 
@@ -40,17 +38,15 @@ async def _ingest(
     if request.url.query:
         url += "?" + request.url.query
     settings = runtime.settings
-    token = settings.hubspot_private_app_token
     return await ingest_webhook(
         IngestWebhook(
             org_id=org_id, source=source, body=body, headers=dict(request.headers), url=url
         ),
         uow_factory=runtime.uow,  # type: ignore[arg-type]
+        adapters=runtime.adapters,
+        store=runtime.delivery_writer,
+        active_secrets=runtime.secret_cache.active,
         now=now,
-        fetch_deal=lambda tok, deal_id: hubspot.fetch_deal(
-            runtime.http, base_url=settings.hubspot_api_base_url, token=tok, deal_id=deal_id
-        ),
-        default_hubspot_token=token.get_secret_value() if token else None,
         limits=IntakeLimits(
             head_bytes=settings.webhook_rejection_head_bytes,
             max_rejections=settings.webhook_rejection_max_rows,
@@ -62,9 +58,7 @@ async def _ingest(
 
 
 def _accepted(result: IngestResult) -> WebhookAccepted:
-    return WebhookAccepted(
-        delivery_id=result.delivery_id, applied=result.applied, duplicates=result.duplicates
-    )
+    return WebhookAccepted(delivery_id=result.delivery_id)
 
 
 @router.post(
@@ -91,7 +85,7 @@ async def receive_generic_webhook(
 async def receive_hubspot_webhook(
     org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
 ) -> WebhookAccepted:
-    """Receive HubSpot deal events (signature v3); won deals are read back from HubSpot's API."""
+    """Receive HubSpot deal events (signature v3); the processor reads won deals back later."""
     return _accepted(await _ingest(request, runtime, now, org_id, "hubspot"))
 
 
@@ -151,7 +145,9 @@ async def rotate_webhook_secret(
         org_id=principal.org,
         now=now,
         default_overlap_s=runtime.settings.webhook_secret_overlap_s,
+        adapters=runtime.adapters,
     )
+    runtime.secret_cache.invalidate(org_id=principal.org, source=source)
     return SecretRotated(
         secret_id=result.secret_id,
         source=result.source,
