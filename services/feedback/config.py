@@ -19,3 +19,4 @@ class Settings(ServiceSettings):
 
     dispute_response_window_hours: float = 168.0
     dispute_sweep_interval_s: float = 60.0
+    action_item_sweep_interval_s: float = 300.0

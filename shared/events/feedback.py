@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -125,3 +126,44 @@ class CheckInOpened(Event):
     feedback_id: UUID
     member_id: UUID
     shortfall_id: UUID
+
+
+class OneOnOneProposed(Event):
+    """A 1:1 was proposed for a rep, e.g. because a shortfall check-in opened for them."""
+
+    TYPE: ClassVar[str] = "attain.feedback.one_on_one_proposed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "one_on_one_id"
+
+    team_id: UUID
+    one_on_one_id: UUID
+    member_id: UUID
+    scheduled_at: datetime
+    shortfall_id: UUID | None = None
+
+
+class ConversationHeld(Event):
+    """A manager talked with a rep: a 1:1 was held or a check-in answered."""
+
+    TYPE: ClassVar[str] = "attain.feedback.conversation_held.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    member_id: UUID
+    kind: Literal["one_on_one_held", "check_in_answered"]
+    reference_id: UUID
+    held_at: datetime
+
+
+class ActionItemOverdue(Event):
+    """An open action item passed its due date (announced once per item)."""
+
+    TYPE: ClassVar[str] = "attain.feedback.action_item_overdue.v1"
+    SUBJECT_FIELD: ClassVar[str] = "action_item_id"
+
+    team_id: UUID
+    action_item_id: UUID
+    owner_id: UUID
+    description: str
+    due_on: date
+    source: Literal["one_on_one", "meeting"]
+    source_id: UUID

@@ -14,9 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.adapters.orm import (
-    Dispute as DisputeRow,
-)
-from services.feedback.adapters.orm import (
+    ActionItem,
     DisputeParty,
     FeedbackNote,
     IntelItem,
@@ -24,7 +22,14 @@ from services.feedback.adapters.orm import (
     Meeting,
     MeetingNote,
     Member,
+    MemberFact,
+    OneOnOne,
+    OneOnOneNote,
+    ShortfallEpisode,
     Team,
+)
+from services.feedback.adapters.orm import (
+    Dispute as DisputeRow,
 )
 from services.feedback.domain.dispute import Dispute, DisputeState
 from shared.domain_errors import StaleWrite
@@ -322,6 +327,231 @@ class MeetingRepository:
             .where(MeetingNote.org_id == org_id, MeetingNote.meeting_id == meeting_id)
             .order_by(col(MeetingNote.created_at), col(MeetingNote.id))
         )
+        return list((await self._session.exec(stmt)).all())
+
+
+class CoachingRepository:
+    """1:1s, their notes, action items, the facts agendas are built from, shortfall episodes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, row: Any) -> Any:
+        """Store a validated row."""
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def one_on_one(self, *, org_id: UUID, one_on_one_id: UUID) -> OneOnOne | None:
+        """Return a 1:1 of this organisation, if any."""
+        row = await self._session.get(OneOnOne, one_on_one_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def one_on_ones_of(
+        self, *, org_id: UUID, member_id: UUID, cursor: str | None, limit: int
+    ) -> tuple[list[OneOnOne], str | None]:
+        """List a rep's 1:1s by scheduled time."""
+        stmt = select(OneOnOne).where(OneOnOne.org_id == org_id, OneOnOne.member_id == member_id)
+        stmt = keyset(stmt, [col(OneOnOne.scheduled_at), col(OneOnOne.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.scheduled_at), r.id))
+
+    async def upcoming_one_on_one(
+        self, *, org_id: UUID, member_id: UUID, after: datetime
+    ) -> OneOnOne | None:
+        """Return the rep's next proposed or scheduled 1:1 at or after a moment."""
+        stmt = (
+            select(OneOnOne)
+            .where(
+                OneOnOne.org_id == org_id,
+                OneOnOne.member_id == member_id,
+                col(OneOnOne.status).in_(("proposed", "scheduled")),
+                col(OneOnOne.scheduled_at) >= after,
+            )
+            .order_by(col(OneOnOne.scheduled_at))
+            .limit(1)
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def previous_one_on_one(self, *, row: OneOnOne) -> OneOnOne | None:
+        """Return the rep's last 1:1 before this one that was not cancelled."""
+        stmt = (
+            select(OneOnOne)
+            .where(
+                OneOnOne.org_id == row.org_id,
+                OneOnOne.member_id == row.member_id,
+                OneOnOne.id != row.id,
+                OneOnOne.status != "cancelled",
+                col(OneOnOne.scheduled_at) < row.scheduled_at,
+            )
+            .order_by(col(OneOnOne.scheduled_at).desc())
+            .limit(1)
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def held_one_on_ones(self, *, org_id: UUID, member_ids: Sequence[UUID]) -> list[OneOnOne]:
+        """Return the held 1:1s of some reps."""
+        stmt = select(OneOnOne).where(
+            OneOnOne.org_id == org_id,
+            col(OneOnOne.member_id).in_(list(member_ids)),
+            OneOnOne.status == "held",
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def notes(self, *, org_id: UUID, one_on_one_id: UUID) -> list[OneOnOneNote]:
+        """Return a 1:1's notes, oldest first."""
+        stmt = (
+            select(OneOnOneNote)
+            .where(OneOnOneNote.org_id == org_id, OneOnOneNote.one_on_one_id == one_on_one_id)
+            .order_by(col(OneOnOneNote.created_at), col(OneOnOneNote.id))
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def action_item(self, *, org_id: UUID, item_id: UUID) -> ActionItem | None:
+        """Return an action item of this organisation, if any."""
+        row = await self._session.get(ActionItem, item_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def action_items(
+        self,
+        *,
+        org_id: UUID,
+        team_ids: Sequence[UUID] | None = None,
+        visible_teams: Sequence[UUID] | None = None,
+        viewer_id: UUID | None = None,
+        owner_id: UUID | None = None,
+        status: str | None = None,
+        source_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = 500,
+    ) -> tuple[list[ActionItem], str | None]:
+        """List action items; visible_teams (with the viewer's own items) limits a non-admin."""
+        stmt = select(ActionItem).where(ActionItem.org_id == org_id)
+        if visible_teams is not None:
+            seen: list[Any] = [col(ActionItem.team_id).in_(list(visible_teams))]
+            if viewer_id is not None:
+                seen.append(col(ActionItem.owner_id) == viewer_id)
+            stmt = stmt.where(sa.or_(*seen))
+        if team_ids is not None:
+            stmt = stmt.where(col(ActionItem.team_id).in_(list(team_ids)))
+        if owner_id is not None:
+            stmt = stmt.where(ActionItem.owner_id == owner_id)
+        if status is not None:
+            stmt = stmt.where(ActionItem.status == status)
+        if source_id is not None:
+            stmt = stmt.where(ActionItem.source_id == source_id)
+        stmt = keyset(stmt, [col(ActionItem.created_at), col(ActionItem.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def newly_overdue(self, *, today: Any, limit: int) -> list[ActionItem]:
+        """Return open items due before today that were not announced overdue yet."""
+        stmt = (
+            select(ActionItem)
+            .where(
+                ActionItem.status == "open",
+                col(ActionItem.overdue_at).is_(None),
+                col(ActionItem.due_on) < today,
+            )
+            .order_by(col(ActionItem.due_on), col(ActionItem.id))
+            .limit(limit)
+        )
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            # Replicas running the sweep at once each take different items.
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self._session.exec(stmt)).all())
+
+    async def has_fact(self, *, org_id: UUID, event_id: str) -> bool:
+        """Tell whether an event already became a fact."""
+        stmt = select(MemberFact.id).where(
+            MemberFact.org_id == org_id, MemberFact.event_id == event_id
+        )
+        return (await self._session.exec(stmt)).first() is not None
+
+    async def latest_fact(
+        self, *, org_id: UUID, member_id: UUID, period_id: UUID, kind: str
+    ) -> MemberFact | None:
+        """Return the newest fact of a kind about a rep in a period."""
+        stmt = (
+            select(MemberFact)
+            .where(
+                MemberFact.org_id == org_id,
+                MemberFact.member_id == member_id,
+                MemberFact.period_id == period_id,
+                MemberFact.kind == kind,
+            )
+            .order_by(col(MemberFact.at).desc(), col(MemberFact.id).desc())
+            .limit(1)
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def facts(
+        self,
+        *,
+        org_id: UUID,
+        member_ids: Sequence[UUID],
+        since: datetime | None,
+        period_id: UUID | None = None,
+    ) -> list[MemberFact]:
+        """Return facts about some reps since a moment, oldest first."""
+        stmt = select(MemberFact).where(
+            MemberFact.org_id == org_id, col(MemberFact.member_id).in_(list(member_ids))
+        )
+        if since is not None:
+            stmt = stmt.where(col(MemberFact.at) >= since)
+        if period_id is not None:
+            stmt = stmt.where(MemberFact.period_id == period_id)
+        stmt = stmt.order_by(col(MemberFact.at), col(MemberFact.id))
+        return list((await self._session.exec(stmt)).all())
+
+    async def open_check_ins(self, *, org_id: UUID, member_id: UUID) -> list[FeedbackNote]:
+        """Return a rep's check-ins nobody answered yet."""
+        stmt = (
+            select(FeedbackNote)
+            .where(
+                FeedbackNote.org_id == org_id,
+                FeedbackNote.member_id == member_id,
+                FeedbackNote.kind == "check_in",
+                col(FeedbackNote.answered_at).is_(None),
+            )
+            .order_by(col(FeedbackNote.created_at))
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def check_ins_of(
+        self, *, org_id: UUID, shortfall_ids: Sequence[UUID]
+    ) -> list[FeedbackNote]:
+        """Return the check-ins of some shortfall episodes."""
+        stmt = select(FeedbackNote).where(
+            FeedbackNote.org_id == org_id,
+            col(FeedbackNote.shortfall_id).in_(list(shortfall_ids)),
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def intel_by(
+        self, *, org_id: UUID, author_id: UUID, since: datetime | None
+    ) -> list[IntelItem]:
+        """Return the intel a rep shared since a moment, oldest first."""
+        stmt = select(IntelItem).where(IntelItem.org_id == org_id, IntelItem.author_id == author_id)
+        if since is not None:
+            stmt = stmt.where(col(IntelItem.created_at) >= since)
+        return list((await self._session.exec(stmt.order_by(col(IntelItem.created_at)))).all())
+
+    async def episode(self, *, org_id: UUID, shortfall_id: UUID) -> ShortfallEpisode | None:
+        """Return a shortfall episode of this organisation, if known."""
+        row = await self._session.get(ShortfallEpisode, shortfall_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def episodes(
+        self, *, org_id: UUID, team_id: UUID, period_id: UUID | None
+    ) -> list[ShortfallEpisode]:
+        """Return a team's shortfall episodes, oldest first."""
+        stmt = select(ShortfallEpisode).where(
+            ShortfallEpisode.org_id == org_id, ShortfallEpisode.team_id == team_id
+        )
+        if period_id is not None:
+            stmt = stmt.where(ShortfallEpisode.period_id == period_id)
+        stmt = stmt.order_by(col(ShortfallEpisode.started_at), col(ShortfallEpisode.shortfall_id))
         return list((await self._session.exec(stmt)).all())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.adapters.repository import (
+    CoachingRepository,
     DirectoryRepository,
     DisputeRepository,
     FeedbackRepository,
@@ -23,6 +24,7 @@ class FeedbackUnitOfWork(UnitOfWork):
     feedback: FeedbackRepository
     meetings: MeetingRepository
     intel: IntelRepository
+    coaching: CoachingRepository
 
     def open_repositories(self, session: AsyncSession) -> None:
         """Bind this service's repositories to the session."""
@@ -31,3 +33,4 @@ class FeedbackUnitOfWork(UnitOfWork):
         self.feedback = FeedbackRepository(session)
         self.meetings = MeetingRepository(session)
         self.intel = intel_repository(session)
+        self.coaching = CoachingRepository(session)

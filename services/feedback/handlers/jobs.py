@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.feedback.handlers.coaching import announce_overdue_action_items
 from services.feedback.handlers.disputes import close_expired_disputes
 from shared.runtime import ServiceRuntime
 
@@ -10,3 +11,8 @@ async def close_expired(runtime: ServiceRuntime) -> int:
     """Close decided disputes whose response window has run out."""
     hours = getattr(runtime.settings, "dispute_response_window_hours", 168.0)
     return await close_expired_disputes(uow_factory=runtime.uow, window_hours=hours)
+
+
+async def overdue_action_items(runtime: ServiceRuntime) -> int:
+    """Announce open action items whose due date has passed."""
+    return await announce_overdue_action_items(uow_factory=runtime.uow)
