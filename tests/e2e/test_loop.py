@@ -282,6 +282,32 @@ def test_feedback_opens_exactly_one_check_in_for_the_struggling_rep(
         assert api.feedback(team, team.rep(other).id, kind="check_in") == []
 
 
+def test_the_struggling_rep_gets_a_proposed_1on1_whose_agenda_shows_the_shortfall(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    """The shortfall check-in proposes Cleo's next 1:1, and its agenda shows the shortfall."""
+    team = auto_loop.team
+    cleo = team.rep("Cleo").id
+    path = f"/v1/members/{cleo}/one-on-ones"
+
+    def proposed() -> list[dict] | None:
+        items = api.get("feedback", path, token=team.manager_token)["items"]
+        return items or None
+
+    (proposal,) = wait_for(proposed, what="a proposed 1:1 for Cleo")
+    assert proposal["status"] == "proposed"
+    assert proposal["shortfall_id"] == auto_loop.evaluation["shortfalls_detected"][0]
+    agenda = api.get(
+        "feedback", f"/v1/one-on-ones/{proposal['id']}/agenda", token=team.manager_token
+    )
+    (check_in,) = agenda["open_check_ins"]
+    assert check_in["shortfall_id"] == proposal["shortfall_id"]
+    assert "short of target" in check_in["body"]
+    for other in ("Ana", "Ben"):
+        rep_path = f"/v1/members/{team.rep(other).id}/one-on-ones"
+        assert api.get("feedback", rep_path, token=team.manager_token)["items"] == []
+
+
 def test_proposed_rebalance_changes_targets_only_once_the_manager_approves(
     api: Attain, period: dict, stack: Stack
 ) -> None:

@@ -16,7 +16,7 @@ from services.feedback.adapters.orm import (
     OneOnOne,
     OneOnOneNote,
 )
-from services.feedback.handlers.coaching import Agenda, OneOnOneDetail
+from services.feedback.handlers.coaching import Agenda, EpisodeLine, OneOnOneDetail
 from services.feedback.handlers.meetings import next_occurrence
 from shared.timeutil import aware
 
@@ -257,4 +257,58 @@ class AgendaRead(BaseModel):
             ],
             open_check_ins=[CheckInRead.from_row(c) for c in agenda.open_check_ins],
             intel_shared=[IntelSummary.from_row(i) for i in agenda.intel_shared],
+        )
+
+
+class ConversationRead(BaseModel):
+    """The first conversation of an episode: a held 1:1 or an answered check-in."""
+
+    kind: Literal["one_on_one_held", "check_in_answered"]
+    reference_id: UUID
+    at: datetime
+
+
+class EpisodeRead(BaseModel):
+    """One shortfall episode: start, first conversation, actions done, target moves, recovery."""
+
+    shortfall_id: UUID
+    member_id: UUID
+    period_id: UUID
+    episode: int
+    shortfall: str = Field(examples=["4200.00"])
+    currency: str
+    started_at: datetime
+    first_conversation: ConversationRead | None
+    hours_to_first_conversation: float | None
+    actions_done: list[ActionItemRead]
+    target_moves: list[FactRead]
+    recovered: bool
+    recovered_at: datetime | None
+
+    @classmethod
+    def from_line(cls, line: EpisodeLine, *, today: date) -> EpisodeRead:
+        """Map a timeline line."""
+        episode = line.episode
+        started = aware(episode.started_at)
+        talk = line.first_conversation
+        return cls(
+            shortfall_id=episode.shortfall_id,
+            member_id=episode.member_id,
+            period_id=episode.period_id,
+            episode=episode.episode,
+            shortfall=episode.shortfall,
+            currency=episode.currency,
+            started_at=started,
+            first_conversation=(
+                ConversationRead(kind=talk[0], reference_id=talk[1], at=talk[2])  # type: ignore[arg-type]
+                if talk
+                else None
+            ),
+            hours_to_first_conversation=(
+                round((talk[2] - started).total_seconds() / 3600, 2) if talk else None
+            ),
+            actions_done=[ActionItemRead.from_row(i, today=today) for i in line.actions_done],
+            target_moves=[FactRead.from_row(f) for f in line.target_moves],
+            recovered=episode.recovered_at is not None,
+            recovered_at=aware(episode.recovered_at),
         )

@@ -15,6 +15,7 @@ from services.feedback.adapters.orm import (
     MemberFact,
     OneOnOne,
     OneOnOneNote,
+    ShortfallEpisode,
     Team,
 )
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
@@ -506,3 +507,88 @@ async def announce_overdue_action_items(
 def fact_data(row: MemberFact) -> dict[str, Any]:
     """A fact as shown on an agenda or a timeline."""
     return {"kind": row.kind, "at": aware(row.at), "period_id": row.period_id, **row.data}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeLine:
+    """One shortfall episode, from its start to the rep's recovery."""
+
+    episode: ShortfallEpisode
+    first_conversation: tuple[str, UUID, datetime] | None
+    actions_done: list[ActionItem]
+    target_moves: list[MemberFact]
+
+
+async def episode_timeline(
+    team_id: UUID,
+    *,
+    period_id: UUID | None,
+    uow: FeedbackUnitOfWork,
+    principal: Principal,
+) -> list[EpisodeLine]:
+    """Trace each shortfall episode of a team: conversation, actions, target moves, recovery."""
+    async with uow:
+        team = await known_team(uow, principal, team_id)
+        manager = _is_manager(principal, team)
+        if not manager and principal.member_id is None:
+            raise NotFound("team not found")
+        episodes = await uow.coaching.episodes(
+            org_id=principal.org, team_id=team.id, period_id=period_id
+        )
+        if not manager:
+            # A rep sees their own episodes only; a stranger to the team sees none (404).
+            if principal.member_id not in await uow.directory.active_member_ids(
+                org_id=principal.org, team_id=team.id
+            ):
+                raise NotFound("team not found")
+            episodes = [e for e in episodes if e.member_id == principal.member_id]
+        members = sorted({e.member_id for e in episodes})
+        if not members:
+            return []
+        held = await uow.coaching.held_one_on_ones(org_id=principal.org, member_ids=members)
+        check_ins = await uow.coaching.check_ins_of(
+            org_id=principal.org, shortfall_ids=[e.shortfall_id for e in episodes]
+        )
+        done, _ = await uow.coaching.action_items(
+            org_id=principal.org, team_ids=[team.id], status="done", limit=10_000
+        )
+        facts = await uow.coaching.facts(
+            org_id=principal.org, member_ids=members, since=None, period_id=period_id
+        )
+        lines = []
+        for episode in episodes:
+            start = aware(episode.started_at)
+            end = aware(episode.recovered_at)
+
+            def within(moment: datetime | None, start=start, end=end) -> bool:
+                at = aware(moment)
+                return at is not None and at >= start and (end is None or at <= end)
+
+            talks: list[tuple[str, UUID, datetime]] = [
+                ("one_on_one_held", o.id, aware(o.held_at))
+                for o in held
+                if o.member_id == episode.member_id and within(o.held_at)
+            ]
+            talks += [
+                ("check_in_answered", c.id, aware(c.answered_at))
+                for c in check_ins
+                if c.shortfall_id == episode.shortfall_id and c.answered_at is not None
+            ]
+            lines.append(
+                EpisodeLine(
+                    episode=episode,
+                    first_conversation=min(talks, key=lambda t: t[2]) if talks else None,
+                    actions_done=[
+                        i for i in done if i.owner_id == episode.member_id and within(i.closed_at)
+                    ],
+                    target_moves=[
+                        f
+                        for f in facts
+                        if f.kind == "target_change"
+                        and f.member_id == episode.member_id
+                        and f.period_id == episode.period_id
+                        and within(f.at)
+                    ],
+                )
+            )
+        return lines

@@ -375,3 +375,74 @@ async def test_a_recovery_closes_the_episode(app):
             org_id=team.org, shortfall_id=fact.shortfalls[0].shortfall_id
         )
         assert row is not None and row.recovered_at is not None
+
+
+async def test_the_episode_timeline_traces_conversation_actions_target_moves_and_recovery(app):
+    """Each episode shows its start, first conversation, actions done, target moves, recovery."""
+    client, runtime, team = app
+    period = uuid.uuid4()
+    rep, quiet = team.reps[0], team.reps[1]
+    first = team_shortfall(team, rep, period_id=period)
+    await deliver(runtime, reactions.on_team_shortfalls_detected, first)
+    await deliver(
+        runtime,
+        reactions.on_team_shortfalls_detected,
+        team_shortfall(team, quiet, period_id=period),
+    )
+    # Another period's episode stays off this period's timeline.
+    await deliver(
+        runtime, reactions.on_team_shortfalls_detected, team_shortfall(team, team.reps[2])
+    )
+    await deliver(runtime, reactions.on_target_changed, target_changed(team, rep, period))
+    [proposal] = (await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.boss())).json()[
+        "items"
+    ]
+    note = {"body": "Plan", "action_items": [{"description": "Call ACME", "owner_id": str(rep)}]}
+    [item] = (
+        await client.post(f"/v1/one-on-ones/{proposal['id']}/notes", json=note, headers=team.boss())
+    ).json()["action_items"]
+    await client.patch(
+        f"/v1/one-on-ones/{proposal['id']}", json={"status": "held"}, headers=team.boss()
+    )
+    await client.patch(
+        f"/v1/action-items/{item['id']}", json={"status": "done"}, headers=team.rep(0)
+    )
+    recovered = ShortfallRecovered(
+        org_id=team.org,
+        team_id=team.id,
+        member_id=rep,
+        period_id=period,
+        shortfall_id=first.shortfalls[0].shortfall_id,
+        episode=1,
+        currency="EUR",
+        as_of=datetime.now(UTC) + timedelta(seconds=1),
+        standings=[],
+    )
+    await deliver(runtime, reactions.on_shortfall_recovered, recovered)
+
+    url = f"/v1/teams/{team.id}/episodes"
+    response = await client.get(url, params={"period_id": str(period)}, headers=team.boss())
+    assert response.status_code == 200, response.text
+    lines = {e["member_id"]: e for e in response.json()["items"]}
+    assert set(lines) == {str(rep), str(quiet)}
+    line = lines[str(rep)]
+    assert line["first_conversation"]["kind"] == "one_on_one_held"
+    assert line["first_conversation"]["reference_id"] == proposal["id"]
+    assert line["hours_to_first_conversation"] >= 0
+    assert [a["description"] for a in line["actions_done"]] == ["Call ACME"]
+    assert [m["details"]["new_amount"] for m in line["target_moves"]] == ["8000.00"]
+    assert line["recovered"] is True and line["shortfall"] == "4200.00"
+    silent = lines[str(quiet)]
+    assert silent["first_conversation"] is None and silent["recovered"] is False
+
+    # A rep sees only their own episodes; a stranger's org sees no team.
+    own = (await client.get(url, params={"period_id": str(period)}, headers=team.rep(1))).json()
+    assert [e["member_id"] for e in own["items"]] == [str(quiet)]
+    assert (
+        await client.get(url, headers=auth(org=uuid.uuid4(), roles=["admin"]))
+    ).status_code == 404
+    assert (
+        await client.get(url, params={"period_id": "nope"}, headers=team.boss())
+    ).status_code == 422
+    everything = (await client.get(url, headers=team.admin())).json()["items"]
+    assert len(everything) == 3

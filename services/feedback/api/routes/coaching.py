@@ -14,6 +14,7 @@ from services.feedback.api.coaching_schemas import (
     AgendaRead,
     CheckInAnswer,
     CheckInRead,
+    EpisodeRead,
     OneOnOneCreate,
     OneOnOneNoteCreate,
     OneOnOneNoteCreated,
@@ -190,3 +191,20 @@ async def answer_check_in(
         feedback_id, answer=body.body, uow=uow, principal=principal
     )
     return CheckInRead.from_row(row)
+
+
+@router.get(
+    "/v1/teams/{team_id}/episodes", response_model=Page[EpisodeRead], responses=_errors(404, 422)
+)
+async def list_episodes(
+    team_id: UUID, principal: CurrentPrincipal, uow: Uow, period_id: UUID | None = None
+) -> Page[EpisodeRead]:
+    """Trace each shortfall episode: first conversation, actions done, target moves, recovery."""
+    lines = await handlers.episode_timeline(
+        team_id, period_id=period_id, uow=uow, principal=principal
+    )
+    today = _now().date()
+    # One page: a team has a handful of episodes per period, and the timeline reads as a whole.
+    return Page[EpisodeRead](
+        items=[EpisodeRead.from_line(line, today=today) for line in lines], next_cursor=None
+    )
