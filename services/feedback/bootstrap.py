@@ -6,12 +6,13 @@ from services.feedback.adapters.orm import metadata, plumbing
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
-from services.feedback.handlers.jobs import close_expired, overdue_action_items
+from services.feedback.handlers.jobs import close_expired, deliver_webhooks, overdue_action_items
 from shared.events.goals import (
     MemberJoined,
     MemberLeft,
     MemberUpdated,
     TargetChanged,
+    TargetsRebalanced,
     TeamCreated,
     TeamUpdated,
 )
@@ -22,6 +23,7 @@ from shared.events.performance import (
     TeamShortfallsDetected,
 )
 from shared.runtime import PeriodicJob, ServiceRuntime
+from shared.secrets import SecretBox
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -43,6 +45,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             ShortfallRecovered: reactions.on_shortfall_recovered,
             AttainmentChanged: reactions.on_attainment_changed,
             TargetChanged: reactions.on_target_changed,
+            TargetsRebalanced: reactions.on_targets_rebalanced,
         },
         jobs=(
             PeriodicJob(
@@ -55,5 +58,11 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
                 interval_s=settings.action_item_sweep_interval_s,
                 run=overdue_action_items,
             ),
+            PeriodicJob(
+                name="deliver-webhooks",
+                interval_s=settings.webhook_poll_interval_s,
+                run=deliver_webhooks,
+            ),
         ),
+        uow_options={"secrets": SecretBox(settings.secrets_key_list())},
     )

@@ -188,6 +188,51 @@ class ShortfallEpisode(Base, table=True):
     recovered_at: datetime | None = Field(default=None, sa_type=_tz())
 
 
+class WebhookSubscription(Base, table=True):
+    """Another system's endpoint that receives Attain's public facts, signed."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    url: str = Field(sa_type=sa.Text)
+    types: list[str] = Field(sa_column=_json())
+    team_id: UUID | None = None
+    # Sealed with FEEDBACK_SECRETS_KEYS when configured.
+    secret: str = Field(sa_type=sa.Text)
+    active: bool = True
+    consecutive_failures: int = 0
+    disabled_at: datetime | None = Field(default=None, sa_type=_tz())
+    disabled_reason: str | None = None
+    created_by_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class WebhookDelivery(Base, table=True):
+    """One fact for one subscription: its attempts and outcome (the delivery log)."""
+
+    __tablename__ = "webhook_delivery"
+    # A fact delivered twice to feedback (at-least-once) is sent once per subscription.
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "event_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    subscription_id: UUID = Field(index=True, foreign_key="webhook_subscription.id")
+    event_id: str
+    type: str
+    payload: dict[str, Any] = Field(sa_column=_json())
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=_tz())
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=_tz())
+    delivered_at: datetime | None = Field(default=None, sa_type=_tz())
+
+
 class Meeting(Base, table=True):
     """A team meeting, possibly recurring."""
 

@@ -27,6 +27,8 @@ from services.feedback.adapters.orm import (
     OneOnOneNote,
     ShortfallEpisode,
     Team,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from services.feedback.adapters.orm import (
     Dispute as DisputeRow,
@@ -552,6 +554,82 @@ class CoachingRepository:
         if period_id is not None:
             stmt = stmt.where(ShortfallEpisode.period_id == period_id)
         stmt = stmt.order_by(col(ShortfallEpisode.started_at), col(ShortfallEpisode.shortfall_id))
+        return list((await self._session.exec(stmt)).all())
+
+
+class SubscriptionRepository:
+    """Outbound webhook subscriptions and their delivery log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self._session.bind is not None and self._session.bind.dialect.name == "postgresql"
+
+    async def add(self, row: Any) -> Any:
+        """Store a validated row."""
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def get(self, *, org_id: UUID, subscription_id: UUID) -> WebhookSubscription | None:
+        """Return a subscription of this organisation, if any."""
+        row = await self._session.get(WebhookSubscription, subscription_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def list(
+        self, *, org_id: UUID, cursor: str | None, limit: int
+    ) -> tuple[list[WebhookSubscription], str | None]:
+        """List an organisation's subscriptions, oldest first."""
+        stmt = select(WebhookSubscription).where(WebhookSubscription.org_id == org_id)
+        stmt = keyset(
+            stmt, [col(WebhookSubscription.created_at), col(WebhookSubscription.id)], cursor, limit
+        )
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def deliveries(
+        self,
+        *,
+        org_id: UUID,
+        subscription_id: UUID,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[WebhookDelivery], str | None]:
+        """The delivery log of a subscription, oldest first."""
+        stmt = select(WebhookDelivery).where(
+            WebhookDelivery.org_id == org_id, WebhookDelivery.subscription_id == subscription_id
+        )
+        if status is not None:
+            stmt = stmt.where(WebhookDelivery.status == status)
+        stmt = keyset(
+            stmt, [col(WebhookDelivery.created_at), col(WebhookDelivery.id)], cursor, limit
+        )
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def delivery(self, delivery_id: UUID) -> WebhookDelivery | None:
+        """Return a delivery by id."""
+        return await self._session.get(WebhookDelivery, delivery_id)
+
+    async def due(self, *, now: datetime, limit: int) -> list[WebhookDelivery]:
+        """Pending deliveries of active subscriptions whose next attempt is due."""
+        active = select(WebhookSubscription.id).where(col(WebhookSubscription.active).is_(True))
+        stmt = (
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.status == "pending",
+                col(WebhookDelivery.next_attempt_at) <= now,
+                col(WebhookDelivery.subscription_id).in_(active),
+            )
+            .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+            .limit(limit)
+        )
+        if self._postgres:
+            # Replicas claim different deliveries.
+            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
         return list((await self._session.exec(stmt)).all())
 
 

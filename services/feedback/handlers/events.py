@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from services.feedback.adapters.orm import MemberFact, ShortfallEpisode
+from services.feedback.adapters.outbound import queue_deliveries
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.handlers.coaching import propose_one_on_one
 from shared.events import Envelope
@@ -15,6 +16,7 @@ from shared.events.goals import (
     MemberLeft,
     MemberUpdated,
     TargetChanged,
+    TargetsRebalanced,
     TeamCreated,
     TeamUpdated,
 )
@@ -74,6 +76,7 @@ async def on_team_shortfalls_detected(
     event: TeamShortfallsDetected, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Open one check-in per newly struggling rep; a digest for the manager when there are many."""
+    await queue_deliveries(uow.session, envelope)
     team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
     manager = team.manager_id if team is not None else None
     for named in event.shortfalls:
@@ -116,6 +119,7 @@ async def on_shortfall_detected(
     event: ShortfallDetected, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Open the check-in of a one-member shortfall (the earlier contract, still accepted)."""
+    await queue_deliveries(uow.session, envelope)
     team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
     shortfall = MemberShortfall(
         shortfall_id=event.shortfall_id,
@@ -280,6 +284,7 @@ async def on_target_changed(
     event: TargetChanged, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Keep a rep's target changes for their next 1:1's agenda and the episode timeline."""
+    await queue_deliveries(uow.session, envelope)
     await _add_fact(
         uow,
         envelope=envelope,
@@ -295,3 +300,10 @@ async def on_target_changed(
             "version": event.version,
         },
     )
+
+
+async def on_targets_rebalanced(
+    event: TargetsRebalanced, envelope: Envelope, uow: FeedbackUnitOfWork
+) -> None:
+    """Tell subscribed systems a rebalance was applied (the target moves arrive one by one)."""
+    await queue_deliveries(uow.session, envelope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.feedback.handlers.coaching import announce_overdue_action_items
 from services.feedback.handlers.disputes import close_expired_disputes
+from services.feedback.handlers.subscriptions import deliver_due, policy_from
 from shared.runtime import ServiceRuntime
 
 
@@ -16,3 +17,11 @@ async def close_expired(runtime: ServiceRuntime) -> int:
 async def overdue_action_items(runtime: ServiceRuntime) -> int:
     """Announce open action items whose due date has passed."""
     return await announce_overdue_action_items(uow_factory=runtime.uow)
+
+
+async def deliver_webhooks(runtime: ServiceRuntime) -> int:
+    """Send the outbound webhooks that are due (first attempts and retries)."""
+    return await deliver_due(
+        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        policy=policy_from(runtime.settings),
+    )

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from services.feedback.api.routes import coaching, disputes, feedback, intel, meetings
+from services.feedback.api.routes import (
+    coaching,
+    disputes,
+    feedback,
+    intel,
+    meetings,
+    subscriptions,
+)
 
 ROUTERS: list[APIRouter] = [
     disputes.router,
@@ -10,6 +17,7 @@ ROUTERS: list[APIRouter] = [
     meetings.router,
     intel.router,
     coaching.router,
+    subscriptions.router,
 ]
 TAGS: list[dict[str, str]] = [
     {"name": "disputes", "description": "Disputes decided only after every party is heard."},
@@ -17,4 +25,5 @@ TAGS: list[dict[str, str]] = [
     {"name": "meetings", "description": "Recurring team meetings, notes and action items."},
     {"name": "intel", "description": "Market intelligence the team picks up, searchable."},
     {"name": "coaching", "description": "1:1s with an agenda built from data, action items."},
+    {"name": "subscriptions", "description": "Signed outbound webhooks for other systems."},
 ]
