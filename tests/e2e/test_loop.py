@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from scripts.run import Stack
 from scripts.scenario import (
@@ -37,6 +38,7 @@ from scripts.scenario import (
     wait_until_performance_knows,
 )
 from tests.e2e.conftest import record_timing, urls_of
+from tests.integration.feedback.test_subscriptions import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -561,3 +563,44 @@ def test_an_org_of_twenty_teams_moves_or_reports_every_shortfall(
         assert {m: money(r["target"]) for m, r in attainment.items()} == {
             m: money(t["amount"]) for m, t in targets.items()
         }
+
+
+def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
+    api: Attain, period: dict
+) -> None:
+    """A manual target change reaches a subscribed local endpoint, signed per Standard Webhooks."""
+    receiver = Receiver()
+    try:
+        sub = api.post(
+            "feedback", "/v1/subscriptions", {"url": receiver.url, "types": ["target.changed"]}
+        )
+        loop = set_up_team(api, name="Subscribed", period=period, policy="off")
+        team = loop.team
+        target = api.targets(team, period["id"])[team.rep("Ana").id]
+        api.call(
+            "PATCH",
+            "goals",
+            f"/v1/targets/{target['id']}",
+            token=team.manager_token,
+            json_body={
+                "amount": "1000.00",
+                "reason": "Takes over ACME",
+                "team_total_changes": True,
+            },
+        )
+
+        def received() -> dict | None:
+            for headers, body in list(receiver.received):
+                payload = Webhook(sub["secret"]).verify(body, headers)
+                if payload["data"]["target_id"] == target["id"]:
+                    return payload
+            return None
+
+        payload = wait_for(received, what="a signed target.changed for Ana's target")
+        assert payload["type"] == "target.changed"
+        assert payload["data"]["new_amount"] == "1000.00"
+        assert payload["data"]["member_id"] == team.rep("Ana").id
+        log = api.get("feedback", f"/v1/subscriptions/{sub['id']}/deliveries")["items"]
+        assert any(d["status"] == "delivered" for d in log)
+    finally:
+        receiver.close()
