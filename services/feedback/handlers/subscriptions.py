@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import random
 import secrets
@@ -38,6 +39,7 @@ class DeliveryPolicy:
     disable_after_failures: int = 10
     batch: int = 50
     allow_http: bool = True
+    allow_private_addresses: bool = True
     require_sealed_secrets: bool = False
 
     def backoff(self, attempts: int) -> timedelta:
@@ -57,6 +59,7 @@ def policy_from(settings: Any) -> DeliveryPolicy:
         disable_after_failures=settings.webhook_disable_after_failures,
         # Production endpoints take signed facts over TLS only.
         allow_http=settings.env != "production",
+        allow_private_addresses=settings.env != "production",
         require_sealed_secrets=settings.env == "production",
     )
 
@@ -85,14 +88,27 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _check_url(url: str, *, allow_http: bool) -> str:
+def _check_url(url: str, *, policy: DeliveryPolicy) -> str:
     parts = urlsplit(url.strip())
-    schemes = ("https", "http") if allow_http else ("https",)
+    schemes = ("https", "http") if policy.allow_http else ("https",)
     if parts.scheme not in schemes or not parts.hostname:
         raise InvalidInput(f"url must be an absolute {' or '.join(schemes)} URL", field="url")
     if parts.username or parts.password:
         raise InvalidInput("url must not carry credentials; verify the signature", field="url")
+    if not policy.allow_private_addresses and _is_internal(parts.hostname):
+        # Signed facts go to other systems, never to this network's own services.
+        raise InvalidInput("url must not point at a private or loopback address", field="url")
     return url.strip()
+
+
+def _is_internal(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 def _check_types(types: list[str]) -> list[str]:
@@ -112,7 +128,7 @@ async def create_subscription(
     policy: DeliveryPolicy,
 ) -> tuple[WebhookSubscription, str]:
     """Subscribe an endpoint (admin); the signing secret is returned this once."""
-    url = _check_url(cmd.url, allow_http=policy.allow_http)
+    url = _check_url(cmd.url, policy=policy)
     types = _check_types(cmd.types)
     secret = new_secret()
     async with uow:
@@ -176,7 +192,7 @@ async def update_subscription(
     async with uow:
         row = await _own(uow, principal, cmd.subscription_id)
         if cmd.url is not None:
-            row.url = _check_url(cmd.url, allow_http=policy.allow_http)
+            row.url = _check_url(cmd.url, policy=policy)
         if cmd.types is not None:
             row.types = _check_types(cmd.types)
         if cmd.active is not None and cmd.active != row.active:

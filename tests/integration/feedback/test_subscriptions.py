@@ -13,12 +13,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
 from services.feedback.handlers.coaching import announce_overdue_action_items
-from services.feedback.handlers.subscriptions import DeliveryPolicy, deliver_due
+from services.feedback.handlers.subscriptions import (
+    DeliveryPolicy,
+    _check_url,
+    deliver_due,
+    policy_from,
+)
 from services.feedback.main import create_app
+from shared.domain_errors import InvalidInput
 from shared.events import wrap
 from shared.events.goals import TargetChanged, TargetsRebalanced, Transfer
 from tests.conftest import auth
@@ -309,3 +317,20 @@ async def test_subscriptions_are_for_admins_with_valid_urls_types_and_teams(app,
     await deliver_due(uow_factory=runtime.uow, policy=FAST)
     [(_headers, raw)] = receiver.received
     assert json.loads(raw)["data"]["team_id"] == str(team.id)
+
+
+def test_production_takes_only_public_https_endpoints():
+    """In production, http and private or loopback endpoints are refused; TLS endpoints pass."""
+    policy = policy_from(Settings(env="production", database_url="sqlite+aiosqlite://", jwt_secret="x" * 40, secrets_keys=Fernet.generate_key().decode()))  # fmt: skip
+    for url in (
+        "http://hooks.example.com/x",
+        "https://127.0.0.1/x",
+        "https://10.1.2.3/x",
+        "https://[::1]/x",
+        "https://169.254.169.254/latest",
+        "https://localhost/x",
+    ):
+        with pytest.raises(InvalidInput):
+            _check_url(url, policy=policy)
+    assert _check_url("https://hooks.example.com/x", policy=policy) == "https://hooks.example.com/x"
+    assert policy.require_sealed_secrets is True
