@@ -128,6 +128,19 @@ class CheckInOpened(Event):
     shortfall_id: UUID
 
 
+class DisputeOverdue(Event):
+    """A deadline of the team's dispute policy passed: parties unheard, or no decision yet."""
+
+    TYPE: ClassVar[str] = "attain.feedback.dispute_overdue.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    deadline: Literal["statement", "decision"]
+    due_at: datetime
+    late_parties: list[UUID]
+
+
 class OneOnOneProposed(Event):
     """A 1:1 was proposed for a rep, e.g. because a shortfall check-in opened for them."""
 

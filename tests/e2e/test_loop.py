@@ -604,3 +604,42 @@ def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
         assert any(d["status"] == "delivered" for d in log)
     finally:
         receiver.close()
+
+
+def test_an_overdue_dispute_emits_dispute_overdue_and_reminds_the_unheard_party(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    """Past the team's statement deadline, dispute_overdue reaches a subscriber; Ben is reminded."""
+    team = auto_loop.team
+    ana, ben = team.rep("Ana"), team.rep("Ben")
+    receiver = Receiver()
+    try:
+        sub = api.post(
+            "feedback",
+            "/v1/subscriptions",
+            {"url": receiver.url, "types": ["dispute.overdue"], "team_id": team.id},
+        )
+        # About two seconds to hand in a statement.
+        policy = {"statement_due_hours": 0.0006, "decision_due_hours": 1}
+        api.put("feedback", f"/v1/teams/{team.id}/dispute-policy", policy, token=team.manager_token)
+        dispute = open_dispute_when_known(
+            api, ana, team, kind="conduct", subject="Meeting no-shows", parties=[ana, ben]
+        )
+        assert dispute["statement_due_at"] is not None
+
+        def overdue() -> dict | None:
+            for headers, body in list(receiver.received):
+                payload = Webhook(sub["secret"]).verify(body, headers)
+                if payload["data"]["dispute_id"] == dispute["id"]:
+                    return payload
+            return None
+
+        payload = wait_for(overdue, what="dispute.overdue for the late statements")
+        assert payload["type"] == "dispute.overdue"
+        assert payload["data"]["deadline"] == "statement"
+        assert set(payload["data"]["late_parties"]) == {ana.id, ben.id}
+        notices = api.get("feedback", "/v1/feedback", token=ben.token, params={"kind": "notice"})
+        assert any(n["dispute_id"] == dispute["id"] for n in notices["items"])
+    finally:
+        receiver.close()
+        api.put("feedback", f"/v1/teams/{team.id}/dispute-policy", {}, token=team.manager_token)

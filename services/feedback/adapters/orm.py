@@ -64,6 +64,21 @@ class Dispute(Base, table=True):
     escalated: bool = False
     version: int = 1
     data: dict[str, Any] = Field(sa_column=_json())
+    # The earliest deadline still to be announced, so the sweep finds overdue disputes by index.
+    next_due_at: datetime | None = Field(default=None, index=True, sa_type=_tz())
+
+
+class DisputePolicy(Base, table=True):
+    """A team's dispute deadlines, counted from the opening of each dispute."""
+
+    __tablename__ = "dispute_policy"
+
+    team_id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    statement_due_hours: float | None = None
+    decision_due_hours: float | None = None
+    updated_by_sub: str
+    updated_at: datetime = Field(sa_type=_tz())
 
 
 class DisputeParty(Base, table=True):

@@ -21,6 +21,7 @@ PUBLIC_TYPES: dict[str, str] = {
     "attain.goals.targets_rebalanced.v1": "rebalance.applied",
     "attain.feedback.dispute_resolved.v1": "dispute.decided",
     "attain.feedback.action_item_overdue.v1": "action_item.overdue",
+    "attain.feedback.dispute_overdue.v1": "dispute.overdue",
 }
 SUBSCRIBABLE = tuple(sorted(set(PUBLIC_TYPES.values())))
 TEST_TYPE = "webhook.test"

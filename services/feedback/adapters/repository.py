@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.feedback.adapters.orm import (
     ActionItem,
     DisputeParty,
+    DisputePolicy,
     FeedbackNote,
     IntelItem,
     IntelTag,
@@ -209,6 +210,27 @@ class DisputeRepository:
         )
         return [(org, id_) for org, id_ in (await self._session.exec(stmt)).all()]
 
+    async def overdue(self, *, now: datetime, limit: int = 100) -> list[tuple[UUID, UUID]]:
+        """Return (org, dispute) ids of disputes with a deadline to announce that has passed."""
+        stmt = (
+            select(DisputeRow.org_id, DisputeRow.id)
+            .where(col(DisputeRow.next_due_at) <= now)
+            .order_by(col(DisputeRow.next_due_at))
+            .limit(limit)
+        )
+        return [(org, id_) for org, id_ in (await self._session.exec(stmt)).all()]
+
+    async def policy(self, *, org_id: UUID, team_id: UUID) -> DisputePolicy | None:
+        """Return a team's dispute policy, if it set one."""
+        row = await self._session.get(DisputePolicy, team_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def put_policy(self, row: DisputePolicy) -> DisputePolicy:
+        """Store a team's dispute policy."""
+        merged = await self._session.merge(row)
+        await self._session.flush()
+        return merged
+
     @staticmethod
     def _columns(dispute: Dispute) -> dict[str, Any]:
         return {
@@ -222,6 +244,7 @@ class DisputeRepository:
             "decided_at": dispute.decision.decided_at if dispute.decision else None,
             "escalated": dispute.escalated,
             "data": _DISPUTE.dump_python(dispute, mode="json"),
+            "next_due_at": dispute.next_due_at(),
         }
 
 

@@ -174,6 +174,10 @@ class DisputeRead(BaseModel):
     closed_at: datetime | None
     closed_reason: str | None
     version: int
+    statement_due_at: datetime | None = Field(
+        None, description="Statements are due by then (the team's dispute policy at opening)"
+    )
+    decision_due_at: datetime | None = Field(None, description="The decision is due by then")
 
     @classmethod
     def from_view(cls, view: DisputeView, version: int) -> DisputeRead:
@@ -220,6 +224,8 @@ class DisputeRead(BaseModel):
             closed_at=view.closed_at,
             closed_reason=view.closed_reason,
             version=version,
+            statement_due_at=view.statement_due_at,
+            decision_due_at=view.decision_due_at,
         )
 
 

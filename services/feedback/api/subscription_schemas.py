@@ -14,6 +14,7 @@ from shared.timeutil import aware
 PublicType = Literal[
     "action_item.overdue",
     "dispute.decided",
+    "dispute.overdue",
     "rebalance.applied",
     "shortfall.detected",
     "target.changed",

@@ -222,6 +222,15 @@ class DisputeWithdrawn(DisputeFact):
     withdrawn_by_sub: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DisputeOverdue(DisputeFact):
+    """A deadline of the team's dispute policy passed: statements, or the decision."""
+
+    deadline: str
+    due_at: datetime
+    late_parties: tuple[UUID, ...]
+
+
 # --- what one actor may see ----------------------------------------------------------------
 
 
@@ -250,6 +259,8 @@ class DisputeView:
     closed_reason: str | None
     viewer_is_decider: bool
     viewer_party_id: UUID | None
+    statement_due_at: datetime | None = None
+    decision_due_at: datetime | None = None
 
 
 # --- the entity ----------------------------------------------------------------------------
@@ -281,6 +292,10 @@ class Dispute:
     closed_reason: str | None = None
     withdrawn_at: datetime | None = None
     audit: list[AuditEntry] = field(default_factory=list)
+    # Deadlines from the team's dispute policy when the dispute was opened (None: no policy).
+    statement_due_at: datetime | None = None
+    decision_due_at: datetime | None = None
+    overdue_announced: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Rows loaded from a database hand back plain strings; compare as enums from here on.
@@ -438,6 +453,8 @@ class Dispute:
             closed_reason=self.closed_reason,
             viewer_is_decider=decider,
             viewer_party_id=own,
+            statement_due_at=self.statement_due_at,
+            decision_due_at=self.decision_due_at,
         )
 
     # --- hearing ---------------------------------------------------------------------------
@@ -582,6 +599,58 @@ class Dispute:
         if now < self.decision.decided_at + response_window:
             return None
         return self._close(now, SYSTEM_SUB, "response_window_elapsed")
+
+    def set_deadlines(
+        self, *, statement_due_hours: float | None, decision_due_hours: float | None
+    ) -> None:
+        """Fix the deadlines of the team's policy, counted from the opening."""
+        if statement_due_hours is not None:
+            self.statement_due_at = self.opened_at + timedelta(hours=statement_due_hours)
+        if decision_due_hours is not None:
+            self.decision_due_at = self.opened_at + timedelta(hours=decision_due_hours)
+
+    def _pending_deadlines(self) -> list[tuple[str, datetime]]:
+        if self.state not in _BEFORE_DECISION:
+            return []
+        pending = []
+        if (
+            self.statement_due_at is not None
+            and "statement" not in self.overdue_announced
+            and self.missing_parties()
+        ):
+            pending.append(("statement", self.statement_due_at))
+        if self.decision_due_at is not None and "decision" not in self.overdue_announced:
+            pending.append(("decision", self.decision_due_at))
+        return pending
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest deadline still to be announced (None: nothing is waiting on one)."""
+        pending = self._pending_deadlines()
+        return min(at for _, at in pending) if pending else None
+
+    def announce_overdue(self, *, now: datetime) -> list[DisputeOverdue]:
+        """Announce each deadline that passed, once: unheard parties, or a missing decision."""
+        _require_aware(now)
+        facts = []
+        for deadline, due_at in self._pending_deadlines():
+            if now < due_at:
+                continue
+            late = tuple(self.missing_parties()) if deadline == "statement" else ()
+            self.overdue_announced.append(deadline)
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor_sub=SYSTEM_SUB,
+                    action=f"{deadline}_overdue",
+                    detail={"due_at": due_at.isoformat(), "late_parties": [str(p) for p in late]},
+                )
+            )
+            facts.append(
+                DisputeOverdue(
+                    **self._fact_base(now), deadline=deadline, due_at=due_at, late_parties=late
+                )
+            )
+        return facts
 
     def withdraw(self, *, actor: Actor, at: datetime) -> DisputeWithdrawn:
         """Withdraw the dispute: only whoever opened it, and only before a decision."""

@@ -130,6 +130,12 @@ async def open_dispute(
             manager_member_ids={team.manager_id},
             at=utcnow(),
         )
+        policy = await uow.disputes.policy(org_id=principal.org, team_id=team.id)
+        if policy is not None:
+            dispute.set_deadlines(
+                statement_due_hours=policy.statement_due_hours,
+                decision_due_hours=policy.decision_due_hours,
+            )
         await uow.disputes.add(dispute)
         uow.emit(
             events.DisputeOpened(

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from services.feedback.api.routes import (
     coaching,
+    dispute_policy,
     disputes,
     feedback,
     intel,
@@ -13,6 +14,7 @@ from services.feedback.api.routes import (
 
 ROUTERS: list[APIRouter] = [
     disputes.router,
+    dispute_policy.router,
     feedback.router,
     meetings.router,
     intel.router,

@@ -1,0 +1,123 @@
+"""Dispute deadlines: a team policy, reminders to whoever is late, dispute_overdue once each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.feedback.handlers.dispute_deadlines import announce_overdue_disputes
+from services.feedback.main import create_app
+from shared.events import feedback as events
+from tests.conftest import auth
+from tests.integration.feedback.conftest import Team, seed_team, settings_for
+from tests.integration.feedback.test_coaching import outbox_types
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def app(db_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, object, Team]]:
+    """A feedback app on SQLite and on PostgreSQL, with a seeded team."""
+    application = create_app(settings_for(db_url))
+    runtime = application.state.runtime
+    await runtime.create_schema()
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with (
+        LifespanManager(application),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        yield client, runtime, await seed_team(runtime)
+
+
+async def _open(client, team: Team) -> dict:
+    body = {
+        "team_id": str(team.id),
+        "kind": "sale_credit",
+        "subject": "Who closed ACME?",
+        "parties": [str(p) for p in team.reps[:2]],
+    }
+    response = await client.post("/v1/disputes", json=body, headers=team.rep(0))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _notices(client, headers) -> list[str]:
+    page = await client.get("/v1/feedback", params={"kind": "notice"}, headers=headers)
+    return [n["body"] for n in page.json()["items"]]
+
+
+async def test_late_statements_and_a_late_decision_are_announced_once_with_reminders(app):
+    """Past the statement deadline the unheard party is reminded; past the decision, the boss."""
+    client, runtime, team = app
+    url = f"/v1/teams/{team.id}/dispute-policy"
+    policy = {"statement_due_hours": 48, "decision_due_hours": 120}
+    assert (await client.put(url, json=policy, headers=team.rep(0))).status_code == 403
+    put = await client.put(url, json=policy, headers=team.boss())
+    assert put.status_code == 200, put.text
+    assert (await client.get(url, headers=team.rep(1))).json()["statement_due_hours"] == 48
+    dispute = await _open(client, team)
+    opened = datetime.fromisoformat(dispute["opened_at"])
+    assert datetime.fromisoformat(dispute["statement_due_at"]) == opened + timedelta(hours=48)
+    assert datetime.fromisoformat(dispute["decision_due_at"]) == opened + timedelta(hours=120)
+    said = {"text": "It was mine"}
+    assert (await client.post(f"/v1/disputes/{dispute['id']}/statements", json=said, headers=team.rep(0))).status_code == 200  # fmt: skip
+
+    assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=47)) == 0  # fmt: skip
+    assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=49)) == 1  # fmt: skip
+    assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=50)) == 0  # fmt: skip
+    late = await _notices(client, team.rep(1))
+    assert len(late) == 1 and "statement" in late[0]
+    assert await _notices(client, team.rep(0)) == []  # who was heard is not nagged
+    assert any("unheard" in n for n in await _notices(client, team.boss()))
+
+    assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=121)) == 1  # fmt: skip
+    assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=200)) == 0  # fmt: skip
+    assert (await outbox_types(runtime)).count(events.DisputeOverdue.TYPE) == 2
+    assert any("decision" in n for n in await _notices(client, team.boss()))
+    audit = await client.get(f"/v1/disputes/{dispute['id']}/audit", headers=team.boss())
+    assert audit.status_code == 200, audit.text
+    actions = [e["action"] for e in audit.json()]
+    assert {"statement_overdue", "decision_overdue"} <= set(actions)
+
+
+async def test_a_heard_and_decided_dispute_is_never_overdue(app):
+    """Deadlines met in time announce nothing; disputes opened before a policy have none."""
+    client, runtime, team = app
+    before = await _open(client, team)
+    assert before["statement_due_at"] is None
+    url = f"/v1/teams/{team.id}/dispute-policy"
+    await client.put(
+        url, json={"statement_due_hours": 1, "decision_due_hours": 2}, headers=team.boss()
+    )
+    dispute = await _open(client, team)
+    for i in (0, 1):
+        await client.post(f"/v1/disputes/{dispute['id']}/statements", json={"text": "x"}, headers=team.rep(i))  # fmt: skip
+    decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
+    decided = await client.post(f"/v1/disputes/{dispute['id']}/decision", json=decision, headers=team.boss())  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    later = datetime.now(UTC) + timedelta(days=30)
+    assert await announce_overdue_disputes(uow_factory=runtime.uow, now=later) == 0
+    assert events.DisputeOverdue.TYPE not in await outbox_types(runtime)
+
+
+async def test_a_dispute_policy_refuses_bad_deadlines(app):
+    """Non-positive, huge, or inverted deadlines are 422; another org's team is 404."""
+    client, _, team = app
+    url = f"/v1/teams/{team.id}/dispute-policy"
+    for bad in (
+        {"statement_due_hours": 0},
+        {"statement_due_hours": -1},
+        {"decision_due_hours": 10**6},
+        {"statement_due_hours": 48, "decision_due_hours": 24},
+        {"statement_due_hours": "soon"},
+    ):
+        response = await client.put(url, json=bad, headers=team.boss())
+        assert response.status_code == 422, (bad, response.text)
+    stranger = auth(org=uuid.uuid4(), roles=["admin"])
+    assert (await client.put(url, json={}, headers=stranger)).status_code == 404
+    assert (await client.get(url, headers=stranger)).status_code == 404
