@@ -90,6 +90,7 @@ class DisputeResolved(Event):
     summary: str
     rationale: str
     actions: list[DisputeAction]
+    resolution_type: str | None = None
 
 
 class DisputeClosed(Event):

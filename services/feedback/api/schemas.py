@@ -15,6 +15,7 @@ from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCred
 from shared.timeutil import aware
 
 DisputeKindIn = Literal["target", "sale_credit", "conduct", "other"]
+ResolutionType = Literal["upheld", "partially_upheld", "rejected", "settled", "no_finding"]
 DisputeStateIn = Literal["open", "hearing", "decided", "closed", "withdrawn"]
 _EX_ID = "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
 _EX_ID2 = "7d9e8f10-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
@@ -75,6 +76,9 @@ class DecisionCreate(BaseModel):
             ]
         ],
     )
+    resolution_type: ResolutionType | None = Field(
+        None, description="How the dispute ended, for reporting", examples=["partially_upheld"]
+    )
 
 
 class ResponseCreate(BaseModel):
@@ -110,6 +114,7 @@ class DecisionRead(BaseModel):
     actions: list[DisputeAction]
     decided_at: datetime
     decided_by: str
+    resolution_type: str | None = None
 
     @classmethod
     def from_domain(cls, decision: Decision) -> DecisionRead:
@@ -137,6 +142,7 @@ class DecisionRead(BaseModel):
             actions=actions,
             decided_at=decision.decided_at,
             decided_by=decision.decided_by_sub,
+            resolution_type=decision.resolution_type,
         )
 
 

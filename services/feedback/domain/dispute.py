@@ -46,6 +46,7 @@ class DisputeState(StrEnum):
 
 
 # Statements, waivers and withdrawal are only meaningful while nothing has been decided.
+RESOLUTION_TYPES = ("upheld", "partially_upheld", "rejected", "settled", "no_finding")
 _BEFORE_DECISION = frozenset({DisputeState.OPEN, DisputeState.HEARING})
 
 # Which reference a kind may carry; "other" may point at either, "conduct" at neither.
@@ -128,6 +129,8 @@ class Decision:
     decided_at: datetime
     decided_by_sub: str
     decided_by_member_id: UUID | None
+    # How it ended, for reporting across disputes (None: the decider did not say).
+    resolution_type: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -521,6 +524,7 @@ class Dispute:
         actions: list[DecisionAction] | tuple[DecisionAction, ...],
         team_member_ids: set[UUID] | frozenset[UUID],
         at: datetime,
+        resolution_type: str | None = None,
     ) -> DisputeDecided:
         """Decide the dispute with a written rationale, once every party has been heard."""
         _require_aware(at)
@@ -531,6 +535,11 @@ class Dispute:
         summary_ = _required_text(summary, "summary")
         rationale_ = _required_text(rationale, "rationale")
         actions_ = tuple(actions)
+        if resolution_type is not None and resolution_type not in RESOLUTION_TYPES:
+            raise InvalidInput(
+                f"resolution_type must be one of {', '.join(RESOLUTION_TYPES)}",
+                field="resolution_type",
+            )
         self._check_actions(actions_, team_member_ids)
         missing = self.missing_parties()
         if missing:
@@ -545,6 +554,7 @@ class Dispute:
             decided_at=at,
             decided_by_sub=actor.user_sub,
             decided_by_member_id=actor.member_id,
+            resolution_type=resolution_type,
         )
         self.state = DisputeState.DECIDED
         self._audit(at, actor, "decided", actions=len(actions_))

@@ -60,6 +60,7 @@ class DecideDispute:
     rationale: str
     actions: list[domain.DecisionAction] = field(default_factory=list)
     if_match: str | None = None
+    resolution_type: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,6 +229,7 @@ async def decide_dispute(
             actions=cmd.actions,
             team_member_ids=await team_roster(uow, team),
             at=utcnow(),
+            resolution_type=cmd.resolution_type,
         )
         decision = dispute.decision
         assert decision is not None
@@ -240,6 +242,7 @@ async def decide_dispute(
                 summary=decision.summary,
                 rationale=decision.rationale,
                 actions=[_action_event(a) for a in fact.actions],
+                resolution_type=decision.resolution_type,
             )
         )
         return await _saved(uow, principal, dispute)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import select
 
 from services.feedback.handlers.dispute_deadlines import announce_overdue_disputes
 from services.feedback.main import create_app
@@ -121,3 +122,23 @@ async def test_a_dispute_policy_refuses_bad_deadlines(app):
     stranger = auth(org=uuid.uuid4(), roles=["admin"])
     assert (await client.put(url, json={}, headers=stranger)).status_code == 404
     assert (await client.get(url, headers=stranger)).status_code == 404
+
+
+async def test_a_decision_records_its_resolution_type_for_parties_and_the_event(app):
+    """resolution_type is kept on the decision and in dispute_resolved; unknown ones are 422."""
+    client, runtime, team = app
+    dispute = await _open(client, team)
+    for i in (0, 1):
+        await client.post(f"/v1/disputes/{dispute['id']}/statements", json={"text": "x"}, headers=team.rep(i))  # fmt: skip
+    url = f"/v1/disputes/{dispute['id']}/decision"
+    decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
+    bad = await client.post(url, json=decision | {"resolution_type": "won"}, headers=team.boss())
+    assert bad.status_code == 422
+    decided = await client.post(url, json=decision | {"resolution_type": "partially_upheld"}, headers=team.boss())  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    seen = (await client.get(f"/v1/disputes/{dispute['id']}", headers=team.rep(1))).json()
+    assert seen["decision"]["resolution_type"] == "partially_upheld"
+    table = runtime.plumbing.outbox
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(select(table.c.payload).where(table.c.type == events.DisputeResolved.TYPE))).all()  # fmt: skip
+    assert [r[0]["resolution_type"] for r in rows] == ["partially_upheld"]
