@@ -181,3 +181,28 @@ class ActionItemOverdue(Event):
     due_on: date
     source: Literal["one_on_one", "meeting"]
     source_id: UUID
+
+
+class InformationRequested(Event):
+    """The decider asked a party of a dispute for information (the question stays private)."""
+
+    TYPE: ClassVar[str] = "attain.feedback.information_requested.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    request_id: UUID
+    party_id: UUID
+
+
+class InformationRequestClosed(Event):
+    """A dispute's information request was answered by its party or waived by the decider."""
+
+    TYPE: ClassVar[str] = "attain.feedback.information_request_closed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    request_id: UUID
+    party_id: UUID
+    outcome: Literal["answered", "waived"]

@@ -16,7 +16,7 @@ from shared.timeutil import aware
 
 DisputeKindIn = Literal["target", "sale_credit", "conduct", "other"]
 ResolutionType = Literal["upheld", "partially_upheld", "rejected", "settled", "no_finding"]
-DisputeStateIn = Literal["open", "hearing", "decided", "closed", "withdrawn"]
+DisputeStateIn = Literal["open", "hearing", "pending_information", "decided", "closed", "withdrawn"]
 _EX_ID = "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
 _EX_ID2 = "7d9e8f10-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 
@@ -155,6 +155,19 @@ class ResponseRead(BaseModel):
     responded_at: datetime
 
 
+class InformationRequestRead(BaseModel):
+    """A question the decider put to a party (seen by the decider and that party)."""
+
+    id: UUID
+    party_id: UUID
+    question: str
+    asked_at: datetime
+    status: Literal["open", "answered", "waived"]
+    answer: str | None
+    waived_reason: str | None
+    closed_at: datetime | None
+
+
 class DisputeRead(BaseModel):
     """A dispute as the caller may see it."""
 
@@ -184,6 +197,9 @@ class DisputeRead(BaseModel):
         None, description="Statements are due by then (the team's dispute policy at opening)"
     )
     decision_due_at: datetime | None = Field(None, description="The decision is due by then")
+    information_requests: list[InformationRequestRead] = Field(
+        default_factory=list, description="Only the caller's own, unless the caller decides"
+    )
 
     @classmethod
     def from_view(cls, view: DisputeView, version: int) -> DisputeRead:
@@ -232,6 +248,19 @@ class DisputeRead(BaseModel):
             version=version,
             statement_due_at=view.statement_due_at,
             decision_due_at=view.decision_due_at,
+            information_requests=[
+                InformationRequestRead(
+                    id=r.id,
+                    party_id=r.party_id,
+                    question=r.question,
+                    asked_at=r.asked_at,
+                    status="open" if r.open else ("waived" if r.waived_reason else "answered"),
+                    answer=r.answer,
+                    waived_reason=r.waived_reason,
+                    closed_at=r.closed_at,
+                )
+                for r in view.information_requests
+            ],
         )
 
 

@@ -12,7 +12,7 @@ Tenancy is the repository's job: it loads a dispute only within the caller's org
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -40,6 +40,8 @@ class DisputeState(StrEnum):
 
     OPEN = "open"
     HEARING = "hearing"
+    # The decider asked a party for information; no decision until it is answered or waived.
+    PENDING_INFORMATION = "pending_information"
     DECIDED = "decided"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
@@ -47,7 +49,9 @@ class DisputeState(StrEnum):
 
 # Statements, waivers and withdrawal are only meaningful while nothing has been decided.
 RESOLUTION_TYPES = ("upheld", "partially_upheld", "rejected", "settled", "no_finding")
-_BEFORE_DECISION = frozenset({DisputeState.OPEN, DisputeState.HEARING})
+_BEFORE_DECISION = frozenset(
+    {DisputeState.OPEN, DisputeState.HEARING, DisputeState.PENDING_INFORMATION}
+)
 
 # Which reference a kind may carry; "other" may point at either, "conduct" at neither.
 _RELATED_KEYS: dict[DisputeKind, frozenset[str]] = {
@@ -117,6 +121,25 @@ class ReassignSaleCredit:
 
 
 DecisionAction = AdjustTarget | ReassignSaleCredit
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequest:
+    """A question the decider put to one party; answered by them, or waived by the decider."""
+
+    id: UUID
+    party_id: UUID
+    question: str
+    asked_at: datetime
+    asked_by_sub: str
+    answer: str | None = None
+    waived_reason: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still waiting for an answer."""
+        return self.closed_at is None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +249,23 @@ class DisputeWithdrawn(DisputeFact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InformationRequested(DisputeFact):
+    """The decider asked a party a question (its text stays private)."""
+
+    request_id: UUID
+    party_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequestClosed(DisputeFact):
+    """A question was answered by its party or waived by the decider."""
+
+    request_id: UUID
+    party_id: UUID
+    outcome: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeOverdue(DisputeFact):
     """A deadline of the team's dispute policy passed: statements, or the decision."""
 
@@ -264,6 +304,7 @@ class DisputeView:
     viewer_party_id: UUID | None
     statement_due_at: datetime | None = None
     decision_due_at: datetime | None = None
+    information_requests: tuple[InformationRequest, ...] = ()
 
 
 # --- the entity ----------------------------------------------------------------------------
@@ -299,6 +340,7 @@ class Dispute:
     statement_due_at: datetime | None = None
     decision_due_at: datetime | None = None
     overdue_announced: list[str] = field(default_factory=list)
+    information_requests: list[InformationRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Rows loaded from a database hand back plain strings; compare as enums from here on.
@@ -458,6 +500,7 @@ class Dispute:
             viewer_party_id=own,
             statement_due_at=self.statement_due_at,
             decision_due_at=self.decision_due_at,
+            information_requests=tuple(r for r in self.information_requests if visible(r.party_id)),
         )
 
     # --- hearing ---------------------------------------------------------------------------
@@ -547,6 +590,12 @@ class Dispute:
                 "the dispute cannot be decided: not every party has been heard",
                 missing=[str(p) for p in missing],
             )
+        waiting = [r for r in self.information_requests if r.open]
+        if waiting:
+            raise Conflict(
+                "the dispute cannot be decided: information requested is still pending",
+                pending_information=[str(r.id) for r in waiting],
+            )
         self.decision = Decision(
             summary=summary_,
             rationale=rationale_,
@@ -609,6 +658,78 @@ class Dispute:
         if now < self.decision.decided_at + response_window:
             return None
         return self._close(now, SYSTEM_SUB, "response_window_elapsed")
+
+    def request_information(
+        self, *, actor: Actor, request_id: UUID, party_id: UUID, question: str, at: datetime
+    ) -> InformationRequested:
+        """Ask one party a question; the dispute waits for the answer (or a waiver)."""
+        _require_aware(at)
+        self._require_view(actor)
+        if not self.is_decider(actor):
+            raise Forbidden(self._decider_rule("request information"))
+        self._require_state(_BEFORE_DECISION, "request information")
+        if party_id not in self.parties:
+            raise InvalidInput("information is requested from a party", field="party_id")
+        text = _required_text(question, "question")
+        self.information_requests.append(
+            InformationRequest(
+                id=request_id,
+                party_id=party_id,
+                question=text,
+                asked_at=at,
+                asked_by_sub=actor.user_sub,
+            )
+        )
+        self.state = DisputeState.PENDING_INFORMATION
+        self._audit(at, actor, "information_requested", party_id=str(party_id))
+        return InformationRequested(**self._fact_base(at), request_id=request_id, party_id=party_id)
+
+    def answer_information(
+        self, *, actor: Actor, request_id: UUID, answer: str, at: datetime
+    ) -> InformationRequestClosed:
+        """The asked party answers; the last answer lets the decider decide again."""
+        _require_aware(at)
+        self._require_view(actor)
+        request = self._open_request(request_id)
+        if actor.member_id != request.party_id:
+            raise Forbidden("only the party asked answers the question")
+        text = _required_text(answer, "answer")
+        return self._close_request(request, at, actor, "answered", answer=text)
+
+    def waive_information(
+        self, *, actor: Actor, request_id: UUID, reason: str, at: datetime
+    ) -> InformationRequestClosed:
+        """The decider gives up waiting for an answer, saying why."""
+        _require_aware(at)
+        self._require_view(actor)
+        if not self.is_decider(actor):
+            raise Forbidden(self._decider_rule("waive a request"))
+        request = self._open_request(request_id)
+        text = _required_text(reason, "reason")
+        return self._close_request(request, at, actor, "waived", waived_reason=text)
+
+    def _open_request(self, request_id: UUID) -> InformationRequest:
+        self._require_state({DisputeState.PENDING_INFORMATION}, "close an information request")
+        for request in self.information_requests:
+            if request.id == request_id:
+                if not request.open:
+                    raise Conflict("the information request is closed already")
+                return request
+        raise NotFound("information request not found")
+
+    def _close_request(
+        self, request: InformationRequest, at: datetime, actor: Actor, outcome: str, **change: Any
+    ) -> InformationRequestClosed:
+        closed = replace(request, closed_at=at, **change)
+        self.information_requests = [
+            closed if r.id == request.id else r for r in self.information_requests
+        ]
+        if not any(r.open for r in self.information_requests):
+            self.state = DisputeState.HEARING
+        self._audit(at, actor, f"information_{outcome}", request_id=str(request.id))
+        return InformationRequestClosed(
+            **self._fact_base(at), request_id=request.id, party_id=request.party_id, outcome=outcome
+        )
 
     def set_deadlines(
         self, *, statement_due_hours: float | None, decision_due_hours: float | None

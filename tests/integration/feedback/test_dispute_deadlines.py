@@ -142,3 +142,47 @@ async def test_a_decision_records_its_resolution_type_for_parties_and_the_event(
     async with runtime.engine.connect() as conn:
         rows = (await conn.execute(select(table.c.payload).where(table.c.type == events.DisputeResolved.TYPE))).all()  # fmt: skip
     assert [r[0]["resolution_type"] for r in rows] == ["partially_upheld"]
+
+
+async def test_a_pending_information_request_blocks_the_decision_until_answered_or_waived(app):
+    """The decider asks a party; no decision until the answer (or a waiver) is in."""
+    client, runtime, team = app
+    dispute = await _open(client, team)
+    url = f"/v1/disputes/{dispute['id']}"
+    for i in (0, 1):
+        await client.post(f"{url}/statements", json={"text": "x"}, headers=team.rep(i))
+    ask = {"party_id": str(team.reps[1]), "question": "Who ran the first demo?"}
+    assert (await client.post(f"{url}/information-requests", json=ask, headers=team.rep(0))).status_code == 403  # fmt: skip
+    stranger = {"party_id": str(team.reps[2]), "question": "?"}
+    assert (await client.post(f"{url}/information-requests", json=stranger, headers=team.boss())).status_code == 422  # fmt: skip
+    asked = await client.post(f"{url}/information-requests", json=ask, headers=team.boss())
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["state"] == "pending_information"
+    [request] = asked.json()["information_requests"]
+    second = await client.post(f"{url}/information-requests", json=ask | {"question": "And the second?"}, headers=team.boss())  # fmt: skip
+    other_request = second.json()["information_requests"][1]
+
+    decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
+    blocked = await client.post(f"{url}/decision", json=decision, headers=team.boss())
+    assert blocked.status_code == 409
+    assert set(blocked.json()["pending_information"]) == {request["id"], other_request["id"]}
+    # The question is seen by the decider and the party asked only.
+    assert (await client.get(url, headers=team.rep(0))).json()["information_requests"] == []
+    answer_url = f"{url}/information-requests/{request['id']}/answer"
+    assert (await client.post(answer_url, json={"answer": "Me"}, headers=team.rep(0))).status_code == 403  # fmt: skip
+    answered = await client.post(answer_url, json={"answer": "I did, on 3 March"}, headers=team.rep(1))  # fmt: skip
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["state"] == "pending_information"
+    assert (await client.post(answer_url, json={"answer": "again"}, headers=team.rep(1))).status_code == 409  # fmt: skip
+    waiver_url = f"{url}/information-requests/{other_request['id']}/waiver"
+    assert (await client.post(waiver_url, json={"reason": "x"}, headers=team.rep(1))).status_code == 403  # fmt: skip
+    waived = await client.post(waiver_url, json={"reason": "Not needed after all"}, headers=team.boss())  # fmt: skip
+    assert waived.status_code == 200 and waived.json()["state"] == "hearing"
+    statuses = {r["id"]: r["status"] for r in waived.json()["information_requests"]}
+    assert statuses == {request["id"]: "answered", other_request["id"]: "waived"}
+    assert (await client.post(f"{url}/decision", json=decision, headers=team.boss())).status_code == 200  # fmt: skip
+    types = await outbox_types(runtime)
+    assert types.count(events.InformationRequested.TYPE) == 2
+    assert types.count(events.InformationRequestClosed.TYPE) == 2
+    missing = f"{url}/information-requests/{uuid.uuid4()}/answer"
+    assert (await client.post(missing, json={"answer": "x"}, headers=team.rep(1))).status_code == 409  # fmt: skip
