@@ -152,7 +152,12 @@ def test_readme_walkthrough_passes_on_moved_ports_with_a_custom_secret(running):
     assert '"status": "applied"' in out  # the shortfall was moved
     assert '"kind": "check_in"' in out
     assert '"status": 409' in out  # no decision before every party is heard
-    assert out.rstrip().splitlines()[-1] == '"decided"'
+    assert '"decided"' in out.splitlines()
+    # Coaching: Cleo's proposed 1:1 shows her check-in, is held, and starts her episode's story.
+    assert "short of target" in out
+    assert '"held"' in out.splitlines()
+    assert '"description": "Call ACME"' in out
+    assert '"first_conversation": "one_on_one_held"' in out
 
 
 def test_demo_passes_with_the_custom_secret(running):
