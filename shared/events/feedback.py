@@ -183,6 +183,17 @@ class ActionItemOverdue(Event):
     source_id: UUID
 
 
+class InquiryEscalated(Event):
+    """A rep did not accept the manager's answer to their inquiry: it became a dispute."""
+
+    TYPE: ClassVar[str] = "attain.feedback.inquiry_escalated.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    kind: str
+
+
 class InformationRequested(Event):
     """The decider asked a party of a dispute for information (the question stays private)."""
 

@@ -14,7 +14,7 @@ from services.feedback.handlers.meetings import next_occurrence
 from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCredit
 from shared.timeutil import aware
 
-DisputeKindIn = Literal["target", "sale_credit", "conduct", "other"]
+DisputeKindIn = Literal["target", "sale_credit", "conduct", "other", "inquiry"]
 ResolutionType = Literal["upheld", "partially_upheld", "rejected", "settled", "no_finding"]
 DisputeStateIn = Literal["open", "hearing", "pending_information", "decided", "closed", "withdrawn"]
 _EX_ID = "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
@@ -200,6 +200,9 @@ class DisputeRead(BaseModel):
     information_requests: list[InformationRequestRead] = Field(
         default_factory=list, description="Only the caller's own, unless the caller decides"
     )
+    inquiry_answer: DecisionRead | None = Field(
+        None, description="The answer the rep did not accept, when an inquiry became a dispute"
+    )
 
     @classmethod
     def from_view(cls, view: DisputeView, version: int) -> DisputeRead:
@@ -261,6 +264,9 @@ class DisputeRead(BaseModel):
                 )
                 for r in view.information_requests
             ],
+            inquiry_answer=(
+                DecisionRead.from_domain(view.inquiry_answer) if view.inquiry_answer else None
+            ),
         )
 
 

@@ -33,6 +33,8 @@ class DisputeKind(StrEnum):
     SALE_CREDIT = "sale_credit"
     CONDUCT = "conduct"
     OTHER = "other"
+    # One rep's question about their own number; a dispute if they do not accept the answer.
+    INQUIRY = "inquiry"
 
 
 class DisputeState(StrEnum):
@@ -59,6 +61,7 @@ _RELATED_KEYS: dict[DisputeKind, frozenset[str]] = {
     DisputeKind.SALE_CREDIT: frozenset({"sale_id"}),
     DisputeKind.CONDUCT: frozenset(),
     DisputeKind.OTHER: frozenset({"target_id", "sale_id"}),
+    DisputeKind.INQUIRY: frozenset({"target_id", "sale_id"}),
 }
 
 
@@ -266,6 +269,13 @@ class InformationRequestClosed(DisputeFact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InquiryEscalated(DisputeFact):
+    """A rep did not accept the answer to their inquiry: it is now a dispute of this kind."""
+
+    kind: DisputeKind
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeOverdue(DisputeFact):
     """A deadline of the team's dispute policy passed: statements, or the decision."""
 
@@ -305,6 +315,7 @@ class DisputeView:
     statement_due_at: datetime | None = None
     decision_due_at: datetime | None = None
     information_requests: tuple[InformationRequest, ...] = ()
+    inquiry_answer: Decision | None = None
 
 
 # --- the entity ----------------------------------------------------------------------------
@@ -341,6 +352,8 @@ class Dispute:
     decision_due_at: datetime | None = None
     overdue_announced: list[str] = field(default_factory=list)
     information_requests: list[InformationRequest] = field(default_factory=list)
+    # The manager's answer to an inquiry the rep did not accept (kept when it became a dispute).
+    inquiry_answer: Decision | None = None
 
     def __post_init__(self) -> None:
         # Rows loaded from a database hand back plain strings; compare as enums from here on.
@@ -386,6 +399,11 @@ class Dispute:
                 not_members=[str(p) for p in strangers],
             )
         related_ = _checked_related(kind_, related)
+        if kind_ == DisputeKind.INQUIRY and list(parties) != [actor.member_id]:
+            raise InvalidInput(
+                "an inquiry is one rep asking about their own number: name only yourself",
+                field="parties",
+            )
         is_party = actor.member_id is not None and actor.member_id in parties
         # A rep may only open their own disputes; managers and admins open them for anyone.
         if not (is_party or actor.is_admin or actor.manages(team_id)):
@@ -408,6 +426,18 @@ class Dispute:
             manager_is_party=manager_is_party,
             escalated=manager_is_party,
         )
+        if kind_ == DisputeKind.INQUIRY:
+            # Asking is being heard: the question is the rep's statement, so the manager answers.
+            dispute.statements.append(
+                Statement(
+                    party_id=actor.member_id,  # type: ignore[arg-type]
+                    version=1,
+                    text=subject_,
+                    submitted_at=at,
+                    submitted_by_sub=actor.user_sub,
+                )
+            )
+            dispute.state = DisputeState.HEARING
         dispute._audit(
             at,
             actor,
@@ -501,6 +531,7 @@ class Dispute:
             statement_due_at=self.statement_due_at,
             decision_due_at=self.decision_due_at,
             information_requests=tuple(r for r in self.information_requests if visible(r.party_id)),
+            inquiry_answer=self.inquiry_answer,
         )
 
     # --- hearing ---------------------------------------------------------------------------
@@ -641,6 +672,9 @@ class Dispute:
         facts: list[DisputeFact] = [
             ResponseRecorded(**self._fact_base(at), party_id=party_id, accepts=accepts)
         ]
+        if self.kind == DisputeKind.INQUIRY and not accepts:
+            facts.append(self._escalate_inquiry(at, actor))
+            return facts
         if all(self.response_of(p) is not None for p in self.parties):
             facts.append(self._close(at, actor.user_sub, "all_responded"))
         return facts
@@ -730,6 +764,21 @@ class Dispute:
         return InformationRequestClosed(
             **self._fact_base(at), request_id=request.id, party_id=request.party_id, outcome=outcome
         )
+
+    def _escalate_inquiry(self, at: datetime, actor: Actor) -> InquiryEscalated:
+        """The rep does not accept the answer: the inquiry becomes a dispute, heard again."""
+        keys = set(self.related or {})
+        if keys == {"target_id"}:
+            self.kind = DisputeKind.TARGET
+        elif keys == {"sale_id"}:
+            self.kind = DisputeKind.SALE_CREDIT
+        else:
+            self.kind = DisputeKind.OTHER
+        self.inquiry_answer, self.decision = self.decision, None
+        self.responses = []
+        self.state = DisputeState.HEARING
+        self._audit(at, actor, "inquiry_escalated", kind=self.kind.value)
+        return InquiryEscalated(**self._fact_base(at), kind=self.kind)
 
     def set_deadlines(
         self, *, statement_due_hours: float | None, decision_due_hours: float | None

@@ -284,6 +284,15 @@ async def respond_to_decision(
         for fact in facts:
             if isinstance(fact, domain.DisputeClosed):
                 uow.emit(_closed_event(dispute, fact))
+            elif isinstance(fact, domain.InquiryEscalated):
+                uow.emit(
+                    events.InquiryEscalated(
+                        org_id=dispute.org_id,
+                        team_id=dispute.team_id,
+                        dispute_id=dispute.id,
+                        kind=fact.kind.value,
+                    )
+                )
         return await _saved(uow, principal, dispute)
 
 

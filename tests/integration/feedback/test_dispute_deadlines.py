@@ -186,3 +186,58 @@ async def test_a_pending_information_request_blocks_the_decision_until_answered_
     assert types.count(events.InformationRequestClosed.TYPE) == 2
     missing = f"{url}/information-requests/{uuid.uuid4()}/answer"
     assert (await client.post(missing, json={"answer": "x"}, headers=team.rep(1))).status_code == 409  # fmt: skip
+
+
+async def test_an_inquiry_is_answered_and_becomes_a_dispute_when_the_rep_disagrees(app):
+    """A rep asks about their own number; an answer they reject turns it into a target dispute."""
+    client, runtime, team = app
+    target_id = str(uuid.uuid4())
+    body = {
+        "team_id": str(team.id),
+        "kind": "inquiry",
+        "subject": "Why did my target go up by 10 %?",
+        "parties": [str(team.reps[0])],
+        "related": {"target_id": target_id},
+    }
+    for_another = body | {"parties": [str(team.reps[1])]}
+    assert (await client.post("/v1/disputes", json=for_another, headers=team.rep(0))).status_code == 422  # fmt: skip
+    both = body | {"parties": [str(team.reps[0]), str(team.reps[1])]}
+    assert (await client.post("/v1/disputes", json=both, headers=team.rep(0))).status_code == 422
+    opened = await client.post("/v1/disputes", json=body, headers=team.rep(0))
+    assert opened.status_code == 201, opened.text
+    inquiry = opened.json()
+    assert inquiry["kind"] == "inquiry" and inquiry["state"] == "hearing"  # asking is being heard
+    url = f"/v1/disputes/{inquiry['id']}"
+    answer = {"summary": "Cleo's shortfall moved to you", "rationale": "Rebalance of 3 May"}
+    answered = await client.post(f"{url}/decision", json=answer | {"actions": []}, headers=team.boss())  # fmt: skip
+    assert answered.status_code == 200, answered.text
+    rejected = await client.post(f"{url}/responses", json={"accepts": False}, headers=team.rep(0))
+    assert rejected.status_code == 200, rejected.text
+    dispute = rejected.json()
+    assert dispute["kind"] == "target" and dispute["state"] == "hearing"
+    assert dispute["decision"] is None
+    assert dispute["inquiry_answer"]["summary"] == "Cleo's shortfall moved to you"
+    assert events.InquiryEscalated.TYPE in await outbox_types(runtime)
+    # From here the dispute follows the usual rules: a decision, then the rep's response.
+    decided = await client.post(f"{url}/decision", json=answer | {"actions": []}, headers=team.boss())  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    closed = await client.post(f"{url}/responses", json={"accepts": False}, headers=team.rep(0))
+    assert closed.json()["state"] == "closed"
+
+
+async def test_an_accepted_inquiry_answer_closes_it(app):
+    """A rep who accepts the answer closes the inquiry; it never becomes a dispute."""
+    client, runtime, team = app
+    body = {
+        "team_id": str(team.id),
+        "kind": "inquiry",
+        "subject": "Is the ACME deal counted?",
+        "parties": [str(team.reps[1])],
+    }
+    inquiry = (await client.post("/v1/disputes", json=body, headers=team.rep(1))).json()
+    url = f"/v1/disputes/{inquiry['id']}"
+    answer = {"summary": "Yes, on 2 May", "rationale": "Closed-won in HubSpot", "actions": []}
+    assert (await client.post(f"{url}/decision", json=answer, headers=team.boss())).status_code == 200  # fmt: skip
+    closed = await client.post(f"{url}/responses", json={"accepts": True}, headers=team.rep(1))
+    assert closed.json()["state"] == "closed" and closed.json()["kind"] == "inquiry"
+    assert events.InquiryEscalated.TYPE not in await outbox_types(runtime)

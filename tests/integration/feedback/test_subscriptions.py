@@ -36,7 +36,7 @@ from tests.integration.feedback.test_coaching import team_shortfall
 pytestmark = pytest.mark.integration
 
 FAST = DeliveryPolicy(
-    timeout_s=2.0, max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0, disable_after_failures=3
+    timeout_s=10.0, max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0, disable_after_failures=3
 )
 
 
