@@ -71,15 +71,16 @@ class DirectoryRepository:
         stmt = select(Team.id).where(Team.org_id == org_id, Team.manager_id == member_id)
         return teams | set((await self._session.exec(stmt)).all())
 
-    async def put_team(self, *, org_id: UUID, team_id: UUID, name: str, manager_id: UUID) -> None:
-        """Create or update a team."""
+    async def put_team(self, *, org_id: UUID, team_id: UUID, name: str, manager_id: UUID) -> bool:
+        """Create or update a team; True when it was not known before."""
         row = await self._session.get(Team, team_id)
         if row is None:
             data = {"id": team_id, "org_id": org_id, "name": name, "manager_id": manager_id}
             self._session.add(Team.model_validate(data))
-            return
+            return True
         row.name, row.manager_id = name, manager_id
         self._session.add(row)
+        return False
 
     async def put_member(
         self, *, org_id: UUID, member_id: UUID, team_id: UUID, name: str, version: int
@@ -265,6 +266,23 @@ class FeedbackRepository:
         self._session.add(row)
         await self._session.flush()
         return row
+
+    async def address_orphan_check_ins(
+        self, *, org_id: UUID, team_id: UUID, manager_id: UUID
+    ) -> int:
+        """Address to the manager the check-ins opened before feedback knew the team."""
+        table = FeedbackNote.__table__  # type: ignore[attr-defined]
+        result = await self._session.execute(
+            sa.update(table)
+            .where(
+                table.c.org_id == org_id,
+                table.c.team_id == team_id,
+                table.c.kind == "check_in",
+                table.c.addressee_id.is_(None),
+            )
+            .values(addressee_id=manager_id)
+        )
+        return result.rowcount or 0
 
     async def by_shortfall(self, *, org_id: UUID, shortfall_id: UUID) -> FeedbackNote | None:
         """Return the check-in opened for a shortfall, if any."""

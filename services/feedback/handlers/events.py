@@ -36,9 +36,16 @@ async def on_team_created(
     event: TeamCreated | TeamUpdated, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Know the team and who manages it."""
-    await uow.directory.put_team(
+    new = await uow.directory.put_team(
         org_id=event.org_id, team_id=event.team_id, name=event.name, manager_id=event.manager_id
     )
+    if new:
+        # Topics are consumed in no fixed order: a shortfall may arrive before its team. Its
+        # check-in then has no addressee, and a digest needs a known team, so these are exactly
+        # the check-ins that were waiting for the manager.
+        await uow.feedback.address_orphan_check_ins(
+            org_id=event.org_id, team_id=event.team_id, manager_id=event.manager_id
+        )
 
 
 on_team_updated = on_team_created

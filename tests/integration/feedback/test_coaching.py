@@ -446,3 +446,25 @@ async def test_the_episode_timeline_traces_conversation_actions_target_moves_and
     ).status_code == 422
     everything = (await client.get(url, headers=team.admin())).json()["items"]
     assert len(everything) == 3
+
+
+async def test_a_shortfall_that_arrives_before_its_team_is_addressed_once_the_team_is_known(
+    runtime,
+):
+    """Topics have no order between them: a check-in opened first gets its manager later."""
+    from sqlmodel import select as model_select
+
+    from services.feedback.adapters.orm import FeedbackNote
+    from shared.events.goals import TeamCreated
+
+    team = Team(org=uuid.uuid4(), id=uuid.uuid4(), manager=uuid.uuid4(), reps=[uuid.uuid4()])
+    await deliver(
+        runtime, reactions.on_team_shortfalls_detected, team_shortfall(team, team.reps[0])
+    )
+    created = TeamCreated(
+        org_id=team.org, team_id=team.id, name="Late", currency="EUR", manager_id=team.manager
+    )
+    await deliver(runtime, reactions.on_team_created, created)
+    async with runtime.uow() as uow:
+        [note] = (await uow.session.exec(model_select(FeedbackNote).where(FeedbackNote.org_id == team.org))).all()  # fmt: skip
+    assert note.kind == "check_in" and note.addressee_id == team.manager
