@@ -6,10 +6,24 @@ from services.feedback.adapters.orm import metadata, plumbing
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
-from services.feedback.handlers.jobs import close_expired
-from shared.events.goals import MemberJoined, MemberLeft, MemberUpdated, TeamCreated, TeamUpdated
-from shared.events.performance import ShortfallDetected, TeamShortfallsDetected
+from services.feedback.handlers.jobs import close_expired, deliver_webhooks, overdue_action_items
+from shared.events.goals import (
+    MemberJoined,
+    MemberLeft,
+    MemberUpdated,
+    TargetChanged,
+    TargetsRebalanced,
+    TeamCreated,
+    TeamUpdated,
+)
+from shared.events.performance import (
+    AttainmentChanged,
+    ShortfallDetected,
+    ShortfallRecovered,
+    TeamShortfallsDetected,
+)
 from shared.runtime import PeriodicJob, ServiceRuntime
+from shared.secrets import SecretBox
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -28,6 +42,10 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             TeamShortfallsDetected: reactions.on_team_shortfalls_detected,
             # Still accepted until no producer emits it (performance stopped with this release).
             ShortfallDetected: reactions.on_shortfall_detected,
+            ShortfallRecovered: reactions.on_shortfall_recovered,
+            AttainmentChanged: reactions.on_attainment_changed,
+            TargetChanged: reactions.on_target_changed,
+            TargetsRebalanced: reactions.on_targets_rebalanced,
         },
         jobs=(
             PeriodicJob(
@@ -35,5 +53,16 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
                 interval_s=settings.dispute_sweep_interval_s,
                 run=close_expired,
             ),
+            PeriodicJob(
+                name="overdue-action-items",
+                interval_s=settings.action_item_sweep_interval_s,
+                run=overdue_action_items,
+            ),
+            PeriodicJob(
+                name="deliver-webhooks",
+                interval_s=settings.webhook_poll_interval_s,
+                run=deliver_webhooks,
+            ),
         ),
+        uow_options={"secrets": SecretBox(settings.secrets_key_list())},
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
+from shared.secrets import parse_keys
 
 
 class Settings(ServiceSettings):
@@ -19,3 +21,17 @@ class Settings(ServiceSettings):
 
     dispute_response_window_hours: float = 168.0
     dispute_sweep_interval_s: float = 60.0
+    action_item_sweep_interval_s: float = 300.0
+    #: Fernet keys sealing webhook subscription secrets at rest, comma-separated (first seals).
+    secrets_keys: SecretStr | None = None
+    #: Outbound webhooks: how often due deliveries are sent, and how they are retried.
+    webhook_poll_interval_s: float = 1.0
+    webhook_timeout_s: float = 5.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_s: float = 5.0
+    webhook_backoff_max_s: float = 3600.0
+    webhook_disable_after_failures: int = 10
+
+    def secrets_key_list(self) -> list[str]:
+        """The configured Fernet keys, sealing key first."""
+        return parse_keys(self.secrets_keys.get_secret_value() if self.secrets_keys else None)

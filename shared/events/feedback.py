@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
@@ -94,6 +95,7 @@ class DisputeResolved(Event):
     summary: str
     rationale: str
     actions: list[DisputeAction]
+    resolution_type: str | None = None
 
 
 class DisputeClosed(Event):
@@ -130,3 +132,93 @@ class CheckInOpened(Event):
     feedback_id: UUID
     member_id: UUID
     shortfall_id: UUID
+
+
+class DisputeOverdue(Event):
+    """A deadline of the team's dispute policy passed: parties unheard, or no decision yet."""
+
+    TYPE: ClassVar[str] = "attain.feedback.dispute_overdue.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    deadline: Literal["statement", "decision"]
+    due_at: datetime
+    late_parties: list[UUID]
+
+
+class OneOnOneProposed(Event):
+    """A 1:1 was proposed for a rep, e.g. because a shortfall check-in opened for them."""
+
+    TYPE: ClassVar[str] = "attain.feedback.one_on_one_proposed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "one_on_one_id"
+
+    team_id: UUID
+    one_on_one_id: UUID
+    member_id: UUID
+    scheduled_at: datetime
+    shortfall_id: UUID | None = None
+
+
+class ConversationHeld(Event):
+    """A manager talked with a rep: a 1:1 was held or a check-in answered."""
+
+    TYPE: ClassVar[str] = "attain.feedback.conversation_held.v1"
+    SUBJECT_FIELD: ClassVar[str] = "member_id"
+
+    team_id: UUID
+    member_id: UUID
+    kind: Literal["one_on_one_held", "check_in_answered"]
+    reference_id: UUID
+    held_at: datetime
+
+
+class ActionItemOverdue(Event):
+    """An open action item passed its due date (announced once per item)."""
+
+    TYPE: ClassVar[str] = "attain.feedback.action_item_overdue.v1"
+    SUBJECT_FIELD: ClassVar[str] = "action_item_id"
+
+    team_id: UUID
+    action_item_id: UUID
+    owner_id: UUID
+    description: str
+    due_on: date
+    source: Literal["one_on_one", "meeting"]
+    source_id: UUID
+
+
+class InquiryEscalated(Event):
+    """A rep did not accept the manager's answer to their inquiry: it became a dispute."""
+
+    TYPE: ClassVar[str] = "attain.feedback.inquiry_escalated.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    kind: str
+
+
+class InformationRequested(Event):
+    """The decider asked a party of a dispute for information (the question stays private)."""
+
+    TYPE: ClassVar[str] = "attain.feedback.information_requested.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    request_id: UUID
+    party_id: UUID
+
+
+class InformationRequestClosed(Event):
+    """A dispute's information request was answered by its party or waived by the decider."""
+
+    TYPE: ClassVar[str] = "attain.feedback.information_request_closed.v1"
+    SUBJECT_FIELD: ClassVar[str] = "dispute_id"
+
+    team_id: UUID
+    dispute_id: UUID
+    request_id: UUID
+    party_id: UUID
+    outcome: Literal["answered", "waived"]

@@ -95,6 +95,8 @@ def start_stack(
     # Scheduled evaluation stays out of the way: the tests decide when pace is judged.
     stack.env["PERFORMANCE_EVALUATION_INTERVAL_S"] = "3600"
     stack.env["PERFORMANCE_PERIOD_CLOSE_INTERVAL_S"] = "3600"
+    # Dispute deadlines are swept every second, so an overdue dispute shows within the test.
+    stack.env["FEEDBACK_DISPUTE_SWEEP_INTERVAL_S"] = "1"
     stack.env.update(env)
     try:
         stack.start()

@@ -155,7 +155,12 @@ def test_readme_walkthrough_passes_on_moved_ports_with_a_custom_secret(running):
     assert '"kind": "check_in"' in out
     assert '"status": 409' in out  # no decision before every party is heard
     assert '"decided"' in out.splitlines()
-    # Section 7: Ben's relief is absorbed by the team, Dev joins with a prorated target.
+    # Coaching: Cleo's proposed 1:1 shows her check-in, is held, and starts her episode's story.
+    assert "short of target" in out
+    assert '"held"' in out.splitlines()
+    assert '"description": "Call ACME"' in out
+    assert '"first_conversation": "one_on_one_held"' in out
+    # Section 8: Ben's relief is absorbed by the team, Dev joins with a prorated target.
     assert '"team"' in out.splitlines() and '"relief": "' in out
     plan = json.loads(out[out.rindex('{\n  "target"') :])
     assert Decimal(plan["target"]) > Decimal("250000.00")  # Dev's target raised the total

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from scripts.run import Stack
 from scripts.scenario import (
@@ -44,6 +45,7 @@ from tests.e2e.conftest import (
     stop_stack,
     urls_of,
 )
+from tests.integration.feedback.test_subscriptions import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -300,6 +302,32 @@ def test_feedback_opens_exactly_one_check_in_for_the_struggling_rep(
     assert check_in["addressee_id"] == team.manager_id
     for other in ("Ana", "Ben"):
         assert api.feedback(team, team.rep(other).id, kind="check_in") == []
+
+
+def test_the_struggling_rep_gets_a_proposed_1on1_whose_agenda_shows_the_shortfall(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    """The shortfall check-in proposes Cleo's next 1:1, and its agenda shows the shortfall."""
+    team = auto_loop.team
+    cleo = team.rep("Cleo").id
+    path = f"/v1/members/{cleo}/one-on-ones"
+
+    def proposed() -> list[dict] | None:
+        items = api.get("feedback", path, token=team.manager_token)["items"]
+        return items or None
+
+    (proposal,) = wait_for(proposed, what="a proposed 1:1 for Cleo")
+    assert proposal["status"] == "proposed"
+    assert proposal["shortfall_id"] == auto_loop.evaluation["shortfalls_detected"][0]
+    agenda = api.get(
+        "feedback", f"/v1/one-on-ones/{proposal['id']}/agenda", token=team.manager_token
+    )
+    (check_in,) = agenda["open_check_ins"]
+    assert check_in["shortfall_id"] == proposal["shortfall_id"]
+    assert "short of target" in check_in["body"]
+    for other in ("Ana", "Ben"):
+        rep_path = f"/v1/members/{team.rep(other).id}/one-on-ones"
+        assert api.get("feedback", rep_path, token=team.manager_token)["items"] == []
 
 
 def test_proposed_rebalance_changes_targets_only_once_the_manager_approves(
@@ -676,3 +704,101 @@ def test_a_two_level_hierarchy_allocates_down_and_rolls_up_after_sales(
     by_name = {n["name"]: n for n in tree["children"]}
     assert money(by_name["North"]["achieved"]) == Decimal("40000.00")
     assert money(by_name["South"]["target"]) == Decimal("105000.00")
+
+    record_timing(stack.db, f"{SIM_TEAMS} team evaluations", evaluated - started)
+    record_timing(stack.db, "last evaluation -> loop settled", time.monotonic() - evaluated)
+    for member in org:
+        team = member.team
+        if team.id not in rows:
+            continue
+        [row] = rows[team.id]
+        assert "stale" not in (row["reason"] or ""), row
+        assert row["status"] in ("applied", "skipped"), row
+        assert {g["shortfall_id"] for g in row["givers"]} == struggling[team.id]
+        for g in row["givers"]:
+            assert money(g["moved"]) + money(g["uncovered"]) == money(g["requested"])
+        targets, attainment = followed_targets(api, team, period_id)()
+        assert _sum(targets) == Decimal("1000000.00")
+        assert {m: money(r["target"]) for m, r in attainment.items()} == {
+            m: money(t["amount"]) for m, t in targets.items()
+        }
+
+
+def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
+    api: Attain, period: dict
+) -> None:
+    """A manual target change reaches a subscribed local endpoint, signed per Standard Webhooks."""
+    receiver = Receiver()
+    try:
+        sub = api.post(
+            "feedback", "/v1/subscriptions", {"url": receiver.url, "types": ["target.changed"]}
+        )
+        loop = set_up_team(api, name="Subscribed", period=period, policy="off")
+        team = loop.team
+        target = api.targets(team, period["id"])[team.rep("Ana").id]
+        api.call(
+            "PATCH",
+            "goals",
+            f"/v1/targets/{target['id']}",
+            token=team.manager_token,
+            json_body={
+                "amount": "1000.00",
+                "reason": "Takes over ACME",
+                "team_total_changes": True,
+            },
+        )
+
+        def received() -> dict | None:
+            for headers, body in list(receiver.received):
+                payload = Webhook(sub["secret"]).verify(body, headers)
+                if payload["data"]["target_id"] == target["id"]:
+                    return payload
+            return None
+
+        payload = wait_for(received, what="a signed target.changed for Ana's target")
+        assert payload["type"] == "target.changed"
+        assert payload["data"]["new_amount"] == "1000.00"
+        assert payload["data"]["member_id"] == team.rep("Ana").id
+        log = api.get("feedback", f"/v1/subscriptions/{sub['id']}/deliveries")["items"]
+        assert any(d["status"] == "delivered" for d in log)
+    finally:
+        receiver.close()
+
+
+def test_an_overdue_dispute_emits_dispute_overdue_and_reminds_the_unheard_party(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    """Past the team's statement deadline, dispute_overdue reaches a subscriber; Ben is reminded."""
+    team = auto_loop.team
+    ana, ben = team.rep("Ana"), team.rep("Ben")
+    receiver = Receiver()
+    try:
+        sub = api.post(
+            "feedback",
+            "/v1/subscriptions",
+            {"url": receiver.url, "types": ["dispute.overdue"], "team_id": team.id},
+        )
+        # About two seconds to hand in a statement.
+        policy = {"statement_due_hours": 0.0006, "decision_due_hours": 1}
+        api.put("feedback", f"/v1/teams/{team.id}/dispute-policy", policy, token=team.manager_token)
+        dispute = open_dispute_when_known(
+            api, ana, team, kind="conduct", subject="Meeting no-shows", parties=[ana, ben]
+        )
+        assert dispute["statement_due_at"] is not None
+
+        def overdue() -> dict | None:
+            for headers, body in list(receiver.received):
+                payload = Webhook(sub["secret"]).verify(body, headers)
+                if payload["data"]["dispute_id"] == dispute["id"]:
+                    return payload
+            return None
+
+        payload = wait_for(overdue, what="dispute.overdue for the late statements")
+        assert payload["type"] == "dispute.overdue"
+        assert payload["data"]["deadline"] == "statement"
+        assert set(payload["data"]["late_parties"]) == {ana.id, ben.id}
+        notices = api.get("feedback", "/v1/feedback", token=ben.token, params={"kind": "notice"})
+        assert any(n["dispute_id"] == dispute["id"] for n in notices["items"])
+    finally:
+        receiver.close()
+        api.put("feedback", f"/v1/teams/{team.id}/dispute-policy", {}, token=team.manager_token)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -64,6 +64,21 @@ class Dispute(Base, table=True):
     escalated: bool = False
     version: int = 1
     data: dict[str, Any] = Field(sa_column=_json())
+    # The earliest deadline still to be announced, so the sweep finds overdue disputes by index.
+    next_due_at: datetime | None = Field(default=None, index=True, sa_type=_tz())
+
+
+class DisputePolicy(Base, table=True):
+    """A team's dispute deadlines, counted from the opening of each dispute."""
+
+    __tablename__ = "dispute_policy"
+
+    team_id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    statement_due_hours: float | None = None
+    decision_due_hours: float | None = None
+    updated_by_sub: str
+    updated_at: datetime = Field(sa_type=_tz())
 
 
 class DisputeParty(Base, table=True):
@@ -94,6 +109,143 @@ class FeedbackNote(Base, table=True):
     shortfall_id: UUID | None = None
     dispute_id: UUID | None = None
     created_at: datetime = Field(sa_type=_tz())
+    # A check-in is answered when the manager records the conversation it asked for.
+    answer: str | None = Field(default=None, sa_type=sa.Text)
+    answered_at: datetime | None = Field(default=None, sa_type=_tz())
+
+
+class OneOnOne(Base, table=True):
+    """A 1:1 between a rep and their manager: proposed, scheduled, held or cancelled."""
+
+    __tablename__ = "one_on_one"
+    # One proposal per shortfall episode, however often the shortfall is delivered.
+    __table_args__ = (sa.UniqueConstraint("org_id", "shortfall_id"),)
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    member_id: UUID = Field(index=True)
+    scheduled_at: datetime = Field(sa_type=_tz())
+    cadence: str = "none"
+    status: str = "scheduled"
+    shortfall_id: UUID | None = None
+    held_at: datetime | None = Field(default=None, sa_type=_tz())
+    created_by_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class OneOnOneNote(Base, table=True):
+    """A note of a 1:1, shared with the rep or for the manager only."""
+
+    __tablename__ = "one_on_one_note"
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    one_on_one_id: UUID = Field(index=True, foreign_key="one_on_one.id")
+    body: str = Field(sa_type=sa.Text)
+    visibility: str = "shared"
+    author_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class ActionItem(Base, table=True):
+    """Something one person will do, from a 1:1 or a team meeting, with a status."""
+
+    __tablename__ = "action_item"
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    owner_id: UUID = Field(index=True)
+    description: str = Field(sa_type=sa.Text)
+    due_on: date | None = None
+    status: str = Field(default="open", index=True)
+    source: str
+    source_id: UUID = Field(index=True)
+    created_by_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+    closed_at: datetime | None = Field(default=None, sa_type=_tz())
+    overdue_at: datetime | None = Field(default=None, sa_type=_tz())
+
+
+class MemberFact(Base, table=True):
+    """A fact about a rep learnt from goals or performance (pace change, target change)."""
+
+    __tablename__ = "member_fact"
+    # A redelivered or replayed event adds no second fact.
+    __table_args__ = (sa.UniqueConstraint("org_id", "event_id"),)
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    member_id: UUID = Field(index=True)
+    period_id: UUID | None = Field(default=None, index=True)
+    kind: str
+    event_id: str
+    at: datetime = Field(sa_type=_tz())
+    data: dict[str, Any] = Field(sa_column=_json())
+
+
+class ShortfallEpisode(Base, table=True):
+    """A rep's shortfall episode as performance announced it: started, and maybe recovered."""
+
+    __tablename__ = "shortfall_episode"
+
+    shortfall_id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID = Field(index=True)
+    member_id: UUID = Field(index=True)
+    period_id: UUID = Field(index=True)
+    episode: int
+    shortfall: str
+    currency: str
+    started_at: datetime = Field(sa_type=_tz())
+    recovered_at: datetime | None = Field(default=None, sa_type=_tz())
+
+
+class WebhookSubscription(Base, table=True):
+    """Another system's endpoint that receives Attain's public facts, signed."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    url: str = Field(sa_type=sa.Text)
+    types: list[str] = Field(sa_column=_json())
+    team_id: UUID | None = None
+    # Sealed with FEEDBACK_SECRETS_KEYS when configured.
+    secret: str = Field(sa_type=sa.Text)
+    active: bool = True
+    consecutive_failures: int = 0
+    disabled_at: datetime | None = Field(default=None, sa_type=_tz())
+    disabled_reason: str | None = None
+    created_by_sub: str
+    created_at: datetime = Field(sa_type=_tz())
+
+
+class WebhookDelivery(Base, table=True):
+    """One fact for one subscription: its attempts and outcome (the delivery log)."""
+
+    __tablename__ = "webhook_delivery"
+    # A fact delivered twice to feedback (at-least-once) is sent once per subscription.
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "event_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    subscription_id: UUID = Field(index=True, foreign_key="webhook_subscription.id")
+    event_id: str
+    type: str
+    payload: dict[str, Any] = Field(sa_column=_json())
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=_tz())
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=_tz())
+    delivered_at: datetime | None = Field(default=None, sa_type=_tz())
 
 
 class Meeting(Base, table=True):

@@ -14,17 +14,25 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.adapters.orm import (
-    Dispute as DisputeRow,
-)
-from services.feedback.adapters.orm import (
+    ActionItem,
     DisputeParty,
+    DisputePolicy,
     FeedbackNote,
     IntelItem,
     IntelTag,
     Meeting,
     MeetingNote,
     Member,
+    MemberFact,
+    OneOnOne,
+    OneOnOneNote,
+    ShortfallEpisode,
     Team,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from services.feedback.adapters.orm import (
+    Dispute as DisputeRow,
 )
 from services.feedback.domain.dispute import Dispute, DisputeState
 from shared.domain_errors import StaleWrite
@@ -63,15 +71,16 @@ class DirectoryRepository:
         stmt = select(Team.id).where(Team.org_id == org_id, Team.manager_id == member_id)
         return teams | set((await self._session.exec(stmt)).all())
 
-    async def put_team(self, *, org_id: UUID, team_id: UUID, name: str, manager_id: UUID) -> None:
-        """Create or update a team."""
+    async def put_team(self, *, org_id: UUID, team_id: UUID, name: str, manager_id: UUID) -> bool:
+        """Create or update a team; True when it was not known before."""
         row = await self._session.get(Team, team_id)
         if row is None:
             data = {"id": team_id, "org_id": org_id, "name": name, "manager_id": manager_id}
             self._session.add(Team.model_validate(data))
-            return
+            return True
         row.name, row.manager_id = name, manager_id
         self._session.add(row)
+        return False
 
     async def put_member(
         self, *, org_id: UUID, member_id: UUID, team_id: UUID, name: str, version: int
@@ -202,6 +211,27 @@ class DisputeRepository:
         )
         return [(org, id_) for org, id_ in (await self._session.exec(stmt)).all()]
 
+    async def overdue(self, *, now: datetime, limit: int = 100) -> list[tuple[UUID, UUID]]:
+        """Return (org, dispute) ids of disputes with a deadline to announce that has passed."""
+        stmt = (
+            select(DisputeRow.org_id, DisputeRow.id)
+            .where(col(DisputeRow.next_due_at) <= now)
+            .order_by(col(DisputeRow.next_due_at))
+            .limit(limit)
+        )
+        return [(org, id_) for org, id_ in (await self._session.exec(stmt)).all()]
+
+    async def policy(self, *, org_id: UUID, team_id: UUID) -> DisputePolicy | None:
+        """Return a team's dispute policy, if it set one."""
+        row = await self._session.get(DisputePolicy, team_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def put_policy(self, row: DisputePolicy) -> DisputePolicy:
+        """Store a team's dispute policy."""
+        merged = await self._session.merge(row)
+        await self._session.flush()
+        return merged
+
     @staticmethod
     def _columns(dispute: Dispute) -> dict[str, Any]:
         return {
@@ -215,6 +245,7 @@ class DisputeRepository:
             "decided_at": dispute.decision.decided_at if dispute.decision else None,
             "escalated": dispute.escalated,
             "data": _DISPUTE.dump_python(dispute, mode="json"),
+            "next_due_at": dispute.next_due_at(),
         }
 
 
@@ -235,6 +266,23 @@ class FeedbackRepository:
         self._session.add(row)
         await self._session.flush()
         return row
+
+    async def address_orphan_check_ins(
+        self, *, org_id: UUID, team_id: UUID, manager_id: UUID
+    ) -> int:
+        """Address to the manager the check-ins opened before feedback knew the team."""
+        table = FeedbackNote.__table__  # type: ignore[attr-defined]
+        result = await self._session.execute(
+            sa.update(table)
+            .where(
+                table.c.org_id == org_id,
+                table.c.team_id == team_id,
+                table.c.kind == "check_in",
+                table.c.addressee_id.is_(None),
+            )
+            .values(addressee_id=manager_id)
+        )
+        return result.rowcount or 0
 
     async def by_shortfall(self, *, org_id: UUID, shortfall_id: UUID) -> FeedbackNote | None:
         """Return the check-in opened for a shortfall, if any."""
@@ -322,6 +370,307 @@ class MeetingRepository:
             .where(MeetingNote.org_id == org_id, MeetingNote.meeting_id == meeting_id)
             .order_by(col(MeetingNote.created_at), col(MeetingNote.id))
         )
+        return list((await self._session.exec(stmt)).all())
+
+
+class CoachingRepository:
+    """1:1s, their notes, action items, the facts agendas are built from, shortfall episodes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, row: Any) -> Any:
+        """Store a validated row."""
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def one_on_one(self, *, org_id: UUID, one_on_one_id: UUID) -> OneOnOne | None:
+        """Return a 1:1 of this organisation, if any."""
+        row = await self._session.get(OneOnOne, one_on_one_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def one_on_ones_of(
+        self, *, org_id: UUID, member_id: UUID, cursor: str | None, limit: int
+    ) -> tuple[list[OneOnOne], str | None]:
+        """List a rep's 1:1s by scheduled time."""
+        stmt = select(OneOnOne).where(OneOnOne.org_id == org_id, OneOnOne.member_id == member_id)
+        stmt = keyset(stmt, [col(OneOnOne.scheduled_at), col(OneOnOne.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.scheduled_at), r.id))
+
+    async def upcoming_one_on_one(
+        self, *, org_id: UUID, member_id: UUID, after: datetime
+    ) -> OneOnOne | None:
+        """Return the rep's next proposed or scheduled 1:1 at or after a moment."""
+        stmt = (
+            select(OneOnOne)
+            .where(
+                OneOnOne.org_id == org_id,
+                OneOnOne.member_id == member_id,
+                col(OneOnOne.status).in_(("proposed", "scheduled")),
+                col(OneOnOne.scheduled_at) >= after,
+            )
+            .order_by(col(OneOnOne.scheduled_at))
+            .limit(1)
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def previous_one_on_one(self, *, row: OneOnOne) -> OneOnOne | None:
+        """Return the rep's last 1:1 before this one that was not cancelled."""
+        stmt = (
+            select(OneOnOne)
+            .where(
+                OneOnOne.org_id == row.org_id,
+                OneOnOne.member_id == row.member_id,
+                OneOnOne.id != row.id,
+                OneOnOne.status != "cancelled",
+                col(OneOnOne.scheduled_at) < row.scheduled_at,
+            )
+            .order_by(col(OneOnOne.scheduled_at).desc())
+            .limit(1)
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def held_one_on_ones(self, *, org_id: UUID, member_ids: Sequence[UUID]) -> list[OneOnOne]:
+        """Return the held 1:1s of some reps."""
+        stmt = select(OneOnOne).where(
+            OneOnOne.org_id == org_id,
+            col(OneOnOne.member_id).in_(list(member_ids)),
+            OneOnOne.status == "held",
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def notes(self, *, org_id: UUID, one_on_one_id: UUID) -> list[OneOnOneNote]:
+        """Return a 1:1's notes, oldest first."""
+        stmt = (
+            select(OneOnOneNote)
+            .where(OneOnOneNote.org_id == org_id, OneOnOneNote.one_on_one_id == one_on_one_id)
+            .order_by(col(OneOnOneNote.created_at), col(OneOnOneNote.id))
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def action_item(self, *, org_id: UUID, item_id: UUID) -> ActionItem | None:
+        """Return an action item of this organisation, if any."""
+        row = await self._session.get(ActionItem, item_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def action_items(
+        self,
+        *,
+        org_id: UUID,
+        team_ids: Sequence[UUID] | None = None,
+        visible_teams: Sequence[UUID] | None = None,
+        viewer_id: UUID | None = None,
+        owner_id: UUID | None = None,
+        status: str | None = None,
+        source_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = 500,
+    ) -> tuple[list[ActionItem], str | None]:
+        """List action items; visible_teams (with the viewer's own items) limits a non-admin."""
+        stmt = select(ActionItem).where(ActionItem.org_id == org_id)
+        if visible_teams is not None:
+            seen: list[Any] = [col(ActionItem.team_id).in_(list(visible_teams))]
+            if viewer_id is not None:
+                seen.append(col(ActionItem.owner_id) == viewer_id)
+            stmt = stmt.where(sa.or_(*seen))
+        if team_ids is not None:
+            stmt = stmt.where(col(ActionItem.team_id).in_(list(team_ids)))
+        if owner_id is not None:
+            stmt = stmt.where(ActionItem.owner_id == owner_id)
+        if status is not None:
+            stmt = stmt.where(ActionItem.status == status)
+        if source_id is not None:
+            stmt = stmt.where(ActionItem.source_id == source_id)
+        stmt = keyset(stmt, [col(ActionItem.created_at), col(ActionItem.id)], cursor, limit)
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def newly_overdue(self, *, today: Any, limit: int) -> list[ActionItem]:
+        """Return open items due before today that were not announced overdue yet."""
+        stmt = (
+            select(ActionItem)
+            .where(
+                ActionItem.status == "open",
+                col(ActionItem.overdue_at).is_(None),
+                col(ActionItem.due_on) < today,
+            )
+            .order_by(col(ActionItem.due_on), col(ActionItem.id))
+            .limit(limit)
+        )
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            # Replicas running the sweep at once each take different items.
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self._session.exec(stmt)).all())
+
+    async def has_fact(self, *, org_id: UUID, event_id: str) -> bool:
+        """Tell whether an event already became a fact."""
+        stmt = select(MemberFact.id).where(
+            MemberFact.org_id == org_id, MemberFact.event_id == event_id
+        )
+        return (await self._session.exec(stmt)).first() is not None
+
+    async def latest_fact(
+        self, *, org_id: UUID, member_id: UUID, period_id: UUID, kind: str
+    ) -> MemberFact | None:
+        """Return the newest fact of a kind about a rep in a period."""
+        stmt = (
+            select(MemberFact)
+            .where(
+                MemberFact.org_id == org_id,
+                MemberFact.member_id == member_id,
+                MemberFact.period_id == period_id,
+                MemberFact.kind == kind,
+            )
+            .order_by(col(MemberFact.at).desc(), col(MemberFact.id).desc())
+            .limit(1)
+        )
+        return (await self._session.exec(stmt)).first()
+
+    async def facts(
+        self,
+        *,
+        org_id: UUID,
+        member_ids: Sequence[UUID],
+        since: datetime | None,
+        period_id: UUID | None = None,
+    ) -> list[MemberFact]:
+        """Return facts about some reps since a moment, oldest first."""
+        stmt = select(MemberFact).where(
+            MemberFact.org_id == org_id, col(MemberFact.member_id).in_(list(member_ids))
+        )
+        if since is not None:
+            stmt = stmt.where(col(MemberFact.at) >= since)
+        if period_id is not None:
+            stmt = stmt.where(MemberFact.period_id == period_id)
+        stmt = stmt.order_by(col(MemberFact.at), col(MemberFact.id))
+        return list((await self._session.exec(stmt)).all())
+
+    async def open_check_ins(self, *, org_id: UUID, member_id: UUID) -> list[FeedbackNote]:
+        """Return a rep's check-ins nobody answered yet."""
+        stmt = (
+            select(FeedbackNote)
+            .where(
+                FeedbackNote.org_id == org_id,
+                FeedbackNote.member_id == member_id,
+                FeedbackNote.kind == "check_in",
+                col(FeedbackNote.answered_at).is_(None),
+            )
+            .order_by(col(FeedbackNote.created_at))
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def check_ins_of(
+        self, *, org_id: UUID, shortfall_ids: Sequence[UUID]
+    ) -> list[FeedbackNote]:
+        """Return the check-ins of some shortfall episodes."""
+        stmt = select(FeedbackNote).where(
+            FeedbackNote.org_id == org_id,
+            col(FeedbackNote.shortfall_id).in_(list(shortfall_ids)),
+        )
+        return list((await self._session.exec(stmt)).all())
+
+    async def intel_by(
+        self, *, org_id: UUID, author_id: UUID, since: datetime | None
+    ) -> list[IntelItem]:
+        """Return the intel a rep shared since a moment, oldest first."""
+        stmt = select(IntelItem).where(IntelItem.org_id == org_id, IntelItem.author_id == author_id)
+        if since is not None:
+            stmt = stmt.where(col(IntelItem.created_at) >= since)
+        return list((await self._session.exec(stmt.order_by(col(IntelItem.created_at)))).all())
+
+    async def episode(self, *, org_id: UUID, shortfall_id: UUID) -> ShortfallEpisode | None:
+        """Return a shortfall episode of this organisation, if known."""
+        row = await self._session.get(ShortfallEpisode, shortfall_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def episodes(
+        self, *, org_id: UUID, team_id: UUID, period_id: UUID | None
+    ) -> list[ShortfallEpisode]:
+        """Return a team's shortfall episodes, oldest first."""
+        stmt = select(ShortfallEpisode).where(
+            ShortfallEpisode.org_id == org_id, ShortfallEpisode.team_id == team_id
+        )
+        if period_id is not None:
+            stmt = stmt.where(ShortfallEpisode.period_id == period_id)
+        stmt = stmt.order_by(col(ShortfallEpisode.started_at), col(ShortfallEpisode.shortfall_id))
+        return list((await self._session.exec(stmt)).all())
+
+
+class SubscriptionRepository:
+    """Outbound webhook subscriptions and their delivery log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self._session.bind is not None and self._session.bind.dialect.name == "postgresql"
+
+    async def add(self, row: Any) -> Any:
+        """Store a validated row."""
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def get(self, *, org_id: UUID, subscription_id: UUID) -> WebhookSubscription | None:
+        """Return a subscription of this organisation, if any."""
+        row = await self._session.get(WebhookSubscription, subscription_id)
+        return row if row is not None and row.org_id == org_id else None
+
+    async def list(
+        self, *, org_id: UUID, cursor: str | None, limit: int
+    ) -> tuple[list[WebhookSubscription], str | None]:
+        """List an organisation's subscriptions, oldest first."""
+        stmt = select(WebhookSubscription).where(WebhookSubscription.org_id == org_id)
+        stmt = keyset(
+            stmt, [col(WebhookSubscription.created_at), col(WebhookSubscription.id)], cursor, limit
+        )
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def deliveries(
+        self,
+        *,
+        org_id: UUID,
+        subscription_id: UUID,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[WebhookDelivery], str | None]:
+        """The delivery log of a subscription, oldest first."""
+        stmt = select(WebhookDelivery).where(
+            WebhookDelivery.org_id == org_id, WebhookDelivery.subscription_id == subscription_id
+        )
+        if status is not None:
+            stmt = stmt.where(WebhookDelivery.status == status)
+        stmt = keyset(
+            stmt, [col(WebhookDelivery.created_at), col(WebhookDelivery.id)], cursor, limit
+        )
+        rows = (await self._session.exec(stmt)).all()
+        return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def delivery(self, delivery_id: UUID) -> WebhookDelivery | None:
+        """Return a delivery by id."""
+        return await self._session.get(WebhookDelivery, delivery_id)
+
+    async def due(self, *, now: datetime, limit: int) -> list[WebhookDelivery]:
+        """Pending deliveries of active subscriptions whose next attempt is due."""
+        active = select(WebhookSubscription.id).where(col(WebhookSubscription.active).is_(True))
+        stmt = (
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.status == "pending",
+                col(WebhookDelivery.next_attempt_at) <= now,
+                col(WebhookDelivery.subscription_id).in_(active),
+            )
+            .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+            .limit(limit)
+        )
+        if self._postgres:
+            # Replicas claim different deliveries.
+            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
         return list((await self._session.exec(stmt)).all())
 
 

@@ -14,8 +14,9 @@ from services.feedback.handlers.meetings import next_occurrence
 from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCredit
 from shared.timeutil import aware
 
-DisputeKindIn = Literal["target", "sale_credit", "conduct", "other"]
-DisputeStateIn = Literal["open", "hearing", "decided", "closed", "withdrawn"]
+DisputeKindIn = Literal["target", "sale_credit", "conduct", "other", "inquiry"]
+ResolutionType = Literal["upheld", "partially_upheld", "rejected", "settled", "no_finding"]
+DisputeStateIn = Literal["open", "hearing", "pending_information", "decided", "closed", "withdrawn"]
 _EX_ID = "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
 _EX_ID2 = "7d9e8f10-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 
@@ -75,6 +76,9 @@ class DecisionCreate(BaseModel):
             ]
         ],
     )
+    resolution_type: ResolutionType | None = Field(
+        None, description="How the dispute ended, for reporting", examples=["partially_upheld"]
+    )
 
 
 class ResponseCreate(BaseModel):
@@ -110,6 +114,7 @@ class DecisionRead(BaseModel):
     actions: list[DisputeAction]
     decided_at: datetime
     decided_by: str
+    resolution_type: str | None = None
 
     @classmethod
     def from_domain(cls, decision: Decision) -> DecisionRead:
@@ -137,6 +142,7 @@ class DecisionRead(BaseModel):
             actions=actions,
             decided_at=decision.decided_at,
             decided_by=decision.decided_by_sub,
+            resolution_type=decision.resolution_type,
         )
 
 
@@ -147,6 +153,19 @@ class ResponseRead(BaseModel):
     accepts: bool
     comment: str | None
     responded_at: datetime
+
+
+class InformationRequestRead(BaseModel):
+    """A question the decider put to a party (seen by the decider and that party)."""
+
+    id: UUID
+    party_id: UUID
+    question: str
+    asked_at: datetime
+    status: Literal["open", "answered", "waived"]
+    answer: str | None
+    waived_reason: str | None
+    closed_at: datetime | None
 
 
 class DisputeRead(BaseModel):
@@ -174,6 +193,16 @@ class DisputeRead(BaseModel):
     closed_at: datetime | None
     closed_reason: str | None
     version: int
+    statement_due_at: datetime | None = Field(
+        None, description="Statements are due by then (the team's dispute policy at opening)"
+    )
+    decision_due_at: datetime | None = Field(None, description="The decision is due by then")
+    information_requests: list[InformationRequestRead] = Field(
+        default_factory=list, description="Only the caller's own, unless the caller decides"
+    )
+    inquiry_answer: DecisionRead | None = Field(
+        None, description="The answer the rep did not accept, when an inquiry became a dispute"
+    )
 
     @classmethod
     def from_view(cls, view: DisputeView, version: int) -> DisputeRead:
@@ -220,6 +249,24 @@ class DisputeRead(BaseModel):
             closed_at=view.closed_at,
             closed_reason=view.closed_reason,
             version=version,
+            statement_due_at=view.statement_due_at,
+            decision_due_at=view.decision_due_at,
+            information_requests=[
+                InformationRequestRead(
+                    id=r.id,
+                    party_id=r.party_id,
+                    question=r.question,
+                    asked_at=r.asked_at,
+                    status="open" if r.open else ("waived" if r.waived_reason else "answered"),
+                    answer=r.answer,
+                    waived_reason=r.waived_reason,
+                    closed_at=r.closed_at,
+                )
+                for r in view.information_requests
+            ],
+            inquiry_answer=(
+                DecisionRead.from_domain(view.inquiry_answer) if view.inquiry_answer else None
+            ),
         )
 
 

@@ -12,7 +12,7 @@ Tenancy is the repository's job: it loads a dispute only within the caller's org
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -33,6 +33,8 @@ class DisputeKind(StrEnum):
     SALE_CREDIT = "sale_credit"
     CONDUCT = "conduct"
     OTHER = "other"
+    # One rep's question about their own number; a dispute if they do not accept the answer.
+    INQUIRY = "inquiry"
 
 
 class DisputeState(StrEnum):
@@ -40,13 +42,18 @@ class DisputeState(StrEnum):
 
     OPEN = "open"
     HEARING = "hearing"
+    # The decider asked a party for information; no decision until it is answered or waived.
+    PENDING_INFORMATION = "pending_information"
     DECIDED = "decided"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
 
 
 # Statements, waivers and withdrawal are only meaningful while nothing has been decided.
-_BEFORE_DECISION = frozenset({DisputeState.OPEN, DisputeState.HEARING})
+RESOLUTION_TYPES = ("upheld", "partially_upheld", "rejected", "settled", "no_finding")
+_BEFORE_DECISION = frozenset(
+    {DisputeState.OPEN, DisputeState.HEARING, DisputeState.PENDING_INFORMATION}
+)
 
 # Which reference a kind may carry; "other" may point at either, "conduct" at neither.
 _RELATED_KEYS: dict[DisputeKind, frozenset[str]] = {
@@ -54,6 +61,7 @@ _RELATED_KEYS: dict[DisputeKind, frozenset[str]] = {
     DisputeKind.SALE_CREDIT: frozenset({"sale_id"}),
     DisputeKind.CONDUCT: frozenset(),
     DisputeKind.OTHER: frozenset({"target_id", "sale_id"}),
+    DisputeKind.INQUIRY: frozenset({"target_id", "sale_id"}),
 }
 
 
@@ -119,6 +127,25 @@ DecisionAction = AdjustTarget | ReassignSaleCredit
 
 
 @dataclass(frozen=True, kw_only=True)
+class InformationRequest:
+    """A question the decider put to one party; answered by them, or waived by the decider."""
+
+    id: UUID
+    party_id: UUID
+    question: str
+    asked_at: datetime
+    asked_by_sub: str
+    answer: str | None = None
+    waived_reason: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still waiting for an answer."""
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """The outcome: a summary, the written rationale, and the actions other services apply."""
 
@@ -128,6 +155,8 @@ class Decision:
     decided_at: datetime
     decided_by_sub: str
     decided_by_member_id: UUID | None
+    # How it ended, for reporting across disputes (None: the decider did not say).
+    resolution_type: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +251,39 @@ class DisputeWithdrawn(DisputeFact):
     withdrawn_by_sub: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class InformationRequested(DisputeFact):
+    """The decider asked a party a question (its text stays private)."""
+
+    request_id: UUID
+    party_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequestClosed(DisputeFact):
+    """A question was answered by its party or waived by the decider."""
+
+    request_id: UUID
+    party_id: UUID
+    outcome: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InquiryEscalated(DisputeFact):
+    """A rep did not accept the answer to their inquiry: it is now a dispute of this kind."""
+
+    kind: DisputeKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeOverdue(DisputeFact):
+    """A deadline of the team's dispute policy passed: statements, or the decision."""
+
+    deadline: str
+    due_at: datetime
+    late_parties: tuple[UUID, ...]
+
+
 # --- what one actor may see ----------------------------------------------------------------
 
 
@@ -250,6 +312,10 @@ class DisputeView:
     closed_reason: str | None
     viewer_is_decider: bool
     viewer_party_id: UUID | None
+    statement_due_at: datetime | None = None
+    decision_due_at: datetime | None = None
+    information_requests: tuple[InformationRequest, ...] = ()
+    inquiry_answer: Decision | None = None
 
 
 # --- the entity ----------------------------------------------------------------------------
@@ -281,6 +347,13 @@ class Dispute:
     closed_reason: str | None = None
     withdrawn_at: datetime | None = None
     audit: list[AuditEntry] = field(default_factory=list)
+    # Deadlines from the team's dispute policy when the dispute was opened (None: no policy).
+    statement_due_at: datetime | None = None
+    decision_due_at: datetime | None = None
+    overdue_announced: list[str] = field(default_factory=list)
+    information_requests: list[InformationRequest] = field(default_factory=list)
+    # The manager's answer to an inquiry the rep did not accept (kept when it became a dispute).
+    inquiry_answer: Decision | None = None
 
     def __post_init__(self) -> None:
         # Rows loaded from a database hand back plain strings; compare as enums from here on.
@@ -326,6 +399,11 @@ class Dispute:
                 not_members=[str(p) for p in strangers],
             )
         related_ = _checked_related(kind_, related)
+        if kind_ == DisputeKind.INQUIRY and list(parties) != [actor.member_id]:
+            raise InvalidInput(
+                "an inquiry is one rep asking about their own number: name only yourself",
+                field="parties",
+            )
         is_party = actor.member_id is not None and actor.member_id in parties
         # A rep may only open their own disputes; managers and admins open them for anyone.
         if not (is_party or actor.is_admin or actor.manages(team_id)):
@@ -348,6 +426,18 @@ class Dispute:
             manager_is_party=manager_is_party,
             escalated=manager_is_party,
         )
+        if kind_ == DisputeKind.INQUIRY:
+            # Asking is being heard: the question is the rep's statement, so the manager answers.
+            dispute.statements.append(
+                Statement(
+                    party_id=actor.member_id,  # type: ignore[arg-type]
+                    version=1,
+                    text=subject_,
+                    submitted_at=at,
+                    submitted_by_sub=actor.user_sub,
+                )
+            )
+            dispute.state = DisputeState.HEARING
         dispute._audit(
             at,
             actor,
@@ -438,6 +528,10 @@ class Dispute:
             closed_reason=self.closed_reason,
             viewer_is_decider=decider,
             viewer_party_id=own,
+            statement_due_at=self.statement_due_at,
+            decision_due_at=self.decision_due_at,
+            information_requests=tuple(r for r in self.information_requests if visible(r.party_id)),
+            inquiry_answer=self.inquiry_answer,
         )
 
     # --- hearing ---------------------------------------------------------------------------
@@ -504,6 +598,7 @@ class Dispute:
         actions: list[DecisionAction] | tuple[DecisionAction, ...],
         team_member_ids: set[UUID] | frozenset[UUID],
         at: datetime,
+        resolution_type: str | None = None,
     ) -> DisputeDecided:
         """Decide the dispute with a written rationale, once every party has been heard."""
         _require_aware(at)
@@ -514,12 +609,23 @@ class Dispute:
         summary_ = _required_text(summary, "summary")
         rationale_ = _required_text(rationale, "rationale")
         actions_ = tuple(actions)
+        if resolution_type is not None and resolution_type not in RESOLUTION_TYPES:
+            raise InvalidInput(
+                f"resolution_type must be one of {', '.join(RESOLUTION_TYPES)}",
+                field="resolution_type",
+            )
         self._check_actions(actions_, team_member_ids)
         missing = self.missing_parties()
         if missing:
             raise Conflict(
                 "the dispute cannot be decided: not every party has been heard",
                 missing=[str(p) for p in missing],
+            )
+        waiting = [r for r in self.information_requests if r.open]
+        if waiting:
+            raise Conflict(
+                "the dispute cannot be decided: information requested is still pending",
+                pending_information=[str(r.id) for r in waiting],
             )
         self.decision = Decision(
             summary=summary_,
@@ -528,6 +634,7 @@ class Dispute:
             decided_at=at,
             decided_by_sub=actor.user_sub,
             decided_by_member_id=actor.member_id,
+            resolution_type=resolution_type,
         )
         self.state = DisputeState.DECIDED
         self._audit(at, actor, "decided", actions=len(actions_))
@@ -565,6 +672,9 @@ class Dispute:
         facts: list[DisputeFact] = [
             ResponseRecorded(**self._fact_base(at), party_id=party_id, accepts=accepts)
         ]
+        if self.kind == DisputeKind.INQUIRY and not accepts:
+            facts.append(self._escalate_inquiry(at, actor))
+            return facts
         if all(self.response_of(p) is not None for p in self.parties):
             facts.append(self._close(at, actor.user_sub, "all_responded"))
         return facts
@@ -582,6 +692,145 @@ class Dispute:
         if now < self.decision.decided_at + response_window:
             return None
         return self._close(now, SYSTEM_SUB, "response_window_elapsed")
+
+    def request_information(
+        self, *, actor: Actor, request_id: UUID, party_id: UUID, question: str, at: datetime
+    ) -> InformationRequested:
+        """Ask one party a question; the dispute waits for the answer (or a waiver)."""
+        _require_aware(at)
+        self._require_view(actor)
+        if not self.is_decider(actor):
+            raise Forbidden(self._decider_rule("request information"))
+        self._require_state(_BEFORE_DECISION, "request information")
+        if party_id not in self.parties:
+            raise InvalidInput("information is requested from a party", field="party_id")
+        text = _required_text(question, "question")
+        self.information_requests.append(
+            InformationRequest(
+                id=request_id,
+                party_id=party_id,
+                question=text,
+                asked_at=at,
+                asked_by_sub=actor.user_sub,
+            )
+        )
+        self.state = DisputeState.PENDING_INFORMATION
+        self._audit(at, actor, "information_requested", party_id=str(party_id))
+        return InformationRequested(**self._fact_base(at), request_id=request_id, party_id=party_id)
+
+    def answer_information(
+        self, *, actor: Actor, request_id: UUID, answer: str, at: datetime
+    ) -> InformationRequestClosed:
+        """The asked party answers; the last answer lets the decider decide again."""
+        _require_aware(at)
+        self._require_view(actor)
+        request = self._open_request(request_id)
+        if actor.member_id != request.party_id:
+            raise Forbidden("only the party asked answers the question")
+        text = _required_text(answer, "answer")
+        return self._close_request(request, at, actor, "answered", answer=text)
+
+    def waive_information(
+        self, *, actor: Actor, request_id: UUID, reason: str, at: datetime
+    ) -> InformationRequestClosed:
+        """The decider gives up waiting for an answer, saying why."""
+        _require_aware(at)
+        self._require_view(actor)
+        if not self.is_decider(actor):
+            raise Forbidden(self._decider_rule("waive a request"))
+        request = self._open_request(request_id)
+        text = _required_text(reason, "reason")
+        return self._close_request(request, at, actor, "waived", waived_reason=text)
+
+    def _open_request(self, request_id: UUID) -> InformationRequest:
+        self._require_state({DisputeState.PENDING_INFORMATION}, "close an information request")
+        for request in self.information_requests:
+            if request.id == request_id:
+                if not request.open:
+                    raise Conflict("the information request is closed already")
+                return request
+        raise NotFound("information request not found")
+
+    def _close_request(
+        self, request: InformationRequest, at: datetime, actor: Actor, outcome: str, **change: Any
+    ) -> InformationRequestClosed:
+        closed = replace(request, closed_at=at, **change)
+        self.information_requests = [
+            closed if r.id == request.id else r for r in self.information_requests
+        ]
+        if not any(r.open for r in self.information_requests):
+            self.state = DisputeState.HEARING
+        self._audit(at, actor, f"information_{outcome}", request_id=str(request.id))
+        return InformationRequestClosed(
+            **self._fact_base(at), request_id=request.id, party_id=request.party_id, outcome=outcome
+        )
+
+    def _escalate_inquiry(self, at: datetime, actor: Actor) -> InquiryEscalated:
+        """The rep does not accept the answer: the inquiry becomes a dispute, heard again."""
+        keys = set(self.related or {})
+        if keys == {"target_id"}:
+            self.kind = DisputeKind.TARGET
+        elif keys == {"sale_id"}:
+            self.kind = DisputeKind.SALE_CREDIT
+        else:
+            self.kind = DisputeKind.OTHER
+        self.inquiry_answer, self.decision = self.decision, None
+        self.responses = []
+        self.state = DisputeState.HEARING
+        self._audit(at, actor, "inquiry_escalated", kind=self.kind.value)
+        return InquiryEscalated(**self._fact_base(at), kind=self.kind)
+
+    def set_deadlines(
+        self, *, statement_due_hours: float | None, decision_due_hours: float | None
+    ) -> None:
+        """Fix the deadlines of the team's policy, counted from the opening."""
+        if statement_due_hours is not None:
+            self.statement_due_at = self.opened_at + timedelta(hours=statement_due_hours)
+        if decision_due_hours is not None:
+            self.decision_due_at = self.opened_at + timedelta(hours=decision_due_hours)
+
+    def _pending_deadlines(self) -> list[tuple[str, datetime]]:
+        if self.state not in _BEFORE_DECISION:
+            return []
+        pending = []
+        if (
+            self.statement_due_at is not None
+            and "statement" not in self.overdue_announced
+            and self.missing_parties()
+        ):
+            pending.append(("statement", self.statement_due_at))
+        if self.decision_due_at is not None and "decision" not in self.overdue_announced:
+            pending.append(("decision", self.decision_due_at))
+        return pending
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest deadline still to be announced (None: nothing is waiting on one)."""
+        pending = self._pending_deadlines()
+        return min(at for _, at in pending) if pending else None
+
+    def announce_overdue(self, *, now: datetime) -> list[DisputeOverdue]:
+        """Announce each deadline that passed, once: unheard parties, or a missing decision."""
+        _require_aware(now)
+        facts = []
+        for deadline, due_at in self._pending_deadlines():
+            if now < due_at:
+                continue
+            late = tuple(self.missing_parties()) if deadline == "statement" else ()
+            self.overdue_announced.append(deadline)
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor_sub=SYSTEM_SUB,
+                    action=f"{deadline}_overdue",
+                    detail={"due_at": due_at.isoformat(), "late_parties": [str(p) for p in late]},
+                )
+            )
+            facts.append(
+                DisputeOverdue(
+                    **self._fact_base(now), deadline=deadline, due_at=due_at, late_parties=late
+                )
+            )
+        return facts
 
     def withdraw(self, *, actor: Actor, at: datetime) -> DisputeWithdrawn:
         """Withdraw the dispute: only whoever opened it, and only before a decision."""

@@ -60,6 +60,7 @@ class DecideDispute:
     rationale: str
     actions: list[domain.DecisionAction] = field(default_factory=list)
     if_match: str | None = None
+    resolution_type: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +131,12 @@ async def open_dispute(
             manager_member_ids={team.manager_id},
             at=utcnow(),
         )
+        policy = await uow.disputes.policy(org_id=principal.org, team_id=team.id)
+        if policy is not None:
+            dispute.set_deadlines(
+                statement_due_hours=policy.statement_due_hours,
+                decision_due_hours=policy.decision_due_hours,
+            )
         await uow.disputes.add(dispute)
         uow.emit(
             events.DisputeOpened(
@@ -222,6 +229,7 @@ async def decide_dispute(
             actions=cmd.actions,
             team_member_ids=await team_roster(uow, team),
             at=utcnow(),
+            resolution_type=cmd.resolution_type,
         )
         decision = dispute.decision
         assert decision is not None
@@ -234,6 +242,7 @@ async def decide_dispute(
                 summary=decision.summary,
                 rationale=decision.rationale,
                 actions=[_action_event(a) for a in fact.actions],
+                resolution_type=decision.resolution_type,
             )
         )
         return await _saved(uow, principal, dispute)
@@ -275,6 +284,15 @@ async def respond_to_decision(
         for fact in facts:
             if isinstance(fact, domain.DisputeClosed):
                 uow.emit(_closed_event(dispute, fact))
+            elif isinstance(fact, domain.InquiryEscalated):
+                uow.emit(
+                    events.InquiryEscalated(
+                        org_id=dispute.org_id,
+                        team_id=dispute.team_id,
+                        dispute_id=dispute.id,
+                        kind=fact.kind.value,
+                    )
+                )
         return await _saved(uow, principal, dispute)
 
 

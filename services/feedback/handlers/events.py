@@ -5,11 +5,29 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from services.feedback.adapters.orm import MemberFact, ShortfallEpisode
+from services.feedback.adapters.outbound import queue_deliveries
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
+from services.feedback.handlers.coaching import propose_one_on_one
 from shared.events import Envelope
 from shared.events import feedback as feedback_events
-from shared.events.goals import MemberJoined, MemberLeft, MemberUpdated, TeamCreated, TeamUpdated
-from shared.events.performance import MemberShortfall, ShortfallDetected, TeamShortfallsDetected
+from shared.events.goals import (
+    MemberJoined,
+    MemberLeft,
+    MemberUpdated,
+    TargetChanged,
+    TargetsRebalanced,
+    TeamCreated,
+    TeamUpdated,
+)
+from shared.events.performance import (
+    AttainmentChanged,
+    MemberShortfall,
+    ShortfallDetected,
+    ShortfallRecovered,
+    TeamShortfallsDetected,
+)
+from shared.timeutil import aware
 
 CHECK_IN_AUTHOR = "system"
 
@@ -18,9 +36,16 @@ async def on_team_created(
     event: TeamCreated | TeamUpdated, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Know the team and who manages it."""
-    await uow.directory.put_team(
+    new = await uow.directory.put_team(
         org_id=event.org_id, team_id=event.team_id, name=event.name, manager_id=event.manager_id
     )
+    if new:
+        # Topics are consumed in no fixed order: a shortfall may arrive before its team. Its
+        # check-in then has no addressee, and a digest needs a known team, so these are exactly
+        # the check-ins that were waiting for the manager.
+        await uow.feedback.address_orphan_check_ins(
+            org_id=event.org_id, team_id=event.team_id, manager_id=event.manager_id
+        )
 
 
 on_team_updated = on_team_created
@@ -58,8 +83,11 @@ async def on_team_shortfalls_detected(
     event: TeamShortfallsDetected, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Open one check-in per newly struggling rep; a digest for the manager when there are many."""
+    await queue_deliveries(uow.session, envelope)
     team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
     manager = team.manager_id if team is not None else None
+    for named in event.shortfalls:
+        await _remember_episode(uow, event=event, shortfall=named, period_id=event.period_id)
     fresh = [s for s in event.shortfalls if s.new]
     digest = len(fresh) >= DIGEST_FROM and manager is not None
     opened = []
@@ -98,6 +126,7 @@ async def on_shortfall_detected(
     event: ShortfallDetected, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Open the check-in of a one-member shortfall (the earlier contract, still accepted)."""
+    await queue_deliveries(uow.session, envelope)
     team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
     shortfall = MemberShortfall(
         shortfall_id=event.shortfall_id,
@@ -106,6 +135,7 @@ async def on_shortfall_detected(
         shortfall=event.shortfall,
         new=True,
     )
+    await _remember_episode(uow, event=event, shortfall=shortfall, period_id=event.period_id)
     await _open_check_in(
         uow, event=event, shortfall=shortfall, addressee=team.manager_id if team else None
     )
@@ -154,4 +184,133 @@ async def _open_check_in(
             shortfall_id=shortfall.shortfall_id,
         )
     )
+    await propose_one_on_one(
+        uow,
+        org_id=event.org_id,
+        team_id=event.team_id,
+        member_id=shortfall.member_id,
+        shortfall_id=shortfall.shortfall_id,
+        as_of=event.as_of,
+    )
     return True
+
+
+async def _remember_episode(
+    uow: FeedbackUnitOfWork,
+    *,
+    event: TeamShortfallsDetected | ShortfallDetected,
+    shortfall: MemberShortfall,
+    period_id: uuid.UUID,
+) -> None:
+    """Keep the episode for the timeline (the first report of it says when it started)."""
+    if await uow.coaching.episode(org_id=event.org_id, shortfall_id=shortfall.shortfall_id):
+        return
+    data = {
+        "shortfall_id": shortfall.shortfall_id,
+        "org_id": event.org_id,
+        "team_id": event.team_id,
+        "member_id": shortfall.member_id,
+        "period_id": period_id,
+        "episode": shortfall.episode,
+        "shortfall": str(shortfall.shortfall),
+        "currency": event.currency,
+        "started_at": event.as_of,
+    }
+    await uow.coaching.add(ShortfallEpisode.model_validate(data))
+
+
+async def on_shortfall_recovered(
+    event: ShortfallRecovered, envelope: Envelope, uow: FeedbackUnitOfWork
+) -> None:
+    """Close the episode on the timeline: the rep is on track and above target again."""
+    row = await uow.coaching.episode(org_id=event.org_id, shortfall_id=event.shortfall_id)
+    if row is not None and row.recovered_at is None:
+        row.recovered_at = event.as_of
+        await uow.coaching.add(row)
+
+
+async def _add_fact(
+    uow: FeedbackUnitOfWork,
+    *,
+    envelope: Envelope,
+    event: AttainmentChanged | TargetChanged,
+    kind: str,
+    at: datetime,
+    data: dict,
+) -> None:
+    if await uow.coaching.has_fact(org_id=event.org_id, event_id=envelope.id):
+        return
+    row = {
+        "id": uuid.uuid4(),
+        "org_id": event.org_id,
+        "team_id": event.team_id,
+        "member_id": event.member_id,
+        "period_id": event.period_id,
+        "kind": kind,
+        "event_id": envelope.id,
+        "at": at,
+        "data": data,
+    }
+    await uow.coaching.add(MemberFact.model_validate(row))
+
+
+async def on_attainment_changed(
+    event: AttainmentChanged, envelope: Envelope, uow: FeedbackUnitOfWork
+) -> None:
+    """Keep a rep's pace changes (status moves) for their next 1:1's agenda."""
+    last = await uow.coaching.latest_fact(
+        org_id=event.org_id,
+        member_id=event.member_id,
+        period_id=event.period_id,
+        kind="pace_change",
+    )
+    previous = last.data["status"] if last is not None else "on_track"
+    # Only moves are agenda material; a sale that leaves the status alone is not.
+    if previous == event.status:
+        return
+    if last is not None and aware(last.at) > aware(event.as_of):
+        return  # an older evaluation delivered late says nothing about now
+    await _add_fact(
+        uow,
+        envelope=envelope,
+        event=event,
+        kind="pace_change",
+        at=event.as_of,
+        data={
+            "status": event.status,
+            "previous_status": previous,
+            "percent": str(event.percent),
+            "projected": str(event.projected),
+            "target": str(event.target),
+            "currency": event.currency,
+        },
+    )
+
+
+async def on_target_changed(
+    event: TargetChanged, envelope: Envelope, uow: FeedbackUnitOfWork
+) -> None:
+    """Keep a rep's target changes for their next 1:1's agenda and the episode timeline."""
+    await queue_deliveries(uow.session, envelope)
+    await _add_fact(
+        uow,
+        envelope=envelope,
+        event=event,
+        kind="target_change",
+        at=aware(envelope.time) if envelope.time else datetime.now(UTC),
+        data={
+            "target_id": str(event.target_id),
+            "old_amount": str(event.old_amount),
+            "new_amount": str(event.new_amount),
+            "currency": event.currency,
+            "reason": event.reason,
+            "version": event.version,
+        },
+    )
+
+
+async def on_targets_rebalanced(
+    event: TargetsRebalanced, envelope: Envelope, uow: FeedbackUnitOfWork
+) -> None:
+    """Tell subscribed systems a rebalance was applied (the target moves arrive one by one)."""
+    await queue_deliveries(uow.session, envelope)

@@ -11,6 +11,7 @@ from uuid import UUID
 from services.feedback.adapters.orm import Meeting, MeetingNote
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.handlers.access import is_in_team, team_roster, visible_team
+from services.feedback.handlers.coaching import NewActionItem, add_action_items
 from shared.auth import Principal
 from shared.domain_errors import Forbidden, InvalidInput, NotFound
 from shared.timeutil import aware
@@ -175,9 +176,22 @@ async def add_meeting_note(
                     "the owner must be a member of the team",
                     field=f"action_items[{index}].owner_id",
                 )
+        note_id = uuid.uuid4()
+        # Each action item is also a row of its own, with a status and an overdue announcement.
+        items = await add_action_items(
+            uow,
+            principal=principal,
+            team_id=team.id,
+            source="meeting",
+            source_id=meeting.id,
+            items=[
+                NewActionItem(description=i.description, owner_id=i.owner_id, due_on=i.due_on)
+                for i in cmd.action_items
+            ],
+        )
         note = await uow.meetings.add_note(
             {
-                "id": uuid.uuid4(),
+                "id": note_id,
                 "org_id": principal.org,
                 "meeting_id": meeting.id,
                 "body": cmd.body.strip(),
@@ -186,8 +200,9 @@ async def add_meeting_note(
                         "description": i.description.strip(),
                         "owner_id": str(i.owner_id),
                         "due_on": i.due_on.isoformat() if i.due_on else None,
+                        "action_item_id": str(row.id),
                     }
-                    for i in cmd.action_items
+                    for i, row in zip(cmd.action_items, items, strict=True)
                 ],
                 "author_sub": principal.sub,
                 "created_at": datetime.now(UTC),

@@ -84,7 +84,11 @@ async def test_a_shortfall_opens_a_check_in_addressed_to_the_manager(client, run
     [note] = await _check_ins(runtime)
     assert note.member_id == team.reps[0] and note.addressee_id == team.manager
     assert note.shortfall_id == event.shortfall_id
-    assert await _outbox_types(runtime) == [events.CheckInOpened.TYPE]
+    # The check-in also proposes the rep's next 1:1.
+    assert await _outbox_types(runtime) == [
+        events.CheckInOpened.TYPE,
+        events.OneOnOneProposed.TYPE,
+    ]
     for headers in (team.rep(0), team.boss()):
         listed = await client.get(
             "/v1/feedback", params={"member_id": str(team.reps[0])}, headers=headers

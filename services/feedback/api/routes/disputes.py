@@ -134,6 +134,7 @@ async def decide_dispute(
         rationale=body.rationale,
         actions=[_domain_action(a) for a in body.actions],
         if_match=if_match,
+        resolution_type=body.resolution_type,
     )
     return _read(await handlers.decide_dispute(cmd, uow=uow, principal=principal), response)
 

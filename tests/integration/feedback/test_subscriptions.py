@@ -1,0 +1,336 @@
+"""Outbound webhooks: signed per Standard Webhooks, retried with backoff, disabled after failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from cryptography.fernet import Fernet
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from services.feedback.config import Settings
+from services.feedback.handlers import events as reactions
+from services.feedback.handlers.coaching import announce_overdue_action_items
+from services.feedback.handlers.subscriptions import (
+    DeliveryPolicy,
+    _check_url,
+    deliver_due,
+    policy_from,
+)
+from services.feedback.main import create_app
+from shared.domain_errors import InvalidInput
+from shared.events import wrap
+from shared.events.goals import TargetChanged, TargetsRebalanced, Transfer
+from tests.conftest import auth
+from tests.integration.feedback.conftest import Team, seed_team, settings_for
+from tests.integration.feedback.test_coaching import team_shortfall
+
+pytestmark = pytest.mark.integration
+
+FAST = DeliveryPolicy(
+    timeout_s=10.0, max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0, disable_after_failures=3
+)
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records deliveries and answers scripted statuses."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop the server."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def app(db_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, object, Team]]:
+    """A feedback app on SQLite and on PostgreSQL, with a seeded team."""
+    application = create_app(settings_for(db_url))
+    runtime = application.state.runtime
+    await runtime.create_schema()
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with (
+        LifespanManager(application),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        yield client, runtime, await seed_team(runtime)
+
+
+def target_changed(team: Team) -> TargetChanged:
+    """A target change of the team's first rep."""
+    return TargetChanged(
+        org_id=team.org,
+        team_id=team.id,
+        target_id=uuid.uuid4(),
+        member_id=team.reps[0],
+        period_id=uuid.uuid4(),
+        old_amount=Decimal("10000.00"),
+        new_amount=Decimal("12500.00"),
+        currency="EUR",
+        version=3,
+        reason="rebalance",
+    )
+
+
+async def subscribe(client, team: Team, url: str, types: list[str], **extra) -> dict:
+    """Create a subscription as the org's admin."""
+    body = {"url": url, "types": types, **extra}
+    response = await client.post("/v1/subscriptions", json=body, headers=team.admin())
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def deliver(runtime, handler, event, envelope=None) -> None:
+    """Apply a reaction in its own transaction, as the consumer would."""
+    async with runtime.uow() as uow:
+        await handler(event, envelope or wrap(event), uow)
+        await uow.commit()
+
+
+def verified(secret: str, headers: dict[str, str], body: bytes) -> dict:
+    """Verify a delivery with the reference library and return its payload."""
+    return Webhook(secret).verify(body, headers)
+
+
+async def test_subscribers_receive_public_facts_signed_per_standard_webhooks(app, receiver):
+    """target_changed, shortfall, rebalance and overdue items reach the endpoint, verifiably."""
+    client, runtime, team = app
+    sub = await subscribe(
+        client,
+        team,
+        receiver.url,
+        ["target.changed", "shortfall.detected", "rebalance.applied", "action_item.overdue"],
+    )
+    assert sub["secret"].startswith("whsec_") and sub["active"] is True
+
+    change = target_changed(team)
+    envelope = wrap(change)
+    await deliver(runtime, reactions.on_target_changed, change, envelope)
+    # At-least-once delivery to feedback: the same event twice is sent once.
+    await deliver(runtime, reactions.on_target_changed, change, envelope)
+    await deliver(
+        runtime, reactions.on_team_shortfalls_detected, team_shortfall(team, team.reps[1])
+    )
+    rebalanced = TargetsRebalanced(
+        org_id=team.org,
+        team_id=team.id,
+        rebalance_id=uuid.uuid4(),
+        period_id=change.period_id,
+        giver_id=team.reps[1],
+        requested=Decimal("100.00"),
+        moved=Decimal("100.00"),
+        uncovered=Decimal("0.00"),
+        currency="EUR",
+        transfers=[
+            Transfer(
+                from_member_id=team.reps[1], to_member_id=team.reps[0], amount=Decimal("100.00")
+            )
+        ],
+        applied="auto",
+    )
+    await deliver(runtime, reactions.on_targets_rebalanced, rebalanced)
+    when = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    meeting = (
+        await client.post(
+            f"/v1/teams/{team.id}/meetings",
+            json={"title": "Weekly", "scheduled_at": when},
+            headers=team.boss(),
+        )
+    ).json()
+    overdue = (date.today() - timedelta(days=3)).isoformat()
+    note = {
+        "body": "x",
+        "action_items": [
+            {"description": "Update CRM", "owner_id": str(team.reps[0]), "due_on": overdue}
+        ],
+    }
+    assert (
+        await client.post(f"/v1/meetings/{meeting['id']}/notes", json=note, headers=team.boss())
+    ).status_code == 201
+    await announce_overdue_action_items(uow_factory=runtime.uow)
+
+    assert await deliver_due(uow_factory=runtime.uow, policy=FAST) == 4
+    assert await deliver_due(uow_factory=runtime.uow, policy=FAST) == 0
+    payloads = [verified(sub["secret"], h, b) for h, b in receiver.received]
+    by_type = {p["type"]: p for p in payloads}
+    assert sorted(by_type) == [
+        "action_item.overdue",
+        "rebalance.applied",
+        "shortfall.detected",
+        "target.changed",
+    ]
+    assert by_type["target.changed"]["data"]["new_amount"] == "12500.00"
+    assert by_type["target.changed"]["data"]["member_id"] == str(team.reps[0])
+    assert "standings" not in by_type["shortfall.detected"]["data"]
+    # A tampered body fails verification: the signature covers it.
+    headers, body = receiver.received[0]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(sub["secret"]).verify(body.replace(b"EUR", b"USD"), headers)
+
+    log = await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.admin())
+    assert log.status_code == 200, log.text
+    rows = log.json()["items"]
+    assert {r["status"] for r in rows} == {"delivered"} and len(rows) == 4
+    assert {r["webhook_id"] for r in rows} == {h["webhook-id"] for h, _ in receiver.received}
+
+
+async def test_a_failing_endpoint_is_retried_with_backoff_then_disabled(app, receiver):
+    """Failures are retried with growing waits; enough failures in a row disable it."""
+    client, runtime, team = app
+    sub = await subscribe(client, team, receiver.url, ["target.changed"])
+    receiver.statuses = [500, 503]
+    await deliver(runtime, reactions.on_target_changed, target_changed(team))
+    for _ in range(3):
+        await deliver_due(uow_factory=runtime.uow, policy=FAST)
+    ids = {h["webhook-id"] for h, _ in receiver.received}
+    assert len(receiver.received) == 3 and len(ids) == 1  # one message id on every attempt
+    [row] = (
+        await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.admin())
+    ).json()["items"]
+    assert row["status"] == "delivered" and row["attempts"] == 3
+    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.admin())).json()
+    assert state["consecutive_failures"] == 0 and state["active"] is True
+
+    slow = DeliveryPolicy(backoff_base_s=10, backoff_max_s=100, max_attempts=8)
+    assert slow.backoff(1) < slow.backoff(2) < slow.backoff(3)
+    assert slow.backoff(9) <= timedelta(seconds=110)
+
+    receiver.statuses = [500] * 10
+    await deliver(runtime, reactions.on_target_changed, target_changed(team))
+    for _ in range(5):
+        await deliver_due(uow_factory=runtime.uow, policy=FAST)
+    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.admin())).json()
+    assert state["active"] is False and "3 failed attempts" in state["disabled_reason"]
+    assert len(receiver.received) == 6  # nothing is sent to a disabled endpoint
+    pending = (
+        await client.get(
+            f"/v1/subscriptions/{sub['id']}/deliveries",
+            params={"status": "pending"},
+            headers=team.admin(),
+        )
+    ).json()["items"]
+    assert len(pending) == 1
+    assert (
+        await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.admin())
+    ).status_code == 409
+
+    # Re-enabled, it resumes the pending delivery.
+    receiver.statuses = []
+    enabled = await client.patch(
+        f"/v1/subscriptions/{sub['id']}", json={"active": True}, headers=team.admin()
+    )
+    assert enabled.status_code == 200 and enabled.json()["consecutive_failures"] == 0
+    await deliver_due(uow_factory=runtime.uow, policy=FAST)
+    assert len(receiver.received) == 7
+
+
+async def test_gone_disables_at_once_and_the_test_endpoint_reports_the_answer(app, receiver):
+    """POST .../test sends a signed webhook.test now; 410 Gone disables the subscription."""
+    client, runtime, team = app
+    sub = await subscribe(client, team, receiver.url, ["target.changed"])
+    tested = await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.admin())
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["status"] == "delivered" and tested.json()["last_status_code"] == 200
+    headers, body = receiver.received[0]
+    assert verified(sub["secret"], headers, body)["type"] == "webhook.test"
+    receiver.statuses = [500]
+    failed = (await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.admin())).json()
+    assert failed["status"] == "failed" and failed["last_status_code"] == 500
+    # A test never counts towards disabling, and is never retried by the sweep.
+    assert await deliver_due(uow_factory=runtime.uow, policy=FAST) == 0
+
+    receiver.statuses = [410]
+    await deliver(runtime, reactions.on_target_changed, target_changed(team))
+    await deliver_due(uow_factory=runtime.uow, policy=FAST)
+    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.admin())).json()
+    assert state["active"] is False and "410" in state["disabled_reason"]
+
+
+async def test_subscriptions_are_for_admins_with_valid_urls_types_and_teams(app, receiver):
+    """Only admins subscribe; bad URLs, types and teams are 422; other orgs see 404."""
+    client, runtime, team = app
+    body = {"url": receiver.url, "types": ["target.changed"]}
+    assert (
+        await client.post("/v1/subscriptions", json=body, headers=team.boss())
+    ).status_code == 403
+    for bad in (
+        {"url": "ftp://127.0.0.1/x"},
+        {"url": "not a url at all"},
+        {"url": "http://user:pw@127.0.0.1/x"},
+        {"types": ["sale.recorded"]},
+        {"types": []},
+        {"team_id": str(uuid.uuid4())},
+    ):
+        response = await client.post("/v1/subscriptions", json=body | bad, headers=team.admin())
+        assert response.status_code == 422, (bad, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    sub = await subscribe(client, team, receiver.url, ["target.changed"], team_id=str(team.id))
+    listed = (await client.get("/v1/subscriptions", headers=team.admin())).json()["items"]
+    assert [s["id"] for s in listed] == [sub["id"]] and "secret" not in listed[0]
+    stranger = auth(org=uuid.uuid4(), roles=["admin"])
+    assert (await client.get(f"/v1/subscriptions/{sub['id']}", headers=stranger)).status_code == 404
+    assert (
+        await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=stranger)
+    ).status_code == 404
+
+    # The team filter: another team's target change is not sent.
+    other = await seed_team(runtime, org=team.org)
+    await deliver(runtime, reactions.on_target_changed, target_changed(other))
+    await deliver(runtime, reactions.on_target_changed, target_changed(team))
+    await deliver_due(uow_factory=runtime.uow, policy=FAST)
+    [(_headers, raw)] = receiver.received
+    assert json.loads(raw)["data"]["team_id"] == str(team.id)
+
+
+def test_production_takes_only_public_https_endpoints():
+    """In production, http and private or loopback endpoints are refused; TLS endpoints pass."""
+    policy = policy_from(Settings(env="production", database_url="sqlite+aiosqlite://", jwt_secret="x" * 40, secrets_keys=Fernet.generate_key().decode()))  # fmt: skip
+    for url in (
+        "http://hooks.example.com/x",
+        "https://127.0.0.1/x",
+        "https://10.1.2.3/x",
+        "https://[::1]/x",
+        "https://169.254.169.254/latest",
+        "https://localhost/x",
+    ):
+        with pytest.raises(InvalidInput):
+            _check_url(url, policy=policy)
+    assert _check_url("https://hooks.example.com/x", policy=policy) == "https://hooks.example.com/x"
+    assert policy.require_sealed_secrets is True
