@@ -705,24 +705,6 @@ def test_a_two_level_hierarchy_allocates_down_and_rolls_up_after_sales(
     assert money(by_name["North"]["achieved"]) == Decimal("40000.00")
     assert money(by_name["South"]["target"]) == Decimal("105000.00")
 
-    record_timing(stack.db, f"{SIM_TEAMS} team evaluations", evaluated - started)
-    record_timing(stack.db, "last evaluation -> loop settled", time.monotonic() - evaluated)
-    for member in org:
-        team = member.team
-        if team.id not in rows:
-            continue
-        [row] = rows[team.id]
-        assert "stale" not in (row["reason"] or ""), row
-        assert row["status"] in ("applied", "skipped"), row
-        assert {g["shortfall_id"] for g in row["givers"]} == struggling[team.id]
-        for g in row["givers"]:
-            assert money(g["moved"]) + money(g["uncovered"]) == money(g["requested"])
-        targets, attainment = followed_targets(api, team, period_id)()
-        assert _sum(targets) == Decimal("1000000.00")
-        assert {m: money(r["target"]) for m, r in attainment.items()} == {
-            m: money(t["amount"]) for m, t in targets.items()
-        }
-
 
 def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
     api: Attain, period: dict
