@@ -54,6 +54,9 @@ def generate_types(openapi_dir: Path, out_dir: Path) -> None:
                 str(openapi_dir / f"{service}.json"),
                 "-o",
                 str(out_dir / f"{service}.d.ts"),
+                # A request field with a server default stays optional for the caller.
+                "--default-non-nullable",
+                "false",
             ],
             cwd=CLIENT,
             check=True,

@@ -878,7 +878,7 @@ export interface components {
              * Team Total Changes
              * @default false
              */
-            team_total_changes: boolean;
+            team_total_changes?: boolean;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1623,7 +1623,7 @@ export interface components {
              * @example weekly
              * @enum {string}
              */
-            cadence: "none" | "weekly" | "biweekly" | "monthly";
+            cadence?: "none" | "weekly" | "biweekly" | "monthly";
             /**
              * Scheduled At
              * Format: date-time
@@ -1731,7 +1731,7 @@ export interface components {
              * @example biweekly
              * @enum {string}
              */
-            cadence: "none" | "weekly" | "biweekly" | "monthly";
+            cadence?: "none" | "weekly" | "biweekly" | "monthly";
             /**
              * Scheduled At
              * Format: date-time
@@ -1757,7 +1757,7 @@ export interface components {
              * @example shared
              * @enum {string}
              */
-            visibility: "shared" | "manager_only";
+            visibility?: "shared" | "manager_only";
         };
         /**
          * OneOnOneNoteCreated
@@ -1802,7 +1802,7 @@ export interface components {
              * Action Items
              * @default []
              */
-            action_items: components["schemas"]["ActionItemRead"][];
+            action_items?: components["schemas"]["ActionItemRead"][];
             /**
              * Cadence
              * @enum {string}
@@ -1836,7 +1836,7 @@ export interface components {
              * Notes
              * @default []
              */
-            notes: components["schemas"]["OneOnOneNoteRead"][];
+            notes?: components["schemas"]["OneOnOneNoteRead"][];
             /**
              * Scheduled At
              * Format: date-time
@@ -2005,7 +2005,7 @@ export interface components {
              * @default about:blank
              * @example urn:attain:problem:conflict
              */
-            type: string;
+            type?: string;
         } & {
             [key: string]: unknown;
         };

@@ -847,13 +847,13 @@ export interface components {
              * @default 0.5
              * @example 0.5
              */
-            alpha: number | string;
+            alpha?: number | string;
             /**
              * Periods
              * @default 4
              * @example 4
              */
-            periods: number;
+            periods?: number;
         };
         /**
          * AllocationRead
@@ -909,7 +909,7 @@ export interface components {
              * @default false
              * @example true
              */
-            dry_run: boolean;
+            dry_run?: boolean;
             /**
              * Method
              * @example blended
@@ -1084,7 +1084,7 @@ export interface components {
              * @default 1
              * @example 1.0
              */
-            capacity: number | string;
+            capacity?: number | string;
             crm_ids?: components["schemas"]["CrmIdsIn"];
             /**
              * Email
@@ -1102,7 +1102,7 @@ export interface components {
              * @default 1
              * @example 0.5
              */
-            ramp: number | string;
+            ramp?: number | string;
             /**
              * Ramp Schedule
              * @description Ramp factor per month since starts_on (the last step holds); overrides ramp
@@ -1336,7 +1336,7 @@ export interface components {
              * @default UTC
              * @example Europe/Berlin
              */
-            timezone: string;
+            timezone?: string;
         };
         /**
          * PeriodRead
@@ -1421,7 +1421,7 @@ export interface components {
              * @default 0
              * @example 0
              */
-            over_assignment_pct: string;
+            over_assignment_pct?: string;
             /** Params */
             params?: {
                 [key: string]: unknown;
@@ -1463,7 +1463,7 @@ export interface components {
              * @default 0
              * @example 0.00
              */
-            unassigned: string;
+            unassigned?: string;
             /**
              * Version
              * @example 3
@@ -1490,7 +1490,7 @@ export interface components {
              * @default 0
              * @example 5
              */
-            over_assignment_pct: number | string;
+            over_assignment_pct?: number | string;
             strategy?: components["schemas"]["Strategy"];
             /**
              * Target
@@ -1559,13 +1559,13 @@ export interface components {
              * @default 24
              * @example 24
              */
-            cooldown_hours: number;
+            cooldown_hours?: number;
             /**
              * Freeze Days Before End
              * @default 7
              * @example 7
              */
-            freeze_days_before_end: number;
+            freeze_days_before_end?: number;
             /**
              * Give Back
              * @description When a giver recovers: hand back what their episode moved away.
@@ -1573,20 +1573,20 @@ export interface components {
              * @example propose
              * @enum {string}
              */
-            give_back: "auto" | "propose" | "off";
+            give_back?: "auto" | "propose" | "off";
             /**
              * Max Decrease Pct
              * @description Most of a giver's original target that rebalancing may move in a period.
              * @default 50
              * @example 50
              */
-            max_decrease_pct: number | string;
+            max_decrease_pct?: number | string;
             /**
              * Max Increase Pct
              * @default 25
              * @example 25
              */
-            max_increase_pct: number | string;
+            max_increase_pct?: number | string;
             /**
              * Mode
              * @example propose
@@ -1625,7 +1625,7 @@ export interface components {
              * @default about:blank
              * @example urn:attain:problem:conflict
              */
-            type: string;
+            type?: string;
         } & {
             [key: string]: unknown;
         };
@@ -1687,7 +1687,7 @@ export interface components {
              * Givers
              * @default []
              */
-            givers: components["schemas"]["GiverRead"][];
+            givers?: components["schemas"]["GiverRead"][];
             /**
              * Id
              * Format: uuid
@@ -1699,7 +1699,7 @@ export interface components {
              * @example shortfall
              * @enum {string}
              */
-            kind: "shortfall" | "give_back";
+            kind?: "shortfall" | "give_back";
             /**
              * Moved
              * Format: decimal
@@ -1786,13 +1786,13 @@ export interface components {
              * @example team
              * @enum {string}
              */
-            absorb: "nobody" | "team" | "pool";
+            absorb?: "nobody" | "team" | "pool";
             /**
              * Min Days
              * @description Working days an absence must last
              * @default 5
              */
-            min_days: number;
+            min_days?: number;
         };
         /**
          * ReliefRead
@@ -2113,7 +2113,7 @@ export interface components {
              * @default
              * @example Land three new logos in DACH
              */
-            summary: string;
+            summary?: string;
         };
         /**
          * TargetChangeRead
@@ -2191,7 +2191,7 @@ export interface components {
              * @description False: the difference is re-spread over the others (team total kept). True: the plan's team target moves by the difference instead.
              * @default false
              */
-            team_total_changes: boolean;
+            team_total_changes?: boolean;
         };
         /**
          * TargetHistoryPage

@@ -772,7 +772,7 @@ export interface components {
              * @default about:blank
              * @example urn:attain:problem:conflict
              */
-            type: string;
+            type?: string;
         } & {
             [key: string]: unknown;
         };
@@ -1037,25 +1037,25 @@ export interface components {
              * @default 0.9
              * @example 0.9
              */
-            at_risk_below: number | string;
+            at_risk_below?: number | string;
             /**
              * Hysteresis
              * @default 0.05
              * @example 0.05
              */
-            hysteresis: number | string;
+            hysteresis?: number | string;
             /**
              * Min Elapsed Share
              * @default 0.1
              * @example 0.1
              */
-            min_elapsed_share: number | string;
+            min_elapsed_share?: number | string;
             /**
              * Struggling Below
              * @default 0.7
              * @example 0.7
              */
-            struggling_below: number | string;
+            struggling_below?: number | string;
         };
         /**
          * ThresholdsBody
@@ -1067,25 +1067,25 @@ export interface components {
              * @default 0.9
              * @example 0.9
              */
-            at_risk_below: string;
+            at_risk_below?: string;
             /**
              * Hysteresis
              * @default 0.05
              * @example 0.05
              */
-            hysteresis: string;
+            hysteresis?: string;
             /**
              * Min Elapsed Share
              * @default 0.1
              * @example 0.1
              */
-            min_elapsed_share: string;
+            min_elapsed_share?: string;
             /**
              * Struggling Below
              * @default 0.7
              * @example 0.7
              */
-            struggling_below: string;
+            struggling_below?: string;
         };
         /**
          * WebhookAccepted
@@ -1115,7 +1115,7 @@ export interface components {
              * @default received
              * @example received
              */
-            outcome: string;
+            outcome?: string;
         };
         /**
          * WebhookDeliveryRead
