@@ -737,7 +737,8 @@ def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
                     return payload
             return None
 
-        payload = wait_for(received, what="a signed target.changed for Ana's target")
+        # Feedback may still be working through the org-wide burst of the tests before.
+        payload = wait_for(received, what="a signed target.changed for Ana's target", timeout=90)
         assert payload["type"] == "target.changed"
         assert payload["data"]["new_amount"] == "1000.00"
         assert payload["data"]["member_id"] == team.rep("Ana").id
@@ -775,7 +776,7 @@ def test_an_overdue_dispute_emits_dispute_overdue_and_reminds_the_unheard_party(
                     return payload
             return None
 
-        payload = wait_for(overdue, what="dispute.overdue for the late statements")
+        payload = wait_for(overdue, what="dispute.overdue for the late statements", timeout=90)
         assert payload["type"] == "dispute.overdue"
         assert payload["data"]["deadline"] == "statement"
         assert set(payload["data"]["late_parties"]) == {ana.id, ben.id}
