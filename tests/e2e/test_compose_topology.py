@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 from devtools.kafka import KafkaCluster, start_kafka
 from scripts.scenario import (
@@ -157,6 +158,8 @@ def start_topology(run_dir: Path) -> Topology:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services: dict[str, dict] = compose["services"]
     variables = dotenv(ROOT / ".env.example")
+    # What an operator does with the file, as it says: the placeholder becomes a generated key.
+    variables["PERFORMANCE_SECRETS_KEYS"] = Fernet.generate_key().decode()
     kafka = start_kafka(run_dir / "kafka")
     postgres = start_postgres()
     topology = Topology(run_dir, kafka, postgres, variables["ATTAIN_JWT_SECRET"])

@@ -586,10 +586,11 @@ def test_an_absence_relieves_a_rep_and_pace_stops_flagging_them(api: Attain, per
     wait_for(followed, what="performance following Cleo's absence and relief")
     api.set_generic_secret()
     closed_at = datetime.now(UTC) - timedelta(days=3)
-    for name in ("Ana", "Ben"):
-        api.deliver(
-            api.sale_delivery(email=team.rep(name).email, amount="60000.00", closed_at=closed_at)
+    for name in ("Ana", "Ben"):  # the evaluation must see the sales the processor applied
+        delivery = api.sale_delivery(
+            email=team.rep(name).email, amount="60000.00", closed_at=closed_at
         )
+        api.processed_delivery(api.deliver(delivery).json())
     api.set_thresholds(team, DEFAULT_THRESHOLDS)
     evaluation = api.evaluate(team, period_id)
     rows = {r["member_id"]: r for r in evaluation["items"]}

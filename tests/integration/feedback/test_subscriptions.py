@@ -199,10 +199,12 @@ async def test_subscribers_receive_public_facts_signed_per_standard_webhooks(app
     assert by_type["target.changed"]["data"]["new_amount"] == "12500.00"
     assert by_type["target.changed"]["data"]["member_id"] == str(team.reps[0])
     assert "standings" not in by_type["shortfall.detected"]["data"]
-    # A tampered body fails verification: the signature covers it.
+    # A tampered body fails verification: the signature covers it (any delivery, any byte).
     headers, body = receiver.received[0]
+    tampered = body.replace(b'"', b"'", 1)
+    assert tampered != body
     with pytest.raises(WebhookVerificationError):
-        Webhook(sub["secret"]).verify(body.replace(b"EUR", b"USD"), headers)
+        Webhook(sub["secret"]).verify(tampered, headers)
 
     log = await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.admin())
     assert log.status_code == 200, log.text
