@@ -743,8 +743,16 @@ def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
         assert payload["type"] == "target.changed"
         assert payload["data"]["new_amount"] == "1000.00"
         assert payload["data"]["member_id"] == team.rep("Ana").id
-        log = api.get("feedback", f"/v1/subscriptions/{sub['id']}/deliveries")["items"]
-        assert any(d["status"] == "delivered" for d in log)
+        # The log marks the delivery once the receiver's answer is back, just after it arrived.
+        log = wait_for(
+            lambda: [
+                d
+                for d in api.get("feedback", f"/v1/subscriptions/{sub['id']}/deliveries")["items"]
+                if d["status"] == "delivered"
+            ],
+            what="the delivery logged as delivered",
+        )
+        assert log
     finally:
         receiver.close()
 
