@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from math import gcd
 
 from services.goals.domain.allocation import check_minor, split_by_int_weights, to_fraction
 from services.goals.domain.rebalancing import (
@@ -24,6 +23,7 @@ from services.goals.domain.rebalancing import (
     cap_room_minor,
     water_fill,
 )
+from shared.day_model import Calendar, DaySlice, Workdays, day_weights, ramp_step, slices
 from shared.domain_errors import Conflict, InvalidInput
 
 _ONE_DAY = timedelta(days=1)
@@ -53,16 +53,17 @@ class PeriodDays:
             yield day
             day += _ONE_DAY
 
+    def calendar(self) -> Calendar:
+        """The shared day model of this period (the one pace uses too)."""
+        weights = {
+            m: to_fraction(Decimal(w), "seasonality") for m, w in (self.seasonality or {}).items()
+        }
+        return Calendar.of(self.starts_on, self.ends_on, weights)
+
     def day_weights(self) -> dict[date, Fraction]:
-        """Each day's exact weight; the weights add up to 1 (0 for a period of weightless months)."""
-        days = list(self.days())
-        if self.seasonality is None:
-            return dict.fromkeys(days, Fraction(1, len(days)))
-        per_month: dict[int, int] = {}
-        for day in days:
-            per_month[day.month] = per_month.get(day.month, 0) + 1
-        weights = {m: to_fraction(Decimal(w), "seasonality") for m, w in self.seasonality.items()}
-        return {d: weights.get(d.month, Fraction(0)) / per_month[d.month] for d in days}
+        """Each day's exact weight; the weights add up to 1."""
+        calendar = self.calendar()
+        return dict(zip(calendar.days(), day_weights(calendar), strict=True))
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,7 @@ class Ramp:
             return Fraction(0)
         if not self.schedule:
             return self.scalar
-        start = self.starts_on or day
-        months = (day.year - start.year) * 12 + day.month - start.month
-        if day.day < start.day:
-            months -= 1  # a month since starts_on is complete on the same day of the month
-        return self.schedule[min(max(months, 0), len(self.schedule) - 1)]
+        return ramp_step(day, self.starts_on, self.schedule)
 
 
 def check_ramp_schedule(values: Sequence[object] | None) -> tuple[Fraction, ...]:
@@ -260,16 +257,6 @@ def take_from_others(
     return {k: v for k, v in taken.items() if v}
 
 
-@dataclass(frozen=True)
-class Slice:
-    """One month or week of a target's schedule."""
-
-    starts_on: date
-    ends_on: date
-    weight: Fraction
-    amount_minor: int
-
-
 def schedule(
     *,
     target_minor: int,
@@ -277,28 +264,25 @@ def schedule(
     grain: str,
     ramp: Ramp | None = None,
     absences: Iterable[tuple[date, date]] = (),
-) -> list[Slice]:
-    """Cut a target into month or ISO-week slices by day weights; the slices add up exactly."""
+) -> list[DaySlice]:
+    """Cut a target into month or ISO-week slices by the shared day model; they add up exactly.
+
+    The scalar ramp is left out: a constant factor on every day does not move the slices.
+    """
     if grain not in ("month", "week"):
         raise InvalidInput("grain must be month or week", field="grain")
     ramp = ramp or Ramp()
-    away = _absent_days(absences)
-    bounds: dict[tuple[int, int], list[date]] = {}
-    weights: dict[tuple[int, int], Fraction] = {}
-    for day, weight in period.day_weights().items():
-        key = (day.year, day.month) if grain == "month" else day.isocalendar()[:2]
-        bounds.setdefault(key, []).append(day)
-        factor = Fraction(0) if day in away else ramp.factor(day)
-        weights[key] = weights.get(key, Fraction(0)) + weight * factor
-    common = 1
-    for w in weights.values():
-        common = common * w.denominator // gcd(common, w.denominator)
-    ints = {k: w.numerator * (common // w.denominator) for k, w in weights.items()}
-    # Nobody works a day of the period (or it all weighs 0): the plain calendar carries it.
-    if not any(ints.values()):
-        ints = {k: len(days) for k, days in bounds.items()}
-    amounts, _ = split_by_int_weights(check_minor("target_minor", target_minor), ints)
-    total = sum(ints.values())
-    return [
-        Slice(days[0], days[-1], Fraction(ints[k], total), amounts[k]) for k, days in bounds.items()
-    ]
+    workdays = Workdays(
+        absences=tuple(sorted(absences)), starts_on=ramp.starts_on, ramp_schedule=ramp.schedule
+    )
+    key = _month_key if grain == "month" else _week_key
+    return slices(check_minor("target_minor", target_minor), period.calendar(), workdays, key)
+
+
+def _month_key(day: date) -> tuple[int, int]:
+    return day.year, day.month
+
+
+def _week_key(day: date) -> tuple[int, int]:
+    year, week, _ = day.isocalendar()
+    return year, week

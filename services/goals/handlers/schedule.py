@@ -6,15 +6,16 @@ import uuid
 
 from services.goals.adapters.orm import Member, Period, Target
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from services.goals.domain.availability import Slice, schedule
+from services.goals.domain.availability import schedule
 from services.goals.handlers.plans import period_days, ramp_of
 from services.goals.handlers.targets import _load_target
 from shared.auth import Principal
+from shared.day_model import DaySlice
 
 
 async def target_schedule(
     target_id: uuid.UUID, grain: str, *, uow: GoalsUnitOfWork, principal: Principal
-) -> tuple[Target, list[Slice]]:
+) -> tuple[Target, list[DaySlice]]:
     """Slices of a target by seasonality, the rep's absences and ramp; they add up to it."""
     async with uow:
         target, _, _ = await _load_target(uow, principal, target_id, write=False)

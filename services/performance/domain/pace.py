@@ -7,16 +7,17 @@ that a projection never drifts by a cent because of binary floating point.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.day_model import Calendar, Workdays, running_minor, share_at
 from shared.domain_errors import InvalidInput
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -141,7 +142,7 @@ class Pace:
 
 
 @dataclass(frozen=True)
-class Availability:
+class Availability(Workdays):
     """When a rep is expected to sell: not while absent, not before starts_on, ramped after.
 
     Absences are whole local days (both ends inclusive) in the period's time zone. The ramp
@@ -149,101 +150,48 @@ class Availability:
     expected sales scale by it, so a ramping rep is expected to sell less in their first months.
     """
 
-    absences: tuple[tuple[date, date], ...] = ()
-    starts_on: date | None = None
-    ramp_schedule: tuple[Fraction, ...] = ()
-
-    @property
-    def plain(self) -> bool:
-        """True when nothing here changes the calendar (the period's own pace applies)."""
-        return not self.absences and self.starts_on is None and not self.ramp_schedule
-
-    def factor(self, day: date) -> Fraction:
-        """How much of a normal day's sales is expected on a local day."""
-        if any(start <= day <= end for start, end in self.absences):
-            return _ZERO
-        if self.starts_on is not None and day < self.starts_on:
-            return _ZERO
-        if not self.ramp_schedule:
-            return _ONE
-        start = self.starts_on or day
-        months = (day.year - start.year) * 12 + day.month - start.month
-        if day.day < start.day:
-            months -= 1
-        return self.ramp_schedule[min(max(months, 0), len(self.ramp_schedule) - 1)]
-
     def away(self, period: Period, as_of: datetime) -> bool:
         """True when the rep is absent on the local day of ``as_of``."""
         day = _as_utc(as_of, "as_of").astimezone(_zone(period.timezone)).date()
         return any(start <= day <= end for start, end in self.absences)
 
 
+_PLAIN = Workdays()
+
+
 def expected_share(
     period: Period, as_of: datetime, availability: Availability | None = None
 ) -> Fraction:
-    """Return the share of the period's target expected by ``as_of``, within [0, 1]."""
+    """Return the share of the period's target expected by ``as_of``, within [0, 1].
+
+    The shared day model (``shared.day_model``) gives the share at each local midnight, the
+    same running share goals' target schedule is cut by; within a day it grows evenly over the
+    day's real length, so a DST day weighs one day and its hours pass at their own pace.
+    """
     now = _as_utc(as_of, "as_of")
-    if availability is not None and not availability.plain:
-        return _available_share(period, now, availability)
     if now <= period.starts_at:
         return _ZERO
     if now >= period.ends_at:
         return _ONE
-    if period.seasonality is None:
-        return Fraction(_micros(now - period.starts_at), _micros(period.ends_at - period.starts_at))
-    elapsed: dict[int, int] = defaultdict(int)
-    total: dict[int, int] = defaultdict(int)
-    for month, start, end in _month_segments(period):
-        total[month] += _micros(end - start)
-        elapsed[month] += _micros(min(max(now, start), end) - start)
-    # Each month's weight is spread evenly over that month's days in the period.
-    weighted = (
-        Fraction(weight) * Fraction(elapsed[month], total[month])
-        for month, weight in period.seasonality.items()
-    )
-    return sum(weighted, _ZERO)
-
-
-def _day_pieces(period: Period) -> list[tuple[int, date, datetime, datetime]]:
-    """The period cut into local days: (month, local date, start, end) instants."""
     zone = _zone(period.timezone)
-    pieces = []
-    cursor = period.starts_at
-    day = cursor.astimezone(zone).date()
-    while cursor < period.ends_at:
-        end = min(_local_midnight(day + timedelta(days=1), zone), period.ends_at)
-        pieces.append((day.month, day, cursor, end))
-        cursor, day = end, day + timedelta(days=1)
-    return pieces
+    calendar = calendar_of(period)
+    day = now.astimezone(zone).date()
+    start = max(_local_midnight(day, zone), period.starts_at)
+    end = min(_local_midnight(day + timedelta(days=1), zone), period.ends_at)
+    part = Fraction(_micros(now - start), _micros(end - start))
+    index = (day - calendar.starts_on).days
+    return share_at(calendar, availability or _PLAIN, index, part)
 
 
-def _available_share(period: Period, now: datetime, availability: Availability) -> Fraction:
-    """Expected share over the days the rep works, each weighted by seasonality and ramp."""
-    if now <= period.starts_at:
-        return _ZERO
-    if now >= period.ends_at:
-        return _ONE
-    pieces = _day_pieces(period)
-    month_total: dict[int, int] = defaultdict(int)
-    for month, _, start, end in pieces:
-        month_total[month] += _micros(end - start)
-    weights = period.seasonality
-    expected = whole = _ZERO
-    for month, day, start, end in pieces:
-        factor = availability.factor(day)
-        if not factor:
-            continue
-        # The same density as the period's own pace (a month's weight over its time), times
-        # the day's factor: absent days carry nothing, so the rest carries the whole period.
-        if weights is None:
-            density = Fraction(1)
-        else:
-            density = Fraction(weights.get(month, Decimal(0))) / month_total[month]
-        whole += density * factor * _micros(end - start)
-        expected += density * factor * _micros(min(max(now, start), end) - start)
-    if whole == 0:
-        return _ZERO
-    return expected / whole
+@lru_cache(maxsize=256)
+def calendar_of(period: Period) -> Calendar:
+    """A period's local days and weights in the day model shared with goals."""
+    zone = _zone(period.timezone)
+    return Calendar.of(
+        period.starts_at.astimezone(zone).date(),
+        period.ends_at.astimezone(zone).date() - timedelta(days=1),
+        period.seasonality,
+    )
 
 
 def projected_minor(achieved_minor: int, share: Fraction) -> int:
@@ -326,7 +274,7 @@ def evaluate(
         target_minor=target_minor,
         achieved_minor=achieved_minor,
         percent=percent,
-        expected_to_date_minor=_round_half_up(target_minor * share),
+        expected_to_date_minor=running_minor(target_minor, share),
         projected_minor=projected,
         status=status,
         shortfall_minor=max(0, target_minor - projected) if behind else 0,

@@ -71,14 +71,20 @@ def utc(*args: int) -> datetime:
         pytest.param(
             MARCH_BERLIN,
             datetime(2026, 3, 29, tzinfo=BERLIN),
-            Fraction(28 * 24, 743),
+            Fraction(28, 31),
             id="berlin-before-dst",
         ),
         pytest.param(
             MARCH_BERLIN,
             datetime(2026, 3, 30, tzinfo=BERLIN),
-            Fraction(29 * 24 - 1, 743),
-            id="berlin-after-the-23-hour-day",
+            Fraction(29, 31),
+            id="berlin-after-the-23-hour-day-weighs-one-day",
+        ),
+        pytest.param(
+            MARCH_BERLIN,
+            datetime(2026, 3, 29, 12, tzinfo=BERLIN),
+            Fraction(28, 31) + Fraction(1, 31) * Fraction(11, 23),
+            id="berlin-noon-of-the-23-hour-day-is-11-of-its-23-hours",
         ),
         pytest.param(
             MARCH_BERLIN,
@@ -89,12 +95,12 @@ def utc(*args: int) -> datetime:
         pytest.param(
             NOVEMBER_NEW_YORK,
             datetime(2026, 11, 2, tzinfo=NEW_YORK),
-            Fraction(25, 721),
+            Fraction(1, 30),
             id="new-york-after-the-25-hour-day",
         ),
     ],
 )
-def test_expected_share_is_elapsed_real_time_over_the_period(
+def test_expected_share_counts_local_days_and_real_time_within_a_day(
     period: Period, as_of: datetime, share: Fraction
 ) -> None:
     assert expected_share(period, as_of) == share
@@ -127,8 +133,8 @@ def test_expected_share_is_elapsed_real_time_over_the_period(
         pytest.param(
             SPRING_BERLIN_SEASONAL,
             datetime(2026, 3, 30, tzinfo=BERLIN),
-            Fraction(2, 5) * Fraction(29 * 24 - 1, 743),
-            id="berlin-march-weight-spread-over-743-hours",
+            Fraction(2, 5) * Fraction(29, 31),
+            id="berlin-march-weight-spread-over-its-31-days",
         ),
         pytest.param(
             FISCAL_YEAR_SEASONAL,
