@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -196,6 +196,18 @@ class GoalsRepository:
         """Every absence of a member, earliest first."""
         stmt = self.absences(org, member_id).order_by(Absence.starts_on)  # type: ignore[arg-type]
         return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    async def absent_between(
+        self, org: uuid.UUID, member_ids: Sequence[uuid.UUID], starts_on: date, ends_on: date
+    ) -> set[uuid.UUID]:
+        """The members with an absence on any day of [starts_on, ends_on]."""
+        stmt = select(Absence.member_id).where(
+            Absence.org_id == org,
+            Absence.member_id.in_(member_ids),  # type: ignore[attr-defined]
+            Absence.starts_on <= ends_on,
+            Absence.ends_on >= starts_on,
+        )
+        return set((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
 
     async def relief_policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> ReliefPolicy | None:
         """A team's stored relief policy."""

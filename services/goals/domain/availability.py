@@ -10,7 +10,7 @@ remainder. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -207,8 +207,13 @@ def plan_relief(
     team: Sequence[MemberPosition],
     policy: RebalancePolicy,
     absorb: str,
+    absent: Collection[object] = frozenset(),
 ) -> ReliefPlan:
-    """Relieve one rep of an amount; absorb it by nobody (total drops), the team, or the pool."""
+    """Relieve one rep of an amount; absorb it by nobody (total drops), the team, or the pool.
+
+    With ``team``, nobody absent on a day of the relieved window (``absent``) and nobody
+    struggling takes a share: relief must not land on someone who cannot carry it either.
+    """
     if absorb not in ABSORB_MODES:
         raise InvalidInput(f"absorb must be one of {', '.join(sorted(ABSORB_MODES))}")
     index = {p.member_id: p for p in team}
@@ -224,7 +229,11 @@ def plan_relief(
     elif absorb == "pool":
         pooled = relief
     else:
-        others = [p for p in team if p.member_id != member_id]
+        others = [
+            p
+            for p in team
+            if p.member_id != member_id and p.member_id not in absent and p.status != "struggling"
+        ]
         # In proportion to what each carries, never above the rebalance cap: what the caps
         # cannot take waits on the unassigned line, so the team total stays exact.
         absorbed = water_fill(

@@ -22,6 +22,7 @@ from services.goals.domain.availability import (
     ABSORB_MODES,
     FUND_SOURCES,
     availability,
+    clip,
     plan_relief,
     relief_minor,
     scaled_minor,
@@ -215,12 +216,19 @@ async def _relieve(
             continue
         targets = await uow.repo.targets_of(principal.org, plan.id)
         team = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
+        window = clip(absence.starts_on, absence.ends_on, period_days(period))
+        absent = (
+            await uow.repo.absent_between(principal.org, list(active - {member.id}), *window)
+            if window and policy.absorb == "team"
+            else set()
+        )
         outcome = plan_relief(
             member_id=member.id,
             relief=amount,
             team=team,
             policy=rebalance_policy,
             absorb=policy.absorb,
+            absent=absent,
         )
         apply_new_targets(
             uow=uow,
@@ -280,7 +288,10 @@ async def relieve_on_publish(
 def _relief_note(absence: Absence, absorb: str, amount: int, currency: str) -> str:
     where = {
         "nobody": "the team total is lowered by it",
-        "team": "the others absorb it within their caps (the rest goes to the unassigned line)",
+        "team": (
+            "the others present and not struggling absorb it within their caps "
+            "(the rest goes to the unassigned line)"
+        ),
         "pool": "it goes to the plan's unassigned line",
     }[absorb]
     return (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from services.goals.handlers.events import on_attainment_changed
+from shared.events import wrap
+from shared.events.performance import AttainmentChanged
 from tests.integration.goals.conftest import Goals, Seeded, seed
 
 pytestmark = pytest.mark.integration
@@ -68,6 +72,40 @@ async def test_absorb_team_spreads_the_relief_over_the_others_and_keeps_the_tota
     absorbed = absence["reliefs"][0]["absorbed"]
     assert sorted(absorbed.values()) == ["6666.66", "6666.67"]
     assert plan["unassigned"] == "0.00"
+
+
+async def test_absorb_team_gives_nothing_to_reps_absent_in_the_window_or_struggling(goals_db):
+    """One rep is away during the leave, one is struggling: the relief waits in the pool (both DBs)."""
+    goals = goals_db
+    s = await seed(goals)
+    await _policy(goals, s, "team")
+    me, away, struggling = (m["id"] for m in s.members)
+    # Overlaps the leave by one day; a day is enough to be unable to cover for the rep.
+    await _absent(goals, away, {"starts_on": "2030-02-15", "ends_on": "2030-02-16", "kind": "pto"})
+    event = AttainmentChanged(
+        org_id=goals.org,
+        team_id=s.team_id,
+        member_id=struggling,
+        period_id=s.period["id"],
+        target=Decimal("100000.00"),
+        achieved=Decimal("1000.00"),
+        percent=Decimal("1"),
+        expected_to_date=Decimal("30000.00"),
+        projected=Decimal("3000.00"),
+        status="struggling",
+        currency="EUR",
+        as_of=datetime(2030, 2, 1, tzinfo=UTC),
+    )
+    async with goals.runtime.uow() as uow:
+        await on_attainment_changed(event, wrap(event), uow)
+        await uow.commit()
+    absence = await _absent(goals, me)
+    relief = absence["reliefs"][0]
+    assert relief["absorbed"] == {} and relief["pooled"] == relief["relief"] == "13333.33"
+    plan = await _plan(goals, s)
+    assert {t["member_id"]: t["amount"] for t in plan["targets"]}[away] == "100000.00"
+    assert {t["member_id"]: t["amount"] for t in plan["targets"]}[struggling] == "100000.00"
+    assert _sum(plan["targets"]) + Decimal(plan["unassigned"]) == Decimal(plan["target"])
 
 
 async def test_absorb_team_puts_what_the_caps_refuse_on_the_unassigned_line(goals):

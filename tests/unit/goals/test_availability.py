@@ -256,3 +256,66 @@ def test_capacity_with_ramp_schedules_still_adds_up_exactly(data):
     split = allocate(total_minor=total, method="capacity", members=members).targets
     assert sum(split.values()) == total
     assert allocate(total_minor=total, method="capacity", members=members[::-1]).targets == split
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_relief_spread_over_the_team_skips_the_absent_and_the_struggling(data):
+    """absorb=team: the total stays exact and nobody absent or struggling takes any of it."""
+    n = data.draw(st.integers(1, 8))
+    statuses = st.sampled_from(["on_track", "at_risk", "struggling"])
+    team = [
+        MemberPosition(
+            member_id=f"m{i}",
+            target_minor=(target := data.draw(st.integers(0, 10**9))),
+            original_target_minor=target,
+            achieved_minor=0,
+            projected_minor=target,
+            status=data.draw(statuses),
+        )
+        for i in range(n)
+    ]
+    absent = {f"m{i}" for i in range(1, n) if data.draw(st.booleans())}
+    relief = data.draw(st.integers(0, team[0].target_minor))
+    policy = RebalancePolicy(max_increase_pct=Decimal(data.draw(st.integers(0, 50))))
+    plan = plan_relief(
+        member_id="m0", relief=relief, team=team, policy=policy, absorb="team", absent=absent
+    )
+    before = sum(p.target_minor for p in team)
+    after = sum(plan.new_targets.get(p.member_id, p.target_minor) for p in team)
+    assert after + plan.pooled_minor == before and plan.total_delta_minor == 0
+    unable = absent | {p.member_id for p in team if p.status == "struggling"}
+    assert not unable & set(plan.absorbed)
+    assert all(
+        plan.new_targets.get(p.member_id, p.target_minor) == p.target_minor
+        for p in team[1:]
+        if p.member_id in unable
+    )
+    assert plan == plan_relief(
+        member_id="m0",
+        relief=relief,
+        team=list(reversed(team)),
+        policy=policy,
+        absorb="team",
+        absent=absent,
+    )
+
+
+def test_relief_goes_to_the_present_and_not_struggling():
+    """b is away, c is struggling: d takes all it can, the rest waits on the unassigned line."""
+    team = [_pos("a", 1000), _pos("b", 1000), _pos("d", 1000)]
+    team.append(
+        MemberPosition(
+            member_id="c",
+            target_minor=1000,
+            original_target_minor=1000,
+            achieved_minor=0,
+            projected_minor=500,
+            status="struggling",
+        )
+    )
+    policy = RebalancePolicy(max_increase_pct=Decimal(30))
+    plan = plan_relief(
+        member_id="a", relief=500, team=team, policy=policy, absorb="team", absent={"b"}
+    )
+    assert plan.absorbed == {"d": 300} and plan.pooled_minor == 200
