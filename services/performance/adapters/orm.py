@@ -40,6 +40,8 @@ class Team(Versioned, Base, table=True):
     name: str
     currency: str = Field(max_length=3)
     manager_id: uuid.UUID
+    # The team above this one in goals' tree: its managers read and manage this team too.
+    parent_team_id: uuid.UUID | None = Field(default=None, index=True)
     at_risk_below: str = "0.9"
     struggling_below: str = "0.7"
     hysteresis: str = "0.05"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from services.performance.adapters.orm import Period, Team
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain import pace
+from services.performance.handlers.access import belongs_or_oversees, oversees
 from services.performance.handlers.evaluation import (
     MemberPace,
     TeamPace,
@@ -77,8 +78,8 @@ async def team_attainment(
     """A page of members' attainment and pace, by member id (team's managers and admins)."""
     async with uow:
         team, period = await _team_and_period(uow, principal, team_id, period_id)
-        if not principal.manages(team_id):
-            raise Forbidden("only the team's managers and admins see the whole team")
+        if not await oversees(uow, principal, team_id):
+            raise Forbidden("only the team's managers (or above it) and admins see the whole team")
         targets, next_cursor = await uow.repo.targets_page(
             org_id=principal.org, team_id=team_id, period_id=period_id, limit=limit, cursor=cursor
         )
@@ -99,7 +100,7 @@ async def leaderboard(
     """The team ranked by percent of target (visible to everyone in the team)."""
     async with uow:
         team, period = await _team_and_period(uow, principal, team_id, period_id)
-        if not principal.belongs_to(team_id):
+        if not await belongs_or_oversees(uow, principal, team_id):
             raise Forbidden("only members of the team see its leaderboard")
         members, _ = await team_pace(uow.repo, team=team, team_id=team_id, period=period, as_of=now)
     ranked = sorted(
@@ -121,7 +122,7 @@ async def member_attainment(
         member = await uow.repo.member(org_id=principal.org, member_id=member_id)
         if member is None:
             raise NotFound("no such member")
-        if principal.member_id != member_id and not principal.manages(member.team_id):
+        if principal.member_id != member_id and not await oversees(uow, principal, member.team_id):
             raise Forbidden("reps see only their own attainment")
         targets = await uow.repo.member_targets(member_id=member_id)
         if period_id is not None:
@@ -160,7 +161,7 @@ async def set_thresholds(
         team = await uow.repo.team(org_id=principal.org, team_id=cmd.team_id)
         if team is None:
             raise NotFound("no such team")
-        if not principal.manages(cmd.team_id):
+        if not await oversees(uow, principal, cmd.team_id):
             raise Forbidden("only the team's managers and admins set its thresholds")
         team.at_risk_below = str(thresholds.at_risk_below)
         team.struggling_below = str(thresholds.struggling_below)
@@ -180,7 +181,7 @@ async def get_thresholds(
         team = await uow.repo.team(org_id=principal.org, team_id=team_id)
         if team is None:
             raise NotFound("no such team")
-        if not principal.belongs_to(team_id):
+        if not await belongs_or_oversees(uow, principal, team_id):
             raise Forbidden("only members of the team see its thresholds")
     return thresholds_of(team)
 
@@ -193,7 +194,7 @@ async def evaluate_now(
         raise Forbidden("only admins may evaluate as of another instant")
     async with uow:
         await _team_and_period(uow, principal, cmd.team_id, cmd.period_id)
-        if not principal.manages(cmd.team_id):
+        if not await oversees(uow, principal, cmd.team_id):
             raise Forbidden("only the team's managers and admins evaluate it")
         result = await evaluate_team_period(
             uow,

@@ -42,7 +42,7 @@ async def on_team_created(
 async def on_team_updated(
     event: TeamUpdated, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
-    """Follow a team's new name, currency or manager."""
+    """Follow a team's new name, currency, manager or parent team."""
     await _upsert_team(event, uow)
 
 
@@ -56,12 +56,14 @@ async def _upsert_team(event: TeamCreated | TeamUpdated, uow: PerformanceUnitOfW
                 "name": event.name,
                 "currency": event.currency,
                 "manager_id": event.manager_id,
+                "parent_team_id": event.parent_team_id,
             }
         )
     elif team.org_id != event.org_id:
         return
     else:
         team.name, team.currency, team.manager_id = event.name, event.currency, event.manager_id
+        team.parent_team_id = event.parent_team_id
     uow.repo.add(team)
 
 

@@ -18,6 +18,7 @@ from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, 
 from services.performance.adapters.orm import Period, Sale, SaleCredit
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.sales import credited_amounts, move_credit, validate_split
+from services.performance.handlers.access import oversees
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
@@ -311,7 +312,7 @@ async def _credited_members(
         raise NotFound("no such active member", member_ids=missing)
     ordered = [members[m] for m in split]
     for member in ordered:
-        if not principal.manages(member.team_id):
+        if not await oversees(uow, principal, member.team_id):
             raise Forbidden(f"you do not manage the team of member {member.id}")
     return ordered
 
@@ -364,7 +365,7 @@ async def assign_sale(
         sale = await uow.repo.sale(org_id=principal.org, sale_id=cmd.sale_id)
         if sale is None:
             raise NotFound("no such sale")
-        if sale.team_id is not None and not principal.manages(sale.team_id):
+        if sale.team_id is not None and not await oversees(uow, principal, sale.team_id):
             raise Forbidden("you do not manage this sale's team")
         members = await _credited_members(uow, principal, split)
         before = await contributions(uow, sale)

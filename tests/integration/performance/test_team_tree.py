@@ -1,0 +1,55 @@
+"""Performance follows goals' team tree: a manager above a team reads it, a sibling's manager does not."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.performance.handlers.events import on_team_updated
+from shared.events import wrap
+from shared.events.goals import TeamCreated, TeamUpdated
+from tests.conftest import auth
+from tests.integration.performance.conftest import ORG, PerfApp
+
+pytestmark = pytest.mark.integration
+
+
+def _manager(*teams: uuid.UUID) -> dict[str, str]:
+    return auth(org=ORG, sub=uuid.uuid4(), roles=["manager"], teams=list(teams))
+
+
+async def test_a_parent_manager_reads_a_child_team_and_a_sibling_manager_is_refused(
+    perf_db: PerfApp,
+):
+    """Region above EMEA: the region's manager gets 200 on EMEA's views; APAC's gets 403 (both DBs)."""
+    perf = perf_db
+    s = await perf.seed()
+    region, apac = uuid.uuid4(), uuid.uuid4()
+    for team_id, name in ((region, "Region"), (apac, "APAC")):
+        await perf.react(
+            TeamCreated(
+                org_id=ORG, team_id=team_id, name=name, currency="EUR", manager_id=uuid.uuid4()
+            )
+        )
+    moved = TeamUpdated(
+        org_id=ORG,
+        team_id=s.team_id,
+        name="EMEA",
+        currency="EUR",
+        manager_id=s.manager_id,
+        parent_team_id=region,
+    )
+    async with perf.runtime.uow() as uow:
+        await on_team_updated(moved, wrap(moved), uow)
+        await uow.commit()
+    team_url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment"
+    member_url = f"/v1/members/{s.ana}/attainment"
+    above, sibling = _manager(region), _manager(apac)
+    for url in (team_url, member_url, f"/v1/teams/{s.team_id}/thresholds"):
+        assert (await perf.client.get(url, headers=above)).status_code == 200, url
+        r = await perf.client.get(url, headers=sibling)
+        assert r.status_code == 403, url
+        assert r.headers["content-type"].startswith("application/problem+json")
+    items = (await perf.client.get(team_url, headers=above)).json()["items"]
+    assert {m["member_id"] for m in items} == {str(s.ana), str(s.ben)}
