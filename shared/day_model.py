@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 _ONE_DAY = timedelta(days=1)
+_MICRO = timedelta(microseconds=1)
 _ZERO = Fraction(0)
 
 
@@ -128,6 +130,26 @@ def share_at(calendar: Calendar, workdays: Workdays, day_index: int, part: Fract
         return Fraction(1)
     before = running[day_index - 1] if day_index else _ZERO
     return before + (running[day_index] - before) * part
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant a local day starts (where midnight does not exist, when clocks jump)."""
+    # fold=0 maps a missing midnight (DST starting at 00:00) to the transition instant.
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def share_at_instant(
+    calendar: Calendar, workdays: Workdays, zone: ZoneInfo, instant: datetime
+) -> Fraction:
+    """Share expected by an instant: the running share of its local day, met evenly over the day.
+
+    The day's part grows over its real length, so a DST day still weighs one day.
+    """
+    day = instant.astimezone(zone).date()
+    start = local_midnight(day, zone)
+    length = local_midnight(day + _ONE_DAY, zone) - start
+    part = min(max(Fraction((instant - start) // _MICRO, length // _MICRO), _ZERO), Fraction(1))
+    return share_at(calendar, workdays, (day - calendar.starts_on).days, part)
 
 
 def running_minor(total_minor: int, share: Fraction) -> int:

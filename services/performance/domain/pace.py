@@ -9,44 +9,39 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.day_model import Calendar, Workdays, running_minor, share_at
+from shared.day_model import Calendar, Workdays, local_midnight, running_minor, share_at_instant
 from shared.domain_errors import InvalidInput
+from shared.pace_status import (
+    DEFAULT_THRESHOLDS,
+    PaceStatus,
+    Thresholds,
+    classify,
+    exact_decimal,
+)
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "Availability",
+    "Pace",
+    "PaceStatus",
+    "Period",
+    "Thresholds",
+    "classify",
+    "evaluate",
+    "expected_share",
+    "projected_minor",
+]
 
 _MICROSECOND = timedelta(microseconds=1)
 _ZERO = Fraction(0)
 _ONE = Fraction(1)
-
-
-class PaceStatus(StrEnum):
-    """How a rep's projection compares with their target."""
-
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    STRUGGLING = "struggling"
-
-
-_SEVERITY = {PaceStatus.ON_TRACK: 0, PaceStatus.AT_RISK: 1, PaceStatus.STRUGGLING: 2}
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    # Floats are refused: 0.1 as a float is not 0.1, and thresholds decide who gets flagged.
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise InvalidInput(f"{name} must be a decimal, not {type(value).__name__}", field=name)
-    try:
-        result = Decimal(value)
-    except InvalidOperation:
-        raise InvalidInput(f"{name} is not a decimal: {value!r}", field=name) from None
-    if not result.is_finite():
-        raise InvalidInput(f"{name} must be finite", field=name)
-    return result
 
 
 @dataclass(frozen=True)
@@ -97,34 +92,11 @@ class Period:
         """Build a period from its first and last day (both inclusive) in its time zone."""
         zone = _zone(timezone)
         return cls(
-            starts_at=_local_midnight(starts_on, zone),
-            ends_at=_local_midnight(ends_on + timedelta(days=1), zone),
+            starts_at=local_midnight(starts_on, zone),
+            ends_at=local_midnight(ends_on + timedelta(days=1), zone),
             timezone=timezone,
             seasonality=seasonality,
         )
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """A team's pace thresholds, as ratios of projection to target."""
-
-    at_risk_below: Decimal = Decimal("0.9")
-    struggling_below: Decimal = Decimal("0.7")
-    hysteresis: Decimal = Decimal("0.05")
-    min_elapsed_share: Decimal = Decimal("0.1")
-
-    def __post_init__(self) -> None:
-        for name in ("at_risk_below", "struggling_below", "hysteresis", "min_elapsed_share"):
-            object.__setattr__(self, name, _decimal(getattr(self, name), name))
-        if not Decimal(0) <= self.struggling_below <= self.at_risk_below:
-            raise InvalidInput("need 0 <= struggling_below <= at_risk_below")
-        if self.hysteresis < 0:
-            raise InvalidInput("hysteresis must not be negative", field="hysteresis")
-        if not Decimal(0) <= self.min_elapsed_share <= Decimal(1):
-            raise InvalidInput("min_elapsed_share must be within [0, 1]", field="min_elapsed_share")
-
-
-DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True)
@@ -174,13 +146,7 @@ def expected_share(
     if now >= period.ends_at:
         return _ONE
     zone = _zone(period.timezone)
-    calendar = calendar_of(period)
-    day = now.astimezone(zone).date()
-    start = max(_local_midnight(day, zone), period.starts_at)
-    end = min(_local_midnight(day + timedelta(days=1), zone), period.ends_at)
-    part = Fraction(_micros(now - start), _micros(end - start))
-    index = (day - calendar.starts_on).days
-    return share_at(calendar, availability or _PLAIN, index, part)
+    return share_at_instant(calendar_of(period), availability or _PLAIN, zone, now)
 
 
 @lru_cache(maxsize=256)
@@ -206,35 +172,6 @@ def projected_minor(achieved_minor: int, share: Fraction) -> int:
     if share == 0:
         return achieved_minor
     return _round_half_up(Fraction(achieved_minor) / share)
-
-
-def classify(
-    *,
-    ratio: Fraction,
-    share: Fraction,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    previous_status: PaceStatus | None = None,
-    away: bool = False,
-) -> PaceStatus:
-    """Return the status for a projection/target ratio, with hysteresis and an early grace."""
-    entering = _status_for(ratio, thresholds.struggling_below, thresholds.at_risk_below)
-    if previous_status is None:
-        status = entering
-    else:
-        # Recovery needs the threshold plus hysteresis, so a rep hovering at a threshold
-        # does not flap between statuses (and trigger a rebalance) on every evaluation.
-        recovering = _status_for(
-            ratio,
-            thresholds.struggling_below + thresholds.hysteresis,
-            thresholds.at_risk_below + thresholds.hysteresis,
-        )
-        status = _worse(entering, _better(previous_status, recovering))
-    if away or share == 0 or share < Fraction(thresholds.min_elapsed_share):
-        # Too early to judge (a projection from a sliver of the period is noise), or away: nobody
-        # gets worse than they were (or than on_track) yet; improvements still count.
-        floor = previous_status or PaceStatus.ON_TRACK
-        status = _better(status, floor)
-    return status
 
 
 def evaluate(
@@ -282,22 +219,6 @@ def evaluate(
     )
 
 
-def _status_for(ratio: Fraction, struggling_below: Decimal, at_risk_below: Decimal) -> PaceStatus:
-    if ratio < Fraction(struggling_below):
-        return PaceStatus.STRUGGLING
-    if ratio < Fraction(at_risk_below):
-        return PaceStatus.AT_RISK
-    return PaceStatus.ON_TRACK
-
-
-def _worse(a: PaceStatus, b: PaceStatus) -> PaceStatus:
-    return a if _SEVERITY[a] >= _SEVERITY[b] else b
-
-
-def _better(a: PaceStatus, b: PaceStatus) -> PaceStatus:
-    return a if _SEVERITY[a] <= _SEVERITY[b] else b
-
-
 def _status(value: PaceStatus | str | None) -> PaceStatus | None:
     if value is None:
         return None
@@ -332,14 +253,8 @@ def _as_utc(instant: datetime, name: str) -> datetime:
     return instant.astimezone(UTC)
 
 
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    # Where midnight does not exist (DST starting at 00:00), fold=0 maps it to the
-    # transition instant, which is exactly when that local day begins.
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-
-
 def _start_of_local_day(instant: datetime, zone: ZoneInfo) -> datetime:
-    return _local_midnight(instant.astimezone(zone).date(), zone)
+    return local_midnight(instant.astimezone(zone).date(), zone)
 
 
 def _month_segments(period: Period) -> list[tuple[int, datetime, datetime]]:
@@ -350,7 +265,7 @@ def _month_segments(period: Period) -> list[tuple[int, datetime, datetime]]:
     day = cursor.astimezone(zone).date()
     while cursor < period.ends_at:
         first_of_next = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-        end = min(_local_midnight(first_of_next, zone), period.ends_at)
+        end = min(local_midnight(first_of_next, zone), period.ends_at)
         segments.append((day.month, cursor, end))
         cursor, day = end, first_of_next
     return segments
@@ -366,7 +281,7 @@ def _validated_seasonality(
             raise InvalidInput(f"seasonality month {month!r} is not 1..12", field="seasonality")
         if month not in months_in_period:
             raise InvalidInput(f"month {month} is not in the period", field="seasonality")
-        weight = _decimal(raw, "seasonality")
+        weight = exact_decimal(raw, "seasonality")
         if weight < 0:
             raise InvalidInput(f"month {month} has a negative weight", field="seasonality")
         weights[month] = weight
