@@ -9,6 +9,7 @@ from services.goals.handlers.events import (
     on_attainment_changed,
     on_dispute_resolved,
     on_period_closed,
+    on_thresholds_changed,
 )
 from services.goals.handlers.give_back import on_shortfall_recovered
 from services.goals.handlers.shortfalls import on_shortfall_detected, on_team_shortfalls_detected
@@ -19,6 +20,7 @@ from shared.events.performance import (
     ShortfallDetected,
     ShortfallRecovered,
     TeamShortfallsDetected,
+    ThresholdsChanged,
 )
 from shared.runtime import ServiceRuntime
 
@@ -38,5 +40,6 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             DisputeResolved: on_dispute_resolved,
             PeriodClosed: on_period_closed,
             AttainmentChanged: on_attainment_changed,
+            ThresholdsChanged: on_thresholds_changed,
         },
     )

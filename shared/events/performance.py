@@ -78,6 +78,20 @@ class AttainmentChanged(Event):
     as_of: datetime
 
 
+class ThresholdsChanged(Event):
+    """A team's pace thresholds changed; goals judges the team's roll-up node by them."""
+
+    TYPE: ClassVar[str] = "attain.performance.thresholds_changed.v1"
+
+    team_id: UUID
+    at_risk_below: Decimal
+    struggling_below: Decimal
+    hysteresis: Decimal
+    min_elapsed_share: Decimal
+    # Bumped by every change; readers apply only newer versions.
+    version: int
+
+
 class MemberFigures(BaseModel):
     """A member's standing as of the evaluation; performance's copy of the target, for reference."""
 

@@ -179,6 +179,21 @@ class MemberStanding(Base, table=True):
     as_of: datetime = _tz()
 
 
+class TeamThresholds(Base, table=True):
+    """A team's pace thresholds as performance announced them; the roll-up judges the team by them."""
+
+    __tablename__ = "team_thresholds"
+
+    team_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    # Exact decimals kept as text, like performance keeps them.
+    at_risk_below: str
+    struggling_below: str
+    hysteresis: str
+    min_elapsed_share: str
+    version: int
+
+
 class RebalancePolicy(Versioned, Base, table=True):
     """How a team answers shortfalls: mode, receiver cap, cooldown and freeze window."""
 

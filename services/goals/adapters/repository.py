@@ -24,6 +24,7 @@ from services.goals.adapters.orm import (
     Target,
     TargetChange,
     Team,
+    TeamThresholds,
 )
 from shared.domain_errors import NotFound
 from shared.http import keyset, page_of
@@ -172,6 +173,11 @@ class GoalsRepository:
 
     # ---------------------------------------------------------------- hierarchy
 
+    async def thresholds_of(self, org: uuid.UUID, team_id: uuid.UUID) -> TeamThresholds | None:
+        """A team's pace thresholds as performance last announced them."""
+        row = await self.session.get(TeamThresholds, team_id)
+        return row if row is not None and row.org_id == org else None
+
     async def child_teams(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Team]:
         """The teams directly under a team, by name."""
         stmt = (
@@ -196,6 +202,20 @@ class GoalsRepository:
         """Every absence of a member, earliest first."""
         stmt = self.absences(org, member_id).order_by(Absence.starts_on)  # type: ignore[arg-type]
         return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+
+    async def absences_by_member(
+        self, org: uuid.UUID, member_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[date, date]]]:
+        """Every absence of these members as (first, last) days, earliest first."""
+        stmt = (
+            select(Absence)
+            .where(Absence.org_id == org, Absence.member_id.in_(member_ids))  # type: ignore[attr-defined]
+            .order_by(Absence.starts_on)  # type: ignore[arg-type]
+        )
+        found: dict[uuid.UUID, list[tuple[date, date]]] = {}
+        for a in (await self.session.exec(stmt)).all():  # type: ignore[call-overload]
+            found.setdefault(a.member_id, []).append((a.starts_on, a.ends_on))
+        return found
 
     async def absent_between(
         self, org: uuid.UUID, member_ids: Sequence[uuid.UUID], starts_on: date, ends_on: date

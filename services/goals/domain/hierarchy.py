@@ -15,6 +15,7 @@ from fractions import Fraction
 from services.goals.domain.allocation import MemberInput, to_fraction
 from services.goals.domain.availability import scaled_minor
 from shared.domain_errors import Conflict, InvalidInput
+from shared.pace_status import DEFAULT_THRESHOLDS, PaceStatus, Thresholds, classify
 
 #: Above this over-assignment the plan carries a warning (street quota far above the number).
 WARN_ABOVE_PCT = Decimal(5)
@@ -103,6 +104,11 @@ class RollupNode:
     assigned_minor: int
     achieved_minor: int
     projected_minor: int
+    # Its reps' expected-to-date by the shared day model (their schedules' running sums).
+    expected_minor: int = 0
+    # The team's own pace thresholds, and how much of the period has passed (plain calendar).
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
+    elapsed_share: Fraction = Fraction(0)
     children: list[RollupNode] = field(default_factory=list)
 
     @property
@@ -110,22 +116,23 @@ class RollupNode:
         """How far the projection falls short of the target (0 when on or above it)."""
         return max((self.target_minor or 0) - self.projected_minor, 0)
 
-    def status(self, at_risk_below: Decimal, struggling_below: Decimal) -> str | None:
-        """on_track / at_risk / struggling by projected / target (None without a target)."""
+    def status(self) -> str | None:
+        """Pace's status of projected / target by the team's thresholds (None without a target).
+
+        No earlier status to recover from, so no hysteresis; before min_elapsed_share has
+        passed the node is on track, as pace's too-early grace would have it.
+        """
         if not self.target_minor:
-            return None if self.target_minor is None else "on_track"
+            return None if self.target_minor is None else PaceStatus.ON_TRACK.value
         ratio = Fraction(self.projected_minor, self.target_minor)
-        if ratio < Fraction(struggling_below):
-            return "struggling"
-        if ratio < Fraction(at_risk_below):
-            return "at_risk"
-        return "on_track"
+        return classify(ratio=ratio, share=self.elapsed_share, thresholds=self.thresholds).value
 
 
 def roll_up(node: RollupNode) -> RollupNode:
-    """Add each node's children's achieved and projected to its own, bottom up."""
+    """Add each node's children's achieved, projected and expected to its own, bottom up."""
     for child in node.children:
         roll_up(child)
         node.achieved_minor += child.achieved_minor
         node.projected_minor += child.projected_minor
+        node.expected_minor += child.expected_minor
     return node

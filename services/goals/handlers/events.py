@@ -9,6 +9,7 @@ from services.goals.adapters.orm import (
     PastResult,
     Target,
     Team,
+    TeamThresholds,
 )
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import (
@@ -19,7 +20,7 @@ from services.goals.handlers.standings import remember_standing
 from shared.domain_errors import DomainError, NotFound
 from shared.events import Envelope
 from shared.events.feedback import AdjustTarget, DisputeResolved
-from shared.events.performance import AttainmentChanged, PeriodClosed
+from shared.events.performance import AttainmentChanged, PeriodClosed, ThresholdsChanged
 from shared.money import to_minor
 
 # Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
@@ -69,6 +70,29 @@ async def on_attainment_changed(
         status=event.status,
         as_of=event.as_of,
     )
+
+
+async def on_thresholds_changed(
+    event: ThresholdsChanged, envelope: Envelope, uow: GoalsUnitOfWork
+) -> None:
+    """Keep a team's pace thresholds (newer versions only) for its roll-up status."""
+    row = await uow.repo.thresholds_of(event.org_id, event.team_id)
+    if row is not None and row.version >= event.version:
+        return  # an older announcement arrived late
+    values = _threshold_values(event)
+    if row is None:
+        row = TeamThresholds.model_validate(
+            {"team_id": event.team_id, "org_id": event.org_id} | values
+        )
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    uow.repo.add(row)
+
+
+def _threshold_values(event: ThresholdsChanged) -> dict[str, object]:
+    names = ("at_risk_below", "struggling_below", "hysteresis", "min_elapsed_share")
+    return {name: str(getattr(event, name)) for name in names} | {"version": event.version}
 
 
 async def on_dispute_resolved(

@@ -20,7 +20,7 @@ from services.performance.handlers.evaluation import (
 )
 from shared.auth import Principal
 from shared.domain_errors import Forbidden, NotFound
-from shared.events.performance import MemberResult, PeriodClosed
+from shared.events.performance import MemberResult, PeriodClosed, ThresholdsChanged
 from shared.money import from_minor
 
 
@@ -169,6 +169,17 @@ async def set_thresholds(
         team.min_elapsed_share = str(thresholds.min_elapsed_share)
         team.thresholds_version += 1
         uow.repo.add(team)
+        uow.emit(
+            ThresholdsChanged(
+                org_id=principal.org,
+                team_id=team.id,
+                at_risk_below=thresholds.at_risk_below,
+                struggling_below=thresholds.struggling_below,
+                hysteresis=thresholds.hysteresis,
+                min_elapsed_share=thresholds.min_elapsed_share,
+                version=team.thresholds_version,
+            )
+        )
         await uow.commit()
     return thresholds_of(team)
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from services.goals.handlers.events import on_attainment_changed
+from services.goals.handlers import hierarchy as rollup_handlers
+from services.goals.handlers.events import on_attainment_changed, on_thresholds_changed
 from shared.events import wrap
-from shared.events.performance import AttainmentChanged
+from shared.events.performance import AttainmentChanged, ThresholdsChanged
 from tests.integration.goals.conftest import Goals
 
 pytestmark = pytest.mark.integration
@@ -161,3 +162,82 @@ async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
     assert tree["achieved"] == "30000.00"
     rep_token = goals.rep(a["id"], rep["member_id"])
     assert (await c.get(url, headers=rep_token)).status_code == 403
+
+
+async def _react(goals: Goals, event, handler) -> None:
+    async with goals.runtime.uow() as uow:
+        await handler(event, wrap(event), uow)
+        await uow.commit()
+
+
+def _thresholds(goals: Goals, team: dict, at_risk: str, struggling: str) -> ThresholdsChanged:
+    return ThresholdsChanged(
+        org_id=goals.org,
+        team_id=team["id"],
+        at_risk_below=Decimal(at_risk),
+        struggling_below=Decimal(struggling),
+        hysteresis=Decimal("0.05"),
+        min_elapsed_share=Decimal("0.1"),
+        version=2,
+    )
+
+
+async def test_each_node_is_judged_by_its_own_thresholds_and_expects_its_schedules(
+    goals_db, monkeypatch
+):
+    """On 1 Feb: A at 0.9 of target is at_risk by A's 0.95; expected = the January slices."""
+    goals = goals_db
+    region, a, b, period = await _tree(goals)
+    c, admin = goals.client, goals.admin()
+    base = f"/v1/teams/{region['id']}/plans/{period['id']}"
+    await c.put(base, json={"target": "300000.00"}, headers=admin)
+    await c.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
+    a_base = f"/v1/teams/{a['id']}/plans/{period['id']}"
+    await c.post(f"{a_base}/allocation", json={"method": "equal"}, headers=admin)
+    plan = (await c.post(f"{a_base}/publish", headers=admin)).json()
+    first, second = plan["targets"]
+    # Two weeks of January away: relieved, and the schedule takes those days out.
+    r = await c.post(
+        f"/v1/members/{first['member_id']}/absences",
+        json={"starts_on": "2030-01-06", "ends_on": "2030-01-19", "kind": "pto"},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    await _react(goals, _thresholds(goals, a, "0.95", "0.5"), on_thresholds_changed)
+    await _react(goals, _thresholds(goals, region, "0.9", "0.4"), on_thresholds_changed)
+    older = _thresholds(goals, region, "0.99", "0.98").model_copy(update={"version": 1})
+    await _react(goals, older, on_thresholds_changed)  # late and older: ignored
+    sold = AttainmentChanged(
+        org_id=goals.org,
+        team_id=a["id"],
+        member_id=second["member_id"],
+        period_id=period["id"],
+        target=Decimal("75000.00"),
+        achieved=Decimal("20000.00"),
+        percent=Decimal("26.67"),
+        expected_to_date=Decimal("25833.33"),
+        projected=Decimal("63933.34"),
+        status="at_risk",
+        currency="EUR",
+        as_of=datetime(2030, 2, 1, tzinfo=UTC),
+    )
+    await _react(goals, sold, on_attainment_changed)
+    monkeypatch.setattr(rollup_handlers, "utcnow", lambda: datetime(2030, 2, 1, tzinfo=UTC))
+
+    url = f"/v1/teams/{region['id']}/periods/{period['id']}/rollup"
+    tree = (await c.get(url, headers=goals.manager(region["id"]))).json()
+    a_node = next(n for n in tree["children"] if n["team_id"] == a["id"])
+    january = Decimal(0)
+    for target in plan["targets"]:
+        slices = (await c.get(f"/v1/targets/{target['id']}/schedule", headers=admin)).json()
+        january += Decimal(slices["slices"][0]["amount"])
+    assert Decimal(a_node["expected_to_date"]) == january == Decimal(tree["expected_to_date"])
+    a_target = Decimal(a_node["target"])
+    ratio = Decimal(a_node["projected"]) / a_target
+    assert Decimal("0.9") <= ratio < Decimal("0.95")
+    assert a_node["status"] == "at_risk"  # the defaults (0.9) would say on_track
+    # The region: 0.45 of its target, struggling by default, at_risk by its own 0.4.
+    assert Decimal(tree["projected"]) / Decimal(tree["target"]) < Decimal("0.7")
+    assert tree["status"] == "at_risk"
+    b_node = next(n for n in tree["children"] if n["team_id"] == b["id"])
+    assert b_node["expected_to_date"] == "0.00"

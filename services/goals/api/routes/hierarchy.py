@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -17,8 +16,6 @@ from shared.money import from_minor
 from shared.problems import PROBLEM_RESPONSES as P
 
 router = APIRouter(prefix="/v1", tags=["hierarchy"])
-#: The roll-up's status uses the default pace thresholds (performance owns each team's own).
-AT_RISK_BELOW, STRUGGLING_BELOW = Decimal("0.9"), Decimal("0.7")
 
 
 class RollupRead(BaseModel):
@@ -30,7 +27,15 @@ class RollupRead(BaseModel):
     assigned: Money = Field(description="Child teams' targets, or the reps' targets of a leaf")
     achieved: Money
     projected: Money
-    status: str | None = Field(None, examples=["on_track"])
+    expected_to_date: Money = Field(
+        description="What the reps below were expected to have sold by now: the running sum "
+        "of their targets' schedules, as pace computes it"
+    )
+    status: str | None = Field(
+        None,
+        examples=["on_track"],
+        description="projected / target by this team's own pace thresholds (null: no plan)",
+    )
     uncovered_shortfall: Money = Field(description="max(target - projected, 0)")
     children: list[RollupRead] = Field(default_factory=list)
 
@@ -44,7 +49,8 @@ class RollupRead(BaseModel):
             assigned=from_minor(node.assigned_minor, currency),
             achieved=from_minor(node.achieved_minor, currency),
             projected=from_minor(node.projected_minor, currency),
-            status=node.status(AT_RISK_BELOW, STRUGGLING_BELOW),
+            expected_to_date=from_minor(node.expected_minor, currency),
+            status=node.status(),
             uncovered_shortfall=from_minor(node.uncovered_minor, currency),
             children=[cls.of(c, currency) for c in node.children],
         )
@@ -58,6 +64,6 @@ class RollupRead(BaseModel):
 async def get_rollup(
     team_id: uuid.UUID, period_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
 ) -> RollupRead:
-    """The tree below a team: target, assigned, achieved, projected, status, uncovered shortfall."""
+    """The tree below a team: target, assigned, achieved, projected, expected, status, shortfall."""
     node, currency = await handlers.rollup(team_id, period_id, uow=uow, principal=principal)
     return RollupRead.of(node, currency)
