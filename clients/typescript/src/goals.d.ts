@@ -509,7 +509,7 @@ export interface paths {
         };
         /**
          * Get Rollup
-         * @description The tree below a team: target, assigned, achieved, projected, status, uncovered shortfall.
+         * @description The tree below a team: target, assigned, achieved, projected, expected, status, shortfall.
          */
         get: operations["get_rollup"];
         put?: never;
@@ -1970,6 +1970,13 @@ export interface components {
             assigned: string;
             /** Children */
             children?: components["schemas"]["RollupRead"][];
+            /**
+             * Expected To Date
+             * Format: decimal
+             * @description What the reps below were expected to have sold by now: the running sum of their targets' schedules, as pace computes it
+             * @example 12500.00
+             */
+            expected_to_date: string;
             /** Name */
             name: string;
             /**
@@ -1981,6 +1988,7 @@ export interface components {
             projected: string;
             /**
              * Status
+             * @description projected / target by this team's own pace thresholds (null: no plan)
              * @example on_track
              */
             status?: string | null;
