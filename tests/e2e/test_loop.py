@@ -705,6 +705,14 @@ def test_a_two_level_hierarchy_allocates_down_and_rolls_up_after_sales(
     by_name = {n["name"]: n for n in tree["children"]}
     assert money(by_name["North"]["achieved"]) == Decimal("40000.00")
     assert money(by_name["South"]["target"]) == Decimal("105000.00")
+    # Half the period has passed: the reps' schedules expected part of the over-assigned total.
+    assert 0 < money(tree["expected_to_date"]) < Decimal("210000.00")
+    # Performance follows the tree: the region's manager reads North, South's manager may not.
+    north_url = f"/v1/teams/{north.id}/periods/{period_id}/attainment"
+    rows = api.get("performance", north_url, token=region.manager_token)["items"]
+    assert {r["member_id"] for r in rows} == {rep.id for rep in north.reps}
+    refused = api.call("GET", "performance", north_url, token=teams[1].manager_token, expect=None)
+    assert refused.status_code == 403
 
 
 def test_a_subscriber_receives_a_signed_target_changed_and_verifies_it(
