@@ -11,7 +11,6 @@ schedule's running sum to the minor unit. Pure functions of plain values; nothin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -129,7 +128,7 @@ def share_at(calendar: Calendar, workdays: Workdays, day_index: int, part: Fract
     if day_index >= len(running):
         return Fraction(1)
     before = running[day_index - 1] if day_index else _ZERO
-    return before + (running[day_index] - before) * part
+    return before + (running[day_index] - before) * part if part else before
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -148,14 +147,17 @@ def share_at_instant(
     day = instant.astimezone(zone).date()
     start = local_midnight(day, zone)
     length = local_midnight(day + _ONE_DAY, zone) - start
-    part = min(max(Fraction((instant - start) // _MICRO, length // _MICRO), _ZERO), Fraction(1))
+    # The instant lies within its own local day, so the part is within [0, 1).
+    part = Fraction((instant - start) // _MICRO, length // _MICRO)
     return share_at(calendar, workdays, (day - calendar.starts_on).days, part)
 
 
 def running_minor(total_minor: int, share: Fraction) -> int:
     """total x share rounded half up: the expected amount by a point with that running share."""
-    magnitude = math.floor(abs(total_minor * share) + Fraction(1, 2))
-    return -magnitude if total_minor * share < 0 else magnitude
+    exact = total_minor * Fraction(share)
+    top, bottom = abs(exact.numerator), exact.denominator
+    magnitude = (2 * top + bottom) // (2 * bottom)  # floor(|exact| + 1/2) in integers
+    return -magnitude if exact < 0 else magnitude
 
 
 @dataclass(frozen=True)
