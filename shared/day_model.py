@@ -113,7 +113,8 @@ def running_shares(calendar: Calendar, workdays: Workdays = Workdays()) -> tuple
         whole = sum(weights, _ZERO)
         if whole:
             break
-    running, total = [], _ZERO
+    running: list[Fraction] = []
+    total = _ZERO
     for weight in weights:
         total += weight
         running.append(total / whole)
