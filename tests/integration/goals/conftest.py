@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from services.goals.config import Settings
+from services.goals.handlers.events import on_attainment_changed
 from services.goals.main import create_app
+from shared.events import wrap
+from shared.events.performance import AttainmentChanged
 from tests.conftest import auth, broker_settings
 
 
@@ -39,6 +43,32 @@ class Goals:
     def rep(self, team_id, member_id) -> dict[str, str]:
         """Rep headers of a member."""
         return auth(org=self.org, sub=member_id, roles=["rep"], teams=[team_id])
+
+    async def react(self, event, handler) -> None:
+        """Apply another service's fact through goals' own reaction, committed."""
+        async with self.runtime.uow() as uow:
+            await handler(event, wrap(event), uow)
+            await uow.commit()
+
+    async def report_standing(
+        self, *, team_id, member_id, period_id, target, achieved, projected, status, as_of
+    ) -> None:
+        """Performance reports a member's standing (`attainment_changed`) as of an instant."""
+        event = AttainmentChanged(
+            org_id=self.org,
+            team_id=team_id,
+            member_id=member_id,
+            period_id=period_id,
+            target=Decimal(target),
+            achieved=Decimal(achieved),
+            percent=(Decimal(achieved) * 100 / Decimal(target)).quantize(Decimal("0.01")),
+            expected_to_date=Decimal(0),
+            projected=Decimal(projected),
+            status=status,
+            currency="EUR",
+            as_of=as_of,
+        )
+        await self.react(event, on_attainment_changed)
 
 
 async def make_goals(db_url: str, bootstrap: str = "127.0.0.1:1", **extra) -> AsyncIterator[Goals]:

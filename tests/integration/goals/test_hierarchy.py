@@ -9,9 +9,8 @@ from decimal import Decimal
 import pytest
 
 from services.goals.handlers import hierarchy as rollup_handlers
-from services.goals.handlers.events import on_attainment_changed, on_thresholds_changed
-from shared.events import wrap
-from shared.events.performance import AttainmentChanged, ThresholdsChanged
+from services.goals.handlers.events import on_thresholds_changed
+from shared.events.performance import ThresholdsChanged
 from tests.integration.goals.conftest import Goals
 
 pytestmark = pytest.mark.integration
@@ -138,23 +137,16 @@ async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
     by_id = {n["team_id"]: n for n in tree["children"]}
     assert by_id[a["id"]]["assigned"] == "150000.00" and by_id[b["id"]]["assigned"] == "0.00"
     rep = plan["targets"][0]
-    event = AttainmentChanged(
-        org_id=goals.org,
+    await goals.report_standing(
         team_id=a["id"],
         member_id=rep["member_id"],
         period_id=period["id"],
-        target=Decimal("75000.00"),
-        achieved=Decimal("30000.00"),
-        percent=Decimal("40"),
-        expected_to_date=Decimal("37500.00"),
-        projected=Decimal("60000.00"),
+        target="75000.00",
+        achieved="30000.00",
+        projected="60000.00",
         status="struggling",
-        currency="EUR",
         as_of=datetime(2030, 2, 14, tzinfo=UTC),
     )
-    async with goals.runtime.uow() as uow:
-        await on_attainment_changed(event, wrap(event), uow)
-        await uow.commit()
     tree = (await c.get(url, headers=admin)).json()
     a_node = next(n for n in tree["children"] if n["team_id"] == a["id"])
     assert a_node["achieved"] == "30000.00" and a_node["projected"] == "135000.00"
@@ -162,12 +154,6 @@ async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
     assert tree["achieved"] == "30000.00"
     rep_token = goals.rep(a["id"], rep["member_id"])
     assert (await c.get(url, headers=rep_token)).status_code == 403
-
-
-async def _react(goals: Goals, event, handler) -> None:
-    async with goals.runtime.uow() as uow:
-        await handler(event, wrap(event), uow)
-        await uow.commit()
 
 
 def _thresholds(goals: Goals, team: dict, at_risk: str, struggling: str) -> ThresholdsChanged:
@@ -203,25 +189,20 @@ async def test_each_node_is_judged_by_its_own_thresholds_and_expects_its_schedul
         headers=admin,
     )
     assert r.status_code == 201, r.text
-    await _react(goals, _thresholds(goals, a, "0.95", "0.5"), on_thresholds_changed)
-    await _react(goals, _thresholds(goals, region, "0.9", "0.4"), on_thresholds_changed)
+    await goals.react(_thresholds(goals, a, "0.95", "0.5"), on_thresholds_changed)
+    await goals.react(_thresholds(goals, region, "0.9", "0.4"), on_thresholds_changed)
     older = _thresholds(goals, region, "0.99", "0.98").model_copy(update={"version": 1})
-    await _react(goals, older, on_thresholds_changed)  # late and older: ignored
-    sold = AttainmentChanged(
-        org_id=goals.org,
+    await goals.react(older, on_thresholds_changed)  # late and older: ignored
+    await goals.report_standing(
         team_id=a["id"],
         member_id=second["member_id"],
         period_id=period["id"],
-        target=Decimal("75000.00"),
-        achieved=Decimal("20000.00"),
-        percent=Decimal("26.67"),
-        expected_to_date=Decimal("25833.33"),
-        projected=Decimal("63933.34"),
+        target="75000.00",
+        achieved="20000.00",
+        projected="63933.34",
         status="at_risk",
-        currency="EUR",
         as_of=datetime(2030, 2, 1, tzinfo=UTC),
     )
-    await _react(goals, sold, on_attainment_changed)
     monkeypatch.setattr(rollup_handlers, "utcnow", lambda: datetime(2030, 2, 1, tzinfo=UTC))
 
     url = f"/v1/teams/{region['id']}/periods/{period['id']}/rollup"
