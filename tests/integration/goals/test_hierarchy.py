@@ -120,17 +120,24 @@ async def test_a_parent_splits_its_over_assigned_target_over_child_teams_by_capa
     ).status_code == 403
 
 
-async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
-    """After a sale is reported for a rep of A, the region's achieved includes it (both DBs)."""
-    goals = goals_db
-    region, a, b, period = await _tree(goals)
-    c, admin = goals.client, goals.admin()
+async def _split_and_publish_a(g: Goals) -> tuple[dict, dict, dict, dict, dict]:
+    """The region's 300000.00 split equally over A and B; A's plan allocated and published."""
+    region, a, b, period = await _tree(g)
+    c, admin = g.client, g.admin()
     base = f"/v1/teams/{region['id']}/plans/{period['id']}"
     await c.put(base, json={"target": "300000.00"}, headers=admin)
     await c.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
     a_base = f"/v1/teams/{a['id']}/plans/{period['id']}"
     await c.post(f"{a_base}/allocation", json={"method": "equal"}, headers=admin)
     plan = (await c.post(f"{a_base}/publish", headers=admin)).json()
+    return region, a, b, period, plan
+
+
+async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
+    """After a sale is reported for a rep of A, the region's achieved includes it (both DBs)."""
+    goals = goals_db
+    region, a, b, period, plan = await _split_and_publish_a(goals)
+    c, admin = goals.client, goals.admin()
     url = f"/v1/teams/{region['id']}/periods/{period['id']}/rollup"
     tree = (await c.get(url, headers=goals.manager(region["id"]))).json()
     assert tree["target"] == "300000.00" and tree["assigned"] == "300000.00"
@@ -173,14 +180,8 @@ async def test_each_node_is_judged_by_its_own_thresholds_and_expects_its_schedul
 ):
     """On 1 Feb: A at 0.9 of target is at_risk by A's 0.95; expected = the January slices."""
     goals = goals_db
-    region, a, b, period = await _tree(goals)
+    region, a, b, period, plan = await _split_and_publish_a(goals)
     c, admin = goals.client, goals.admin()
-    base = f"/v1/teams/{region['id']}/plans/{period['id']}"
-    await c.put(base, json={"target": "300000.00"}, headers=admin)
-    await c.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
-    a_base = f"/v1/teams/{a['id']}/plans/{period['id']}"
-    await c.post(f"{a_base}/allocation", json={"method": "equal"}, headers=admin)
-    plan = (await c.post(f"{a_base}/publish", headers=admin)).json()
     first, second = plan["targets"]
     # Two weeks of January away: relieved, and the schedule takes those days out.
     r = await c.post(
