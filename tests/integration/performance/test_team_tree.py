@@ -11,6 +11,7 @@ from shared.events import wrap
 from shared.events.goals import TeamCreated, TeamUpdated
 from tests.conftest import auth
 from tests.integration.performance.conftest import ORG, PerfApp
+from tests.integration.performance.test_sales_and_pace import outbox_payloads
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +54,21 @@ async def test_a_parent_manager_reads_a_child_team_and_a_sibling_manager_is_refu
         assert r.headers["content-type"].startswith("application/problem+json")
     items = (await perf.client.get(team_url, headers=above)).json()["items"]
     assert {m["member_id"] for m in items} == {str(s.ana), str(s.ben)}
+
+
+async def test_new_thresholds_are_announced_with_their_version_for_the_rollup(perf_db: PerfApp):
+    """PUT thresholds writes thresholds_changed (exact decimals, the new version) to the outbox."""
+    perf = perf_db
+    s = await perf.seed()
+    body = {
+        "at_risk_below": "0.95",
+        "struggling_below": "0.6",
+        "hysteresis": "0.05",
+        "min_elapsed_share": "0.2",
+    }
+    url = f"/v1/teams/{s.team_id}/thresholds"
+    assert (await perf.client.put(url, json=body, headers=perf.manager())).status_code == 200
+    payloads = await outbox_payloads(perf, "thresholds_changed")
+    (announced,) = payloads
+    assert {k: announced[k] for k in body} == body
+    assert announced["team_id"] == str(s.team_id) and announced["version"] == 2
