@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -35,6 +37,8 @@ FROZEN = datetime.fromtimestamp(1796656000, UTC)  # the vectors' second (2026-12
 PUBLIC_BASE_URL = "https://attain.example.com"
 Q4_START = datetime(2026, 10, 1, tzinfo=UTC)
 Q4_END = datetime(2027, 1, 1, tzinfo=UTC)
+HUBSPOT_TOKEN = "pat-eu1-test-token"
+HUBSPOT_DEAL = (CRM / "hubspot_deal_object.json").read_bytes()
 
 
 @dataclass
@@ -217,3 +221,46 @@ async def perf_db(db_url: str) -> AsyncIterator[PerfApp]:
         httpx.AsyncClient(transport=transport, base_url="http://internal:8002") as client,
     ):
         yield PerfApp(app=app, client=client, seeded=Seeded())
+
+
+@pytest.fixture
+def fake_hubspot() -> Iterator[dict]:
+    """A real HTTP server on 127.0.0.1 playing HubSpot's CRM objects API.
+
+    ``deals`` maps a deal id to the response body served for it; tests add theirs.
+    """
+    calls: list[dict] = []
+    state: dict = {"status": 200}
+    deals: dict[str, bytes] = {"18930512211": HUBSPOT_DEAL}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            calls.append({"path": self.path, "auth": self.headers.get("Authorization")})
+            path, _, query = self.path.partition("?")
+            deal = deals.get(path.removeprefix("/crm/v3/objects/deals/"))
+            ok_path = path.startswith("/crm/v3/objects/deals/") and query and deal is not None
+            ok_auth = self.headers.get("Authorization") == f"Bearer {HUBSPOT_TOKEN}"
+            status = state["status"] if ok_path and ok_auth else 404 if ok_auth else 401
+            body = deal if status == 200 and deal is not None else b'{"status":"error"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {
+            "url": f"http://127.0.0.1:{server.server_port}",
+            "calls": calls,
+            "state": state,
+            "deals": deals,
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
