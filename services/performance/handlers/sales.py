@@ -105,6 +105,8 @@ async def settle(
     uow.repo.add(sale)
     await uow.repo.flush()
     emitted = fact if sale.team_id is not None else None
+    if emitted is not None and sale.status == "lost":
+        emitted = SaleLost  # a lost deal assigned or re-credited is still a lost deal
     credits: list[SaleCredit] = []
     periods: list[Period] = []
     if emitted is not None or _counts(sale):  # read once for both the attainment and the fact
