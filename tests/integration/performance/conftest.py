@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -30,6 +28,7 @@ from services.performance.main import create_app
 from shared.events import Event, wrap
 from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TargetAssigned, TeamCreated
 from tests.conftest import FIXTURES, auth, broker_settings
+from tests.fake_hubspot import serve_fake_hubspot
 
 CRM = FIXTURES / "crm"
 ORG = uuid.UUID("3f6c2a9e-8d0b-4b1e-9f57-2c4de0a1b7c3")  # the org the vectors were signed for
@@ -225,42 +224,6 @@ async def perf_db(db_url: str) -> AsyncIterator[PerfApp]:
 
 @pytest.fixture
 def fake_hubspot() -> Iterator[dict]:
-    """A real HTTP server on 127.0.0.1 playing HubSpot's CRM objects API.
-
-    ``deals`` maps a deal id to the response body served for it; tests add theirs.
-    """
-    calls: list[dict] = []
-    state: dict = {"status": 200}
-    deals: dict[str, bytes] = {"18930512211": HUBSPOT_DEAL}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            calls.append({"path": self.path, "auth": self.headers.get("Authorization")})
-            path, _, query = self.path.partition("?")
-            deal = deals.get(path.removeprefix("/crm/v3/objects/deals/"))
-            ok_path = path.startswith("/crm/v3/objects/deals/") and query and deal is not None
-            ok_auth = self.headers.get("Authorization") == f"Bearer {HUBSPOT_TOKEN}"
-            status = state["status"] if ok_path and ok_auth else 404 if ok_auth else 401
-            body = deal if status == 200 and deal is not None else b'{"status":"error"}'
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {
-            "url": f"http://127.0.0.1:{server.server_port}",
-            "calls": calls,
-            "state": state,
-            "deals": deals,
-        }
-    finally:
-        server.shutdown()
-        server.server_close()
+    """HubSpot's deals API on a real local HTTP server, serving the fixture deal."""
+    with serve_fake_hubspot(HUBSPOT_TOKEN, {"18930512211": HUBSPOT_DEAL}) as fake:
+        yield fake
