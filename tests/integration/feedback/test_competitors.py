@@ -4,39 +4,23 @@ and the team meeting agenda listing the intel shared since the last meeting."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from services.feedback.handlers.competitors import on_sale_fact
-from services.feedback.main import create_app
 from shared.events import wrap
 from shared.events.performance import Credit, SaleLost, SaleRecorded, SaleReversed
-from tests.integration.feedback.conftest import Team, seed_team, settings_for
+from tests.integration.feedback import test_coaching
+from tests.integration.feedback.conftest import Team, seed_team
 
 pytestmark = pytest.mark.integration
+app = test_coaching.app  # the feedback app on SQLite and on PostgreSQL, with a seeded team
 
 PERIOD = uuid.UUID("7d1f0a52-0c2b-4a7e-9d3c-5b6e7f8a9b01")
 CLOSED = datetime(2026, 11, 20, 15, tzinfo=UTC)
-
-
-@pytest.fixture
-async def app(db_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, object, Team]]:
-    """A feedback app on SQLite and on PostgreSQL, with a seeded team."""
-    application = create_app(settings_for(db_url))
-    runtime = application.state.runtime
-    await runtime.create_schema()
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with (
-        LifespanManager(application),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-    ):
-        yield client, runtime, await seed_team(runtime)
 
 
 def sale(team: Team, fact=SaleLost, *, sale_id=None, version=1, amount="1000.00", **extra):
