@@ -43,40 +43,39 @@ async def apply_lost_deal(
         await _record_deal(uow, org_id=org_id, event=event, closed_at=closed_at, now=now)
         return
     currency = event.currency or sale.currency
-    values = (
-        "lost",
-        _minor(event.amount or Decimal(0), currency),
-        currency,
-        as_utc(closed_at),
-        event.competitor if event.competitor is not None else sale.competitor,
-        list(event.reasons),
-    )
-    current = (
-        sale.status,
-        sale.amount_minor,
-        sale.currency,
-        as_utc(sale.closed_at),
-        sale.competitor,
-        list(sale.loss_reasons or ()),
-    )
-    if values == current and not sale.unassigned:
-        return
-    before = await contributions(uow, sale)
-    amount_changed = values[1:3] != current[1:3]
-    (sale.status, sale.amount_minor, sale.currency, sale.closed_at) = values[:4]
-    sale.competitor, sale.loss_reasons = values[4], values[5]
-    if event.currency is not None:
-        sale.currency_assumed = False
+    wanted = {
+        "status": "lost",
+        "amount_minor": _minor(event.amount or Decimal(0), currency),
+        "currency": currency,
+        "closed_at": as_utc(closed_at),
+        "competitor": event.competitor if event.competitor is not None else sale.competitor,
+        "loss_reasons": list(event.reasons),
+    }
+    current = {
+        "status": sale.status,
+        "amount_minor": sale.amount_minor,
+        "currency": sale.currency,
+        "closed_at": as_utc(sale.closed_at),
+        "competitor": sale.competitor,
+        "loss_reasons": list(sale.loss_reasons or ()),
+    }
+    changed = {name for name, value in wanted.items() if current[name] != value}
+    member = None
     if sale.unassigned:
         member = await repo.member_for_owner(
             org_id=org_id, source=event.source, owner_ref=event.owner_ref, email=event.owner_email
         )
-        if member is not None:
-            await _set_split(uow, sale, {member.id: Decimal(100)})
-            await _refresh_team(uow, sale, member.team_id)
-        elif values == current:
-            return  # still nobody to credit and nothing new
-    elif amount_changed:
+    if not changed and member is None:
+        return  # a repeat: nothing new, and nobody new to credit
+    before = await contributions(uow, sale)
+    for name, value in wanted.items():
+        setattr(sale, name, value)
+    if event.currency is not None:
+        sale.currency_assumed = False
+    if member is not None:
+        await _set_split(uow, sale, {member.id: Decimal(100)})
+        await _refresh_team(uow, sale, member.team_id)
+    elif changed & {"amount_minor", "currency"}:
         credits = await repo.credits(sale_id=sale.id)
         await _set_split(uow, sale, {c.member_id: Decimal(c.percent) for c in credits})
         if sale.team_id is not None:

@@ -149,3 +149,30 @@ async def test_a_repeated_lost_deal_changes_nothing_and_a_reopened_one_is_revers
     assert (sale["status"], sale["version"]) == ("reversed", 2)
     assert len(await outbox_payloads(perf_db, "sale_reversed")) == 1
     assert await perf_db.achieved_total() == 0
+
+
+async def test_an_unassigned_lost_deal_assigned_by_a_manager_stays_lost(perf_db: PerfApp):
+    await perf_db.seed()
+    await perf_db.set_secret("generic", GENERIC_SECRET)
+    body = LOST_BODY.replace(b"ana.ruiz@example.com", b"nobody@example.com")
+    await post(perf_db, "generic", body, _sign_generic(body, "msg_nobody", "1796656000"))
+    await perf_db.processed()
+    listed = await perf_db.client.get(
+        "/v1/sales", params={"unassigned": "true"}, headers=perf_db.admin()
+    )
+    [sale] = listed.json()["items"]
+    assert (sale["status"], sale["unassigned"]) == ("lost", True)
+    assigned = await perf_db.client.post(
+        f"/v1/sales/{sale['id']}/assignment",
+        json={"member_id": str(perf_db.seeded.ben)},
+        headers=perf_db.manager(),
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["status"] == "lost"
+    assert await perf_db.achieved_total() == 0
+    [fact] = await outbox_payloads(perf_db, "sale_lost")  # announced once it has a team
+    assert (fact["competitor"], fact["credits"][0]["member_id"]) == (
+        "Globex",
+        str(perf_db.seeded.ben),
+    )
+    assert await outbox_payloads(perf_db, "sale_recorded") == []
