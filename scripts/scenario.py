@@ -33,6 +33,8 @@ def default_urls() -> dict[str, str]:
 
 #: A Standard Webhooks secret: `whsec_` + base64 of the HMAC key.
 GENERIC_SECRET = "whsec_" + base64.b64encode(b"attain-e2e-and-demo-generic-secret").decode()
+#: A HubSpot app's client secret (signs deliveries) for the e2e tests and demos.
+HUBSPOT_SECRET = "attain-e2e-hubspot-client-secret"
 #: Default pace thresholds of a team (ratios of projection to target).
 DEFAULT_THRESHOLDS = {
     "at_risk_below": "0.9",
@@ -84,6 +86,30 @@ def sign_generic(secret: str, message_id: str, timestamp: int, body: bytes) -> s
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def sign_hubspot(secret: str, uri: str, body: bytes, timestamp: str) -> str:
+    """HubSpot's `X-HubSpot-Signature-v3`: HMAC-SHA256 of method + public URI + body + timestamp."""
+    signed = b"POST" + uri.encode() + body + timestamp.encode()
+    return base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+
+
+def hubspot_stage_change(deal_id: str, stage: str, *, portal_id: int = 62515) -> dict[str, Any]:
+    """One `deal.propertyChange` of `dealstage`, shaped like hubspot_deal_closedwon.json."""
+    now_ms = int(time.time() * 1000)
+    return {
+        "eventId": now_ms % 2_000_000_000,
+        "subscriptionId": 2881778,
+        "portalId": portal_id,
+        "appId": 1160452,
+        "occurredAt": now_ms,
+        "subscriptionType": "deal.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(deal_id),
+        "propertyName": "dealstage",
+        "propertyValue": stage,
+        "changeSource": "CRM_UI",
+    }
 
 
 def half_elapsed_period(today: date | None = None, *, days: int = 60) -> tuple[date, date]:
@@ -437,6 +463,27 @@ class Attain:
             expect=expect,
         )
 
+    def set_hubspot_secret(self, *, api_token: str, secret: str = HUBSPOT_SECRET) -> dict:
+        """Connect HubSpot (admin): the app's client secret and a private-app token."""
+        body = {"secret": secret, "api_token": api_token}
+        return self.put("performance", "/v1/webhook-secrets/hubspot", body)
+
+    def deliver_hubspot(
+        self, events: Sequence[Mapping[str, Any]], *, secret: str = HUBSPOT_SECRET
+    ) -> httpx.Response:
+        """Send a batch of HubSpot deal events, v3-signed now for the public URL HubSpot calls."""
+        body = json.dumps(list(events), separators=(",", ":")).encode()
+        path = f"/v1/webhooks/{self.org}/hubspot"
+        timestamp = str(int(time.time() * 1000))
+        headers = {
+            "content-type": "application/json",
+            "X-HubSpot-Request-Timestamp": timestamp,
+            "X-HubSpot-Signature-v3": sign_hubspot(
+                secret, self.urls["performance"] + path, body, timestamp
+            ),
+        }
+        return self.call("POST", "performance", path, headers=headers, content=body, expect=(202,))
+
     def processed_delivery(self, accepted: dict, *, timeout: float = 30.0) -> dict:
         """Wait until the delivery processor has taken a 202-acknowledged delivery; its view."""
 
@@ -528,6 +575,15 @@ class Attain:
             json_body=body,
             expect=None,
         )
+
+    def competitors(self, team: Team, period_id: str | None = None) -> list[dict]:
+        """The team's competitor view: deals won and lost against each, latest intel."""
+        return self.get(
+            "feedback",
+            f"/v1/teams/{team.id}/competitors",
+            token=team.manager_token,
+            params={"period_id": period_id},
+        )["competitors"]
 
     def feedback(self, team: Team, member_id: str, kind: str | None = None) -> list[dict]:
         """Feedback notes involving a member, as the team's manager sees them."""

@@ -6,6 +6,7 @@ from services.feedback.adapters.orm import metadata, plumbing
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
+from services.feedback.handlers.competitors import on_sale_fact
 from services.feedback.handlers.jobs import close_expired, deliver_webhooks, overdue_action_items
 from shared.events.goals import (
     MemberJoined,
@@ -18,6 +19,10 @@ from shared.events.goals import (
 )
 from shared.events.performance import (
     AttainmentChanged,
+    SaleAdjusted,
+    SaleLost,
+    SaleRecorded,
+    SaleReversed,
     ShortfallDetected,
     ShortfallRecovered,
     TeamShortfallsDetected,
@@ -46,6 +51,11 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             AttainmentChanged: reactions.on_attainment_changed,
             TargetChanged: reactions.on_target_changed,
             TargetsRebalanced: reactions.on_targets_rebalanced,
+            # Deals won and lost against competitors, for the team's competitor view.
+            SaleRecorded: on_sale_fact,
+            SaleAdjusted: on_sale_fact,
+            SaleReversed: on_sale_fact,
+            SaleLost: on_sale_fact,
         },
         jobs=(
             PeriodicJob(

@@ -222,3 +222,20 @@ class InformationRequestClosed(Event):
     request_id: UUID
     party_id: UUID
     outcome: Literal["answered", "waived"]
+
+
+class IntelShared(Event):
+    """A team member shared market intelligence, possibly about a competitor and some deals."""
+
+    TYPE: ClassVar[str] = "attain.feedback.intel_shared.v1"
+    SUBJECT_FIELD: ClassVar[str] = "intel_id"
+
+    team_id: UUID
+    intel_id: UUID
+    kind: str
+    title: str
+    tags: list[str]
+    competitor: str | None = None
+    sale_ids: list[UUID] = Field(default_factory=list)
+    author_id: UUID | None = None
+    shared_at: datetime

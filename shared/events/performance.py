@@ -37,6 +37,8 @@ class _SaleFacts(Event):
     period_id: UUID | None
     credits: list[Credit]
     version: int
+    #: Who the deal was won (or lost) against, when the CRM said.
+    competitor: str | None = None
 
 
 class SaleRecorded(_SaleFacts):
@@ -57,6 +59,14 @@ class SaleReversed(_SaleFacts):
     """A sale no longer counts (deal left the won stage, refund)."""
 
     TYPE: ClassVar[str] = "attain.performance.sale_reversed.v1"
+
+
+class SaleLost(_SaleFacts):
+    """A deal closed lost: it never counts (a sale recorded before no longer does)."""
+
+    TYPE: ClassVar[str] = "attain.performance.sale_lost.v1"
+
+    reasons: list[str]
 
 
 class AttainmentChanged(Event):

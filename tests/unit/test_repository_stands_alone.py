@@ -92,8 +92,14 @@ def test_crm_vectors_are_carried_in_the_repository():
     crm = ROOT / "tests" / "fixtures" / "crm"
     assert sorted(p.name for p in crm.iterdir() if p.suffix in {".json", ".xml"}) == [
         "generic_sale.json",
+        "generic_sale_lost.json",
         "hubspot_deal_closedwon.json",
+        "hubspot_deal_custom_pipeline.json",
         "hubspot_deal_object.json",
+        "hubspot_deal_object_custom_lost.json",
+        "hubspot_deal_object_custom_won.json",
+        "pipedrive_deal_lost_v2.json",
         "pipedrive_deal_won_v2.json",
         "salesforce_outbound_opportunity.xml",
+        "salesforce_outbound_opportunity_lost.xml",
     ]

@@ -476,6 +476,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings/{meeting_id}/agenda": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Meeting Agenda
+         * @description The agenda of the meeting's next occurrence, with the intel shared since the last one.
+         */
+        get: operations["get_meeting_agenda"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/meetings/{meeting_id}/notes": {
         parameters: {
             query?: never;
@@ -666,6 +686,26 @@ export interface paths {
          * @description Send a signed `webhook.test` now and report what the endpoint answered (admin).
          */
         post: operations["test_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/competitors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Competitors
+         * @description Per competitor: deals won and lost against them, amounts, top loss reasons, latest intel.
+         */
+        get: operations["get_competitors"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -975,6 +1015,42 @@ export interface components {
             shortfall_id: string | null;
         };
         /**
+         * CompetitorRead
+         * @description Deals won and lost against one competitor (in one currency), and the latest intel.
+         */
+        CompetitorRead: {
+            /**
+             * Competitor
+             * @example Globex
+             */
+            competitor: string;
+            /**
+             * Currency
+             * @example EUR
+             */
+            currency: string;
+            latest_intel: components["schemas"]["IntelSummary"] | null;
+            lost: components["schemas"]["DealTally"];
+            /** Top Loss Reasons */
+            top_loss_reasons: components["schemas"]["LossReasonRead"][];
+            won: components["schemas"]["DealTally"];
+        };
+        /**
+         * CompetitorsRead
+         * @description A team's competitors, the most lost against first.
+         */
+        CompetitorsRead: {
+            /** Competitors */
+            competitors: components["schemas"]["CompetitorRead"][];
+            /** Period Id */
+            period_id: string | null;
+            /**
+             * Team Id
+             * Format: uuid
+             */
+            team_id: string;
+        };
+        /**
          * ConversationRead
          * @description The first conversation of an episode: a held 1:1 or an answered check-in.
          */
@@ -1021,6 +1097,19 @@ export interface components {
             replayed_at: string | null;
             /** Topic */
             topic: string;
+        };
+        /**
+         * DealTally
+         * @description How many deals, for how much.
+         */
+        DealTally: {
+            /**
+             * Amount
+             * @example 31000.00
+             */
+            amount: string;
+            /** Deals */
+            deals: number;
         };
         /**
          * DecisionCreate
@@ -1519,11 +1608,22 @@ export interface components {
              */
             body: string;
             /**
+             * Competitor
+             * @description The competitor it is about
+             * @example Globex
+             */
+            competitor?: string | null;
+            /**
              * Kind
              * @example competitor
              * @enum {string}
              */
             kind: "competitor" | "pricing" | "customer" | "product" | "region";
+            /**
+             * Sale Ids
+             * @description Deals it concerns (performance's ids)
+             */
+            sale_ids?: string[];
             /**
              * Tags
              * @example [
@@ -1555,6 +1655,8 @@ export interface components {
             author_id: string | null;
             /** Body */
             body: string;
+            /** Competitor */
+            competitor?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1567,6 +1669,8 @@ export interface components {
             id: string;
             /** Kind */
             kind: string;
+            /** Sale Ids */
+            sale_ids?: string[];
             /** Tags */
             tags: string[];
             /**
@@ -1579,9 +1683,13 @@ export interface components {
         };
         /**
          * IntelSummary
-         * @description Intel the rep shared.
+         * @description Intel someone on the team shared.
          */
         IntelSummary: {
+            /** Author Id */
+            author_id?: string | null;
+            /** Competitor */
+            competitor?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1596,6 +1704,45 @@ export interface components {
             tags: string[];
             /** Title */
             title: string;
+        };
+        /**
+         * LossReasonRead
+         * @description A loss reason and how many lost deals gave it.
+         */
+        LossReasonRead: {
+            /** Deals */
+            deals: number;
+            /**
+             * Reason
+             * @example price
+             */
+            reason: string;
+        };
+        /**
+         * MeetingAgendaRead
+         * @description A team meeting's next agenda: its standing items and the intel shared since the last one.
+         */
+        MeetingAgendaRead: {
+            /** Intel Shared */
+            intel_shared: components["schemas"]["IntelSummary"][];
+            /** Items */
+            items: string[];
+            /**
+             * Meeting Id
+             * Format: uuid
+             */
+            meeting_id: string;
+            /**
+             * Occurs At
+             * Format: date-time
+             * @description The occurrence this agenda is for
+             */
+            occurs_at: string;
+            /**
+             * Since
+             * @description The team's previous meeting (null: its first)
+             */
+            since: string | null;
         };
         /**
          * MeetingCreate
@@ -5343,6 +5490,109 @@ export interface operations {
             };
         };
     };
+    get_meeting_agenda: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingAgendaRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     add_meeting_note: {
         parameters: {
             query?: never;
@@ -6769,6 +7019,111 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_competitors: {
+        parameters: {
+            query?: {
+                period_id?: string | null;
+            };
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompetitorsRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,7 +11,7 @@ from sqlalchemy import DDL, event
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, new_metadata
+from shared.db import define_plumbing_tables, minor_units, new_metadata
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
@@ -292,6 +292,32 @@ class IntelItem(Base, table=True):
     author_sub: str
     author_id: UUID | None = None
     created_at: datetime = Field(sa_type=_tz())
+    # Who the item is about, and the deals it concerns (sale ids as performance knows them).
+    competitor: str | None = Field(default=None, max_length=200)
+    competitor_key: str | None = Field(default=None, max_length=200, index=True)
+    sale_ids: list[str] = Field(default_factory=list, sa_column=_json())
+
+
+class CompetitorDeal(Base, table=True):
+    """A deal won or lost against a named competitor (read model of performance's sale facts)."""
+
+    __tablename__ = "competitor_deal"
+    __table_args__ = (sa.Index("ix_competitor_deal_team_period", "team_id", "period_id"),)
+
+    sale_id: UUID = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    team_id: UUID
+    period_id: UUID | None = None
+    competitor: str | None = Field(default=None, max_length=200)
+    competitor_key: str | None = Field(default=None, max_length=200)
+    # won | lost | none (reversed, or won without a competitor): only won and lost are shown
+    outcome: str = Field(max_length=10)
+    amount_minor: int = minor_units()
+    currency: str = Field(max_length=3)
+    reasons: list[str] = Field(sa_column=_json())
+    closed_at: datetime = Field(sa_type=_tz())
+    # The sale's version: an older fact arriving late changes nothing.
+    version: int
 
 
 class IntelTag(Base, table=True):

@@ -356,6 +356,11 @@ class MeetingRepository:
         rows = (await self._session.exec(stmt)).all()
         return page_of(rows, limit, lambda r: (_iso(r.scheduled_at), r.id))
 
+    async def all_for_team(self, *, org_id: UUID, team_id: UUID) -> list[Meeting]:
+        """Every meeting of a team (a team has a handful of series, not thousands)."""
+        stmt = select(Meeting).where(Meeting.org_id == org_id, Meeting.team_id == team_id)
+        return list((await self._session.exec(stmt.order_by(col(Meeting.scheduled_at)))).all())
+
     async def add_note(self, data: dict[str, Any]) -> MeetingNote:
         """Store a meeting note."""
         row = MeetingNote.model_validate(data)
@@ -716,6 +721,55 @@ class IntelRepository:
         stmt = keyset(stmt, [col(IntelItem.created_at), col(IntelItem.id)], cursor, limit)
         rows = (await self._session.exec(stmt)).all()
         return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def shared_between(
+        self, *, org_id: UUID, team_id: UUID, since: datetime | None, until: datetime
+    ) -> list[IntelItem]:
+        """The team's items shared in [since, until), oldest first (since None: from the start)."""
+        stmt = select(IntelItem).where(
+            IntelItem.org_id == org_id,
+            IntelItem.team_id == team_id,
+            col(IntelItem.created_at) < until,
+        )
+        if since is not None:
+            stmt = stmt.where(col(IntelItem.created_at) >= since)
+        return list((await self._session.exec(stmt.order_by(col(IntelItem.created_at)))).all())
+
+    async def latest_about(
+        self, *, org_id: UUID, team_id: UUID, competitor_keys: Sequence[str]
+    ) -> dict[str, IntelItem]:
+        """The team's newest item about each of these competitors (matched by key)."""
+        if not competitor_keys:
+            return {}
+        newest = (
+            sa.select(
+                col(IntelItem.competitor_key).label("key"),
+                sa.func.max(IntelItem.created_at).label("at"),
+            )
+            .where(
+                IntelItem.org_id == org_id,
+                IntelItem.team_id == team_id,
+                col(IntelItem.competitor_key).in_(list(competitor_keys)),
+            )
+            .group_by(col(IntelItem.competitor_key))
+            .subquery()
+        )
+        stmt = (
+            select(IntelItem)
+            .join(
+                newest,
+                sa.and_(
+                    col(IntelItem.competitor_key) == newest.c.key,
+                    col(IntelItem.created_at) == newest.c.at,
+                ),
+            )
+            .where(IntelItem.org_id == org_id, IntelItem.team_id == team_id)
+            .order_by(col(IntelItem.id))
+        )
+        latest: dict[str, IntelItem] = {}
+        for row in (await self._session.exec(stmt)).all():
+            latest.setdefault(row.competitor_key or "", row)
+        return latest
 
     async def _index(self, row: IntelItem) -> None:
         raise NotImplementedError

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.feedback.adapters.competitors import CompetitorRepository
 from services.feedback.adapters.outbound import queue_deliveries
 from services.feedback.adapters.repository import (
     CoachingRepository,
@@ -31,6 +32,7 @@ class FeedbackUnitOfWork(UnitOfWork):
     intel: IntelRepository
     coaching: CoachingRepository
     subscriptions: SubscriptionRepository
+    competitors: CompetitorRepository
 
     def __init__(self, *args: Any, secrets: SecretBox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,6 +48,7 @@ class FeedbackUnitOfWork(UnitOfWork):
         self.intel = intel_repository(session)
         self.coaching = CoachingRepository(session)
         self.subscriptions = SubscriptionRepository(session)
+        self.competitors = CompetitorRepository(session)
 
     async def commit(self) -> None:
         """Commit state, outbox rows and the outbound deliveries of this service's public facts."""

@@ -218,17 +218,26 @@ class CheckInRead(BaseModel):
 
 
 class IntelSummary(BaseModel):
-    """Intel the rep shared."""
+    """Intel someone on the team shared."""
 
     id: UUID
     title: str
     tags: list[str]
     created_at: datetime
+    competitor: str | None = None
+    author_id: UUID | None = None
 
     @classmethod
     def from_row(cls, row: IntelItem) -> IntelSummary:
         """Map an intel item."""
-        return cls(id=row.id, title=row.title, tags=row.tags, created_at=aware(row.created_at))
+        return cls(
+            id=row.id,
+            title=row.title,
+            tags=row.tags,
+            created_at=aware(row.created_at),
+            competitor=row.competitor,
+            author_id=row.author_id,
+        )
 
 
 class AgendaRead(BaseModel):

@@ -422,6 +422,12 @@ class IntelCreate(BaseModel):
     kind: Literal["competitor", "pricing", "customer", "product", "region"] = Field(
         examples=["competitor"]
     )
+    competitor: str | None = Field(
+        None, max_length=200, examples=["Globex"], description="The competitor it is about"
+    )
+    sale_ids: list[UUID] = Field(
+        default_factory=list, max_length=50, description="Deals it concerns (performance's ids)"
+    )
 
 
 class IntelRead(BaseModel):
@@ -436,6 +442,8 @@ class IntelRead(BaseModel):
     author: str
     author_id: UUID | None
     created_at: datetime
+    competitor: str | None = None
+    sale_ids: list[UUID] = Field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: IntelItem) -> IntelRead:
@@ -450,4 +458,6 @@ class IntelRead(BaseModel):
             author=row.author_sub,
             author_id=row.author_id,
             created_at=aware(row.created_at),
+            competitor=row.competitor,
+            sale_ids=[UUID(s) for s in row.sale_ids or ()],
         )

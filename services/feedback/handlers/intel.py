@@ -10,9 +10,11 @@ from uuid import UUID
 from services.feedback.adapters.orm import IntelItem
 from services.feedback.adapters.repository import normalise_tag
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
+from services.feedback.domain.competitors import competitor_key
 from services.feedback.handlers.access import caller_team_ids, visible_team
 from shared.auth import Principal
 from shared.domain_errors import InvalidInput
+from shared.events.feedback import IntelShared
 
 INTEL_KINDS = ("competitor", "pricing", "customer", "product", "region")
 
@@ -26,18 +28,22 @@ class ShareIntel:
     body: str
     kind: str
     tags: list[str] = field(default_factory=list)
+    competitor: str | None = None
+    sale_ids: list[UUID] = field(default_factory=list)
 
 
 async def share_intel(
     cmd: ShareIntel, *, uow: FeedbackUnitOfWork, principal: Principal
 ) -> IntelItem:
-    """Store an item: anyone on the team, its manager or an admin."""
+    """Store an item and announce it: anyone on the team, its manager or an admin."""
     if cmd.kind not in INTEL_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(INTEL_KINDS)}", field="kind")
     for name in ("title", "body"):
         if not getattr(cmd, name).strip():
             raise InvalidInput(f"{name} is required", field=name)
     tags = list(dict.fromkeys(normalise_tag(t) for t in cmd.tags if t.strip()))
+    competitor = " ".join(cmd.competitor.split()) if cmd.competitor else None
+    sale_ids = list(dict.fromkeys(cmd.sale_ids))
     async with uow:
         team = await visible_team(uow, principal, cmd.team_id)
         item = await uow.intel.add(
@@ -52,7 +58,24 @@ async def share_intel(
                 "author_sub": principal.sub,
                 "author_id": principal.member_id,
                 "created_at": datetime.now(UTC),
+                "competitor": competitor or None,
+                "competitor_key": competitor_key(competitor),
+                "sale_ids": [str(s) for s in sale_ids],
             }
+        )
+        uow.emit(
+            IntelShared(
+                org_id=principal.org,
+                team_id=team.id,
+                intel_id=item.id,
+                kind=item.kind,
+                title=item.title,
+                tags=item.tags,
+                competitor=item.competitor,
+                sale_ids=sale_ids,
+                author_id=item.author_id,
+                shared_at=item.created_at,
+            )
         )
         await uow.commit()
         return item

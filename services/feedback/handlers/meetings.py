@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-from services.feedback.adapters.orm import Meeting, MeetingNote
+from services.feedback.adapters.orm import IntelItem, Meeting, MeetingNote
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.handlers.access import is_in_team, team_roster, visible_team
 from services.feedback.handlers.coaching import NewActionItem, add_action_items
@@ -50,6 +50,16 @@ class AddMeetingNote:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MeetingAgenda:
+    """A meeting's next occurrence, the team's meeting before it, and the intel shared since."""
+
+    meeting: Meeting
+    occurs_at: datetime
+    since: datetime | None
+    intel_shared: list[IntelItem]
+
+
+@dataclass(frozen=True, kw_only=True)
 class MeetingDetail:
     """A meeting with its notes."""
 
@@ -72,6 +82,24 @@ def next_occurrence(*, scheduled_at: datetime, cadence: str, now: datetime) -> d
         candidate = _add_months(first, months)
         return candidate if candidate >= now else _add_months(first, months + 1)
     return None
+
+
+def previous_occurrence(
+    *, scheduled_at: datetime, cadence: str, before: datetime
+) -> datetime | None:
+    """Return the last occurrence strictly before ``before`` (None if the first is not yet)."""
+    first = aware(scheduled_at)
+    assert first is not None
+    if first >= before:
+        return None
+    if cadence == "weekly" or cadence == "biweekly":
+        step = timedelta(weeks=1 if cadence == "weekly" else 2)
+        return first + (-(-(before - first) // step) - 1) * step
+    if cadence == "monthly":
+        months = (before.year - first.year) * 12 + before.month - first.month
+        candidate = _add_months(first, months)
+        return candidate if candidate < before else _add_months(first, months - 1)
+    return first
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
@@ -210,3 +238,25 @@ async def add_meeting_note(
         )
         await uow.commit()
         return note
+
+
+async def build_meeting_agenda(
+    meeting_id: UUID, *, uow: FeedbackUnitOfWork, principal: Principal, now: datetime
+) -> MeetingAgenda:
+    """The agenda of a meeting's next occurrence: intel the team shared since its last meeting."""
+    async with uow:
+        meeting = await _visible_meeting(uow, principal, meeting_id)
+        occurs_at = next_occurrence(
+            scheduled_at=meeting.scheduled_at, cadence=meeting.cadence, now=now
+        ) or aware(meeting.scheduled_at)
+        assert occurs_at is not None
+        # The team's last meeting of any series before this one (a one-off review counts too).
+        earlier = [
+            previous_occurrence(scheduled_at=m.scheduled_at, cadence=m.cadence, before=occurs_at)
+            for m in await uow.meetings.all_for_team(org_id=principal.org, team_id=meeting.team_id)
+        ]
+        since = max((at for at in earlier if at is not None), default=None)
+        intel = await uow.intel.shared_between(
+            org_id=principal.org, team_id=meeting.team_id, since=since, until=occurs_at
+        )
+        return MeetingAgenda(meeting=meeting, occurs_at=occurs_at, since=since, intel_shared=intel)

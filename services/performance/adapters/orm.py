@@ -114,6 +114,18 @@ class WebhookSecret(Base, table=True):
     valid_until: datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class CrmSettings(Base, table=True):
+    """An org's per-CRM settings; for HubSpot the stage ids that mean won or lost."""
+
+    __tablename__ = "crm_settings"
+
+    org_id: uuid.UUID = Field(primary_key=True)
+    source: str = Field(primary_key=True, max_length=20)
+    won_stages: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    lost_stages: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
 class WebhookDelivery(Base, table=True):
     """Every verified delivery as received, stored in full before it is processed."""
 
@@ -193,10 +205,13 @@ class Sale(Versioned, Base, table=True):
     currency_assumed: bool = False
     currency_mismatch: bool = False
     closed_at: datetime = Field(sa_type=_TZ)
-    status: str = Field(default="active", max_length=20)  # active | reversed
+    # active | reversed | lost (a closed-lost deal: kept for the competitor view, never counted)
+    status: str = Field(default="active", max_length=20)
     unassigned: bool = Field(default=False, index=True)
     owner_ref: str | None = None
     owner_email: str | None = None
+    competitor: str | None = Field(default=None, max_length=200)
+    loss_reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     version: int = 1
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)

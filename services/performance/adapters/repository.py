@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.performance.adapters.orm import (
     Absence,
     Attainment,
+    CrmSettings,
     EvaluationDue,
     Member,
     Period,
@@ -218,6 +219,10 @@ class PerformanceRepository:
             .order_by(col(WebhookSecret.created_at).desc())
         )
         return list(rows.all())
+
+    async def crm_settings(self, *, org_id: uuid.UUID, source: str) -> CrmSettings | None:
+        """The org's settings for a CRM source, if it set any."""
+        return await self.session.get(CrmSettings, (org_id, source))
 
     async def rejection_count(self) -> int:
         """How many rejected-delivery records are kept now."""

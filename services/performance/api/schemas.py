@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from services.performance.adapters.orm import Sale, SaleCredit
+from services.performance.adapters.orm import CrmSettings, Sale, SaleCredit
 from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
@@ -118,6 +118,33 @@ class SaleAssignment(_CreditChoice):
     """Who gets a sale's credit."""
 
 
+StageId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class HubSpotStagesIn(BaseModel):
+    """Stage ids that mean won or lost whatever HubSpot's flags say; absent: the flags decide."""
+
+    won_stages: list[StageId] | None = Field(None, max_length=200, examples=[["87654321"]])
+    lost_stages: list[StageId] | None = Field(None, max_length=200, examples=[["87654322"]])
+
+
+class HubSpotStagesRead(BaseModel):
+    """An org's HubSpot stage map; null sides are left to HubSpot's hs_is_closed(_won) flags."""
+
+    won_stages: list[str] | None
+    lost_stages: list[str] | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, row: CrmSettings | None) -> HubSpotStagesRead:
+        """Wire form of the stored settings (none stored: an empty map)."""
+        if row is None:
+            return cls(won_stages=None, lost_stages=None, updated_at=None)
+        return cls(
+            won_stages=row.won_stages, lost_stages=row.lost_stages, updated_at=row.updated_at
+        )
+
+
 class CreditRead(BaseModel):
     """A member's share of a sale and the amount it counts for."""
 
@@ -136,11 +163,15 @@ class SaleRead(BaseModel):
     amount: Decimal = Field(examples=["18250.00"])
     currency: str = Field(examples=["EUR"])
     closed_at: datetime
-    status: Literal["active", "reversed"]
+    status: Literal["active", "reversed", "lost"] = Field(
+        description="lost: a closed-lost deal, kept for the competitor view and never counted"
+    )
     unassigned: bool
     currency_mismatch: bool = Field(description="In another currency than the team's: not counted")
     owner_ref: str | None = Field(examples=["4021113"])
     owner_email: str | None
+    competitor: str | None = Field(None, examples=["Globex"])
+    loss_reasons: list[str] = Field(default_factory=list, examples=[["price"]])
     credits: list[CreditRead]
     version: int
 
@@ -160,6 +191,8 @@ class SaleRead(BaseModel):
             currency_mismatch=sale.currency_mismatch,
             owner_ref=sale.owner_ref,
             owner_email=sale.owner_email,
+            competitor=sale.competitor,
+            loss_reasons=sale.loss_reasons or [],
             credits=[
                 CreditRead(
                     member_id=c.member_id,

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook
-from services.performance.adapters.crm.hubspot import HubSpotApiError
+from services.performance.adapters.crm.hubspot import HubSpotApiError, StageMap
 from services.performance.adapters.crm.registry import CrmAdapter, DealSource, Delivery
 from services.performance.adapters.orm import WebhookDelivery
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.handlers.crm_settings import stage_maps
+from services.performance.handlers.lost_deals import apply_lost_deal
 from services.performance.handlers.sales import apply_deal_event
 from shared.domain_errors import Conflict, NotFound
 
@@ -58,10 +60,12 @@ async def process_batch(
     retry = retry or FetchRetry()
     async with uow_factory() as uow:
         batch = await uow.deliveries.pending(now=now, limit=limit)
-        tokens = await _hubspot_tokens(uow, {d.org_id for d in batch if d.source == "hubspot"}, now)
+        hubspot_orgs = {d.org_id for d in batch if d.source == "hubspot"}
+        tokens = await _hubspot_tokens(uow, hubspot_orgs, now)
+        stages = await stage_maps(uow, hubspot_orgs)
     if not batch:
         return 0
-    parsed = {d.id: await _parse(d, adapters, deals, tokens) for d in batch}
+    parsed = {d.id: await _parse(d, adapters, deals, tokens, stages) for d in batch}
     async with uow_factory() as uow:
         if not await uow.deliveries.hold_processor():
             return 0  # another replica is applying a batch; ours waits for the next round
@@ -90,6 +94,7 @@ async def _parse(
     adapters: Mapping[str, CrmAdapter],
     deals: DealSource,
     tokens: Mapping[uuid.UUID, str | None],
+    stages: Mapping[uuid.UUID, StageMap | None],
 ) -> _Parsed:
     delivery = Delivery(
         org_id=row.org_id,
@@ -98,6 +103,7 @@ async def _parse(
         headers=row.headers,
         url="",
         api_token=tokens.get(row.org_id),
+        hubspot_stages=stages.get(row.org_id),
     )
     try:
         return _Parsed(events=await adapters[row.source].events(delivery, deals=deals))
@@ -143,7 +149,8 @@ async def _settle(
                 await uow.deliveries.claim(_claim_row(delivery, event, now))
                 seen.add(key)
                 claimed.append(key)
-                await apply_deal_event(uow, org_id=delivery.org_id, event=event, now=now)
+                apply = apply_lost_deal if event.kind == "lost" else apply_deal_event
+                await apply(uow, org_id=delivery.org_id, event=event, now=now)
                 applied += 1
     except MalformedWebhook as error:
         # E.g. an amount beyond the currency's maximum: a retry cannot help.

@@ -21,7 +21,13 @@ from services.performance.domain.sales import credited_amounts, move_credit, val
 from services.performance.handlers.access import oversees
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
+from shared.events.performance import (
+    Credit,
+    SaleAdjusted,
+    SaleLost,
+    SaleRecorded,
+    SaleReversed,
+)
 from shared.money import from_minor, to_minor
 from shared.timeutil import as_utc, utcnow
 
@@ -93,13 +99,15 @@ async def settle(
     sale: Sale,
     before: Contributions,
     now: datetime,
-    fact: type[SaleRecorded | SaleAdjusted | SaleReversed] | None,
+    fact: type[SaleRecorded | SaleAdjusted | SaleReversed | SaleLost] | None,
     old_amount_minor: int | None = None,
 ) -> None:
     """Apply a sale change to attainment, emit its fact and ask for the touched teams' evaluation."""
     uow.repo.add(sale)
     await uow.repo.flush()
     emitted = fact if sale.team_id is not None else None
+    if emitted is not None and sale.status == "lost":
+        emitted = SaleLost  # a lost deal assigned or re-credited is still a lost deal
     credits: list[SaleCredit] = []
     periods: list[Period] = []
     if emitted is not None or _counts(sale):  # read once for both the attainment and the fact
@@ -138,7 +146,7 @@ def _sale_fact(
     credits: list[SaleCredit],
     periods: list[Period],
     old_amount_minor: int | None,
-) -> SaleRecorded | SaleAdjusted | SaleReversed:
+) -> SaleRecorded | SaleAdjusted | SaleReversed | SaleLost:
     # The most specific period (a quarter rather than the year) names the sale's period.
     period = min(periods, key=lambda p: as_utc(p.ends_at) - as_utc(p.starts_at), default=None)
     values = {
@@ -153,7 +161,10 @@ def _sale_fact(
         "period_id": period.id if period is not None else None,
         "credits": [Credit(member_id=c.member_id, percent=Decimal(c.percent)) for c in credits],
         "version": sale.version,
+        "competitor": sale.competitor,
     }
+    if fact is SaleLost:
+        values["reasons"] = list(sale.loss_reasons or ())
     if fact is SaleAdjusted:
         values["old_amount"] = from_minor(
             old_amount_minor if old_amount_minor is not None else sale.amount_minor, sale.currency
@@ -196,14 +207,20 @@ async def _refresh_team(uow: PerformanceUnitOfWork, sale: Sale, team_id: uuid.UU
 async def apply_deal_event(
     uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent, now: datetime
 ) -> None:
-    """Upsert the sale of a CRM deal: won records (or re-activates), changes adjust, reversal reverses."""
+    """Upsert the sale of a CRM deal: won records (or re-activates), changes adjust, reversal reverses.
+
+    Lost deals have their own path (``lost_deals.apply_lost_deal``).
+    """
+    if event.kind == "lost":
+        raise ValueError("a lost deal is applied by lost_deals.apply_lost_deal")
     repo = uow.repo
     sale = await repo.sale_by_external_id(
         org_id=org_id, source=event.source, external_id=event.external_id
     )
     if event.kind == "reversed":
-        if sale is None or sale.status != "active":
-            return  # reversing a sale we never counted changes nothing
+        if sale is None or sale.status == "reversed":
+            return  # reversing a sale we never kept changes nothing
+        # A lost deal reopened leaves the lost deals too (its contributions were none).
         before = await contributions(uow, sale)
         sale.status = "reversed"
         sale.version += 1
@@ -230,7 +247,10 @@ async def apply_deal_event(
     sale.amount_minor, sale.closed_at = amount_minor, as_utc(closed_at)
     if event.currency is not None:
         sale.currency, sale.currency_assumed = event.currency, False
-    sale.status = "active"
+    if event.competitor is not None:
+        changed |= event.competitor != sale.competitor
+        sale.competitor = event.competitor
+    sale.status, sale.loss_reasons = "active", []
     if sale.unassigned:
         member = await repo.member_for_owner(
             org_id=org_id, source=event.source, owner_ref=event.owner_ref, email=event.owner_email
@@ -275,10 +295,14 @@ async def _record_deal(
             "amount_minor": _minor(event.amount or Decimal(0), currency),
             "currency": currency,
             "currency_assumed": event.currency is None and team is None,
+            # A deal first heard of as lost is kept lost (never counted) with its reasons.
+            "status": "lost" if event.kind == "lost" else "active",
+            "loss_reasons": list(event.reasons),
             "closed_at": as_utc(closed_at),
             "unassigned": member is None,
             "owner_ref": event.owner_ref,
             "owner_email": event.owner_email,
+            "competitor": event.competitor,
             "created_at": now,
             "updated_at": now,
         }
@@ -290,7 +314,8 @@ async def _record_deal(
     await uow.repo.flush()
     if member is not None:
         await _set_split(uow, sale, {member.id: Decimal(100)}, new_sale=True)
-    await settle(uow, sale=sale, before={}, now=now, fact=SaleRecorded)
+    fact = SaleLost if event.kind == "lost" else SaleRecorded
+    await settle(uow, sale=sale, before={}, now=now, fact=fact)
 
 
 def _minor(amount: Decimal, currency: str) -> int:

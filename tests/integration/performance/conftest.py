@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,6 +28,7 @@ from services.performance.main import create_app
 from shared.events import Event, wrap
 from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TargetAssigned, TeamCreated
 from tests.conftest import FIXTURES, auth, broker_settings
+from tests.fake_hubspot import serve_fake_hubspot
 
 CRM = FIXTURES / "crm"
 ORG = uuid.UUID("3f6c2a9e-8d0b-4b1e-9f57-2c4de0a1b7c3")  # the org the vectors were signed for
@@ -35,6 +36,8 @@ FROZEN = datetime.fromtimestamp(1796656000, UTC)  # the vectors' second (2026-12
 PUBLIC_BASE_URL = "https://attain.example.com"
 Q4_START = datetime(2026, 10, 1, tzinfo=UTC)
 Q4_END = datetime(2027, 1, 1, tzinfo=UTC)
+HUBSPOT_TOKEN = "pat-eu1-test-token"
+HUBSPOT_DEAL = (CRM / "hubspot_deal_object.json").read_bytes()
 
 
 @dataclass
@@ -217,3 +220,10 @@ async def perf_db(db_url: str) -> AsyncIterator[PerfApp]:
         httpx.AsyncClient(transport=transport, base_url="http://internal:8002") as client,
     ):
         yield PerfApp(app=app, client=client, seeded=Seeded())
+
+
+@pytest.fixture
+def fake_hubspot() -> Iterator[dict]:
+    """HubSpot's deals API on a real local HTTP server, serving the fixture deal."""
+    with serve_fake_hubspot(HUBSPOT_TOKEN, {"18930512211": HUBSPOT_DEAL}) as fake:
+        yield fake

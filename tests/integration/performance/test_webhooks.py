@@ -6,16 +6,19 @@ import asyncio
 import base64
 import hashlib
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook
 
 from services.performance.handlers.jobs import purge_webhook_rejections
-from tests.integration.performance.conftest import CRM, FROZEN, ORG, PerfApp
+from tests.integration.performance.conftest import (
+    CRM,
+    FROZEN,
+    HUBSPOT_TOKEN,
+    ORG,
+    PerfApp,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +31,7 @@ GENERIC_HEADERS = {
     "content-type": "application/json",
 }
 HUBSPOT_BODY = (CRM / "hubspot_deal_closedwon.json").read_bytes()
-HUBSPOT_DEAL = (CRM / "hubspot_deal_object.json").read_bytes()
 HUBSPOT_SECRET = "hs-app-client-secret-2f9a61"
-HUBSPOT_TOKEN = "pat-eu1-test-token"
 HUBSPOT_HEADERS = {
     "X-HubSpot-Signature-v3": "BmolKhjrRnkyydh5wcpg5QzIIaoGK9w2PEp0vwLvY/4=",
     "X-HubSpot-Request-Timestamp": "1796656000123",
@@ -52,38 +53,6 @@ def flip(data: bytes, index: int) -> bytes:
 
 def flip_text(text: str, index: int) -> str:
     return flip(text.encode(), index).decode()
-
-
-@pytest.fixture
-def fake_hubspot() -> Iterator[dict]:
-    """A real HTTP server on 127.0.0.1 playing HubSpot's CRM objects API."""
-    calls: list[dict] = []
-    state = {"status": 200}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            calls.append({"path": self.path, "auth": self.headers.get("Authorization")})
-            ok_path = self.path.startswith("/crm/v3/objects/deals/18930512211?")
-            ok_auth = self.headers.get("Authorization") == f"Bearer {HUBSPOT_TOKEN}"
-            status = state["status"] if ok_path and ok_auth else 404 if ok_auth else 401
-            body = HUBSPOT_DEAL if status == 200 else b'{"status":"error"}'
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "calls": calls, "state": state}
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def post(perf: PerfApp, source: str, body: bytes, headers: dict[str, str]):

@@ -133,6 +133,51 @@ def test_standardwebhooks_reference_sender_agrees_with_our_verifier() -> None:
         verify(body=body, headers=headers, secrets=[SECRET], now=sent_at)
 
 
+LOST_BODY = (CRM / "generic_sale_lost.json").read_bytes()
+LOST_HEADERS = {
+    "webhook-id": "msg_2ZpWq1c7M9tH4kR8xVb3nY6eJ0t",
+    "webhook-timestamp": TIMESTAMP,
+    "webhook-signature": "v1,cUYQpr0XNSpO/CgEmwLdtvf2dbCZSVvEiuhvzRlqG1Y=",
+}
+
+
+def test_the_lost_vector_verifies_and_parses_with_competitor_and_reasons() -> None:
+    verify(body=LOST_BODY, headers=LOST_HEADERS)
+    [event] = generic.parse(LOST_BODY, message_id=LOST_HEADERS["webhook-id"])
+    assert (event.kind, event.external_id, event.amount, event.currency) == (
+        "lost",
+        "OPP-2026-000912",
+        Decimal("15800.00"),
+        "EUR",
+    )
+    assert event.closed_at == datetime(2026, 12, 7, 14, 30, tzinfo=UTC)
+    assert (event.competitor, event.reasons) == ("Globex", ("price", "contract length"))
+
+
+def test_a_won_sale_may_name_its_competitor() -> None:
+    body = json.dumps(json.loads(BODY) | {"competitor": "  Initech "}).encode()
+    [event] = generic.parse(body, message_id=MESSAGE_ID)
+    assert (event.kind, event.competitor, event.reasons) == ("won", "Initech", ())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"reasons": "price"}, id="reasons-not-a-list"),
+        pytest.param({"reasons": [""]}, id="empty-reason"),
+        pytest.param({"reasons": [{"why": "price"}]}, id="reason-not-text"),
+        pytest.param({"reasons": ["r"] * 21}, id="too-many-reasons"),
+        pytest.param({"closed_at": None}, id="no-closed-at"),
+        pytest.param({"amount": None}, id="no-amount"),
+        pytest.param({"competitor": ["Globex"]}, id="competitor-not-text"),
+    ],
+)
+def test_refuses_a_lost_deal_it_cannot_read(changes: dict) -> None:
+    body = json.dumps(json.loads(LOST_BODY) | changes).encode()
+    with pytest.raises(MalformedWebhook):
+        generic.parse(body, message_id="m")
+
+
 def test_parses_the_fixture_field_by_field() -> None:
     [event] = generic.parse(BODY, message_id=MESSAGE_ID)
     assert event.source == "generic"
@@ -157,6 +202,7 @@ def test_parses_the_fixture_field_by_field() -> None:
         ("sale.reversed", "reversed"),
         ("sale.refunded", "reversed"),
         ("sale.reopened", "reversed"),
+        ("sale.lost", "lost"),
     ],
 )
 def test_each_sale_type_maps_to_one_kind(event_type: str, kind: str) -> None:

@@ -186,7 +186,7 @@ def test_the_same_stage_at_another_moment_is_another_change() -> None:
     ("changes", "kind"),
     [
         pytest.param({"propertyValue": "appointmentscheduled"}, "reversed", id="left-won"),
-        pytest.param({"propertyValue": "closedlost"}, "reversed", id="lost"),
+        pytest.param({"propertyValue": "closedlost"}, "lost", id="lost"),
         pytest.param({"propertyName": "amount", "propertyValue": "19000"}, "amount_changed"),
         pytest.param(
             {"propertyName": "deal_currency_code", "propertyValue": "USD"}, "amount_changed"
@@ -202,6 +202,83 @@ def test_won_stages_are_configurable_for_custom_pipelines() -> None:
     body = batch(event(propertyValue="98765432"))
     assert hubspot.parse(body)[0].kind == "reversed"
     assert hubspot.parse(body, won_stages={"closedwon", "98765432"})[0].kind == "won"
+
+
+CUSTOM_BODY = (CRM / "hubspot_deal_custom_pipeline.json").read_bytes()
+CUSTOM_SIGNATURE = "SDqJnw6uRzvWWGuY4JtDc7GkiNnlOlrDlywy7ybe6dY="
+CUSTOM_WON = json.loads((CRM / "hubspot_deal_object_custom_won.json").read_bytes())
+CUSTOM_LOST = json.loads((CRM / "hubspot_deal_object_custom_lost.json").read_bytes())
+
+
+def test_the_custom_pipeline_vector_is_signed_as_documented() -> None:
+    assert sign(SECRET, "POST", URL, CUSTOM_BODY, TIMESTAMP) == CUSTOM_SIGNATURE
+    verify(body=CUSTOM_BODY, headers=HEADERS | {"X-HubSpot-Signature-v3": CUSTOM_SIGNATURE})
+
+
+def test_a_custom_pipeline_win_is_won_by_hubspots_flags() -> None:
+    won, _ = hubspot.parse(CUSTOM_BODY)
+    assert won.kind == "reversed"  # the numeric stage id alone says nothing
+    sale = hubspot.to_deal_event(won, hubspot.deal_from_object(CUSTOM_WON))
+    assert (sale.kind, sale.external_id, sale.amount) == ("won", "18930577001", Decimal("24000.00"))
+    assert (sale.competitor, sale.reasons) == (None, ())
+
+
+def test_a_custom_pipeline_loss_is_a_lost_deal_with_reason_and_competitor() -> None:
+    _, lost = hubspot.parse(CUSTOM_BODY)
+    sale = hubspot.to_deal_event(lost, hubspot.deal_from_object(CUSTOM_LOST))
+    assert (sale.kind, sale.external_id, sale.amount, sale.currency) == (
+        "lost",
+        "18930577002",
+        Decimal("31000.00"),
+        "EUR",
+    )
+    assert sale.closed_at == datetime(2026, 12, 6, 17, tzinfo=UTC)
+    assert sale.competitor == "Globex"
+    assert sale.reasons == ("Price: Globex offered 20% off a 2-year term",)
+
+
+def test_the_org_stage_map_overrides_hubspots_flags() -> None:
+    won, lost = hubspot.parse(CUSTOM_BODY)
+    stages = hubspot.StageMap(won=frozenset({"87654322"}), lost=frozenset({"87654321"}))
+    assert (
+        hubspot.to_deal_event(lost, hubspot.deal_from_object(CUSTOM_LOST), stages=stages).kind
+        == "won"
+    )
+    assert (
+        hubspot.to_deal_event(won, hubspot.deal_from_object(CUSTOM_WON), stages=stages).kind
+        == "lost"
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "decided"),
+    [
+        pytest.param({"hs_is_closed_won": "true", "hs_is_closed": "true"}, "won", id="won"),
+        pytest.param({"hs_is_closed_won": "false", "hs_is_closed": "true"}, "lost", id="lost"),
+        pytest.param({"hs_is_closed_won": "false", "hs_is_closed": "false"}, "open", id="open"),
+        pytest.param({"dealstage": "closedlost"}, "lost", id="no-flags-default-lost"),
+        pytest.param({"dealstage": "87654321"}, "open", id="no-flags-custom-stage"),
+    ],
+)
+def test_outcome_follows_the_flags_then_the_default_stages(
+    properties: dict[str, str], decided: str
+) -> None:
+    payload = json.loads(DEAL_OBJECT)
+    payload["properties"] |= properties
+    assert hubspot.outcome(hubspot.deal_from_object(payload)) == decided
+
+
+def test_a_flag_that_is_not_a_boolean_is_malformed() -> None:
+    payload = json.loads(DEAL_OBJECT)
+    payload["properties"]["hs_is_closed_won"] = "maybe"
+    with pytest.raises(MalformedWebhook):
+        hubspot.deal_from_object(payload)
+
+
+def test_the_fetch_asks_for_the_flags_reason_and_competitor() -> None:
+    assert {"hs_is_closed_won", "hs_is_closed", "closed_lost_reason", "competitor"} <= set(
+        hubspot.DEAL_PROPERTIES
+    )
 
 
 def test_a_deleted_deal_is_reversed_without_fetching() -> None:
@@ -351,7 +428,10 @@ async def test_fetches_the_deal_with_the_token_and_the_properties_a_sale_needs(
     [request] = FakeHubSpot.requests
     assert request["path"] == f"/crm/v3/objects/deals/{DEAL_ID}"
     assert request["query"] == {
-        "properties": ["amount,closedate,hubspot_owner_id,deal_currency_code,dealstage"]
+        "properties": [
+            "amount,closedate,hubspot_owner_id,deal_currency_code,dealstage,"
+            "hs_is_closed_won,hs_is_closed,closed_lost_reason,competitor"
+        ]
     }
     assert request["auth"] == f"Bearer {TOKEN}"
 

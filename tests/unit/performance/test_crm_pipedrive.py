@@ -145,7 +145,45 @@ def test_a_won_deal_whose_currency_changes_adjusts_the_sale() -> None:
     assert (event.kind, event.currency) == ("amount_changed", "USD")
 
 
-@pytest.mark.parametrize("status", ["lost", "open", "deleted"])
+LOST_BODY = (CRM / "pipedrive_deal_lost_v2.json").read_bytes()
+
+
+def test_the_lost_fixture_is_a_lost_deal_with_its_reason() -> None:
+    [event] = pipedrive.parse(LOST_BODY)
+    assert (event.kind, event.external_id, event.amount, event.currency) == (
+        "lost",
+        "4418",
+        Decimal(7200),
+        "EUR",
+    )
+    assert event.closed_at == datetime(2026, 12, 7, 15, 5, 1, tzinfo=UTC)
+    assert event.reasons == ("Went with a cheaper competitor",)
+    assert (event.owner_ref, event.dedupe_key) == (
+        "11842301",
+        "a3d91e57-7c2b-4f0e-8b61-5e9c0d2f4b37",
+    )
+
+
+def test_a_won_deal_that_is_lost_becomes_lost() -> None:
+    [event] = pipedrive.parse(delivery(data={"status": "lost"}, previous={"status": "won"}))
+    assert (event.kind, event.amount) == ("lost", Decimal(9600))
+
+
+def test_a_lost_deal_whose_reason_changes_is_sent_again() -> None:
+    body = delivery(
+        data={"status": "lost", "lost_reason": "Timing"},
+        previous={"lost_reason": "Price"},
+    )
+    [event] = pipedrive.parse(body)
+    assert (event.kind, event.reasons) == ("lost", ("Timing",))
+
+
+def test_a_lost_deal_reopened_is_reversed() -> None:
+    [event] = pipedrive.parse(delivery(data={"status": "open"}, previous={"status": "lost"}))
+    assert event.kind == "reversed"
+
+
+@pytest.mark.parametrize("status", ["open", "deleted"])
 def test_status_leaving_won_reverses_the_sale(status: str) -> None:
     body = delivery(data={"status": status}, previous={"status": "won"})
     [event] = pipedrive.parse(body)
@@ -165,9 +203,6 @@ def test_deleting_a_won_deal_reverses_the_sale() -> None:
     [
         pytest.param({"previous": {"title": "Old title"}}, id="rename-of-a-won-deal"),
         pytest.param({"previous": {}}, id="nothing-changed"),
-        pytest.param(
-            {"data": {"status": "lost"}, "previous": {"status": "open"}}, id="open-to-lost"
-        ),
         pytest.param({"meta": {"entity": "person"}}, id="not-a-deal"),
         pytest.param(
             {

@@ -170,6 +170,32 @@ def test_an_opportunity_no_longer_won_is_reversed() -> None:
     )
 
 
+def test_the_lost_fixture_is_a_lost_opportunity_with_reason_and_competitor() -> None:
+    body = (CRM / "salesforce_outbound_opportunity_lost.xml").read_bytes()
+    salesforce.verify(body=body, secrets=[ORG_ID])
+    [event] = salesforce.parse(body)
+    assert (event.kind, event.external_id, event.amount, event.currency) == (
+        "lost",
+        "0065g00000KpQrTAAV",
+        Decimal("41000.0"),
+        "EUR",
+    )
+    assert event.closed_on == date(2026, 12, 7)
+    assert (event.competitor, event.reasons) == ("Globex", ("Price",))
+
+
+def test_closed_and_not_won_is_lost_even_without_an_amount() -> None:
+    fields = "<sf:IsClosed>true</sf:IsClosed><sf:IsWon>false</sf:IsWon>"
+    [event] = salesforce.parse(message(notification(fields=fields)))
+    assert (event.kind, event.amount, event.reasons) == ("lost", Decimal(0), ())
+
+
+def test_open_and_not_won_is_reversed() -> None:
+    fields = "<sf:IsClosed>false</sf:IsClosed><sf:IsWon>false</sf:IsWon>"
+    [event] = salesforce.parse(message(notification(fields=fields)))
+    assert event.kind == "reversed"
+
+
 def test_a_single_currency_org_sends_no_currency() -> None:
     fields = WON_FIELDS.replace("<sf:CurrencyIsoCode>EUR</sf:CurrencyIsoCode>", "")
     [event] = salesforce.parse(message(notification(fields=fields)))

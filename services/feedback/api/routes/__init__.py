@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from services.feedback.api.routes import (
     coaching,
+    competitors,
     dispute_information,
     dispute_policy,
     disputes,
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     feedback.router,
     meetings.router,
     intel.router,
+    competitors.router,
     coaching.router,
     subscriptions.router,
 ]

@@ -26,7 +26,13 @@ router = APIRouter(prefix="/v1/intel", tags=["intel"])
 async def create_intel(body: IntelCreate, principal: CurrentPrincipal, uow: Uow) -> IntelRead:
     """Share a piece of market intelligence with your team."""
     cmd = handlers.ShareIntel(
-        team_id=body.team_id, title=body.title, body=body.body, kind=body.kind, tags=body.tags
+        team_id=body.team_id,
+        title=body.title,
+        body=body.body,
+        kind=body.kind,
+        tags=body.tags,
+        competitor=body.competitor,
+        sale_ids=body.sale_ids,
     )
     return IntelRead.from_row(await handlers.share_intel(cmd, uow=uow, principal=principal))
 

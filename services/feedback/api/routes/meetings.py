@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from services.feedback.api.competitor_schemas import MeetingAgendaRead
 from services.feedback.api.deps import Uow
 from services.feedback.api.schemas import (
     MeetingCreate,
@@ -73,6 +74,19 @@ async def get_meeting(meeting_id: UUID, principal: CurrentPrincipal, uow: Uow) -
     """Show a meeting with its notes and next occurrence."""
     detail = await handlers.get_meeting(meeting_id, uow=uow, principal=principal)
     return MeetingRead.from_row(detail.meeting, now=datetime.now(UTC), notes=detail.notes)
+
+
+@router.get(
+    "/v1/meetings/{meeting_id}/agenda", response_model=MeetingAgendaRead, responses=_errors(404)
+)
+async def get_meeting_agenda(
+    meeting_id: UUID, principal: CurrentPrincipal, uow: Uow
+) -> MeetingAgendaRead:
+    """The agenda of the meeting's next occurrence, with the intel shared since the last one."""
+    agenda = await handlers.build_meeting_agenda(
+        meeting_id, uow=uow, principal=principal, now=datetime.now(UTC)
+    )
+    return MeetingAgendaRead.of(agenda)
 
 
 @router.post(

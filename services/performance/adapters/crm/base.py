@@ -21,8 +21,11 @@ from shared.money import MAX_MINOR
 
 #: How far a signed timestamp may be from our clock, either way (clock skew, replays).
 TOLERANCE = timedelta(minutes=5)
+#: Loss reasons per deal, and the length kept of a reason or a competitor's name.
+MAX_REASONS = 20
+MAX_TEXT = 200
 
-DealEventKind = Literal["won", "reversed", "amount_changed"]
+DealEventKind = Literal["won", "reversed", "amount_changed", "lost"]
 
 
 class WebhookRejected(DomainError):
@@ -49,7 +52,9 @@ class DealEvent:
     ``kind``: ``won`` (the deal is won: create or update the sale), ``amount_changed`` (a won
     deal's amount or currency changed: update the sale; it carries the full current values, so
     applying it as an upsert is the same as a repeated ``won``), ``reversed`` (the deal is no
-    longer won: reopened, lost, deleted or refunded; reversing an unknown sale is a no-op).
+    longer won: reopened, deleted or refunded; reversing an unknown sale is a no-op), ``lost``
+    (the deal closed lost: kept as a lost deal that never counts; a won sale becomes lost).
+    ``competitor`` is who the deal was won or lost against, ``reasons`` why it was lost.
     ``closed_on`` is set instead of ``closed_at`` when the CRM only knows the calendar day
     (Salesforce ``CloseDate``); ``close_instant`` places it in a period's time zone.
     """
@@ -66,6 +71,8 @@ class DealEvent:
     # Excluded from repr: it holds customer data that should not end up in logs.
     raw: dict[str, Any] = field(repr=False)
     closed_on: date | None = None
+    competitor: str | None = None
+    reasons: tuple[str, ...] = ()
 
 
 def close_instant(event: DealEvent, timezone: str) -> datetime | None:
@@ -186,6 +193,26 @@ def parse_text(value: object, *, name: str, required: bool = True) -> str | None
     if value is None and not required:
         return None
     raise MalformedWebhook(f"{name} is missing or empty", field=name)
+
+
+def parse_reasons(value: object, *, name: str = "reasons") -> tuple[str, ...]:
+    """Parse a list of loss reasons: non-empty strings, trimmed, repeats dropped, at most 20."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_REASONS:
+        raise MalformedWebhook(
+            f"{name} must be a list of at most {MAX_REASONS} strings", field=name
+        )
+    reasons = [parse_text(item, name=f"{name}[{index}]") for index, item in enumerate(value)]
+    return tuple(dict.fromkeys(r[:MAX_TEXT] for r in reasons if r))
+
+
+def parse_label(value: object, *, name: str) -> str | None:
+    """Parse an optional short label (a competitor's name), trimmed; empty means none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = parse_text(value, name=name)
+    return text[:MAX_TEXT] if text else None
 
 
 def unique(events: Iterable[Any]) -> list[Any]:

@@ -11,7 +11,9 @@ The body is one sale event::
      "owner": {"email": "ana.ruiz@example.com", "id": "optional sender-side owner id"}}
 
 ``type``: ``sale.closed`` (won), ``sale.updated`` (amount changed), ``sale.reversed``,
-``sale.refunded`` or ``sale.reopened`` (reversed). Amounts are decimal strings, never numbers.
+``sale.refunded`` or ``sale.reopened`` (reversed), ``sale.lost`` (closed lost; it carries
+``reasons``, a list of strings, and never counts). Any of them may name the ``competitor`` the
+deal was won or lost against. Amounts are decimal strings, never numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from services.performance.adapters.crm.base import (
     parse_currency,
     parse_digits,
     parse_instant,
+    parse_label,
+    parse_reasons,
     parse_text,
     require_fresh,
     require_hmac_sha256,
@@ -48,6 +52,7 @@ KINDS: Mapping[str, DealEventKind] = {
     "sale.reversed": "reversed",
     "sale.refunded": "reversed",
     "sale.reopened": "reversed",
+    "sale.lost": "lost",
 }
 
 
@@ -101,7 +106,7 @@ def parse(body: bytes, *, message_id: str) -> list[DealEvent]:
     if kind != "reversed" or payload.get("amount") is not None:
         amount = parse_amount(payload.get("amount"), name="amount", strings_only=True)
         currency = parse_currency(payload.get("currency"))
-    if kind == "won" or payload.get("closed_at") is not None:
+    if kind in ("won", "lost") or payload.get("closed_at") is not None:
         closed_at = parse_instant(payload.get("closed_at"), name="closed_at")
     return [
         DealEvent(
@@ -115,6 +120,8 @@ def parse(body: bytes, *, message_id: str) -> list[DealEvent]:
             owner_ref=parse_text(owner.get("id"), name="owner.id", required=False),
             owner_email=parse_text(owner.get("email"), name="owner.email", required=False),
             raw=payload,
+            competitor=parse_label(payload.get("competitor"), name="competitor"),
+            reasons=parse_reasons(payload.get("reasons")) if kind == "lost" else (),
         )
     ]
 

@@ -2,8 +2,10 @@
 
 HubSpot signs ``method + public URI + raw body + timestamp`` with HMAC-SHA256 keyed by the app's
 client secret (``X-HubSpot-Signature-v3``, base64; ``X-HubSpot-Request-Timestamp``, Unix ms).
-A delivery is a JSON array of events that carry ids only, so a won deal is read back with
-``fetch_deal`` before it becomes a sale.
+A delivery is a JSON array of events that carry ids only, so a changed deal is read back with
+``fetch_deal`` before it becomes a sale. Whether it is won, lost or open comes from HubSpot's own
+``hs_is_closed_won`` / ``hs_is_closed`` flags, which hold in every pipeline (custom pipelines
+have numeric stage ids); an org's optional ``StageMap`` overrides them for the stages it names.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -31,6 +33,7 @@ from services.performance.adapters.crm.base import (
     parse_currency,
     parse_digits,
     parse_instant,
+    parse_label,
     parse_text,
     require_fresh,
     require_hmac_sha256,
@@ -40,9 +43,25 @@ from services.performance.adapters.crm.base import (
 from shared.domain_errors import DomainError, InvalidInput
 
 SOURCE = "hubspot"
-#: Stage ids that mean "won"; custom pipelines use numeric ids, so this is per-org config.
+#: The default pipeline's stage ids, used only when a deal comes back without HubSpot's flags.
 DEFAULT_WON_STAGES: frozenset[str] = frozenset({"closedwon"})
-DEAL_PROPERTIES = ("amount", "closedate", "hubspot_owner_id", "deal_currency_code", "dealstage")
+DEFAULT_LOST_STAGES: frozenset[str] = frozenset({"closedlost"})
+#: The custom deal property naming the competitor (HubSpot has no standard one).
+COMPETITOR_PROPERTY = "competitor"
+DEAL_PROPERTIES = (
+    "amount",
+    "closedate",
+    "hubspot_owner_id",
+    "deal_currency_code",
+    "dealstage",
+    "hs_is_closed_won",
+    "hs_is_closed",
+    "closed_lost_reason",
+    COMPETITOR_PROPERTY,
+)
+_FLAGS = {"true": True, "false": False}
+
+DealOutcome = Literal["won", "lost", "open"]
 #: Property changes that alter a sale's money rather than whether it exists.
 AMOUNT_PROPERTIES: frozenset[str] = frozenset({"amount", "deal_currency_code"})
 
@@ -94,6 +113,38 @@ class HubSpotDeal:
     closed_at: datetime | None
     owner_ref: str | None
     raw: dict[str, Any] = field(repr=False)
+    is_closed_won: bool | None = None
+    is_closed: bool | None = None
+    lost_reason: str | None = None
+    competitor: str | None = None
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """An org's stage overrides: deals in these stage ids are won (or lost) whatever the flags."""
+
+    won: frozenset[str] = frozenset()
+    lost: frozenset[str] = frozenset()
+
+
+def outcome(deal: HubSpotDeal, stages: StageMap | None = None) -> DealOutcome:
+    """Whether a fetched deal is won, lost or still open.
+
+    The org's stage map first; then HubSpot's flags, which hold in every pipeline; a deal read
+    without the flags falls back to the default pipeline's ``closedwon`` / ``closedlost``.
+    """
+    stages = stages or StageMap()
+    if deal.stage in stages.won:
+        return "won"
+    if deal.stage in stages.lost:
+        return "lost"
+    if deal.is_closed_won is not None or deal.is_closed is not None:
+        if deal.is_closed_won:
+            return "won"
+        return "lost" if deal.is_closed else "open"
+    if deal.stage in DEFAULT_WON_STAGES:
+        return "won"
+    return "lost" if deal.stage in DEFAULT_LOST_STAGES else "open"
 
 
 def verify(
@@ -171,6 +222,10 @@ def deal_from_object(payload: object) -> HubSpotDeal:
             properties.get("hubspot_owner_id"), name="hubspot_owner_id", required=False
         ),
         raw=payload,
+        is_closed_won=_flag(properties.get("hs_is_closed_won"), "hs_is_closed_won"),
+        is_closed=_flag(properties.get("hs_is_closed"), "hs_is_closed"),
+        lost_reason=parse_label(properties.get("closed_lost_reason"), name="closed_lost_reason"),
+        competitor=parse_label(properties.get(COMPETITOR_PROPERTY), name=COMPETITOR_PROPERTY),
     )
 
 
@@ -201,13 +256,13 @@ def to_deal_event(
     change: HubSpotChange,
     deal: HubSpotDeal | None,
     *,
-    won_stages: Collection[str] = DEFAULT_WON_STAGES,
+    stages: StageMap | None = None,
 ) -> DealEvent:
     """Combine an event with the deal read back after it into a normalised deal event.
 
-    The fetched deal decides won or reversed: HubSpot does not guarantee delivery order, and
-    its current stage is the truth whichever event arrives last. ``deal`` may be None only
-    for a reversal (deleted deal, or when the caller chooses not to fetch).
+    The fetched deal decides won, lost or reversed (open): HubSpot does not guarantee delivery
+    order, and the deal as it is now is the truth whichever event arrives last. ``deal`` may be
+    None only for a reversal (deleted deal, or when the caller chooses not to fetch).
     """
     if deal is None:
         if change.kind != "reversed":
@@ -216,17 +271,23 @@ def to_deal_event(
     if deal.id != change.object_id:
         raise ValueError(f"fetched deal {deal.id} is not the event's deal {change.object_id}")
     raw = {"event": change.raw, "deal": deal.raw}
-    if deal.stage not in won_stages:
+    decided = outcome(deal, stages)
+    if decided == "open":
         return _event(change, kind="reversed", raw=raw, owner_ref=deal.owner_ref)
+    kind: DealEventKind = "lost"
+    if decided == "won":
+        kind = "amount_changed" if change.kind == "amount_changed" else "won"
     return _event(
         change,
-        kind="amount_changed" if change.kind == "amount_changed" else "won",
+        kind=kind,
         raw=raw,
         amount=deal.amount,
         currency=deal.currency,
-        # HubSpot sets closedate when a deal is won; the stage change time is the fallback.
+        # HubSpot sets closedate when a deal closes; the stage change time is the fallback.
         closed_at=deal.closed_at or change.occurred_at,
         owner_ref=deal.owner_ref,
+        competitor=deal.competitor,
+        reasons=(deal.lost_reason,) if decided == "lost" and deal.lost_reason else (),
     )
 
 
@@ -238,8 +299,10 @@ def _change(event: dict[str, Any], index: int, won_stages: Collection[str]) -> H
         property_name = property_value = None
     elif subscription == "deal.propertyChange" and property_name == "dealstage":
         property_value = parse_text(event.get("propertyValue"), name=f"[{index}].propertyValue")
-        # Any stage outside the won set reverses; for a deal never won that is a no-op.
+        # What the event claims; the deal read back decides (custom stage ids are numeric).
         kind = "won" if property_value in won_stages else "reversed"
+        if property_value in DEFAULT_LOST_STAGES:
+            kind = "lost"
     elif subscription == "deal.propertyChange" and property_name in AMOUNT_PROPERTIES:
         property_value = parse_text(
             event.get("propertyValue"), name=f"[{index}].propertyValue", required=False
@@ -282,7 +345,21 @@ def _event(
         owner_ref=values.get("owner_ref"),
         owner_email=None,
         raw=raw,
+        competitor=values.get("competitor"),
+        reasons=values.get("reasons", ()),
     )
+
+
+def _flag(value: object, name: str) -> bool | None:
+    """Read one of HubSpot's boolean properties, which arrive as "true" / "false" strings."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    flag = _FLAGS.get(value.strip().lower()) if isinstance(value, str) else None
+    if flag is None:
+        raise MalformedWebhook(f"{name} must be true or false", field=name)
+    return flag
 
 
 def _closedate(value: object) -> datetime | None:

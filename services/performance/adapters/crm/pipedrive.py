@@ -27,12 +27,14 @@ from services.performance.adapters.crm.base import (
     parse_amount,
     parse_currency,
     parse_instant,
+    parse_label,
     parse_text,
     require_secrets,
 )
 
 SOURCE = "pipedrive"
 _MONEY_FIELDS = ("value", "currency")
+_CLOSED = ("won", "lost")
 
 
 def verify(
@@ -61,8 +63,10 @@ def parse(body: bytes) -> list[DealEvent]:
 
     Won: ``data.status`` is ``won`` and the status changed into it (``previous.status`` is
     present and not ``won``, or the deal was created won). A won deal whose ``value`` or
-    ``currency`` changed gives ``amount_changed`` with the full current values. ``status``
-    leaving ``won`` (lost, reopened, deleted) gives ``reversed``. Anything else is ignored.
+    ``currency`` changed gives ``amount_changed`` with the full current values. Lost:
+    ``data.status`` changed into ``lost`` (from won too), with ``lost_reason`` as its reason; a
+    lost deal whose value or reason changes gives ``lost`` again. ``status`` leaving ``won`` or
+    ``lost`` otherwise (reopened, deleted) gives ``reversed``. Anything else is ignored.
     """
     payload = load_json(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
@@ -84,7 +88,10 @@ def parse(body: bytes) -> list[DealEvent]:
     if kind != "reversed":
         amount = parse_amount(data.get("value"), name="data.value")
         currency = parse_currency(data.get("currency"), name="data.currency")
-        closed_at = _won_time(data)
+        closed_at = _closed_time(data, "lost_time" if kind == "lost" else "won_time")
+    reason = None
+    if kind == "lost":
+        reason = parse_label(data.get("lost_reason"), name="data.lost_reason")
     return [
         DealEvent(
             source=SOURCE,
@@ -97,28 +104,32 @@ def parse(body: bytes) -> list[DealEvent]:
             owner_ref=parse_text(deal.get("owner_id"), name="data.owner_id", required=False),
             owner_email=None,
             raw=payload,
+            reasons=(reason,) if reason else (),
         )
     ]
 
 
 def _kind(action: object, data: dict[str, Any], previous: dict[str, Any]) -> DealEventKind | None:
-    is_won = action != "delete" and data.get("status") == "won"
+    status = data.get("status") if action != "delete" else None
     if "status" in previous:
-        was_won = previous["status"] == "won"
+        was = previous["status"]
     else:
         # v2 lists only changed fields in previous: a change without status there kept it.
-        was_won = action == "change" and data.get("status") == "won"
-    if is_won and not was_won:
-        return "won"
-    if not is_won and was_won:
-        return "reversed"
-    if is_won and any(f in previous and previous[f] != data.get(f) for f in _MONEY_FIELDS):
+        was = data.get("status") if action == "change" else None
+    if status != was:
+        if status in _CLOSED:
+            return "won" if status == "won" else "lost"
+        return "reversed" if was in _CLOSED else None
+    corrected = {f for f in (*_MONEY_FIELDS, "lost_reason") if f in previous}
+    corrected = {f for f in corrected if previous[f] != data.get(f)}
+    if status == "won" and corrected & set(_MONEY_FIELDS):
         return "amount_changed"
-    return None
+    # A lost deal corrected (value, reason) is sent again with its full current values.
+    return "lost" if status == "lost" and corrected else None
 
 
-def _won_time(data: dict[str, Any]) -> datetime | None:
-    for name in ("won_time", "close_time"):
+def _closed_time(data: dict[str, Any], first: str) -> datetime | None:
+    for name in (first, "close_time"):
         if data.get(name):
             # Older Pipedrive payloads write "YYYY-MM-DD HH:MM:SS" in UTC without an offset.
             return parse_instant(data[name], name=f"data.{name}", assume_utc=True)

@@ -31,6 +31,8 @@ class Delivery:
     headers: Mapping[str, str]
     url: str
     api_token: str | None = None
+    #: The org's HubSpot stage overrides, when it set any (``PUT /v1/crm-settings/hubspot``).
+    hubspot_stages: hubspot.StageMap | None = None
 
 
 class DealSource(Protocol):
@@ -81,7 +83,7 @@ class _HubSpot:
         events = []
         for change in hubspot.parse(delivery.body):
             deal = await deals(delivery.api_token, change.object_id) if change.needs_fetch else None
-            events.append(hubspot.to_deal_event(change, deal))
+            events.append(hubspot.to_deal_event(change, deal, stages=delivery.hubspot_stages))
         return events
 
 

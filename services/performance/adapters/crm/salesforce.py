@@ -26,6 +26,7 @@ from services.performance.adapters.crm.base import (
     WebhookRejected,
     parse_amount,
     parse_currency,
+    parse_label,
     require_secrets,
     unique,
 )
@@ -35,6 +36,9 @@ SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_NOTIFICATIONS = 100
+#: Custom fields read when the outbound message selects them (Salesforce has no standard ones).
+COMPETITOR_FIELD = "MainCompetitors__c"
+LOSS_REASON_FIELD = "Loss_Reason__c"
 
 #: The acknowledgement Salesforce waits for (answer it as ``200 text/xml``).
 ACK_RESPONSE: bytes = (
@@ -77,7 +81,8 @@ def parse(body: bytes) -> list[DealEvent]:
     """Turn a verified message into one deal event per Opportunity notification.
 
     ``IsWon`` true gives ``won`` (``Amount`` required; ``CurrencyIsoCode`` only exists in
-    multi-currency orgs, so it may be None); false gives ``reversed``. ``CloseDate`` is a
+    multi-currency orgs, so it may be None); ``IsClosed`` true with ``IsWon`` false gives
+    ``lost`` (an Amount left empty counts as zero); otherwise ``reversed``. ``CloseDate`` is a
     calendar day, so the event carries ``closed_on`` rather than ``closed_at``.
     """
     organization_id, notifications = _read(body)
@@ -140,11 +145,14 @@ def _event(notification: Element, index: int, organization_id: str) -> DealEvent
         "NotificationId": notification_id,
         "sObject": fields,
     }
+    # IsClosed is sent only when the outbound message selects it; without it nothing is lost.
+    is_lost = not is_won and _BOOLEANS.get((fields.get("IsClosed") or "").lower()) is True
+    reason = parse_label(fields.get(LOSS_REASON_FIELD), name=LOSS_REASON_FIELD)
     amount = currency = closed_on = None
-    if is_won:
-        if fields.get("Amount") is None:
+    if is_won or is_lost:
+        if is_won and fields.get("Amount") is None:
             raise MalformedWebhook(f"won opportunity {opportunity_id} has no Amount field")
-        amount = parse_amount(fields["Amount"], name="Amount")
+        amount = parse_amount(fields.get("Amount") or "0", name="Amount")
         if fields.get("CurrencyIsoCode"):
             currency = parse_currency(fields["CurrencyIsoCode"], name="CurrencyIsoCode")
         if fields.get("CloseDate"):
@@ -153,7 +161,7 @@ def _event(notification: Element, index: int, organization_id: str) -> DealEvent
         source=SOURCE,
         external_id=opportunity_id,
         dedupe_key=notification_id,
-        kind="won" if is_won else "reversed",
+        kind="won" if is_won else "lost" if is_lost else "reversed",
         amount=amount,
         currency=currency,
         closed_at=None,
@@ -161,6 +169,8 @@ def _event(notification: Element, index: int, organization_id: str) -> DealEvent
         owner_email=None,
         raw=raw,
         closed_on=closed_on,
+        competitor=parse_label(fields.get(COMPETITOR_FIELD), name=COMPETITOR_FIELD),
+        reasons=(reason,) if is_lost and reason else (),
     )
 
 

@@ -1,0 +1,30 @@
+"""The competitor view: deals won and lost against each competitor, with the latest intel."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from services.feedback.api.competitor_schemas import CompetitorRead, CompetitorsRead
+from services.feedback.api.deps import Uow
+from services.feedback.handlers.competitors import competitor_view
+from shared.auth import CurrentPrincipal
+from shared.problems import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["intel"])
+
+
+@router.get(
+    "/v1/teams/{team_id}/competitors",
+    response_model=CompetitorsRead,
+    responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)},
+)
+async def get_competitors(
+    team_id: UUID, principal: CurrentPrincipal, uow: Uow, period_id: UUID | None = None
+) -> CompetitorsRead:
+    """Per competitor: deals won and lost against them, amounts, top loss reasons, latest intel."""
+    views = await competitor_view(team_id, period_id=period_id, uow=uow, principal=principal)
+    return CompetitorsRead(
+        team_id=team_id, period_id=period_id, competitors=[CompetitorRead.of(v) for v in views]
+    )
