@@ -48,6 +48,27 @@ class StatementCreate(BaseModel):
     text: str = Field(min_length=1, max_length=20000, examples=["I sourced the lead in March."])
 
 
+class InformationRequestCreate(BaseModel):
+    """A question to one party; the decision waits until it is answered or waived."""
+
+    party_id: UUID = Field(examples=[_EX_ID])
+    question: str = Field(min_length=1, max_length=5000, examples=["Who set up the first demo?"])
+
+
+class InformationAnswer(BaseModel):
+    """The asked party's answer."""
+
+    answer: str = Field(min_length=1, max_length=20000, examples=["I did, on 3 March."])
+
+
+class InformationWaiver(BaseModel):
+    """Why the decider stops waiting for an answer."""
+
+    reason: str = Field(
+        min_length=1, max_length=5000, examples=["On leave until after the deadline"]
+    )
+
+
 class WaiverCreate(BaseModel):
     """Why a party cannot be heard."""
 

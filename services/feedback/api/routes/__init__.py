@@ -4,7 +4,6 @@ from fastapi import APIRouter
 
 from services.feedback.api.routes import (
     coaching,
-    dispute_information,
     dispute_policy,
     disputes,
     feedback,
@@ -16,7 +15,6 @@ from services.feedback.api.routes import (
 ROUTERS: list[APIRouter] = [
     disputes.router,
     dispute_policy.router,
-    dispute_information.router,
     feedback.router,
     meetings.router,
     intel.router,

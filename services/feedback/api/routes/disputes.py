@@ -1,4 +1,4 @@
-"""Dispute routes: open, hear, waive, decide, respond, withdraw, read, audit."""
+"""Dispute routes: open, hear, waive, ask for information, decide, respond, withdraw, read, audit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from services.feedback.api.schemas import (
     DisputeCreate,
     DisputeRead,
     DisputeStateIn,
+    InformationAnswer,
+    InformationRequestCreate,
+    InformationWaiver,
     ResponseCreate,
     StatementCreate,
     WaiverCreate,
@@ -112,6 +115,75 @@ async def record_waiver(
         dispute_id=dispute_id, party_id=body.party_id, reason=body.reason, if_match=if_match
     )
     return _read(await handlers.record_waiver(cmd, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/information-requests",
+    status_code=201,
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def request_information(
+    dispute_id: UUID,
+    body: InformationRequestCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Ask a party for information (the decider); the dispute is pending until it is answered."""
+    cmd = handlers.RequestInformation(
+        dispute_id=dispute_id, party_id=body.party_id, question=body.question, if_match=if_match
+    )
+    return _read(await handlers.request_information(cmd, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/information-requests/{request_id}/answer",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def answer_information_request(
+    dispute_id: UUID,
+    request_id: UUID,
+    body: InformationAnswer,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Answer the question put to you as a party."""
+    cmd = handlers.CloseInformationRequest(
+        dispute_id=dispute_id, request_id=request_id, text=body.answer, if_match=if_match
+    )
+    result = await handlers.close_information_request(cmd, uow=uow, principal=principal)
+    return _read(result, response)
+
+
+@router.post(
+    "/{dispute_id}/information-requests/{request_id}/waiver",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def waive_information_request(
+    dispute_id: UUID,
+    request_id: UUID,
+    body: InformationWaiver,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Stop waiting for an answer, saying why (the decider)."""
+    cmd = handlers.CloseInformationRequest(
+        dispute_id=dispute_id,
+        request_id=request_id,
+        text=body.reason,
+        waive=True,
+        if_match=if_match,
+    )
+    result = await handlers.close_information_request(cmd, uow=uow, principal=principal)
+    return _read(result, response)
 
 
 @router.post(
