@@ -585,6 +585,16 @@ class CoachingRepository:
         row = await self._session.get(ShortfallEpisode, shortfall_id)
         return row if row is not None and row.org_id == org_id else None
 
+    async def open_episodes_of(self, *, org_id: UUID, member_id: UUID) -> list[ShortfallEpisode]:
+        """Return a rep's shortfall episodes not recovered yet, oldest first."""
+        stmt = select(ShortfallEpisode).where(
+            ShortfallEpisode.org_id == org_id,
+            ShortfallEpisode.member_id == member_id,
+            col(ShortfallEpisode.recovered_at).is_(None),
+        )
+        stmt = stmt.order_by(col(ShortfallEpisode.started_at), col(ShortfallEpisode.shortfall_id))
+        return list((await self._session.exec(stmt)).all())
+
     async def episodes(
         self, *, org_id: UUID, team_id: UUID, period_id: UUID | None
     ) -> list[ShortfallEpisode]:
