@@ -34,6 +34,10 @@ class Settings(ServiceSettings):
     #: Let subscriptions point at loopback addresses (local runs and tests); private and
     #: link-local addresses are refused whatever this says.
     webhook_allow_loopback: bool = False
+    #: Where dispute evidence is read from (goals' and performance's internal routes).
+    goals_url: str = "http://127.0.0.1:8001"
+    performance_url: str = "http://127.0.0.1:8002"
+    evidence_timeout_s: float = 5.0
 
     def secrets_key_list(self) -> list[str]:
         """The configured Fernet keys, sealing key first."""

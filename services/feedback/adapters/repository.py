@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.adapters.orm import (
     ActionItem,
+    DisputeEvidence,
     DisputeParty,
     DisputePolicy,
     FeedbackNote,
@@ -121,6 +122,18 @@ class DisputeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._versions: dict[UUID, int] = {}
+
+    async def evidence(self, *, org_id: UUID, dispute_id: UUID) -> list[DisputeEvidence]:
+        """A dispute's evidence entries, in chain order."""
+        stmt = select(DisputeEvidence).where(
+            DisputeEvidence.org_id == org_id, DisputeEvidence.dispute_id == dispute_id
+        )
+        return list((await self._session.exec(stmt.order_by(col(DisputeEvidence.seq)))).all())
+
+    async def append_evidence(self, rows: list[DisputeEvidence]) -> None:
+        """Append entries; the primary key (dispute, seq) refuses a concurrent second head."""
+        self._session.add_all(rows)
+        await self._session.flush()
 
     async def add(self, dispute: Dispute) -> None:
         """Store a new dispute and its parties."""

@@ -7,13 +7,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from services.feedback.api.deps import Uow
+from services.feedback.adapters.evidence_sources import sources_from
+from services.feedback.api.deps import Runtime, Uow
 from services.feedback.api.schemas import (
     AuditEntryRead,
     DecisionCreate,
     DisputeCreate,
     DisputeRead,
     DisputeStateIn,
+    EvidencePackRead,
     InformationAnswer,
     InformationRequestCreate,
     InformationWaiver,
@@ -23,6 +25,7 @@ from services.feedback.api.schemas import (
 )
 from services.feedback.domain import dispute as domain
 from services.feedback.handlers import disputes as handlers
+from services.feedback.handlers.evidence import evidence_pack
 from shared.auth import CurrentPrincipal
 from shared.events.feedback import AdjustTarget
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
@@ -268,3 +271,18 @@ async def get_dispute_audit(
     """Read the dispute's full audit trail (manager of the team or admin)."""
     entries = await handlers.dispute_audit(dispute_id, uow=uow, principal=principal)
     return [AuditEntryRead.from_domain(e) for e in entries]
+
+
+@router.get("/{dispute_id}/evidence", response_model=EvidencePackRead, responses=_errors(404, 409))
+async def get_dispute_evidence(
+    dispute_id: UUID, principal: CurrentPrincipal, runtime: Runtime
+) -> EvidencePackRead:
+    """The hash-linked evidence of a target or credit dispute; parties see their own entries."""
+    sources = getattr(runtime, "evidence_sources", None) or sources_from(runtime.settings)
+    pack = await evidence_pack(
+        dispute_id,
+        uow_factory=runtime.uow,
+        principal=principal,
+        sources=sources,
+    )
+    return EvidencePackRead.of(pack)
