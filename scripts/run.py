@@ -90,6 +90,11 @@ class Stack:
         check_ports_free(needed)
         # HubSpot signs the URL it calls: on moved ports the local public URL moves too.
         self.env.setdefault("PERFORMANCE_PUBLIC_BASE_URL", self.url("performance"))
+        # A local stack's subscribers (the demo's, the tests') listen on 127.0.0.1.
+        self.env.setdefault("FEEDBACK_WEBHOOK_ALLOW_LOOPBACK", "true")
+        # Feedback reads dispute evidence from goals and performance, wherever they listen.
+        self.env.setdefault("FEEDBACK_GOALS_URL", self.url("goals"))
+        self.env.setdefault("FEEDBACK_PERFORMANCE_URL", self.url("performance"))
         if self.external_broker is None:
             self.broker = start_broker(port=self.broker_port, log_path=self.run_dir / "broker.log")
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "attain-development-secret-change-me-0000"
+DEV_SERVICE_SECRET = "attain-development-service-secret-0000"
 
 Environment = Literal["development", "test", "production"]
 
@@ -31,6 +32,11 @@ class ServiceSettings(BaseSettings):
         SecretStr(DEV_JWT_SECRET), validation_alias=_shared("ATTAIN_JWT_SECRET")
     )
     jwt_jwks_url: str | None = Field(None, validation_alias=_shared("ATTAIN_JWT_JWKS_URL"))
+    #: Signs the short-lived tokens one service reads another's internal routes with; production
+    #: never accepts the development one (see shared/internal.py).
+    service_secret: SecretStr = Field(
+        SecretStr(DEV_SERVICE_SECRET), validation_alias=_shared("ATTAIN_SERVICE_SECRET")
+    )
     jwt_audience: str | None = Field(None, validation_alias=_shared("ATTAIN_JWT_AUDIENCE"))
     cors_origins: list[str] | None = Field(None, validation_alias=_shared("ATTAIN_CORS_ORIGINS"))
     log_level: str = Field("INFO", validation_alias=_shared("ATTAIN_LOG_LEVEL"))
@@ -123,6 +129,11 @@ class ServiceSettings(BaseSettings):
                 else ["http://localhost:3000", "http://localhost:5173", "http://127.0.0.1:3000"]
             )
         return self
+
+    def service_secret_usable(self) -> bool:
+        """Whether internal tokens may be signed and accepted: never the dev secret in production."""
+        secret = self.service_secret.get_secret_value()
+        return self.env != "production" or secret not in (DEV_SERVICE_SECRET, "")
 
 
 #: The services of a local stack, in port order from ATTAIN_PORT_BASE.

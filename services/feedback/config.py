@@ -31,6 +31,13 @@ class Settings(ServiceSettings):
     webhook_backoff_base_s: float = 5.0
     webhook_backoff_max_s: float = 3600.0
     webhook_disable_after_failures: int = 10
+    #: Let subscriptions point at loopback addresses (local runs and tests); private and
+    #: link-local addresses are refused whatever this says.
+    webhook_allow_loopback: bool = False
+    #: Where dispute evidence is read from (goals' and performance's internal routes).
+    goals_url: str = "http://127.0.0.1:8001"
+    performance_url: str = "http://127.0.0.1:8002"
+    evidence_timeout_s: float = 5.0
 
     def secrets_key_list(self) -> list[str]:
         """The configured Fernet keys, sealing key first."""

@@ -7,13 +7,14 @@ from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.config import Settings
 from services.goals.handlers.events import (
     on_attainment_changed,
+    on_conversation_held,
     on_dispute_resolved,
     on_period_closed,
     on_thresholds_changed,
 )
 from services.goals.handlers.give_back import on_shortfall_recovered
 from services.goals.handlers.shortfalls import on_shortfall_detected, on_team_shortfalls_detected
-from shared.events.feedback import DisputeResolved
+from shared.events.feedback import ConversationHeld, DisputeResolved
 from shared.events.performance import (
     AttainmentChanged,
     PeriodClosed,
@@ -38,6 +39,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             # Still accepted until no producer emits it (performance stopped with this release).
             ShortfallDetected: on_shortfall_detected,
             DisputeResolved: on_dispute_resolved,
+            ConversationHeld: on_conversation_held,
             PeriodClosed: on_period_closed,
             AttainmentChanged: on_attainment_changed,
             ThresholdsChanged: on_thresholds_changed,

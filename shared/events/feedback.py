@@ -171,6 +171,10 @@ class ConversationHeld(Event):
     kind: Literal["one_on_one_held", "check_in_answered"]
     reference_id: UUID
     held_at: datetime
+    # The shortfall episode the conversation falls in, when the rep is in one (one event per
+    # open episode): goals may wait for it before moving the rep's target.
+    shortfall_id: UUID | None = None
+    period_id: UUID | None = None
 
 
 class ActionItemOverdue(Event):

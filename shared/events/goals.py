@@ -205,6 +205,8 @@ class GiverShare(BaseModel):
     requested: Decimal
     moved: Decimal
     uncovered: Decimal
+    # Why none of this giver's shortfall was offered (e.g. `no_conversation`), else None.
+    held_back: str | None = None
 
 
 class TargetsRebalanced(Event):

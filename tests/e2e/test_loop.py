@@ -45,6 +45,7 @@ from tests.e2e.conftest import (
     stop_stack,
     urls_of,
 )
+from tests.integration.feedback.test_evidence import recompute
 from tests.integration.feedback.test_subscriptions import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -439,6 +440,43 @@ def test_sale_credit_dispute_is_decided_only_after_both_parties_are_heard_and_mo
     assert api.sales(member_id=ben.id) and disputed["id"] in {
         s["id"] for s in api.sales(member_id=ben.id)
     }
+
+
+def test_a_credit_dispute_carries_the_raw_signed_delivery_in_a_hash_linked_pack(
+    api: Attain, auto_loop: AutoLoop
+) -> None:
+    """Feedback reads performance's sale, credit and raw CRM delivery; Ben sees only hashes."""
+    team = auto_loop.team
+    ana, ben = team.rep("Ana"), team.rep("Ben")
+    disputed = next(
+        s for s in api.sales(member_id=ana.id) if money(s["amount"]) == Decimal("75000.00")
+    )
+    dispute = open_dispute_when_known(
+        api,
+        ben,
+        team,
+        kind="sale_credit",
+        subject="I sourced the Contoso deal",
+        parties=[ana, ben],
+        related={"sale_id": disputed["id"]},
+    )
+    url = f"/v1/disputes/{dispute['id']}/evidence"
+    pack = api.get("feedback", url, token=team.manager_token)
+    assert pack["verified"] is True and pack["unavailable"] == []
+    assert recompute(pack["entries"]) is None
+    by_kind = {e["kind"]: e for e in pack["entries"]}
+    assert set(by_kind) == {"sale", "sale_credit", "crm_delivery"}
+    assert by_kind["sale"]["data"]["amount"] == "75000.00"
+    assert by_kind["sale_credit"]["data"]["member_id"] == ana.id
+    delivery = by_kind["crm_delivery"]["data"]
+    sent = auto_loop.deliveries[0][1]
+    # The bytes the CRM sent, as stored after their signature was checked.
+    assert delivery["body"].encode() == sent.body and delivery["signature_checked"] is True
+    assert delivery["headers"]["webhook-id"] == sent.webhook_id
+    assert all(e["redacted"] is False for e in api.get("feedback", url, token=ana.token)["entries"])
+    theirs = api.get("feedback", url, token=ben.token)
+    assert all(e["redacted"] for e in theirs["entries"]) and theirs["head"] == pack["head"]
+    api.call("POST", "feedback", f"/v1/disputes/{dispute['id']}/withdrawal", token=ben.token)
 
 
 def test_another_organisation_sees_none_of_it(

@@ -268,6 +268,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/disputes/{dispute_id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Dispute Evidence
+         * @description The hash-linked evidence of a target or credit dispute; parties see their own entries.
+         */
+        get: operations["get_dispute_evidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/disputes/{dispute_id}/information-requests": {
         parameters: {
             query?: never;
@@ -1414,6 +1434,105 @@ export interface components {
             started_at: string;
             /** Target Moves */
             target_moves: components["schemas"]["FactRead"][];
+        };
+        /**
+         * EvidenceEntryRead
+         * @description One link of the evidence chain; a `redacted` one shows only its hashes.
+         *
+         *     `hash` is SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of the entry's
+         *     `seq`, `kind`, `key`, `about`, `source`, `recorded_at` and `data`, followed by `prev_hash`
+         *     (64 zeros for the first entry).
+         */
+        EvidenceEntryRead: {
+            /**
+             * About
+             * @example [
+             *       "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
+             *     ]
+             */
+            about?: string[] | null;
+            /** Data */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Hash
+             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+             */
+            hash: string;
+            /**
+             * Key
+             * @example ledger:3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60
+             */
+            key?: string | null;
+            /**
+             * Kind
+             * @example ledger_row
+             */
+            kind?: ("derivation" | "ledger_row" | "rebalance_snapshot" | "sale" | "sale_credit" | "crm_delivery") | null;
+            /**
+             * Prev Hash
+             * @example 0000000000000000000000000000000000000000000000000000000000000000
+             */
+            prev_hash: string;
+            /**
+             * Recorded At
+             * @example 2026-03-01T10:00:00+00:00
+             */
+            recorded_at?: string | null;
+            /**
+             * Redacted
+             * @example false
+             */
+            redacted: boolean;
+            /**
+             * Seq
+             * @example 1
+             */
+            seq: number;
+            /**
+             * Source
+             * @example goals
+             */
+            source?: ("goals" | "performance") | null;
+        };
+        /**
+         * EvidencePackRead
+         * @description A target or credit dispute's evidence, hash-linked; parties see their own entries.
+         */
+        EvidencePackRead: {
+            /**
+             * Broken At
+             * @description First entry that does not.
+             * @example null
+             */
+            broken_at?: number | null;
+            /**
+             * Dispute Id
+             * Format: uuid
+             * @example 3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60
+             */
+            dispute_id: string;
+            /** Entries */
+            entries: components["schemas"]["EvidenceEntryRead"][];
+            /**
+             * Head
+             * @description The last entry's hash.
+             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+             */
+            head?: string | null;
+            /**
+             * Unavailable
+             * @description Services that could not be read now; the chain is as before.
+             * @example []
+             */
+            unavailable: string[];
+            /**
+             * Verified
+             * @description Every link and hash recomputes.
+             * @example true
+             */
+            verified: boolean;
         };
         /**
          * FactRead
@@ -3909,6 +4028,118 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_dispute_evidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dispute_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvidencePackRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

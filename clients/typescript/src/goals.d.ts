@@ -1003,6 +1003,12 @@ export interface components {
          */
         GiverRead: {
             /**
+             * Held Back
+             * @description Why none of this giver's shortfall was offered (`no_conversation`).
+             * @example null
+             */
+            held_back?: string | null;
+            /**
              * Member Id
              * Format: uuid
              * @example 9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20
@@ -1538,6 +1544,12 @@ export interface components {
              */
             mode: "auto" | "propose" | "off";
             /**
+             * Require Checkin Before Rebalance
+             * @default false
+             * @example false
+             */
+            require_checkin_before_rebalance?: boolean;
+            /**
              * Team Id
              * Format: uuid
              * @example 3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11
@@ -1593,6 +1605,13 @@ export interface components {
              * @enum {string}
              */
             mode: "auto" | "propose" | "off";
+            /**
+             * Require Checkin Before Rebalance
+             * @description Move a struggling rep's target only once a conversation was held in their episode (a check-in answered or a 1:1 held) and they are still short; until then they are held back with `held_back: no_conversation`.
+             * @default false
+             * @example false
+             */
+            require_checkin_before_rebalance?: boolean;
         };
         /**
          * Problem

@@ -81,6 +81,22 @@ class DisputePolicy(Base, table=True):
     updated_at: datetime = Field(sa_type=_tz())
 
 
+class DisputeEvidence(Base, table=True):
+    """One entry of a dispute's hash-linked evidence pack; rows are only ever appended."""
+
+    __tablename__ = "dispute_evidence"
+    __table_args__ = (sa.UniqueConstraint("dispute_id", "key"),)
+
+    dispute_id: UUID = Field(primary_key=True, foreign_key="dispute.id")
+    seq: int = Field(primary_key=True)
+    org_id: UUID = Field(index=True)
+    key: str = Field(sa_type=sa.Text)
+    # The canonical JSON the hash covers, kept byte for byte.
+    body: str = Field(sa_type=sa.Text)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
 class DisputeParty(Base, table=True):
     """One party of a dispute, so disputes are listed by party."""
 

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.adapters.orm import (
     ActionItem,
+    DisputeEvidence,
     DisputeParty,
     DisputePolicy,
     FeedbackNote,
@@ -121,6 +122,18 @@ class DisputeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._versions: dict[UUID, int] = {}
+
+    async def evidence(self, *, org_id: UUID, dispute_id: UUID) -> list[DisputeEvidence]:
+        """A dispute's evidence entries, in chain order."""
+        stmt = select(DisputeEvidence).where(
+            DisputeEvidence.org_id == org_id, DisputeEvidence.dispute_id == dispute_id
+        )
+        return list((await self._session.exec(stmt.order_by(col(DisputeEvidence.seq)))).all())
+
+    async def append_evidence(self, rows: list[DisputeEvidence]) -> None:
+        """Append entries; the primary key (dispute, seq) refuses a concurrent second head."""
+        self._session.add_all(rows)
+        await self._session.flush()
 
     async def add(self, dispute: Dispute) -> None:
         """Store a new dispute and its parties."""
@@ -589,6 +602,16 @@ class CoachingRepository:
         """Return a shortfall episode of this organisation, if known."""
         row = await self._session.get(ShortfallEpisode, shortfall_id)
         return row if row is not None and row.org_id == org_id else None
+
+    async def open_episodes_of(self, *, org_id: UUID, member_id: UUID) -> list[ShortfallEpisode]:
+        """Return a rep's shortfall episodes not recovered yet, oldest first."""
+        stmt = select(ShortfallEpisode).where(
+            ShortfallEpisode.org_id == org_id,
+            ShortfallEpisode.member_id == member_id,
+            col(ShortfallEpisode.recovered_at).is_(None),
+        )
+        stmt = stmt.order_by(col(ShortfallEpisode.started_at), col(ShortfallEpisode.shortfall_id))
+        return list((await self._session.exec(stmt)).all())
 
     async def episodes(
         self, *, org_id: UUID, team_id: UUID, period_id: UUID | None

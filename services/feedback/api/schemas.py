@@ -48,6 +48,27 @@ class StatementCreate(BaseModel):
     text: str = Field(min_length=1, max_length=20000, examples=["I sourced the lead in March."])
 
 
+class InformationRequestCreate(BaseModel):
+    """A question to one party; the decision waits until it is answered or waived."""
+
+    party_id: UUID = Field(examples=[_EX_ID])
+    question: str = Field(min_length=1, max_length=5000, examples=["Who set up the first demo?"])
+
+
+class InformationAnswer(BaseModel):
+    """The asked party's answer."""
+
+    answer: str = Field(min_length=1, max_length=20000, examples=["I did, on 3 March."])
+
+
+class InformationWaiver(BaseModel):
+    """Why the decider stops waiting for an answer."""
+
+    reason: str = Field(
+        min_length=1, max_length=5000, examples=["On leave until after the deadline"]
+    )
+
+
 class WaiverCreate(BaseModel):
     """Why a party cannot be heard."""
 
@@ -282,6 +303,65 @@ class AuditEntryRead(BaseModel):
     def from_domain(cls, entry: AuditEntry) -> AuditEntryRead:
         """Map an audit entry."""
         return cls(at=entry.at, actor=entry.actor_sub, action=entry.action, detail=entry.detail)
+
+
+_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+class EvidenceEntryRead(BaseModel):
+    """One link of the evidence chain; a `redacted` one shows only its hashes.
+
+    `hash` is SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of the entry's
+    `seq`, `kind`, `key`, `about`, `source`, `recorded_at` and `data`, followed by `prev_hash`
+    (64 zeros for the first entry).
+    """
+
+    seq: int = Field(examples=[1])
+    hash: str = Field(examples=[_HASH])
+    prev_hash: str = Field(examples=["0" * 64])
+    redacted: bool = Field(examples=[False])
+    kind: (
+        Literal[
+            "derivation", "ledger_row", "rebalance_snapshot", "sale", "sale_credit", "crm_delivery"
+        ]
+        | None
+    ) = Field(None, examples=["ledger_row"])
+    key: str | None = Field(None, examples=["ledger:3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"])
+    about: list[str] | None = Field(None, examples=[[_EX_ID]])
+    source: Literal["goals", "performance"] | None = Field(None, examples=["goals"])
+    recorded_at: str | None = Field(None, examples=["2026-03-01T10:00:00+00:00"])
+    data: dict[str, Any] | None = None
+
+
+class EvidencePackRead(BaseModel):
+    """A target or credit dispute's evidence, hash-linked; parties see their own entries."""
+
+    dispute_id: UUID = Field(examples=[_EX_ID])
+    head: str | None = Field(None, examples=[_HASH], description="The last entry's hash.")
+    verified: bool = Field(examples=[True], description="Every link and hash recomputes.")
+    broken_at: int | None = Field(None, examples=[None], description="First entry that does not.")
+    unavailable: list[str] = Field(
+        examples=[[]], description="Services that could not be read now; the chain is as before."
+    )
+    entries: list[EvidenceEntryRead]
+
+    @classmethod
+    def of(cls, pack: Any) -> EvidencePackRead:
+        """Wire form of a pack: entries the caller may not see keep only their hashes."""
+        entries = [
+            EvidenceEntryRead(**e.body, hash=e.hash, prev_hash=e.prev_hash, redacted=False)
+            if e.seq in pack.shown
+            else EvidenceEntryRead(seq=e.seq, hash=e.hash, prev_hash=e.prev_hash, redacted=True)
+            for e in pack.entries
+        ]
+        return cls(
+            dispute_id=pack.dispute_id,
+            head=pack.head,
+            verified=pack.broken_at is None,
+            broken_at=pack.broken_at,
+            unavailable=pack.unavailable,
+            entries=entries,
+        )
 
 
 class FeedbackCreate(BaseModel):

@@ -246,15 +246,17 @@ async def update_one_on_one(
             row.status = cmd.status
             if cmd.status == "held":
                 row.held_at = now
-                uow.emit(
-                    feedback_events.ConversationHeld(
-                        org_id=row.org_id,
-                        team_id=row.team_id,
-                        member_id=row.member_id,
-                        kind="one_on_one_held",
-                        reference_id=row.id,
-                        held_at=now,
-                    )
+                await _announce_conversation(
+                    uow,
+                    team_id=row.team_id,
+                    member_id=row.member_id,
+                    kind="one_on_one_held",
+                    reference_id=row.id,
+                    held_at=now,
+                    episodes=await uow.coaching.open_episodes_of(
+                        org_id=row.org_id, member_id=row.member_id
+                    ),
+                    org_id=row.org_id,
                 )
         if cmd.scheduled_at is not None:
             if row.status in ("held", "cancelled"):
@@ -412,18 +414,50 @@ async def answer_check_in(
         now = datetime.now(UTC)
         note.answer, note.answered_at = answer.strip(), now
         await uow.coaching.add(note)
-        uow.emit(
-            feedback_events.ConversationHeld(
-                org_id=note.org_id,
-                team_id=team.id,
-                member_id=note.member_id,
-                kind="check_in_answered",
-                reference_id=note.id,
-                held_at=now,
-            )
+        episode = (
+            await uow.coaching.episode(org_id=note.org_id, shortfall_id=note.shortfall_id)
+            if note.shortfall_id is not None
+            else None
+        )
+        await _announce_conversation(
+            uow,
+            org_id=note.org_id,
+            team_id=team.id,
+            member_id=note.member_id,
+            kind="check_in_answered",
+            reference_id=note.id,
+            held_at=now,
+            episodes=[episode] if episode is not None and episode.recovered_at is None else [],
         )
         await uow.commit()
         return note
+
+
+async def _announce_conversation(
+    uow: FeedbackUnitOfWork,
+    *,
+    org_id: UUID,
+    team_id: UUID,
+    member_id: UUID,
+    kind: str,
+    reference_id: UUID,
+    held_at: datetime,
+    episodes: list[ShortfallEpisode],
+) -> None:
+    """Emit conversation_held once per open episode it falls in (once, bare, outside any)."""
+    for episode in episodes or [None]:
+        uow.emit(
+            feedback_events.ConversationHeld(
+                org_id=org_id,
+                team_id=team_id,
+                member_id=member_id,
+                kind=kind,  # type: ignore[arg-type]
+                reference_id=reference_id,
+                held_at=held_at,
+                shortfall_id=episode.shortfall_id if episode else None,
+                period_id=episode.period_id if episode else None,
+            )
+        )
 
 
 def proposed_time(as_of: datetime) -> datetime:

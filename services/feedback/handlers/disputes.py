@@ -1,11 +1,11 @@
-"""Dispute use cases: open, hear, waive, decide, respond, withdraw, read, and the expiry sweep."""
+"""Dispute use cases: open, hear, waive, ask for information, decide, respond, withdraw, read, sweep."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
@@ -82,6 +82,27 @@ class WithdrawDispute:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RequestInformation:
+    """Ask one party of a dispute a question."""
+
+    dispute_id: UUID
+    party_id: UUID
+    question: str
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseInformationRequest:
+    """Answer a request (its party) or waive it (the decider)."""
+
+    dispute_id: UUID
+    request_id: UUID
+    text: str
+    waive: bool = False
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeResult:
     """A dispute as the caller may see it, with its version (the ETag)."""
 
@@ -108,6 +129,33 @@ async def _saved(uow: FeedbackUnitOfWork, principal: Principal, dispute: Dispute
     version = await uow.disputes.save(dispute)
     await uow.commit()
     return DisputeResult(view=dispute.view_for(actor_of(principal)), version=version)
+
+
+async def _notify_party(
+    uow: FeedbackUnitOfWork,
+    principal: Principal,
+    dispute: Dispute,
+    *,
+    party_id: UUID,
+    body: str,
+    at: datetime,
+) -> None:
+    """Put a notice about the dispute in one party's feed."""
+    await uow.feedback.add(
+        {
+            "id": uuid.uuid4(),
+            "org_id": principal.org,
+            "team_id": dispute.team_id,
+            "member_id": party_id,
+            "addressee_id": party_id,
+            "author_id": principal.member_id,
+            "author_sub": principal.sub,
+            "kind": "notice",
+            "body": body,
+            "dispute_id": dispute.id,
+            "created_at": at,
+        }
+    )
 
 
 async def open_dispute(
@@ -194,23 +242,16 @@ async def record_waiver(
                 reason=fact.reason,
             )
         )
-        await uow.feedback.add(
-            {
-                "id": uuid.uuid4(),
-                "org_id": principal.org,
-                "team_id": dispute.team_id,
-                "member_id": fact.party_id,
-                "addressee_id": fact.party_id,
-                "author_id": principal.member_id,
-                "author_sub": principal.sub,
-                "kind": "notice",
-                "body": (
-                    f'You were recorded as not heard in the dispute "{dispute.subject}". '
-                    f"Reason given: {fact.reason}"
-                ),
-                "dispute_id": dispute.id,
-                "created_at": at,
-            }
+        await _notify_party(
+            uow,
+            principal,
+            dispute,
+            party_id=fact.party_id,
+            body=(
+                f'You were recorded as not heard in the dispute "{dispute.subject}". '
+                f"Reason given: {fact.reason}"
+            ),
+            at=at,
         )
         return await _saved(uow, principal, dispute)
 
@@ -243,6 +284,69 @@ async def decide_dispute(
                 rationale=decision.rationale,
                 actions=[_action_event(a) for a in fact.actions],
                 resolution_type=decision.resolution_type,
+            )
+        )
+        return await _saved(uow, principal, dispute)
+
+
+async def request_information(
+    cmd: RequestInformation, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Ask a party a question; the party is notified and the decision waits for the answer."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        at = utcnow()
+        fact = dispute.request_information(
+            actor=actor_of(principal),
+            request_id=uuid.uuid4(),
+            party_id=cmd.party_id,
+            question=cmd.question,
+            at=at,
+        )
+        uow.emit(
+            events.InformationRequested(
+                org_id=principal.org,
+                team_id=dispute.team_id,
+                dispute_id=dispute.id,
+                request_id=fact.request_id,
+                party_id=fact.party_id,
+            )
+        )
+        await _notify_party(
+            uow,
+            principal,
+            dispute,
+            party_id=fact.party_id,
+            body=f'A question awaits your answer in the dispute "{dispute.subject}".',
+            at=at,
+        )
+        return await _saved(uow, principal, dispute)
+
+
+async def close_information_request(
+    cmd: CloseInformationRequest, *, uow: FeedbackUnitOfWork, principal: Principal
+) -> DisputeResult:
+    """Answer a question as the party asked, or waive it as the decider, saying why."""
+    async with uow:
+        dispute = await _load_for_change(uow, principal, cmd.dispute_id, cmd.if_match)
+        actor, at = actor_of(principal), utcnow()
+        fact: domain.InformationRequestClosed
+        if cmd.waive:
+            fact = dispute.waive_information(
+                actor=actor, request_id=cmd.request_id, reason=cmd.text, at=at
+            )
+        else:
+            fact = dispute.answer_information(
+                actor=actor, request_id=cmd.request_id, answer=cmd.text, at=at
+            )
+        uow.emit(
+            events.InformationRequestClosed(
+                org_id=principal.org,
+                team_id=dispute.team_id,
+                dispute_id=dispute.id,
+                request_id=fact.request_id,
+                party_id=fact.party_id,
+                outcome=fact.outcome,  # type: ignore[arg-type]
             )
         )
         return await _saved(uow, principal, dispute)

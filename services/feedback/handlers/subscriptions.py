@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import json
 import random
 import secrets
@@ -19,6 +18,12 @@ from uuid import UUID
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from services.feedback.adapters.egress import (
+    Resolver,
+    UnsafeTarget,
+    checked_target,
+    system_resolver,
+)
 from services.feedback.adapters.orm import WebhookDelivery, WebhookSubscription
 from services.feedback.adapters.outbound import SUBSCRIBABLE, TEST_TYPE, body_of
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
@@ -39,7 +44,10 @@ class DeliveryPolicy:
     disable_after_failures: int = 10
     batch: int = 50
     allow_http: bool = True
-    allow_private_addresses: bool = True
+    # Private, link-local and loopback endpoints are always refused, loopback aside when this is
+    # set (local runs and tests, whose receivers listen on 127.0.0.1).
+    allow_loopback: bool = False
+    resolver: Resolver = system_resolver
     require_sealed_secrets: bool = False
 
     def backoff(self, attempts: int) -> timedelta:
@@ -59,7 +67,7 @@ def policy_from(settings: Any) -> DeliveryPolicy:
         disable_after_failures=settings.webhook_disable_after_failures,
         # Production endpoints take signed facts over TLS only.
         allow_http=settings.env != "production",
-        allow_private_addresses=settings.env != "production",
+        allow_loopback=settings.webhook_allow_loopback and settings.env != "production",
         require_sealed_secrets=settings.env == "production",
     )
 
@@ -88,27 +96,21 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _check_url(url: str, *, policy: DeliveryPolicy) -> str:
+async def _check_url(url: str, *, policy: DeliveryPolicy) -> str:
     parts = urlsplit(url.strip())
     schemes = ("https", "http") if policy.allow_http else ("https",)
     if parts.scheme not in schemes or not parts.hostname:
         raise InvalidInput(f"url must be an absolute {' or '.join(schemes)} URL", field="url")
     if parts.username or parts.password:
         raise InvalidInput("url must not carry credentials; verify the signature", field="url")
-    if not policy.allow_private_addresses and _is_internal(parts.hostname):
-        # Signed facts go to other systems, never to this network's own services.
-        raise InvalidInput("url must not point at a private or loopback address", field="url")
-    return url.strip()
-
-
-def _is_internal(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
+        # Signed facts go to other systems, never to this network's own services.
+        await checked_target(
+            url.strip(), resolver=policy.resolver, allow_loopback=policy.allow_loopback
+        )
+    except UnsafeTarget as exc:
+        raise InvalidInput(f"url refused: {exc}", field="url") from None
+    return url.strip()
 
 
 def _check_types(types: list[str]) -> list[str]:
@@ -128,7 +130,7 @@ async def create_subscription(
     policy: DeliveryPolicy,
 ) -> tuple[WebhookSubscription, str]:
     """Subscribe an endpoint (admin); the signing secret is returned this once."""
-    url = _check_url(cmd.url, policy=policy)
+    url = await _check_url(cmd.url, policy=policy)
     types = _check_types(cmd.types)
     secret = new_secret()
     async with uow:
@@ -192,7 +194,7 @@ async def update_subscription(
     async with uow:
         row = await _own(uow, principal, cmd.subscription_id)
         if cmd.url is not None:
-            row.url = _check_url(cmd.url, policy=policy)
+            row.url = await _check_url(cmd.url, policy=policy)
         if cmd.types is not None:
             row.types = _check_types(cmd.types)
         if cmd.active is not None and cmd.active != row.active:
@@ -244,10 +246,22 @@ class _Claim:
     headers_for: Callable[[], dict[str, str]]
 
 
-async def _send(client: httpx.AsyncClient, claim: _Claim) -> tuple[int | None, str | None]:
+async def _send(
+    client: httpx.AsyncClient, claim: _Claim, policy: DeliveryPolicy
+) -> tuple[int | None, str | None]:
+    try:
+        # Checked again at each delivery: the name may point elsewhere since (DNS rebinding).
+        target = await checked_target(
+            claim.url, resolver=policy.resolver, allow_loopback=policy.allow_loopback
+        )
+    except UnsafeTarget as exc:
+        return None, f"refused: {exc}"[:500]
     try:
         response = await client.post(
-            claim.url, content=claim.body.encode(), headers=claim.headers_for()
+            target.request_url(),
+            content=claim.body.encode(),
+            headers={**claim.headers_for(), **target.headers()},
+            extensions=target.extensions(),
         )
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
@@ -344,7 +358,7 @@ async def deliver_due(
     own_client = client is None
     http = client or httpx.AsyncClient(timeout=policy.timeout_s, follow_redirects=False)
     try:
-        outcomes = await asyncio.gather(*(_send(http, c) for c in claims))
+        outcomes = await asyncio.gather(*(_send(http, c, policy) for c in claims))
     finally:
         if own_client:
             await http.aclose()
@@ -386,7 +400,7 @@ async def send_test(
         claim = _claim_of(uow, delivery, sub)
         await uow.commit()
     async with httpx.AsyncClient(timeout=policy.timeout_s, follow_redirects=False) as http:
-        outcome = await _send(http, claim)
+        outcome = await _send(http, claim, policy)
     async with uow_factory() as uow:
         recorded = await _record(
             uow, delivery_id=claim.delivery_id, outcome=outcome, policy=policy, counts=False

@@ -207,8 +207,24 @@ class RebalancePolicy(Versioned, Base, table=True):
     freeze_days_before_end: int = 7
     max_decrease_pct: str = "50"
     give_back: str = "propose"
+    require_checkin_before_rebalance: bool = False
     version: int = 1
     updated_at: datetime = _tz(default_factory=utcnow)
+
+
+class EpisodeConversation(Base, table=True):
+    """The first conversation a manager held with a rep in a shortfall episode (from feedback)."""
+
+    __tablename__ = "episode_conversation"
+
+    org_id: uuid.UUID = Field(primary_key=True)
+    shortfall_id: uuid.UUID = Field(primary_key=True)
+    member_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    kind: str
+    reference_id: uuid.UUID
+    held_at: datetime = _tz()
 
 
 class Rebalance(Base, table=True):

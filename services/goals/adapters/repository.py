@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.goals.adapters.orm import (
     Absence,
+    EpisodeConversation,
     Member,
     MemberStanding,
     PastResult,
@@ -240,6 +241,18 @@ class GoalsRepository:
         """A team's stored rebalance policy."""
         row = await self.session.get(RebalancePolicy, team_id)
         return row if row is not None and row.org_id == org else None
+
+    async def conversations_in(
+        self, org: uuid.UUID, shortfall_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these shortfall episodes had a conversation."""
+        if not shortfall_ids:
+            return set()
+        stmt = select(EpisodeConversation.shortfall_id).where(
+            EpisodeConversation.org_id == org,
+            col(EpisodeConversation.shortfall_id).in_(list(shortfall_ids)),
+        )
+        return set((await self.session.exec(stmt)).all())
 
     async def rebalance_by_source(self, org: uuid.UUID, source_event_id: str) -> Rebalance | None:
         """The rebalance an event already produced, if any."""

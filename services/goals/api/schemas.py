@@ -519,6 +519,15 @@ class PolicyWrite(BaseModel):
         examples=["propose"],
         description="When a giver recovers: hand back what their episode moved away.",
     )
+    require_checkin_before_rebalance: bool = Field(
+        False,
+        examples=[False],
+        description=(
+            "Move a struggling rep's target only once a conversation was held in their episode "
+            "(a check-in answered or a 1:1 held) and they are still short; until then they are "
+            "held back with `held_back: no_conversation`."
+        ),
+    )
 
 
 class PolicyRead(_Out):
@@ -531,6 +540,7 @@ class PolicyRead(_Out):
     freeze_days_before_end: int = Field(examples=[7])
     max_decrease_pct: Decimal = Field(examples=["50"])
     give_back: Literal["auto", "propose", "off"] = Field(examples=["propose"])
+    require_checkin_before_rebalance: bool = Field(False, examples=[False])
     version: int = Field(examples=[1])
 
     @classmethod
@@ -544,6 +554,7 @@ class PolicyRead(_Out):
             freeze_days_before_end=row.freeze_days_before_end,
             max_decrease_pct=Decimal(row.max_decrease_pct),
             give_back=row.give_back,  # type: ignore[arg-type]
+            require_checkin_before_rebalance=row.require_checkin_before_rebalance,
             version=row.version,
         )
 
@@ -564,6 +575,11 @@ class GiverRead(_Out):
     requested: Money = Field(examples=["5000.00"])
     moved: Money = Field(examples=["4000.00"])
     uncovered: Money = Field(examples=["1000.00"])
+    held_back: str | None = Field(
+        None,
+        examples=[None],
+        description="Why none of this giver's shortfall was offered (`no_conversation`).",
+    )
 
 
 class RebalanceRead(_Out):

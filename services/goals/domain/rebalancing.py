@@ -79,6 +79,9 @@ class RebalancePolicy:
     max_decrease_pct: Decimal = Decimal(50)
     # What happens when a giver recovers: hand back what their episode moved away.
     give_back: str = "propose"
+    # Move a struggling rep's target only once their manager talked with them in the episode
+    # (a check-in answered or a 1:1 held) and they are still short.
+    require_checkin_before_rebalance: bool = False
 
     def __post_init__(self) -> None:
         if to_fraction(self.max_increase_pct, "max_increase_pct") < 0:

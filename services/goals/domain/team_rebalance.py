@@ -8,8 +8,8 @@ on the order in which givers or members arrive.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.goals.domain.allocation import id_sort_key
@@ -31,6 +31,8 @@ class GiverOutcome:
     member_id: Hashable
     requested_minor: int
     moved_minor: int
+    # Why this giver's shortfall was not offered at all (e.g. `no_conversation`), else None.
+    held_back: str | None = None
 
     @property
     def uncovered_minor(self) -> int:
@@ -73,6 +75,9 @@ class DecisionContext:
     last_moved_at: datetime | None = None
     # Targets a person changed after the figures were taken: they no longer describe them.
     changed_by_person: tuple[str, ...] = ()
+    # Givers whose manager talked with them in their current episode (a check-in answered or a
+    # 1:1 held); only read when the policy requires a conversation before moving target.
+    conversed: frozenset[Hashable] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,9 @@ def plan_team_rebalance(
     )
 
 
+NO_CONVERSATION = "no_conversation"
+
+
 def decide_rebalance(
     *,
     givers: Collection[Hashable],
@@ -175,15 +183,41 @@ def decide_rebalance(
 ) -> Skipped | Planned:
     """The team's answer to an evaluation: skip with a reason, or the plan to apply or propose."""
     present = [g for g in givers if any(p.member_id == g for p in team)]
-    plan = plan_team_rebalance(givers=present, team=team, policy=policy)
+    held = held_back(present, policy=policy, conversed=context.conversed)
+    movable = [g for g in present if g not in held]
+    plan = with_held_back(plan_team_rebalance(givers=movable, team=team, policy=policy), team, held)
     reason = _skip_reason(policy, context)
     if reason is None and not present:
         reason = "giver_not_in_snapshot"
+    if reason is None and not movable:
+        reason = NO_CONVERSATION
     if reason is None and not plan.transfers:
         reason = "nothing_placeable"
     if reason is not None:
         return Skipped(reason, _nothing_moved(plan))
     return Planned("applied" if policy.mode == "auto" else "proposed", plan)
+
+
+def held_back(
+    givers: Collection[Hashable], *, policy: RebalancePolicy, conversed: Collection[Hashable]
+) -> dict[Hashable, str]:
+    """The givers whose target may not move yet, and why (no conversation in their episode)."""
+    if not policy.require_checkin_before_rebalance:
+        return {}
+    return {g: NO_CONVERSATION for g in givers if g not in conversed}
+
+
+def with_held_back(
+    plan: TeamRebalancePlan, team: Sequence[MemberPosition], held: Mapping[Hashable, str]
+) -> TeamRebalancePlan:
+    """The plan with the held-back givers listed too: all their shortfall stays uncovered."""
+    if not held:
+        return plan
+    index = {p.member_id: p for p in team}
+    extra = [GiverOutcome(g, _requested(index[g]), 0, held_back=why) for g, why in held.items()]
+    key = id_sort_key(list(index))
+    givers = sorted([*plan.givers, *extra], key=lambda g: key(g.member_id))
+    return replace(plan, givers=tuple(givers))
 
 
 def _skip_reason(policy: RebalancePolicy, context: DecisionContext) -> str | None:
@@ -204,7 +238,7 @@ def _skip_reason(policy: RebalancePolicy, context: DecisionContext) -> str | Non
 
 def _nothing_moved(plan: TeamRebalancePlan) -> TeamRebalancePlan:
     return TeamRebalancePlan(
-        givers=tuple(GiverOutcome(g.member_id, g.requested_minor, 0) for g in plan.givers),
+        givers=tuple(replace(g, moved_minor=0) for g in plan.givers),
         transfers=(),
         new_targets={},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from services.goals.adapters.orm import (
+    EpisodeConversation,
     Member,
     PastResult,
     Target,
@@ -19,7 +20,7 @@ from services.goals.handlers.ledger import apply_new_targets, policy_for, positi
 from services.goals.handlers.standings import remember_standing
 from shared.domain_errors import DomainError, NotFound
 from shared.events import Envelope
-from shared.events.feedback import AdjustTarget, DisputeResolved
+from shared.events.feedback import AdjustTarget, ConversationHeld, DisputeResolved
 from shared.events.performance import AttainmentChanged, PeriodClosed, ThresholdsChanged
 from shared.money import to_minor
 
@@ -93,6 +94,29 @@ async def on_thresholds_changed(
 def _threshold_values(event: ThresholdsChanged) -> dict[str, object]:
     names = ("at_risk_below", "struggling_below", "hysteresis", "min_elapsed_share")
     return {name: str(getattr(event, name)) for name in names} | {"version": event.version}
+
+
+async def on_conversation_held(
+    event: ConversationHeld, envelope: Envelope, uow: GoalsUnitOfWork
+) -> None:
+    """Remember an episode's first conversation: the policy may wait for it before moving target."""
+    if event.shortfall_id is None or event.period_id is None:
+        return  # a conversation outside any shortfall episode holds nothing back
+    key = {"org_id": event.org_id, "shortfall_id": event.shortfall_id}
+    if await uow.session.get(EpisodeConversation, key) is not None:
+        return  # the first conversation of the episode stands
+    uow.repo.add(
+        EpisodeConversation(
+            org_id=event.org_id,
+            shortfall_id=event.shortfall_id,
+            member_id=event.member_id,
+            team_id=event.team_id,
+            period_id=event.period_id,
+            kind=event.kind,
+            reference_id=event.reference_id,
+            held_at=event.held_at,
+        )
+    )
 
 
 async def on_dispute_resolved(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from services.goals.domain.team_rebalance import plan_team_rebalance
+from services.goals.domain.team_rebalance import plan_team_rebalance, with_held_back
 from services.goals.handlers import give_back
 from services.goals.handlers.access import load_member, load_team
 from services.goals.handlers.ledger import policy_for
@@ -36,6 +36,7 @@ class SetRebalancePolicy:
     freeze_days_before_end: int
     max_decrease_pct: Decimal = Decimal(50)
     give_back: str = "propose"
+    require_checkin_before_rebalance: bool = False
     if_match: str | None = None
 
 
@@ -82,6 +83,7 @@ async def set_policy(
         row.freeze_days_before_end = cmd.freeze_days_before_end
         row.max_decrease_pct = str(cmd.max_decrease_pct)
         row.give_back = cmd.give_back
+        row.require_checkin_before_rebalance = cmd.require_checkin_before_rebalance
         row.version += 1
         row.updated_at = utcnow()
         uow.repo.add(row)
@@ -160,13 +162,19 @@ async def approve_rebalance(
                 raise Conflict("nothing can be handed back on the current targets; reject it")
             give_back.record_give_back(row, back, targets)
         else:
+            positions = await positions_from(uow, team, targets, figures_of(row))
+            # Givers held back when it was proposed stay held back: approving moves the rest.
+            held = {
+                uuid.UUID(g["member_id"]): g["held_back"] for g in row.givers if g.get("held_back")
+            }
             fresh = plan_team_rebalance(
-                givers=[uuid.UUID(g["member_id"]) for g in row.givers],
-                team=await positions_from(uow, team, targets, figures_of(row)),
+                givers=[uuid.UUID(g["member_id"]) for g in row.givers if not g.get("held_back")],
+                team=positions,
                 policy=await policy_for(uow=uow, org=principal.org, team_id=team.id),
             )
             if not fresh.transfers:
                 raise Conflict("nothing can be placed on the current targets; reject it")
+            fresh = with_held_back(fresh, positions, held)
             record_plan(row, fresh, shortfall_ids_of(row))
         row.status, row.decided_at, row.decided_by = "approved", utcnow(), principal.sub
         await apply_rebalance(uow=uow, row=row, plan=plan, targets=targets, applied="approved")

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from services.goals.adapters.orm import Plan, Rebalance, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from services.goals.domain.rebalancing import MemberPosition
+from services.goals.domain.rebalancing import MemberPosition, RebalancePolicy
 from services.goals.domain.team_rebalance import (
     DecisionContext,
     Skipped,
@@ -98,6 +98,7 @@ def record_plan(
             "requested_minor": g.requested_minor,
             "moved_minor": g.moved_minor,
             "uncovered_minor": g.uncovered_minor,
+            "held_back": g.held_back,
         }
         for g in plan.givers
     ]
@@ -164,6 +165,7 @@ async def on_team_shortfalls_detected(
                     org, {s.target_id: s.target_version for s in event.standings}
                 )
             ),
+            conversed=await _conversed(uow, org, shortfall_ids, policy),
         ),
     )
     if isinstance(decision, Skipped) and _reported_before(history, shortfall_ids.values()):
@@ -213,6 +215,19 @@ async def on_shortfall_detected(
         envelope,
         uow,
     )
+
+
+async def _conversed(
+    uow: GoalsUnitOfWork,
+    org: uuid.UUID,
+    shortfall_ids: Mapping[uuid.UUID, uuid.UUID],
+    policy: RebalancePolicy,
+) -> frozenset[uuid.UUID]:
+    """The givers whose current episode had a conversation (looked up only when it matters)."""
+    if not policy.require_checkin_before_rebalance:
+        return frozenset()
+    held = await uow.repo.conversations_in(org, list(shortfall_ids.values()))
+    return frozenset(m for m, s in shortfall_ids.items() if s in held)
 
 
 def figures_from(s: MemberFigures, currency: str) -> Figures:
@@ -292,6 +307,7 @@ def givers_of(row: Rebalance) -> list[GiverShare]:
             requested=from_minor(g["requested_minor"], row.currency),
             moved=from_minor(g["moved_minor"], row.currency),
             uncovered=from_minor(g["uncovered_minor"], row.currency),
+            held_back=g.get("held_back"),
         )
         for g in row.givers
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -306,9 +307,8 @@ async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(
 async def test_a_held_1on1_and_an_answered_check_in_are_conversations(app):
     """Holding a 1:1 or answering a check-in emits conversation_held; held is final."""
     client, runtime, team = app
-    await deliver(
-        runtime, reactions.on_team_shortfalls_detected, team_shortfall(team, team.reps[0])
-    )
+    shortfall = team_shortfall(team, team.reps[0])
+    await deliver(runtime, reactions.on_team_shortfalls_detected, shortfall)
     [proposal] = (
         await client.get(f"/v1/members/{team.reps[0]}/one-on-ones", headers=team.boss())
     ).json()["items"]
@@ -339,6 +339,15 @@ async def test_a_held_1on1_and_an_answered_check_in_are_conversations(app):
         await client.post(answer, json={"body": "again"}, headers=team.boss())
     ).status_code == 409
     assert (await outbox_types(runtime)).count(events.ConversationHeld.TYPE) == 2
+    # Both name the open episode, so goals can tell a conversation was held in it.
+    table = runtime.plumbing.outbox
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            select(table.c.payload).where(table.c.type == events.ConversationHeld.TYPE)
+        )
+        payloads = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in rows]
+    episode = {str(shortfall.shortfalls[0].shortfall_id), str(shortfall.period_id)}
+    assert [{p["shortfall_id"], p["period_id"]} for p in payloads] == [episode, episode]
 
     # The next 1:1's agenda starts after the held one and has no open check-in left.
     later = (datetime.now(UTC) + timedelta(days=7)).isoformat()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -20,12 +21,15 @@ from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
 from services.feedback.handlers.coaching import announce_overdue_action_items
 from services.feedback.handlers.subscriptions import (
+    CreateSubscription,
     DeliveryPolicy,
     _check_url,
+    create_subscription,
     deliver_due,
     policy_from,
 )
 from services.feedback.main import create_app
+from shared.auth import Principal
 from shared.domain_errors import InvalidInput
 from shared.events import wrap
 from shared.events.goals import TargetChanged, TargetsRebalanced, Transfer
@@ -36,7 +40,12 @@ from tests.integration.feedback.test_coaching import team_shortfall
 pytestmark = pytest.mark.integration
 
 FAST = DeliveryPolicy(
-    timeout_s=10.0, max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0, disable_after_failures=3
+    timeout_s=10.0,
+    max_attempts=4,
+    backoff_base_s=0.0,
+    backoff_max_s=0.0,
+    disable_after_failures=3,
+    allow_loopback=True,
 )
 
 
@@ -82,7 +91,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 async def app(db_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, object, Team]]:
     """A feedback app on SQLite and on PostgreSQL, with a seeded team."""
-    application = create_app(settings_for(db_url))
+    application = create_app(settings_for(db_url, webhook_allow_loopback=True))
     runtime = application.state.runtime
     await runtime.create_schema()
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
@@ -321,18 +330,105 @@ async def test_subscriptions_are_for_admins_with_valid_urls_types_and_teams(app,
     assert json.loads(raw)["data"]["team_id"] == str(team.id)
 
 
-def test_production_takes_only_public_https_endpoints():
+def scripted_dns(*answers: list[str]):
+    """A resolver answering each lookup with the next list (the last one repeats)."""
+    queue = list(answers)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return resolve
+
+
+async def test_production_takes_only_public_https_endpoints():
     """In production, http and private or loopback endpoints are refused; TLS endpoints pass."""
-    policy = policy_from(Settings(env="production", database_url="sqlite+aiosqlite://", jwt_secret="x" * 40, secrets_keys=Fernet.generate_key().decode()))  # fmt: skip
+    settings = Settings(env="production", database_url="sqlite+aiosqlite://", jwt_secret="x" * 40, secrets_keys=Fernet.generate_key().decode(), webhook_allow_loopback=True)  # fmt: skip
+    policy = dataclasses.replace(policy_from(settings), resolver=scripted_dns(["93.184.215.14"]))
     for url in (
         "http://hooks.example.com/x",
         "https://127.0.0.1/x",
         "https://10.1.2.3/x",
         "https://[::1]/x",
+        "https://[::ffff:127.0.0.1]/x",
         "https://169.254.169.254/latest",
-        "https://localhost/x",
     ):
         with pytest.raises(InvalidInput):
-            _check_url(url, policy=policy)
-    assert _check_url("https://hooks.example.com/x", policy=policy) == "https://hooks.example.com/x"
+            await _check_url(url, policy=policy)
+    assert (
+        await _check_url("https://hooks.example.com/x", policy=policy)
+        == "https://hooks.example.com/x"
+    )
     assert policy.require_sealed_secrets is True
+    assert policy.allow_loopback is False  # the setting never opens loopback in production
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (["127.0.0.1"], "loopback"),
+        (["10.0.0.7"], "private"),
+        (["93.184.215.14", "192.168.1.20"], "private"),
+        (["169.254.169.254"], "link-local"),
+        (["fd00::1"], "private"),
+        ([], "does not resolve"),
+    ],
+)
+async def test_a_host_name_resolving_to_an_internal_address_is_refused(answer, reason):
+    """The name is resolved at creation; one internal answer among several is enough to refuse."""
+    policy = DeliveryPolicy(resolver=scripted_dns(answer))
+    with pytest.raises(InvalidInput, match=reason):
+        await _check_url("https://hooks.example.com/x", policy=policy)
+
+
+async def test_localhost_is_resolved_by_the_system_and_refused_unless_loopback_is_allowed():
+    """The real resolver (the hosts file) answers localhost with loopback: refused by default."""
+    with pytest.raises(InvalidInput, match="loopback"):
+        await _check_url("http://localhost:9/x", policy=DeliveryPolicy())
+    allowed = DeliveryPolicy(allow_loopback=True)
+    assert await _check_url("http://localhost:9/x", policy=allowed) == "http://localhost:9/x"
+    with pytest.raises(InvalidInput, match="private"):
+        await _check_url("http://10.0.0.1/x", policy=allowed)
+
+
+async def test_a_name_rebound_to_an_internal_address_after_creation_is_not_delivered_to(
+    app, receiver
+):
+    """DNS rebinding: public at creation, loopback at delivery; the delivery is refused, logged."""
+    client, runtime, team = app
+    port = receiver.server.server_address[1]
+    # The name resolves to a public address when subscribed, then to the receiver on 127.0.0.1.
+    rebinding = dataclasses.replace(
+        FAST, allow_loopback=False, resolver=scripted_dns(["93.184.215.14"], ["127.0.0.1"])
+    )
+    principal = Principal(sub="admin", org=team.org, roles=frozenset({"admin"}), teams=frozenset())
+    sub, _ = await create_subscription(
+        CreateSubscription(url=f"http://hooks.example.com:{port}/hooks", types=["target.changed"]),
+        uow=runtime.uow(),
+        principal=principal,
+        policy=rebinding,
+    )
+    await deliver(runtime, reactions.on_target_changed, target_changed(team))
+    assert await deliver_due(uow_factory=runtime.uow, policy=rebinding) == 1
+    assert receiver.received == []
+    log = await client.get(f"/v1/subscriptions/{sub.id}/deliveries", headers=team.admin())
+    (row,) = log.json()["items"]
+    assert row["status"] == "pending" and "127.0.0.1, a loopback address" in row["last_error"]
+
+    # With loopback allowed, the same name is delivered to the address that was checked, under
+    # its own Host header.
+    local = dataclasses.replace(FAST, resolver=scripted_dns(["127.0.0.1"]))
+    await _wait_due(runtime)
+    assert await deliver_due(uow_factory=runtime.uow, policy=local) == 1
+    [(headers, _body)] = receiver.received
+    assert headers["host"] == f"hooks.example.com:{port}"
+
+
+async def _wait_due(runtime) -> None:
+    """Make the retried delivery due now (FAST backs off zero seconds, plus jitter)."""
+    async with runtime.uow() as uow:
+        for delivery in await uow.subscriptions.due(
+            now=datetime.now(UTC) + timedelta(seconds=60), limit=10
+        ):
+            delivery.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+            await uow.subscriptions.add(delivery)
+        await uow.commit()

@@ -5,7 +5,6 @@ from fastapi import APIRouter
 from services.feedback.api.routes import (
     coaching,
     competitors,
-    dispute_information,
     dispute_policy,
     disputes,
     feedback,
@@ -17,7 +16,6 @@ from services.feedback.api.routes import (
 ROUTERS: list[APIRouter] = [
     disputes.router,
     dispute_policy.router,
-    dispute_information.router,
     feedback.router,
     meetings.router,
     intel.router,

@@ -1,4 +1,4 @@
-"""Dispute routes: open, hear, waive, decide, respond, withdraw, read, audit."""
+"""Dispute routes: open, hear, waive, ask for information, decide, respond, withdraw, read, audit."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from services.feedback.api.deps import Uow
+from services.feedback.adapters.evidence_sources import sources_from
+from services.feedback.api.deps import Runtime, Uow
 from services.feedback.api.schemas import (
     AuditEntryRead,
     DecisionCreate,
     DisputeCreate,
     DisputeRead,
     DisputeStateIn,
+    EvidencePackRead,
+    InformationAnswer,
+    InformationRequestCreate,
+    InformationWaiver,
     ResponseCreate,
     StatementCreate,
     WaiverCreate,
 )
 from services.feedback.domain import dispute as domain
 from services.feedback.handlers import disputes as handlers
+from services.feedback.handlers.evidence import evidence_pack
 from shared.auth import CurrentPrincipal
 from shared.events.feedback import AdjustTarget
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
@@ -115,6 +121,75 @@ async def record_waiver(
 
 
 @router.post(
+    "/{dispute_id}/information-requests",
+    status_code=201,
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def request_information(
+    dispute_id: UUID,
+    body: InformationRequestCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Ask a party for information (the decider); the dispute is pending until it is answered."""
+    cmd = handlers.RequestInformation(
+        dispute_id=dispute_id, party_id=body.party_id, question=body.question, if_match=if_match
+    )
+    return _read(await handlers.request_information(cmd, uow=uow, principal=principal), response)
+
+
+@router.post(
+    "/{dispute_id}/information-requests/{request_id}/answer",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def answer_information_request(
+    dispute_id: UUID,
+    request_id: UUID,
+    body: InformationAnswer,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Answer the question put to you as a party."""
+    cmd = handlers.CloseInformationRequest(
+        dispute_id=dispute_id, request_id=request_id, text=body.answer, if_match=if_match
+    )
+    result = await handlers.close_information_request(cmd, uow=uow, principal=principal)
+    return _read(result, response)
+
+
+@router.post(
+    "/{dispute_id}/information-requests/{request_id}/waiver",
+    response_model=DisputeRead,
+    responses=_errors(403, 404, 409, 412, 422),
+)
+async def waive_information_request(
+    dispute_id: UUID,
+    request_id: UUID,
+    body: InformationWaiver,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    response: Response,
+    if_match: IfMatch = None,
+) -> DisputeRead:
+    """Stop waiting for an answer, saying why (the decider)."""
+    cmd = handlers.CloseInformationRequest(
+        dispute_id=dispute_id,
+        request_id=request_id,
+        text=body.reason,
+        waive=True,
+        if_match=if_match,
+    )
+    result = await handlers.close_information_request(cmd, uow=uow, principal=principal)
+    return _read(result, response)
+
+
+@router.post(
     "/{dispute_id}/decision",
     response_model=DisputeRead,
     responses=_errors(403, 404, 409, 412, 422),
@@ -196,3 +271,18 @@ async def get_dispute_audit(
     """Read the dispute's full audit trail (manager of the team or admin)."""
     entries = await handlers.dispute_audit(dispute_id, uow=uow, principal=principal)
     return [AuditEntryRead.from_domain(e) for e in entries]
+
+
+@router.get("/{dispute_id}/evidence", response_model=EvidencePackRead, responses=_errors(404, 409))
+async def get_dispute_evidence(
+    dispute_id: UUID, principal: CurrentPrincipal, runtime: Runtime
+) -> EvidencePackRead:
+    """The hash-linked evidence of a target or credit dispute; parties see their own entries."""
+    sources = getattr(runtime, "evidence_sources", None) or sources_from(runtime.settings)
+    pack = await evidence_pack(
+        dispute_id,
+        uow_factory=runtime.uow,
+        principal=principal,
+        sources=sources,
+    )
+    return EvidencePackRead.of(pack)

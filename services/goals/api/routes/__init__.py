@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from services.goals.api.routes import (
     availability,
     hierarchy,
+    internal,
     periods,
     plans,
     rebalancing,
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     rebalancing.router,
     availability.router,
     hierarchy.router,
+    internal.router,
 ]
 TAGS: list[dict[str, str]] = [
     {"name": "roster", "description": "Teams, members and their past results."},

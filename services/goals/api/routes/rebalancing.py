@@ -41,6 +41,7 @@ async def put_rebalance_policy(
         freeze_days_before_end=body.freeze_days_before_end,
         max_decrease_pct=body.max_decrease_pct,
         give_back=body.give_back,
+        require_checkin_before_rebalance=body.require_checkin_before_rebalance,
         if_match=if_match,
     )
     row = await handlers.set_policy(cmd, uow=uow, principal=principal)

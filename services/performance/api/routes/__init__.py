@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from services.performance.api.routes import attainment, crm_settings, deliveries, sales, webhooks
+from services.performance.api.routes import (
+    attainment,
+    crm_settings,
+    deliveries,
+    internal,
+    sales,
+    webhooks,
+)
 
 ROUTERS: list[APIRouter] = [
     webhooks.router,
@@ -10,6 +17,7 @@ ROUTERS: list[APIRouter] = [
     crm_settings.router,
     sales.router,
     attainment.router,
+    internal.router,
 ]
 TAGS: list[dict[str, str]] = [
     {"name": "webhooks", "description": "CRM webhook intake and webhook secret rotation."},
