@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.goals.adapters.orm import Period, Team
+from services.goals.adapters.orm import Period, Plan, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.hierarchy import MAX_DEPTH, RollupNode, roll_up
 from services.goals.handlers.access import load_team, manages
@@ -35,16 +35,7 @@ async def _node(uow: GoalsUnitOfWork, team: Team, period: Period, *, depth: int)
     nodes = [await _node(uow, c, period, depth=depth + 1) for c in children]
     achieved = projected = assigned = 0
     if plan is not None:
-        targets = await uow.repo.targets_of(team.org_id, plan.id)
-        active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
-        mine = [t for t in targets if t.member_id in active]
-        standings = await uow.repo.standings(team.org_id, period.id, [t.member_id for t in mine])
-        for t in mine:
-            s = standings.get(t.member_id)
-            achieved += s.achieved_minor if s else 0
-            # Not reported yet: nothing sold, projected on target (as the rebalancing assumes).
-            projected += s.projected_minor if s else t.amount_minor
-        assigned = sum(t.amount_minor for t in targets)
+        achieved, projected, assigned = await team_figures(uow, team, plan)
     if nodes:
         assigned = sum(n.target_minor or 0 for n in nodes)
     return RollupNode(
@@ -56,3 +47,18 @@ async def _node(uow: GoalsUnitOfWork, team: Team, period: Period, *, depth: int)
         projected_minor=projected,
         children=nodes,
     )
+
+
+async def team_figures(uow: GoalsUnitOfWork, team: Team, plan: Plan) -> tuple[int, int, int]:
+    """A team's own reps in a plan: achieved, projected and assigned (sum of targets)."""
+    achieved = projected = 0
+    targets = await uow.repo.targets_of(team.org_id, plan.id)
+    active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
+    mine = [t for t in targets if t.member_id in active]
+    standings = await uow.repo.standings(team.org_id, plan.period_id, [t.member_id for t in mine])
+    for t in mine:
+        s = standings.get(t.member_id)
+        achieved += s.achieved_minor if s else 0
+        # Not reported yet: nothing sold, projected on target (as the rebalancing assumes).
+        projected += s.projected_minor if s else t.amount_minor
+    return achieved, projected, sum(t.amount_minor for t in targets)

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from services.goals.api.routes import (
     availability,
+    change_requests,
     hierarchy,
     periods,
     plans,
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     rebalancing.router,
     availability.router,
     hierarchy.router,
+    change_requests.router,
 ]
 TAGS: list[dict[str, str]] = [
     {"name": "roster", "description": "Teams, members and their past results."},
@@ -29,4 +31,8 @@ TAGS: list[dict[str, str]] = [
     {"name": "rebalancing", "description": "Rebalance policy, shortfall answers, approvals."},
     {"name": "availability", "description": "Absences and relief, late joiners, ramp schedules."},
     {"name": "hierarchy", "description": "Trees of teams: allocation down, roll-up of results."},
+    {
+        "name": "change-requests",
+        "description": "Governed target changes, limits, second approvers, the adjustment guard.",
+    },
 ]
