@@ -6,8 +6,10 @@ from services.feedback.adapters.orm import metadata, plumbing
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
+from services.feedback.handlers.disputes import on_change_request_disputed
 from services.feedback.handlers.jobs import close_expired, deliver_webhooks, overdue_action_items
 from shared.events.goals import (
+    ChangeRequestDisputed,
     MemberJoined,
     MemberLeft,
     MemberUpdated,
@@ -46,6 +48,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             AttainmentChanged: reactions.on_attainment_changed,
             TargetChanged: reactions.on_target_changed,
             TargetsRebalanced: reactions.on_targets_rebalanced,
+            ChangeRequestDisputed: on_change_request_disputed,
         },
         jobs=(
             PeriodicJob(
