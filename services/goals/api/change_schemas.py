@@ -78,6 +78,7 @@ class ApprovalRead(_Out):
 
     approver: str
     senior: bool = Field(description="An admin or a manager of a team above")
+    rationale: str | None = None
 
 
 class ChangeRequestRead(_Out):
@@ -126,7 +127,10 @@ class ChangeRequestRead(_Out):
             evidence=row.evidence,
             requested_by=row.requested_by,
             approvals=[
-                ApprovalRead(approver=a["approver"], senior=a["senior"]) for a in row.approvals
+                ApprovalRead(
+                    approver=a["approver"], senior=a["senior"], rationale=a.get("rationale")
+                )
+                for a in row.approvals
             ],
             approvals_needed=2 if row.flags else 1,
             flags=list(row.flags),

@@ -237,6 +237,7 @@ async def approve_change(
                 "approver": principal.sub,
                 "senior": state.approvals[-1].senior,
                 "at": utcnow().isoformat(),
+                "rationale": cmd.rationale,
             },
         ]
         row.flags = list(state.flags)
