@@ -283,3 +283,25 @@ async def test_a_refused_request_is_disputed_once_by_its_rep(goals_db):
     assert r.json()["change_request"]["dispute_id"] == r.json()["dispute_id"]
     assert "attain.goals.change_request_disputed.v1" in await outbox_types(g)
     assert (await g.client.post(url, headers=g.rep(s.team_id, rep))).status_code == 409
+
+
+async def test_a_manager_of_the_team_above_is_a_senior_second_approver(goals_db):
+    g = goals_db
+    s = await seed(g)
+    region = (
+        await g.client.post(
+            "/v1/teams",
+            json={"name": "Region", "currency": "EUR", "manager_id": str(uuid.uuid4())},
+            headers=g.admin(),
+        )
+    ).json()
+    r = await g.client.patch(
+        f"/v1/teams/{s.team_id}", json={"parent_team_id": region["id"]}, headers=g.admin()
+    )
+    assert r.status_code == 200, r.text
+    req = (await ask(g, s, 0, "50000.00")).json()
+    url = f"/v1/change-requests/{req['id']}/approval"
+    await g.client.post(url, headers=g.manager(s.team_id))
+    done = await g.client.post(url, headers=g.manager(region["id"]))
+    assert done.status_code == 200 and done.json()["state"] == "approved"
+    assert [a["senior"] for a in done.json()["approvals"]] == [False, True]
