@@ -305,3 +305,24 @@ async def test_a_manager_of_the_team_above_is_a_senior_second_approver(goals_db)
     done = await g.client.post(url, headers=g.manager(region["id"]))
     assert done.status_code == 200 and done.json()["state"] == "approved"
     assert [a["senior"] for a in done.json()["approvals"]] == [False, True]
+
+
+async def test_a_relief_that_lifts_the_team_is_applied_and_flagged_in_the_profile(goals_db):
+    g = goals_db
+    s = await seed(g)
+    await project(g, s, "96000.00")  # 288000 against 300000
+    rep = s.members[0]["id"]
+    r = await g.client.post(
+        f"/v1/members/{rep}/absences",
+        json={"starts_on": "2030-02-01", "ends_on": "2030-02-28", "kind": "leave"},
+        headers=g.manager(s.team_id),
+    )
+    assert r.status_code == 201, r.text
+    plan = await plan_of(g, s)
+    assert Decimal(plan["target"]) < Decimal("288000")  # absorb nobody: the total dropped
+    url = f"/v1/teams/{s.team_id}/adjustment-profile?period_id={s.period['id']}"
+    profile = (await g.client.get(url, headers=g.admin())).json()
+    [flagged] = profile["flagged"]
+    assert flagged["reason"] == "relief" and flagged["status"] == "applied"
+    assert flagged["member_id"] == rep
+    assert [m["member_id"] for m in profile["relief"]["members"]] == [rep]
