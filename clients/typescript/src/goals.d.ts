@@ -1165,6 +1165,8 @@ export interface components {
         ApprovalRead: {
             /** Approver */
             approver: string;
+            /** Rationale */
+            rationale?: string | null;
             /**
              * Senior
              * @description An admin or a manager of a team above
