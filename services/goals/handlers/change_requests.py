@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlmodel import col
+
 from services.goals.adapters.orm import ChangePolicy, ChangeRequest, Period, Plan, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain import change_requests as domain
@@ -204,9 +206,8 @@ async def list_change_requests(
         team = await load_team(uow, principal, team_id, write=False)
         only = None if await manages(uow, principal, team) else principal.member_id
         stmt = uow.repo.change_requests(principal.org, team.id, state=state, member_id=only)
-        return await uow.repo.page(
-            stmt, [ChangeRequest.created_at, ChangeRequest.id], cursor, limit
-        )  # type: ignore[list-item]
+        order = [col(ChangeRequest.created_at), col(ChangeRequest.id)]
+        return await uow.repo.page(stmt, order, cursor, limit)
 
 
 async def approve_change(

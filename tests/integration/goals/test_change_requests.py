@@ -159,6 +159,14 @@ async def test_limits_and_notice_refuse_with_409_naming_the_reason(goals_db):
         f"/v1/teams/{s.team_id}/change-requests?state=pending&limit=1", headers=g.admin()
     )
     assert [i["state"] for i in listed.json()["items"]] == ["pending"]
+    url = f"/v1/teams/{s.team_id}/change-requests?limit=1"
+    page = (await g.client.get(url, headers=g.admin())).json()
+    rest = (await g.client.get(f"{url}&cursor={page['next_cursor']}", headers=g.admin())).json()
+    assert [i["state"] for i in page["items"] + rest["items"]] == ["rejected", "pending"]
+    mine = await g.client.get(
+        f"/v1/teams/{s.team_id}/change-requests", headers=g.rep(s.team_id, s.members[1]["id"])
+    )
+    assert mine.json()["items"] == []  # a rep sees only the requests about them
 
 
 async def test_a_request_without_the_notice_the_team_asks_for_is_409(goals_db):
