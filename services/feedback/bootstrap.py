@@ -7,8 +7,10 @@ from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
 from services.feedback.handlers.competitors import on_sale_fact
+from services.feedback.handlers.disputes import on_change_request_disputed
 from services.feedback.handlers.jobs import close_expired, deliver_webhooks, overdue_action_items
 from shared.events.goals import (
+    ChangeRequestDisputed,
     MemberJoined,
     MemberLeft,
     MemberUpdated,
@@ -56,6 +58,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             SaleAdjusted: on_sale_fact,
             SaleReversed: on_sale_fact,
             SaleLost: on_sale_fact,
+            ChangeRequestDisputed: on_change_request_disputed,
         },
         jobs=(
             PeriodicJob(

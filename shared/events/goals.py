@@ -163,6 +163,7 @@ ChangeReason = Literal[
     "give_back",
     "relief",
     "joiner",
+    "change_request",
 ]
 
 
@@ -272,3 +273,56 @@ class AbsenceCancelled(Event):
     team_id: UUID
     absence_id: UUID
     member_id: UUID
+
+
+class _ChangeRequestFacts(Event):
+    SUBJECT_FIELD: ClassVar[str] = "change_request_id"
+
+    team_id: UUID
+    change_request_id: UUID
+    target_id: UUID
+    member_id: UUID
+    period_id: UUID
+    old_amount: Decimal
+    new_amount: Decimal
+    currency: str
+    # `request` (a rep or manager asked) or `manual_edit` (a flagged edit waiting).
+    origin: Literal["request", "manual_edit"]
+    # `above_threshold`, `manager_incentive`: why a second, senior approver is needed.
+    flags: list[str] = []
+    reason: str
+
+
+class ChangeRequested(_ChangeRequestFacts):
+    """Someone asked for a target change (or a flagged manual edit is waiting for approval)."""
+
+    TYPE: ClassVar[str] = "attain.goals.change_requested.v1"
+
+    requested_by: str
+
+
+class ChangeRequestApproved(_ChangeRequestFacts):
+    """A change request got every approval it needs; its target changed through the ledger."""
+
+    TYPE: ClassVar[str] = "attain.goals.change_request_approved.v1"
+
+    approved_by: list[str]
+
+
+class ChangeRequestRejected(_ChangeRequestFacts):
+    """A change request was refused, with the rationale the rep may dispute."""
+
+    TYPE: ClassVar[str] = "attain.goals.change_request_rejected.v1"
+
+    rejected_by: str
+    rationale: str
+
+
+class ChangeRequestDisputed(_ChangeRequestFacts):
+    """The rep disputes a refused change request: feedback opens the `target` dispute `dispute_id`."""
+
+    TYPE: ClassVar[str] = "attain.goals.change_request_disputed.v1"
+
+    dispute_id: UUID
+    rejected_by: str
+    rationale: str

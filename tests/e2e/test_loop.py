@@ -840,3 +840,89 @@ def test_an_overdue_dispute_emits_dispute_overdue_and_reminds_the_unheard_party(
     finally:
         receiver.close()
         api.put("feedback", f"/v1/teams/{team.id}/dispute-policy", {}, token=team.manager_token)
+
+
+def test_a_flagged_change_waits_for_the_second_approver_and_a_refusal_can_be_disputed(
+    api: Attain, period: dict
+) -> None:
+    """A manager's cut that would lift their team to 100 % waits for an admin; then performance
+    follows it. A refused request becomes a target dispute in feedback in one call."""
+    period_id = period["id"]
+    tag = uuid.uuid4().hex[:6]
+    team = api.create_team(
+        "Guarded", [{"name": n, "email": f"{n.lower()}.{tag}@example.com"} for n in ("Ana", "Ben")]
+    )
+    api.put_plan(team, period_id, target="200000.00", summary="s", initiatives=[], measures=[])
+    api.allocate(team, period_id, "equal", dry_run=False)
+    plan = api.publish(team, period_id)
+    wait_until_performance_knows(api, team, period_id, plan)
+    api.set_generic_secret()
+    closed_at = datetime.now(UTC) - timedelta(days=3)
+    for rep in team.reps:
+        api.deliver(api.sale_delivery(email=rep.email, amount="45000.00", closed_at=closed_at))
+    wait_for(
+        lambda: all(money(r["achieved"]) > 0 for r in api.attainment(team, period_id).values()),
+        what="both sales in attainment",
+    )
+    api.evaluate(team, period_id)
+    rollup = f"/v1/teams/{team.id}/periods/{period_id}/rollup"
+
+    def projected_in_goals() -> Decimal | None:
+        node = api.get("goals", rollup, token=team.manager_token)
+        return money(node["projected"]) if money(node["achieved"]) == Decimal(90000) else None
+
+    projected = wait_for(projected_in_goals, what="goals learning the team's projection")
+    assert Decimal(160000) <= projected < Decimal(200000)  # short of 100 %, above the cut
+    ana = team.rep("Ana")
+    target = api.targets(team, period_id)[ana.id]
+    held = api.call(
+        "PATCH",
+        "goals",
+        f"/v1/targets/{target['id']}",
+        token=team.manager_token,
+        json_body={"amount": "60000.00", "reason": "Relief", "team_total_changes": True},
+        expect=(202,),
+    ).json()
+    assert held["flags"] == ["manager_incentive"] and held["state"] == "pending"
+    assert money(api.targets(team, period_id)[ana.id]["amount"]) == Decimal(100000)
+    approval = f"/v1/change-requests/{held['id']}/approval"
+    api.call("POST", "goals", approval, token=team.manager_token, expect=(403,))
+    assert api.post("goals", approval, token=api.admin_token)["state"] == "approved"
+    assert money(api.plan(team, period_id)["target"]) == Decimal(160000)
+    wait_for(
+        lambda: money(api.attainment(team, period_id)[ana.id]["target"]) == Decimal(60000),
+        what="performance following the approved change",
+    )
+    profile = api.get(
+        "goals",
+        f"/v1/teams/{team.id}/adjustment-profile",
+        token=api.admin_token,
+        params={"period_id": period_id},
+    )
+    assert [f["status"] for f in profile["flagged"]] == ["applied"]
+    # Ben asks, is refused with a rationale, and disputes it in one call.
+    ben = team.rep("Ben")
+    ben_target = api.targets(team, period_id)[ben.id]["id"]
+    asked = api.post(
+        "goals",
+        f"/v1/targets/{ben_target}/change-requests",
+        {"amount": "97000.00", "reason": "Lost a territory"},
+        token=ben.token,
+    )
+    api.post(
+        "goals",
+        f"/v1/change-requests/{asked['id']}/rejection",
+        {"rationale": "Territories move next period"},
+        token=team.manager_token,
+    )
+    opened = api.post("goals", f"/v1/change-requests/{asked['id']}/dispute", token=ben.token)
+
+    def dispute() -> dict | None:
+        r = api.call(
+            "GET", "feedback", f"/v1/disputes/{opened['dispute_id']}", token=ben.token, expect=None
+        )
+        return r.json() if r.status_code == 200 else None
+
+    seen = wait_for(dispute, what="feedback opening the target dispute")
+    assert seen["kind"] == "target" and seen["escalated"] is True
+    assert seen["related"] == {"target_id": ben_target}

@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from services.feedback.adapters.orm import Team
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.domain import dispute as domain
 from services.feedback.domain.dispute import AuditEntry, Dispute, DisputeView
 from services.feedback.handlers.access import actor_of, known_team, team_roster, visible_team
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, NotFound
+from shared.events import Envelope
 from shared.events import feedback as events
+from shared.events.goals import ChangeRequestDisputed
 from shared.http import check_if_match
 from shared.timeutil import utcnow
 
@@ -164,44 +167,84 @@ async def open_dispute(
     """Open a dispute; escalate it to admins when the team's manager is a party."""
     async with uow:
         team = await visible_team(uow, principal, cmd.team_id)
-        roster = await team_roster(uow, team)
         actor = actor_of(principal)
-        dispute, opened = Dispute.open(
-            id=uuid.uuid4(),
-            org_id=principal.org,
-            team_id=team.id,
-            kind=cmd.kind,
-            subject=cmd.subject,
-            parties=list(cmd.parties),
-            related=cmd.related,
-            actor=actor,
-            team_member_ids=roster,
-            manager_member_ids={team.manager_id},
-            at=utcnow(),
-        )
-        policy = await uow.disputes.policy(org_id=principal.org, team_id=team.id)
-        if policy is not None:
-            dispute.set_deadlines(
-                statement_due_hours=policy.statement_due_hours,
-                decision_due_hours=policy.decision_due_hours,
-            )
-        await uow.disputes.add(dispute)
-        uow.emit(
-            events.DisputeOpened(
-                org_id=principal.org,
-                team_id=team.id,
-                dispute_id=dispute.id,
-                kind=dispute.kind.value,
-                subject=dispute.subject,
-                parties=list(dispute.parties),
-                related={k: str(v) for k, v in dispute.related.items()}
-                if dispute.related
-                else None,
-                escalated=opened.escalated,
-            )
-        )
+        dispute = await _open(uow, team=team, actor=actor, dispute_id=uuid.uuid4(), cmd=cmd)
         await uow.commit()
         return DisputeResult(view=dispute.view_for(actor), version=1)
+
+
+async def _open(
+    uow: FeedbackUnitOfWork, *, team: Team, actor: domain.Actor, dispute_id: UUID, cmd: OpenDispute
+) -> Dispute:
+    """Open a dispute in a team with its deadlines, and announce it (the caller commits)."""
+    roster = await team_roster(uow, team)
+    dispute, opened = Dispute.open(
+        id=dispute_id,
+        org_id=team.org_id,
+        team_id=team.id,
+        kind=cmd.kind,
+        subject=cmd.subject,
+        parties=list(cmd.parties),
+        related=cmd.related,
+        actor=actor,
+        team_member_ids=roster,
+        manager_member_ids={team.manager_id},
+        at=utcnow(),
+    )
+    policy = await uow.disputes.policy(org_id=team.org_id, team_id=team.id)
+    if policy is not None:
+        dispute.set_deadlines(
+            statement_due_hours=policy.statement_due_hours,
+            decision_due_hours=policy.decision_due_hours,
+        )
+    await uow.disputes.add(dispute)
+    uow.emit(
+        events.DisputeOpened(
+            org_id=team.org_id,
+            team_id=team.id,
+            dispute_id=dispute.id,
+            kind=dispute.kind.value,
+            subject=dispute.subject,
+            parties=list(dispute.parties),
+            related={k: str(v) for k, v in dispute.related.items()} if dispute.related else None,
+            escalated=opened.escalated,
+        )
+    )
+    return dispute
+
+
+async def on_change_request_disputed(
+    event: ChangeRequestDisputed, envelope: Envelope, uow: FeedbackUnitOfWork
+) -> None:
+    """Open the `target` dispute a rep asked for when their change request was refused.
+
+    The rep and the team's manager are the parties (the refusal is the manager's side), so the
+    dispute is escalated and an admin decides once both are heard. Its id is the one goals chose.
+    """
+    if await uow.disputes.get(org_id=event.org_id, dispute_id=event.dispute_id) is not None:
+        return
+    team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
+    if team is None:
+        # Topics arrive in no fixed order: retry until the team is known (then dead-letter).
+        raise LookupError(f"team {event.team_id} is not known yet")
+    subject = (
+        f"Refused change request: {event.old_amount} to {event.new_amount} {event.currency}. "
+        f"Asked: {event.reason}. Refused: {event.rationale}"
+    )[:300]
+    parties = [event.member_id] + ([team.manager_id] if team.manager_id != event.member_id else [])
+    await _open(
+        uow,
+        team=team,
+        actor=domain.Actor(member_id=event.member_id, user_sub=str(event.member_id)),
+        dispute_id=event.dispute_id,
+        cmd=OpenDispute(
+            team_id=team.id,
+            kind="target",
+            subject=subject,
+            parties=parties,
+            related={"target_id": event.target_id},
+        ),
+    )
 
 
 async def submit_statement(

@@ -142,6 +142,9 @@ class Target(Versioned, Base, table=True):
     derivation: dict[str, Any] = _json(default_factory=dict)
     version: int = 1
     acknowledged_at: datetime | None = _tz(default=None)
+    # The version last acknowledged; kept when a change clears acknowledged_at, so the rep
+    # sees what changed since.
+    acknowledged_version: int | None = None
     updated_at: datetime = _tz(default_factory=utcnow)
 
 
@@ -162,6 +165,8 @@ class TargetChange(Base, table=True):
     note: str | None = None
     actor: str | None = None
     source_event_id: str | None = None
+    # `manager_incentive` when the adjustment guard flagged the change.
+    flag: str | None = None
     at: datetime = _tz(default_factory=utcnow)
 
 
@@ -292,3 +297,53 @@ class ReliefPolicy(Versioned, Base, table=True):
     absorb: str = "nobody"
     version: int = 1
     updated_at: datetime = _tz(default_factory=utcnow)
+
+
+class ChangePolicy(Versioned, Base, table=True):
+    """A team's limits on target change requests."""
+
+    __tablename__ = "change_policy"
+
+    team_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    max_changes_per_rep_per_period: int | None = 2
+    notice_days: int = 0
+    second_approver_above_pct: str = "10"
+    version: int = 1
+    updated_at: datetime = _tz(default_factory=utcnow)
+
+
+class ChangeRequest(Versioned, Base, table=True):
+    """A governed request to set a target to a new amount: pending, approved, rejected, withdrawn."""
+
+    __tablename__ = "change_request"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    team_id: uuid.UUID = Field(index=True)
+    period_id: uuid.UUID
+    plan_id: uuid.UUID
+    target_id: uuid.UUID = Field(index=True)
+    member_id: uuid.UUID
+    # `request` (a rep or manager asked) or `manual_edit` (a flagged edit waiting).
+    origin: str = "request"
+    state: str = "pending"
+    currency: str = Field(max_length=3)
+    old_minor: int = minor_units()
+    new_minor: int = minor_units()
+    # The target version the request was made against (approval refuses a changed target).
+    target_version: int
+    # Manual edits only: whether the others absorb the difference instead of the total.
+    team_total_changes: bool = True
+    reason: str
+    evidence: str | None = None
+    requested_by: str
+    # Every approval: {approver, senior, at}.
+    approvals: list[dict[str, Any]] = _json(default_factory=list)
+    flags: list[str] = _json(default_factory=list)
+    rationale: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = _tz(default=None)
+    disputed_at: datetime | None = _tz(default=None)
+    version: int = 1
+    created_at: datetime = _tz(default_factory=utcnow)

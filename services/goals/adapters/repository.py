@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.goals.adapters.orm import (
     Absence,
+    ChangeRequest,
     EpisodeConversation,
     Member,
     MemberStanding,
@@ -312,3 +313,48 @@ class GoalsRepository:
         """Rebalances of a team, optionally of one status."""
         stmt = select(Rebalance).where(Rebalance.org_id == org, Rebalance.team_id == team_id)
         return stmt if status is None else stmt.where(Rebalance.status == status)
+
+    # ---------------------------------------------------------------- change requests
+
+    async def counted_change_requests(self, org: uuid.UUID, target_id: uuid.UUID) -> int:
+        """Pending or approved requests of a target (what the per-rep limit counts)."""
+        stmt = select(sa.func.count()).where(
+            ChangeRequest.org_id == org,
+            ChangeRequest.target_id == target_id,
+            ChangeRequest.origin == "request",
+            col(ChangeRequest.state).in_(("pending", "approved")),
+        )
+        return int((await self.session.exec(stmt)).one())  # type: ignore[call-overload]
+
+    def change_requests(
+        self,
+        org: uuid.UUID,
+        team_id: uuid.UUID,
+        *,
+        state: str | None = None,
+        member_id: uuid.UUID | None = None,
+        period_id: uuid.UUID | None = None,
+    ) -> sa.Select:
+        """Change requests of a team, optionally of one state, member or period."""
+        stmt = select(ChangeRequest).where(
+            ChangeRequest.org_id == org, ChangeRequest.team_id == team_id
+        )
+        if state is not None:
+            stmt = stmt.where(ChangeRequest.state == state)
+        if member_id is not None:
+            stmt = stmt.where(ChangeRequest.member_id == member_id)
+        if period_id is not None:
+            stmt = stmt.where(ChangeRequest.period_id == period_id)
+        return stmt
+
+    async def plan_changes(
+        self, org: uuid.UUID, plan_id: uuid.UUID
+    ) -> list[tuple[TargetChange, uuid.UUID]]:
+        """Every ledger row of a plan's targets with the member, oldest first."""
+        stmt = (
+            select(TargetChange, Target.member_id)
+            .join(Target, Target.id == TargetChange.target_id)  # type: ignore[arg-type]
+            .where(TargetChange.org_id == org, Target.plan_id == plan_id)
+            .order_by(col(TargetChange.at), col(TargetChange.version))
+        )
+        return [tuple(r) for r in (await self.session.exec(stmt)).all()]  # type: ignore[call-overload,misc]

@@ -385,6 +385,12 @@ class TargetRead(_Out):
     derivation: dict[str, Any]
     version: int = Field(examples=[1])
     acknowledged_at: datetime | None = None
+    acknowledged_version: int | None = Field(
+        None, description="The version the rep last acknowledged (kept when a change clears it)"
+    )
+    reacknowledgement_due: bool = Field(
+        False, description="Acknowledged once, changed since: the rep should acknowledge again"
+    )
 
     @classmethod
     def of(cls, row: Target) -> TargetRead:
@@ -401,7 +407,13 @@ class TargetRead(_Out):
             derivation=row.derivation,
             version=row.version,
             acknowledged_at=row.acknowledged_at,
+            acknowledged_version=row.acknowledged_version,
+            reacknowledgement_due=_reacknowledgement_due(row),
         )
+
+
+def _reacknowledgement_due(row: Target) -> bool:
+    return row.acknowledged_at is None and row.acknowledged_version is not None
 
 
 class PlanRead(_Out):
@@ -429,6 +441,10 @@ class PlanRead(_Out):
     targets: list[TargetRead]
     acknowledged: list[uuid.UUID] = Field(description="Members who acknowledged their target")
     not_acknowledged: list[uuid.UUID] = Field(description="Members who have not yet")
+    not_reacknowledged: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Members who acknowledged, saw their target change, and have not again",
+    )
 
     @classmethod
     def of(cls, plan: Plan, targets: list[Target], active: set[uuid.UUID]) -> PlanRead:
@@ -453,6 +469,7 @@ class PlanRead(_Out):
             targets=[TargetRead.of(t) for t in targets],
             acknowledged=[t.member_id for t in mine if t.acknowledged_at is not None],
             not_acknowledged=[t.member_id for t in mine if t.acknowledged_at is None],
+            not_reacknowledged=[t.member_id for t in mine if _reacknowledgement_due(t)],
         )
 
 
@@ -479,6 +496,7 @@ class TargetChangeRead(_Out):
     note: str | None = Field(None, examples=["Takes over the Acme account"])
     actor: str | None = Field(None, examples=[MEMBER])
     source_event_id: str | None = None
+    flag: str | None = Field(None, examples=["manager_incentive"])
     at: datetime
 
     @classmethod
@@ -493,6 +511,7 @@ class TargetChangeRead(_Out):
             note=row.note,
             actor=row.actor,
             source_event_id=row.source_event_id,
+            flag=row.flag,
             at=row.at,
         )
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from services.goals.adapters.orm import Member, Period, Team
+from services.goals.adapters.orm import Member, Period, Plan, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.availability import check_ramp_schedule
 from services.goals.domain.hierarchy import MAX_DEPTH, RollupNode, roll_up
@@ -89,20 +89,8 @@ async def _node(
     nodes = [await _node(uow, c, period, clock, depth=depth + 1) for c in children]
     achieved = projected = assigned = expected = 0
     if plan is not None:
-        targets = await uow.repo.targets_of(team.org_id, plan.id)
-        active = {m.id: m for m in await uow.repo.active_members(team.org_id, team.id)}
-        mine = [t for t in targets if t.member_id in active]
-        ids = [t.member_id for t in mine]
-        standings = await uow.repo.standings(team.org_id, period.id, ids)
-        absences = await uow.repo.absences_by_member(team.org_id, ids)
-        for t in mine:
-            s = standings.get(t.member_id)
-            achieved += s.achieved_minor if s else 0
-            # Not reported yet: nothing sold, projected on target (as the rebalancing assumes).
-            projected += s.projected_minor if s else t.amount_minor
-            workdays = _workdays(active[t.member_id], absences.get(t.member_id, []))
-            expected += running_minor(t.amount_minor, clock.share(workdays))
-        assigned = sum(t.amount_minor for t in targets)
+        achieved, projected, assigned = await team_figures(uow, team, plan)
+        expected = await _expected(uow, team, plan, clock)
     if nodes:
         assigned = sum(n.target_minor or 0 for n in nodes)
     return RollupNode(
@@ -117,3 +105,33 @@ async def _node(
         elapsed_share=clock.elapsed,
         children=nodes,
     )
+
+
+async def _expected(uow: GoalsUnitOfWork, team: Team, plan: Plan, clock: _Clock) -> int:
+    """What a team's own reps were expected to have sold by now, by their schedules."""
+    targets = await uow.repo.targets_of(team.org_id, plan.id)
+    active = {m.id: m for m in await uow.repo.active_members(team.org_id, team.id)}
+    mine = [t for t in targets if t.member_id in active]
+    absences = await uow.repo.absences_by_member(team.org_id, [t.member_id for t in mine])
+    return sum(
+        running_minor(
+            t.amount_minor,
+            clock.share(_workdays(active[t.member_id], absences.get(t.member_id, []))),
+        )
+        for t in mine
+    )
+
+
+async def team_figures(uow: GoalsUnitOfWork, team: Team, plan: Plan) -> tuple[int, int, int]:
+    """A team's own reps in a plan: achieved, projected and assigned (sum of targets)."""
+    achieved = projected = 0
+    targets = await uow.repo.targets_of(team.org_id, plan.id)
+    active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
+    mine = [t for t in targets if t.member_id in active]
+    standings = await uow.repo.standings(team.org_id, plan.period_id, [t.member_id for t in mine])
+    for t in mine:
+        s = standings.get(t.member_id)
+        achieved += s.achieved_minor if s else 0
+        # Not reported yet: nothing sold, projected on target (as the rebalancing assumes).
+        projected += s.projected_minor if s else t.amount_minor
+    return achieved, projected, sum(t.amount_minor for t in targets)

@@ -24,12 +24,18 @@ def change_target(
     actor: str | None = None,
     source_event_id: str | None = None,
     note: str | None = None,
+    flag: str | None = None,
 ) -> None:
-    """Move a target to a new amount with its ledger row; published plans also emit TargetChanged."""
+    """Move a target to a new amount with its ledger row; published plans also emit TargetChanged.
+
+    Any change clears the rep's acknowledgement (whatever path made it): they see what changed
+    since `acknowledged_version` and acknowledge again.
+    """
     old = target.amount_minor
     target.amount_minor = new_minor
     target.version += 1
     target.updated_at = utcnow()
+    target.acknowledged_at = None
     uow.repo.add(target)
     uow.repo.add(
         TargetChange.model_validate(
@@ -44,6 +50,7 @@ def change_target(
                 "note": note,
                 "actor": actor,
                 "source_event_id": source_event_id,
+                "flag": flag,
             }
         )
     )
@@ -75,6 +82,7 @@ def apply_new_targets(
     actor: str | None = None,
     source_event_id: str | None = None,
     note: str | None = None,
+    flag: str | None = None,
 ) -> list[uuid.UUID]:
     """Apply a plan's new amounts by member id; return the ids of the targets that changed."""
     changed = []
@@ -91,6 +99,7 @@ def apply_new_targets(
             actor=actor,
             source_event_id=source_event_id,
             note=note,
+            flag=flag,
         )
         changed.append(target.id)
     return changed

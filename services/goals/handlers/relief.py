@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from services.goals.adapters.orm import Absence, Member, Period, Plan, ReliefPolicy, Target
+from services.goals.adapters.orm import Absence, Member, Period, Plan, ReliefPolicy, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.allocation import format_exact
 from services.goals.domain.availability import (
@@ -28,7 +28,9 @@ from services.goals.domain.availability import (
     scaled_minor,
     take_from_others,
 )
+from services.goals.domain.change_requests import MANAGER_INCENTIVE
 from services.goals.handlers.access import load_member, load_team
+from services.goals.handlers.guard import lifts_team
 from services.goals.handlers.ledger import (
     apply_new_targets,
     change_target,
@@ -192,6 +194,7 @@ async def _relieve(
     reliefs = []
     active = {m.id for m in await uow.repo.active_members(principal.org, member.team_id)}
     rebalance_policy = await policy_for(uow=uow, org=principal.org, team_id=member.team_id)
+    team_row = await uow.repo.get(Team, org=principal.org, id=member.team_id, what="team")
     if only is None:
         only = await uow.repo.open_targets_of_member(principal.org, member.id, utcnow())
     for target, plan, period in only:
@@ -230,6 +233,8 @@ async def _relieve(
             absorb=policy.absorb,
             absent=absent,
         )
+        # Relief follows from an absence, so it is applied at once; the guard still flags it.
+        lifted = await lifts_team(uow, team_row, plan, outcome.total_delta_minor)
         apply_new_targets(
             uow=uow,
             plan=plan,
@@ -238,6 +243,7 @@ async def _relieve(
             reason="relief",
             actor=principal.sub,
             note=_relief_note(absence, policy.absorb, outcome.relief_minor, plan.currency),
+            flag=MANAGER_INCENTIVE if lifted else None,
         )
         plan.target_minor += outcome.total_delta_minor
         plan.unassigned_minor += outcome.pooled_minor

@@ -6,10 +6,11 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.goals.adapters.orm import Plan, Target, TargetChange, Team
+from services.goals.adapters.orm import ChangeRequest, Plan, Target, TargetChange, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import plan_adjustment
 from services.goals.handlers.access import can_manage, manages
+from services.goals.handlers.guard import hold_manual_edit, lifts_team
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, NotFound
@@ -76,39 +77,92 @@ async def target_history(
         return target, rows, nxt
 
 
-async def edit_target(cmd: EditTarget, *, uow: GoalsUnitOfWork, principal: Principal) -> Target:
-    """A manager sets a target by hand; the others balance it unless the team total changes."""
+async def changes_since_acknowledgement(
+    target_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal
+) -> tuple[Target, list[TargetChange]]:
+    """What changed a target since its rep last acknowledged it (everything, if never)."""
+    async with uow:
+        target, _, _ = await _load_target(uow, principal, target_id, write=False)
+        since = target.acknowledged_version or 0
+        stmt = uow.repo.changes(principal.org, target.id).where(TargetChange.version > since)
+        rows = (await uow.session.exec(stmt.order_by(TargetChange.version))).all()  # type: ignore[call-overload]
+        return target, list(rows)
+
+
+async def edit_target(
+    cmd: EditTarget, *, uow: GoalsUnitOfWork, principal: Principal
+) -> Target | ChangeRequest:
+    """A manager sets a target by hand; the others balance it unless the team total changes.
+
+    An edit the adjustment guard flags waits, as a change request, for a senior approver
+    (unless an admin made it).
+    """
     async with uow:
         target, team, plan = await _load_target(uow, principal, cmd.target_id, write=True)
         check_if_match(cmd.if_match, target.version)
-        active = {m.id for m in await uow.repo.active_members(principal.org, team.id)}
-        if target.member_id not in active:
-            raise Conflict("the member of this target has left the team")
         new = to_minor(cmd.amount, team.currency)
-        targets = await uow.repo.targets_of(principal.org, plan.id)
-        positions = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
-        adjustment = plan_adjustment(
-            member_id=target.member_id,
-            delta_minor=new - target.amount_minor,
-            team=positions,
-            policy=await policy_for(uow=uow, org=principal.org, team_id=team.id),
-            team_total_changes=cmd.team_total_changes,
-        )
-        apply_new_targets(
-            uow=uow,
+        if cmd.team_total_changes and not principal.is_admin:
+            if await lifts_team(uow, team, plan, new - target.amount_minor):
+                row = await hold_manual_edit(
+                    uow, principal, team, plan, target, new_minor=new, reason=cmd.reason
+                )
+                await uow.commit()
+                return row
+        await apply_edit(
+            uow,
+            team=team,
             plan=plan,
-            targets=targets,
-            new_targets=adjustment.new_targets,
-            reason="manual",
+            target=target,
+            new_minor=new,
+            team_total_changes=cmd.team_total_changes,
             actor=principal.sub,
             note=cmd.reason,
         )
-        if cmd.team_total_changes and adjustment.delta_minor:
-            plan.target_minor += adjustment.delta_minor
-            plan.version += 1
-            uow.repo.add(plan)
         await uow.commit()
-    return next(t for t in targets if t.id == target.id)
+    return target
+
+
+async def apply_edit(
+    uow: GoalsUnitOfWork,
+    *,
+    team: Team,
+    plan: Plan,
+    target: Target,
+    new_minor: int,
+    team_total_changes: bool,
+    actor: str,
+    note: str,
+    reason: str = "manual",
+    flag: str | None = None,
+) -> None:
+    """Set one target; the others balance it (within the rules) unless the team total changes."""
+    active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
+    if target.member_id not in active:
+        raise Conflict("the member of this target has left the team")
+    targets = await uow.repo.targets_of(team.org_id, plan.id)
+    target = next(t for t in targets if t.id == target.id)
+    positions = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
+    adjustment = plan_adjustment(
+        member_id=target.member_id,
+        delta_minor=new_minor - target.amount_minor,
+        team=positions,
+        policy=await policy_for(uow=uow, org=team.org_id, team_id=team.id),
+        team_total_changes=team_total_changes,
+    )
+    apply_new_targets(
+        uow=uow,
+        plan=plan,
+        targets=targets,
+        new_targets=adjustment.new_targets,
+        reason=reason,
+        actor=actor,
+        note=note,
+        flag=flag,
+    )
+    if team_total_changes and adjustment.delta_minor:
+        plan.target_minor += adjustment.delta_minor
+        plan.version += 1
+        uow.repo.add(plan)
 
 
 async def acknowledge_target(
@@ -127,6 +181,7 @@ async def acknowledge_target(
             raise Conflict("the plan is not published yet")
         if target.acknowledged_at is None:
             target.acknowledged_at = utcnow()
+            target.acknowledged_version = target.version
             uow.repo.add(target)
             uow.emit(
                 TargetAcknowledged(

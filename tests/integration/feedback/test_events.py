@@ -14,10 +14,10 @@ from sqlmodel import select
 from services.feedback.adapters.orm import Dispute as DisputeRow
 from services.feedback.adapters.orm import FeedbackNote
 from services.feedback.handlers import events as reactions
-from services.feedback.handlers.disputes import close_expired_disputes
+from services.feedback.handlers.disputes import close_expired_disputes, on_change_request_disputed
 from shared.events import feedback as events
 from shared.events import to_kafka, wrap
-from shared.events.goals import MemberLeft, TeamUpdated
+from shared.events.goals import ChangeRequestDisputed, MemberLeft, TeamUpdated
 from shared.events.performance import MemberShortfall, ShortfallDetected, TeamShortfallsDetected
 from tests.integration.feedback.conftest import member_joined
 
@@ -233,3 +233,43 @@ async def test_decided_disputes_close_when_the_response_window_runs_out(client, 
     assert closed["state"] == "closed"
     assert closed["closed_reason"] == "response_window_elapsed"
     assert (await _outbox_types(runtime)).count(events.DisputeClosed.TYPE) == 1
+
+
+def change_request_disputed(team) -> ChangeRequestDisputed:
+    """A rep of the team disputes their refused change request."""
+    return ChangeRequestDisputed(
+        org_id=team.org,
+        team_id=team.id,
+        change_request_id=uuid.uuid4(),
+        target_id=uuid.uuid4(),
+        member_id=team.reps[0],
+        period_id=uuid.uuid4(),
+        old_amount=Decimal("100000.00"),
+        new_amount=Decimal("80000.00"),
+        currency="EUR",
+        origin="request",
+        reason="Lost the Acme territory",
+        dispute_id=uuid.uuid4(),
+        rejected_by=str(team.manager),
+        rationale="Territory changes wait for next period",
+    )
+
+
+async def test_a_disputed_change_request_opens_one_escalated_target_dispute(client, runtime, team):
+    event = change_request_disputed(team)
+    processor, envelope = runtime.consumer._processor, wrap(event)
+    assert (await processor.process(record_of(event, envelope=envelope))).status == "applied"
+    again = record_of(event, offset=1, envelope=envelope)
+    assert (await processor.process(again)).status == "duplicate"
+    r = await client.get(f"/v1/disputes/{event.dispute_id}", headers=team.rep(0))
+    assert r.status_code == 200, r.text
+    dispute = r.json()
+    assert dispute["kind"] == "target" and dispute["escalated"] is True
+    assert dispute["parties"] == [str(team.reps[0]), str(team.manager)]
+    assert dispute["related"] == {"target_id": str(event.target_id)}
+    assert "Territory changes wait" in dispute["subject"]
+    # The same fact under another envelope id (a replay by goals) opens nothing new.
+    async with runtime.uow() as uow:
+        await on_change_request_disputed(event, wrap(event), uow)
+        await uow.commit()
+    assert (await _outbox_types(runtime)).count(events.DisputeOpened.TYPE) == 1

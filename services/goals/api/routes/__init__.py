@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from services.goals.api.routes import (
     availability,
+    change_requests,
     hierarchy,
     internal,
     periods,
@@ -22,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     availability.router,
     hierarchy.router,
     internal.router,
+    change_requests.router,
 ]
 TAGS: list[dict[str, str]] = [
     {"name": "roster", "description": "Teams, members and their past results."},
@@ -31,4 +33,8 @@ TAGS: list[dict[str, str]] = [
     {"name": "rebalancing", "description": "Rebalance policy, shortfall answers, approvals."},
     {"name": "availability", "description": "Absences and relief, late joiners, ramp schedules."},
     {"name": "hierarchy", "description": "Trees of teams: allocation down, roll-up of results."},
+    {
+        "name": "change-requests",
+        "description": "Governed target changes, limits, second approvers, the adjustment guard.",
+    },
 ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.goals.adapters.orm import ChangeRequest
+from services.goals.api import change_schemas as cs
 from services.goals.api import schemas
 from services.goals.api.deps import UowDep
 from services.goals.handlers import targets as handlers
@@ -40,7 +43,13 @@ async def get_target(
 @router.patch(
     "/{target_id}",
     response_model=schemas.TargetRead,
-    responses={k: P[k] for k in (401, 403, 404, 409, 412, 422)},
+    responses={
+        **{k: P[k] for k in (401, 403, 404, 409, 412, 422)},
+        202: {
+            "model": cs.ChangeRequestRead,
+            "description": "Flagged `manager_incentive`: waits for a senior approver",
+        },
+    },
 )
 async def edit_target(
     target_id: uuid.UUID,
@@ -49,8 +58,12 @@ async def edit_target(
     uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
-) -> schemas.TargetRead:
-    """Set a target by hand; the others absorb the difference unless team_total_changes."""
+) -> schemas.TargetRead | JSONResponse:
+    """Set a target by hand; the others absorb the difference unless team_total_changes.
+
+    A change of the team total that lifts the team across 100 % projected attainment is held
+    (202, a pending change request) until an admin or a manager above the team approves it.
+    """
     cmd = handlers.EditTarget(
         target_id=target_id,
         amount=body.amount,
@@ -58,9 +71,35 @@ async def edit_target(
         team_total_changes=body.team_total_changes,
         if_match=if_match,
     )
-    target = await handlers.edit_target(cmd, uow=uow, principal=principal)
-    response.headers["ETag"] = etag_of(target.version)
-    return schemas.TargetRead.of(target)
+    result = await handlers.edit_target(cmd, uow=uow, principal=principal)
+    if isinstance(result, ChangeRequest):
+        held = cs.ChangeRequestRead.of(result)
+        return JSONResponse(held.model_dump(mode="json"), status_code=202)
+    response.headers["ETag"] = etag_of(result.version)
+    return schemas.TargetRead.of(result)
+
+
+@router.get(
+    "/{target_id}/changes-since-acknowledgement",
+    response_model=cs.ChangesSinceAcknowledgement,
+    responses=R,
+)
+async def get_changes_since_acknowledgement(
+    target_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
+) -> cs.ChangesSinceAcknowledgement:
+    """What changed the target since the rep last acknowledged it, and why (all, if never)."""
+    target, rows = await handlers.changes_since_acknowledgement(
+        target_id, uow=uow, principal=principal
+    )
+    read = schemas.TargetRead.of(target)
+    return cs.ChangesSinceAcknowledgement(
+        target_id=target.id,
+        currency=target.currency,
+        acknowledged_version=target.acknowledged_version,
+        version=target.version,
+        reacknowledgement_due=read.reacknowledgement_due,
+        items=[schemas.TargetChangeRead.of(r, target.currency) for r in rows],
+    )
 
 
 @router.get("/{target_id}/history", response_model=TargetHistoryPage, responses=R)
