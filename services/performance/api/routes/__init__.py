@@ -2,11 +2,19 @@
 
 from fastapi import APIRouter
 
-from services.performance.api.routes import attainment, deliveries, sales, webhooks
+from services.performance.api.routes import attainment, crm_status, deliveries, fx, sales, webhooks
 
-ROUTERS: list[APIRouter] = [webhooks.router, deliveries.router, sales.router, attainment.router]
+ROUTERS: list[APIRouter] = [
+    webhooks.router,
+    deliveries.router,
+    crm_status.router,
+    sales.router,
+    fx.router,
+    attainment.router,
+]
 TAGS: list[dict[str, str]] = [
     {"name": "webhooks", "description": "CRM webhook intake and webhook secret rotation."},
     {"name": "sales", "description": "Sales from CRMs and manual entry, with split credit."},
+    {"name": "currencies", "description": "A period's exchange rates and their audit trail."},
     {"name": "attainment", "description": "Attainment, pace, leaderboard and evaluation."},
 ]
