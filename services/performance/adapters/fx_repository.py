@@ -181,7 +181,11 @@ class FxRepository:
         rows = await self.session.exec(
             select(FxRateChange)
             .where(FxRateChange.period_id == period_id)
-            .order_by(col(FxRateChange.changed_at).desc(), col(FxRateChange.id))
+            .order_by(
+                col(FxRateChange.changed_at).desc(),
+                col(FxRateChange.into_currency),
+                col(FxRateChange.from_currency),
+            )
             .limit(limit)
         )
         changes = list(rows.all())

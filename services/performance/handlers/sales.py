@@ -116,6 +116,8 @@ async def _revalue(
     team = await uow.repo.team(org_id=sale.org_id, team_id=sale.team_id) if sale.team_id else None
     if team is None or not sale.currency_mismatch:
         return {}
+    # A rate change holds the team rows while it re-values: read the rates only after it is done.
+    await uow.repo.lock_team(org_id=sale.org_id, team_id=team.id)
     rates = await uow.fx.rates_for(
         period_ids=[p.id for p in periods], source=sale.currency, into=team.currency
     )

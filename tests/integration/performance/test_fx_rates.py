@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from services.performance.adapters.orm import EvaluationDue, FxRate, FxRateChange, SaleValuation
 from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TeamCreated
 from tests.conftest import auth
-from tests.integration.performance.conftest import ORG, Q4_END, Q4_START, PerfApp
+from tests.integration.performance.conftest import FROZEN, ORG, Q4_END, Q4_START, PerfApp
 from tests.integration.performance.test_webhooks import (
     GENERIC_BODY,
     GENERIC_SECRET,
@@ -82,7 +82,8 @@ async def test_a_sale_counts_at_the_period_rate_and_is_revalued_when_the_rate_ch
     assert sale["currency_mismatch"] is False and sale["version"] == 2
     assert await perf.achieved_total() == 1_150_000
 
-    # 12,500.00 * 0.933337 = 11,666.7125 EUR: rounded once, to 11,666.71.
+    # An hour later, 12,500.00 * 0.933337 = 11,666.7125 EUR: rounded once, to 11,666.71.
+    perf.runtime.clock = lambda: FROZEN + timedelta(hours=1)
     second = await put_rates(perf, {"rates": {"USD": "0.933337"}})
     assert second.status_code == 200, second.text
     assert await perf.achieved_total() == 1_166_671

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -116,9 +117,7 @@ def test_conversion_is_the_exact_product_rounded_once_half_up(amount, source, in
 def test_the_split_of_a_converted_sale_adds_up_to_the_converted_amount(amount, rate, cuts):
     # Rounded once: the sale is converted whole, then split exactly by largest remainder.
     bounds = [0, *sorted(cuts), 100]
-    split = {
-        uuid.UUID(int=i + 10): Decimal(b - a) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
-    }
+    split = {uuid.UUID(int=i + 10): Decimal(b - a) for i, (a, b) in enumerate(pairwise(bounds))}
     valued = value_sale(amount, currency="USD", team_currency="JPY", rates={PERIOD: rate})
     if PERIOD not in valued:
         return  # beyond the largest amount: not valued
