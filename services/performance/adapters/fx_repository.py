@@ -100,6 +100,17 @@ class FxRepository:
         )
         return list((await self.session.exec(stmt)).all())
 
+    async def periods_overlapping(self, *, period: Period) -> list[Period]:
+        """The org's periods sharing any instant with a period (itself included)."""
+        rows = await self.session.exec(
+            select(Period).where(
+                Period.org_id == period.org_id,
+                Period.starts_at < as_utc(period.ends_at),
+                Period.ends_at > as_utc(period.starts_at),
+            )
+        )
+        return list(rows.all())
+
     async def valuations(self, *, sale_id: uuid.UUID) -> dict[uuid.UUID, SaleValuation]:
         """A sale's valuations by period."""
         rows = await self.session.exec(

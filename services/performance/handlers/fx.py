@@ -1,9 +1,9 @@
 """Exchange rates of a period: setting them re-values that period's sales in other currencies.
 
-A rate change goes through the sales' own path (``sales.settle``): each converted sale of the
-period gets its new valuation, attainment moves by the difference, a ``sale_adjusted`` fact is
-emitted and the touched teams are marked for evaluation. The change and what it did to each sale
-are kept as an audit trail.
+A rate change does what a sale change does (``sales.settle``), for all the period's sales in the
+changed currencies at once: each gets its new valuation, attainment moves by the difference, a
+``sale_adjusted`` fact is emitted and the touched teams are marked for evaluation. The change
+and what it did to each sale are kept as an audit trail.
 """
 
 from __future__ import annotations
@@ -15,14 +15,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from services.performance.adapters.orm import FxRate, FxRateChange, Period, SaleRevaluation
+from services.performance.adapters.orm import (
+    FxRate,
+    FxRateChange,
+    Period,
+    SaleRevaluation,
+    SaleValuation,
+)
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
-from services.performance.domain.fx import check_currency, check_rates, value_sale
+from services.performance.domain.fx import Valuation, check_currency, check_rates, value_sale
 from services.performance.domain.sales import credited_amounts
-from services.performance.handlers.sales import contributions, settle
+from services.performance.handlers.sales import Contributions, sale_fact
 from shared.auth import Principal
 from shared.domain_errors import InvalidInput, NotFound
 from shared.events.performance import SaleAdjusted
+from shared.timeutil import as_utc, utcnow
+
+#: Sales re-valued per round of queries (well inside every database's bound-parameter limit).
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -128,37 +138,95 @@ async def _revalue_period(
     changes: Mapping[str, FxRateChange],
     now: datetime,
 ) -> int:
-    """Re-value the period's active sales in the changed currencies, recording each one."""
+    """Re-value the period's active sales in the changed currencies, in a few set-based steps."""
     sales = await uow.fx.sales_to_revalue(
         org_id=period.org_id, period=period, into=into, currencies=changes
     )
-    for sale in sales:
-        old = (await uow.fx.valuations(sale_id=sale.id)).get(period.id)
-        old_minor = old.counted_minor if old is not None else None  # the row changes in place
-        before = await contributions(uow, sale)
-        sale.version += 1
-        sale.updated_at = now
-        valued = await settle(
-            uow,
-            sale=sale,
-            before=before,
-            now=now,
-            fact=SaleAdjusted,
-            old_amount_minor=sale.amount_minor,
-        )
-        new = valued.get(period.id)
-        uow.fx.add(
-            SaleRevaluation.model_validate(
-                {
-                    "change_id": changes[sale.currency].id,
-                    "sale_id": sale.id,
-                    "currency": into,
-                    "old_counted_minor": old_minor,
-                    "new_counted_minor": new.counted_minor if new is not None else None,
-                }
+    rates = {code: Decimal(c.new_rate) for code, c in changes.items() if c.new_rate is not None}
+    periods = await uow.fx.periods_overlapping(period=period)
+    deltas: Contributions = defaultdict(int)
+    for start in range(0, len(sales), _CHUNK):
+        chunk = sales[start : start + _CHUNK]
+        credits = await uow.repo.credits_of(s.id for s in chunk)
+        stored = await uow.fx.valuations_of(s.id for s in chunk)
+        wanted = {c.member_id for cs in credits.values() for c in cs}
+        members = await uow.repo.members(org_id=period.org_id, ids=wanted)
+        for sale in chunk:
+            current = {v.period_id: v for v in stored[sale.id]}
+            old = current.get(period.id)
+            old_minor = old.counted_minor if old is not None else None
+            rate = rates.get(sale.currency)
+            valued = value_sale(
+                sale.amount_minor,
+                currency=sale.currency,
+                team_currency=into,
+                rates={period.id: rate} if rate is not None else {},
             )
-        )
+            new = valued.get(period.id)
+            split = {c.member_id: Decimal(c.percent) for c in credits[sale.id]}
+            before = credited_amounts(old_minor, split) if old_minor is not None else {}
+            after = credited_amounts(new.counted_minor, split) if new is not None else {}
+            for member_id in before.keys() | after.keys():
+                member = members.get(member_id)
+                team_id = member.team_id if member is not None else sale.team_id
+                if team_id is not None:
+                    key = (member_id, team_id, period.id)
+                    deltas[key] += after.get(member_id, 0) - before.get(member_id, 0)
+            await uow.fx.replace_valuations(
+                sale=sale, current={period.id: old} if old else {}, valued=valued, at=now
+            )
+            sale.version += 1
+            sale.updated_at = now
+            uow.fx.add(sale)
+            held = {p: _domain(v) for p, v in current.items() if p != period.id} | valued
+            closed = as_utc(sale.closed_at)
+            containing = [p for p in periods if as_utc(p.starts_at) <= closed < as_utc(p.ends_at)]
+            uow.emit(
+                sale_fact(sale, SaleAdjusted, credits[sale.id], containing, sale.amount_minor, held)
+            )
+            uow.fx.add(
+                SaleRevaluation.model_validate(
+                    {
+                        "change_id": changes[sale.currency].id,
+                        "sale_id": sale.id,
+                        "currency": into,
+                        "old_counted_minor": old_minor,
+                        "new_counted_minor": new.counted_minor if new is not None else None,
+                    }
+                )
+            )
+        await uow.repo.flush()
+    await _apply_deltas(uow, period, deltas)
     return len(sales)
+
+
+async def _apply_deltas(uow: PerformanceUnitOfWork, period: Period, deltas: Contributions) -> None:
+    """Move attainment by what the re-valuation changed and ask for the teams' evaluation."""
+    teams = sorted({team for _, team, _ in deltas}, key=str)
+    for team_id in teams:  # those working in `into` are held already; the order is settle's
+        await uow.repo.lock_team(org_id=period.org_id, team_id=team_id)
+    await _add_achieved(uow, period, deltas)
+    marked_at = utcnow()  # wall clock, as settle marks: the debounce is about real quiet
+    for team_id in teams:
+        await uow.repo.mark_evaluation_due(
+            org_id=period.org_id, team_id=team_id, period_id=period.id, at=marked_at
+        )
+
+
+async def _add_achieved(uow: PerformanceUnitOfWork, period: Period, deltas: Contributions) -> None:
+    for (member_id, team_id, period_id), delta in sorted(deltas.items(), key=str):
+        if delta:
+            await uow.repo.add_achieved(
+                org_id=period.org_id,
+                team_id=team_id,
+                member_id=member_id,
+                period_id=period_id,
+                delta_minor=delta,
+            )
+
+
+def _domain(row: SaleValuation) -> Valuation:
+    return Valuation(row.period_id, row.currency, Decimal(row.rate), row.counted_minor)
 
 
 async def rebuild_period_valuations(
@@ -174,6 +242,7 @@ async def rebuild_period_valuations(
         sales = await uow.fx.sales_to_revalue(
             org_id=period.org_id, period=period, into=into, currencies=table
         )
+        deltas: Contributions = defaultdict(int)
         for sale in sales:
             valued = value_sale(
                 sale.amount_minor,
@@ -181,22 +250,16 @@ async def rebuild_period_valuations(
                 team_currency=into,
                 rates={period.id: table[sale.currency]},
             )
-            current = await uow.fx.valuations(sale_id=sale.id)
-            await uow.fx.replace_valuations(sale=sale, current=current, valued=valued, at=now)
+            # This period's valuations were just dropped; the sale's others stay as they are.
+            await uow.fx.replace_valuations(sale=sale, current={}, valued=valued, at=now)
             if period.id not in valued or sale.team_id is None:
                 continue
             credits = await uow.repo.credits(sale_id=sale.id)
             split = {c.member_id: Decimal(c.percent) for c in credits}
-            for member_id, minor in credited_amounts(
-                valued[period.id].counted_minor, split
-            ).items():
-                await uow.repo.add_achieved(
-                    org_id=period.org_id,
-                    team_id=sale.team_id,
-                    member_id=member_id,
-                    period_id=period.id,
-                    delta_minor=minor,
-                )
+            counted = valued[period.id].counted_minor
+            for member_id, minor in credited_amounts(counted, split).items():
+                deltas[(member_id, sale.team_id, period.id)] += minor
+        await _add_achieved(uow, period, deltas)
 
 
 async def get_fx_rates(

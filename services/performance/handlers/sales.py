@@ -169,7 +169,7 @@ async def settle(
                 delta_minor=delta,
             )
     if emitted is not None:
-        uow.emit(_sale_fact(sale, emitted, credits, periods, old_amount_minor, valued))
+        uow.emit(sale_fact(sale, emitted, credits, periods, old_amount_minor, valued))
     # Evaluated once the burst settles (jobs.evaluate_settled), so a backfill does not
     # rebalance on half its data and a sale does not pay for a whole team's evaluation.
     marked_at = utcnow()
@@ -180,7 +180,7 @@ async def settle(
     return valued
 
 
-def _sale_fact(
+def sale_fact(
     sale: Sale,
     fact: type,
     credits: list[SaleCredit],
@@ -188,6 +188,7 @@ def _sale_fact(
     old_amount_minor: int | None,
     valued: Mapping[uuid.UUID, Valuation],
 ) -> SaleRecorded | SaleAdjusted | SaleReversed:
+    """The fact of a sale change, naming its most specific period and what it counts for there."""
     # The most specific period (a quarter rather than the year) names the sale's period.
     period = min(periods, key=lambda p: as_utc(p.ends_at) - as_utc(p.starts_at), default=None)
     valuation = valued.get(period.id) if period is not None else None

@@ -264,3 +264,52 @@ async def test_a_period_whose_bounds_change_values_the_sales_it_now_holds(perf_d
     assert await perf.achieved_total() == 0 and await perf.count(SaleValuation) == 0
     await perf.react(moved.model_copy(update={"ends_on": date(2026, 12, 31), "ends_at": Q4_END}))
     assert await perf.achieved_total() == 1_150_000 and await perf.count(SaleValuation) == 1
+
+
+async def test_overlapping_periods_value_a_sale_each_at_its_own_rate(perf_db: PerfApp):
+    perf = perf_db
+    s = await perf.seed()
+    year = uuid.uuid4()
+    await perf.react(
+        PeriodDefined(
+            org_id=ORG,
+            period_id=year,
+            name="2026",
+            starts_on=date(2026, 1, 1),
+            ends_on=date(2026, 12, 31),
+            timezone="UTC",
+            starts_at=Q4_START.replace(month=1),
+            ends_at=Q4_END,
+        )
+    )
+    await perf.set_secret("generic", GENERIC_SECRET)
+    await usd_sale(perf)
+    await put_rates(perf, {"rates": {"USD": "0.92"}})
+    await put_rates(perf, {"rates": {"USD": "0.90"}}, period=year)
+    [sale] = await ana_sales(perf)
+    assert sale["counted_amount"] is None and sale["currency_mismatch"] is False
+    assert sorted((v["period_id"], v["amount"]) for v in sale["valuations"]) == sorted(
+        [(str(s.period_id), "11500.00"), (str(year), "11250.00")]
+    )
+    assert await _achieved_by_period(perf) == {s.period_id: 1_150_000, year: 1_125_000}
+    # The quarter grows by a day: its figures are rebuilt from its sales, the year's stay.
+    await perf.react(
+        PeriodDefined(
+            org_id=ORG,
+            period_id=s.period_id,
+            name="2026-Q4",
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 12, 31),
+            timezone="UTC",
+            starts_at=Q4_START,
+            ends_at=Q4_END.replace(day=2),
+        )
+    )
+    assert await _achieved_by_period(perf) == {s.period_id: 1_150_000, year: 1_125_000}
+    assert await perf.count(SaleValuation) == 2
+
+
+async def _achieved_by_period(perf: PerfApp) -> dict[uuid.UUID, int]:
+    async with perf.runtime.engine.connect() as conn:
+        rows = await conn.execute(sa.text("SELECT period_id, achieved_minor FROM attainment"))
+        return {uuid.UUID(str(p)): int(a) for p, a in rows if a}
