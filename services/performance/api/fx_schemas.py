@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -18,12 +19,18 @@ _RATE_LENGTH = 40
 _PERIOD = "0b7c2d4e-1f3a-4b5c-8d6e-7f8091a2b3c4"
 
 
+_RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+_CODE_PATTERN = r"^[A-Z]{3}$"
+
+
 def _rate_string(value: object) -> object:
-    """Accept rates only as decimal strings: a JSON number may already have lost digits."""
+    """Accept rates only as plain decimal strings: a JSON number may already have lost digits."""
     if isinstance(value, bool | int | float):
         raise ValueError('rates are decimal strings, e.g. "0.9200", never JSON numbers')
     if isinstance(value, str) and len(value) > _RATE_LENGTH:
         raise ValueError(f"rates have at most {_RATE_LENGTH} characters")
+    if isinstance(value, str) and not re.fullmatch(_RATE_PATTERN, value):
+        raise ValueError('rates are plain decimals, e.g. "0.9200" (no sign, exponent or spaces)')
     return value
 
 
@@ -34,7 +41,7 @@ Rate = Annotated[
         {
             "type": "string",
             "format": "decimal",
-            "pattern": r"^[0-9]+(\.[0-9]+)?$",
+            "pattern": _RATE_PATTERN,
             "maxLength": _RATE_LENGTH,
             "examples": ["0.9200"],
             "description": (
@@ -44,7 +51,7 @@ Rate = Annotated[
         }
     ),
 ]
-Code = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+Code = Annotated[str, Field(min_length=3, max_length=3, pattern=_CODE_PATTERN)]
 
 
 class FxRatesPut(BaseModel):
@@ -54,6 +61,7 @@ class FxRatesPut(BaseModel):
         max_length=RATES_MAX,
         examples=[{"USD": "0.9200", "GBP": "1.1650"}],
         description="By ISO 4217 code: the rate from that currency into `into`",
+        json_schema_extra={"propertyNames": {"pattern": _CODE_PATTERN}},
     )
     into: Code | None = Field(
         None,
