@@ -56,7 +56,7 @@ async def crm_status(
     since = as_utc(now) - WINDOW
     async with uow:
         secrets = await uow.health.secrets_since(org_id=org_id, now=now)
-        counts = await uow.health.outcome_counts(org_id=org_id, since=since)
+        counts = await uow.health.outcome_counts(org_id=org_id, sources=SOURCES, since=since)
         latest = await uow.health.latest(org_id=org_id, sources=SOURCES)
         refusals = await uow.health.refusals(org_id=org_id)  # bounded: hours of the retention
     hour = since.replace(minute=0, second=0, microsecond=0)
