@@ -137,11 +137,8 @@ async def settle(
     now: datetime,
     fact: type[SaleRecorded | SaleAdjusted | SaleReversed] | None,
     old_amount_minor: int | None = None,
-) -> dict[uuid.UUID, Valuation]:
-    """Apply a sale change to attainment, emit its fact and ask for the touched teams' evaluation.
-
-    Returns what a sale in another currency now counts for, by period (empty for the others).
-    """
+) -> None:
+    """Apply a sale change to attainment, emit its fact and ask for the touched teams' evaluation."""
     uow.repo.add(sale)
     await uow.repo.flush()
     emitted = fact if sale.team_id is not None else None
@@ -177,7 +174,6 @@ async def settle(
         await uow.repo.mark_evaluation_due(
             org_id=sale.org_id, team_id=team_id, period_id=period_id, at=marked_at
         )
-    return valued
 
 
 def sale_fact(
