@@ -39,6 +39,11 @@ class _SaleFacts(Event):
     version: int
     #: Who the deal was won (or lost) against, when the CRM said.
     competitor: str | None = None
+    # What the sale counts for in period_id, in the team's currency: the amount itself, or the
+    # amount converted at the period's rate (fx_rate); null while no rate values it.
+    counted_amount: Decimal | None = None
+    counted_currency: str | None = None
+    fx_rate: Decimal | None = None
 
 
 class SaleRecorded(_SaleFacts):

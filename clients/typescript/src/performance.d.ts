@@ -124,7 +124,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/crm-settings/hubspot": {
+    "/v1/crm/status": {
         parameters: {
             query?: never;
             header?: never;
@@ -132,15 +132,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get Hubspot Settings
-         * @description The org's HubSpot stage map (empty: won and lost come from HubSpot's flags alone).
+         * Read Crm Status
+         * @description Read each CRM connection's health: secret, last delivery, last day's outcomes, last error.
          */
-        get: operations["get_hubspot_settings"];
-        /**
-         * Put Hubspot Settings
-         * @description Set the HubSpot stage ids that mean won or lost, overriding HubSpot's own flags.
-         */
-        put: operations["put_hubspot_settings"];
+        get: operations["read_crm_status"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -160,6 +156,50 @@ export interface paths {
          * @description A member's attainment in a period (or in every period with a target).
          */
         get: operations["get_member_attainment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/periods/{period_id}/fx-rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Fx Rates
+         * @description Read a period's rate tables, one per currency converted into.
+         */
+        get: operations["read_fx_rates"];
+        /**
+         * Put Fx Rates
+         * @description Set a period's rates into a team currency; its sales in changed currencies are re-valued.
+         */
+        put: operations["put_fx_rates"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/periods/{period_id}/fx-rates/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Fx Rate Changes
+         * @description List a period's rate changes, newest first: who, when, old and new rate, sales re-valued.
+         */
+        get: operations["list_fx_rate_changes"];
         put?: never;
         post?: never;
         delete?: never;
@@ -592,6 +632,19 @@ export interface components {
             percent: string;
         };
         /**
+         * CrmStatusRead
+         * @description Every CRM source's connection health, as of a moment.
+         */
+        CrmStatusRead: {
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            /** Sources */
+            sources: components["schemas"]["SourceStatusRead"][];
+        };
+        /**
          * DeadLetterRead
          * @description A record a consumer gave up on, with its error.
          */
@@ -680,36 +733,210 @@ export interface components {
             type: string;
         };
         /**
-         * HubSpotStagesIn
-         * @description Stage ids that mean won or lost whatever HubSpot's flags say; absent: the flags decide.
+         * FxRateChangeRead
+         * @description One rate set, changed or removed (old or new rate null), and the sales it re-valued.
          */
-        HubSpotStagesIn: {
+        FxRateChangeRead: {
             /**
-             * Lost Stages
-             * @example [
-             *       "87654322"
-             *     ]
+             * Changed At
+             * Format: date-time
              */
-            lost_stages?: string[] | null;
+            changed_at: string;
+            /** Changed By */
+            changed_by: string;
             /**
-             * Won Stages
-             * @example [
-             *       "87654321"
-             *     ]
+             * Currency
+             * @description The currency converted from
+             * @example USD
              */
-            won_stages?: string[] | null;
+            currency: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Into
+             * @example EUR
+             */
+            into: string;
+            /**
+             * New Rate
+             * @example 0.9400
+             */
+            new_rate: string | null;
+            /**
+             * Old Rate
+             * @example 0.9200
+             */
+            old_rate: string | null;
+            /**
+             * Period Id
+             * Format: uuid
+             */
+            period_id: string;
+            /** Revaluations */
+            revaluations: components["schemas"]["SaleRevaluationRead"][];
         };
         /**
-         * HubSpotStagesRead
-         * @description An org's HubSpot stage map; null sides are left to HubSpot's hs_is_closed(_won) flags.
+         * FxRateTableRead
+         * @description A period's rates into one currency.
          */
-        HubSpotStagesRead: {
-            /** Lost Stages */
-            lost_stages: string[] | null;
+        FxRateTableRead: {
+            /**
+             * Into
+             * @example EUR
+             */
+            into: string;
+            /**
+             * Rates
+             * @example {
+             *       "GBP": "1.1650",
+             *       "USD": "0.9200"
+             *     }
+             */
+            rates: {
+                [key: string]: string;
+            };
             /** Updated At */
             updated_at: string | null;
-            /** Won Stages */
-            won_stages: string[] | null;
+            /**
+             * Updated By
+             * @description Subject of the admin who last set a rate
+             */
+            updated_by: string | null;
+        };
+        /**
+         * FxRatesPut
+         * @description A period's rates into one currency; currencies left out have no rate any more.
+         */
+        FxRatesPut: {
+            /**
+             * Into
+             * @description The team currency converted into; may be left out when all teams share one
+             * @example EUR
+             */
+            into?: string | null;
+            /**
+             * Rates
+             * @description By ISO 4217 code: the rate from that currency into `into`
+             * @example {
+             *       "GBP": "1.1650",
+             *       "USD": "0.9200"
+             *     }
+             */
+            rates: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * FxRatesRead
+         * @description Every rate table of a period.
+         */
+        FxRatesRead: {
+            /**
+             * Period Id
+             * Format: uuid
+             * @example 0b7c2d4e-1f3a-4b5c-8d6e-7f8091a2b3c4
+             */
+            period_id: string;
+            /** Tables */
+            tables: components["schemas"]["FxRateTableRead"][];
+        };
+        /**
+         * FxRatesSet
+         * @description The table as set, the currencies whose rate changed and how many sales were re-valued.
+         */
+        FxRatesSet: {
+            /**
+             * Changed
+             * @example [
+             *       "USD"
+             *     ]
+             */
+            changed: string[];
+            /**
+             * Into
+             * @example EUR
+             */
+            into: string;
+            /**
+             * Period Id
+             * Format: uuid
+             * @example 0b7c2d4e-1f3a-4b5c-8d6e-7f8091a2b3c4
+             */
+            period_id: string;
+            /**
+             * Rates
+             * @example {
+             *       "GBP": "1.1650",
+             *       "USD": "0.9200"
+             *     }
+             */
+            rates: {
+                [key: string]: string;
+            };
+            /**
+             * Revalued
+             * @description Sales of the period valued anew
+             * @example 12
+             */
+            revalued: number;
+            /** Updated At */
+            updated_at: string | null;
+            /**
+             * Updated By
+             * @description Subject of the admin who last set a rate
+             */
+            updated_by: string | null;
+        };
+        /**
+         * LastDeliveryRead
+         * @description The newest verified delivery of a source.
+         */
+        LastDeliveryRead: {
+            /**
+             * Delivery Id
+             * Format: uuid
+             */
+            delivery_id: string;
+            /**
+             * Outcome
+             * @example processed
+             */
+            outcome: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+        };
+        /**
+         * LastErrorRead
+         * @description The newest failure: a delivery that failed or was malformed, or a refused one.
+         */
+        LastErrorRead: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Delivery Id
+             * @description The stored delivery, if it was stored
+             */
+            delivery_id: string | null;
+            /**
+             * Kind
+             * @description failed | malformed (a stored delivery) | rejected (bad signature or stale timestamp) | no_secret
+             * @example rejected
+             */
+            kind: string;
+            /**
+             * Message
+             * @example no signature matches
+             */
+            message: string;
         };
         /**
          * LeaderboardEntry
@@ -954,10 +1181,16 @@ export interface components {
              */
             closed_at: string;
             /**
-             * Competitor
-             * @example Globex
+             * Counted Amount
+             * @description What the sale counts for, in counted_currency: the amount itself, or the amount converted at its period's rate (fx_rate), rounded once. Null while no rate values it (or when overlapping periods value it differently: see valuations)
+             * @example 16790.00
              */
-            competitor?: string | null;
+            counted_amount: string | null;
+            /**
+             * Counted Currency
+             * @example EUR
+             */
+            counted_currency: string | null;
             /** Credits */
             credits: components["schemas"]["CreditRead"][];
             /**
@@ -967,7 +1200,7 @@ export interface components {
             currency: string;
             /**
              * Currency Mismatch
-             * @description In another currency than the team's: not counted
+             * @description In another currency than the team's and valued at no period's rate: not counted
              */
             currency_mismatch: boolean;
             /**
@@ -976,18 +1209,17 @@ export interface components {
              */
             external_id: string | null;
             /**
+             * Fx Rate
+             * @description The rate used, if converted
+             * @example 0.9200
+             */
+            fx_rate: string | null;
+            /**
              * Id
              * Format: uuid
              * @example 8f3c1d2e-6a7b-4c5d-9e0f-1a2b3c4d5e6f
              */
             id: string;
-            /**
-             * Loss Reasons
-             * @example [
-             *       "price"
-             *     ]
-             */
-            loss_reasons?: string[];
             /** Owner Email */
             owner_email: string | null;
             /**
@@ -1002,16 +1234,46 @@ export interface components {
             source: string;
             /**
              * Status
-             * @description lost: a closed-lost deal, kept for the competitor view and never counted
              * @enum {string}
              */
-            status: "active" | "reversed" | "lost";
+            status: "active" | "reversed";
             /** Team Id */
             team_id: string | null;
             /** Unassigned */
             unassigned: boolean;
+            /**
+             * Valuations
+             * @description A converted sale's value in each period whose rate values it
+             */
+            valuations: components["schemas"]["ValuationRead"][];
             /** Version */
             version: number;
+        };
+        /**
+         * SaleRevaluationRead
+         * @description What one rate change did to one sale (null: it did not count).
+         */
+        SaleRevaluationRead: {
+            /**
+             * Currency
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * New Counted
+             * @example 17155.00
+             */
+            new_counted: string | null;
+            /**
+             * Old Counted
+             * @example 16790.00
+             */
+            old_counted: string | null;
+            /**
+             * Sale Id
+             * Format: uuid
+             */
+            sale_id: string;
         };
         /**
          * SecretRotated
@@ -1062,6 +1324,41 @@ export interface components {
              * @example whsec_YXR0YWluLWdlbmVyaWMtdGVzdC1zZWNyZXQtMDAwMQ==
              */
             secret: string;
+        };
+        /**
+         * SourceStatusRead
+         * @description One CRM source's connection health.
+         */
+        SourceStatusRead: {
+            /**
+             * Last 24H
+             * @description Deliveries received in the last 24 hours by outcome, plus refused ones (counted by the hour they fell in, for sources with a secret)
+             * @example {
+             *       "failed": 0,
+             *       "fetching": 0,
+             *       "malformed": 1,
+             *       "processed": 41,
+             *       "received": 0,
+             *       "refused": 3
+             *     }
+             */
+            last_24h: {
+                [key: string]: number;
+            };
+            last_delivery: components["schemas"]["LastDeliveryRead"] | null;
+            last_error: components["schemas"]["LastErrorRead"] | null;
+            /** Secret Set */
+            secret_set: boolean;
+            /**
+             * Secret Since
+             * @description When the newest valid secret was set
+             */
+            secret_since: string | null;
+            /**
+             * Source
+             * @example hubspot
+             */
+            source: string;
         };
         /**
          * TeamAttainmentRead
@@ -1155,6 +1452,39 @@ export interface components {
              * @example 0.7
              */
             struggling_below?: string;
+        };
+        /**
+         * ValuationRead
+         * @description What a sale in another currency counts for in one period, at that period's rate.
+         */
+        ValuationRead: {
+            /**
+             * Amount
+             * @description In the team's currency
+             * @example 16790.00
+             */
+            amount: string;
+            /**
+             * Currency
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * Period Id
+             * Format: uuid
+             */
+            period_id: string;
+            /**
+             * Rate
+             * @description 1 unit of the sale's currency in this one
+             * @example 0.9200
+             */
+            rate: string;
+            /**
+             * Valued At
+             * Format: date-time
+             */
+            valued_at: string;
         };
         /**
          * WebhookAccepted
@@ -1800,7 +2130,7 @@ export interface operations {
             };
         };
     };
-    get_hubspot_settings: {
+    read_crm_status: {
         parameters: {
             query?: never;
             header?: never;
@@ -1815,112 +2145,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HubSpotStagesRead"];
-                };
-            };
-            /** @description Missing or invalid token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed for this role */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The body did not arrive in time */
-            408: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request body is larger than this route accepts */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit reached; retry after the Retry-After seconds */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many or too large request headers */
-            431: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    put_hubspot_settings: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["HubSpotStagesIn"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HubSpotStagesRead"];
-                };
-            };
-            /** @description The body is not well-formed JSON */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["CrmStatusRead"];
                 };
             };
             /** @description Missing or invalid token */
@@ -2017,6 +2242,330 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AttainmentRead"][];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_fx_rates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                period_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FxRatesRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_fx_rates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                period_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FxRatesPut"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FxRatesSet"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_fx_rate_changes: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                period_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FxRateChangeRead"][];
                 };
             };
             /** @description Missing or invalid token */

@@ -20,6 +20,8 @@ metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
 
 _TZ = sa.DateTime(timezone=True)
+#: Deliveries that ended in an error (the partial index and the health view share the condition).
+FAILED_OUTCOMES = "outcome IN ('failed', 'malformed')"
 
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
@@ -131,7 +133,20 @@ class WebhookDelivery(Base, table=True):
 
     __tablename__ = "webhook_delivery"
     # The processor takes pending deliveries in arrival order: one index serves that query.
-    __table_args__ = (sa.Index("ix_webhook_delivery_outcome_arrival", "outcome", "arrival"),)
+    __table_args__ = (
+        sa.Index("ix_webhook_delivery_outcome_arrival", "outcome", "arrival"),
+        # The connection health view: a source's latest deliveries and its last day's counts...
+        sa.Index("ix_webhook_delivery_org_source_received", "org_id", "source", "received_at"),
+        # ...and its latest failure, from an index holding only the (few) failed deliveries.
+        sa.Index(
+            "ix_webhook_delivery_org_source_failed",
+            "org_id",
+            "source",
+            "processed_at",
+            postgresql_where=sa.text(FAILED_OUTCOMES),
+            sqlite_where=sa.text(FAILED_OUTCOMES),
+        ),
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
@@ -319,3 +334,86 @@ class Absence(Base, table=True):
     starts_on: date
     ends_on: date
     kind: str
+
+
+# -- currency conversion ----------------------------------------------------------------------
+
+
+class FxRate(Base, table=True):
+    """A period's exact rate from one currency into a team currency, as an admin set it."""
+
+    __tablename__ = "fx_rate"
+
+    period_id: uuid.UUID = Field(primary_key=True)
+    into_currency: str = Field(primary_key=True, max_length=3)
+    from_currency: str = Field(primary_key=True, max_length=3)
+    org_id: uuid.UUID = Field(index=True)
+    rate: str = Field(max_length=40)  # decimal text: exact
+    set_by: str = Field(max_length=200)
+    set_at: datetime = Field(sa_type=_TZ)
+
+
+class SaleValuation(Base, table=True):
+    """What a sale in another currency counts for in a period, at the rate used."""
+
+    __tablename__ = "sale_valuation"
+    __table_args__ = (sa.Index("ix_sale_valuation_period", "period_id"),)
+
+    sale_id: uuid.UUID = Field(primary_key=True)
+    period_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID
+    currency: str = Field(max_length=3)
+    rate: str = Field(max_length=40)
+    counted_minor: int = minor_units()
+    valued_at: datetime = Field(sa_type=_TZ)
+
+
+class FxRateChange(Base, table=True):
+    """One rate set, changed or removed: who, when, the old and the new rate."""
+
+    __tablename__ = "fx_rate_change"
+    __table_args__ = (sa.Index("ix_fx_rate_change_period", "period_id", "changed_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID
+    period_id: uuid.UUID
+    into_currency: str = Field(max_length=3)
+    from_currency: str = Field(max_length=3)
+    old_rate: str | None = Field(default=None, max_length=40)
+    new_rate: str | None = Field(default=None, max_length=40)
+    changed_by: str = Field(max_length=200)
+    changed_at: datetime = Field(sa_type=_TZ)
+
+
+class SaleRevaluation(Base, table=True):
+    """A sale re-valued by a rate change: what it counted for before and after (null: nothing)."""
+
+    __tablename__ = "sale_revaluation"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    change_id: uuid.UUID = Field(index=True)
+    sale_id: uuid.UUID = Field(index=True)
+    currency: str = Field(max_length=3)
+    old_counted_minor: int | None = minor_units(default=None)
+    new_counted_minor: int | None = minor_units(default=None)
+
+
+# -- connection health ------------------------------------------------------------------------
+
+
+class WebhookRefusal(Base, table=True):
+    """Refused deliveries of a source with a secret, counted per hour: one row, never a body.
+
+    Only (org, source) pairs that have a secret are counted, so a flood at made-up org ids adds
+    no rows; and hours older than a day or two are purged with the rejection audit records.
+    """
+
+    __tablename__ = "webhook_refusal"
+
+    org_id: uuid.UUID = Field(primary_key=True)
+    source: str = Field(primary_key=True, max_length=20)
+    hour: datetime = Field(primary_key=True, sa_type=_TZ)
+    refused: int = 0
+    last_at: datetime = Field(sa_type=_TZ)
+    last_reason: str = Field(max_length=20)
+    last_error: str = Field(max_length=500)

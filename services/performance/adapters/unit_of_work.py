@@ -9,6 +9,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.performance.adapters.delivery_repository import DeliveryRepository
+from services.performance.adapters.fx_repository import FxRepository
+from services.performance.adapters.health_repository import HealthRepository
 from services.performance.adapters.repository import PerformanceRepository
 from shared.secrets import SecretBox
 from shared.uow import UnitOfWork
@@ -19,6 +21,8 @@ class PerformanceUnitOfWork(UnitOfWork):
 
     repo: PerformanceRepository
     deliveries: DeliveryRepository
+    fx: FxRepository
+    health: HealthRepository
 
     def __init__(self, *args: Any, secrets: SecretBox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -29,6 +33,8 @@ class PerformanceUnitOfWork(UnitOfWork):
         """Bind this service's repositories to the session."""
         self.repo = PerformanceRepository(session)
         self.deliveries = DeliveryRepository(session)
+        self.fx = FxRepository(session)
+        self.health = HealthRepository(session)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

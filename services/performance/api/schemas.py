@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from services.performance.adapters.orm import CrmSettings, Sale, SaleCredit
+from services.performance.adapters.orm import CrmSettings, Sale, SaleCredit, SaleValuation
 from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
@@ -153,6 +154,29 @@ class CreditRead(BaseModel):
     amount: Decimal = Field(examples=["12500.00"])
 
 
+class ValuationRead(BaseModel):
+    """What a sale in another currency counts for in one period, at that period's rate."""
+
+    period_id: uuid.UUID
+    amount: Decimal = Field(examples=["16790.00"], description="In the team's currency")
+    currency: str = Field(examples=["EUR"])
+    rate: Decimal = Field(
+        examples=["0.9200"], description="1 unit of the sale's currency in this one"
+    )
+    valued_at: datetime
+
+    @classmethod
+    def of(cls, row: SaleValuation) -> ValuationRead:
+        """Wire form of a stored valuation."""
+        return cls(
+            period_id=row.period_id,
+            amount=from_minor(row.counted_minor, row.currency),
+            currency=row.currency,
+            rate=Decimal(row.rate),
+            valued_at=row.valued_at,
+        )
+
+
 class SaleRead(BaseModel):
     """A sale with its credit; unassigned sales have no credit yet."""
 
@@ -167,7 +191,22 @@ class SaleRead(BaseModel):
         description="lost: a closed-lost deal, kept for the competitor view and never counted"
     )
     unassigned: bool
-    currency_mismatch: bool = Field(description="In another currency than the team's: not counted")
+    currency_mismatch: bool = Field(
+        description="In another currency than the team's and valued at no period's rate: not counted"
+    )
+    counted_amount: Decimal | None = Field(
+        examples=["16790.00"],
+        description=(
+            "What the sale counts for, in counted_currency: the amount itself, or the amount "
+            "converted at its period's rate (fx_rate), rounded once. Null while no rate values it "
+            "(or when overlapping periods value it differently: see valuations)"
+        ),
+    )
+    counted_currency: str | None = Field(examples=["EUR"])
+    fx_rate: Decimal | None = Field(examples=["0.9200"], description="The rate used, if converted")
+    valuations: list[ValuationRead] = Field(
+        description="A converted sale's value in each period whose rate values it"
+    )
     owner_ref: str | None = Field(examples=["4021113"])
     owner_email: str | None
     competitor: str | None = Field(None, examples=["Globex"])
@@ -176,8 +215,12 @@ class SaleRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, sale: Sale, credits: list[SaleCredit]) -> SaleRead:
+    def of(
+        cls, sale: Sale, credits: list[SaleCredit], valuations: Sequence[SaleValuation] = ()
+    ) -> SaleRead:
         """Wire form of a stored sale."""
+        valued = [ValuationRead.of(v) for v in valuations] if sale.currency_mismatch else []
+        counted, currency, rate = _counted(sale, valued)
         return cls(
             id=sale.id,
             team_id=sale.team_id,
@@ -188,7 +231,11 @@ class SaleRead(BaseModel):
             closed_at=sale.closed_at,
             status=sale.status,  # type: ignore[arg-type]
             unassigned=sale.unassigned,
-            currency_mismatch=sale.currency_mismatch,
+            currency_mismatch=sale.currency_mismatch and not valued,
+            counted_amount=counted,
+            counted_currency=currency,
+            fx_rate=rate,
+            valuations=valued,
             owner_ref=sale.owner_ref,
             owner_email=sale.owner_email,
             competitor=sale.competitor,
@@ -203,6 +250,18 @@ class SaleRead(BaseModel):
             ],
             version=sale.version,
         )
+
+
+def _counted(
+    sale: Sale, valued: list[ValuationRead]
+) -> tuple[Decimal | None, str | None, Decimal | None]:
+    """(amount, currency, rate) the sale counts for, when one figure says it."""
+    if sale.team_id is None:  # unassigned: counts for nobody yet
+        return None, None, None
+    if not sale.currency_mismatch:
+        return from_minor(sale.amount_minor, sale.currency), sale.currency, None
+    figures = {(v.amount, v.currency, v.rate) for v in valued}
+    return figures.pop() if len(figures) == 1 else (None, None, None)
 
 
 class AttainmentRead(BaseModel):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from services.performance.adapters.orm import Absence, Member, Period, Target, Team
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.handlers.fx import rebuild_period_valuations
 from services.performance.handlers.sales import reassign_credit
 from shared.domain_errors import InvalidInput
 from shared.events import Envelope
@@ -27,7 +28,7 @@ from shared.money import to_minor
 
 # Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
 # maximum, so reactions convert with limit=None (only what 64 bits cannot hold is refused).
-from shared.timeutil import as_utc
+from shared.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ async def _store_period(uow: PerformanceUnitOfWork, period: Period | None, value
         uow.repo.add(period)
     await uow.repo.flush()
     await uow.repo.recompute_period(org_id=period.org_id, period=period)
+    await rebuild_period_valuations(uow, period, utcnow())
 
 
 async def on_target_assigned(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, close_instant
-from services.performance.adapters.orm import Period, Sale, SaleCredit
+from services.performance.adapters.orm import Period, Sale, SaleCredit, SaleValuation
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.domain.fx import Valuation, value_sale
 from services.performance.domain.sales import credited_amounts, move_credit, validate_split
 from services.performance.handlers.access import oversees
 from shared.auth import Principal
@@ -41,6 +42,7 @@ class SaleView:
 
     sale: Sale
     credits: list[SaleCredit]
+    valuations: list[SaleValuation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,28 +71,69 @@ def _counts(sale: Sale) -> bool:
     return sale.status == "active" and not sale.currency_mismatch and sale.team_id is not None
 
 
+def _converts(sale: Sale) -> bool:
+    """A sale in another currency than its team's: it counts only where a period's rate values it."""
+    return sale.status == "active" and sale.currency_mismatch and sale.team_id is not None
+
+
 async def contributions(uow: PerformanceUnitOfWork, sale: Sale) -> Contributions:
     """What a sale adds to attainment now: credited amounts per member, team and period."""
-    if not _counts(sale):
+    if not (_counts(sale) or _converts(sale)):
         return {}
     credits = await uow.repo.credits(sale_id=sale.id)
+    if _converts(sale):
+        counted = {
+            p: v.counted_minor for p, v in (await uow.fx.valuations(sale_id=sale.id)).items()
+        }
+        return await _contributions_of(uow, sale, credits, [], counted)
     periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
-    return await _contributions_of(uow, sale, credits, periods)
+    return await _contributions_of(uow, sale, credits, periods, {})
 
 
 async def _contributions_of(
-    uow: PerformanceUnitOfWork, sale: Sale, credits: list[SaleCredit], periods: list[Period]
+    uow: PerformanceUnitOfWork,
+    sale: Sale,
+    credits: list[SaleCredit],
+    periods: list[Period],
+    counted: Mapping[uuid.UUID, int],
 ) -> Contributions:
-    if not _counts(sale):
+    """Credited amounts per period: as sold, or (converted sales) split from each period's value."""
+    if _counts(sale):
+        shares = {c.member_id: c.credited_minor for c in credits}
+        by_period = {period.id: shares for period in periods}
+    elif _converts(sale):
+        split = {c.member_id: Decimal(c.percent) for c in credits}
+        by_period = {p: credited_amounts(minor, split) for p, minor in counted.items()}
+    else:
         return {}
     members = await uow.repo.members(org_id=sale.org_id, ids=[c.member_id for c in credits])
     result: Contributions = defaultdict(int)
-    for credit in credits:
-        member = members.get(credit.member_id)
-        team_id = member.team_id if member is not None else sale.team_id
-        for period in periods:
-            result[(credit.member_id, team_id, period.id)] += credit.credited_minor
+    for period_id, shares in by_period.items():
+        for member_id, minor in shares.items():
+            member = members.get(member_id)
+            team_id = member.team_id if member is not None else sale.team_id
+            result[(member_id, team_id, period_id)] += minor
     return dict(result)
+
+
+async def _revalue(
+    uow: PerformanceUnitOfWork, sale: Sale, periods: list[Period], now: datetime
+) -> dict[uuid.UUID, Valuation]:
+    """Value a sale in another currency at its periods' rates and store what it counts for."""
+    team = await uow.repo.team(org_id=sale.org_id, team_id=sale.team_id) if sale.team_id else None
+    if team is None or not sale.currency_mismatch:
+        return {}
+    # A rate change holds the team rows while it re-values: read the rates only after it is done.
+    await uow.repo.lock_team(org_id=sale.org_id, team_id=team.id)
+    rates = await uow.fx.rates_for(
+        period_ids=[p.id for p in periods], source=sale.currency, into=team.currency
+    )
+    valued = value_sale(
+        sale.amount_minor, currency=sale.currency, team_currency=team.currency, rates=rates
+    )
+    current = await uow.fx.valuations(sale_id=sale.id)
+    await uow.fx.replace_valuations(sale=sale, current=current, valued=valued, at=now)
+    return valued
 
 
 async def settle(
@@ -110,10 +153,12 @@ async def settle(
         emitted = SaleLost  # a lost deal assigned or re-credited is still a lost deal
     credits: list[SaleCredit] = []
     periods: list[Period] = []
-    if emitted is not None or _counts(sale):  # read once for both the attainment and the fact
+    if emitted is not None or _counts(sale) or _converts(sale):  # read once: attainment and fact
         credits = await uow.repo.credits(sale_id=sale.id)
         periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
-    after = await _contributions_of(uow, sale, credits, periods)
+    valued = await _revalue(uow, sale, periods, now)
+    counted = {p: v.counted_minor for p, v in valued.items()}
+    after = await _contributions_of(uow, sale, credits, periods, counted)
     touched: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for team_id in sorted({team for _, team, _ in before.keys() | after.keys()}, key=str):
         await uow.repo.lock_team(org_id=sale.org_id, team_id=team_id)  # in one order: no deadlock
@@ -130,7 +175,7 @@ async def settle(
                 delta_minor=delta,
             )
     if emitted is not None:
-        uow.emit(_sale_fact(sale, emitted, credits, periods, old_amount_minor))
+        uow.emit(sale_fact(sale, emitted, credits, periods, old_amount_minor, valued))
     # Evaluated once the burst settles (jobs.evaluate_settled), so a backfill does not
     # rebalance on half its data and a sale does not pay for a whole team's evaluation.
     marked_at = utcnow()
@@ -140,15 +185,18 @@ async def settle(
         )
 
 
-def _sale_fact(
+def sale_fact(
     sale: Sale,
     fact: type,
     credits: list[SaleCredit],
     periods: list[Period],
     old_amount_minor: int | None,
+    valued: Mapping[uuid.UUID, Valuation],
 ) -> SaleRecorded | SaleAdjusted | SaleReversed | SaleLost:
+    """The fact of a sale change, naming its most specific period and what it counts for there."""
     # The most specific period (a quarter rather than the year) names the sale's period.
     period = min(periods, key=lambda p: as_utc(p.ends_at) - as_utc(p.starts_at), default=None)
+    valuation = valued.get(period.id) if period is not None else None
     values = {
         "org_id": sale.org_id,
         "team_id": sale.team_id,
@@ -165,6 +213,13 @@ def _sale_fact(
     }
     if fact is SaleLost:
         values["reasons"] = list(sale.loss_reasons or ())
+    if valuation is not None:
+        values["counted_amount"] = from_minor(valuation.counted_minor, valuation.currency)
+        values["counted_currency"] = valuation.currency
+        values["fx_rate"] = valuation.rate
+    elif not sale.currency_mismatch:
+        values["counted_amount"] = values["amount"]
+        values["counted_currency"] = sale.currency
     if fact is SaleAdjusted:
         values["old_amount"] = from_minor(
             old_amount_minor if old_amount_minor is not None else sale.amount_minor, sale.currency
@@ -376,7 +431,7 @@ async def create_sale(
         await uow.repo.flush()
         await _set_split(uow, sale, split, new_sale=True)
         await settle(uow, sale=sale, before={}, now=now, fact=SaleRecorded)
-        view = SaleView(sale, await uow.repo.credits(sale_id=sale.id))
+        view = await _view(uow, sale)
         await uow.commit()
     return view
 
@@ -403,7 +458,7 @@ async def assign_sale(
         await settle(
             uow, sale=sale, before=before, now=now, fact=fact, old_amount_minor=sale.amount_minor
         )
-        view = SaleView(sale, await uow.repo.credits(sale_id=sale.id))
+        view = await _view(uow, sale)
         await uow.commit()
     return view
 
@@ -482,8 +537,11 @@ async def list_sales(
             cursor=query.cursor,
             limit=query.limit,
         )
-        credits = await uow.repo.credits_of(s.id for s in rows[: query.limit])
-    return [SaleView(s, credits[s.id]) for s in rows[: query.limit]], rows
+        shown = rows[: query.limit]
+        credits = await uow.repo.credits_of(s.id for s in shown)
+        valuations = await uow.fx.valuations_of(s.id for s in shown if s.currency_mismatch)
+    views = [SaleView(s, credits[s.id], valuations.get(s.id, [])) for s in shown]
+    return views, rows
 
 
 async def get_sale(
@@ -492,9 +550,10 @@ async def get_sale(
     """One sale the caller may see (another org's or another rep's id is a 404)."""
     async with uow:
         sale = await uow.repo.sale(org_id=principal.org, sale_id=sale_id)
-        credits = await uow.repo.credits(sale_id=sale_id) if sale is not None else []
-    if sale is None:
-        raise NotFound("no such sale")
+        if sale is None:
+            raise NotFound("no such sale")
+        view = await _view(uow, sale)
+    credits = view.credits
     if not principal.is_admin:
         credited = principal.member_id in {c.member_id for c in credits}
         managed = "manager" in principal.roles and (
@@ -502,4 +561,12 @@ async def get_sale(
         )
         if not (credited or managed):
             raise NotFound("no such sale")
-    return SaleView(sale, credits)
+    return view
+
+
+async def _view(uow: PerformanceUnitOfWork, sale: Sale) -> SaleView:
+    """A sale with its credits and, when in another currency, its valuations."""
+    credits = await uow.repo.credits(sale_id=sale.id)
+    if not sale.currency_mismatch:
+        return SaleView(sale, credits)
+    return SaleView(sale, credits, list((await uow.fx.valuations(sale_id=sale.id)).values()))

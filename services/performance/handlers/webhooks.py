@@ -20,6 +20,7 @@ from services.performance.adapters.crm.registry import CrmAdapter, Delivery
 from services.performance.adapters.orm import WebhookRejection, WebhookSecret
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from shared.domain_errors import DomainError, InvalidInput
+from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ async def ingest_webhook(
         reason = _reason_of(rejection, has_secret=bool(secrets))
         async with uow_factory() as uow:
             recorded = await _record_rejection(uow, cmd, rejection, reason, now, limits)
+            if secrets:  # only a connection that exists is counted: made-up org ids add no rows
+                await uow.health.count_refusal(_refusal_row(cmd, reason, rejection, now))
             await uow.commit()
         if on_rejected is not None:
             on_rejected(cmd.source, reason, recorded)
@@ -183,12 +186,26 @@ async def _record_rejection(
     return True
 
 
+def _refusal_row(
+    cmd: IngestWebhook, reason: str, rejection: DomainError, now: datetime
+) -> dict[str, Any]:
+    return {
+        "org_id": cmd.org_id,
+        "source": cmd.source,
+        "hour": as_utc(now).replace(minute=0, second=0, microsecond=0),
+        "last_at": now,
+        "last_reason": reason,
+        "last_error": rejection.detail[:500],
+    }
+
+
 async def purge_rejections(
     *, uow: PerformanceUnitOfWork, now: datetime, retention: timedelta
 ) -> int:
-    """Forget audit records of refused deliveries older than the retention."""
+    """Forget audit records and refusal counts of refused deliveries older than the retention."""
     async with uow:
         purged = await uow.repo.purge_rejections(before=now - retention)
+        await uow.health.purge_refusals(before=now - retention)
         await uow.commit()
     return purged
 

@@ -47,7 +47,7 @@ async def create_sale_entry(
         principal=principal,
         now=now,
     )
-    return SaleRead.of(view.sale, view.credits)
+    return SaleRead.of(view.sale, view.credits, view.valuations)
 
 
 @router.get("", response_model=Page[SaleRead], responses=_problems(401, 404, 422))
@@ -74,7 +74,7 @@ async def list_sales_entries(
     )
     _, next_cursor = page_of(rows, limit, lambda s: (s.closed_at.isoformat(), s.id))
     return Page[SaleRead](
-        items=[SaleRead.of(v.sale, v.credits) for v in views], next_cursor=next_cursor
+        items=[SaleRead.of(v.sale, v.credits, v.valuations) for v in views], next_cursor=next_cursor
     )
 
 
@@ -82,7 +82,7 @@ async def list_sales_entries(
 async def get_sale_entry(sale_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow) -> SaleRead:
     """Read one sale with its credit."""
     view = await get_sale(sale_id=sale_id, uow=uow, principal=principal)
-    return SaleRead.of(view.sale, view.credits)
+    return SaleRead.of(view.sale, view.credits, view.valuations)
 
 
 @router.post(
@@ -97,4 +97,4 @@ async def assign_sale_credit(
     view = await assign_sale(
         AssignSale(sale_id=sale_id, credits=body.split()), uow=uow, principal=principal, now=now
     )
-    return SaleRead.of(view.sale, view.credits)
+    return SaleRead.of(view.sale, view.credits, view.valuations)
