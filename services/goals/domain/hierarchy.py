@@ -112,8 +112,11 @@ class RollupNode:
 
     def status(self, at_risk_below: Decimal, struggling_below: Decimal) -> str | None:
         """on_track / at_risk / struggling by projected / target (None without a target)."""
-        if not self.target_minor:
-            return None if self.target_minor is None else "on_track"
+        if self.target_minor is None:
+            return None
+        if self.target_minor == 0:
+            # As for a rep (performance's pace): a zero target met by nothing is no target.
+            return "on_track" if self.achieved_minor > 0 else "no_target"
         ratio = Fraction(self.projected_minor, self.target_minor)
         if ratio < Fraction(struggling_below):
             return "struggling"

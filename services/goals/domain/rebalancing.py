@@ -24,7 +24,8 @@ from shared.domain_errors import Conflict, InvalidInput
 
 K = TypeVar("K", bound=Hashable)
 
-STATUSES = frozenset({"on_track", "at_risk", "struggling"})
+# `no_target`: a zero target and nothing sold (never a receiver, never a giver).
+STATUSES = frozenset({"on_track", "at_risk", "struggling", "no_target"})
 
 
 @dataclass(frozen=True)
