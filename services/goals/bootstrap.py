@@ -11,6 +11,7 @@ from services.goals.handlers.events import (
     on_period_closed,
 )
 from services.goals.handlers.give_back import on_shortfall_recovered
+from services.goals.handlers.jobs import settle_expired_offers
 from services.goals.handlers.shortfalls import on_shortfall_detected, on_team_shortfalls_detected
 from shared.events.feedback import DisputeResolved
 from shared.events.performance import (
@@ -20,7 +21,7 @@ from shared.events.performance import (
     ShortfallRecovered,
     TeamShortfallsDetected,
 )
-from shared.runtime import ServiceRuntime
+from shared.runtime import PeriodicJob, ServiceRuntime
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -39,4 +40,11 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             PeriodClosed: on_period_closed,
             AttainmentChanged: on_attainment_changed,
         },
+        jobs=(
+            PeriodicJob(
+                name="settle-expired-offers",
+                interval_s=settings.offer_sweep_interval_s,
+                run=settle_expired_offers,
+            ),
+        ),
     )

@@ -137,4 +137,5 @@ async def policy_for(
         freeze_days_before_end=row.freeze_days_before_end,
         max_decrease_pct=Decimal(row.max_decrease_pct),
         give_back=row.give_back,
+        offer_hours=row.offer_hours,
     )
