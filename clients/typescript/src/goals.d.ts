@@ -293,7 +293,7 @@ export interface paths {
         };
         /**
          * Get Rebalance
-         * @description Read one rebalance with its transfers.
+         * @description Read one rebalance with its transfers and offers (a rep offered uplift sees their own).
          */
         get: operations["get_rebalance"];
         put?: never;
@@ -318,6 +318,28 @@ export interface paths {
          * @description Apply a proposed rebalance (409 when a target it touches changed since).
          */
         post: operations["approve_rebalance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rebalances/{rebalance_id}/offers/{member_id}/acceptance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Offer
+         * @description The rep takes all or part of their offer (0 declines), once, until it expires.
+         *
+         *     Only the rep the offer was made to may answer it. The last answer settles the round.
+         */
+        post: operations["accept_offer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1227,6 +1249,45 @@ export interface components {
              */
             starts_on?: string | null;
         };
+        /**
+         * OfferAcceptance
+         * @description How much of the offer the rep takes (0 declines; at most what was offered).
+         */
+        OfferAcceptance: {
+            /**
+             * Amount
+             * Format: decimal
+             * @description Non-negative decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 5000.00
+             */
+            amount: string;
+        };
+        /**
+         * OfferRead
+         * @description What one rep was offered of an offer round and what they accepted (null: no answer yet).
+         */
+        OfferRead: {
+            /**
+             * Accepted
+             * @example 5000.00
+             */
+            accepted?: string | null;
+            /** Answered At */
+            answered_at?: string | null;
+            /**
+             * Member Id
+             * Format: uuid
+             * @example 9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20
+             */
+            member_id: string;
+            /**
+             * Offered
+             * Format: decimal
+             * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 12500.00
+             */
+            offered: string;
+        };
         /** Page[AbsenceRead] */
         Page_AbsenceRead_: {
             /** Items */
@@ -1536,7 +1597,13 @@ export interface components {
              * @example propose
              * @enum {string}
              */
-            mode: "auto" | "propose" | "off";
+            mode: "auto" | "propose" | "offer" | "off";
+            /**
+             * Offer Hours
+             * @default 48
+             * @example 48
+             */
+            offer_hours?: number;
             /**
              * Team Id
              * Format: uuid
@@ -1589,10 +1656,18 @@ export interface components {
             max_increase_pct?: number | string;
             /**
              * Mode
+             * @description `offer`: on-track reps are offered uplift and only what they accept moves.
              * @example propose
              * @enum {string}
              */
-            mode: "auto" | "propose" | "off";
+            mode: "auto" | "propose" | "offer" | "off";
+            /**
+             * Offer Hours
+             * @description Mode offer: how long reps have to accept their offers.
+             * @default 48
+             * @example 48
+             */
+            offer_hours?: number;
         };
         /**
          * Problem
@@ -1677,6 +1752,8 @@ export interface components {
             decided_at?: string | null;
             /** Decided By */
             decided_by?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
             /**
              * Giver Id
              * Format: uuid
@@ -1708,6 +1785,11 @@ export interface components {
              */
             moved: string;
             /**
+             * Offers
+             * @default []
+             */
+            offers?: components["schemas"]["OfferRead"][];
+            /**
              * Period Id
              * Format: uuid
              * @example c41e6b7a-2d58-4a9f-b3e1-5f7a8c9d0e12
@@ -1734,7 +1816,7 @@ export interface components {
              * @example proposed
              * @enum {string}
              */
-            status: "applied" | "proposed" | "approved" | "rejected" | "superseded" | "skipped";
+            status: "applied" | "proposed" | "offered" | "approved" | "rejected" | "superseded" | "skipped";
             /**
              * Team Id
              * Format: uuid
@@ -4638,6 +4720,135 @@ export interface operations {
             };
         };
     };
+    accept_offer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                rebalance_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfferAcceptance"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RebalanceRead"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     reject_rebalance: {
         parameters: {
             query?: never;
@@ -7142,7 +7353,7 @@ export interface operations {
     list_rebalances: {
         parameters: {
             query?: {
-                status?: ("applied" | "proposed" | "approved" | "rejected" | "superseded" | "skipped") | null;
+                status?: ("applied" | "proposed" | "offered" | "approved" | "rejected" | "superseded" | "skipped") | null;
                 /** @description Page size */
                 limit?: number;
                 /** @description next_cursor of the previous page (opaque; a forged one is a 422) */

@@ -507,7 +507,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "on_track" | "at_risk" | "struggling";
+            status: "on_track" | "at_risk" | "struggling" | "no_target";
             /**
              * Target
              * @example 100000.00
@@ -684,7 +684,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "on_track" | "at_risk" | "struggling";
+            status: "on_track" | "at_risk" | "struggling" | "no_target";
         };
         /**
          * LeaderboardRead
