@@ -68,6 +68,8 @@ async def test_an_offer_round_moves_only_what_the_reps_accepted(goals_db):
     assert mine.status_code == 200 and [o["member_id"] for o in mine.json()["offers"]] == [
         str(s.members[1]["id"])
     ]
+    giver = g.rep(s.team_id, s.members[0]["id"])
+    assert (await g.client.get(f"/v1/rebalances/{row['id']}", headers=giver)).status_code == 403
     assert (await accept(g, s, row, 3, "10.00", headers=g.manager(s.team_id))).status_code == 403
     assert (await accept(g, s, row, 0, "10.00")).status_code == 403  # the giver had no offer
 
