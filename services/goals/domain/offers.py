@@ -8,7 +8,7 @@ accepted room only (team_rebalance.plan_team_rebalance with `accepted`).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -75,8 +75,3 @@ def with_answer(round_: OfferRound, answer: Offer) -> OfferRound:
     """The round with one offer replaced by its answer."""
     offers = tuple(answer if o.member_id == answer.member_id else o for o in round_.offers)
     return replace(round_, offers=offers)
-
-
-def volunteers(offers: Iterable[Offer]) -> list[Hashable]:
-    """Reps who accepted some of their offer."""
-    return [o.member_id for o in offers if (o.accepted_minor or 0) > 0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,8 +27,6 @@ from shared.events.goals import OfferAccepted
 from shared.money import from_minor, to_minor
 from shared.timeutil import utcnow
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, kw_only=True)
 class AcceptOffer:
@@ -52,7 +49,7 @@ async def accept_offer(
             # Consent is the rep's own: a manager cannot volunteer someone else.
             raise Forbidden("only the rep the offer was made to may accept it")
         if not await uow.repo.hold_open_round(principal.org, row.id):
-            raise Conflict(f"the offer round is {row.status}; nothing can be accepted any more")
+            raise Conflict("the offer round is settled; nothing can be accepted any more")
         # Read under the hold, so answers committed just before this one are seen.
         offers = await uow.repo.offers_of(principal.org, row.id)
         mine = next((o for o in offers if o.member_id == cmd.member_id), None)
