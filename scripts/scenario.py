@@ -411,6 +411,15 @@ class Attain:
             "goals", f"/v1/rebalances/{rebalance_id}/approval", token=team.manager_token
         )
 
+    def accept_offer(self, rep: Rep, rebalance_id: str, amount: str) -> dict:
+        """A rep takes all or part of the uplift offered to them (0 declines)."""
+        return self.post(
+            "goals",
+            f"/v1/rebalances/{rebalance_id}/offers/{rep.id}/acceptance",
+            {"amount": amount},
+            token=rep.token,
+        )
+
     # -- performance ---------------------------------------------------------------------------
 
     def set_generic_secret(self, secret: str = GENERIC_SECRET) -> dict:

@@ -20,6 +20,8 @@ class PaceStatus(StrEnum):
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     STRUGGLING = "struggling"
+    # A zero target and nothing sold: there is nothing to be on track for.
+    NO_TARGET = "no_target"
 
 
 _SEVERITY = {PaceStatus.ON_TRACK: 0, PaceStatus.AT_RISK: 1, PaceStatus.STRUGGLING: 2}

@@ -13,6 +13,7 @@ from services.goals.handlers.events import (
     on_thresholds_changed,
 )
 from services.goals.handlers.give_back import on_shortfall_recovered
+from services.goals.handlers.jobs import settle_expired_offers
 from services.goals.handlers.shortfalls import on_shortfall_detected, on_team_shortfalls_detected
 from shared.events.feedback import ConversationHeld, DisputeResolved
 from shared.events.performance import (
@@ -23,7 +24,7 @@ from shared.events.performance import (
     TeamShortfallsDetected,
     ThresholdsChanged,
 )
-from shared.runtime import ServiceRuntime
+from shared.runtime import PeriodicJob, ServiceRuntime
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
@@ -44,4 +45,11 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
             AttainmentChanged: on_attainment_changed,
             ThresholdsChanged: on_thresholds_changed,
         },
+        jobs=(
+            PeriodicJob(
+                name="settle-expired-offers",
+                interval_s=settings.offer_sweep_interval_s,
+                run=settle_expired_offers,
+            ),
+        ),
     )

@@ -16,3 +16,5 @@ class Settings(ServiceSettings):
 
     service_name: ClassVar[str] = "goals"
     default_port: ClassVar[int] = 8001
+    # How often expired offer rounds are looked for (and settled over what was accepted).
+    offer_sweep_interval_s: float = 60.0

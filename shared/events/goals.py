@@ -230,10 +230,41 @@ class TargetsRebalanced(Event):
     currency: str
     transfers: list[Transfer]
     source_event_id: str | None = None
-    applied: Literal["auto", "approved"]
+    # `offer`: an offer round settled over the room its receivers accepted.
+    applied: Literal["auto", "approved", "offer"]
     givers: list[GiverShare] = []
     # `give_back` when target returns to a recovered giver (transfers then run towards them).
     kind: Literal["shortfall", "give_back"] = "shortfall"
+
+
+class UpliftOffered(Event):
+    """A rep was offered to take up to `offered` of their team's shortfall, until expires_at."""
+
+    TYPE: ClassVar[str] = "attain.goals.uplift_offered.v1"
+    SUBJECT_FIELD: ClassVar[str] = "rebalance_id"
+
+    team_id: UUID
+    rebalance_id: UUID
+    period_id: UUID
+    member_id: UUID
+    offered: Decimal
+    currency: str
+    expires_at: datetime
+
+
+class OfferAccepted(Event):
+    """A rep answered their offer: accepted (0 declines) of offered, before it expired."""
+
+    TYPE: ClassVar[str] = "attain.goals.offer_accepted.v1"
+    SUBJECT_FIELD: ClassVar[str] = "rebalance_id"
+
+    team_id: UUID
+    rebalance_id: UUID
+    period_id: UUID
+    member_id: UUID
+    offered: Decimal
+    accepted: Decimal
+    currency: str
 
 
 class TargetAcknowledged(Event):

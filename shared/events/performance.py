@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.events.base import Event
 
-Status = Literal["on_track", "at_risk", "struggling"]
+Status = Literal["on_track", "at_risk", "struggling", "no_target"]
 
 
 class Credit(BaseModel):

@@ -1,6 +1,6 @@
 // The core flow, typed end to end: create a team, add a member, put a plan, read attainment.
 // `tsc --strict` compiles this in `make test`, so a breaking API change fails the build here.
-import { type AttainClients, createAttainClients, gatewayUrls } from "./index.js";
+import { type AttainClients, type PerformanceComponents, createAttainClients, gatewayUrls } from "./index.js";
 
 /** Problems are RFC 9457 documents: every error status carries one (see the OpenAPI). */
 function fail(step: string, problem: { title: string; status: number; detail?: string | null }): never {
@@ -40,3 +40,45 @@ export async function coreFlow(api: AttainClients, managerId: string): Promise<s
 
 // Behind `docker compose up`: one origin, the gateway routes /goals/, /performance/, /feedback/.
 export const compose = createAttainClients(gatewayUrls("http://localhost:8080"), () => "<a JWT>");
+
+type PaceStatus = PerformanceComponents["schemas"]["AttainmentRead"]["status"];
+
+/** Every pace status, exhaustively: a status added to the API fails to compile until handled. */
+export function describeStatus(status: PaceStatus): string {
+  switch (status) {
+    case "on_track":
+      return "on track";
+    case "at_risk":
+      return "at risk";
+    case "struggling":
+      return "struggling";
+    case "no_target":
+      return "no target"; // a zero target and nothing sold: never shown as on track
+    default: {
+      const unhandled: never = status;
+      return unhandled;
+    }
+  }
+}
+
+/** A rep takes part of the uplift offered to them in an offer round (policy mode `offer`). */
+export async function volunteer(
+  api: AttainClients,
+  rebalanceId: string,
+  memberId: string,
+  amount: string,
+): Promise<string> {
+  const round = await api.goals.GET("/v1/rebalances/{rebalance_id}", {
+    params: { path: { rebalance_id: rebalanceId } },
+  });
+  if (round.error) fail("read offer round", round.error);
+  const mine = round.data.offers?.find((offer) => offer.member_id === memberId);
+  if (!mine || round.data.status !== "offered") return "no open offer";
+  // At most `mine.offered`; more is a 422 problem, an answer after `expires_at` a 409.
+  const answer = await api.goals.POST("/v1/rebalances/{rebalance_id}/offers/{member_id}/acceptance", {
+    params: { path: { rebalance_id: rebalanceId, member_id: memberId } },
+    body: { amount },
+  });
+  if (answer.error) fail("accept offer", answer.error);
+  return `${answer.data.status}: accepted ${amount} of ${mine.offered} until ${round.data.expires_at}`;
+}

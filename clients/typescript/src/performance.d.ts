@@ -571,7 +571,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "on_track" | "at_risk" | "struggling";
+            status: "on_track" | "at_risk" | "struggling" | "no_target";
             /**
              * Target
              * @example 100000.00
@@ -967,7 +967,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "on_track" | "at_risk" | "struggling";
+            status: "on_track" | "at_risk" | "struggling" | "no_target";
         };
         /**
          * LeaderboardRead

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from services.feedback.adapters.orm import MemberFact, ShortfallEpisode
 from services.feedback.adapters.outbound import queue_deliveries
@@ -312,5 +313,31 @@ async def on_target_changed(
 async def on_targets_rebalanced(
     event: TargetsRebalanced, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
-    """Tell subscribed systems a rebalance was applied (the target moves arrive one by one)."""
+    """Tell subscribed systems a rebalance was applied; thank the reps who volunteered for it."""
     await queue_deliveries(uow.session, envelope)
+    if event.applied == "offer":
+        await _thank_volunteers(uow, event)
+
+
+async def _thank_volunteers(uow: FeedbackUnitOfWork, event: TargetsRebalanced) -> None:
+    """One recognition note to each rep who took on target in a settled offer round."""
+    taken: dict[uuid.UUID, Decimal] = {}
+    for t in event.transfers:
+        taken[t.to_member_id] = taken.get(t.to_member_id, Decimal(0)) + t.amount
+    for member_id, amount in sorted(taken.items(), key=lambda kv: str(kv[0])):
+        await uow.feedback.add(
+            {
+                "id": uuid.uuid4(),
+                "org_id": event.org_id,
+                "team_id": event.team_id,
+                "member_id": member_id,
+                "addressee_id": member_id,
+                "author_sub": CHECK_IN_AUTHOR,
+                "kind": "recognition",
+                "body": (
+                    f"Thank you for volunteering: you took on {amount} {event.currency} of your "
+                    "team's shortfall."
+                ),
+                "created_at": datetime.now(UTC),
+            }
+        )

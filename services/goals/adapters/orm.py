@@ -213,6 +213,7 @@ class RebalancePolicy(Versioned, Base, table=True):
     max_decrease_pct: str = "50"
     give_back: str = "propose"
     require_checkin_before_rebalance: bool = False
+    offer_hours: int = 48
     version: int = 1
     updated_at: datetime = _tz(default_factory=utcnow)
 
@@ -266,6 +267,23 @@ class Rebalance(Base, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
     decided_at: datetime | None = _tz(default=None)
     decided_by: str | None = None
+    # Mode `offer` (status `offered` until settled): when the receivers' offers lapse.
+    expires_at: datetime | None = _tz(default=None)
+
+
+class RebalanceOffer(Versioned, Base, table=True):
+    """What one rep was offered of an offer round and how much of it they accepted."""
+
+    __tablename__ = "rebalance_offer"
+
+    rebalance_id: uuid.UUID = Field(primary_key=True)
+    member_id: uuid.UUID = Field(primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    offered_minor: int = minor_units()
+    # None until the rep answers; 0 declines.
+    accepted_minor: int | None = minor_units(default=None, nullable=True)
+    answered_at: datetime | None = _tz(default=None)
+    version: int = 1
 
 
 class Absence(Base, table=True):

@@ -21,6 +21,7 @@ from services.goals.adapters.orm import (
     Period,
     Plan,
     Rebalance,
+    RebalanceOffer,
     RebalancePolicy,
     ReliefPolicy,
     Target,
@@ -308,6 +309,36 @@ class GoalsRepository:
             .order_by(col(Rebalance.created_at))
         )
         return list((await self.session.exec(stmt)).all())
+
+    async def offers_of(self, org: uuid.UUID, rebalance_id: uuid.UUID) -> list[RebalanceOffer]:
+        """The offers of an offer round, by member id."""
+        stmt = (
+            select(RebalanceOffer)
+            .where(RebalanceOffer.org_id == org, RebalanceOffer.rebalance_id == rebalance_id)
+            .order_by(col(RebalanceOffer.member_id))
+        )
+        return list((await self.session.exec(stmt)).all())
+
+    async def hold_open_round(self, org: uuid.UUID, rebalance_id: uuid.UUID) -> bool:
+        """Lock an offer round that is still open (False once settled) until the commit.
+
+        A no-op UPDATE conditional on the status: of an answer and a settlement racing, the
+        second waits for the first and then sees the status the first left.
+        """
+        table = Rebalance.__table__  # type: ignore[attr-defined]
+        result = await self.session.execute(
+            sa.update(table)
+            .where(table.c.org_id == org, table.c.id == rebalance_id, table.c.status == "offered")
+            .values(status="offered")
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expired_offer_rounds(self, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(org, rebalance id) of every open offer round that expired by an instant, any org."""
+        stmt = select(Rebalance.org_id, Rebalance.id).where(
+            Rebalance.status == "offered", col(Rebalance.expires_at) <= now
+        )
+        return [(org, rid) for org, rid in (await self.session.exec(stmt)).all()]
 
     def rebalances(self, org: uuid.UUID, team_id: uuid.UUID, status: str | None) -> sa.Select:
         """Rebalances of a team, optionally of one status."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from services.goals.adapters.orm import (
     Period,
     Plan,
     Rebalance,
+    RebalanceOffer,
     RebalancePolicy,
     Target,
     TargetChange,
@@ -519,10 +521,16 @@ class TargetChangeRead(_Out):
 # -------------------------------------------------------------------------------- rebalancing
 
 
+RebalanceMode = Literal["auto", "propose", "offer", "off"]
+
+
 class PolicyWrite(BaseModel):
     """A team's rebalance policy."""
 
-    mode: Literal["auto", "propose", "off"] = Field(examples=["propose"])
+    mode: RebalanceMode = Field(
+        examples=["propose"],
+        description="`offer`: on-track reps are offered uplift and only what they accept moves.",
+    )
     max_increase_pct: BoundedDecimal = Field(Decimal(25), ge=0, le=1000, examples=["25"])
     cooldown_hours: int = Field(24, ge=0, le=24 * 90, examples=[24])
     freeze_days_before_end: int = Field(7, ge=0, le=366, examples=[7])
@@ -547,19 +555,27 @@ class PolicyWrite(BaseModel):
             "held back with `held_back: no_conversation`."
         ),
     )
+    offer_hours: int = Field(
+        48,
+        ge=0,
+        le=24 * 31,
+        examples=[48],
+        description="Mode offer: how long reps have to accept their offers.",
+    )
 
 
 class PolicyRead(_Out):
     """A team's rebalance policy (defaults when never set)."""
 
     team_id: uuid.UUID = Field(examples=[TEAM])
-    mode: Literal["auto", "propose", "off"] = Field(examples=["propose"])
+    mode: RebalanceMode = Field(examples=["propose"])
     max_increase_pct: BoundedDecimal = Field(examples=["25"])
     cooldown_hours: int = Field(examples=[24])
     freeze_days_before_end: int = Field(examples=[7])
     max_decrease_pct: Decimal = Field(examples=["50"])
     give_back: Literal["auto", "propose", "off"] = Field(examples=["propose"])
     require_checkin_before_rebalance: bool = Field(False, examples=[False])
+    offer_hours: int = Field(48, examples=[48])
     version: int = Field(examples=[1])
 
     @classmethod
@@ -574,6 +590,7 @@ class PolicyRead(_Out):
             max_decrease_pct=Decimal(row.max_decrease_pct),
             give_back=row.give_back,  # type: ignore[arg-type]
             require_checkin_before_rebalance=row.require_checkin_before_rebalance,
+            offer_hours=row.offer_hours,
             version=row.version,
         )
 
@@ -601,6 +618,33 @@ class GiverRead(_Out):
     )
 
 
+class OfferRead(_Out):
+    """What one rep was offered of an offer round and what they accepted (null: no answer yet)."""
+
+    member_id: uuid.UUID = Field(examples=[MEMBER])
+    offered: Money = Field(examples=["12500.00"])
+    accepted: Money | None = Field(None, examples=["5000.00"])
+    answered_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: RebalanceOffer, currency: str) -> OfferRead:
+        """Wire form of an offer row."""
+        return cls(
+            member_id=row.member_id,
+            offered=from_minor(row.offered_minor, currency),
+            accepted=None
+            if row.accepted_minor is None
+            else from_minor(row.accepted_minor, currency),
+            answered_at=row.answered_at,
+        )
+
+
+class OfferAcceptance(BaseModel):
+    """How much of the offer the rep takes (0 declines; at most what was offered)."""
+
+    amount: NonNegativeAmount = Field(ge=0, examples=["5000.00"])
+
+
 class RebalanceRead(_Out):
     """One team decision: every giver's shortfall, what moved, what stayed uncovered, its status.
 
@@ -614,9 +658,9 @@ class RebalanceRead(_Out):
     shortfall_id: uuid.UUID | None = None
     source_event_id: str
     kind: Literal["shortfall", "give_back"] = Field("shortfall", examples=["shortfall"])
-    status: Literal["applied", "proposed", "approved", "rejected", "superseded", "skipped"] = Field(
-        examples=["proposed"]
-    )
+    status: Literal[
+        "applied", "proposed", "offered", "approved", "rejected", "superseded", "skipped"
+    ] = Field(examples=["proposed"])
     reason: str | None = Field(None, examples=["cooldown"])
     requested: Money = Field(examples=["5000.00"])
     moved: Money = Field(examples=["4000.00"])
@@ -628,9 +672,12 @@ class RebalanceRead(_Out):
     created_at: datetime
     decided_at: datetime | None = None
     decided_by: str | None = None
+    # Mode offer: until when the reps may answer, and each rep's offer (a rep sees their own).
+    expires_at: datetime | None = None
+    offers: list[OfferRead] = []
 
     @classmethod
-    def of(cls, row: Rebalance) -> RebalanceRead:
+    def of(cls, row: Rebalance, offers: Sequence[RebalanceOffer] = ()) -> RebalanceRead:
         """Wire form of a rebalance row."""
         return cls(
             id=row.id,
@@ -655,6 +702,8 @@ class RebalanceRead(_Out):
             created_at=row.created_at,
             decided_at=row.decided_at,
             decided_by=row.decided_by,
+            expires_at=row.expires_at,
+            offers=[OfferRead.of(o, row.currency) for o in offers],
         )
 
 

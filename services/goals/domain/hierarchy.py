@@ -122,8 +122,11 @@ class RollupNode:
         No earlier status to recover from, so no hysteresis; before min_elapsed_share has
         passed the node is on track, as pace's too-early grace would have it.
         """
-        if not self.target_minor:
-            return None if self.target_minor is None else PaceStatus.ON_TRACK.value
+        if self.target_minor is None:
+            return None
+        if self.target_minor == 0:
+            # As for a rep (performance's pace): a zero target met by nothing is no target.
+            return "on_track" if self.achieved_minor > 0 else "no_target"
         ratio = Fraction(self.projected_minor, self.target_minor)
         return classify(ratio=ratio, share=self.elapsed_share, thresholds=self.thresholds).value
 

@@ -24,7 +24,8 @@ from shared.domain_errors import Conflict, InvalidInput
 
 K = TypeVar("K", bound=Hashable)
 
-STATUSES = frozenset({"on_track", "at_risk", "struggling"})
+# `no_target`: a zero target and nothing sold (never a receiver, never a giver).
+STATUSES = frozenset({"on_track", "at_risk", "struggling", "no_target"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class MemberPosition:
 
 
 MODES = frozenset({"auto", "propose", "off"})
+# `offer`: on-track reps are asked how much of the shortfall they volunteer to take.
+REBALANCE_MODES = MODES | {"offer"}
 
 
 @dataclass(frozen=True)
@@ -82,14 +85,20 @@ class RebalancePolicy:
     # Move a struggling rep's target only once their manager talked with them in the episode
     # (a check-in answered or a 1:1 held) and they are still short.
     require_checkin_before_rebalance: bool = False
+    # Mode `offer`: how long the receivers have to answer their offers.
+    offer_hours: int = 48
 
     def __post_init__(self) -> None:
         if to_fraction(self.max_increase_pct, "max_increase_pct") < 0:
             raise InvalidInput("max_increase_pct must not be negative", field="max_increase_pct")
         if not 0 <= to_fraction(self.max_decrease_pct, "max_decrease_pct") <= 100:
             raise InvalidInput("max_decrease_pct must be within 0..100", field="max_decrease_pct")
-        if self.mode not in MODES:
-            raise InvalidInput(f"mode must be one of {', '.join(sorted(MODES))}", field="mode")
+        if self.mode not in REBALANCE_MODES:
+            raise InvalidInput(
+                f"mode must be one of {', '.join(sorted(REBALANCE_MODES))}", field="mode"
+            )
+        if self.offer_hours < 0:
+            raise InvalidInput("offer_hours must not be negative", field="offer_hours")
         if self.give_back not in MODES:
             raise InvalidInput(
                 f"give_back must be one of {', '.join(sorted(MODES))}", field="give_back"

@@ -8,9 +8,10 @@ on the order in which givers or members arrive.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.goals.domain.allocation import id_sort_key
 from services.goals.domain.rebalancing import (
@@ -78,6 +79,8 @@ class DecisionContext:
     # Givers whose manager talked with them in their current episode (a check-in answered or a
     # 1:1 held); only read when the policy requires a conversation before moving target.
     conversed: frozenset[Hashable] = frozenset()
+    # An offer round of this team and period still waits for answers (mode `offer`).
+    offer_round_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ class Planned:
     """Target moves: at once (`applied`) or once the manager approves (`proposed`)."""
 
     status: str
+    plan: TeamRebalancePlan
+
+
+@dataclass(frozen=True)
+class Offered:
+    """Mode `offer`: nothing moves until the receivers say how much of their offer they take."""
+
+    # The most each eligible receiver could take; the plan is what would move if all took it.
+    offers: dict[Hashable, int]
     plan: TeamRebalancePlan
 
 
@@ -130,8 +142,13 @@ def plan_team_rebalance(
     givers: Collection[Hashable],
     team: Sequence[MemberPosition],
     policy: RebalancePolicy | None = None,
+    accepted: Mapping[Hashable, int] | None = None,
 ) -> TeamRebalancePlan:
-    """Place every giver's shortfall on on-track reps by headroom, within caps and floors."""
+    """Place every giver's shortfall on on-track reps by headroom, within caps and floors.
+
+    With `accepted` (an offer round's answers), only those reps receive, each at most what
+    they accepted.
+    """
     policy = policy or RebalancePolicy()
     index = {p.member_id: p for p in team}
     if len(index) != len(team):
@@ -142,19 +159,13 @@ def plan_team_rebalance(
     key = id_sort_key(list(index))
     giver_ids = sorted(set(givers), key=key)
     giving = {g: index[g] for g in giver_ids}
-    receivers = sorted(
-        (
-            p
-            for p in team
-            if p.member_id not in giving and p.status == "on_track" and p.headroom_minor > 0
-        ),
-        key=lambda p: key(p.member_id),
-    )
+    receivers = _receivers(team, giving, key)
     offers = {g: _offer(p, policy) for g, p in giving.items()}
+    rooms = {p.member_id: cap_room_minor(p, policy) for p in receivers}
+    if accepted is not None:
+        rooms = {k: min(room, max(accepted.get(k, 0), 0)) for k, room in rooms.items()}
     taken = water_fill(
-        sum(offers.values()),
-        {p.member_id: p.headroom_minor for p in receivers},
-        {p.member_id: cap_room_minor(p, policy) for p in receivers},
+        sum(offers.values()), {p.member_id: p.headroom_minor for p in receivers}, rooms
     )
     # The room actually placed is shared by the givers in proportion to their shortfalls, each
     # within what they can give: equally short reps move the same amount (to the unit).
@@ -174,14 +185,41 @@ def plan_team_rebalance(
 NO_CONVERSATION = "no_conversation"
 
 
+def _receivers(
+    team: Sequence[MemberPosition], givers: Collection[Hashable], key: Callable[[Hashable], Any]
+) -> list[MemberPosition]:
+    """On-track reps whose projection runs ahead of their target, in id order."""
+    return sorted(
+        (
+            p
+            for p in team
+            if p.member_id not in givers and p.status == "on_track" and p.headroom_minor > 0
+        ),
+        key=lambda p: key(p.member_id),
+    )
+
+
+def uplift_offers(
+    *, givers: Collection[Hashable], team: Sequence[MemberPosition], policy: RebalancePolicy
+) -> dict[Hashable, int]:
+    """The most each eligible receiver could take: its cap room, within what the givers can give."""
+    index = {p.member_id: p for p in team}
+    givable = sum(_offer(index[g], policy) for g in set(givers) if g in index)
+    offers = {
+        p.member_id: min(cap_room_minor(p, policy), givable)
+        for p in _receivers(team, set(givers), id_sort_key(list(index)))
+    }
+    return {k: v for k, v in offers.items() if v > 0}
+
+
 def decide_rebalance(
     *,
     givers: Collection[Hashable],
     team: Sequence[MemberPosition],
     policy: RebalancePolicy,
     context: DecisionContext,
-) -> Skipped | Planned:
-    """The team's answer to an evaluation: skip with a reason, or the plan to apply or propose."""
+) -> Skipped | Planned | Offered:
+    """The team's answer to an evaluation: skip with a reason, the plan, or an offer round."""
     present = [g for g in givers if any(p.member_id == g for p in team)]
     held = held_back(present, policy=policy, conversed=context.conversed)
     movable = [g for g in present if g not in held]
@@ -195,6 +233,10 @@ def decide_rebalance(
         reason = "nothing_placeable"
     if reason is not None:
         return Skipped(reason, _nothing_moved(plan))
+    if policy.mode == "offer":
+        return Offered(
+            uplift_offers(givers=movable, team=team, policy=policy), _nothing_moved(plan)
+        )
     return Planned("applied" if policy.mode == "auto" else "proposed", plan)
 
 
@@ -225,6 +267,8 @@ def _skip_reason(policy: RebalancePolicy, context: DecisionContext) -> str | Non
         return "no_published_plan"
     if policy.mode == "off":
         return "policy_off"
+    if context.offer_round_open:
+        return "offer_round_open"
     if context.changed_by_person:
         return "stale_figures: " + ", ".join(sorted(context.changed_by_person))
     if context.as_of >= context.period_ends_at - timedelta(days=policy.freeze_days_before_end):

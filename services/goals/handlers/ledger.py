@@ -147,4 +147,5 @@ async def policy_for(
         max_decrease_pct=Decimal(row.max_decrease_pct),
         give_back=row.give_back,
         require_checkin_before_rebalance=row.require_checkin_before_rebalance,
+        offer_hours=row.offer_hours,
     )

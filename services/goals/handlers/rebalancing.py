@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.goals.adapters.orm import Plan, Rebalance, RebalancePolicy, Team
+from services.goals.adapters.orm import Plan, Rebalance, RebalanceOffer, RebalancePolicy, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.team_rebalance import plan_team_rebalance, with_held_back
 from services.goals.handlers import give_back
-from services.goals.handlers.access import load_member, load_team
+from services.goals.handlers.access import load_member, load_team, manages
 from services.goals.handlers.ledger import policy_for
 from services.goals.handlers.shortfalls import (
     apply_rebalance,
@@ -20,7 +20,7 @@ from services.goals.handlers.shortfalls import (
     shortfall_ids_of,
 )
 from shared.auth import Principal
-from shared.domain_errors import Conflict
+from shared.domain_errors import Conflict, Forbidden
 from shared.http import check_if_match
 from shared.timeutil import as_utc, utcnow
 
@@ -37,6 +37,7 @@ class SetRebalancePolicy:
     max_decrease_pct: Decimal = Decimal(50)
     give_back: str = "propose"
     require_checkin_before_rebalance: bool = False
+    offer_hours: int = 48
     if_match: str | None = None
 
 
@@ -84,6 +85,7 @@ async def set_policy(
         row.max_decrease_pct = str(cmd.max_decrease_pct)
         row.give_back = cmd.give_back
         row.require_checkin_before_rebalance = cmd.require_checkin_before_rebalance
+        row.offer_hours = cmd.offer_hours
         row.version += 1
         row.updated_at = utcnow()
         uow.repo.add(row)
@@ -99,12 +101,13 @@ async def list_rebalances(
     principal: Principal,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Rebalance], str | None]:
+) -> tuple[list[Rebalance], str | None, dict[uuid.UUID, list[RebalanceOffer]]]:
     """Rebalances of a team, oldest first."""
     async with uow:
         team = await load_team(uow, principal, team_id, write=True)
         stmt = uow.repo.rebalances(principal.org, team.id, status)
-        return await uow.repo.page(stmt, [Rebalance.created_at, Rebalance.id], cursor, limit)
+        rows, nxt = await uow.repo.page(stmt, [Rebalance.created_at, Rebalance.id], cursor, limit)
+        return rows, nxt, await offers_by_rebalance(uow, principal.org, rows)
 
 
 async def _load_rebalance(
@@ -126,10 +129,25 @@ async def _load_proposed(
 
 async def get_rebalance(
     rebalance_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal
-) -> Rebalance:
-    """One rebalance."""
+) -> tuple[Rebalance, list[RebalanceOffer]]:
+    """One rebalance with its offers: for managers, or for a rep offered some of it (theirs only)."""
     async with uow:
-        return await _load_rebalance(uow, principal, rebalance_id)
+        row = await uow.repo.get(Rebalance, org=principal.org, id=rebalance_id, what="rebalance")
+        offers = await uow.repo.offers_of(principal.org, row.id)
+        team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
+        if await manages(uow, principal, team):
+            return row, offers
+        mine = [o for o in offers if o.member_id == principal.member_id]
+        if not mine:
+            raise Forbidden("only the team's managers and the reps offered uplift may read this")
+        return row, mine
+
+
+async def offers_by_rebalance(
+    uow: GoalsUnitOfWork, org: uuid.UUID, rows: list[Rebalance]
+) -> dict[uuid.UUID, list[RebalanceOffer]]:
+    """The offers of each offer round among these rebalances."""
+    return {r.id: await uow.repo.offers_of(org, r.id) for r in rows if r.expires_at is not None}
 
 
 async def approve_rebalance(

@@ -13,11 +13,13 @@ from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.rebalancing import MemberPosition, RebalancePolicy
 from services.goals.domain.team_rebalance import (
     DecisionContext,
+    Offered,
     Skipped,
     TeamRebalancePlan,
     decide_rebalance,
 )
 from services.goals.handlers.ledger import apply_new_targets, policy_for
+from services.goals.handlers.offer_round import open_round
 from services.goals.handlers.standings import remember_standing
 from shared.events import Envelope
 from shared.events.goals import GiverShare, TargetsRebalanced, Transfer
@@ -157,6 +159,7 @@ async def on_team_shortfalls_detected(
             as_of=as_of,
             period_ends_at=as_utc(event.period_ends_at),
             last_moved_at=max(moved_at, default=None),
+            offer_round_open=any(r.status == "offered" for r in history),
             # Figures describe the target versions performance had; a person's change since
             # then makes them stale, a rebalance's own change does not.
             changed_by_person=tuple(
@@ -177,6 +180,8 @@ async def on_team_shortfalls_detected(
     row.target_versions = {str(t.id): t.version for t in targets if t.member_id in touched}
     if isinstance(decision, Skipped):
         row.status, row.reason = "skipped", decision.reason
+    elif isinstance(decision, Offered):
+        open_round(uow, row, decision.offers, policy)  # type: ignore[arg-type]
     else:
         row.status = decision.status
         if decision.status == "applied":
@@ -320,7 +325,8 @@ async def apply_rebalance(
     if row.kind == "give_back":
         reason = "give_back"
     else:
-        reason = "rebalance" if applied == "auto" else "proposal_approved"
+        # A settled offer round moves target by the reps' own consent, like an automatic one.
+        reason = "proposal_approved" if applied == "approved" else "rebalance"
     new_targets = {uuid.UUID(k): v for k, v in row.new_targets.items()}
     apply_new_targets(
         uow=uow,

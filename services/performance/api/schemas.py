@@ -16,7 +16,7 @@ from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
 from shared.money import NonNegativeAmount, from_minor
 
-Status = Literal["on_track", "at_risk", "struggling"]
+Status = Literal["on_track", "at_risk", "struggling", "no_target"]
 _MEMBER = "5b0e7a4e-3f57-4c1e-8d2a-0c1b7f9e6a11"
 _SALE = "8f3c1d2e-6a7b-4c5d-9e0f-1a2b3c4d5e6f"
 

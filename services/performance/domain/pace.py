@@ -193,9 +193,7 @@ def evaluate(
     share = expected_share(period, as_of, availability)
     projected = projected_minor(achieved_minor, share)
     if target_minor == 0:
-        # Nothing to reach: any non-negative result fully meets a zero target.
-        percent = Decimal("100.00") if achieved_minor >= 0 else Decimal("0.00")
-        status = PaceStatus.ON_TRACK
+        percent, status = _zero_target(achieved_minor)
     else:
         percent = Decimal(_round_half_up(Fraction(achieved_minor * 10_000, target_minor)))
         percent = percent.scaleb(-2)
@@ -219,13 +217,21 @@ def evaluate(
     )
 
 
+def _zero_target(achieved_minor: int) -> tuple[Decimal, PaceStatus]:
+    """A zero target is met by any non-negative result, but nothing sold is not on track."""
+    percent = Decimal("100.00") if achieved_minor >= 0 else Decimal("0.00")
+    return percent, PaceStatus.ON_TRACK if achieved_minor > 0 else PaceStatus.NO_TARGET
+
+
 def _status(value: PaceStatus | str | None) -> PaceStatus | None:
     if value is None:
         return None
     try:
-        return PaceStatus(value)
+        status = PaceStatus(value)
     except ValueError:
         raise InvalidInput(f"unknown pace status {value!r}", field="previous_status") from None
+    # Out of a zero target there is no earlier pace to recover from: judge afresh.
+    return None if status is PaceStatus.NO_TARGET else status
 
 
 def _round_half_up(value: Fraction) -> int:

@@ -17,7 +17,13 @@ from services.feedback.handlers import events as reactions
 from services.feedback.handlers.disputes import close_expired_disputes, on_change_request_disputed
 from shared.events import feedback as events
 from shared.events import to_kafka, wrap
-from shared.events.goals import ChangeRequestDisputed, MemberLeft, TeamUpdated
+from shared.events.goals import (
+    ChangeRequestDisputed,
+    MemberLeft,
+    TargetsRebalanced,
+    TeamUpdated,
+    Transfer,
+)
 from shared.events.performance import MemberShortfall, ShortfallDetected, TeamShortfallsDetected
 from tests.integration.feedback.conftest import member_joined
 
@@ -273,3 +279,38 @@ async def test_a_disputed_change_request_opens_one_escalated_target_dispute(clie
         await on_change_request_disputed(event, wrap(event), uow)
         await uow.commit()
     assert (await _outbox_types(runtime)).count(events.DisputeOpened.TYPE) == 1
+
+
+def rebalanced(team, takes: dict, applied: str) -> TargetsRebalanced:
+    """A rebalance from rep 0 to the reps in `takes` (member -> amount)."""
+    moved = sum(takes.values(), Decimal(0))
+    return TargetsRebalanced(
+        org_id=team.org,
+        team_id=team.id,
+        rebalance_id=uuid.uuid4(),
+        period_id=uuid.uuid4(),
+        giver_id=team.reps[0],
+        requested=moved,
+        moved=moved,
+        uncovered=Decimal(0),
+        currency="EUR",
+        transfers=[
+            Transfer(from_member_id=team.reps[0], to_member_id=m, amount=a)
+            for m, a in takes.items()
+        ],
+        applied=applied,
+    )
+
+
+async def test_a_settled_offer_round_thanks_each_volunteer_once(runtime, team):
+    processor = runtime.consumer._processor
+    auto = rebalanced(team, {team.reps[1]: Decimal("500.00")}, "auto")
+    assert (await processor.process(record_of(auto))).status == "applied"
+    assert await _notes(runtime, "recognition") == []  # nobody volunteered for an auto move
+    offer = rebalanced(team, {team.reps[2]: Decimal("1250.00")}, "offer")
+    envelope = wrap(offer)
+    assert (await processor.process(record_of(offer, 0, envelope))).status == "applied"
+    assert (await processor.process(record_of(offer, 1, envelope))).status == "duplicate"
+    [note] = await _notes(runtime, "recognition")
+    assert (note.member_id, note.addressee_id) == (team.reps[2], team.reps[2])
+    assert "1250.00 EUR" in note.body

@@ -56,7 +56,14 @@ def _routes(s, rebalance_id: str) -> list[tuple[str, str, dict | None, bool]]:
         ("PUT", f"/v1/teams/{team}/rebalance-policy", {"mode": "off"}, False),
         ("GET", f"/v1/teams/{team}/rebalance-policy", None, True),
         ("GET", f"/v1/teams/{team}/rebalances", None, False),
-        ("GET", f"/v1/rebalances/{rebalance_id}", None, False),
+        # A rep offered uplift may read the round and answer their own offer (test_offers.py).
+        ("GET", f"/v1/rebalances/{rebalance_id}", None, True),
+        (
+            "POST",
+            f"/v1/rebalances/{rebalance_id}/offers/{s.members[0]['id']}/acceptance",
+            {"amount": "1.00"},
+            True,
+        ),
         ("POST", f"/v1/rebalances/{rebalance_id}/approval", None, False),
         ("POST", f"/v1/rebalances/{rebalance_id}/rejection", None, False),
     ]

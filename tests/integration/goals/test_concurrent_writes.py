@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 
 from shared.devpostgres import LocalPostgres
+from shared.events import wrap
 from tests.integration.goals.conftest import Goals, make_goals, seed
+from tests.integration.goals.test_reactions import (
+    rebalances,
+    record_of,
+    set_policy,
+    team_shortfalls,
+)
 from tests.integration.races import race
 
 pytestmark = pytest.mark.integration
@@ -147,3 +155,31 @@ async def test_concurrent_policy_puts_with_one_etag_commit_once(goals_pg: Goals)
         goals_pg.client.put(url, json={"mode": "off"}, headers=headers),
     )
     assert _statuses(responses) == [200, 412], [r.text for r in responses]
+
+
+async def test_the_last_two_offer_answers_at_once_settle_the_round_exactly_once(goals_pg: Goals):
+    g = goals_pg
+    s = await seed(g, n=4, target="400000.00")
+    await set_policy(g, s, mode="offer", cooldown_hours=0)
+    await g.runtime.consumer._processor.process(record_of(wrap(team_shortfalls(g, s))))
+    [row] = await rebalances(g, s)
+
+    def answer(i: int, amount: str):
+        member = s.members[i]["id"]
+        return g.client.post(
+            f"/v1/rebalances/{row['id']}/offers/{member}/acceptance",
+            json={"amount": amount},
+            headers=g.rep(s.team_id, member),
+        )
+
+    assert (await answer(1, "10000.00")).status_code == 200
+    # Both hold the round (a no-op UPDATE of it) before reading the answers: the second waits
+    # for the first, then sees every offer answered and settles.
+    responses = await race(
+        g.runtime.engine, "rebalance", answer(2, "5000.00"), answer(3, "7000.00")
+    )
+    assert _statuses(responses) == [200, 200], [r.text for r in responses]
+    assert sorted(r.json()["status"] for r in responses) == ["applied", "offered"]
+    [settled] = await rebalances(g, s)
+    assert (settled["status"], settled["moved"]) == ("applied", "22000.00")
+    assert Decimal(settled["moved"]) + Decimal(settled["uncovered"]) == Decimal("60000.00")

@@ -96,3 +96,48 @@ def test_a_receiver_who_left_the_team_gives_nothing_back():
     giver = pos(0, 50_000, 200_000)
     plan = plan_give_back(giver=giver, given=[Given(UUID(int=9), 20_000, 0)], team=[giver])
     assert plan.transfers == () and plan.returned_minor == 0 and plan.new_targets == {}
+
+
+def _apply(team: list[MemberPosition], new_targets: dict) -> list[MemberPosition]:
+    return [
+        MemberPosition(
+            p.member_id,
+            new_targets.get(p.member_id, p.target_minor),
+            p.original_target_minor,
+            p.achieved_minor,
+            p.projected_minor,
+            p.status,
+        )
+        for p in team
+    ]
+
+
+def _still_owed(given_rows: list[Given], transfers) -> list[Given]:
+    """The episode's transfers less what came back, newest first as the give-back takes it."""
+    back = {t.from_member: t.amount_minor for t in transfers}
+    owed = []
+    for g in sorted(given_rows, key=lambda g: -g.order):
+        taken = min(back.get(g.to_member, 0), g.amount_minor)
+        back[g.to_member] = back.get(g.to_member, 0) - taken
+        if g.amount_minor > taken:
+            owed.append(Given(g.to_member, g.amount_minor - taken, g.order))
+    return owed
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 10**6), st.integers(-(10**5), 10**6), _receivers)
+def test_a_give_back_repeated_for_its_episode_never_returns_more_than_was_given(
+    giver_target, headroom, rows
+):
+    """Goals keeps one give-back per episode; even re-run over what is still owed, the maths
+    returns at most what the episode moved away, and the team total stays exact."""
+    giver, team, given_rows = _case(giver_target, headroom, rows)
+    first = plan_give_back(giver=giver, given=given_rows, team=team)
+    after = _apply(team, first.new_targets)
+    giver_after = next(p for p in after if p.member_id == G)
+    owed = _still_owed(given_rows, first.transfers)
+    rest = plan_give_back(giver=giver_after, given=owed, team=after)
+    assert first.returned_minor + rest.returned_minor <= sum(g.amount_minor for g in given_rows)
+    assert sum(p.target_minor for p in _apply(after, rest.new_targets)) == sum(
+        p.target_minor for p in team
+    )

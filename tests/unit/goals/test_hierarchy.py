@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from services.goals.domain.allocation import allocate
 from services.goals.domain.hierarchy import (
     ChildTeam,
+    RollupNode,
     check_parent,
     child_inputs,
     history_by_period,
@@ -83,3 +84,12 @@ def _check(total: int, pct: Decimal, children: list[dict], method: str) -> None:
 def test_children_add_up_to_the_over_assigned_parent_at_every_level(total, pct, tree, method):
     """At each level the child targets sum to round(parent x (1 + pct/100)), deterministically."""
     _check(total, Decimal(pct) / 10, tree, method)
+
+
+@pytest.mark.parametrize(
+    ("target", "achieved", "status"),
+    [(None, 0, None), (0, 0, "no_target"), (0, -5, "no_target"), (0, 1, "on_track")],
+)
+def test_a_roll_up_with_a_zero_target_and_nothing_sold_is_no_target(target, achieved, status):
+    node = RollupNode("t", "T", target, 0, achieved, achieved)
+    assert node.status(Decimal("0.9"), Decimal("0.7")) == status

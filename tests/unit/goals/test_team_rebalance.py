@@ -44,7 +44,7 @@ _rows = st.tuples(
     st.integers(-(10**5), 10**5),  # original - target
     st.integers(0, 100),  # achieved, % of target
     st.integers(-(10**6), 10**6),  # projected - target
-    st.sampled_from(["on_track", "on_track", "at_risk", "struggling", "struggling"]),
+    st.sampled_from(["on_track", "on_track", "at_risk", "struggling", "struggling", "no_target"]),
     st.booleans(),  # named as a giver (when struggling)
 )
 

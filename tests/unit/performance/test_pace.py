@@ -321,13 +321,30 @@ def test_percent_is_achieved_over_target_with_two_decimals(
     assert pace.percent.as_tuple().exponent == -2
 
 
-def test_a_zero_target_is_always_on_track_with_no_shortfall() -> None:
-    pace = evaluate(target_minor=0, achieved_minor=0, period=Q1_UTC, as_of=utc(2026, 3, 30))
+@pytest.mark.parametrize("achieved", [0, -500])
+def test_a_zero_target_with_nothing_sold_is_no_target_never_on_track(achieved: int) -> None:
+    pace = evaluate(target_minor=0, achieved_minor=achieved, period=Q1_UTC, as_of=utc(2026, 3, 30))
     assert (pace.status, pace.shortfall_minor, pace.expected_to_date_minor) == (
-        PaceStatus.ON_TRACK,
+        PaceStatus.NO_TARGET,
         0,
         0,
     )
+
+
+def test_a_zero_target_with_a_sale_is_on_track() -> None:
+    pace = evaluate(target_minor=0, achieved_minor=1, period=Q1_UTC, as_of=utc(2026, 3, 30))
+    assert (pace.status, pace.shortfall_minor) == (PaceStatus.ON_TRACK, 0)
+
+
+def test_a_target_given_after_no_target_is_judged_afresh() -> None:
+    pace = evaluate(
+        target_minor=10_000,
+        achieved_minor=1_000,
+        period=Q1_UTC,
+        as_of=utc(2026, 3, 1),
+        previous_status="no_target",
+    )
+    assert pace.status is PaceStatus.STRUGGLING
 
 
 def test_shortfall_is_reported_only_for_reps_behind() -> None:

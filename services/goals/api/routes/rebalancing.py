@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 
 from services.goals.api import schemas
 from services.goals.api.deps import UowDep
+from services.goals.handlers import offers as offer_handlers
 from services.goals.handlers import rebalancing as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
@@ -42,6 +43,7 @@ async def put_rebalance_policy(
         max_decrease_pct=body.max_decrease_pct,
         give_back=body.give_back,
         require_checkin_before_rebalance=body.require_checkin_before_rebalance,
+        offer_hours=body.offer_hours,
         if_match=if_match,
     )
     row = await handlers.set_policy(cmd, uow=uow, principal=principal)
@@ -64,28 +66,55 @@ async def list_rebalances(
     team_id: uuid.UUID,
     principal: ManagerPrincipal,
     uow: UowDep,
-    status: Literal["applied", "proposed", "approved", "rejected", "superseded", "skipped"]
+    status: Literal[
+        "applied", "proposed", "offered", "approved", "rejected", "superseded", "skipped"
+    ]
     | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[schemas.RebalanceRead]:
     """List the team's rebalances, skipped ones with their reason."""
-    rows, nxt = await handlers.list_rebalances(
+    rows, nxt, offers = await handlers.list_rebalances(
         team_id, status=status, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return Page[schemas.RebalanceRead](
-        items=[schemas.RebalanceRead.of(r) for r in rows], next_cursor=nxt
+        items=[schemas.RebalanceRead.of(r, offers.get(r.id, ())) for r in rows], next_cursor=nxt
     )
 
 
 @router.get("/rebalances/{rebalance_id}", response_model=schemas.RebalanceRead, responses=R)
 async def get_rebalance(
-    rebalance_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
+    rebalance_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
 ) -> schemas.RebalanceRead:
-    """Read one rebalance with its transfers."""
-    return schemas.RebalanceRead.of(
-        await handlers.get_rebalance(rebalance_id, uow=uow, principal=principal)
+    """Read one rebalance with its transfers and offers (a rep offered uplift sees their own)."""
+    row, offers = await handlers.get_rebalance(rebalance_id, uow=uow, principal=principal)
+    return schemas.RebalanceRead.of(row, offers)
+
+
+@router.post(
+    "/rebalances/{rebalance_id}/offers/{member_id}/acceptance",
+    response_model=schemas.RebalanceRead,
+    responses={**D, 422: P[422]},
+)
+async def accept_offer(
+    rebalance_id: uuid.UUID,
+    member_id: uuid.UUID,
+    body: schemas.OfferAcceptance,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+) -> schemas.RebalanceRead:
+    """The rep takes all or part of their offer (0 declines), once, until it expires.
+
+    Only the rep the offer was made to may answer it. The last answer settles the round.
+    """
+    row, offers = await offer_handlers.accept_offer(
+        offer_handlers.AcceptOffer(
+            rebalance_id=rebalance_id, member_id=member_id, amount=body.amount
+        ),
+        uow=uow,
+        principal=principal,
     )
+    return schemas.RebalanceRead.of(row, [o for o in offers if o.member_id == member_id])
 
 
 @router.post(
