@@ -126,7 +126,8 @@ class RollupNode:
             return None
         if self.target_minor == 0:
             # As for a rep (performance's pace): a zero target met by nothing is no target.
-            return "on_track" if self.achieved_minor > 0 else "no_target"
+            status = PaceStatus.ON_TRACK if self.achieved_minor > 0 else PaceStatus.NO_TARGET
+            return status.value
         ratio = Fraction(self.projected_minor, self.target_minor)
         return classify(ratio=ratio, share=self.elapsed_share, thresholds=self.thresholds).value
 
