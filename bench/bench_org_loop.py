@@ -29,6 +29,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devtools.broker import free_port  # noqa: E402
+from devtools.postgres import start_postgres  # noqa: E402
 from scripts.run import SERVICES, Stack  # noqa: E402
 from scripts.scenario import (  # noqa: E402
     Attain,
@@ -40,8 +42,6 @@ from scripts.scenario import (  # noqa: E402
     set_up_org,
     wait_for,
 )
-from shared.devbroker import free_port  # noqa: E402
-from shared.devpostgres import start_postgres  # noqa: E402
 
 #: Six of every ten reps sell; the others sell nothing.
 SELLERS_PER_TEN, SOLD = 6, "40000.00"

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from devtools.broker import LocalBroker, start_broker
+from devtools.postgres import LocalPostgres, start_postgres
+from devtools.tokens import DevTokenRefused, mint
 from scripts.infra import create_topics, migrate_all
 from shared.config import LOCAL_SERVICES, LocalStackSettings
-from shared.devbroker import LocalBroker, start_broker
-from shared.devpostgres import LocalPostgres, start_postgres
-from shared.devtoken import DevTokenRefused, mint
 from shared.serving import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,10 +15,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, settings
 
+from devtools.broker import start_broker
 from devtools.kafka import KafkaCluster, start_kafka
-from shared.devbroker import start_broker
-from shared.devpostgres import LocalPostgres, start_postgres
-from shared.devtoken import mint
+from devtools.postgres import LocalPostgres, start_postgres
+from devtools.tokens import mint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

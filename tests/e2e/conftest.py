@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.broker import free_port
 from devtools.kafka import KafkaCluster, start_kafka
+from devtools.postgres import start_postgres
 from scripts.run import SERVICES, Stack
 from scripts.scenario import Attain
-from shared.devbroker import free_port
-from shared.devpostgres import start_postgres
 
 DB_KINDS = ("sqlite", "postgres")
 #: (database, broker) pairs for tests that run the loop on both brokers.

@@ -1,8 +1,9 @@
-"""Services import shared only, never each other; shared never imports a service."""
+"""The code keeps its layers: services import shared only, runtime code never imports devtools."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,23 @@ def test_a_service_never_imports_another_service(service):
 
 def test_shared_never_imports_a_service():
     assert _violations(ROOT / "shared", ("services",)) == []
+
+
+def test_runtime_code_never_imports_the_development_tools():
+    found = _violations(ROOT / "shared", ("devtools",)) + _violations(
+        ROOT / "services", ("devtools",)
+    )
+    assert found == []
+
+
+def test_the_image_ships_no_development_tools():
+    copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), flags=re.M)
+    sources = [src for line in copied for src in line.split()]
+    assert not [s for s in sources if s.startswith("devtools")]
+    assert "devtools" in (ROOT / ".dockerignore").read_text().split()
+    shipped_scripts = [ROOT / s for s in sources if s.startswith("scripts/")]
+    assert shipped_scripts, "the image copies scripts/ file by file"
+    assert [n for p in shipped_scripts for n in _imports(p) if n.startswith("devtools")] == []
 
 
 def test_the_check_itself_catches_a_cross_service_import(tmp_path):

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from devtools.postgres import LocalPostgres
 from services.feedback.main import create_app
-from shared.devpostgres import LocalPostgres
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 from tests.integration.races import race
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shared.devpostgres import LocalPostgres
+from devtools.postgres import LocalPostgres
 from tests.integration.goals.conftest import Goals, make_goals, seed
 from tests.integration.races import race
 

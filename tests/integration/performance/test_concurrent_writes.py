@@ -9,7 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from shared.devpostgres import LocalPostgres
+from devtools.postgres import LocalPostgres
 from tests.integration.performance.conftest import PerfApp, Seeded, open_app
 from tests.integration.performance.test_webhooks import (
     GENERIC_BODY,
