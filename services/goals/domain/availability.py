@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from math import gcd
 
-from services.goals.domain.allocation import check_minor, split_by_int_weights, to_fraction
+from services.goals.domain.allocation import check_minor, to_fraction
 from services.goals.domain.rebalancing import (
     MemberPosition,
     RebalancePolicy,
@@ -25,6 +24,7 @@ from services.goals.domain.rebalancing import (
     water_fill,
 )
 from shared.domain_errors import Conflict, InvalidInput
+from shared.money import split_exact
 
 _ONE_DAY = timedelta(days=1)
 ABSENCE_KINDS = frozenset({"pto", "leave", "training", "other"})
@@ -158,8 +158,8 @@ def portion_minor(total_minor: int, share: Fraction) -> int:
     share = Fraction(share)
     if not 0 <= share <= 1:
         raise InvalidInput("share must be within 0..1", field="share")
-    # A two-way split is largest remainder on the pair (part, rest): exact, ties to the rest.
-    parts, _ = split_by_int_weights(
+    # A two-way split is largest remainder on the pair (part, rest): exact; "part" wins a tie (half up).
+    parts = split_exact(
         total_minor, {"part": share.numerator, "rest": share.denominator - share.numerator}
     )
     return parts["part"]
@@ -290,15 +290,9 @@ def schedule(
         bounds.setdefault(key, []).append(day)
         factor = Fraction(0) if day in away else ramp.factor(day)
         weights[key] = weights.get(key, Fraction(0)) + weight * factor
-    common = 1
-    for w in weights.values():
-        common = common * w.denominator // gcd(common, w.denominator)
-    ints = {k: w.numerator * (common // w.denominator) for k, w in weights.items()}
     # Nobody works a day of the period (or it all weighs 0): the plain calendar carries it.
-    if not any(ints.values()):
-        ints = {k: len(days) for k, days in bounds.items()}
-    amounts, _ = split_by_int_weights(check_minor("target_minor", target_minor), ints)
-    total = sum(ints.values())
-    return [
-        Slice(days[0], days[-1], Fraction(ints[k], total), amounts[k]) for k, days in bounds.items()
-    ]
+    if not any(weights.values()):
+        weights = {k: Fraction(len(days)) for k, days in bounds.items()}
+    amounts = split_exact(check_minor("target_minor", target_minor), weights)
+    total = sum(weights.values(), Fraction(0))
+    return [Slice(days[0], days[-1], weights[k] / total, amounts[k]) for k, days in bounds.items()]

@@ -12,7 +12,6 @@ from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.goals.domain.allocation import id_sort_key
 from services.goals.domain.rebalancing import (
     MemberPosition,
     RebalancePolicy,
@@ -22,6 +21,7 @@ from services.goals.domain.rebalancing import (
     water_fill,
 )
 from shared.domain_errors import InvalidInput
+from shared.money import id_sort_key
 
 
 @dataclass(frozen=True)

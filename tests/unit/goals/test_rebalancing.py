@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.goals.domain.allocation import check_minor, largest_remainder
+from services.goals.domain.allocation import check_minor
 from services.goals.domain.rebalancing import (
     AdjustmentPlan,
     MemberPosition,
@@ -27,6 +27,7 @@ from services.goals.domain.rebalancing import (
 )
 from services.goals.domain.team_rebalance import plan_team_rebalance
 from shared.domain_errors import Conflict, InvalidInput
+from shared.money import split_exact
 
 pytestmark = pytest.mark.unit
 
@@ -345,7 +346,7 @@ def _reference_water_fill(amount: int, weights: dict, rooms: dict) -> dict:
             del live[k]
     left = amount - sum(placed.values())
     if live and left > 0:
-        placed.update(largest_remainder(left, live))
+        placed.update(split_exact(left, live))
     return placed
 
 
