@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from shared.db import UtcDateTime
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("goals", "performance", "feedback")
 
 
 def _imports(path: Path) -> set[str]:
@@ -57,6 +62,31 @@ def test_the_image_ships_no_development_tools():
     shipped_scripts = [ROOT / s for s in sources if s.startswith("scripts/")]
     assert shipped_scripts, "the image copies scripts/ file by file"
     assert [n for p in shipped_scripts for n in _imports(p) if n.startswith("devtools")] == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_instant_column_is_a_utc_datetime(service):
+    orm = importlib.import_module(f"services.{service}.adapters.orm")
+    plain = [
+        f"{table.name}.{column.name}"
+        for table in orm.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, sa.DateTime) and not isinstance(column.type, UtcDateTime)
+    ]
+    assert plain == []
+
+
+def test_no_helper_patches_naive_instants_any_more():
+    # UtcDateTime hands back aware UTC on every database: as_utc/aware calls were its caveat.
+    pattern = re.compile(r"(?<![\w.])(as_utc|aware)\(|import .*\b(as_utc|aware)\b")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for package in ("shared", "services")
+        for path in (ROOT / package).rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line.split("#")[0])
+    ]
+    assert found == []
 
 
 def test_the_check_itself_catches_a_cross_service_import(tmp_path):

@@ -250,7 +250,6 @@ class DisputeRepository:
 
 
 def _iso(value: datetime) -> str:
-    # The cursor holds the column's own representation (naive UTC on SQLite, aware on PostgreSQL).
     return value.isoformat()
 
 

@@ -14,7 +14,6 @@ from services.feedback.handlers.access import is_in_team, team_roster, visible_t
 from services.feedback.handlers.coaching import NewActionItem, add_action_items
 from shared.auth import Principal
 from shared.domain_errors import Forbidden, InvalidInput, NotFound
-from shared.timeutil import aware
 
 CADENCES = ("none", "weekly", "biweekly", "monthly")
 
@@ -59,7 +58,7 @@ class MeetingDetail:
 
 def next_occurrence(*, scheduled_at: datetime, cadence: str, now: datetime) -> datetime | None:
     """Return the first occurrence at or after now (None once a one-off meeting is past)."""
-    first = aware(scheduled_at)
+    first = scheduled_at
     assert first is not None
     if first >= now:
         return first

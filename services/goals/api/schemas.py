@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.goals.adapters.orm import (
     Member,
@@ -24,7 +24,6 @@ from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import givers_of, transfers_of
 from shared.bounds import INTEGER_PATTERN, BoundedDecimal
 from shared.money import Amount, NonNegativeAmount, from_minor
-from shared.timeutil import as_utc, aware
 
 TEAM = "3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11"
 MEMBER = "9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20"
@@ -49,12 +48,6 @@ Email = Annotated[
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-
-    @field_serializer("*", when_used="json", check_fields=False)
-    def _instants(self, value: Any):
-        # SQLite returns naive UTC instants; the wire always carries an offset.
-        # No return annotation: with `-> Any` every read field would be documented as untyped.
-        return aware(value) if isinstance(value, datetime) else value
 
 
 # ------------------------------------------------------------------------------------- teams
@@ -227,8 +220,8 @@ class PeriodRead(_Out):
             starts_on=row.starts_on,
             ends_on=row.ends_on,
             timezone=row.timezone,
-            starts_at=as_utc(row.starts_at),
-            ends_at=as_utc(row.ends_at),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
             seasonality=seasonality_of(row),
         )
 

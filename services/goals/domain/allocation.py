@@ -118,8 +118,8 @@ class MemberInput:
     """One rep as the allocation sees them."""
 
     member_id: Hashable
-    capacity: Decimal = Decimal(1)
-    ramp: Decimal = Decimal(1)
+    capacity: Decimal | Fraction = Decimal(1)
+    ramp: Decimal | Fraction = Decimal(1)
     # Achieved minor amounts of closed periods, most recent first.
     history: tuple[int, ...] = ()
 

@@ -8,9 +8,10 @@ on the order in which givers or members arrive.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.goals.domain.rebalancing import (
     MemberPosition,
@@ -102,10 +103,12 @@ def _offer(position: MemberPosition, policy: RebalancePolicy) -> int:
     return max(min(_requested(position), position.target_minor - floor), 0)
 
 
-def _match(gives: dict[Hashable, int], takes: dict[Hashable, int], key: object) -> list[Transfer]:
+def _match(
+    gives: dict[Hashable, int], takes: dict[Hashable, int], key: Callable[[Hashable], Any]
+) -> list[Transfer]:
     """Pair givers with receivers in id order (each side's total is the same)."""
-    givers = sorted((k for k, v in gives.items() if v > 0), key=key)  # type: ignore[arg-type]
-    takers = sorted((k for k, v in takes.items() if v > 0), key=key)  # type: ignore[arg-type]
+    givers = sorted((k for k, v in gives.items() if v > 0), key=key)
+    takers = sorted((k for k, v in takes.items() if v > 0), key=key)
     left_give = {k: gives[k] for k in givers}
     left_take = {k: takes[k] for k in takers}
     transfers, i, j = [], 0, 0

@@ -22,7 +22,7 @@ from services.goals.handlers.shortfalls import (
 from shared.auth import Principal
 from shared.domain_errors import Conflict
 from shared.http import check_if_match
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +140,7 @@ async def approve_rebalance(
         team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
         targets = await uow.repo.targets_of(principal.org, plan.id)
         changed = await uow.repo.changed_by_person(
-            principal.org, [t.id for t in targets], as_utc(row.created_at)
+            principal.org, [t.id for t in targets], row.created_at
         )
         if changed:
             raise Conflict(

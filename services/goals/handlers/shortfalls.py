@@ -28,7 +28,6 @@ from shared.events.performance import (
     TeamShortfallsDetected,
 )
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +141,11 @@ async def on_team_shortfalls_detected(
     policy = await policy_for(uow=uow, org=org, team_id=team.id)
     history = await uow.repo.team_rebalances(org, team.id, event.period_id)
     moved_at = [
-        as_utc(r.as_of)
+        r.as_of
         for r in history
         if r.kind == "shortfall" and r.status in ("applied", "proposed", "approved")
     ]
-    as_of = as_utc(event.as_of)
+    as_of = event.as_of
     decision = decide_rebalance(
         givers=list(shortfall_ids),
         team=await positions_from(uow, team, targets, figures),
@@ -154,7 +153,7 @@ async def on_team_shortfalls_detected(
         context=DecisionContext(
             plan_published=plan is not None and plan.status == "published",
             as_of=as_of,
-            period_ends_at=as_utc(event.period_ends_at),
+            period_ends_at=event.period_ends_at,
             last_moved_at=max(moved_at, default=None),
             # Figures describe the target versions performance had; a person's change since
             # then makes them stale, a rebalance's own change does not.

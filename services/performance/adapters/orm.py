@@ -14,12 +14,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
+from shared.db import (
+    Versioned,
+    define_plumbing_tables,
+    json_field,
+    minor_units,
+    new_metadata,
+    utc_field,
+)
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
-
-_TZ = sa.DateTime(timezone=True)
 
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
@@ -62,7 +67,7 @@ class Member(Base, table=True):
     active: bool = True
     # Pace expects nothing before starts_on and follows the ramp schedule (decimal text).
     starts_on: date | None = None
-    ramp_schedule: list[str] | None = Field(default=None, sa_type=sa.JSON)  # type: ignore[call-overload]
+    ramp_schedule: list[str] | None = json_field(default=None)
 
 
 class Period(Base, table=True):
@@ -74,9 +79,9 @@ class Period(Base, table=True):
     starts_on: date
     ends_on: date
     timezone: str = "UTC"
-    starts_at: datetime = Field(sa_type=_TZ, index=True)
-    ends_at: datetime = Field(sa_type=_TZ, index=True)
-    seasonality: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
+    starts_at: datetime = utc_field(index=True)
+    ends_at: datetime = utc_field(index=True)
+    seasonality: dict[str, str] | None = json_field(default=None)
 
 
 class Target(Base, table=True):
@@ -108,8 +113,8 @@ class WebhookSecret(Base, table=True):
     source: str = Field(max_length=20)
     secret: str
     api_token: str | None = None
-    created_at: datetime = Field(sa_type=_TZ)
-    valid_until: datetime | None = Field(default=None, sa_type=_TZ)
+    created_at: datetime = utc_field()
+    valid_until: datetime | None = utc_field(default=None)
 
 
 class WebhookDelivery(Base, table=True):
@@ -121,21 +126,21 @@ class WebhookDelivery(Base, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
-    received_at: datetime = Field(sa_type=_TZ)
-    headers: dict[str, Any] = Field(sa_type=sa.JSON)
+    received_at: datetime = utc_field()
+    headers: dict[str, Any] = json_field()
     body: bytes = Field(sa_type=sa.LargeBinary)
     verified: bool
     # received | fetching | processed | malformed | failed
     outcome: str = Field(max_length=20)
     error: str | None = None
-    processed_at: datetime | None = Field(default=None, sa_type=_TZ)
+    processed_at: datetime | None = utc_field(default=None)
     #: Nanoseconds since the epoch when stored, strictly increasing per process: arrival order.
     arrival: int = Field(default=0, sa_type=sa.BigInteger)
     applied: int = 0
     duplicates: int = 0
     #: HubSpot deal fetches tried so far; the next one waits until next_attempt_at.
     attempts: int = 0
-    next_attempt_at: datetime | None = Field(default=None, sa_type=_TZ)
+    next_attempt_at: datetime | None = utc_field(default=None)
 
 
 class WebhookRejection(Base, table=True):
@@ -145,10 +150,10 @@ class WebhookRejection(Base, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
-    received_at: datetime = Field(sa_type=_TZ, index=True)
+    received_at: datetime = utc_field(index=True)
     reason: str = Field(max_length=20)  # no_secret | rejected | malformed
     error: str = Field(max_length=500)
-    headers: dict[str, Any] = Field(sa_type=sa.JSON)  # bounded, credentials removed
+    headers: dict[str, Any] = json_field()  # bounded, credentials removed
     body_size: int
     body_sha256: str = Field(max_length=64)
     body_head: bytes = Field(sa_type=sa.LargeBinary)  # the first few KiB; empty for no_secret
@@ -167,7 +172,7 @@ class WebhookEvent(Base, table=True):
     delivery_id: uuid.UUID
     external_id: str
     kind: str = Field(max_length=20)
-    applied_at: datetime = Field(sa_type=_TZ)
+    applied_at: datetime = utc_field()
 
 
 # -- sales and attainment ---------------------------------------------------------------------
@@ -190,14 +195,14 @@ class Sale(Versioned, Base, table=True):
     currency: str = Field(max_length=3)
     currency_assumed: bool = False
     currency_mismatch: bool = False
-    closed_at: datetime = Field(sa_type=_TZ)
+    closed_at: datetime = utc_field()
     status: str = Field(default="active", max_length=20)  # active | reversed
     unassigned: bool = Field(default=False, index=True)
     owner_ref: str | None = None
     owner_email: str | None = None
     version: int = 1
-    created_at: datetime = Field(sa_type=_TZ)
-    updated_at: datetime = Field(sa_type=_TZ)
+    created_at: datetime = utc_field()
+    updated_at: datetime = utc_field()
 
 
 class SaleCredit(Base, table=True):
@@ -227,7 +232,7 @@ class Attainment(Base, table=True):
     status: str | None = None
     reported_status: str | None = None
     reported_achieved_minor: int | None = minor_units(default=None)
-    evaluated_at: datetime | None = Field(default=None, sa_type=_TZ)
+    evaluated_at: datetime | None = utc_field(default=None)
 
 
 class ShortfallEpisode(Base, table=True):
@@ -243,11 +248,11 @@ class ShortfallEpisode(Base, table=True):
     period_id: uuid.UUID
     episode: int
     shortfall_minor: int = minor_units()
-    opened_at: datetime = Field(sa_type=_TZ)
-    closed_at: datetime | None = Field(default=None, sa_type=_TZ)
+    opened_at: datetime = utc_field()
+    closed_at: datetime | None = utc_field(default=None)
     # When the member, out of the episode, first projected above their target: announced once,
     # so goals can hand back what the episode moved away.
-    recovered_at: datetime | None = Field(default=None, sa_type=_TZ)
+    recovered_at: datetime | None = utc_field(default=None)
 
 
 class TeamEvaluation(Base, table=True):
@@ -261,7 +266,7 @@ class TeamEvaluation(Base, table=True):
     # Digest of every member's target version and achieved amount: room for an uncovered
     # shortfall can only appear when one of them changes.
     fingerprint: str
-    published_at: datetime = Field(sa_type=_TZ)
+    published_at: datetime = utc_field()
 
 
 class EvaluationDue(Base, table=True):
@@ -273,8 +278,8 @@ class EvaluationDue(Base, table=True):
     period_id: uuid.UUID = Field(primary_key=True)
     org_id: uuid.UUID
     # Wall-clock instants: the debounce is about real quiet, not the business clock.
-    first_at: datetime = Field(sa_type=_TZ)
-    last_at: datetime = Field(sa_type=_TZ, index=True)
+    first_at: datetime = utc_field()
+    last_at: datetime = utc_field(index=True)
     # Bumped by every sale: an evaluator removes the row only if no sale came in meanwhile.
     marks: int = 1
 
@@ -289,7 +294,7 @@ class PeriodClose(Base, table=True):
     org_id: uuid.UUID
     team_id: uuid.UUID
     period_id: uuid.UUID
-    closed_at: datetime = Field(sa_type=_TZ)
+    closed_at: datetime = utc_field()
 
 
 class Absence(Base, table=True):

@@ -14,6 +14,7 @@ from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
 from shared.money import NonNegativeAmount, from_minor
+from shared.timeutil import UtcInstant
 
 Status = Literal["on_track", "at_risk", "struggling"]
 _MEMBER = "5b0e7a4e-3f57-4c1e-8d2a-0c1b7f9e6a11"
@@ -110,7 +111,7 @@ class SaleCreate(_CreditChoice):
 
     amount: NonNegativeAmount = Field(ge=0, examples=["12500.00"])
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    closed_at: datetime = Field(examples=["2026-12-07T15:04:11Z"])
+    closed_at: UtcInstant = Field(examples=["2026-12-07T15:04:11Z"])
     external_id: str | None = Field(None, max_length=200, examples=["INV-2026-000871"])
 
 

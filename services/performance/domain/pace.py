@@ -68,8 +68,8 @@ class Period:
 
     def __post_init__(self) -> None:
         zone = _zone(self.timezone)
-        starts_at = _as_utc(self.starts_at, "starts_at")
-        ends_at = _as_utc(self.ends_at, "ends_at")
+        starts_at = _in_utc(self.starts_at, "starts_at")
+        ends_at = _in_utc(self.ends_at, "ends_at")
         if ends_at <= starts_at:
             raise InvalidInput("a period must end after it starts", field="ends_at")
         for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
@@ -174,7 +174,7 @@ class Availability:
 
     def away(self, period: Period, as_of: datetime) -> bool:
         """True when the rep is absent on the local day of ``as_of``."""
-        day = _as_utc(as_of, "as_of").astimezone(_zone(period.timezone)).date()
+        day = _in_utc(as_of, "as_of").astimezone(_zone(period.timezone)).date()
         return any(start <= day <= end for start, end in self.absences)
 
 
@@ -182,7 +182,7 @@ def expected_share(
     period: Period, as_of: datetime, availability: Availability | None = None
 ) -> Fraction:
     """Return the share of the period's target expected by ``as_of``, within [0, 1]."""
-    now = _as_utc(as_of, "as_of")
+    now = _in_utc(as_of, "as_of")
     if availability is not None and not availability.plain:
         return _available_share(period, now, availability)
     if now <= period.starts_at:
@@ -376,7 +376,7 @@ def _zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"unknown time zone {name!r}", field="timezone") from None
 
 
-def _as_utc(instant: datetime, name: str) -> datetime:
+def _in_utc(instant: datetime, name: str) -> datetime:
     if not isinstance(instant, datetime):
         raise InvalidInput(f"{name} must be a datetime", field=name)
     if instant.tzinfo is None or instant.utcoffset() is None:

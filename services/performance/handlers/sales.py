@@ -22,7 +22,7 @@ from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 Contributions = dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int]  # (member, team, period)
 UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
@@ -139,7 +139,7 @@ def _sale_fact(
     old_amount_minor: int | None,
 ) -> SaleRecorded | SaleAdjusted | SaleReversed:
     # The most specific period (a quarter rather than the year) names the sale's period.
-    period = min(periods, key=lambda p: as_utc(p.ends_at) - as_utc(p.starts_at), default=None)
+    period = min(periods, key=lambda p: p.ends_at - p.starts_at, default=None)
     values = {
         "org_id": sale.org_id,
         "team_id": sale.team_id,
@@ -148,7 +148,7 @@ def _sale_fact(
         "external_id": sale.external_id,
         "amount": from_minor(sale.amount_minor, sale.currency),
         "currency": sale.currency,
-        "closed_at": as_utc(sale.closed_at),
+        "closed_at": sale.closed_at,
         "period_id": period.id if period is not None else None,
         "credits": [Credit(member_id=c.member_id, percent=Decimal(c.percent)) for c in credits],
         "version": sale.version,
@@ -221,12 +221,12 @@ async def apply_deal_event(
     old_amount = sale.amount_minor
     currency = event.currency or sale.currency
     amount_minor = _minor(event.amount or Decimal(0), currency)
-    changed = (amount_minor, currency, as_utc(closed_at)) != (
+    changed = (amount_minor, currency, closed_at) != (
         sale.amount_minor,
         sale.currency,
-        as_utc(sale.closed_at),
+        sale.closed_at,
     )
-    sale.amount_minor, sale.closed_at = amount_minor, as_utc(closed_at)
+    sale.amount_minor, sale.closed_at = amount_minor, closed_at
     if event.currency is not None:
         sale.currency, sale.currency_assumed = event.currency, False
     sale.status = "active"
@@ -274,7 +274,7 @@ async def _record_deal(
             "amount_minor": _minor(event.amount or Decimal(0), currency),
             "currency": currency,
             "currency_assumed": event.currency is None and team is None,
-            "closed_at": as_utc(closed_at),
+            "closed_at": closed_at,
             "unassigned": member is None,
             "owner_ref": event.owner_ref,
             "owner_email": event.owner_email,
@@ -340,7 +340,7 @@ async def create_sale(
                 "external_id": cmd.external_id,
                 "amount_minor": amount_minor,
                 "currency": currency,
-                "closed_at": as_utc(cmd.closed_at),
+                "closed_at": cmd.closed_at,
                 "created_at": now,
                 "updated_at": now,
             }

@@ -13,7 +13,6 @@ from services.feedback.api.deps import Uow
 from services.feedback.handlers import dispute_deadlines as handlers
 from shared.auth import CurrentPrincipal
 from shared.problems import PROBLEM_RESPONSES
-from shared.timeutil import aware
 
 router = APIRouter(tags=["disputes"])
 
@@ -40,7 +39,7 @@ class DisputePolicyRead(DisputePolicyWrite):
             team_id=row.team_id,
             statement_due_hours=row.statement_due_hours,
             decision_due_hours=row.decision_due_hours,
-            updated_at=aware(row.updated_at),
+            updated_at=row.updated_at,
         )
 
 
