@@ -6,7 +6,7 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
@@ -120,7 +120,7 @@ def _document_shared_problems(app: FastAPI) -> None:
     """Generate the OpenAPI once, then add what the shared middleware does to every route."""
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = document_idempotency_key(generate(), except_prefix=WEBHOOK_PREFIX)
             app.openapi_schema = document_default_problems(document)

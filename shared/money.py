@@ -96,30 +96,32 @@ def _decimal_string(value: object) -> object:
     return value
 
 
-def _amount_type(pattern: str, kind: str) -> object:
-    return Annotated[
-        Decimal,
-        BeforeValidator(_decimal_string),
-        WithJsonSchema(
-            {
-                "type": "string",
-                "format": "decimal",  # the OpenAPI format registry's exact decimal
-                "pattern": pattern,
-                "maxLength": AMOUNT_MAX_LENGTH,
-                "examples": ["12500.00"],
-                "description": (
-                    f"{kind} string. One amount is at most {MAX_MINOR} minor units of its "
-                    "currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
-                ),
-            }
-        ),
-    ]
+def _amount_schema(pattern: str, kind: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "format": "decimal",  # the OpenAPI format registry's exact decimal
+            "pattern": pattern,
+            "maxLength": AMOUNT_MAX_LENGTH,
+            "examples": ["12500.00"],
+            "description": (
+                f"{kind} string. One amount is at most {MAX_MINOR} minor units of its "
+                "currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
+            ),
+        }
+    )
 
 
-Amount = _amount_type(r"^-?\d+(\.\d+)?$", "Decimal")
+Amount = Annotated[
+    Decimal, BeforeValidator(_decimal_string), _amount_schema(r"^-?\d+(\.\d+)?$", "Decimal")
+]
 """A money amount on the wire: a decimal string, exact, with the currency given beside it."""
 
-NonNegativeAmount = _amount_type(r"^(\d+(\.\d+)?|-0+(\.0+)?)$", "Non-negative decimal")
+NonNegativeAmount = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_string),
+    _amount_schema(r"^(\d+(\.\d+)?|-0+(\.0+)?)$", "Non-negative decimal"),
+]
 """An amount that may not be negative (a target, a sale); the schema says so, not only the server."""
 
 

@@ -35,10 +35,12 @@ class PeriodicJob:
     run: Callable[[ServiceRuntime], Awaitable[Any]]
 
 
+async def _purge_idempotency_keys(runtime: ServiceRuntime) -> Any:
+    return await purge_idempotency_keys(runtime.engine, runtime.plumbing)
+
+
 _PURGE_IDEMPOTENCY_KEYS = PeriodicJob(
-    name="purge-idempotency-keys",
-    interval_s=3600,
-    run=lambda runtime: purge_idempotency_keys(runtime.engine, runtime.plumbing),
+    name="purge-idempotency-keys", interval_s=3600, run=_purge_idempotency_keys
 )
 
 
