@@ -30,9 +30,10 @@ run: ## Start broker + goals, performance, feedback on ATTAIN_PORT_BASE.. (8001-
 	@$(MAKE) -s --no-print-directory install
 	$(PY) -m scripts.run --db $(DB)
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, mypy (strict on shared/ and the domains)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: install
 	$(PY) -m ruff format .

@@ -126,7 +126,7 @@ def _document_shared_problems(app: FastAPI) -> None:
             app.openapi_schema = document_default_problems(document)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 class Readiness(BaseModel):
@@ -173,7 +173,8 @@ class DeadLetterRead(BaseModel):
 
 def get_runtime(request: Request) -> ServiceRuntime:
     """The process's runtime, built by the app factory."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
 
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})

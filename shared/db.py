@@ -85,7 +85,7 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        column = cls.__table__.c[cls.__version_column__]  # type: ignore[attr-defined]
+        column = cls.__table__.c[cls.__version_column__]  # type: ignore[attr-defined]  # once mapped
         return {"version_id_col": column, "version_id_generator": False}
 
 

@@ -189,7 +189,7 @@ def split_exact_marked(
 def _integer_weights(weights: Mapping[K, ExactWeight]) -> dict[K, int]:
     """Exact weights as integers over their common denominator: every ratio stays the same."""
     if all(type(w) is int for w in weights.values()):
-        ints: dict[K, int] = dict(weights)  # type: ignore[arg-type]
+        ints = {key: int(w) for key, w in weights.items()}
     else:
         exact = {key: _exact_weight(key, w) for key, w in weights.items()}
         common = lcm(*(w.denominator for w in exact.values()))

@@ -85,8 +85,7 @@ async def problem_service_unavailable(scope: Scope, receive: Receive, send: Send
 
 # uvicorn answers an exceeded --limit-concurrency with this module-level app of h11_impl (plain
 # text); with our protocol the same place answers a problem document instead.
-# Not re-exported by uvicorn, and typed with its own ASGI TypedDicts; read at run time.
-h11_impl.service_unavailable = problem_service_unavailable  # type: ignore[attr-defined,assignment]
+h11_impl.service_unavailable = problem_service_unavailable  # type: ignore[attr-defined,assignment]  # private, typed by uvicorn's own ASGI TypedDicts
 
 
 class HeadTimeoutH11Protocol(H11Protocol):
@@ -96,7 +95,7 @@ class HeadTimeoutH11Protocol(H11Protocol):
     _head_bytes = 0
     _head_tail = b""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn narrows it
         """Start the head deadline as soon as the connection opens."""
         super().connection_made(transport)
         self._arm()

@@ -150,4 +150,4 @@ def token(
 
 def auth(**kwargs: object) -> dict[str, str]:
     """Authorization header for a development token."""
-    return {"Authorization": f"Bearer {token(**kwargs)}"}  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token(**kwargs)}"}

@@ -36,7 +36,7 @@ def main() -> int:
     print(f"Kafka {kafka_version()} on {cluster.bootstrap_servers} (data in {base})", flush=True)
     try:
         while cluster.alive():
-            cluster.nodes[0].process.wait()  # type: ignore[union-attr]
+            cluster.nodes[0].process.wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -35,7 +35,7 @@ class PerformanceRuntime(ServiceRuntime):
     settings: Settings
 
     def __init__(self, *, settings: Settings, **kwargs: object) -> None:
-        super().__init__(settings=settings, **kwargs)  # type: ignore[arg-type]
+        super().__init__(settings=settings, **kwargs)
         # Tests freeze time here (signature vectors are only valid at their timestamp).
         self.clock: Callable[[], datetime] = system_clock
         self._http: httpx.AsyncClient | None = None
@@ -51,14 +51,14 @@ class PerformanceRuntime(ServiceRuntime):
         )
         self.delivery_writer = DeliveryWriter(
             engine=self.engine,
-            table=WebhookDelivery.__table__,  # type: ignore[arg-type]
+            table=WebhookDelivery.__table__,
             max_rows=settings.webhook_group_commit_rows,
             max_wait_s=settings.webhook_group_commit_ms / 1000,
             on_commit=self.processor.wake,
             notify=notify_statement(self.engine),
         )
         self.secret_cache = SecretCache(
-            self.uow,  # type: ignore[arg-type]
+            self.uow,
             ttl_s=settings.webhook_secret_cache_s,
         )
         self._processor_task: asyncio.Task[None] | None = None
@@ -67,7 +67,7 @@ class PerformanceRuntime(ServiceRuntime):
     async def process_deliveries(self) -> int:
         """Apply one batch of stored deliveries; how many were taken."""
         return await process_batch(
-            uow_factory=self.uow,  # type: ignore[arg-type]
+            uow_factory=self.uow,
             adapters=self.adapters,
             deals=self.deals,
             now=self.clock(),

@@ -251,7 +251,7 @@ class GatewayAttain(Attain):
 
     secret = ""
 
-    def token(self, *, roles, sub=None, teams=()) -> str:  # type: ignore[override]
+    def token(self, *, roles, sub=None, teams=()) -> str:
         """A token of this org signed with the deployment's secret."""
         return mint(
             org=self.org,

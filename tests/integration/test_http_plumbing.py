@@ -141,7 +141,7 @@ async def client(db_url):
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
     ):
-        c.runtime = runtime  # type: ignore[attr-defined]
+        c.runtime = runtime
         yield c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,27 @@ def test_no_helper_patches_naive_instants_any_more():
         for path in (ROOT / package).rglob("*.py")
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if pattern.search(line.split("#")[0])
+    ]
+    assert found == []
+
+
+def _mypy_checks(path: str) -> bool:
+    return path.startswith("shared/") or re.match(r"services/\w+/domain/", path) is not None
+
+
+def test_a_type_ignore_is_only_where_mypy_looks_and_says_what_and_why():
+    # Elsewhere nothing checks types, so an ignore there would be a dead annotation.
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    marker = "# type" + ": ignore"  # spelled in two parts so this file is not a hit itself
+    explained = re.compile(re.escape(marker) + r"\[[\w\-, ]+\]\s+#\s*\S")
+    found = [
+        f"{path}:{n}"
+        for path in tracked
+        if "/migrations/" not in path and (ROOT / path).exists()
+        for n, line in enumerate((ROOT / path).read_text().splitlines(), 1)
+        if marker in line and not (_mypy_checks(path) and explained.search(line))
     ]
     assert found == []
 

@@ -310,7 +310,7 @@ POSTGRES_INTEL_TSVECTOR = (
 POSTGRES_INTEL_GIN = (
     "CREATE INDEX IF NOT EXISTS ix_intel_item_search ON intel_item USING GIN (search)"
 )
-_intel = IntelItem.__table__  # type: ignore[attr-defined]
+_intel = IntelItem.__table__
 event.listen(_intel, "after_create", DDL(SQLITE_INTEL_FTS).execute_if(dialect="sqlite"))
 event.listen(_intel, "after_create", DDL(POSTGRES_INTEL_TSVECTOR).execute_if(dialect="postgresql"))
 event.listen(_intel, "after_create", DDL(POSTGRES_INTEL_GIN).execute_if(dialect="postgresql"))

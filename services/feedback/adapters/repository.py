@@ -147,7 +147,7 @@ class DisputeRepository:
     async def save(self, dispute: Dispute) -> int:
         """Write a changed dispute; someone else's change since loading is a 409."""
         expected = self._versions[dispute.id]
-        table = DisputeRow.__table__  # type: ignore[attr-defined]
+        table = DisputeRow.__table__
         result = await self._session.execute(
             sa.update(table)
             .where(table.c.id == dispute.id, table.c.version == expected)
@@ -270,7 +270,7 @@ class FeedbackRepository:
         self, *, org_id: UUID, team_id: UUID, manager_id: UUID
     ) -> int:
         """Address to the manager the check-ins opened before feedback knew the team."""
-        table = FeedbackNote.__table__  # type: ignore[attr-defined]
+        table = FeedbackNote.__table__
         result = await self._session.execute(
             sa.update(table)
             .where(

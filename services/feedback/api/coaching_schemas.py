@@ -91,8 +91,8 @@ class ActionItemRead(BaseModel):
             owner_id=row.owner_id,
             description=row.description,
             due_on=row.due_on,
-            status=row.status,  # type: ignore[arg-type]
-            source=row.source,  # type: ignore[arg-type]
+            status=row.status,
+            source=row.source,
             source_id=row.source_id,
             created_at=row.created_at,
             closed_at=row.closed_at,
@@ -115,7 +115,7 @@ class OneOnOneNoteRead(BaseModel):
         return cls(
             id=row.id,
             body=row.body,
-            visibility=row.visibility,  # type: ignore[arg-type]
+            visibility=row.visibility,
             author=row.author_sub,
             created_at=row.created_at,
         )
@@ -151,8 +151,8 @@ class OneOnOneRead(BaseModel):
             team_id=row.team_id,
             member_id=row.member_id,
             scheduled_at=row.scheduled_at,
-            cadence=row.cadence,  # type: ignore[arg-type]
-            status=row.status,  # type: ignore[arg-type]
+            cadence=row.cadence,
+            status=row.status,
             next_at=next_at,
             shortfall_id=row.shortfall_id,
             held_at=row.held_at,
@@ -188,7 +188,7 @@ class FactRead(BaseModel):
     def from_row(cls, row: MemberFact) -> FactRead:
         """Map a fact row."""
         return cls(
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
             at=row.at,
             period_id=row.period_id,
             details=row.data,
@@ -299,9 +299,7 @@ class EpisodeRead(BaseModel):
             currency=episode.currency,
             started_at=started,
             first_conversation=(
-                ConversationRead(kind=talk[0], reference_id=talk[1], at=talk[2])  # type: ignore[arg-type]
-                if talk
-                else None
+                ConversationRead(kind=talk[0], reference_id=talk[1], at=talk[2]) if talk else None
             ),
             hours_to_first_conversation=(
                 round((talk[2] - started).total_seconds() / 3600, 2) if talk else None

@@ -97,7 +97,7 @@ class DeliveryRead(BaseModel):
             id=row.id,
             webhook_id=f"msg_{row.id.hex}",
             type=row.type,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
             last_status_code=row.last_status_code,

@@ -15,7 +15,7 @@ RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 def get_uow(request: Request) -> GoalsUnitOfWork:
     """A fresh unit of work for one request (read-only for GET: it uses the read pool)."""
-    return request_uow(request)  # type: ignore[return-value]
+    return request_uow(request)
 
 
 UowDep = Annotated[GoalsUnitOfWork, Depends(get_uow)]

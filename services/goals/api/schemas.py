@@ -261,7 +261,7 @@ class ResultRead(_Out):
             ends_on=row.ends_on,
             achieved=from_minor(row.achieved_minor, row.currency),
             currency=row.currency,
-            source=row.source,  # type: ignore[arg-type]
+            source=row.source,
         )
 
 
@@ -435,7 +435,7 @@ class PlanRead(_Out):
             currency=plan.currency,
             strategy=Strategy.model_validate(plan.strategy or {}),
             measures=list(plan.measures or []),
-            status=plan.status,  # type: ignore[arg-type]
+            status=plan.status,
             method=plan.method,
             params=plan.params,
             version=plan.version,
@@ -531,12 +531,12 @@ class PolicyRead(_Out):
         """Wire form of a policy row."""
         return cls(
             team_id=row.team_id,
-            mode=row.mode,  # type: ignore[arg-type]
+            mode=row.mode,
             max_increase_pct=Decimal(row.max_increase_pct),
             cooldown_hours=row.cooldown_hours,
             freeze_days_before_end=row.freeze_days_before_end,
             max_decrease_pct=Decimal(row.max_decrease_pct),
-            give_back=row.give_back,  # type: ignore[arg-type]
+            give_back=row.give_back,
             version=row.version,
         )
 
@@ -597,8 +597,8 @@ class RebalanceRead(_Out):
             giver_id=row.giver_id,
             shortfall_id=row.shortfall_id,
             source_event_id=row.source_event_id,
-            kind=row.kind,  # type: ignore[arg-type]
-            status=row.status,  # type: ignore[arg-type]
+            kind=row.kind,
+            status=row.status,
             reason=row.reason,
             requested=from_minor(row.requested_minor, row.currency),
             moved=from_minor(row.moved_minor, row.currency),

@@ -55,8 +55,8 @@ class Figures:
         """Figures read back from a rebalance row."""
         return cls(
             uuid.UUID(str(data["member_id"])),
-            int(data["achieved_minor"]),  # type: ignore[call-overload]
-            int(data["projected_minor"]),  # type: ignore[call-overload]
+            int(data["achieved_minor"]),
+            int(data["projected_minor"]),
             str(data["status"]),
         )
 
@@ -93,7 +93,7 @@ def record_plan(
             "member_id": str(g.member_id),
             "shortfall_id": str(shortfall_ids[g.member_id])
             if g.member_id in shortfall_ids
-            else None,  # type: ignore[index]
+            else None,
             "requested_minor": g.requested_minor,
             "moved_minor": g.moved_minor,
             "uncovered_minor": g.uncovered_minor,
@@ -108,8 +108,8 @@ def record_plan(
     if plan.givers:
         # The giver with the largest shortfall names the row for readers of one giver per row.
         lead = max(plan.givers, key=lambda g: (g.requested_minor, str(g.member_id)))
-        row.giver_id = lead.member_id  # type: ignore[assignment]
-        row.shortfall_id = shortfall_ids.get(lead.member_id)  # type: ignore[call-overload]
+        row.giver_id = lead.member_id
+        row.shortfall_id = shortfall_ids.get(lead.member_id)
 
 
 async def on_team_shortfalls_detected(
@@ -227,7 +227,7 @@ def _reported_before(history: Sequence[Rebalance], shortfall_ids: object) -> boo
     seen = {g.get("shortfall_id") for r in history for g in r.givers} | {
         str(r.shortfall_id) for r in history if r.shortfall_id is not None
     }
-    return all(str(s) in seen for s in shortfall_ids)  # type: ignore[attr-defined]
+    return all(str(s) in seen for s in shortfall_ids)
 
 
 def _supersede(uow: GoalsUnitOfWork, history: Sequence[Rebalance]) -> None:
@@ -330,8 +330,8 @@ async def apply_rebalance(
                 for giver, taker, amount in transfers_of(row)
             ],
             source_event_id=row.source_event_id,
-            applied=applied,  # type: ignore[arg-type]
+            applied=applied,
             givers=givers_of(row),
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
         )
     )

@@ -188,7 +188,7 @@ class PerformanceRepository:
                 col(Member.active).is_(True),
             )
         )
-        rows = (await self.session.exec(keyset(stmt, [col(Target.member_id)], cursor, limit))).all()  # type: ignore[call-overload]
+        rows = (await self.session.exec(keyset(stmt, [col(Target.member_id)], cursor, limit))).all()
         page, next_cursor = page_of(rows, limit, lambda row: (row[0].member_id,))
         self._remember(*(member for _, member in page))  # the pace computation reads them next
         return [target for target, _ in page], next_cursor

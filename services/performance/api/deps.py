@@ -17,7 +17,7 @@ from shared.app import request_uow
 
 async def get_runtime(request: Request) -> PerformanceRuntime:
     """The process's runtime, built by the app factory."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 Runtime = Annotated[PerformanceRuntime, Depends(get_runtime)]
@@ -25,7 +25,7 @@ Runtime = Annotated[PerformanceRuntime, Depends(get_runtime)]
 
 async def get_uow(request: Request) -> PerformanceUnitOfWork:
     """A fresh unit of work for one request (read-only for GET: it uses the read pool)."""
-    return request_uow(request)  # type: ignore[return-value]
+    return request_uow(request)
 
 
 async def get_now(runtime: Runtime) -> datetime:

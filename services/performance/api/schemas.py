@@ -156,7 +156,7 @@ class SaleRead(BaseModel):
             amount=from_minor(sale.amount_minor, sale.currency),
             currency=sale.currency,
             closed_at=sale.closed_at,
-            status=sale.status,  # type: ignore[arg-type]
+            status=sale.status,
             unassigned=sale.unassigned,
             currency_mismatch=sale.currency_mismatch,
             owner_ref=sale.owner_ref,

@@ -47,7 +47,7 @@ def settings_for(db_url: str, bootstrap: str = "127.0.0.1:1", **extra: object) -
     """Settings for a test app (workers off unless asked)."""
     options: dict[str, object] = {"run_workers": False, **broker_settings(bootstrap)}
     options.update(extra)
-    return Settings(database_url=db_url, **options)  # type: ignore[arg-type]
+    return Settings(database_url=db_url, **options)
 
 
 async def seed_team(

@@ -26,7 +26,7 @@ class Goals:
     @property
     def runtime(self):
         """The app's runtime."""
-        return self.app.state.runtime  # type: ignore[attr-defined]
+        return self.app.state.runtime
 
     def admin(self) -> dict[str, str]:
         """Admin headers of the org."""

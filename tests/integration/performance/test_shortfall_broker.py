@@ -32,7 +32,7 @@ async def test_a_teams_shortfalls_are_published_once_per_episode_with_the_standi
         perf = PerfApp(app=app, client=client, seeded=Seeded())
         # Goals' facts arrive over the broker, consumed by the service's own consumer.
         collected: list = []
-        perf.react = _collect(collected)  # type: ignore[method-assign]
+        perf.react = _collect(collected)
         s = await perf.seed(targets={"ana": "100000.00", "ben": "50000.00"})
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()

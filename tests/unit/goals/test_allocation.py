@@ -179,7 +179,7 @@ def test_overrides_above_the_total_are_refused(case: tuple, extra: int) -> None:
 
 
 def _targets(**kwargs: object) -> dict:
-    return allocate(**kwargs).targets  # type: ignore[arg-type]
+    return allocate(**kwargs).targets
 
 
 def test_equal_split_of_100_over_three_gives_the_extra_cent_to_the_smallest_id() -> None:

@@ -322,7 +322,7 @@ def test_unknown_giver_and_duplicates_are_refused() -> None:
     with pytest.raises(InvalidInput, match="negative"):
         RebalancePolicy(max_increase_pct=Decimal(-1))
     with pytest.raises(InvalidInput, match="integer amount"):
-        plan_rebalance(giver_id=G, shortfall_minor=1.5, team=_team(), policy=POLICY)  # type: ignore[arg-type]
+        plan_rebalance(giver_id=G, shortfall_minor=1.5, team=_team(), policy=POLICY)
 
 
 def test_water_fill_places_in_proportion_then_tops_up_the_unsaturated() -> None:

@@ -148,9 +148,9 @@ def _domain_action(action: object) -> domain.DecisionAction:
             team_total_changes=action.team_total_changes,
         )
     return domain.ReassignSaleCredit(
-        sale_id=action.sale_id,  # type: ignore[attr-defined]
-        to_member_id=action.to_member_id,  # type: ignore[attr-defined]
-        percent=Decimal(action.percent),  # type: ignore[attr-defined]
+        sale_id=action.sale_id,
+        to_member_id=action.to_member_id,
+        percent=Decimal(action.percent),
     )
 
 

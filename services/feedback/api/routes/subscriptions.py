@@ -117,7 +117,7 @@ async def test_subscription(
     """Send a signed `webhook.test` now and report what the endpoint answered (admin)."""
     row = await handlers.send_test(
         subscription_id,
-        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        uow_factory=runtime.uow,
         principal=principal,
         policy=handlers.policy_from(runtime.settings),
     )

@@ -38,7 +38,7 @@ class RollupRead(BaseModel):
     def of(cls, node: RollupNode, currency: str) -> RollupRead:
         """Wire form of a roll-up node and everything below it."""
         return cls(
-            team_id=node.team_id,  # type: ignore[arg-type]
+            team_id=node.team_id,
             name=node.name,
             target=None if node.target_minor is None else from_minor(node.target_minor, currency),
             assigned=from_minor(node.assigned_minor, currency),

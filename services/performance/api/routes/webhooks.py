@@ -42,7 +42,7 @@ async def _ingest(
         IngestWebhook(
             org_id=org_id, source=source, body=body, headers=dict(request.headers), url=url
         ),
-        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        uow_factory=runtime.uow,
         adapters=runtime.adapters,
         store=runtime.delivery_writer,
         active_secrets=runtime.secret_cache.active,
@@ -141,7 +141,7 @@ async def rotate_webhook_secret(
             overlap_seconds=body.overlap_seconds,
             api_token=body.api_token,
         ),
-        uow=runtime.uow(),  # type: ignore[arg-type]
+        uow=runtime.uow(),
         org_id=principal.org,
         now=now,
         default_overlap_s=runtime.settings.webhook_secret_overlap_s,
