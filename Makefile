@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The prerequisite check runs with the system python (stdlib only), before .venv exists.
 DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Attain needs Python 3.11-3.13 (Debian: apt-get install python3 python3-venv)" >&2; exit 1; }; $(PYTHON) -m scripts.doctor --python $(PYTHON)
 
-.PHONY: run test lint format install demo doctor bench clean kafka client client-check
+.PHONY: run test test-fast lint format install demo doctor bench clean kafka client client-check
 
 $(STAMP): pyproject.toml
 	@echo "Installing the project into $(VENV) (takes a minute the first time)"
@@ -60,6 +60,9 @@ ifeq ($(strip $(PYTEST_ARGS)),)
 else
 	$(PY) -m pytest $(PYTEST_ARGS)
 endif
+
+test-fast: install ## The unit tier only (pytest -m unit): pure rules and fakes, no servers
+	$(PY) -m pytest -m unit -q $(PYTEST_ARGS)
 
 TS := clients/typescript
 client-check: ## Install the pinned TypeScript toolchain (npm ci) and compile the client with tsc --strict
