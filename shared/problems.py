@@ -260,9 +260,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: each status documented as a problem+json."""
-    return {status: PROBLEM_RESPONSES[status] for status in statuses}
+def problem_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status a problem+json, `described` in the route's words."""
+    responses: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in statuses}
+    for status, description in (described or {}).items():
+        responses[status] = {**PROBLEM_RESPONSES[status], "description": description}
+    return responses
 
 
 # Produced by middleware before any route runs, for every request.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,20 +23,13 @@ from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
 
 
-def system_clock() -> datetime:
-    """The current instant in UTC."""
-    return datetime.now(UTC)
-
-
 class PerformanceRuntime(ServiceRuntime):
-    """The shared runtime plus a clock, the CRM adapters, and the webhook delivery pipeline."""
+    """The shared runtime plus the CRM adapters and the webhook delivery pipeline."""
 
     settings: Settings
 
     def __init__(self, *, settings: Settings, **kwargs: object) -> None:
         super().__init__(settings=settings, **kwargs)
-        # Tests freeze time here (signature vectors are only valid at their timestamp).
-        self.clock: Callable[[], datetime] = system_clock
         self._http: httpx.AsyncClient | None = None
         token = settings.hubspot_private_app_token
         self.adapters: Mapping[str, CrmAdapter] = ADAPTERS

@@ -30,15 +30,8 @@ A, B, C, D = (UUID(int=i) for i in (1, 2, 3, 4))
 # --------------------------------------------------------------------------- strategies
 
 totals = st.integers(min_value=0, max_value=10**12)
-# Built from integers: far cheaper for hypothesis to draw than its decimals/fractions strategies.
-weights_values = st.one_of(
-    st.integers(min_value=0, max_value=10**6),
-    st.integers(min_value=0, max_value=10**10).map(lambda n: Decimal(n).scaleb(-4)),
-    st.builds(Fraction, st.integers(0, 10**6), st.integers(1, 1000)),
-)
 # UUIDs built from small integers: cheaper than st.uuids() and still real member ids.
 ids = st.integers(min_value=0, max_value=2**16).map(lambda n: UUID(int=n))
-weight_maps = st.dictionaries(ids, weights_values, min_size=1, max_size=10)
 # Hundredths from 0 to 1; integers are much cheaper for hypothesis to draw than decimals.
 unit_decimals = st.integers(min_value=0, max_value=100).map(lambda n: Decimal(n).scaleb(-2))
 
@@ -85,13 +78,6 @@ def allocation_cases(
         # With everyone overridden the overrides must cover the total exactly.
         overrides[chosen[-1].member_id] += left
     return total, method, members, params, overrides
-
-
-def _exact_shares(total: int, weights: dict[UUID, Fraction]) -> dict[UUID, Fraction]:
-    weight_sum = sum(weights.values())
-    if weight_sum == 0:
-        return {k: Fraction(total, len(weights)) for k in weights}
-    return {k: total * w / weight_sum for k, w in weights.items()}
 
 
 # --------------------------------------------------------------------------- allocate properties

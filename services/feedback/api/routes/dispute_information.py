@@ -7,16 +7,16 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import UowDep
 from services.feedback.api.schemas import DisputeRead
 from services.feedback.handlers import dispute_information as handlers
 from services.feedback.handlers.disputes import DisputeResult
 from shared.auth import CurrentPrincipal
 from shared.http import IfMatch, etag_of
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
-_ERRORS = {c: PROBLEM_RESPONSES[c] for c in (403, 404, 409, 412, 422)}
+_ERRORS = problem_responses(403, 404, 409, 412, 422)
 _EX_ID = "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
 
 
@@ -56,7 +56,7 @@ async def request_information(
     dispute_id: UUID,
     body: InformationRequestCreate,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -77,7 +77,7 @@ async def answer_information_request(
     request_id: UUID,
     body: InformationAnswer,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -99,7 +99,7 @@ async def waive_information_request(
     request_id: UUID,
     body: InformationWaiver,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import UowDep
 from services.feedback.api.schemas import (
     MeetingCreate,
     MeetingNoteCreate,
@@ -17,23 +17,19 @@ from services.feedback.api.schemas import (
 from services.feedback.handlers import meetings as handlers
 from shared.auth import CurrentPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["meetings"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict]:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
 
 
 @router.post(
     "/v1/teams/{team_id}/meetings",
     status_code=201,
     response_model=MeetingRead,
-    responses=_errors(403, 404, 422),
+    responses=problem_responses(403, 404, 422),
 )
 async def create_meeting(
-    team_id: UUID, body: MeetingCreate, principal: CurrentPrincipal, uow: Uow
+    team_id: UUID, body: MeetingCreate, principal: CurrentPrincipal, uow: UowDep
 ) -> MeetingRead:
     """Schedule a team meeting (the team's manager or an admin)."""
     cmd = handlers.ScheduleMeeting(
@@ -49,12 +45,14 @@ async def create_meeting(
 
 
 @router.get(
-    "/v1/teams/{team_id}/meetings", response_model=Page[MeetingRead], responses=_errors(404)
+    "/v1/teams/{team_id}/meetings",
+    response_model=Page[MeetingRead],
+    responses=problem_responses(404),
 )
 async def list_meetings(
     team_id: UUID,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[MeetingRead]:
@@ -68,8 +66,10 @@ async def list_meetings(
     )
 
 
-@router.get("/v1/meetings/{meeting_id}", response_model=MeetingRead, responses=_errors(404))
-async def get_meeting(meeting_id: UUID, principal: CurrentPrincipal, uow: Uow) -> MeetingRead:
+@router.get(
+    "/v1/meetings/{meeting_id}", response_model=MeetingRead, responses=problem_responses(404)
+)
+async def get_meeting(meeting_id: UUID, principal: CurrentPrincipal, uow: UowDep) -> MeetingRead:
     """Show a meeting with its notes and next occurrence."""
     detail = await handlers.get_meeting(meeting_id, uow=uow, principal=principal)
     return MeetingRead.from_row(detail.meeting, now=datetime.now(UTC), notes=detail.notes)
@@ -79,10 +79,10 @@ async def get_meeting(meeting_id: UUID, principal: CurrentPrincipal, uow: Uow) -
     "/v1/meetings/{meeting_id}/notes",
     status_code=201,
     response_model=MeetingNoteRead,
-    responses=_errors(404, 422),
+    responses=problem_responses(404, 422),
 )
 async def add_meeting_note(
-    meeting_id: UUID, body: MeetingNoteCreate, principal: CurrentPrincipal, uow: Uow
+    meeting_id: UUID, body: MeetingNoteCreate, principal: CurrentPrincipal, uow: UowDep
 ) -> MeetingNoteRead:
     """Add notes and action items to a meeting (anyone on the team)."""
     cmd = handlers.AddMeetingNote(

@@ -14,7 +14,7 @@ from services.goals.domain.hierarchy import RollupNode
 from services.goals.handlers import hierarchy as handlers
 from shared.auth import ManagerPrincipal
 from shared.money import from_minor
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["hierarchy"])
 #: The roll-up's status uses the default pace thresholds (performance owns each team's own).
@@ -53,7 +53,7 @@ class RollupRead(BaseModel):
 @router.get(
     "/teams/{team_id}/periods/{period_id}/rollup",
     response_model=RollupRead,
-    responses={k: P[k] for k in (401, 403, 404)},
+    responses=problem_responses(401, 403, 404),
 )
 async def get_rollup(
     team_id: uuid.UUID, period_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep
