@@ -121,3 +121,138 @@ def test_the_check_itself_catches_a_cross_service_import(tmp_path):
         assert _violations(bad, ("services.goals",)) == ["pkg/m.py imports services.goals.domain"]
     finally:
         ROOT = saved
+
+
+# --------------------------------------------------------------------------- one shape per layer
+
+
+def _targets(path: Path) -> set[str]:
+    """Every module (or module.name) a file imports, so `from x import orm` reads as x.orm."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _files(pattern: str) -> list[Path]:
+    return sorted(p for p in ROOT.glob(pattern) if "/migrations/" not in str(p))
+
+
+def _importing(pattern: str, forbidden: str) -> set[str]:
+    found = set()
+    for path in _files(pattern):
+        if any(re.match(forbidden, name) for name in _targets(path)):
+            found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_a_domain_imports_no_adapter_handler_or_route():
+    assert (
+        _importing("services/*/domain/**/*.py", r"services\.\w+\.(adapters|handlers|api)") == set()
+    )
+
+
+def test_handlers_and_adapters_never_import_the_api_layer():
+    for layer in ("handlers", "adapters"):
+        assert _importing(f"services/*/{layer}/**/*.py", r"services\.\w+\.api\b") == set()
+
+
+#: API modules that still build read models from ORM rows (issue 13: read schemas should take
+#: domain views). The list may only shrink: a new API module maps from the domain.
+API_ON_ORM = {
+    "services/feedback/api/coaching_schemas.py",
+    "services/feedback/api/routes/dispute_policy.py",
+    "services/feedback/api/schemas.py",
+    "services/feedback/api/subscription_schemas.py",
+    "services/goals/api/availability_schemas.py",
+    "services/goals/api/schemas.py",
+    "services/performance/api/delivery_schemas.py",
+    "services/performance/api/schemas.py",
+}
+
+
+def test_no_further_api_module_depends_on_the_orm_models():
+    found = _importing("services/*/api/**/*.py", r"services\.\w+\.adapters\.orm\b")
+    assert found - API_ON_ORM == set(), "map from domain views, not ORM rows"
+
+
+def _session_uses(path: Path) -> int:
+    return len(re.findall(r"\buow\.session\b", path.read_text()))
+
+
+#: Handlers that still reach past the repositories, with how often. Counts may only go down.
+SESSION_IN_HANDLERS = {
+    "services/feedback/handlers/coaching.py": 1,
+    "services/feedback/handlers/events.py": 4,
+    "services/feedback/handlers/feedback.py": 1,
+    "services/goals/handlers/events.py": 1,
+    "services/goals/handlers/give_back.py": 1,
+    "services/goals/handlers/relief.py": 1,
+    "services/goals/handlers/shortfalls.py": 1,
+    "services/performance/handlers/events.py": 9,
+}
+
+
+def test_handlers_reach_the_database_through_repositories():
+    found = {
+        str(p.relative_to(ROOT)): n
+        for p in _files("services/*/handlers/**/*.py")
+        if (n := _session_uses(p))
+    }
+    grown = {f: n for f, n in found.items() if n > SESSION_IN_HANDLERS.get(f, 0)}
+    assert grown == {}, "add a repository method instead of using uow.session"
+
+
+def _repository_methods(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        method
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef)
+        for method in cls.body
+        if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+
+
+# Goals' repository still takes a positional `org` and returns query builders (issue 13).
+@pytest.mark.parametrize("service", ["performance", "feedback"])
+def test_repositories_take_org_id_by_keyword_and_return_rows(service):
+    positional, builders = [], []
+    for path in _files(f"services/{service}/adapters/*repositor*.py"):
+        for method in _repository_methods(path):
+            names = [a.arg for a in method.args.posonlyargs + method.args.args]
+            if {"org", "org_id"} & set(names):
+                positional.append(f"{path.name}:{method.name}")
+            if method.returns is not None and "Select" in ast.unparse(method.returns):
+                builders.append(f"{path.name}:{method.name}")
+    assert (positional, builders) == ([], [])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_names_its_route_dependencies_alike(service):
+    deps = importlib.import_module(f"services.{service}.api.deps")
+    assert {"RuntimeDep", "UowDep", "NowDep"} <= set(vars(deps))
+
+
+def test_routes_document_problems_through_problem_responses():
+    # One helper (shared.problems.problem_responses), not a wrapper or a dict per route file.
+    found = [
+        str(p.relative_to(ROOT))
+        for p in _files("services/*/api/**/*.py")
+        if "PROBLEM_RESPONSES" in p.read_text()
+    ]
+    assert found == []
+
+
+def test_the_layer_checks_see_what_they_look_for(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from services.goals.adapters import orm\nasync def f(uow):\n    uow.session\n"
+    )
+    assert "services.goals.adapters.orm" in _targets(module)
+    assert _session_uses(module) == 1
