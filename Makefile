@@ -81,4 +81,4 @@ bench: install ## Consumer, attainment page and the org loop (100 teams x 10 rep
 	$(PY) bench/bench_org_loop.py
 
 clean:
-	rm -rf .run .pytest_cache .ruff_cache .hypothesis
+	rm -rf .run .pytest_cache .ruff_cache .mypy_cache .hypothesis
