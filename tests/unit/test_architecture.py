@@ -249,6 +249,17 @@ def test_routes_document_problems_through_problem_responses():
     assert found == []
 
 
+def test_routes_read_the_time_from_now_dep():
+    # The runtime's clock, so a test can freeze what a route calls now.
+    pattern = re.compile(r"\b(datetime\.now|utcnow)\(")
+    found = [
+        str(p.relative_to(ROOT))
+        for p in _files("services/*/api/**/*.py")
+        if pattern.search(p.read_text())
+    ]
+    assert found == []
+
+
 def test_the_layer_checks_see_what_they_look_for(tmp_path):
     module = tmp_path / "m.py"
     module.write_text(

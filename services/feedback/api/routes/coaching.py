@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -22,17 +21,13 @@ from services.feedback.api.coaching_schemas import (
     OneOnOneRead,
     OneOnOneUpdate,
 )
-from services.feedback.api.deps import UowDep
+from services.feedback.api.deps import NowDep, UowDep
 from services.feedback.handlers import coaching as handlers
 from shared.auth import CurrentPrincipal
 from shared.http import Cursor, Limit, Page
 from shared.problems import problem_responses
 
 router = APIRouter(tags=["coaching"])
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @router.post(
@@ -42,14 +37,14 @@ def _now() -> datetime:
     responses=problem_responses(403, 404, 422),
 )
 async def schedule_one_on_one(
-    member_id: UUID, body: OneOnOneCreate, principal: CurrentPrincipal, uow: UowDep
+    member_id: UUID, body: OneOnOneCreate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> OneOnOneRead:
     """Schedule a 1:1 with a rep (their manager or an admin)."""
     cmd = handlers.ScheduleOneOnOne(
         member_id=member_id, scheduled_at=body.scheduled_at, cadence=body.cadence
     )
     row = await handlers.schedule_one_on_one(cmd, uow=uow, principal=principal)
-    return OneOnOneRead.from_row(row, now=_now())
+    return OneOnOneRead.from_row(row, now=now)
 
 
 @router.get(
@@ -61,6 +56,7 @@ async def list_one_on_ones(
     member_id: UUID,
     principal: CurrentPrincipal,
     uow: UowDep,
+    now: NowDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OneOnOneRead]:
@@ -68,7 +64,6 @@ async def list_one_on_ones(
     rows, next_cursor = await handlers.list_one_on_ones(
         member_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
-    now = _now()
     return Page[OneOnOneRead](
         items=[OneOnOneRead.from_row(r, now=now) for r in rows], next_cursor=next_cursor
     )
@@ -78,11 +73,11 @@ async def list_one_on_ones(
     "/v1/one-on-ones/{one_on_one_id}", response_model=OneOnOneRead, responses=problem_responses(404)
 )
 async def get_one_on_one(
-    one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowDep
+    one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> OneOnOneRead:
     """Show a 1:1 with its notes (the rep sees shared ones only) and action items."""
     detail = await handlers.get_one_on_one(one_on_one_id, uow=uow, principal=principal)
-    return OneOnOneRead.from_row(detail.one_on_one, now=_now(), detail=detail)
+    return OneOnOneRead.from_row(detail.one_on_one, now=now, detail=detail)
 
 
 @router.patch(
@@ -91,14 +86,14 @@ async def get_one_on_one(
     responses=problem_responses(403, 404, 409, 422),
 )
 async def update_one_on_one(
-    one_on_one_id: UUID, body: OneOnOneUpdate, principal: CurrentPrincipal, uow: UowDep
+    one_on_one_id: UUID, body: OneOnOneUpdate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> OneOnOneRead:
     """Confirm a proposed 1:1, move it, record it as held, or cancel it (the manager)."""
     cmd = handlers.UpdateOneOnOne(
         one_on_one_id=one_on_one_id, status=body.status, scheduled_at=body.scheduled_at
     )
     row = await handlers.update_one_on_one(cmd, uow=uow, principal=principal)
-    return OneOnOneRead.from_row(row, now=_now())
+    return OneOnOneRead.from_row(row, now=now)
 
 
 @router.get(
@@ -106,10 +101,12 @@ async def update_one_on_one(
     response_model=AgendaRead,
     responses=problem_responses(404),
 )
-async def get_agenda(one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowDep) -> AgendaRead:
+async def get_agenda(
+    one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
+) -> AgendaRead:
     """Build the 1:1's agenda from what happened since the rep's previous 1:1."""
     agenda = await handlers.build_agenda(one_on_one_id, uow=uow, principal=principal)
-    return AgendaRead.from_agenda(agenda, today=_now().date())
+    return AgendaRead.from_agenda(agenda, today=now.date())
 
 
 @router.post(
@@ -119,7 +116,11 @@ async def get_agenda(one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowD
     responses=problem_responses(403, 404, 422),
 )
 async def add_one_on_one_note(
-    one_on_one_id: UUID, body: OneOnOneNoteCreate, principal: CurrentPrincipal, uow: UowDep
+    one_on_one_id: UUID,
+    body: OneOnOneNoteCreate,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    now: NowDep,
 ) -> OneOnOneNoteCreated:
     """Write a 1:1 note with action items (`manager_only` notes: the manager only)."""
     cmd = handlers.AddOneOnOneNote(
@@ -132,7 +133,7 @@ async def add_one_on_one_note(
         ],
     )
     note, items = await handlers.add_one_on_one_note(cmd, uow=uow, principal=principal)
-    today = _now().date()
+    today = now.date()
     return OneOnOneNoteCreated(
         note=OneOnOneNoteRead.from_row(note),
         action_items=[ActionItemRead.from_row(i, today=today) for i in items],
@@ -145,6 +146,7 @@ async def add_one_on_one_note(
 async def list_action_items(
     principal: CurrentPrincipal,
     uow: UowDep,
+    now: NowDep,
     owner_id: UUID | None = None,
     status: ActionItemStatus | None = None,
     team_id: UUID | None = None,
@@ -161,7 +163,7 @@ async def list_action_items(
         cursor=cursor,
         limit=limit,
     )
-    today = _now().date()
+    today = now.date()
     return Page[ActionItemRead](
         items=[ActionItemRead.from_row(r, today=today) for r in rows], next_cursor=next_cursor
     )
@@ -173,13 +175,13 @@ async def list_action_items(
     responses=problem_responses(404, 422),
 )
 async def update_action_item(
-    item_id: UUID, body: ActionItemUpdate, principal: CurrentPrincipal, uow: UowDep
+    item_id: UUID, body: ActionItemUpdate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> ActionItemRead:
     """Mark an action item done or dropped, or reopen it (its owner, the manager, an admin)."""
     row = await handlers.set_action_item_status(
         item_id, status=body.status, uow=uow, principal=principal
     )
-    return ActionItemRead.from_row(row, today=_now().date())
+    return ActionItemRead.from_row(row, today=now.date())
 
 
 @router.post(
@@ -203,13 +205,17 @@ async def answer_check_in(
     responses=problem_responses(404, 422),
 )
 async def list_episodes(
-    team_id: UUID, principal: CurrentPrincipal, uow: UowDep, period_id: UUID | None = None
+    team_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    now: NowDep,
+    period_id: UUID | None = None,
 ) -> Page[EpisodeRead]:
     """Trace each shortfall episode: first conversation, actions done, target moves, recovery."""
     lines = await handlers.episode_timeline(
         team_id, period_id=period_id, uow=uow, principal=principal
     )
-    today = _now().date()
+    today = now.date()
     # One page: a team has a handful of episodes per period, and the timeline reads as a whole.
     return Page[EpisodeRead](
         items=[EpisodeRead.from_line(line, today=today) for line in lines], next_cursor=None

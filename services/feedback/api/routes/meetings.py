@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
 
-from services.feedback.api.deps import UowDep
+from services.feedback.api.deps import NowDep, UowDep
 from services.feedback.api.schemas import (
     MeetingCreate,
     MeetingNoteCreate,
@@ -29,7 +28,7 @@ router = APIRouter(tags=["meetings"])
     responses=problem_responses(403, 404, 422),
 )
 async def create_meeting(
-    team_id: UUID, body: MeetingCreate, principal: CurrentPrincipal, uow: UowDep
+    team_id: UUID, body: MeetingCreate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> MeetingRead:
     """Schedule a team meeting (the team's manager or an admin)."""
     cmd = handlers.ScheduleMeeting(
@@ -41,7 +40,7 @@ async def create_meeting(
         attendees=body.attendees,
     )
     meeting = await handlers.schedule_meeting(cmd, uow=uow, principal=principal)
-    return MeetingRead.from_row(meeting, now=datetime.now(UTC))
+    return MeetingRead.from_row(meeting, now=now)
 
 
 @router.get(
@@ -53,6 +52,7 @@ async def list_meetings(
     team_id: UUID,
     principal: CurrentPrincipal,
     uow: UowDep,
+    now: NowDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[MeetingRead]:
@@ -60,7 +60,6 @@ async def list_meetings(
     rows, next_cursor = await handlers.list_meetings(
         team_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
-    now = datetime.now(UTC)
     return Page[MeetingRead](
         items=[MeetingRead.from_row(r, now=now) for r in rows], next_cursor=next_cursor
     )
@@ -69,10 +68,12 @@ async def list_meetings(
 @router.get(
     "/v1/meetings/{meeting_id}", response_model=MeetingRead, responses=problem_responses(404)
 )
-async def get_meeting(meeting_id: UUID, principal: CurrentPrincipal, uow: UowDep) -> MeetingRead:
+async def get_meeting(
+    meeting_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
+) -> MeetingRead:
     """Show a meeting with its notes and next occurrence."""
     detail = await handlers.get_meeting(meeting_id, uow=uow, principal=principal)
-    return MeetingRead.from_row(detail.meeting, now=datetime.now(UTC), notes=detail.notes)
+    return MeetingRead.from_row(detail.meeting, now=now, notes=detail.notes)
 
 
 @router.post(
