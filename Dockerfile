@@ -12,7 +12,8 @@ RUN mkdir -p shared services && touch shared/__init__.py services/__init__.py \
 # The code runs from /app (python -m ..., uvicorn's app dir), so migrations are found beside it.
 COPY shared ./shared
 COPY services ./services
-COPY scripts ./scripts
+# Only the topic bootstrap of scripts/: the rest drives local runs through devtools/, not shipped.
+COPY scripts/__init__.py scripts/infra.py ./scripts/
 RUN useradd --system --uid 10001 attain
 USER attain
 

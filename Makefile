@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The prerequisite check runs with the system python (stdlib only), before .venv exists.
 DOCTOR = @command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Attain needs Python 3.11-3.13 (Debian: apt-get install python3 python3-venv)" >&2; exit 1; }; $(PYTHON) -m scripts.doctor --python $(PYTHON)
 
-.PHONY: run test lint format install demo doctor bench clean kafka client client-check
+.PHONY: run test test-fast lint format install demo doctor bench clean kafka client client-check
 
 $(STAMP): pyproject.toml
 	@echo "Installing the project into $(VENV) (takes a minute the first time)"
@@ -30,9 +30,10 @@ run: ## Start broker + goals, performance, feedback on ATTAIN_PORT_BASE.. (8001-
 	@$(MAKE) -s --no-print-directory install
 	$(PY) -m scripts.run --db $(DB)
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, mypy (strict on shared/ and the domains)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: install
 	$(PY) -m ruff format .
@@ -60,6 +61,9 @@ else
 	$(PY) -m pytest $(PYTEST_ARGS)
 endif
 
+test-fast: install ## The unit tier only (pytest -m unit): pure rules and fakes, no servers
+	$(PY) -m pytest -m unit -q $(PYTEST_ARGS)
+
 TS := clients/typescript
 client-check: ## Install the pinned TypeScript toolchain (npm ci) and compile the client with tsc --strict
 	@command -v npm >/dev/null 2>&1 || { echo "npm not found: the TypeScript client needs Node.js 20+ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
@@ -77,4 +81,4 @@ bench: install ## Consumer, attainment page and the org loop (100 teams x 10 rep
 	$(PY) bench/bench_org_loop.py
 
 clean:
-	rm -rf .run .pytest_cache .ruff_cache .hypothesis
+	rm -rf .run .pytest_cache .ruff_cache .mypy_cache .hypothesis

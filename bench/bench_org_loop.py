@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.run import SERVICES, Stack  # noqa: E402
+from scripts.run import SERVICES, isolated_stack  # noqa: E402
 from scripts.scenario import (  # noqa: E402
     Attain,
     evaluate_org,
@@ -40,8 +40,6 @@ from scripts.scenario import (  # noqa: E402
     set_up_org,
     wait_for,
 )
-from shared.devbroker import free_port  # noqa: E402
-from shared.devpostgres import start_postgres  # noqa: E402
 
 #: Six of every ten reps sell; the others sell nothing.
 SELLERS_PER_TEN, SOLD = 6, "40000.00"
@@ -66,18 +64,7 @@ def healthz_round_trip(url: str, n: int = 200) -> float:
 def run(db: str, teams: int, reps: int) -> dict[str, float]:
     """One stack, one org; the seconds each phase took, and the baseline."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-org-{db}-"))
-    stack = Stack(
-        db=db,
-        ports={name: free_port() for name in SERVICES},
-        run_dir=run_dir,
-        broker_port=free_port(),
-    )
-    if db == "postgres":
-        stack.postgres = start_postgres()
-    else:
-        for name in SERVICES:
-            stack.env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{run_dir / name}.db"
-    stack.env["PERFORMANCE_EVALUATION_INTERVAL_S"] = "3600"
+    stack = isolated_stack(db, run_dir)
     stack.start()
     figures: dict[str, float] = {}
     try:

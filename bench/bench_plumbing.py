@@ -33,13 +33,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devtools.broker import free_port, start_broker  # noqa: E402
+from devtools.postgres import start_postgres  # noqa: E402
+from devtools.tokens import mint  # noqa: E402
 from services.performance.bootstrap import build_runtime  # noqa: E402
 from services.performance.config import Settings  # noqa: E402
 from services.performance.handlers import events as reactions  # noqa: E402
 from services.performance.handlers.evaluation import evaluate_team_period  # noqa: E402
-from shared.devbroker import free_port, start_broker  # noqa: E402
-from shared.devpostgres import start_postgres  # noqa: E402
-from shared.devtoken import mint  # noqa: E402
 from shared.events import goals, to_kafka, wrap  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
 

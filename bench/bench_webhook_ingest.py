@@ -41,12 +41,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devtools.broker import free_port  # noqa: E402
+from devtools.postgres import start_postgres  # noqa: E402
+from devtools.tokens import mint  # noqa: E402
 from services.performance.bootstrap import build_runtime  # noqa: E402
 from services.performance.config import Settings  # noqa: E402
 from services.performance.handlers import events as reactions  # noqa: E402
-from shared.devbroker import free_port  # noqa: E402
-from shared.devpostgres import start_postgres  # noqa: E402
-from shared.devtoken import mint  # noqa: E402
 from shared.events import goals, wrap  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-0123456789").decode()

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 
+from devtools.tokens import DevTokenRefused
 from scripts.scenario import (
     DEFAULT_THRESHOLDS,
     HISTORY,
@@ -40,7 +41,6 @@ from scripts.scenario import (
     set_up_team,
     wait_for,
 )
-from shared.devtoken import DevTokenRefused
 
 SALES = (
     ("Ana", "75000.00", "Tailspin Toys"),

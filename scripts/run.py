@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from devtools.broker import LocalBroker, free_port, start_broker
+from devtools.postgres import LocalPostgres, start_postgres
+from devtools.tokens import DevTokenRefused, mint
 from scripts.infra import create_topics, migrate_all
 from shared.config import LOCAL_SERVICES, LocalStackSettings
-from shared.devbroker import LocalBroker, start_broker
-from shared.devpostgres import LocalPostgres, start_postgres
-from shared.devtoken import DevTokenRefused, mint
 from shared.serving import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +198,30 @@ class Stack:
         if self.postgres is not None and not keep_postgres:
             self.postgres.stop()
             self.postgres = None
+
+
+def isolated_stack(db: str, run_dir: Path, **env: str) -> Stack:
+    """A stack on free ports with databases of its own, for tests and benchmarks (not started).
+
+    SQLite files live in run_dir; PostgreSQL is a throwaway server. Scheduled evaluation stays
+    out of the way, so the caller decides when pace is judged.
+    """
+    stack = Stack(
+        db=db,
+        ports={name: free_port() for name in SERVICES},
+        run_dir=run_dir,
+        broker_port=free_port(),
+    )
+    if db == "postgres":
+        # Its data directory must be reachable by the unprivileged user PostgreSQL runs as when
+        # we are root, which pytest's private temporary directories are not: it stays in /tmp.
+        stack.postgres = start_postgres()
+    else:
+        for name in SERVICES:
+            stack.env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{run_dir / name}.db"
+    stack.env["PERFORMANCE_EVALUATION_INTERVAL_S"] = "3600"
+    stack.env.update(env)
+    return stack
 
 
 def _banner(stack: Stack) -> None:

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from devtools.tokens import mint, signing_key
 from shared.config import LocalStackSettings
-from shared.devtoken import mint, signing_key
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
@@ -120,13 +120,13 @@ def _document_shared_problems(app: FastAPI) -> None:
     """Generate the OpenAPI once, then add what the shared middleware does to every route."""
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = document_idempotency_key(generate(), except_prefix=WEBHOOK_PREFIX)
             app.openapi_schema = document_default_problems(document)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 class Readiness(BaseModel):
@@ -173,7 +173,8 @@ class DeadLetterRead(BaseModel):
 
 def get_runtime(request: Request) -> ServiceRuntime:
     """The process's runtime, built by the app factory."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
 
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})

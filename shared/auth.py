@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -64,7 +65,7 @@ class TokenVerifier:
                 settings.jwt_jwks_url, cache_keys=True
             )
             self._algorithms = ["RS256"]
-            self._secret = None
+            self._secret: str = ""
         else:
             self._jwks = None
             self._algorithms = ["HS256"]
@@ -105,7 +106,7 @@ async def current_principal(
     """The authenticated caller, from the Authorization: Bearer header."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token")
-    principal = request.app.state.verifier.verify(credentials.credentials)
+    principal: Principal = request.app.state.verifier.verify(credentials.credentials)
     request.state.principal = principal
     return principal
 
@@ -113,7 +114,7 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: str):
+def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only callers holding one of the roles."""
 
     async def _check(principal: CurrentPrincipal) -> Principal:

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     def __init__(self, runner: ConsumerRunner) -> None:
         self._runner = runner
 

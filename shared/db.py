@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,45 @@ def new_metadata() -> sa.MetaData:
 
 def minor_units(**kwargs: Any) -> Any:
     """A money field in minor units: 64-bit everywhere (a 32-bit column stops at 21,474,836.47)."""
-    return Field(sa_type=sa.BigInteger, **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=sa.BigInteger, **kwargs)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An instant column: aware UTC in, aware UTC out, on SQLite too; naive values are refused.
+
+    Stored as ``DateTime(timezone=True)``, so the DDL and the migrations are unchanged. SQLite
+    keeps no offset and hands values back naive: they were stored in UTC, so UTC is attached.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive instant is ambiguous: a programming error, not something to guess at.
+            raise ValueError(f"naive datetime {value.isoformat()} for a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_field(**kwargs: Any) -> Any:
+    """A table model's instant field, stored as UtcDateTime."""
+    return Field(sa_type=UtcDateTime, **kwargs)
+
+
+def json_field(**kwargs: Any) -> Any:
+    """A table model's JSON field."""
+    return Field(sa_type=sa.JSON, **kwargs)
 
 
 class Versioned:
@@ -46,7 +85,7 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        column = cls.__table__.c[cls.__version_column__]  # type: ignore[attr-defined]
+        column = cls.__table__.c[cls.__version_column__]  # type: ignore[attr-defined]  # once mapped
         return {"version_id_col": column, "version_id_generator": False}
 
 
@@ -134,7 +173,7 @@ class PlumbingTables:
 
 def define_plumbing_tables(metadata: sa.MetaData) -> PlumbingTables:
     """Add the messaging plumbing tables to a service's metadata."""
-    tz = sa.DateTime(timezone=True)
+    tz = UtcDateTime()
     outbox = sa.Table(
         "outbox",
         metadata,

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from aiokafka import AIOKafkaProducer
+
 from shared.config import ServiceSettings
 from shared.events import dlq_topic
 from shared.kafka import start_producer, stop_quietly
@@ -38,7 +40,7 @@ class KafkaDeadLetters:
     def __init__(self, *, settings: ServiceSettings, uow_factory: Callable[[], UnitOfWork]) -> None:
         self._settings = settings
         self._uow_factory = uow_factory
-        self._producer = None
+        self._producer: AIOKafkaProducer | None = None
 
     async def send(self, record: Record, *, error: BaseException, consumer: str) -> None:
         """Publish to the DLQ topic, then store the row an operator can list and replay."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
@@ -56,8 +56,8 @@ def decode_cursor(cursor: str) -> list[str]:
 
 
 def keyset(
-    stmt: sa.Select, columns: Sequence[sa.ColumnElement], cursor: str | None, limit: int
-) -> sa.Select:
+    stmt: sa.Select[Any], columns: Sequence[sa.ColumnElement[Any]], cursor: str | None, limit: int
+) -> sa.Select[Any]:
     """Order by columns and continue after the cursor; fetch one extra row to see if more exist."""
     if cursor:
         values = decode_cursor(cursor)
@@ -71,7 +71,7 @@ def keyset(
     return stmt.order_by(*columns).limit(limit + 1)
 
 
-def _coerce(column: sa.ColumnElement, value: str) -> Any:
+def _coerce(column: sa.ColumnElement[Any], value: str) -> Any:
     try:
         python_type = column.type.python_type
     except NotImplementedError:
@@ -85,7 +85,13 @@ def _coerce(column: sa.ColumnElement, value: str) -> Any:
         raise InvalidInput("cursor is not valid") from exc
 
 
-_PARSERS: dict[type, Any] = {datetime: datetime.fromisoformat, UUID: UUID}
+def _instant(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    # Cursors issued before instants were stored as UtcDateTime carry naive UTC (SQLite).
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+_PARSERS: dict[type, Any] = {datetime: _instant, UUID: UUID}
 
 
 def page_of(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:

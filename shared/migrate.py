@@ -60,7 +60,8 @@ def run_env(metadata: sa.MetaData) -> None:
 def _service_url(service: str) -> str:
     # Imported by name so shared never depends on a service statically.
     settings = importlib.import_module(f"services.{service}.config").Settings()
-    return settings.database_url
+    url: str = settings.database_url
+    return url
 
 
 def main() -> int:

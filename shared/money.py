@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from decimal import Decimal
-from typing import Annotated
+from fractions import Fraction
+from math import lcm
+from operator import attrgetter, itemgetter
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 from pydantic import BeforeValidator, WithJsonSchema
 
 from shared.domain_errors import InvalidInput
+
+K = TypeVar("K", bound=Hashable)
+ExactWeight = int | Fraction | Decimal
 
 MAX_MINOR = 10**15
 """The largest amount, in minor units, any single amount may have (its negation is the least).
@@ -88,28 +96,117 @@ def _decimal_string(value: object) -> object:
     return value
 
 
-def _amount_type(pattern: str, kind: str) -> object:
-    return Annotated[
-        Decimal,
-        BeforeValidator(_decimal_string),
-        WithJsonSchema(
-            {
-                "type": "string",
-                "format": "decimal",  # the OpenAPI format registry's exact decimal
-                "pattern": pattern,
-                "maxLength": AMOUNT_MAX_LENGTH,
-                "examples": ["12500.00"],
-                "description": (
-                    f"{kind} string. One amount is at most {MAX_MINOR} minor units of its "
-                    "currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
-                ),
-            }
-        ),
-    ]
+def _amount_schema(pattern: str, kind: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "format": "decimal",  # the OpenAPI format registry's exact decimal
+            "pattern": pattern,
+            "maxLength": AMOUNT_MAX_LENGTH,
+            "examples": ["12500.00"],
+            "description": (
+                f"{kind} string. One amount is at most {MAX_MINOR} minor units of its "
+                "currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger."
+            ),
+        }
+    )
 
 
-Amount = _amount_type(r"^-?\d+(\.\d+)?$", "Decimal")
+Amount = Annotated[
+    Decimal, BeforeValidator(_decimal_string), _amount_schema(r"^-?\d+(\.\d+)?$", "Decimal")
+]
 """A money amount on the wire: a decimal string, exact, with the currency given beside it."""
 
-NonNegativeAmount = _amount_type(r"^(\d+(\.\d+)?|-0+(\.0+)?)$", "Non-negative decimal")
+NonNegativeAmount = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_string),
+    _amount_schema(r"^(\d+(\.\d+)?|-0+(\.0+)?)$", "Non-negative decimal"),
+]
 """An amount that may not be negative (a target, a sale); the schema says so, not only the server."""
+
+
+# --------------------------------------------------------------------------- exact splits
+
+
+def id_sort_key(keys: Iterable[Hashable]) -> Callable[[Hashable], Any]:
+    """Key ordering ids by their text, the tie rule of every split; fast for many UUIDs."""
+    # str(UUID) is fixed-length lowercase hex, so its text order is the order of UUID.int,
+    # which costs a fraction of building 36-character strings for a large team.
+    if all(type(key) is UUID for key in keys):
+        return attrgetter("int")
+    return str
+
+
+def split_exact(total_minor: int, weights: Mapping[K, ExactWeight]) -> dict[K, int]:
+    """Split total_minor in proportion to weights by largest remainder; the parts sum exactly."""
+    return split_exact_marked(total_minor, weights)[0]
+
+
+def split_exact_marked(
+    total_minor: int, weights: Mapping[K, ExactWeight]
+) -> tuple[dict[K, int], set[K]]:
+    """split_exact, and the keys whose part was rounded up by one minor unit.
+
+    Weights are exact and non-negative (int, Fraction or Decimal; never float). Equal remainders
+    go to the smaller key by text order (id_sort_key). All-zero weights split equally, the only
+    neutral answer. A non-zero total over no key is refused: it would lose money.
+    """
+    if isinstance(total_minor, bool) or not isinstance(total_minor, int):
+        raise InvalidInput("total_minor must be an integer amount of minor units")
+    if not weights:
+        if total_minor:
+            raise InvalidInput("cannot split a non-zero total over nobody", total_minor=total_minor)
+        return {}, set()
+    ints = _integer_weights(weights)
+    weight_sum = sum(ints.values())
+    if weight_sum == 0:
+        ints = dict.fromkeys(ints, 1)
+        weight_sum = len(ints)
+    amounts: dict[K, int] = {}
+    remainders: list[tuple[int, K]] = []
+    for key, weight in ints.items():
+        # divmod over the common denominator keeps every remainder an exact, comparable int.
+        floor, remainder = divmod(total_minor * weight, weight_sum)
+        amounts[key] = floor
+        remainders.append((remainder, key))
+    left = total_minor - sum(amounts.values())
+    if not left:
+        return amounts, set()
+    # Largest remainders first; only the keys tied at the cut-off remainder need the id rule,
+    # so the (costlier) id ordering runs on that group alone.
+    remainders.sort(key=itemgetter(0), reverse=True)
+    cutoff = remainders[left - 1][0]
+    above = [key for r, key in remainders if r > cutoff]
+    tied = [key for r, key in remainders if r == cutoff]
+    tied.sort(key=id_sort_key(tied))
+    bumped = set(above)
+    bumped.update(tied[: left - len(above)])
+    for key in bumped:
+        amounts[key] += 1
+    return amounts, bumped
+
+
+def _integer_weights(weights: Mapping[K, ExactWeight]) -> dict[K, int]:
+    """Exact weights as integers over their common denominator: every ratio stays the same."""
+    if all(type(w) is int for w in weights.values()):
+        ints = {key: int(w) for key, w in weights.items()}
+    else:
+        exact = {key: _exact_weight(key, w) for key, w in weights.items()}
+        common = lcm(*(w.denominator for w in exact.values()))
+        ints = {key: w.numerator * (common // w.denominator) for key, w in exact.items()}
+    for key, weight in ints.items():
+        if weight < 0:
+            raise InvalidInput(f"weight of {key} must not be negative", member_id=str(key))
+    return ints
+
+
+def _exact_weight(key: Hashable, weight: object) -> Fraction:
+    """One weight as an exact Fraction; floats and non-numbers are refused."""
+    if isinstance(weight, bool):
+        raise InvalidInput(f"weight of {key} must be a number, not a boolean")
+    if isinstance(weight, int | Fraction):
+        return Fraction(weight)
+    if isinstance(weight, Decimal) and weight.is_finite():
+        return Fraction(weight)
+    # A float would make the split depend on binary rounding: callers pass Decimal instead.
+    raise InvalidInput(f"weight of {key} must be a finite int, Decimal or Fraction")

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import importlib
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,7 +20,10 @@ from shared.runtime import ServiceRuntime
 def _runtime(service: str) -> ServiceRuntime:
     # Imported by name so shared never depends on a service statically.
     settings = importlib.import_module(f"services.{service}.config").Settings()
-    return importlib.import_module(f"services.{service}.bootstrap").build_runtime(settings)
+    runtime: ServiceRuntime = importlib.import_module(
+        f"services.{service}.bootstrap"
+    ).build_runtime(settings)
+    return runtime
 
 
 async def replay(service: str, since: datetime, tenant: str | None) -> int:
@@ -31,7 +35,7 @@ async def replay(service: str, since: datetime, tenant: str | None) -> int:
         await runtime.engine.dispose()
 
 
-async def dead_letters(service: str) -> list[sa.Row]:
+async def dead_letters(service: str) -> list[sa.Row[Any]]:
     """Every dead letter of a service, oldest first."""
     runtime = _runtime(service)
     table = runtime.plumbing.dead_letter

@@ -18,7 +18,6 @@ from shared.db import PlumbingTables
 from shared.events import Envelope, to_kafka
 from shared.kafka import start_producer, stop_quietly
 from shared.metrics import ServiceMetrics
-from shared.timeutil import aware
 from shared.uow import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -208,7 +207,7 @@ class OutboxRelay:
                     )
                 )
             ).one()
-        return int(count), aware(oldest)  # SQLite returns naive datetimes
+        return int(count), oldest  # SQLite returns naive datetimes
 
     async def _update_gauges(self) -> None:
         count, oldest = await self.pending()
@@ -258,6 +257,7 @@ class OutboxRelay:
         """Wake on commits made by other processes (an API beside this worker) at once."""
         try:
             raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None  # an open connection has its driver's
             await raw.driver_connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
         except Exception as exc:  # polling still works; only latency suffers
             log.warning("cannot LISTEN for outbox commits, polling only: %s", exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,7 +59,7 @@ def problem_response(
     title: str,
     detail: str | None = None,
     type_: str = "about:blank",
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """Build a problem+json response."""
@@ -260,9 +260,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: each status documented as a problem+json."""
-    return {status: PROBLEM_RESPONSES[status] for status in statuses}
+def problem_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status a problem+json, `described` in the route's words."""
+    responses: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in statuses}
+    for status, description in (described or {}).items():
+        responses[status] = {**PROBLEM_RESPONSES[status], "description": description}
+    return responses
 
 
 # Produced by middleware before any route runs, for every request.

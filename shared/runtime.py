@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from shared.idempotency import purge_idempotency_keys
 from shared.kafka import ensure_topics
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay
+from shared.timeutil import utcnow
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,12 @@ class PeriodicJob:
     run: Callable[[ServiceRuntime], Awaitable[Any]]
 
 
+async def _purge_idempotency_keys(runtime: ServiceRuntime) -> Any:
+    return await purge_idempotency_keys(runtime.engine, runtime.plumbing)
+
+
 _PURGE_IDEMPOTENCY_KEYS = PeriodicJob(
-    name="purge-idempotency-keys",
-    interval_s=3600,
-    run=lambda runtime: purge_idempotency_keys(runtime.engine, runtime.plumbing),
+    name="purge-idempotency-keys", interval_s=3600, run=_purge_idempotency_keys
 )
 
 
@@ -57,6 +61,8 @@ class ServiceRuntime:
         uow_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        # Routes read the time through NowDep, so a test can freeze it here.
+        self.clock: Callable[[], datetime] = utcnow
         self.metadata = metadata
         self.plumbing = plumbing
         self.engine = create_engine(

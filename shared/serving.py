@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http import h11_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -58,7 +59,7 @@ def problem_bytes(status: int, reason: str, kind: str, detail: str, *headers: st
     ).encode() + body
 
 
-async def problem_service_unavailable(scope: dict, receive: object, send: object) -> None:
+async def problem_service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
     """uvicorn's answer past --limit-concurrency, as a problem document with Retry-After."""
     body = json.dumps(
         {
@@ -78,13 +79,13 @@ async def problem_service_unavailable(scope: dict, receive: object, send: object
             (b"connection", b"close"),
         ],
     }
-    await send(start)  # type: ignore[operator]
-    await send({"type": "http.response.body", "body": body, "more_body": False})  # type: ignore[operator]
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 # uvicorn answers an exceeded --limit-concurrency with this module-level app of h11_impl (plain
 # text); with our protocol the same place answers a problem document instead.
-h11_impl.service_unavailable = problem_service_unavailable  # type: ignore[assignment]
+h11_impl.service_unavailable = problem_service_unavailable  # type: ignore[attr-defined,assignment]  # private, typed by uvicorn's own ASGI TypedDicts
 
 
 class HeadTimeoutH11Protocol(H11Protocol):
@@ -94,7 +95,7 @@ class HeadTimeoutH11Protocol(H11Protocol):
     _head_bytes = 0
     _head_tail = b""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn narrows it
         """Start the head deadline as soon as the connection opens."""
         super().connection_made(transport)
         self._arm()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 
 def utcnow() -> datetime:
@@ -10,13 +13,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime) -> datetime:
-    """A stored instant in UTC (SQLite hands instants back naive; they were stored in UTC)."""
+def _in_utc(value: datetime) -> datetime:
+    # Clients have always been told a naive instant means UTC; the services carry only UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """The instant with an offset: naive values are UTC, aware ones are kept as they are."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+UtcInstant = Annotated[datetime, AfterValidator(_in_utc)]
+"""An instant received on the API, in UTC from the edge on (a naive one is read as UTC)."""

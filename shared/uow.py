@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -140,7 +140,8 @@ class UnitOfWork:
                 processed_at=datetime.now(UTC),
             ).on_conflict_do_nothing()
         )
-        return result.rowcount == 1
+        # An INSERT's result is a CursorResult: its rowcount says whether the row was new.
+        return cast("sa.CursorResult[Any]", result).rowcount == 1
 
     async def record_inbox_many(
         self, *, consumer: str, events: list[Envelope]

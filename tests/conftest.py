@@ -15,10 +15,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, settings
 
+from devtools.broker import start_broker
 from devtools.kafka import KafkaCluster, start_kafka
-from shared.devbroker import start_broker
-from shared.devpostgres import LocalPostgres, start_postgres
-from shared.devtoken import mint
+from devtools.postgres import LocalPostgres, start_postgres
+from tests.harness import bearer, bearer_token
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -136,18 +136,6 @@ def broker_settings(bootstrap: str) -> dict[str, object]:
     }
 
 
-def token(
-    *, org: uuid.UUID | str, sub: uuid.UUID | str | None = None, roles=("admin",), teams=()
-) -> str:
-    """A development bearer token."""
-    return mint(
-        org=str(org),
-        sub=str(sub or uuid.uuid4()),
-        roles=list(roles),
-        teams=[str(t) for t in teams],
-    )
-
-
-def auth(**kwargs: object) -> dict[str, str]:
-    """Authorization header for a development token."""
-    return {"Authorization": f"Bearer {token(**kwargs)}"}  # type: ignore[arg-type]
+# Kept so branches written before tests/harness.py still merge; new tests use tests.harness.
+token = bearer_token
+auth = bearer

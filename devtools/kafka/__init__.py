@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.devbroker import free_port, wait_for_port
+from devtools.broker import free_port, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"

@@ -26,7 +26,7 @@ def main() -> int:
         base = args.dir or Path(tempfile.mkdtemp(prefix="attain-kafka-"))
         ports = None
         if args.port:
-            from shared.devbroker import free_port
+            from devtools.broker import free_port
 
             ports = [args.port] + [free_port() for _ in range(args.nodes - 1)]
         cluster = start_kafka(base, nodes=args.nodes, ports=ports)
@@ -36,7 +36,7 @@ def main() -> int:
     print(f"Kafka {kafka_version()} on {cluster.bootstrap_servers} (data in {base})", flush=True)
     try:
         while cluster.alive():
-            cluster.nodes[0].process.wait()  # type: ignore[union-attr]
+            cluster.nodes[0].process.wait()
     except KeyboardInterrupt:
         pass
     finally:

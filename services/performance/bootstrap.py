@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,20 +23,13 @@ from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
 
 
-def system_clock() -> datetime:
-    """The current instant in UTC."""
-    return datetime.now(UTC)
-
-
 class PerformanceRuntime(ServiceRuntime):
-    """The shared runtime plus a clock, the CRM adapters, and the webhook delivery pipeline."""
+    """The shared runtime plus the CRM adapters and the webhook delivery pipeline."""
 
     settings: Settings
 
     def __init__(self, *, settings: Settings, **kwargs: object) -> None:
-        super().__init__(settings=settings, **kwargs)  # type: ignore[arg-type]
-        # Tests freeze time here (signature vectors are only valid at their timestamp).
-        self.clock: Callable[[], datetime] = system_clock
+        super().__init__(settings=settings, **kwargs)
         self._http: httpx.AsyncClient | None = None
         token = settings.hubspot_private_app_token
         self.adapters: Mapping[str, CrmAdapter] = ADAPTERS
@@ -51,14 +43,14 @@ class PerformanceRuntime(ServiceRuntime):
         )
         self.delivery_writer = DeliveryWriter(
             engine=self.engine,
-            table=WebhookDelivery.__table__,  # type: ignore[arg-type]
+            table=WebhookDelivery.__table__,
             max_rows=settings.webhook_group_commit_rows,
             max_wait_s=settings.webhook_group_commit_ms / 1000,
             on_commit=self.processor.wake,
             notify=notify_statement(self.engine),
         )
         self.secret_cache = SecretCache(
-            self.uow,  # type: ignore[arg-type]
+            self.uow,
             ttl_s=settings.webhook_secret_cache_s,
         )
         self._processor_task: asyncio.Task[None] | None = None
@@ -67,7 +59,7 @@ class PerformanceRuntime(ServiceRuntime):
     async def process_deliveries(self) -> int:
         """Apply one batch of stored deliveries; how many were taken."""
         return await process_batch(
-            uow_factory=self.uow,  # type: ignore[arg-type]
+            uow_factory=self.uow,
             adapters=self.adapters,
             deals=self.deals,
             now=self.clock(),

@@ -90,7 +90,8 @@ def document() -> dict[str, Any]:
 
 def render() -> str:
     """The document as YAML text."""
-    return yaml.safe_dump(document(), sort_keys=True, allow_unicode=True, width=100)
+    text: str = yaml.safe_dump(document(), sort_keys=True, allow_unicode=True, width=100)
+    return text
 
 
 if __name__ == "__main__":

@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from devtools.kafka import KafkaCluster, start_kafka
-from scripts.run import SERVICES, Stack
+from scripts.run import SERVICES, Stack, isolated_stack
 from scripts.scenario import Attain
-from shared.devbroker import free_port
-from shared.devpostgres import start_postgres
 
 DB_KINDS = ("sqlite", "postgres")
 #: (database, broker) pairs for tests that run the loop on both brokers.
@@ -70,11 +68,13 @@ def start_stack(
     db: str, run_dir: Path, *, broker: str = "tansu", kafka_nodes: int = 1, **env: str
 ) -> Stack:
     """Start broker (tansu, or Apache Kafka), database, migrations and the three services."""
-    stack = Stack(
-        db=db,
-        ports={name: free_port() for name in SERVICES},
-        run_dir=run_dir,
-        broker_port=free_port(),
+    stack = isolated_stack(
+        db,
+        run_dir,
+        PERFORMANCE_PERIOD_CLOSE_INTERVAL_S="3600",
+        # Dispute deadlines are swept every second, so an overdue dispute shows within the test.
+        FEEDBACK_DISPUTE_SWEEP_INTERVAL_S="1",
+        **env,
     )
     stack.label = db if broker == "tansu" else f"{db}+kafka"
     if broker == "kafka":
@@ -85,19 +85,6 @@ def start_stack(
         # As compose runs it: Apache Kafka has the idempotent producer that tansu lacks.
         stack.env["KAFKA_ENABLE_IDEMPOTENCE"] = "true"
         stack.env["KAFKA_REPLICATION_FACTOR"] = str(cluster.replicas)
-    if db == "postgres":
-        # Its data directory must be reachable by the unprivileged user PostgreSQL runs as when
-        # we are root, which pytest's private temporary directories are not: keep it in /tmp.
-        stack.postgres = start_postgres()
-    if db == "sqlite":
-        for name in SERVICES:
-            stack.env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{run_dir / name}.db"
-    # Scheduled evaluation stays out of the way: the tests decide when pace is judged.
-    stack.env["PERFORMANCE_EVALUATION_INTERVAL_S"] = "3600"
-    stack.env["PERFORMANCE_PERIOD_CLOSE_INTERVAL_S"] = "3600"
-    # Dispute deadlines are swept every second, so an overdue dispute shows within the test.
-    stack.env["FEEDBACK_DISPUTE_SWEEP_INTERVAL_S"] = "1"
-    stack.env.update(env)
     try:
         stack.start()
     except BaseException:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.devbroker import free_port
+from devtools.broker import free_port
 from shared.serving import uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from shared.serving import LIMIT_CONCURRENCY
-from tests.conftest import auth
 from tests.e2e.single import ServiceProcess, post_head, raw_request, start_service
+from tests.harness import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def _assert_problem(response, status: int, type_: str) -> None:
 def test_oversize_bodies_get_413_on_every_route_class_and_peak_memory_stays_bounded(
     feedback: ServiceProcess, performance: ServiceProcess
 ):
-    api_auth = auth(org=uuid.uuid4(), roles=["admin"])
+    api_auth = bearer(org=uuid.uuid4(), roles=["admin"])
     cases = [
         (feedback, "/v1/intel", api_auth, MIB),
         (performance, f"/v1/webhooks/{ORG}/generic", {}, 256 * 1024),
@@ -90,7 +90,7 @@ def test_oversize_bodies_get_413_on_every_route_class_and_peak_memory_stays_boun
 
 
 def test_a_body_sent_one_byte_at_a_time_is_cut_off_with_408(feedback: ServiceProcess):
-    head = post_head("/v1/intel", length=None, headers=auth(org=uuid.uuid4(), roles=["admin"]))
+    head = post_head("/v1/intel", length=None, headers=bearer(org=uuid.uuid4(), roles=["admin"]))
     # 60 bytes at two a second would take 30 s; the body deadline is 2 s.
     slow = raw_request(feedback.port, head, itertools.repeat(b" ", 60), chunked=True, pause_s=0.5)
     _assert_problem(slow, 408, "urn:attain:problem:request-timeout")
@@ -125,7 +125,7 @@ def test_a_forged_webhook_flood_stores_bounded_records_and_is_throttled_while_th
     body = (CRM / "generic_sale.json").read_bytes()
     padded = body + b" " * (100 * 1024)  # large but under the webhook limit: stored whole before
     with httpx.Client(base_url=performance.url, timeout=30) as client:
-        admin = auth(org=org, roles=["admin"])
+        admin = bearer(org=org, roles=["admin"])
         rotated = client.put(
             "/v1/webhook-secrets/generic", json={"secret": GENERIC_SECRET}, headers=admin
         )
@@ -174,7 +174,7 @@ def test_a_forged_webhook_flood_stores_bounded_records_and_is_throttled_while_th
 
 def test_the_api_limits_each_token_on_its_own(feedback: ServiceProcess):
     org = uuid.uuid4()
-    flooder, bystander = auth(org=org, roles=["admin"]), auth(org=org, roles=["admin"])
+    flooder, bystander = bearer(org=org, roles=["admin"]), bearer(org=org, roles=["admin"])
     with httpx.Client(base_url=feedback.url, timeout=30) as client:
         answers = [client.get("/v1/intel", headers=flooder) for _ in range(40)]
         calm = client.get("/v1/intel", headers=bystander)

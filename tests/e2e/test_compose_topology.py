@@ -31,7 +31,10 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from devtools.broker import free_port, wait_for_port
 from devtools.kafka import KafkaCluster, start_kafka
+from devtools.postgres import LocalPostgres, pg_bin, start_postgres
+from devtools.tokens import mint
 from scripts.scenario import (
     DEFAULT_THRESHOLDS,
     Attain,
@@ -41,9 +44,6 @@ from scripts.scenario import (
     set_up_team,
     wait_for,
 )
-from shared.devbroker import free_port, wait_for_port
-from shared.devpostgres import LocalPostgres, pg_bin, start_postgres
-from shared.devtoken import mint
 from tests.e2e.conftest import record_note
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
@@ -251,7 +251,7 @@ class GatewayAttain(Attain):
 
     secret = ""
 
-    def token(self, *, roles, sub=None, teams=()) -> str:  # type: ignore[override]
+    def token(self, *, roles, sub=None, teams=()) -> str:
         """A token of this org signed with the deployment's secret."""
         return mint(
             org=self.org,

@@ -18,8 +18,8 @@ from pathlib import Path
 import jwt
 import pytest
 
+from devtools.broker import free_port
 from scripts.run import PortTaken, check_ports_free
-from shared.devbroker import free_port
 
 pytestmark = pytest.mark.e2e
 

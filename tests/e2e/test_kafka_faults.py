@@ -93,12 +93,12 @@ async def _lag(bootstrap: str, group: str) -> dict[str, int]:
 
 def describe(bootstrap: str, topic: str) -> dict[int, dict]:
     """Leader, replicas and ISR of each partition."""
-    return run_isolated(_describe(bootstrap, topic))  # type: ignore[return-value]
+    return run_isolated(_describe(bootstrap, topic))
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """End offset of each partition of a topic."""
-    return run_isolated(_end_offsets(bootstrap, topic))  # type: ignore[return-value]
+    return run_isolated(_end_offsets(bootstrap, topic))
 
 
 def caught_up(bootstrap: str) -> dict[str, dict[str, int]] | None:
@@ -107,7 +107,7 @@ def caught_up(bootstrap: str) -> dict[str, dict[str, int]] | None:
         lags = {g: run_isolated(_lag(bootstrap, g)) for g in GROUPS}
     except Exception:  # a coordinator moving mid-question: ask again
         return None
-    return lags if all(lags.values()) and not any(any(v.values()) for v in lags.values()) else None  # type: ignore[union-attr]
+    return lags if all(lags.values()) and not any(any(v.values()) for v in lags.values()) else None
 
 
 # -------------------------------------------------------------------------------- databases
@@ -139,7 +139,7 @@ def inbox_of(stack: Stack, service: str, event_type: str) -> dict[str, str]:
         service,
         f"SELECT event_id, processed_at FROM inbox WHERE event_type = '{event_type}'",
     )
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 # ----------------------------------------------------------------------------------- traffic
@@ -403,20 +403,20 @@ def test_a_broker_restarted_on_its_data_dir_keeps_every_record_and_offset(single
         wait_for(lambda: drained(api), what="every outbox to drain after the restart")
         assert_applied_exactly_once(api, stack, teams, period, traffic)
         ends_after = end_offsets(bootstrap, SALES_TOPIC)
-        ends_before: dict[int, int] = seen["ends_before"]  # type: ignore[assignment]
+        ends_before: dict[int, int] = seen["ends_before"]
         # Unlike tansu, the log survived: every partition still holds what it held, and more.
         assert all(ends_after[p] >= ends_before[p] for p in ends_before)
         assert sum(ends_after.values()) > sum(ends_before.values())
-        assert seen["pending_while_down"] > 0, "the broker came back before any sale waited"  # type: ignore[operator]
+        assert seen["pending_while_down"] > 0, "the broker came back before any sale waited"
         lags = wait_for(lambda: caught_up(bootstrap), what="every consumer group to catch up")
         # Committed offsets survived too: performance re-reads at most the records whose offset commit
         # was in flight at the stop (the inbox drops those), never the history it had applied,
         # which a broker that lost its offsets (tansu) would redeliver from the start.
         redelivered = (
-            api.metric("performance", "events_duplicate_total") - seen["duplicates_before"]  # type: ignore[operator]
+            api.metric("performance", "events_duplicate_total") - seen["duplicates_before"]
         )
-        assert 0 < seen["applied_before"]  # type: ignore[operator]
-        assert redelivered < seen["applied_before"], (redelivered, seen["applied_before"])  # type: ignore[operator]
+        assert 0 < seen["applied_before"]
+        assert redelivered < seen["applied_before"], (redelivered, seen["applied_before"])
         record_note(
             "kafka x1",
             f"broker stop/start on its data dir: ready again after {seen['restart_s']:.1f} s, "

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from shared.devtoken import mint
+from devtools.tokens import mint
 from shared.money import INT64_MAX, MAX_MINOR, from_minor
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,8 @@ from shared.config import DEV_JWT_SECRET
 from shared.domain_errors import NotFound
 from shared.http import Page, check_if_match, etag_of, keyset, page_of
 from shared.idempotency import purge_idempotency_keys
-from tests.conftest import auth, broker_settings
+from tests.conftest import broker_settings
+from tests.harness import bearer
 from tests.integration.probe import Thing, emit_committed, probe_runtime, thing, unpublished
 
 pytestmark = pytest.mark.integration
@@ -141,12 +142,12 @@ async def client(db_url):
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
     ):
-        c.runtime = runtime  # type: ignore[attr-defined]
+        c.runtime = runtime
         yield c
 
 
 ORG = uuid.uuid4()
-MANAGER = auth(org=ORG, roles=["manager"])
+MANAGER = bearer(org=ORG, roles=["manager"])
 
 
 def _problem(response: httpx.Response, status: int) -> dict:
@@ -214,7 +215,7 @@ async def test_token_without_exp_is_401(client):
 
 async def test_rep_is_forbidden_from_manager_routes(client):
     _problem(
-        await client.post("/v1/things", json={"name": "a"}, headers=auth(org=ORG, roles=["rep"])),
+        await client.post("/v1/things", json={"name": "a"}, headers=bearer(org=ORG, roles=["rep"])),
         403,
     )
 
@@ -225,7 +226,9 @@ async def test_other_orgs_ids_answer_404(client):
     thing_id = created.json()["id"]
     assert (await client.get(f"/v1/things/{thing_id}", headers=MANAGER)).status_code == 200
     _problem(
-        await client.get(f"/v1/things/{thing_id}", headers=auth(org=uuid.uuid4(), roles=["admin"])),
+        await client.get(
+            f"/v1/things/{thing_id}", headers=bearer(org=uuid.uuid4(), roles=["admin"])
+        ),
         404,
     )
 
@@ -315,7 +318,7 @@ async def test_outbox_replay_endpoint_requeues_only_the_callers_org(client):
         await conn.execute(runtime.plumbing.outbox.update().values(published_at=datetime.now(UTC)))
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     response = await client.post(
-        "/v1/admin/outbox/replay", json={"since": since}, headers=auth(org=ORG)
+        "/v1/admin/outbox/replay", json={"since": since}, headers=bearer(org=ORG)
     )
     assert response.status_code == 200 and response.json() == {"requeued": 2}
     assert await unpublished(runtime) == 2
@@ -329,11 +332,11 @@ async def test_dead_letters_are_listed_per_org_and_other_orgs_ids_are_404(client
     rows = [_dead_letter(ORG), _dead_letter(ORG), _dead_letter(uuid.uuid4())]
     async with runtime.engine.begin() as conn:
         await conn.execute(runtime.plumbing.dead_letter.insert(), rows)
-    page = (await client.get("/v1/admin/dead-letters", headers=auth(org=ORG))).json()
+    page = (await client.get("/v1/admin/dead-letters", headers=bearer(org=ORG))).json()
     assert sorted(item["id"] for item in page["items"]) == sorted(r["id"] for r in rows[:2])
     foreign = rows[2]["id"]
     _problem(
-        await client.post(f"/v1/admin/dead-letters/{foreign}/replay", headers=auth(org=ORG)), 404
+        await client.post(f"/v1/admin/dead-letters/{foreign}/replay", headers=bearer(org=ORG)), 404
     )
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.broker import free_port
 from devtools.kafka import KafkaCluster, start_kafka
-from shared.devbroker import free_port
 from shared.kafka import ensure_topics
 from tests.conftest import broker_settings, wipe_topics
 from tests.integration.probe import ThingHappened, emit_committed, probe_runtime, read_topic, thing

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.db import UtcDateTime
 from shared.migrate import upgrade
 from shared.money import MAX_MINOR
 
@@ -127,7 +128,7 @@ async def test_the_money_migration_keeps_rows_and_then_holds_64_bit_amounts(
     metadata = importlib.import_module(f"services.{service}.adapters.orm").metadata
     t = metadata.tables[table]
     values = {c.name: uuid.uuid4() for c in t.columns if isinstance(c.type, sa.Uuid)}
-    values |= {c.name: datetime.now(UTC) for c in t.columns if isinstance(c.type, sa.DateTime)}
+    values |= {c.name: datetime.now(UTC) for c in t.columns if isinstance(c.type, UtcDateTime)}
     values |= row
     engine = create_async_engine(db_url)
     try:

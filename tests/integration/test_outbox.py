@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devtools.broker import free_port, start_broker
 from devtools.kafka import start_kafka
-from shared.devbroker import free_port, start_broker
 from shared.kafka import ensure_topics
 from tests.conftest import BROKER_KINDS, KAFKA_BOOTSTRAPS, broker_settings
 from tests.integration.probe import (

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.devbroker import free_port
+from devtools.broker import free_port
 from tests.conftest import broker_settings
 from tests.integration.probe import effects, eventually, probe_runtime, thing
 from tests.integration.test_consumer import TOPIC, _prepare, _record

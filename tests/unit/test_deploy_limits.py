@@ -20,7 +20,7 @@ _UNITS = {"": 1, "k": 1024, "m": 1024 * 1024}
 
 
 def _size(text: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)([km]?)", text.lower()).groups()  # type: ignore[union-attr]
+    number, unit = re.fullmatch(r"(\d+)([km]?)", text.lower()).groups()
     return int(number) * _UNITS[unit]
 
 
@@ -74,15 +74,15 @@ def test_gateway_body_limits_match_the_settings():
 
 def test_gateway_webhook_rate_matches_the_per_address_setting():
     webhooks = _location(f"/performance{WEBHOOK_PREFIX}")
-    zone = re.search(r"limit_req zone=(\w+)", webhooks).group(1)  # type: ignore[union-attr]
-    rate = re.search(rf"zone={zone}:\S+ rate=(\d+)r/s", NGINX).group(1)  # type: ignore[union-attr]
+    zone = re.search(r"limit_req zone=(\w+)", webhooks).group(1)
+    rate = re.search(rf"zone={zone}:\S+ rate=(\d+)r/s", NGINX).group(1)
     per_minute = parse(ServiceSettings().rate_limit_webhooks_per_address)
     assert per_minute.amount / per_minute.get_expiry() == int(rate)
 
 
 def test_every_gateway_refusal_is_a_problem_document():
     for status in ("408", "413", "429"):
-        named = re.search(rf"error_page {status} = (@\w+);", NGINX).group(1)  # type: ignore[union-attr]
+        named = re.search(rf"error_page {status} = (@\w+);", NGINX).group(1)
         body = _location(named)
         assert "default_type application/problem+json;" in body
         assert f"return {status} " in body and f'"status":{status}' in body

@@ -13,12 +13,12 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
+from devtools.broker import free_port
+from devtools.tokens import DevTokenRefused
 from scripts import demo, run
 from scripts.run import PortTaken, Stack, check_ports_free
 from scripts.scenario import Attain, default_urls
 from shared.config import LocalStackSettings
-from shared.devbroker import free_port
-from shared.devtoken import DevTokenRefused
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from devtools.tokens import mint
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
-from shared.devtoken import mint
 from shared.metrics import ServiceMetrics
 from shared.ratelimit import RateLimitMiddleware, RateLimits
 

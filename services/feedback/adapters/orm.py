@@ -11,7 +11,7 @@ from sqlalchemy import DDL, event
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import define_plumbing_tables, minor_units, new_metadata
+from shared.db import define_plumbing_tables, json_field, minor_units, new_metadata, utc_field
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
@@ -19,14 +19,6 @@ plumbing = define_plumbing_tables(metadata)
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every feedback table model."""
-
-
-def _tz() -> sa.DateTime:
-    return sa.DateTime(timezone=True)
-
-
-def _json() -> sa.Column:
-    return sa.Column(sa.JSON, nullable=False)
 
 
 class Team(Base, table=True):
@@ -59,13 +51,13 @@ class Dispute(Base, table=True):
     state: str = Field(index=True)
     subject: str
     opened_by_sub: str
-    opened_at: datetime = Field(sa_type=_tz())
-    decided_at: datetime | None = Field(default=None, sa_type=_tz())
+    opened_at: datetime = utc_field()
+    decided_at: datetime | None = utc_field(default=None)
     escalated: bool = False
     version: int = 1
-    data: dict[str, Any] = Field(sa_column=_json())
+    data: dict[str, Any] = json_field()
     # The earliest deadline still to be announced, so the sweep finds overdue disputes by index.
-    next_due_at: datetime | None = Field(default=None, index=True, sa_type=_tz())
+    next_due_at: datetime | None = utc_field(default=None, index=True)
 
 
 class DisputePolicy(Base, table=True):
@@ -78,7 +70,7 @@ class DisputePolicy(Base, table=True):
     statement_due_hours: float | None = None
     decision_due_hours: float | None = None
     updated_by_sub: str
-    updated_at: datetime = Field(sa_type=_tz())
+    updated_at: datetime = utc_field()
 
 
 class DisputeEvidence(Base, table=True):
@@ -124,10 +116,10 @@ class FeedbackNote(Base, table=True):
     body: str
     shortfall_id: UUID | None = None
     dispute_id: UUID | None = None
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
     # A check-in is answered when the manager records the conversation it asked for.
     answer: str | None = Field(default=None, sa_type=sa.Text)
-    answered_at: datetime | None = Field(default=None, sa_type=_tz())
+    answered_at: datetime | None = utc_field(default=None)
 
 
 class OneOnOne(Base, table=True):
@@ -141,13 +133,13 @@ class OneOnOne(Base, table=True):
     org_id: UUID = Field(index=True)
     team_id: UUID = Field(index=True)
     member_id: UUID = Field(index=True)
-    scheduled_at: datetime = Field(sa_type=_tz())
+    scheduled_at: datetime = utc_field()
     cadence: str = "none"
     status: str = "scheduled"
     shortfall_id: UUID | None = None
-    held_at: datetime | None = Field(default=None, sa_type=_tz())
+    held_at: datetime | None = utc_field(default=None)
     created_by_sub: str
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
 
 
 class OneOnOneNote(Base, table=True):
@@ -161,7 +153,7 @@ class OneOnOneNote(Base, table=True):
     body: str = Field(sa_type=sa.Text)
     visibility: str = "shared"
     author_sub: str
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
 
 
 class ActionItem(Base, table=True):
@@ -179,9 +171,9 @@ class ActionItem(Base, table=True):
     source: str
     source_id: UUID = Field(index=True)
     created_by_sub: str
-    created_at: datetime = Field(sa_type=_tz())
-    closed_at: datetime | None = Field(default=None, sa_type=_tz())
-    overdue_at: datetime | None = Field(default=None, sa_type=_tz())
+    created_at: datetime = utc_field()
+    closed_at: datetime | None = utc_field(default=None)
+    overdue_at: datetime | None = utc_field(default=None)
 
 
 class MemberFact(Base, table=True):
@@ -198,8 +190,8 @@ class MemberFact(Base, table=True):
     period_id: UUID | None = Field(default=None, index=True)
     kind: str
     event_id: str
-    at: datetime = Field(sa_type=_tz())
-    data: dict[str, Any] = Field(sa_column=_json())
+    at: datetime = utc_field()
+    data: dict[str, Any] = json_field()
 
 
 class ShortfallEpisode(Base, table=True):
@@ -215,8 +207,8 @@ class ShortfallEpisode(Base, table=True):
     episode: int
     shortfall: str
     currency: str
-    started_at: datetime = Field(sa_type=_tz())
-    recovered_at: datetime | None = Field(default=None, sa_type=_tz())
+    started_at: datetime = utc_field()
+    recovered_at: datetime | None = utc_field(default=None)
 
 
 class WebhookSubscription(Base, table=True):
@@ -227,16 +219,16 @@ class WebhookSubscription(Base, table=True):
     id: UUID = Field(primary_key=True)
     org_id: UUID = Field(index=True)
     url: str = Field(sa_type=sa.Text)
-    types: list[str] = Field(sa_column=_json())
+    types: list[str] = json_field()
     team_id: UUID | None = None
     # Sealed with FEEDBACK_SECRETS_KEYS when configured.
     secret: str = Field(sa_type=sa.Text)
     active: bool = True
     consecutive_failures: int = 0
-    disabled_at: datetime | None = Field(default=None, sa_type=_tz())
+    disabled_at: datetime | None = utc_field(default=None)
     disabled_reason: str | None = None
     created_by_sub: str
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
 
 
 class WebhookDelivery(Base, table=True):
@@ -254,14 +246,14 @@ class WebhookDelivery(Base, table=True):
     subscription_id: UUID = Field(index=True, foreign_key="webhook_subscription.id")
     event_id: str
     type: str
-    payload: dict[str, Any] = Field(sa_column=_json())
+    payload: dict[str, Any] = json_field()
     status: str = "pending"
     attempts: int = 0
-    next_attempt_at: datetime = Field(sa_type=_tz())
+    next_attempt_at: datetime = utc_field()
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=_tz())
-    delivered_at: datetime | None = Field(default=None, sa_type=_tz())
+    created_at: datetime = utc_field()
+    delivered_at: datetime | None = utc_field(default=None)
 
 
 class Meeting(Base, table=True):
@@ -271,12 +263,12 @@ class Meeting(Base, table=True):
     org_id: UUID = Field(index=True)
     team_id: UUID = Field(index=True)
     title: str
-    scheduled_at: datetime = Field(sa_type=_tz())
+    scheduled_at: datetime = utc_field()
     cadence: str = "none"
-    agenda: list[str] = Field(sa_column=_json())
-    attendees: list[str] = Field(sa_column=_json())
+    agenda: list[str] = json_field()
+    attendees: list[str] = json_field()
     created_by_sub: str
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
 
 
 class MeetingNote(Base, table=True):
@@ -288,9 +280,9 @@ class MeetingNote(Base, table=True):
     org_id: UUID = Field(index=True)
     meeting_id: UUID = Field(index=True, foreign_key="meeting.id")
     body: str
-    action_items: list[dict[str, Any]] = Field(sa_column=_json())
+    action_items: list[dict[str, Any]] = json_field()
     author_sub: str
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
 
 
 class IntelItem(Base, table=True):
@@ -304,14 +296,14 @@ class IntelItem(Base, table=True):
     kind: str
     title: str
     body: str = Field(sa_type=sa.Text)
-    tags: list[str] = Field(sa_column=_json())
+    tags: list[str] = json_field()
     author_sub: str
     author_id: UUID | None = None
-    created_at: datetime = Field(sa_type=_tz())
+    created_at: datetime = utc_field()
     # Who the item is about, and the deals it concerns (sale ids as performance knows them).
     competitor: str | None = Field(default=None, max_length=200)
     competitor_key: str | None = Field(default=None, max_length=200, index=True)
-    sale_ids: list[str] = Field(default_factory=list, sa_column=_json())
+    sale_ids: list[str] = json_field(default_factory=list)
 
 
 class CompetitorDeal(Base, table=True):
@@ -330,8 +322,8 @@ class CompetitorDeal(Base, table=True):
     outcome: str = Field(max_length=10)
     amount_minor: int = minor_units()
     currency: str = Field(max_length=3)
-    reasons: list[str] = Field(sa_column=_json())
-    closed_at: datetime = Field(sa_type=_tz())
+    reasons: list[str] = json_field()
+    closed_at: datetime = utc_field()
     # The sale's version: an older fact arriving late changes nothing.
     version: int
 
@@ -360,7 +352,7 @@ POSTGRES_INTEL_TSVECTOR = (
 POSTGRES_INTEL_GIN = (
     "CREATE INDEX IF NOT EXISTS ix_intel_item_search ON intel_item USING GIN (search)"
 )
-_intel = IntelItem.__table__  # type: ignore[attr-defined]
+_intel = IntelItem.__table__
 event.listen(_intel, "after_create", DDL(SQLITE_INTEL_FTS).execute_if(dialect="sqlite"))
 event.listen(_intel, "after_create", DDL(POSTGRES_INTEL_TSVECTOR).execute_if(dialect="postgresql"))
 event.listen(_intel, "after_create", DDL(POSTGRES_INTEL_GIN).execute_if(dialect="postgresql"))

@@ -160,7 +160,7 @@ class DisputeRepository:
     async def save(self, dispute: Dispute) -> int:
         """Write a changed dispute; someone else's change since loading is a 409."""
         expected = self._versions[dispute.id]
-        table = DisputeRow.__table__  # type: ignore[attr-defined]
+        table = DisputeRow.__table__
         result = await self._session.execute(
             sa.update(table)
             .where(table.c.id == dispute.id, table.c.version == expected)
@@ -263,7 +263,6 @@ class DisputeRepository:
 
 
 def _iso(value: datetime) -> str:
-    # The cursor holds the column's own representation (naive UTC on SQLite, aware on PostgreSQL).
     return value.isoformat()
 
 
@@ -284,7 +283,7 @@ class FeedbackRepository:
         self, *, org_id: UUID, team_id: UUID, manager_id: UUID
     ) -> int:
         """Address to the manager the check-ins opened before feedback knew the team."""
-        table = FeedbackNote.__table__  # type: ignore[attr-defined]
+        table = FeedbackNote.__table__
         result = await self._session.execute(
             sa.update(table)
             .where(

@@ -18,7 +18,6 @@ from services.feedback.adapters.orm import (
 )
 from services.feedback.handlers.coaching import Agenda, EpisodeLine, OneOnOneDetail
 from services.feedback.handlers.meetings import next_occurrence
-from shared.timeutil import aware
 
 _EX_ID = "3f1c2b7e-9a4d-4c55-8f0e-1b2c3d4e5f60"
 CadenceIn = Literal["none", "weekly", "biweekly", "monthly"]
@@ -92,11 +91,11 @@ class ActionItemRead(BaseModel):
             owner_id=row.owner_id,
             description=row.description,
             due_on=row.due_on,
-            status=row.status,  # type: ignore[arg-type]
-            source=row.source,  # type: ignore[arg-type]
+            status=row.status,
+            source=row.source,
             source_id=row.source_id,
-            created_at=aware(row.created_at),
-            closed_at=aware(row.closed_at),
+            created_at=row.created_at,
+            closed_at=row.closed_at,
             overdue=row.status == "open" and row.due_on is not None and row.due_on < today,
         )
 
@@ -116,9 +115,9 @@ class OneOnOneNoteRead(BaseModel):
         return cls(
             id=row.id,
             body=row.body,
-            visibility=row.visibility,  # type: ignore[arg-type]
+            visibility=row.visibility,
             author=row.author_sub,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
         )
 
 
@@ -151,14 +150,14 @@ class OneOnOneRead(BaseModel):
             id=row.id,
             team_id=row.team_id,
             member_id=row.member_id,
-            scheduled_at=aware(row.scheduled_at),
-            cadence=row.cadence,  # type: ignore[arg-type]
-            status=row.status,  # type: ignore[arg-type]
+            scheduled_at=row.scheduled_at,
+            cadence=row.cadence,
+            status=row.status,
             next_at=next_at,
             shortfall_id=row.shortfall_id,
-            held_at=aware(row.held_at),
+            held_at=row.held_at,
             created_by=row.created_by_sub,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
             notes=[OneOnOneNoteRead.from_row(n) for n in detail.notes] if detail else [],
             action_items=(
                 [ActionItemRead.from_row(i, today=now.date()) for i in detail.action_items]
@@ -189,8 +188,8 @@ class FactRead(BaseModel):
     def from_row(cls, row: MemberFact) -> FactRead:
         """Map a fact row."""
         return cls(
-            kind=row.kind,  # type: ignore[arg-type]
-            at=aware(row.at),
+            kind=row.kind,
+            at=row.at,
             period_id=row.period_id,
             details=row.data,
         )
@@ -212,8 +211,8 @@ class CheckInRead(BaseModel):
             id=row.id,
             body=row.body,
             shortfall_id=row.shortfall_id,
-            created_at=aware(row.created_at),
-            answered_at=aware(row.answered_at),
+            created_at=row.created_at,
+            answered_at=row.answered_at,
         )
 
 
@@ -234,7 +233,7 @@ class IntelSummary(BaseModel):
             id=row.id,
             title=row.title,
             tags=row.tags,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
             competitor=row.competitor,
             author_id=row.author_id,
         )
@@ -298,7 +297,7 @@ class EpisodeRead(BaseModel):
     def from_line(cls, line: EpisodeLine, *, today: date) -> EpisodeRead:
         """Map a timeline line."""
         episode = line.episode
-        started = aware(episode.started_at)
+        started = episode.started_at
         talk = line.first_conversation
         return cls(
             shortfall_id=episode.shortfall_id,
@@ -309,9 +308,7 @@ class EpisodeRead(BaseModel):
             currency=episode.currency,
             started_at=started,
             first_conversation=(
-                ConversationRead(kind=talk[0], reference_id=talk[1], at=talk[2])  # type: ignore[arg-type]
-                if talk
-                else None
+                ConversationRead(kind=talk[0], reference_id=talk[1], at=talk[2]) if talk else None
             ),
             hours_to_first_conversation=(
                 round((talk[2] - started).total_seconds() / 3600, 2) if talk else None
@@ -319,5 +316,5 @@ class EpisodeRead(BaseModel):
             actions_done=[ActionItemRead.from_row(i, today=today) for i in line.actions_done],
             target_moves=[FactRead.from_row(f) for f in line.target_moves],
             recovered=episode.recovered_at is not None,
-            recovered_at=aware(episode.recovered_at),
+            recovered_at=episode.recovered_at,
         )

@@ -12,7 +12,6 @@ from services.feedback.adapters.orm import FeedbackNote, IntelItem, Meeting, Mee
 from services.feedback.domain.dispute import AuditEntry, Decision, DisputeView
 from services.feedback.handlers.meetings import next_occurrence
 from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCredit
-from shared.timeutil import aware
 
 DisputeKindIn = Literal["target", "sale_credit", "conduct", "other", "inquiry"]
 ResolutionType = Literal["upheld", "partially_upheld", "rejected", "settled", "no_finding"]
@@ -401,7 +400,7 @@ class FeedbackRead(BaseModel):
             body=row.body,
             shortfall_id=row.shortfall_id,
             dispute_id=row.dispute_id,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
         )
 
 
@@ -451,7 +450,7 @@ class MeetingNoteRead(BaseModel):
             body=row.body,
             action_items=[ActionItemIn.model_validate(i) for i in row.action_items],
             author=row.author_sub,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
         )
 
 
@@ -478,12 +477,12 @@ class MeetingRead(BaseModel):
             id=row.id,
             team_id=row.team_id,
             title=row.title,
-            scheduled_at=aware(row.scheduled_at),
+            scheduled_at=row.scheduled_at,
             cadence=row.cadence,
             next_at=next_occurrence(scheduled_at=row.scheduled_at, cadence=row.cadence, now=now),
             agenda=row.agenda,
             attendees=[UUID(a) for a in row.attendees],
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
             notes=[MeetingNoteRead.from_row(n) for n in notes] if notes is not None else None,
         )
 
@@ -537,7 +536,7 @@ class IntelRead(BaseModel):
             tags=row.tags,
             author=row.author_sub,
             author_id=row.author_id,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
             competitor=row.competitor,
             sale_ids=[UUID(s) for s in row.sale_ids or ()],
         )

@@ -9,7 +9,6 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictBool
 
 from services.feedback.adapters.orm import WebhookDelivery, WebhookSubscription
-from shared.timeutil import aware
 
 PublicType = Literal[
     "action_item.overdue",
@@ -61,9 +60,9 @@ class SubscriptionRead(BaseModel):
             team_id=row.team_id,
             active=row.active,
             consecutive_failures=row.consecutive_failures,
-            disabled_at=aware(row.disabled_at),
+            disabled_at=row.disabled_at,
             disabled_reason=row.disabled_reason,
-            created_at=aware(row.created_at),
+            created_at=row.created_at,
         )
 
 
@@ -98,12 +97,12 @@ class DeliveryRead(BaseModel):
             id=row.id,
             webhook_id=f"msg_{row.id.hex}",
             type=row.type,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             attempts=row.attempts,
-            next_attempt_at=aware(row.next_attempt_at) if row.status == "pending" else None,
+            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
             last_status_code=row.last_status_code,
             last_error=row.last_error,
-            created_at=aware(row.created_at),
-            delivered_at=aware(row.delivered_at),
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
             payload=row.payload,
         )

@@ -428,9 +428,10 @@ class Dispute:
         )
         if kind_ == DisputeKind.INQUIRY:
             # Asking is being heard: the question is the rep's statement, so the manager answers.
+            assert actor.member_id is not None  # the inquiry's one party is the actor (above)
             dispute.statements.append(
                 Statement(
-                    party_id=actor.member_id,  # type: ignore[arg-type]
+                    party_id=actor.member_id,
                     version=1,
                     text=subject_,
                     submitted_at=at,

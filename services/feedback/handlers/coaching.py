@@ -23,7 +23,6 @@ from services.feedback.handlers.access import caller_team_ids, known_team
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events import feedback as feedback_events
-from shared.timeutil import aware
 
 # The same cadences as team meetings.
 CADENCES = ("none", "weekly", "biweekly", "monthly")
@@ -313,7 +312,7 @@ async def build_agenda(
         previous = await uow.coaching.previous_one_on_one(row=row)
         since = None
         if previous is not None:
-            since = aware(previous.held_at or previous.scheduled_at)
+            since = previous.held_at or previous.scheduled_at
         facts = await uow.coaching.facts(org_id=row.org_id, member_ids=[row.member_id], since=since)
         items, _ = await uow.coaching.action_items(
             org_id=row.org_id, owner_id=row.member_id, status="open"
@@ -462,7 +461,7 @@ async def _announce_conversation(
 
 def proposed_time(as_of: datetime) -> datetime:
     """The next working day at 09:00 UTC after a moment: when a proposed 1:1 is put."""
-    day = aware(as_of).astimezone(UTC).date() + timedelta(days=1)
+    day = as_of.astimezone(UTC).date() + timedelta(days=1)
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
@@ -540,7 +539,7 @@ async def announce_overdue_action_items(
 
 def fact_data(row: MemberFact) -> dict[str, Any]:
     """A fact as shown on an agenda or a timeline."""
-    return {"kind": row.kind, "at": aware(row.at), "period_id": row.period_id, **row.data}
+    return {"kind": row.kind, "at": row.at, "period_id": row.period_id, **row.data}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -591,20 +590,20 @@ async def episode_timeline(
         )
         lines = []
         for episode in episodes:
-            start = aware(episode.started_at)
-            end = aware(episode.recovered_at)
+            start = episode.started_at
+            end = episode.recovered_at
 
             def within(moment: datetime | None, start=start, end=end) -> bool:
-                at = aware(moment)
+                at = moment
                 return at is not None and at >= start and (end is None or at <= end)
 
             talks: list[tuple[str, UUID, datetime]] = [
-                ("one_on_one_held", o.id, aware(o.held_at))
+                ("one_on_one_held", o.id, o.held_at)
                 for o in held
                 if o.member_id == episode.member_id and within(o.held_at)
             ]
             talks += [
-                ("check_in_answered", c.id, aware(c.answered_at))
+                ("check_in_answered", c.id, c.answered_at)
                 for c in check_ins
                 if c.shortfall_id == episode.shortfall_id and c.answered_at is not None
             ]

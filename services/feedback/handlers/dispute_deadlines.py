@@ -96,7 +96,7 @@ async def announce_overdue_disputes(*, uow_factory, now: datetime | None = None)
                             org_id=org_id,
                             team_id=dispute.team_id,
                             dispute_id=dispute.id,
-                            deadline=fact.deadline,  # type: ignore[arg-type]
+                            deadline=fact.deadline,
                             due_at=fact.due_at,
                             late_parties=list(fact.late_parties),
                         )

@@ -28,7 +28,6 @@ from shared.events.performance import (
     ShortfallRecovered,
     TeamShortfallsDetected,
 )
-from shared.timeutil import aware
 
 CHECK_IN_AUTHOR = "system"
 
@@ -269,7 +268,7 @@ async def on_attainment_changed(
     # Only moves are agenda material; a sale that leaves the status alone is not.
     if previous == event.status:
         return
-    if last is not None and aware(last.at) > aware(event.as_of):
+    if last is not None and last.at > event.as_of:
         return  # an older evaluation delivered late says nothing about now
     await _add_fact(
         uow,
@@ -298,7 +297,7 @@ async def on_target_changed(
         envelope=envelope,
         event=event,
         kind="target_change",
-        at=aware(envelope.time) if envelope.time else datetime.now(UTC),
+        at=envelope.time if envelope.time else datetime.now(UTC),
         data={
             "target_id": str(event.target_id),
             "old_amount": str(event.old_amount),

@@ -24,6 +24,6 @@ async def overdue_action_items(runtime: ServiceRuntime) -> int:
 async def deliver_webhooks(runtime: ServiceRuntime) -> int:
     """Send the outbound webhooks that are due (first attempts and retries)."""
     return await deliver_due(
-        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        uow_factory=runtime.uow,
         policy=policy_from(runtime.settings),
     )

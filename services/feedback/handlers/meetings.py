@@ -14,7 +14,6 @@ from services.feedback.handlers.access import is_in_team, team_roster, visible_t
 from services.feedback.handlers.coaching import NewActionItem, add_action_items
 from shared.auth import Principal
 from shared.domain_errors import Forbidden, InvalidInput, NotFound
-from shared.timeutil import aware
 
 CADENCES = ("none", "weekly", "biweekly", "monthly")
 
@@ -69,7 +68,7 @@ class MeetingDetail:
 
 def next_occurrence(*, scheduled_at: datetime, cadence: str, now: datetime) -> datetime | None:
     """Return the first occurrence at or after now (None once a one-off meeting is past)."""
-    first = aware(scheduled_at)
+    first = scheduled_at
     assert first is not None
     if first >= now:
         return first
@@ -88,7 +87,7 @@ def previous_occurrence(
     *, scheduled_at: datetime, cadence: str, before: datetime
 ) -> datetime | None:
     """Return the last occurrence strictly before ``before`` (None if the first is not yet)."""
-    first = aware(scheduled_at)
+    first = scheduled_at
     assert first is not None
     if first >= before:
         return None
@@ -246,9 +245,10 @@ async def build_meeting_agenda(
     """The agenda of a meeting's next occurrence: intel the team shared since its last meeting."""
     async with uow:
         meeting = await _visible_meeting(uow, principal, meeting_id)
-        occurs_at = next_occurrence(
-            scheduled_at=meeting.scheduled_at, cadence=meeting.cadence, now=now
-        ) or aware(meeting.scheduled_at)
+        occurs_at = (
+            next_occurrence(scheduled_at=meeting.scheduled_at, cadence=meeting.cadence, now=now)
+            or meeting.scheduled_at
+        )
         assert occurs_at is not None
         # The team's last meeting of any series before this one (a one-off review counts too).
         earlier = [

@@ -10,19 +10,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
+from shared.db import (
+    Versioned,
+    define_plumbing_tables,
+    json_field,
+    minor_units,
+    new_metadata,
+    utc_field,
+)
 from shared.timeutil import utcnow
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
-
-
-def _tz(**kwargs: Any) -> Any:
-    return Field(sa_type=sa.DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
-
-
-def _json(**kwargs: Any) -> Any:
-    return Field(sa_type=sa.JSON, **kwargs)  # type: ignore[call-overload]
 
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
@@ -40,7 +39,7 @@ class Team(Versioned, Base, table=True):
     # A region or second-line org above this team; managers of it manage this team too.
     parent_team_id: uuid.UUID | None = Field(default=None, index=True)
     version: int = 1
-    created_at: datetime = _tz(default_factory=utcnow)
+    created_at: datetime = utc_field(default_factory=utcnow)
 
 
 class Member(Versioned, Base, table=True):
@@ -55,14 +54,14 @@ class Member(Versioned, Base, table=True):
     capacity: str = "1"
     ramp: str = "1"
     # Ramp factors per month since starts_on, exact decimals as text; None: the scalar ramp.
-    ramp_schedule: list[str] | None = _json(default=None)
+    ramp_schedule: list[str] | None = json_field(default=None)
     starts_on: date | None = None
     crm_hubspot: str | None = None
     crm_salesforce: str | None = None
     crm_pipedrive: str | None = None
     version: int = 1
-    left_at: datetime | None = _tz(default=None)
-    created_at: datetime = _tz(default_factory=utcnow)
+    left_at: datetime | None = utc_field(default=None)
+    created_at: datetime = utc_field(default_factory=utcnow)
 
 
 class Period(Base, table=True):
@@ -74,10 +73,10 @@ class Period(Base, table=True):
     starts_on: date
     ends_on: date
     timezone: str = "UTC"
-    starts_at: datetime = _tz()
-    ends_at: datetime = _tz()
-    seasonality: dict[str, str] | None = _json(default=None)
-    created_at: datetime = _tz(default_factory=utcnow)
+    starts_at: datetime = utc_field()
+    ends_at: datetime = utc_field()
+    seasonality: dict[str, str] | None = json_field(default=None)
+    created_at: datetime = utc_field(default_factory=utcnow)
 
 
 class PastResult(Base, table=True):
@@ -95,7 +94,7 @@ class PastResult(Base, table=True):
     achieved_minor: int = minor_units()
     currency: str = Field(max_length=3)
     source: str = "api"
-    created_at: datetime = _tz(default_factory=utcnow)
+    created_at: datetime = utc_field(default_factory=utcnow)
 
 
 class Plan(Versioned, Base, table=True):
@@ -109,19 +108,19 @@ class Plan(Versioned, Base, table=True):
     period_id: uuid.UUID = Field(index=True)
     target_minor: int = minor_units()
     currency: str = Field(max_length=3)
-    strategy: dict[str, Any] = _json(default_factory=dict)
-    measures: list[Any] = _json(default_factory=list)
+    strategy: dict[str, Any] = json_field(default_factory=dict)
+    measures: list[Any] = json_field(default_factory=list)
     status: str = "draft"
     method: str | None = None
-    params: dict[str, Any] | None = _json(default=None)
+    params: dict[str, Any] | None = json_field(default=None)
     # Target of the plan nobody carries yet (relief absorbed by the pool): target_minor is
     # always the individual targets plus this line.
     unassigned_minor: int = minor_units(default=0)
     # Child teams' targets add up to round(target x (1 + pct / 100)); exact decimal as text.
     over_assignment_pct: str = "0"
     version: int = 1
-    published_at: datetime | None = _tz(default=None)
-    updated_at: datetime = _tz(default_factory=utcnow)
+    published_at: datetime | None = utc_field(default=None)
+    updated_at: datetime = utc_field(default_factory=utcnow)
 
 
 class Target(Versioned, Base, table=True):
@@ -139,13 +138,13 @@ class Target(Versioned, Base, table=True):
     # The amount at publish: the base of the rebalance cap.
     original_minor: int = minor_units()
     currency: str = Field(max_length=3)
-    derivation: dict[str, Any] = _json(default_factory=dict)
+    derivation: dict[str, Any] = json_field(default_factory=dict)
     version: int = 1
-    acknowledged_at: datetime | None = _tz(default=None)
+    acknowledged_at: datetime | None = utc_field(default=None)
     # The version last acknowledged; kept when a change clears acknowledged_at, so the rep
     # sees what changed since.
     acknowledged_version: int | None = None
-    updated_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = utc_field(default_factory=utcnow)
 
 
 class TargetChange(Base, table=True):
@@ -167,7 +166,7 @@ class TargetChange(Base, table=True):
     source_event_id: str | None = None
     # `manager_incentive` when the adjustment guard flagged the change.
     flag: str | None = None
-    at: datetime = _tz(default_factory=utcnow)
+    at: datetime = utc_field(default_factory=utcnow)
 
 
 class MemberStanding(Base, table=True):
@@ -181,7 +180,7 @@ class MemberStanding(Base, table=True):
     achieved_minor: int = minor_units()
     projected_minor: int = minor_units()
     status: str
-    as_of: datetime = _tz()
+    as_of: datetime = utc_field()
 
 
 class TeamThresholds(Base, table=True):
@@ -215,7 +214,7 @@ class RebalancePolicy(Versioned, Base, table=True):
     require_checkin_before_rebalance: bool = False
     offer_hours: int = 48
     version: int = 1
-    updated_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = utc_field(default_factory=utcnow)
 
 
 class EpisodeConversation(Base, table=True):
@@ -230,7 +229,7 @@ class EpisodeConversation(Base, table=True):
     period_id: uuid.UUID
     kind: str
     reference_id: uuid.UUID
-    held_at: datetime = _tz()
+    held_at: datetime = utc_field()
 
 
 class Rebalance(Base, table=True):
@@ -254,21 +253,21 @@ class Rebalance(Base, table=True):
     requested_minor: int = minor_units(default=0)
     moved_minor: int = minor_units(default=0)
     uncovered_minor: int = minor_units(default=0)
-    transfers: list[dict[str, Any]] = _json(default_factory=list)
-    new_targets: dict[str, int] = _json(default_factory=dict)
+    transfers: list[dict[str, Any]] = json_field(default_factory=list)
+    new_targets: dict[str, int] = json_field(default_factory=dict)
     # target id -> version the plan was computed against (re-checked on approval).
-    target_versions: dict[str, int] = _json(default_factory=dict)
+    target_versions: dict[str, int] = json_field(default_factory=dict)
     # Every giver of the decision: member_id, shortfall_id, requested/moved/uncovered_minor.
-    givers: list[dict[str, Any]] = _json(default_factory=list)
+    givers: list[dict[str, Any]] = json_field(default_factory=list)
     # The team's figures the decision used (member_id, achieved/projected_minor, status), so an
     # approval re-runs it on current targets.
-    figures: list[dict[str, Any]] = _json(default_factory=list)
-    as_of: datetime = _tz()
-    created_at: datetime = _tz(default_factory=utcnow)
-    decided_at: datetime | None = _tz(default=None)
+    figures: list[dict[str, Any]] = json_field(default_factory=list)
+    as_of: datetime = utc_field()
+    created_at: datetime = utc_field(default_factory=utcnow)
+    decided_at: datetime | None = utc_field(default=None)
     decided_by: str | None = None
     # Mode `offer` (status `offered` until settled): when the receivers' offers lapse.
-    expires_at: datetime | None = _tz(default=None)
+    expires_at: datetime | None = utc_field(default=None)
 
 
 class RebalanceOffer(Versioned, Base, table=True):
@@ -282,7 +281,7 @@ class RebalanceOffer(Versioned, Base, table=True):
     offered_minor: int = minor_units()
     # None until the rep answers; 0 declines.
     accepted_minor: int | None = minor_units(default=None, nullable=True)
-    answered_at: datetime | None = _tz(default=None)
+    answered_at: datetime | None = utc_field(default=None)
     version: int = 1
 
 
@@ -299,9 +298,9 @@ class Absence(Base, table=True):
     note: str | None = None
     # One entry per plan the absence relieved: plan_id, target_id, relief_minor, absorb,
     # absorbed {member_id: minor}, pooled_minor, total_delta_minor (so a cancel undoes it).
-    reliefs: list[dict[str, Any]] = _json(default_factory=list)
+    reliefs: list[dict[str, Any]] = json_field(default_factory=list)
     created_by: str | None = None
-    created_at: datetime = _tz(default_factory=utcnow)
+    created_at: datetime = utc_field(default_factory=utcnow)
 
 
 class ReliefPolicy(Versioned, Base, table=True):
@@ -314,7 +313,7 @@ class ReliefPolicy(Versioned, Base, table=True):
     min_days: int = 5
     absorb: str = "nobody"
     version: int = 1
-    updated_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = utc_field(default_factory=utcnow)
 
 
 class ChangePolicy(Versioned, Base, table=True):
@@ -328,7 +327,7 @@ class ChangePolicy(Versioned, Base, table=True):
     notice_days: int = 0
     second_approver_above_pct: str = "10"
     version: int = 1
-    updated_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = utc_field(default_factory=utcnow)
 
 
 class ChangeRequest(Versioned, Base, table=True):
@@ -357,11 +356,11 @@ class ChangeRequest(Versioned, Base, table=True):
     evidence: str | None = None
     requested_by: str
     # Every approval: {approver, senior, at}.
-    approvals: list[dict[str, Any]] = _json(default_factory=list)
-    flags: list[str] = _json(default_factory=list)
+    approvals: list[dict[str, Any]] = json_field(default_factory=list)
+    flags: list[str] = json_field(default_factory=list)
     rationale: str | None = None
     decided_by: str | None = None
-    decided_at: datetime | None = _tz(default=None)
-    disputed_at: datetime | None = _tz(default=None)
+    decided_at: datetime | None = utc_field(default=None)
+    disputed_at: datetime | None = utc_field(default=None)
     version: int = 1
-    created_at: datetime = _tz(default_factory=utcnow)
+    created_at: datetime = utc_field(default_factory=utcnow)

@@ -55,7 +55,7 @@ class GoalsRepository:
     async def get(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID, what: str) -> M:
         """A row of this org by id, else NotFound (other orgs' ids included)."""
         row = await self.session.get(model, id)
-        if row is None or row.org_id != org:  # type: ignore[attr-defined]
+        if row is None or row.org_id != org:
             raise NotFound(f"{what} {id} not found")
         return row
 
@@ -63,7 +63,7 @@ class GoalsRepository:
         self, stmt: sa.Select, columns: Sequence[sa.ColumnElement], cursor: str | None, limit: int
     ) -> tuple[list, str | None]:
         """One keyset page of stmt ordered by columns."""
-        rows = (await self.session.exec(keyset(stmt, columns, cursor, limit))).all()  # type: ignore[call-overload]
+        rows = (await self.session.exec(keyset(stmt, columns, cursor, limit))).all()
         names = [c.key for c in columns]
         return page_of(rows, limit, lambda r: tuple(getattr(r, n) for n in names))
 
@@ -72,17 +72,17 @@ class GoalsRepository:
     def teams(self, org: uuid.UUID, only: set[uuid.UUID] | None) -> sa.Select:
         """Teams of an org, optionally restricted to some ids."""
         stmt = select(Team).where(Team.org_id == org)
-        return stmt if only is None else stmt.where(Team.id.in_(only))  # type: ignore[attr-defined]
+        return stmt if only is None else stmt.where(Team.id.in_(only))
 
     def members(self, org: uuid.UUID, team_id: uuid.UUID, *, include_left: bool) -> sa.Select:
         """Members of a team."""
         stmt = select(Member).where(Member.org_id == org, Member.team_id == team_id)
-        return stmt if include_left else stmt.where(Member.left_at.is_(None))  # type: ignore[union-attr]
+        return stmt if include_left else stmt.where(Member.left_at.is_(None))
 
     async def active_members(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Member]:
         """Members still on the team, by id."""
         stmt = self.members(org, team_id, include_left=False).order_by(Member.id)
-        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+        return list((await self.session.exec(stmt)).all())
 
     def periods(self, org: uuid.UUID) -> sa.Select:
         """Periods of an org."""
@@ -99,7 +99,7 @@ class GoalsRepository:
         stmt = self.results(org, member_id).where(
             PastResult.starts_on == starts_on, PastResult.ends_on == ends_on
         )
-        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+        return (await self.session.exec(stmt)).first()
 
     async def history_of(
         self, org: uuid.UUID, member_ids: Sequence[uuid.UUID], before: object
@@ -109,13 +109,13 @@ class GoalsRepository:
             select(PastResult)
             .where(
                 PastResult.org_id == org,
-                PastResult.member_id.in_(member_ids),  # type: ignore[attr-defined]
+                PastResult.member_id.in_(member_ids),
                 PastResult.ends_on < before,
             )
-            .order_by(PastResult.ends_on.desc())  # type: ignore[attr-defined]
+            .order_by(PastResult.ends_on.desc())
         )
         out: dict[uuid.UUID, list[PastResult]] = {m: [] for m in member_ids}
-        for row in (await self.session.exec(stmt)).all():  # type: ignore[call-overload]
+        for row in (await self.session.exec(stmt)).all():
             out[row.member_id].append(row)
         return out
 
@@ -128,7 +128,7 @@ class GoalsRepository:
         stmt = select(Plan).where(
             Plan.org_id == org, Plan.team_id == team_id, Plan.period_id == period_id
         )
-        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+        return (await self.session.exec(stmt)).first()
 
     async def targets_of(self, org: uuid.UUID, plan_id: uuid.UUID) -> list[Target]:
         """Every target of a plan, by member id."""
@@ -137,7 +137,7 @@ class GoalsRepository:
             .where(Target.org_id == org, Target.plan_id == plan_id)
             .order_by(Target.member_id)
         )
-        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+        return list((await self.session.exec(stmt)).all())
 
     async def open_targets_of_member(
         self, org: uuid.UUID, member_id: uuid.UUID, now: datetime
@@ -145,11 +145,11 @@ class GoalsRepository:
         """The member's targets in plans whose period has not ended yet."""
         stmt = (
             select(Target, Plan, Period)
-            .join(Plan, Plan.id == Target.plan_id)  # type: ignore[arg-type]
-            .join(Period, Period.id == Plan.period_id)  # type: ignore[arg-type]
+            .join(Plan, Plan.id == Target.plan_id)
+            .join(Period, Period.id == Plan.period_id)
             .where(Target.org_id == org, Target.member_id == member_id, Period.ends_at > now)
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]  # type: ignore[call-overload,misc]
+        return [tuple(r) for r in (await self.session.exec(stmt)).all()]
 
     def changes(self, org: uuid.UUID, target_id: uuid.UUID) -> sa.Select:
         """Ledger rows of a target."""
@@ -164,9 +164,9 @@ class GoalsRepository:
         stmt = select(MemberStanding).where(
             MemberStanding.org_id == org,
             MemberStanding.period_id == period_id,
-            MemberStanding.member_id.in_(member_ids),  # type: ignore[attr-defined]
+            MemberStanding.member_id.in_(member_ids),
         )
-        return {s.member_id: s for s in (await self.session.exec(stmt)).all()}  # type: ignore[call-overload]
+        return {s.member_id: s for s in (await self.session.exec(stmt)).all()}
 
     async def standing(
         self, org: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
@@ -186,14 +186,14 @@ class GoalsRepository:
         stmt = (
             select(Team)
             .where(Team.org_id == org, Team.parent_team_id == team_id)
-            .order_by(Team.name, Team.id)  # type: ignore[arg-type]
+            .order_by(Team.name, Team.id)
         )
-        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+        return list((await self.session.exec(stmt)).all())
 
     async def parent_links(self, org: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
         """Every team of the org and its parent (a few hundred rows at most)."""
         stmt = select(Team.id, Team.parent_team_id).where(Team.org_id == org)
-        return {row[0]: row[1] for row in (await self.session.exec(stmt)).all()}  # type: ignore[call-overload]
+        return {row[0]: row[1] for row in (await self.session.exec(stmt)).all()}
 
     # ---------------------------------------------------------------- absences and relief
 
@@ -203,8 +203,8 @@ class GoalsRepository:
 
     async def absences_of(self, org: uuid.UUID, member_id: uuid.UUID) -> list[Absence]:
         """Every absence of a member, earliest first."""
-        stmt = self.absences(org, member_id).order_by(Absence.starts_on)  # type: ignore[arg-type]
-        return list((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+        stmt = self.absences(org, member_id).order_by(Absence.starts_on)
+        return list((await self.session.exec(stmt)).all())
 
     async def absences_by_member(
         self, org: uuid.UUID, member_ids: Sequence[uuid.UUID]
@@ -261,7 +261,7 @@ class GoalsRepository:
         stmt = select(Rebalance).where(
             Rebalance.org_id == org, Rebalance.source_event_id == source_event_id
         )
-        return (await self.session.exec(stmt)).first()  # type: ignore[call-overload]
+        return (await self.session.exec(stmt)).first()
 
     async def changed_by_person(
         self, org: uuid.UUID, target_ids: Sequence[uuid.UUID], after: datetime

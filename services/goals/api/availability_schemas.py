@@ -65,7 +65,7 @@ class AbsenceRead(_Out):
             member_id=row.member_id,
             starts_on=row.starts_on,
             ends_on=row.ends_on,
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
             note=row.note,
             reliefs=[
                 ReliefRead(
@@ -105,7 +105,7 @@ class ReliefPolicyRead(_Out):
         return cls(
             team_id=row.team_id,
             min_days=row.min_days,
-            absorb=row.absorb,  # type: ignore[arg-type]
+            absorb=row.absorb,
             version=row.version,
         )
 

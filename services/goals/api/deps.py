@@ -1,21 +1,16 @@
-"""Dependencies of the goals routes: the runtime and a fresh unit of work."""
+"""Dependencies of the goals routes: the runtime, a fresh unit of work, the time."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from shared.app import get_runtime, request_uow
+from shared.deps import NowDep, runtime_dependency, uow_dependency
 from shared.runtime import ServiceRuntime
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_dependency(ServiceRuntime))]
+UowDep = Annotated[GoalsUnitOfWork, Depends(uow_dependency(GoalsUnitOfWork))]
 
-
-def get_uow(request: Request) -> GoalsUnitOfWork:
-    """A fresh unit of work for one request (read-only for GET: it uses the read pool)."""
-    return request_uow(request)  # type: ignore[return-value]
-
-
-UowDep = Annotated[GoalsUnitOfWork, Depends(get_uow)]
+__all__ = ["NowDep", "RuntimeDep", "UowDep"]

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.goals.adapters.orm import (
     Member,
@@ -26,7 +26,6 @@ from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import givers_of, transfers_of
 from shared.bounds import INTEGER_PATTERN, BoundedDecimal
 from shared.money import Amount, NonNegativeAmount, from_minor
-from shared.timeutil import as_utc, aware
 
 TEAM = "3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11"
 MEMBER = "9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20"
@@ -51,12 +50,6 @@ Email = Annotated[
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-
-    @field_serializer("*", when_used="json", check_fields=False)
-    def _instants(self, value: Any):
-        # SQLite returns naive UTC instants; the wire always carries an offset.
-        # No return annotation: with `-> Any` every read field would be documented as untyped.
-        return aware(value) if isinstance(value, datetime) else value
 
 
 # ------------------------------------------------------------------------------------- teams
@@ -229,8 +222,8 @@ class PeriodRead(_Out):
             starts_on=row.starts_on,
             ends_on=row.ends_on,
             timezone=row.timezone,
-            starts_at=as_utc(row.starts_at),
-            ends_at=as_utc(row.ends_at),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
             seasonality=seasonality_of(row),
         )
 
@@ -270,7 +263,7 @@ class ResultRead(_Out):
             ends_on=row.ends_on,
             achieved=from_minor(row.achieved_minor, row.currency),
             currency=row.currency,
-            source=row.source,  # type: ignore[arg-type]
+            source=row.source,
         )
 
 
@@ -460,7 +453,7 @@ class PlanRead(_Out):
             currency=plan.currency,
             strategy=Strategy.model_validate(plan.strategy or {}),
             measures=list(plan.measures or []),
-            status=plan.status,  # type: ignore[arg-type]
+            status=plan.status,
             method=plan.method,
             params=plan.params,
             version=plan.version,
@@ -583,12 +576,12 @@ class PolicyRead(_Out):
         """Wire form of a policy row."""
         return cls(
             team_id=row.team_id,
-            mode=row.mode,  # type: ignore[arg-type]
+            mode=row.mode,
             max_increase_pct=Decimal(row.max_increase_pct),
             cooldown_hours=row.cooldown_hours,
             freeze_days_before_end=row.freeze_days_before_end,
             max_decrease_pct=Decimal(row.max_decrease_pct),
-            give_back=row.give_back,  # type: ignore[arg-type]
+            give_back=row.give_back,
             require_checkin_before_rebalance=row.require_checkin_before_rebalance,
             offer_hours=row.offer_hours,
             version=row.version,
@@ -686,8 +679,8 @@ class RebalanceRead(_Out):
             giver_id=row.giver_id,
             shortfall_id=row.shortfall_id,
             source_event_id=row.source_event_id,
-            kind=row.kind,  # type: ignore[arg-type]
-            status=row.status,  # type: ignore[arg-type]
+            kind=row.kind,
+            status=row.status,
             reason=row.reason,
             requested=from_minor(row.requested_minor, row.currency),
             moved=from_minor(row.moved_minor, row.currency),

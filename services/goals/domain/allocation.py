@@ -8,17 +8,16 @@ the last minor unit. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from math import gcd, lcm
-from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
-from uuid import UUID
 
 from shared.domain_errors import InvalidInput
+from shared.money import split_exact_marked
 
 K = TypeVar("K", bound=Hashable)
 Weight = Fraction | Decimal | int
@@ -111,76 +110,6 @@ def _exact_ratio(value: Fraction | Decimal | int) -> tuple[int, int]:
     return value.as_integer_ratio()
 
 
-# --------------------------------------------------------------------------- largest remainder
-
-
-def id_sort_key(member_ids: Iterable[Hashable]) -> Callable[[Hashable], Any]:
-    """Key ordering member ids by their text, the tie rule; fast for a team of UUIDs."""
-    # str(UUID) is fixed-length lowercase hex, so its text order is the order of UUID.int,
-    # which costs a fraction of building 36-character strings for a large team.
-    if all(type(member_id) is UUID for member_id in member_ids):
-        return attrgetter("int")
-    return str
-
-
-def split_by_int_weights(total_minor: int, weights: Mapping[K, int]) -> tuple[dict[K, int], set[K]]:
-    """Split total exactly by non-negative integer weights; also return who got a rounding +1."""
-    if not weights:
-        return {}, set()
-    weight_sum = sum(weights.values())
-    if weight_sum == 0:
-        # Nothing to be proportional to: the only neutral answer is an equal split.
-        weights = dict.fromkeys(weights, 1)
-        weight_sum = len(weights)
-    amounts: dict[K, int] = {}
-    remainders: list[tuple[int, K]] = []
-    for member_id, weight in weights.items():
-        # divmod over the common denominator keeps every remainder an exact, comparable int.
-        floor, remainder = divmod(total_minor * weight, weight_sum)
-        amounts[member_id] = floor
-        remainders.append((remainder, member_id))
-    left = total_minor - sum(amounts.values())
-    if not left:
-        return amounts, set()
-    # Largest remainders first; only the members tied at the cut-off remainder need the id rule,
-    # so the (costlier) id ordering runs on that group alone.
-    remainders.sort(key=itemgetter(0), reverse=True)
-    cutoff = remainders[left - 1][0]
-    above = [member_id for r, member_id in remainders if r > cutoff]
-    tied = [member_id for r, member_id in remainders if r == cutoff]
-    tied.sort(key=id_sort_key(tied))
-    bumped = set(above)
-    bumped.update(tied[: left - len(above)])
-    for member_id in bumped:
-        amounts[member_id] += 1
-    return amounts, bumped
-
-
-def _integer_weights(weights: Mapping[K, Fraction]) -> dict[K, int]:
-    """Scale exact weights by their common denominator, which leaves every ratio unchanged."""
-    common = lcm(*(weight.denominator for weight in weights.values())) if weights else 1
-    return {k: w.numerator * (common // w.denominator) for k, w in weights.items()}
-
-
-def largest_remainder(total_minor: int, weights: Mapping[K, Weight]) -> dict[K, int]:
-    """Split total_minor in proportion to weights so that the parts add up to it exactly."""
-    check_minor("total_minor", total_minor)
-    exact: dict[K, Fraction] = {}
-    for member_id, weight in weights.items():
-        value = to_fraction(weight, f"weight of {member_id}")
-        if value < 0:
-            raise InvalidInput(
-                f"weight of {member_id} must not be negative", member_id=str(member_id)
-            )
-        exact[member_id] = value
-    if not exact:
-        if total_minor:
-            raise InvalidInput("cannot split a non-zero total over nobody", total_minor=total_minor)
-        return {}
-    amounts, _ = split_by_int_weights(total_minor, _integer_weights(exact))
-    return amounts
-
-
 # --------------------------------------------------------------------------- inputs and outputs
 
 
@@ -189,8 +118,8 @@ class MemberInput:
     """One rep as the allocation sees them."""
 
     member_id: Hashable
-    capacity: Decimal = Decimal(1)
-    ramp: Decimal = Decimal(1)
+    capacity: Decimal | Fraction = Decimal(1)
+    ramp: Decimal | Fraction = Decimal(1)
     # Achieved minor amounts of closed periods, most recent first.
     history: tuple[int, ...] = ()
 
@@ -438,7 +367,7 @@ def allocate(
 
     weights = _method_weights(method, members, sharers, params)
     int_weights = {m.member_id: weights.ints[m.member_id] for m in sharers}
-    amounts, bumped = split_by_int_weights(pool, int_weights)
+    amounts, bumped = split_exact_marked(pool, int_weights)
     weight_sum = sum(int_weights.values())
     # The split treats all-zero weights as equal; the derivation must show the shares it used.
     all_zero = weight_sum == 0

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from services.goals.domain.allocation import check_minor, split_by_int_weights, to_fraction
+from services.goals.domain.allocation import check_minor, to_fraction
 from services.goals.domain.rebalancing import (
     MemberPosition,
     RebalancePolicy,
@@ -25,6 +25,7 @@ from services.goals.domain.rebalancing import (
 )
 from shared.day_model import Calendar, DaySlice, Workdays, day_weights, ramp_step, slices
 from shared.domain_errors import Conflict, InvalidInput
+from shared.money import split_exact
 
 _ONE_DAY = timedelta(days=1)
 ABSENCE_KINDS = frozenset({"pto", "leave", "training", "other"})
@@ -155,8 +156,8 @@ def portion_minor(total_minor: int, share: Fraction) -> int:
     share = Fraction(share)
     if not 0 <= share <= 1:
         raise InvalidInput("share must be within 0..1", field="share")
-    # A two-way split is largest remainder on the pair (part, rest): exact, ties to the rest.
-    parts, _ = split_by_int_weights(
+    # A two-way split is largest remainder on the pair (part, rest): exact; "part" wins a tie (half up).
+    parts = split_exact(
         total_minor, {"part": share.numerator, "rest": share.denominator - share.numerator}
     )
     return parts["part"]

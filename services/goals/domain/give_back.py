@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from services.goals.domain.allocation import id_sort_key
 from services.goals.domain.rebalancing import MemberPosition, Transfer
+from shared.money import id_sort_key
 
 
 @dataclass(frozen=True)

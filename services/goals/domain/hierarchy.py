@@ -11,11 +11,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from services.goals.domain.allocation import MemberInput, to_fraction
 from services.goals.domain.availability import scaled_minor
 from shared.domain_errors import Conflict, InvalidInput
 from shared.pace_status import DEFAULT_THRESHOLDS, PaceStatus, Thresholds, classify
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparisonT
 
 #: Above this over-assignment the plan carries a warning (street quota far above the number).
 WARN_ABOVE_PCT = Decimal(5)
@@ -86,12 +90,14 @@ def child_inputs(children: Sequence[ChildTeam]) -> list[MemberInput]:
     ]
 
 
-def history_by_period(results: Sequence[tuple[object, int]]) -> tuple[int, ...]:
+def history_by_period(
+    results: Sequence[tuple[SupportsRichComparisonT, int]],
+) -> tuple[int, ...]:
     """Sum (period key, achieved) pairs per period, most recent key first."""
-    totals: dict[object, int] = {}
+    totals: dict[SupportsRichComparisonT, int] = {}
     for key, achieved in results:
         totals[key] = totals.get(key, 0) + achieved
-    return tuple(totals[k] for k in sorted(totals, reverse=True))  # type: ignore[type-var]
+    return tuple(totals[k] for k in sorted(totals, reverse=True))
 
 
 @dataclass

@@ -14,13 +14,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
-from services.goals.domain.allocation import (
-    check_minor,
-    id_sort_key,
-    split_by_int_weights,
-    to_fraction,
-)
+from services.goals.domain.allocation import check_minor, to_fraction
 from shared.domain_errors import Conflict, InvalidInput
+from shared.money import id_sort_key, split_exact
 
 K = TypeVar("K", bound=Hashable)
 
@@ -226,7 +222,7 @@ def water_fill(amount_minor: int, weights: Mapping[K, int], rooms: Mapping[K, in
         i += 1
     # The rest are below their room at the exact level; rounding up an exact share that is at
     # most an integer room cannot cross it, so one largest-remainder split finishes the job.
-    rest, _ = split_by_int_weights(amount_left, {k: w for k, w, _ in live[i:]})
+    rest = split_exact(amount_left, {k: w for k, w, _ in live[i:]})
     placed.update(rest)
     return placed
 
@@ -309,7 +305,7 @@ def plan_departure(
     uncapped = open_minor - sum(placed.values())
     if uncapped:
         # Conservation wins over caps on departure: the excess goes to everyone remaining.
-        extra, _ = split_by_int_weights(uncapped, {p.member_id: 1 for p in rest})
+        extra = split_exact(uncapped, {p.member_id: 1 for p in rest})
         for k, amount in extra.items():
             placed[k] = placed.get(k, 0) + amount
     transfers = _canonical(_transfers(leaver_id, placed, inbound=False))
@@ -353,7 +349,7 @@ def plan_adjustment(
     weights = {p.member_id: p.target_minor for p in others}
     if delta_minor < 0:
         # The others take the released target in proportion to what they carry already.
-        amounts, _ = split_by_int_weights(-delta_minor, weights)
+        amounts = split_exact(-delta_minor, weights)
         transfers = _transfers(member_id, amounts, inbound=False)
     else:
         rooms = {p.member_id: max(p.target_minor - p.floor_minor, 0) for p in others}

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.goals.domain.allocation import id_sort_key
 from services.goals.domain.rebalancing import (
     MemberPosition,
     RebalancePolicy,
@@ -23,6 +22,7 @@ from services.goals.domain.rebalancing import (
     water_fill,
 )
 from shared.domain_errors import InvalidInput
+from shared.money import id_sort_key
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,12 @@ def _offer(position: MemberPosition, policy: RebalancePolicy) -> int:
     return max(min(_requested(position), position.target_minor - floor), 0)
 
 
-def _match(gives: dict[Hashable, int], takes: dict[Hashable, int], key: object) -> list[Transfer]:
+def _match(
+    gives: dict[Hashable, int], takes: dict[Hashable, int], key: Callable[[Hashable], Any]
+) -> list[Transfer]:
     """Pair givers with receivers in id order (each side's total is the same)."""
-    givers = sorted((k for k, v in gives.items() if v > 0), key=key)  # type: ignore[arg-type]
-    takers = sorted((k for k, v in takes.items() if v > 0), key=key)  # type: ignore[arg-type]
+    givers = sorted((k for k, v in gives.items() if v > 0), key=key)
+    takers = sorted((k for k, v in takes.items() if v > 0), key=key)
     left_give = {k: gives[k] for k in givers}
     left_take = {k: takes[k] for k in takers}
     transfers, i, j = [], 0, 0

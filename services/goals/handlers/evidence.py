@@ -10,7 +10,6 @@ from sqlmodel import col
 from services.goals.adapters.orm import Rebalance, Target, TargetChange
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from shared.money import from_minor
-from shared.timeutil import aware
 
 Item = dict[str, Any]
 
@@ -55,7 +54,7 @@ def _ledger_row(target: Target, row: TargetChange) -> Item:
             "note": row.note,
             "actor": row.actor,
             "source_event_id": row.source_event_id,
-            "at": aware(row.at).isoformat(),
+            "at": row.at.isoformat(),
         },
     }
 
@@ -78,8 +77,8 @@ def _snapshot(target: Target, row: Rebalance) -> Item | None:
             "kind": row.kind,
             "status": row.status,
             "reason": row.reason,
-            "as_of": aware(row.as_of).isoformat(),
-            "decided_at": aware(row.decided_at).isoformat() if row.decided_at else None,
+            "as_of": row.as_of.isoformat(),
+            "decided_at": row.decided_at.isoformat() if row.decided_at else None,
             "decided_by": row.decided_by,
             "source_event_id": row.source_event_id,
             "figures": None

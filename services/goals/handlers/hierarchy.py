@@ -24,7 +24,7 @@ from shared.auth import Principal
 from shared.day_model import Calendar, Workdays, running_minor, share_at_instant
 from shared.domain_errors import Forbidden
 from shared.pace_status import DEFAULT_THRESHOLDS, Thresholds
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 
 async def rollup(
@@ -48,8 +48,8 @@ class _Clock:
         self.now = now
         self.calendar: Calendar = period_days(period).calendar()
         self.zone = zone(period.timezone)
-        self.before = now <= as_utc(period.starts_at)
-        self.after = now >= as_utc(period.ends_at)
+        self.before = now <= period.starts_at
+        self.after = now >= period.ends_at
         self.elapsed = self.share(Workdays())
 
     def share(self, workdays: Workdays) -> Fraction:

@@ -66,7 +66,7 @@ def change_target(
                 new_amount=from_minor(new_minor, target.currency),
                 currency=target.currency,
                 version=target.version,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
                 source_event_id=source_event_id,
             )
         )

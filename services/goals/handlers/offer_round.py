@@ -12,7 +12,7 @@ from services.goals.domain.offers import Offer, OfferRound
 from services.goals.domain.rebalancing import RebalancePolicy
 from shared.events.goals import UpliftOffered
 from shared.money import from_minor
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 
 def open_round(
@@ -50,6 +50,6 @@ def round_of(row: Rebalance, offers: Sequence[RebalanceOffer]) -> OfferRound:
     """The domain view of a stored round."""
     return OfferRound(
         offers=tuple(Offer(o.member_id, o.offered_minor, o.accepted_minor) for o in offers),
-        expires_at=as_utc(row.expires_at or row.created_at),
+        expires_at=row.expires_at or row.created_at,
         settled=row.status != "offered",
     )

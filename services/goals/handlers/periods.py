@@ -12,7 +12,6 @@ from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.periods import bounds, check_seasonality
 from shared.auth import Principal
 from shared.events.goals import PeriodDefined
-from shared.timeutil import as_utc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +41,8 @@ def period_fact(period: Period) -> PeriodDefined:
         starts_on=period.starts_on,
         ends_on=period.ends_on,
         timezone=period.timezone,
-        starts_at=as_utc(period.starts_at),
-        ends_at=as_utc(period.ends_at),
+        starts_at=period.starts_at,
+        ends_at=period.ends_at,
         seasonality=seasonality_of(period),
     )
 

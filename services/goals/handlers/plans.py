@@ -28,7 +28,7 @@ from shared.domain_errors import Conflict, InvalidInput, NotFound
 from shared.events.goals import PlannedTarget, PlanPublished, TargetAssigned
 from shared.http import check_if_match
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -479,8 +479,8 @@ def _assigned(target: Target, plan: Plan, period: Period) -> TargetAssigned:
         amount=from_minor(target.amount_minor, target.currency),
         currency=target.currency,
         version=target.version,
-        period_starts_at=as_utc(period.starts_at),
-        period_ends_at=as_utc(period.ends_at),
+        period_starts_at=period.starts_at,
+        period_ends_at=period.ends_at,
         period_timezone=period.timezone,
         period_seasonality=seasonality_of(period),
     )

@@ -22,7 +22,7 @@ from services.goals.handlers.shortfalls import (
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden
 from shared.http import check_if_match
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,11 +156,11 @@ async def approve_rebalance(
     """Apply a proposal, re-run on current targets; 409 if a person changed a target since."""
     async with uow:
         row = await _load_proposed(uow, principal, cmd.rebalance_id)
-        plan = await uow.repo.get(Plan, org=principal.org, id=row.plan_id, what="plan")  # type: ignore[arg-type]
+        plan = await uow.repo.get(Plan, org=principal.org, id=row.plan_id, what="plan")
         team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
         targets = await uow.repo.targets_of(principal.org, plan.id)
         changed = await uow.repo.changed_by_person(
-            principal.org, [t.id for t in targets], as_utc(row.created_at)
+            principal.org, [t.id for t in targets], row.created_at
         )
         if changed:
             raise Conflict(
@@ -174,7 +174,7 @@ async def approve_rebalance(
                 targets=targets,
                 figures=figures_of(row),
                 member_id=row.giver_id,
-                shortfall_id=row.shortfall_id,  # type: ignore[arg-type]
+                shortfall_id=row.shortfall_id,
             )
             if back is None or not back.transfers:
                 raise Conflict("nothing can be handed back on the current targets; reject it")

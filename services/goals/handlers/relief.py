@@ -43,7 +43,7 @@ from shared.domain_errors import Conflict, InvalidInput, NotFound
 from shared.events.goals import AbsenceCancelled, AbsenceRecorded
 from shared.http import check_if_match
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 #: Longest absence accepted in one record (a year and a day covers any leave within a period).
 MAX_ABSENCE_DAYS = 366
@@ -269,7 +269,7 @@ async def relieve_on_publish(
     uow: GoalsUnitOfWork, principal: Principal, plan: Plan, period: Period
 ) -> None:
     """Apply the relief of absences recorded before a plan was published (once, at publish)."""
-    if as_utc(period.ends_at) <= utcnow():
+    if period.ends_at <= utcnow():
         return
     policy = await _relief_policy(uow, principal.org, plan.team_id)
     targets = await uow.repo.targets_of(principal.org, plan.id)
@@ -418,7 +418,7 @@ async def add_joiner(cmd: AddJoiner, *, uow: GoalsUnitOfWork, principal: Princip
         )
         if plan.status != "published":
             raise Conflict("the plan is not published yet; allocate it with the new member")
-        if as_utc(period.ends_at) <= utcnow():
+        if period.ends_at <= utcnow():
             raise Conflict("the period has ended")
         member = await uow.repo.get(Member, org=principal.org, id=cmd.member_id, what="member")
         if member.team_id != team.id:

@@ -30,7 +30,6 @@ from shared.events.performance import (
     TeamShortfallsDetected,
 )
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,8 @@ class Figures:
         """Figures read back from a rebalance row."""
         return cls(
             uuid.UUID(str(data["member_id"])),
-            int(data["achieved_minor"]),  # type: ignore[call-overload]
-            int(data["projected_minor"]),  # type: ignore[call-overload]
+            int(data["achieved_minor"]),
+            int(data["projected_minor"]),
             str(data["status"]),
         )
 
@@ -96,7 +95,7 @@ def record_plan(
             "member_id": str(g.member_id),
             "shortfall_id": str(shortfall_ids[g.member_id])
             if g.member_id in shortfall_ids
-            else None,  # type: ignore[index]
+            else None,
             "requested_minor": g.requested_minor,
             "moved_minor": g.moved_minor,
             "uncovered_minor": g.uncovered_minor,
@@ -112,8 +111,8 @@ def record_plan(
     if plan.givers:
         # The giver with the largest shortfall names the row for readers of one giver per row.
         lead = max(plan.givers, key=lambda g: (g.requested_minor, str(g.member_id)))
-        row.giver_id = lead.member_id  # type: ignore[assignment]
-        row.shortfall_id = shortfall_ids.get(lead.member_id)  # type: ignore[call-overload]
+        row.giver_id = lead.member_id
+        row.shortfall_id = shortfall_ids.get(lead.member_id)
 
 
 async def on_team_shortfalls_detected(
@@ -145,11 +144,11 @@ async def on_team_shortfalls_detected(
     policy = await policy_for(uow=uow, org=org, team_id=team.id)
     history = await uow.repo.team_rebalances(org, team.id, event.period_id)
     moved_at = [
-        as_utc(r.as_of)
+        r.as_of
         for r in history
         if r.kind == "shortfall" and r.status in ("applied", "proposed", "approved")
     ]
-    as_of = as_utc(event.as_of)
+    as_of = event.as_of
     decision = decide_rebalance(
         givers=list(shortfall_ids),
         team=await positions_from(uow, team, targets, figures),
@@ -157,7 +156,7 @@ async def on_team_shortfalls_detected(
         context=DecisionContext(
             plan_published=plan is not None and plan.status == "published",
             as_of=as_of,
-            period_ends_at=as_utc(event.period_ends_at),
+            period_ends_at=event.period_ends_at,
             last_moved_at=max(moved_at, default=None),
             offer_round_open=any(r.status == "offered" for r in history),
             # Figures describe the target versions performance had; a person's change since
@@ -248,7 +247,7 @@ def _reported_before(history: Sequence[Rebalance], shortfall_ids: object) -> boo
     seen = {g.get("shortfall_id") for r in history for g in r.givers} | {
         str(r.shortfall_id) for r in history if r.shortfall_id is not None
     }
-    return all(str(s) in seen for s in shortfall_ids)  # type: ignore[attr-defined]
+    return all(str(s) in seen for s in shortfall_ids)
 
 
 def _supersede(uow: GoalsUnitOfWork, history: Sequence[Rebalance]) -> None:
@@ -353,8 +352,8 @@ async def apply_rebalance(
                 for giver, taker, amount in transfers_of(row)
             ],
             source_event_id=row.source_event_id,
-            applied=applied,  # type: ignore[arg-type]
+            applied=applied,
             givers=givers_of(row),
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
         )
     )

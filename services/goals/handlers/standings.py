@@ -6,7 +6,6 @@ import uuid
 
 from services.goals.adapters.orm import MemberStanding
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
-from shared.timeutil import as_utc
 
 
 async def remember_standing(
@@ -22,7 +21,7 @@ async def remember_standing(
 ) -> None:
     """Keep a member's latest standing in a period; an older report changes nothing."""
     row = await uow.repo.standing(org, member_id, period_id)
-    if row is not None and as_utc(row.as_of) > as_utc(as_of):  # type: ignore[arg-type]
+    if row is not None and row.as_of > as_of:
         return  # an older report arrived late
     row = row or MemberStanding.model_validate(
         {
@@ -39,6 +38,6 @@ async def remember_standing(
         achieved,
         projected,
         status,
-        as_of,  # type: ignore[assignment]
+        as_of,
     )
     uow.repo.add(row)

@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.performance.adapters.orm import WebhookDelivery, WebhookEvent
 from shared.http import keyset
-from shared.timeutil import as_utc
 
 #: Outcomes the processor still has to take.
 PENDING = ("received", "fetching")
@@ -38,7 +37,7 @@ class DeliveryRepository:
                 col(WebhookDelivery.outcome).in_(PENDING),
                 sa.or_(
                     col(WebhookDelivery.next_attempt_at).is_(None),
-                    col(WebhookDelivery.next_attempt_at) <= as_utc(now),
+                    col(WebhookDelivery.next_attempt_at) <= now,
                 ),
             )
             .order_by(col(WebhookDelivery.arrival), col(WebhookDelivery.id))

@@ -21,7 +21,6 @@ from services.performance.adapters.orm import (
     Team,
 )
 from services.performance.domain.fx import Valuation
-from shared.timeutil import as_utc
 
 
 class FxRepository:
@@ -93,8 +92,8 @@ class FxRepository:
                 Sale.status == "active",
                 Team.currency == into,
                 col(Sale.currency).in_(wanted),
-                Sale.closed_at >= as_utc(period.starts_at),
-                Sale.closed_at < as_utc(period.ends_at),
+                Sale.closed_at >= period.starts_at,
+                Sale.closed_at < period.ends_at,
             )
             .order_by(col(Sale.closed_at), col(Sale.id))
         )
@@ -105,8 +104,8 @@ class FxRepository:
         rows = await self.session.exec(
             select(Period).where(
                 Period.org_id == period.org_id,
-                Period.starts_at < as_utc(period.ends_at),
-                Period.ends_at > as_utc(period.starts_at),
+                Period.starts_at < period.ends_at,
+                Period.ends_at > period.starts_at,
             )
         )
         return list(rows.all())

@@ -18,7 +18,6 @@ from services.performance.adapters.orm import (
     WebhookRefusal,
     WebhookSecret,
 )
-from shared.timeutil import as_utc
 
 
 class HealthRepository:
@@ -51,7 +50,7 @@ class HealthRepository:
     async def purge_refusals(self, *, before: datetime) -> int:
         """Forget refusal counters of hours before an instant."""
         result = await self.session.execute(
-            sa.delete(WebhookRefusal).where(col(WebhookRefusal.hour) < as_utc(before))
+            sa.delete(WebhookRefusal).where(col(WebhookRefusal.hour) < before)
         )
         return result.rowcount or 0
 
@@ -63,12 +62,12 @@ class HealthRepository:
                 WebhookSecret.org_id == org_id,
                 sa.or_(
                     col(WebhookSecret.valid_until).is_(None),
-                    col(WebhookSecret.valid_until) > as_utc(now),
+                    col(WebhookSecret.valid_until) > now,
                 ),
             )
             .group_by(WebhookSecret.source)
         )
-        return {source: as_utc(at) for source, at in rows.all()}
+        return {source: at for source, at in rows.all()}
 
     async def outcome_counts(
         self, *, org_id: uuid.UUID, sources: Iterable[str], since: datetime
@@ -81,7 +80,7 @@ class HealthRepository:
             .where(
                 WebhookDelivery.org_id == org_id,
                 col(WebhookDelivery.source).in_(list(sources)),
-                WebhookDelivery.received_at >= as_utc(since),
+                WebhookDelivery.received_at >= since,
             )
             .group_by(WebhookDelivery.source, WebhookDelivery.outcome)
         )

@@ -14,12 +14,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import Versioned, define_plumbing_tables, minor_units, new_metadata
+from shared.db import (
+    Versioned,
+    define_plumbing_tables,
+    json_field,
+    minor_units,
+    new_metadata,
+    utc_field,
+)
 
 metadata = new_metadata()
 plumbing = define_plumbing_tables(metadata)
 
-_TZ = sa.DateTime(timezone=True)
 #: Deliveries that ended in an error (the partial index and the health view share the condition).
 FAILED_OUTCOMES = "outcome IN ('failed', 'malformed')"
 
@@ -66,7 +72,7 @@ class Member(Base, table=True):
     active: bool = True
     # Pace expects nothing before starts_on and follows the ramp schedule (decimal text).
     starts_on: date | None = None
-    ramp_schedule: list[str] | None = Field(default=None, sa_type=sa.JSON)  # type: ignore[call-overload]
+    ramp_schedule: list[str] | None = json_field(default=None)
 
 
 class Period(Base, table=True):
@@ -78,9 +84,9 @@ class Period(Base, table=True):
     starts_on: date
     ends_on: date
     timezone: str = "UTC"
-    starts_at: datetime = Field(sa_type=_TZ, index=True)
-    ends_at: datetime = Field(sa_type=_TZ, index=True)
-    seasonality: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
+    starts_at: datetime = utc_field(index=True)
+    ends_at: datetime = utc_field(index=True)
+    seasonality: dict[str, str] | None = json_field(default=None)
 
 
 class Target(Base, table=True):
@@ -112,8 +118,8 @@ class WebhookSecret(Base, table=True):
     source: str = Field(max_length=20)
     secret: str
     api_token: str | None = None
-    created_at: datetime = Field(sa_type=_TZ)
-    valid_until: datetime | None = Field(default=None, sa_type=_TZ)
+    created_at: datetime = utc_field()
+    valid_until: datetime | None = utc_field(default=None)
 
 
 class CrmSettings(Base, table=True):
@@ -125,7 +131,7 @@ class CrmSettings(Base, table=True):
     source: str = Field(primary_key=True, max_length=20)
     won_stages: list[str] | None = Field(default=None, sa_type=sa.JSON)
     lost_stages: list[str] | None = Field(default=None, sa_type=sa.JSON)
-    updated_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = utc_field()
 
 
 class WebhookDelivery(Base, table=True):
@@ -150,21 +156,21 @@ class WebhookDelivery(Base, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
-    received_at: datetime = Field(sa_type=_TZ)
-    headers: dict[str, Any] = Field(sa_type=sa.JSON)
+    received_at: datetime = utc_field()
+    headers: dict[str, Any] = json_field()
     body: bytes = Field(sa_type=sa.LargeBinary)
     verified: bool
     # received | fetching | processed | malformed | failed
     outcome: str = Field(max_length=20)
     error: str | None = None
-    processed_at: datetime | None = Field(default=None, sa_type=_TZ)
+    processed_at: datetime | None = utc_field(default=None)
     #: Nanoseconds since the epoch when stored, strictly increasing per process: arrival order.
     arrival: int = Field(default=0, sa_type=sa.BigInteger)
     applied: int = 0
     duplicates: int = 0
     #: HubSpot deal fetches tried so far; the next one waits until next_attempt_at.
     attempts: int = 0
-    next_attempt_at: datetime | None = Field(default=None, sa_type=_TZ)
+    next_attempt_at: datetime | None = utc_field(default=None)
 
 
 class WebhookRejection(Base, table=True):
@@ -174,10 +180,10 @@ class WebhookRejection(Base, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     org_id: uuid.UUID = Field(index=True)
     source: str = Field(max_length=20)
-    received_at: datetime = Field(sa_type=_TZ, index=True)
+    received_at: datetime = utc_field(index=True)
     reason: str = Field(max_length=20)  # no_secret | rejected | malformed
     error: str = Field(max_length=500)
-    headers: dict[str, Any] = Field(sa_type=sa.JSON)  # bounded, credentials removed
+    headers: dict[str, Any] = json_field()  # bounded, credentials removed
     body_size: int
     body_sha256: str = Field(max_length=64)
     body_head: bytes = Field(sa_type=sa.LargeBinary)  # the first few KiB; empty for no_secret
@@ -196,7 +202,7 @@ class WebhookEvent(Base, table=True):
     delivery_id: uuid.UUID
     external_id: str
     kind: str = Field(max_length=20)
-    applied_at: datetime = Field(sa_type=_TZ)
+    applied_at: datetime = utc_field()
 
 
 # -- sales and attainment ---------------------------------------------------------------------
@@ -219,7 +225,7 @@ class Sale(Versioned, Base, table=True):
     currency: str = Field(max_length=3)
     currency_assumed: bool = False
     currency_mismatch: bool = False
-    closed_at: datetime = Field(sa_type=_TZ)
+    closed_at: datetime = utc_field()
     # active | reversed | lost (a closed-lost deal: kept for the competitor view, never counted)
     status: str = Field(default="active", max_length=20)
     unassigned: bool = Field(default=False, index=True)
@@ -228,8 +234,8 @@ class Sale(Versioned, Base, table=True):
     competitor: str | None = Field(default=None, max_length=200)
     loss_reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     version: int = 1
-    created_at: datetime = Field(sa_type=_TZ)
-    updated_at: datetime = Field(sa_type=_TZ)
+    created_at: datetime = utc_field()
+    updated_at: datetime = utc_field()
 
 
 class SaleCredit(Base, table=True):
@@ -259,7 +265,7 @@ class Attainment(Base, table=True):
     status: str | None = None
     reported_status: str | None = None
     reported_achieved_minor: int | None = minor_units(default=None)
-    evaluated_at: datetime | None = Field(default=None, sa_type=_TZ)
+    evaluated_at: datetime | None = utc_field(default=None)
 
 
 class ShortfallEpisode(Base, table=True):
@@ -275,11 +281,11 @@ class ShortfallEpisode(Base, table=True):
     period_id: uuid.UUID
     episode: int
     shortfall_minor: int = minor_units()
-    opened_at: datetime = Field(sa_type=_TZ)
-    closed_at: datetime | None = Field(default=None, sa_type=_TZ)
+    opened_at: datetime = utc_field()
+    closed_at: datetime | None = utc_field(default=None)
     # When the member, out of the episode, first projected above their target: announced once,
     # so goals can hand back what the episode moved away.
-    recovered_at: datetime | None = Field(default=None, sa_type=_TZ)
+    recovered_at: datetime | None = utc_field(default=None)
 
 
 class TeamEvaluation(Base, table=True):
@@ -293,7 +299,7 @@ class TeamEvaluation(Base, table=True):
     # Digest of every member's target version and achieved amount: room for an uncovered
     # shortfall can only appear when one of them changes.
     fingerprint: str
-    published_at: datetime = Field(sa_type=_TZ)
+    published_at: datetime = utc_field()
 
 
 class EvaluationDue(Base, table=True):
@@ -305,8 +311,8 @@ class EvaluationDue(Base, table=True):
     period_id: uuid.UUID = Field(primary_key=True)
     org_id: uuid.UUID
     # Wall-clock instants: the debounce is about real quiet, not the business clock.
-    first_at: datetime = Field(sa_type=_TZ)
-    last_at: datetime = Field(sa_type=_TZ, index=True)
+    first_at: datetime = utc_field()
+    last_at: datetime = utc_field(index=True)
     # Bumped by every sale: an evaluator removes the row only if no sale came in meanwhile.
     marks: int = 1
 
@@ -321,7 +327,7 @@ class PeriodClose(Base, table=True):
     org_id: uuid.UUID
     team_id: uuid.UUID
     period_id: uuid.UUID
-    closed_at: datetime = Field(sa_type=_TZ)
+    closed_at: datetime = utc_field()
 
 
 class Absence(Base, table=True):
@@ -350,7 +356,7 @@ class FxRate(Base, table=True):
     org_id: uuid.UUID = Field(index=True)
     rate: str = Field(max_length=40)  # decimal text: exact
     set_by: str = Field(max_length=200)
-    set_at: datetime = Field(sa_type=_TZ)
+    set_at: datetime = utc_field()
 
 
 class SaleValuation(Base, table=True):
@@ -365,7 +371,7 @@ class SaleValuation(Base, table=True):
     currency: str = Field(max_length=3)
     rate: str = Field(max_length=40)
     counted_minor: int = minor_units()
-    valued_at: datetime = Field(sa_type=_TZ)
+    valued_at: datetime = utc_field()
 
 
 class FxRateChange(Base, table=True):
@@ -382,7 +388,7 @@ class FxRateChange(Base, table=True):
     old_rate: str | None = Field(default=None, max_length=40)
     new_rate: str | None = Field(default=None, max_length=40)
     changed_by: str = Field(max_length=200)
-    changed_at: datetime = Field(sa_type=_TZ)
+    changed_at: datetime = utc_field()
 
 
 class SaleRevaluation(Base, table=True):
@@ -412,8 +418,8 @@ class WebhookRefusal(Base, table=True):
 
     org_id: uuid.UUID = Field(primary_key=True)
     source: str = Field(primary_key=True, max_length=20)
-    hour: datetime = Field(primary_key=True, sa_type=_TZ)
+    hour: datetime = utc_field(primary_key=True)
     refused: int = 0
-    last_at: datetime = Field(sa_type=_TZ)
+    last_at: datetime = utc_field()
     last_reason: str = Field(max_length=20)
     last_error: str = Field(max_length=500)

@@ -31,7 +31,6 @@ from services.performance.adapters.orm import (
     WebhookSecret,
 )
 from shared.http import keyset, page_of
-from shared.timeutil import as_utc
 
 CRM_COLUMNS = {
     "hubspot": Member.crm_hubspot,
@@ -146,7 +145,7 @@ class PerformanceRepository:
 
     async def periods_containing(self, *, org_id: uuid.UUID, instant: datetime) -> list[Period]:
         """Every period of the org whose [starts_at, ends_at) holds the instant."""
-        at = as_utc(instant)
+        at = instant
         rows = await self.session.exec(
             select(Period).where(
                 Period.org_id == org_id, Period.starts_at <= at, Period.ends_at > at
@@ -190,7 +189,7 @@ class PerformanceRepository:
                 col(Member.active).is_(True),
             )
         )
-        rows = (await self.session.exec(keyset(stmt, [col(Target.member_id)], cursor, limit))).all()  # type: ignore[call-overload]
+        rows = (await self.session.exec(keyset(stmt, [col(Target.member_id)], cursor, limit))).all()
         page, next_cursor = page_of(rows, limit, lambda row: (row[0].member_id,))
         self._remember(*(member for _, member in page))  # the pace computation reads them next
         return [target for target, _ in page], next_cursor
@@ -213,7 +212,7 @@ class PerformanceRepository:
                 WebhookSecret.source == source,
                 sa.or_(
                     col(WebhookSecret.valid_until).is_(None),
-                    col(WebhookSecret.valid_until) > as_utc(now),
+                    col(WebhookSecret.valid_until) > now,
                 ),
             )
             .order_by(col(WebhookSecret.created_at).desc())
@@ -234,7 +233,7 @@ class PerformanceRepository:
     async def purge_rejections(self, *, before: datetime) -> int:
         """Forget rejected-delivery records received before an instant."""
         result = await self.session.execute(
-            sa.delete(WebhookRejection).where(col(WebhookRejection.received_at) < as_utc(before))
+            sa.delete(WebhookRejection).where(col(WebhookRejection.received_at) < before)
         )
         return result.rowcount or 0
 
@@ -329,9 +328,7 @@ class PerformanceRepository:
                 col(Sale.id).in_(select(SaleCredit.sale_id).where(SaleCredit.member_id == member))
             )
         if period is not None:
-            stmt = stmt.where(
-                Sale.closed_at >= as_utc(period.starts_at), Sale.closed_at < as_utc(period.ends_at)
-            )
+            stmt = stmt.where(Sale.closed_at >= period.starts_at, Sale.closed_at < period.ends_at)
         if unassigned is not None:
             stmt = stmt.where(Sale.unassigned == unassigned)
         if team_ids is not None:
@@ -440,8 +437,8 @@ class PerformanceRepository:
                 Sale.status == "active",
                 sa.not_(col(Sale.currency_mismatch)),
                 col(Sale.team_id).is_not(None),
-                Sale.closed_at >= as_utc(period.starts_at),
-                Sale.closed_at < as_utc(period.ends_at),
+                Sale.closed_at >= period.starts_at,
+                Sale.closed_at < period.ends_at,
             )
             .group_by(SaleCredit.member_id, Sale.team_id)
         )
@@ -551,8 +548,8 @@ class PerformanceRepository:
             closed = sa.select(PeriodClose.team_id).where(
                 PeriodClose.team_id == Target.team_id, PeriodClose.period_id == Target.period_id
             )
-            stmt = stmt.where(Period.ends_at <= as_utc(ended_by), ~sa.exists(closed))
+            stmt = stmt.where(Period.ends_at <= ended_by, ~sa.exists(closed))
         if open_at is not None:
-            stmt = stmt.where(Period.starts_at <= as_utc(open_at), Period.ends_at > as_utc(open_at))
+            stmt = stmt.where(Period.starts_at <= open_at, Period.ends_at > open_at)
         rows = await self.session.execute(stmt.distinct())
         return [(o, t, p) for o, t, p in rows.all()]

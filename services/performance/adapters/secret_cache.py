@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
-from shared.timeutil import as_utc
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,8 @@ class SecretCache:
             entry = (time.monotonic(), await self._load(org_id, source, now))
             if self._ttl_s > 0:
                 self._entries[key] = entry
-        at = as_utc(now)
-        return [
-            s.plaintext for s in entry[1] if s.valid_until is None or as_utc(s.valid_until) > at
-        ]
+        at = now
+        return [s.plaintext for s in entry[1] if s.valid_until is None or s.valid_until > at]
 
     def invalidate(self, *, org_id: uuid.UUID, source: str) -> None:
         """Forget an entry (after a rotation), so the next delivery reads the new secrets."""

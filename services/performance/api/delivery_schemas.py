@@ -8,7 +8,6 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from services.performance.adapters.orm import WebhookDelivery
-from shared.timeutil import as_utc
 
 
 class WebhookDeliveryRead(BaseModel):
@@ -33,11 +32,11 @@ class WebhookDeliveryRead(BaseModel):
         return cls(
             id=row.id,
             source=row.source,
-            received_at=as_utc(row.received_at),
+            received_at=row.received_at,
             outcome=row.outcome,
             applied=row.applied,
             duplicates=row.duplicates,
             error=row.error,
             attempts=row.attempts,
-            processed_at=as_utc(row.processed_at) if row.processed_at else None,
+            processed_at=row.processed_at if row.processed_at else None,
         )

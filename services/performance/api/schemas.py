@@ -15,6 +15,7 @@ from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
 from shared.money import NonNegativeAmount, from_minor
+from shared.timeutil import UtcInstant
 
 Status = Literal["on_track", "at_risk", "struggling", "no_target"]
 _MEMBER = "5b0e7a4e-3f57-4c1e-8d2a-0c1b7f9e6a11"
@@ -111,7 +112,7 @@ class SaleCreate(_CreditChoice):
 
     amount: NonNegativeAmount = Field(ge=0, examples=["12500.00"])
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    closed_at: datetime = Field(examples=["2026-12-07T15:04:11Z"])
+    closed_at: UtcInstant = Field(examples=["2026-12-07T15:04:11Z"])
     external_id: str | None = Field(None, max_length=200, examples=["INV-2026-000871"])
 
 
@@ -229,7 +230,7 @@ class SaleRead(BaseModel):
             amount=from_minor(sale.amount_minor, sale.currency),
             currency=sale.currency,
             closed_at=sale.closed_at,
-            status=sale.status,  # type: ignore[arg-type]
+            status=sale.status,
             unassigned=sale.unassigned,
             currency_mismatch=sale.currency_mismatch and not valued,
             counted_amount=counted,

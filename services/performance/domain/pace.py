@@ -64,8 +64,8 @@ class Period:
 
     def __post_init__(self) -> None:
         zone = _zone(self.timezone)
-        starts_at = _as_utc(self.starts_at, "starts_at")
-        ends_at = _as_utc(self.ends_at, "ends_at")
+        starts_at = _in_utc(self.starts_at, "starts_at")
+        ends_at = _in_utc(self.ends_at, "ends_at")
         if ends_at <= starts_at:
             raise InvalidInput("a period must end after it starts", field="ends_at")
         for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
@@ -124,7 +124,7 @@ class Availability(Workdays):
 
     def away(self, period: Period, as_of: datetime) -> bool:
         """True when the rep is absent on the local day of ``as_of``."""
-        day = _as_utc(as_of, "as_of").astimezone(_zone(period.timezone)).date()
+        day = _in_utc(as_of, "as_of").astimezone(_zone(period.timezone)).date()
         return any(start <= day <= end for start, end in self.absences)
 
 
@@ -140,7 +140,7 @@ def expected_share(
     same running share goals' target schedule is cut by; within a day it grows evenly over the
     day's real length, so a DST day weighs one day and its hours pass at their own pace.
     """
-    now = _as_utc(as_of, "as_of")
+    now = _in_utc(as_of, "as_of")
     if now <= period.starts_at:
         return _ZERO
     if now >= period.ends_at:
@@ -251,7 +251,7 @@ def _zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"unknown time zone {name!r}", field="timezone") from None
 
 
-def _as_utc(instant: datetime, name: str) -> datetime:
+def _in_utc(instant: datetime, name: str) -> datetime:
     if not isinstance(instant, datetime):
         raise InvalidInput(f"{name} must be a datetime", field=name)
     if instant.tzinfo is None or instant.utcoffset() is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from fractions import Fraction
 from uuid import UUID
 
 from shared.domain_errors import InvalidInput
+from shared.money import split_exact
 
 HUNDRED = Decimal(100)
 
@@ -33,14 +33,8 @@ def credited_amounts(amount_minor: int, split: Mapping[UUID, Decimal]) -> dict[U
     """Share an amount by percentages; largest remainder keeps the parts summing to the whole."""
     if not split:
         return {}
-    exact = {member: Fraction(amount_minor) * Fraction(p) / 100 for member, p in split.items()}
-    floors = {member: value.numerator // value.denominator for member, value in exact.items()}
-    left = amount_minor - sum(floors.values())
-    # Largest fractional part first; ties broken by member id so every replica agrees.
-    order = sorted(exact, key=lambda m: (-(exact[m] - floors[m]), str(m)))
-    for member in order[:left]:
-        floors[member] += 1
-    return floors
+    # Ties go to the smaller member id, so every replica agrees.
+    return split_exact(amount_minor, split)
 
 
 def move_credit(

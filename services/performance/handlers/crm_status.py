@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from services.performance.adapters.crm.registry import SOURCES
 from services.performance.adapters.orm import WebhookRefusal
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
-from shared.timeutil import as_utc
 
 WINDOW = timedelta(hours=24)
 OUTCOMES = ("received", "fetching", "processed", "malformed", "failed")
@@ -53,7 +52,7 @@ async def crm_status(
     *, uow: PerformanceUnitOfWork, org_id: uuid.UUID, now: datetime
 ) -> list[SourceHealth]:
     """Each source's health over the last 24 hours (refusals by the hour they fell in)."""
-    since = as_utc(now) - WINDOW
+    since = now - WINDOW
     async with uow:
         secrets = await uow.health.secrets_since(org_id=org_id, now=now)
         counts = await uow.health.outcome_counts(org_id=org_id, sources=SOURCES, since=since)
@@ -64,7 +63,7 @@ async def crm_status(
     for source in SOURCES:
         mine = [r for r in refusals if r.source == source]
         tally = {outcome: counts.get((source, outcome), 0) for outcome in OUTCOMES}
-        tally["refused"] = sum(r.refused for r in mine if as_utc(r.hour) >= hour)
+        tally["refused"] = sum(r.refused for r in mine if r.hour >= hour)
         last = latest.get((source, "last"))
         result.append(
             SourceHealth(
@@ -72,7 +71,7 @@ async def crm_status(
                 secret_set=source in secrets,
                 secret_since=secrets.get(source),
                 last_delivery=(
-                    LastDelivery(last.id, as_utc(last.received_at), last.outcome) if last else None
+                    LastDelivery(last.id, last.received_at, last.outcome) if last else None
                 ),
                 counts=tally,
                 last_error=_last_error(latest.get((source, "error")), mine),
@@ -83,8 +82,8 @@ async def crm_status(
 
 def _last_error(failed: sa.Row[Any] | None, refusals: list[WebhookRefusal]) -> LastError | None:
     """The newer of the last failed delivery and the last refusal."""
-    candidates = [LastError(as_utc(r.last_at), r.last_reason, r.last_error, None) for r in refusals]
+    candidates = [LastError(r.last_at, r.last_reason, r.last_error, None) for r in refusals]
     if failed is not None:
-        at = as_utc(failed.processed_at or failed.received_at)
+        at = failed.processed_at or failed.received_at
         candidates.append(LastError(at, failed.outcome, failed.error or "", failed.id))
     return max(candidates, key=lambda e: e.at, default=None)

@@ -29,7 +29,6 @@ from shared.events.performance import (
     TeamShortfallsDetected,
 )
 from shared.money import from_minor
-from shared.timeutil import as_utc
 
 # An unchanged team with uncovered shortfalls is announced again this often, so a claim that
 # waited (cooldown, freeze lifted by a policy change) is retried without a new sale.
@@ -81,8 +80,8 @@ def domain_period(period: Period) -> pace.Period:
         {int(k): Decimal(v) for k, v in period.seasonality.items()} if period.seasonality else None
     )
     return pace.Period(
-        starts_at=as_utc(period.starts_at),
-        ends_at=as_utc(period.ends_at),
+        starts_at=period.starts_at,
+        ends_at=period.ends_at,
         timezone=period.timezone,
         seasonality=seasonality,
     )
@@ -189,7 +188,7 @@ async def evaluate_team_period(
         row = rows[standing.member_id]
         status = standing.pace.status.value
         row.status = status
-        row.evaluated_at = as_utc(as_of)
+        row.evaluated_at = as_of
         if row.reported_status != status or row.reported_achieved_minor != row.achieved_minor:
             row.reported_status = status
             row.reported_achieved_minor = row.achieved_minor
@@ -203,7 +202,7 @@ async def evaluate_team_period(
             else:
                 struggling.append((standing, open_episode))
         elif open_episode is not None:
-            open_episode.closed_at = as_utc(as_of)
+            open_episode.closed_at = as_of
             repo.add(open_episode)
         elif episodes and _recovers(standing, episodes[-1]):
             recovered.append((standing, episodes[-1]))
@@ -223,7 +222,7 @@ async def evaluate_team_period(
         new_ids.append(episode.id)
         struggling.append((standing, episode))
     for standing, episode in recovered:
-        episode.recovered_at = as_utc(as_of)
+        episode.recovered_at = as_of
         repo.add(episode)
         uow.emit(_recovery(period, team_id, currency, as_of, members, standing, episode))
     await _announce(
@@ -259,7 +258,7 @@ async def _open_episode(
         "period_id": period_id,
         "episode": number,
         "shortfall_minor": standing.pace.shortfall_minor,
-        "opened_at": as_utc(as_of),
+        "opened_at": as_of,
     }
     if not await uow.repo.open_episode(values):
         return None
@@ -348,7 +347,7 @@ async def _announce(
     repeat = (
         state is not None
         and state.fingerprint == digest
-        and as_utc(as_of) - as_utc(state.published_at) < REPUBLISH_AFTER
+        and as_of - state.published_at < REPUBLISH_AFTER
     )
     if repeat and not new_ids:
         return
@@ -358,10 +357,10 @@ async def _announce(
             "period_id": period.id,
             "org_id": period.org_id,
             "fingerprint": digest,
-            "published_at": as_utc(as_of),
+            "published_at": as_of,
         }
     )
-    state.fingerprint, state.published_at = digest, as_utc(as_of)
+    state.fingerprint, state.published_at = digest, as_of
     repo.add(state)
     uow.emit(
         TeamShortfallsDetected(
@@ -371,7 +370,7 @@ async def _announce(
             period_id=period.id,
             currency=currency,
             as_of=as_of,
-            period_ends_at=as_utc(period.ends_at),
+            period_ends_at=period.ends_at,
             shortfalls=[
                 MemberShortfall(
                     shortfall_id=episode.id,

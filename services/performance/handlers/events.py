@@ -25,10 +25,10 @@ from shared.events.goals import (
     TeamUpdated,
 )
 from shared.money import to_minor
+from shared.timeutil import utcnow
 
 # Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
 # maximum, so reactions convert with limit=None (only what 64 bits cannot hold is refused).
-from shared.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,8 @@ async def on_period_defined(
         "starts_on": event.starts_on,
         "ends_on": event.ends_on,
         "timezone": event.timezone,
-        "starts_at": as_utc(event.starts_at),
-        "ends_at": as_utc(event.ends_at),
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
         "seasonality": _seasonality(event.seasonality),
     }
     await _store_period(uow, period, values)
@@ -170,7 +170,7 @@ async def _store_period(uow: PerformanceUnitOfWork, period: Period | None, value
     if period is not None:
         if period.org_id != values["org_id"]:
             return
-        bounds_changed = (as_utc(period.starts_at), as_utc(period.ends_at)) != (
+        bounds_changed = (period.starts_at, period.ends_at) != (
             values["starts_at"],
             values["ends_at"],
         )
@@ -193,7 +193,7 @@ async def on_target_assigned(
     """Learn a member's target (newer versions only); learn its period from it if needed."""
     period = await uow.session.get(Period, event.period_id)
     if period is None:
-        starts_at, ends_at = as_utc(event.period_starts_at), as_utc(event.period_ends_at)
+        starts_at, ends_at = event.period_starts_at, event.period_ends_at
         await _store_period(
             uow,
             None,

@@ -13,7 +13,6 @@ from services.performance.adapters.orm import Sale, WebhookDelivery, WebhookEven
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from shared.domain_errors import NotFound
 from shared.money import from_minor
-from shared.timeutil import aware
 
 Item = dict[str, Any]
 
@@ -42,7 +41,7 @@ def _delivery(row: WebhookDelivery, about: list[str]) -> Item:
         "data": {
             "delivery_id": str(row.id),
             "source": row.source,
-            "received_at": aware(row.received_at).isoformat(),
+            "received_at": row.received_at.isoformat(),
             "signature_checked": row.verified,
             "check": CHECKS.get(row.source, row.source),
             # Stored without credentials (intake drops authorization, cookies, API keys).
@@ -88,7 +87,7 @@ async def sale_evidence(
             "external_id": sale.external_id,
             "amount": str(from_minor(sale.amount_minor, sale.currency)),
             "currency": sale.currency,
-            "closed_at": aware(sale.closed_at).isoformat(),
+            "closed_at": sale.closed_at.isoformat(),
             "status": sale.status,
             "owner_email": sale.owner_email,
             "version": sale.version,

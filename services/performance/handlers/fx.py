@@ -29,7 +29,7 @@ from services.performance.handlers.sales import Contributions, sale_fact
 from shared.auth import Principal
 from shared.domain_errors import InvalidInput, NotFound
 from shared.events.performance import SaleAdjusted
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 #: Sales re-valued per round of queries (well inside every database's bound-parameter limit).
 _CHUNK = 500
@@ -179,8 +179,8 @@ async def _revalue_period(
             sale.updated_at = now
             uow.fx.add(sale)
             held = {p: _domain(v) for p, v in current.items() if p != period.id} | valued
-            closed = as_utc(sale.closed_at)
-            containing = [p for p in periods if as_utc(p.starts_at) <= closed < as_utc(p.ends_at)]
+            closed = sale.closed_at
+            containing = [p for p in periods if p.starts_at <= closed < p.ends_at]
             uow.emit(
                 sale_fact(sale, SaleAdjusted, credits[sale.id], containing, sale.amount_minor, held)
             )

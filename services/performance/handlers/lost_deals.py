@@ -22,7 +22,6 @@ from services.performance.handlers.sales import (
     settle,
 )
 from shared.events.performance import SaleLost
-from shared.timeutil import as_utc
 
 
 async def apply_lost_deal(
@@ -47,7 +46,7 @@ async def apply_lost_deal(
         "status": "lost",
         "amount_minor": _minor(event.amount or Decimal(0), currency),
         "currency": currency,
-        "closed_at": as_utc(closed_at),
+        "closed_at": closed_at,
         "competitor": event.competitor if event.competitor is not None else sale.competitor,
         "loss_reasons": list(event.reasons),
     }
@@ -55,7 +54,7 @@ async def apply_lost_deal(
         "status": sale.status,
         "amount_minor": sale.amount_minor,
         "currency": sale.currency,
-        "closed_at": as_utc(sale.closed_at),
+        "closed_at": sale.closed_at,
         "competitor": sale.competitor,
         "loss_reasons": list(sale.loss_reasons or ()),
     }

@@ -30,7 +30,7 @@ from shared.events.performance import (
     SaleReversed,
 )
 from shared.money import from_minor, to_minor
-from shared.timeutil import as_utc, utcnow
+from shared.timeutil import utcnow
 
 Contributions = dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int]  # (member, team, period)
 UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
@@ -195,7 +195,7 @@ def sale_fact(
 ) -> SaleRecorded | SaleAdjusted | SaleReversed | SaleLost:
     """The fact of a sale change, naming its most specific period and what it counts for there."""
     # The most specific period (a quarter rather than the year) names the sale's period.
-    period = min(periods, key=lambda p: as_utc(p.ends_at) - as_utc(p.starts_at), default=None)
+    period = min(periods, key=lambda p: p.ends_at - p.starts_at, default=None)
     valuation = valued.get(period.id) if period is not None else None
     values = {
         "org_id": sale.org_id,
@@ -205,7 +205,7 @@ def sale_fact(
         "external_id": sale.external_id,
         "amount": from_minor(sale.amount_minor, sale.currency),
         "currency": sale.currency,
-        "closed_at": as_utc(sale.closed_at),
+        "closed_at": sale.closed_at,
         "period_id": period.id if period is not None else None,
         "credits": [Credit(member_id=c.member_id, percent=Decimal(c.percent)) for c in credits],
         "version": sale.version,
@@ -294,12 +294,12 @@ async def apply_deal_event(
     old_amount = sale.amount_minor
     currency = event.currency or sale.currency
     amount_minor = _minor(event.amount or Decimal(0), currency)
-    changed = (amount_minor, currency, as_utc(closed_at)) != (
+    changed = (amount_minor, currency, closed_at) != (
         sale.amount_minor,
         sale.currency,
-        as_utc(sale.closed_at),
+        sale.closed_at,
     )
-    sale.amount_minor, sale.closed_at = amount_minor, as_utc(closed_at)
+    sale.amount_minor, sale.closed_at = amount_minor, closed_at
     if event.currency is not None:
         sale.currency, sale.currency_assumed = event.currency, False
     if event.competitor is not None:
@@ -353,7 +353,7 @@ async def _record_deal(
             # A deal first heard of as lost is kept lost (never counted) with its reasons.
             "status": "lost" if event.kind == "lost" else "active",
             "loss_reasons": list(event.reasons),
-            "closed_at": as_utc(closed_at),
+            "closed_at": closed_at,
             "unassigned": member is None,
             "owner_ref": event.owner_ref,
             "owner_email": event.owner_email,
@@ -421,7 +421,7 @@ async def create_sale(
                 "external_id": cmd.external_id,
                 "amount_minor": amount_minor,
                 "currency": currency,
-                "closed_at": as_utc(cmd.closed_at),
+                "closed_at": cmd.closed_at,
                 "created_at": now,
                 "updated_at": now,
             }

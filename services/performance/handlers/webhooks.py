@@ -20,7 +20,6 @@ from services.performance.adapters.crm.registry import CrmAdapter, Delivery
 from services.performance.adapters.orm import WebhookRejection, WebhookSecret
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from shared.domain_errors import DomainError, InvalidInput
-from shared.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ def _refusal_row(
     return {
         "org_id": cmd.org_id,
         "source": cmd.source,
-        "hour": as_utc(now).replace(minute=0, second=0, microsecond=0),
+        "hour": now.replace(minute=0, second=0, microsecond=0),
         "last_at": now,
         "last_reason": reason,
         "last_error": rejection.detail[:500],

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from services.feedback.config import Settings
 from services.feedback.handlers import events as reactions
@@ -18,7 +17,8 @@ from services.feedback.main import create_app
 from shared.events import wrap
 from shared.events.goals import CrmIds, MemberJoined, TeamCreated
 from shared.runtime import ServiceRuntime
-from tests.conftest import auth, broker_settings
+from tests.conftest import broker_settings
+from tests.harness import as_admin, as_manager, as_rep, serving
 
 
 @dataclass
@@ -30,24 +30,34 @@ class Team:
     manager: uuid.UUID
     reps: list[uuid.UUID] = field(default_factory=list)
 
+    def as_admin(self) -> dict[str, str]:
+        """Headers of an org admin."""
+        return as_admin(self.org)
+
+    def as_manager(self) -> dict[str, str]:
+        """Headers of the team's manager."""
+        return as_manager(self.org, self.id, sub=self.manager)
+
+    def as_rep(self, member: uuid.UUID) -> dict[str, str]:
+        """Headers of a rep of the team, as the member."""
+        return as_rep(self.org, member, team=self.id)
+
+    # Kept so branches written before tests/harness.py still merge; new tests use as_*.
     def rep(self, index: int) -> dict[str, str]:
-        """Headers of the index-th rep."""
-        return auth(org=self.org, sub=self.reps[index], roles=["rep"], teams=[self.id])
+        return self.as_rep(self.reps[index])
 
     def boss(self) -> dict[str, str]:
-        """Headers of the team's manager."""
-        return auth(org=self.org, sub=self.manager, roles=["manager"], teams=[self.id])
+        return self.as_manager()
 
     def admin(self) -> dict[str, str]:
-        """Headers of an org admin."""
-        return auth(org=self.org, roles=["admin"])
+        return self.as_admin()
 
 
 def settings_for(db_url: str, bootstrap: str = "127.0.0.1:1", **extra: object) -> Settings:
     """Settings for a test app (workers off unless asked)."""
     options: dict[str, object] = {"run_workers": False, **broker_settings(bootstrap)}
     options.update(extra)
-    return Settings(database_url=db_url, **options)  # type: ignore[arg-type]
+    return Settings(database_url=db_url, **options)
 
 
 async def seed_team(
@@ -88,14 +98,8 @@ def member_joined(team: Team, member: uuid.UUID, version: int = 1) -> MemberJoin
 async def app_client(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
     """A feedback app on a fresh SQLite file, without background workers."""
     app = create_app(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'feedback.db'}"))
-    runtime: ServiceRuntime = app.state.runtime
-    await runtime.create_schema()
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-    ):
-        yield client, runtime
+    async with serving(app) as client:
+        yield client, app.state.runtime
 
 
 @pytest.fixture

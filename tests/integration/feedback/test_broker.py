@@ -75,10 +75,14 @@ async def test_shortfall_twice_opens_one_check_in_and_a_decision_publishes_once(
             "subject": "ACME",
             "parties": [str(r) for r in team.reps],
         }
-        dispute = (await client.post("/v1/disputes", json=body, headers=team.rep(0))).json()
+        dispute = (
+            await client.post("/v1/disputes", json=body, headers=team.as_rep(team.reps[0]))
+        ).json()
         url = f"/v1/disputes/{dispute['id']}"
         for i in (0, 1):
-            await client.post(f"{url}/statements", json={"text": "mine"}, headers=team.rep(i))
+            await client.post(
+                f"{url}/statements", json={"text": "mine"}, headers=team.as_rep(team.reps[i])
+            )
         sale_id = uuid.uuid4()
         decision = {
             "summary": "Split",
@@ -93,10 +97,10 @@ async def test_shortfall_twice_opens_one_check_in_and_a_decision_publishes_once(
             ],
         }
         assert (
-            await client.post(f"{url}/decision", json=decision, headers=team.boss())
+            await client.post(f"{url}/decision", json=decision, headers=team.as_manager())
         ).status_code == 200
         assert (
-            await client.post(f"{url}/decision", json=decision, headers=team.boss())
+            await client.post(f"{url}/decision", json=decision, headers=team.as_manager())
         ).status_code == 409
 
         # opened + 2 statements + resolved + check-in opened

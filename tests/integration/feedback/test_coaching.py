@@ -25,7 +25,7 @@ from shared.events.performance import (
     ShortfallRecovered,
     TeamShortfallsDetected,
 )
-from tests.conftest import auth
+from tests.harness import bearer
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 
 pytestmark = pytest.mark.integration
@@ -142,10 +142,12 @@ async def test_a_shortfall_proposes_one_1on1_whose_agenda_shows_the_shortfall(ap
     await deliver(runtime, reactions.on_target_changed, change, envelope)
     intel = {"team_id": str(team.id), "title": "Rival cuts prices", "body": "20 % off", "tags": []}
     assert (
-        await client.post("/v1/intel", json=intel | {"kind": "competitor"}, headers=team.rep(0))
+        await client.post(
+            "/v1/intel", json=intel | {"kind": "competitor"}, headers=team.as_rep(team.reps[0])
+        )
     ).status_code == 201
 
-    listed = await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.boss())
+    listed = await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.as_manager())
     assert listed.status_code == 200, listed.text
     [proposal] = listed.json()["items"]
     assert proposal["status"] == "proposed"
@@ -153,7 +155,9 @@ async def test_a_shortfall_proposes_one_1on1_whose_agenda_shows_the_shortfall(ap
     assert datetime.fromisoformat(proposal["scheduled_at"]) == proposed_time(datetime.now(UTC))
     assert events.OneOnOneProposed.TYPE in await outbox_types(runtime)
 
-    agenda = await client.get(f"/v1/one-on-ones/{proposal['id']}/agenda", headers=team.rep(0))
+    agenda = await client.get(
+        f"/v1/one-on-ones/{proposal['id']}/agenda", headers=team.as_rep(team.reps[0])
+    )
     assert agenda.status_code == 200, agenda.text
     body = agenda.json()
     assert body["since"] is None
@@ -164,9 +168,11 @@ async def test_a_shortfall_proposes_one_1on1_whose_agenda_shows_the_shortfall(ap
     assert [i["title"] for i in body["intel_shared"]] == ["Rival cuts prices"]
     # A teammate sees neither the 1:1 nor its agenda.
     assert (
-        await client.get(f"/v1/one-on-ones/{proposal['id']}/agenda", headers=team.rep(1))
+        await client.get(
+            f"/v1/one-on-ones/{proposal['id']}/agenda", headers=team.as_rep(team.reps[1])
+        )
     ).status_code == 404
-    other_org = auth(org=uuid.uuid4(), roles=["admin"])
+    other_org = bearer(org=uuid.uuid4(), roles=["admin"])
     assert (
         await client.get(f"/v1/one-on-ones/{proposal['id']}", headers=other_org)
     ).status_code == 404
@@ -178,16 +184,16 @@ async def test_a_new_shortfall_does_not_propose_a_second_1on1_while_one_is_comin
     rep = team.reps[1]
     soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     created = await client.post(
-        f"/v1/members/{rep}/one-on-ones", json={"scheduled_at": soon}, headers=team.boss()
+        f"/v1/members/{rep}/one-on-ones", json={"scheduled_at": soon}, headers=team.as_manager()
     )
     assert created.status_code == 201, created.text
     await deliver(runtime, reactions.on_team_shortfalls_detected, team_shortfall(team, rep))
-    items = (await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.boss())).json()[
+    items = (await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.as_manager())).json()[
         "items"
     ]
     assert [i["status"] for i in items] == ["scheduled"]
     agenda = (
-        await client.get(f"/v1/one-on-ones/{items[0]['id']}/agenda", headers=team.boss())
+        await client.get(f"/v1/one-on-ones/{items[0]['id']}/agenda", headers=team.as_manager())
     ).json()
     assert len(agenda["open_check_ins"]) == 1
 
@@ -198,36 +204,48 @@ async def test_the_rep_does_not_see_notes_meant_for_the_manager_only(app):
     when = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     url = f"/v1/members/{team.reps[0]}/one-on-ones"
     assert (
-        await client.post(url, json={"scheduled_at": when}, headers=team.rep(0))
+        await client.post(url, json={"scheduled_at": when}, headers=team.as_rep(team.reps[0]))
     ).status_code == 403
     assert (
-        await client.post(url, json={"scheduled_at": "2030-01-01T09:00:00"}, headers=team.boss())
+        await client.post(
+            url, json={"scheduled_at": "2030-01-01T09:00:00"}, headers=team.as_manager()
+        )
     ).status_code == 422
     one = (
         await client.post(
-            url, json={"scheduled_at": when, "cadence": "biweekly"}, headers=team.boss()
+            url, json={"scheduled_at": when, "cadence": "biweekly"}, headers=team.as_manager()
         )
     ).json()
     notes = f"/v1/one-on-ones/{one['id']}/notes"
     shared = {"body": "Two deals stuck at legal", "visibility": "shared"}
     private = {"body": "Consider a PIP if no progress", "visibility": "manager_only"}
-    assert (await client.post(notes, json=shared, headers=team.boss())).status_code == 201
-    assert (await client.post(notes, json=private, headers=team.boss())).status_code == 201
-    assert (await client.post(notes, json=private, headers=team.rep(0))).status_code == 403
+    assert (await client.post(notes, json=shared, headers=team.as_manager())).status_code == 201
+    assert (await client.post(notes, json=private, headers=team.as_manager())).status_code == 201
+    assert (
+        await client.post(notes, json=private, headers=team.as_rep(team.reps[0]))
+    ).status_code == 403
     assert (
         await client.post(
-            notes, json={"body": "Thanks", "visibility": "shared"}, headers=team.rep(0)
+            notes,
+            json={"body": "Thanks", "visibility": "shared"},
+            headers=team.as_rep(team.reps[0]),
         )
     ).status_code == 201
     assert (
-        await client.post(notes, json={"body": "x", "visibility": "public"}, headers=team.boss())
+        await client.post(
+            notes, json={"body": "x", "visibility": "public"}, headers=team.as_manager()
+        )
     ).status_code == 422
 
-    as_rep = (await client.get(f"/v1/one-on-ones/{one['id']}", headers=team.rep(0))).json()
-    as_boss = (await client.get(f"/v1/one-on-ones/{one['id']}", headers=team.boss())).json()
+    as_rep = (
+        await client.get(f"/v1/one-on-ones/{one['id']}", headers=team.as_rep(team.reps[0]))
+    ).json()
+    as_boss = (await client.get(f"/v1/one-on-ones/{one['id']}", headers=team.as_manager())).json()
     assert [n["body"] for n in as_rep["notes"]] == ["Two deals stuck at legal", "Thanks"]
     assert len(as_boss["notes"]) == 3
-    assert (await client.post(notes, json=shared, headers=team.rep(1))).status_code == 404
+    assert (
+        await client.post(notes, json=shared, headers=team.as_rep(team.reps[1]))
+    ).status_code == 404
 
 
 async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(app):
@@ -238,7 +256,7 @@ async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(
         await client.post(
             f"/v1/members/{team.reps[0]}/one-on-ones",
             json={"scheduled_at": when},
-            headers=team.boss(),
+            headers=team.as_manager(),
         )
     ).json()
     yesterday = (date.today() - timedelta(days=2)).isoformat()
@@ -251,10 +269,12 @@ async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(
     }
     stranger = {"body": "x", "action_items": [{"description": "y", "owner_id": str(team.reps[1])}]}
     assert (
-        await client.post(f"/v1/one-on-ones/{one['id']}/notes", json=stranger, headers=team.boss())
+        await client.post(
+            f"/v1/one-on-ones/{one['id']}/notes", json=stranger, headers=team.as_manager()
+        )
     ).status_code == 422
     created = await client.post(
-        f"/v1/one-on-ones/{one['id']}/notes", json=note, headers=team.boss()
+        f"/v1/one-on-ones/{one['id']}/notes", json=note, headers=team.as_manager()
     )
     assert created.status_code == 201, created.text
     call, review = created.json()["action_items"]
@@ -264,7 +284,7 @@ async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(
         await client.post(
             f"/v1/teams/{team.id}/meetings",
             json={"title": "Weekly", "scheduled_at": when},
-            headers=team.boss(),
+            headers=team.as_manager(),
         )
     ).json()
     meeting_note = {
@@ -275,14 +295,16 @@ async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(
     }
     assert (
         await client.post(
-            f"/v1/meetings/{meeting['id']}/notes", json=meeting_note, headers=team.boss()
+            f"/v1/meetings/{meeting['id']}/notes", json=meeting_note, headers=team.as_manager()
         )
     ).status_code == 201
 
-    mine = (await client.get("/v1/action-items", headers=team.rep(0))).json()["items"]
+    mine = (await client.get("/v1/action-items", headers=team.as_rep(team.reps[0]))).json()["items"]
     assert [i["description"] for i in mine] == ["Call ACME"]
     everyone = (
-        await client.get("/v1/action-items", params={"team_id": str(team.id)}, headers=team.boss())
+        await client.get(
+            "/v1/action-items", params={"team_id": str(team.id)}, headers=team.as_manager()
+        )
     ).json()["items"]
     assert {i["source"] for i in everyone} == {"one_on_one", "meeting"} and len(everyone) == 3
 
@@ -292,15 +314,17 @@ async def test_action_items_have_a_status_and_an_overdue_item_is_announced_once(
 
     item_url = f"/v1/action-items/{call['id']}"
     assert (
-        await client.patch(item_url, json={"status": "done"}, headers=team.rep(1))
+        await client.patch(item_url, json={"status": "done"}, headers=team.as_rep(team.reps[1]))
     ).status_code == 404
     assert (
-        await client.patch(item_url, json={"status": "finished"}, headers=team.rep(0))
+        await client.patch(item_url, json={"status": "finished"}, headers=team.as_rep(team.reps[0]))
     ).status_code == 422
-    done = await client.patch(item_url, json={"status": "done"}, headers=team.rep(0))
+    done = await client.patch(item_url, json={"status": "done"}, headers=team.as_rep(team.reps[0]))
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "done" and done.json()["closed_at"] is not None
-    agenda = (await client.get(f"/v1/one-on-ones/{one['id']}/agenda", headers=team.boss())).json()
+    agenda = (
+        await client.get(f"/v1/one-on-ones/{one['id']}/agenda", headers=team.as_manager())
+    ).json()
     assert agenda["open_action_items"] == []
 
 
@@ -310,33 +334,35 @@ async def test_a_held_1on1_and_an_answered_check_in_are_conversations(app):
     shortfall = team_shortfall(team, team.reps[0])
     await deliver(runtime, reactions.on_team_shortfalls_detected, shortfall)
     [proposal] = (
-        await client.get(f"/v1/members/{team.reps[0]}/one-on-ones", headers=team.boss())
+        await client.get(f"/v1/members/{team.reps[0]}/one-on-ones", headers=team.as_manager())
     ).json()["items"]
     url = f"/v1/one-on-ones/{proposal['id']}"
     assert (
-        await client.patch(url, json={"status": "held"}, headers=team.rep(0))
+        await client.patch(url, json={"status": "held"}, headers=team.as_rep(team.reps[0]))
     ).status_code == 403
-    held = await client.patch(url, json={"status": "held"}, headers=team.boss())
+    held = await client.patch(url, json={"status": "held"}, headers=team.as_manager())
     assert held.status_code == 200, held.text
     assert held.json()["held_at"] is not None
     assert (
-        await client.patch(url, json={"status": "scheduled"}, headers=team.boss())
+        await client.patch(url, json={"status": "scheduled"}, headers=team.as_manager())
     ).status_code == 409
     assert (
-        await client.patch(url, json={"status": "later"}, headers=team.boss())
+        await client.patch(url, json={"status": "later"}, headers=team.as_manager())
     ).status_code == 422
 
     feed = (
-        await client.get("/v1/feedback", params={"kind": "check_in"}, headers=team.boss())
+        await client.get("/v1/feedback", params={"kind": "check_in"}, headers=team.as_manager())
     ).json()["items"]
     answer = f"/v1/check-ins/{feed[0]['id']}/answer"
     assert (
-        await client.post(answer, json={"body": "Talked"}, headers=team.rep(0))
+        await client.post(answer, json={"body": "Talked"}, headers=team.as_rep(team.reps[0]))
     ).status_code == 404
-    answered = await client.post(answer, json={"body": "Talked it through"}, headers=team.boss())
+    answered = await client.post(
+        answer, json={"body": "Talked it through"}, headers=team.as_manager()
+    )
     assert answered.status_code == 200, answered.text
     assert (
-        await client.post(answer, json={"body": "again"}, headers=team.boss())
+        await client.post(answer, json={"body": "again"}, headers=team.as_manager())
     ).status_code == 409
     assert (await outbox_types(runtime)).count(events.ConversationHeld.TYPE) == 2
     # Both name the open episode, so goals can tell a conversation was held in it.
@@ -355,10 +381,12 @@ async def test_a_held_1on1_and_an_answered_check_in_are_conversations(app):
         await client.post(
             f"/v1/members/{team.reps[0]}/one-on-ones",
             json={"scheduled_at": later},
-            headers=team.boss(),
+            headers=team.as_manager(),
         )
     ).json()
-    agenda = (await client.get(f"/v1/one-on-ones/{nxt['id']}/agenda", headers=team.boss())).json()
+    agenda = (
+        await client.get(f"/v1/one-on-ones/{nxt['id']}/agenda", headers=team.as_manager())
+    ).json()
     assert agenda["since"] is not None and agenda["open_check_ins"] == []
 
 
@@ -403,18 +431,20 @@ async def test_the_episode_timeline_traces_conversation_actions_target_moves_and
         runtime, reactions.on_team_shortfalls_detected, team_shortfall(team, team.reps[2])
     )
     await deliver(runtime, reactions.on_target_changed, target_changed(team, rep, period))
-    [proposal] = (await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.boss())).json()[
-        "items"
-    ]
+    [proposal] = (
+        await client.get(f"/v1/members/{rep}/one-on-ones", headers=team.as_manager())
+    ).json()["items"]
     note = {"body": "Plan", "action_items": [{"description": "Call ACME", "owner_id": str(rep)}]}
     [item] = (
-        await client.post(f"/v1/one-on-ones/{proposal['id']}/notes", json=note, headers=team.boss())
+        await client.post(
+            f"/v1/one-on-ones/{proposal['id']}/notes", json=note, headers=team.as_manager()
+        )
     ).json()["action_items"]
     await client.patch(
-        f"/v1/one-on-ones/{proposal['id']}", json={"status": "held"}, headers=team.boss()
+        f"/v1/one-on-ones/{proposal['id']}", json={"status": "held"}, headers=team.as_manager()
     )
     await client.patch(
-        f"/v1/action-items/{item['id']}", json={"status": "done"}, headers=team.rep(0)
+        f"/v1/action-items/{item['id']}", json={"status": "done"}, headers=team.as_rep(team.reps[0])
     )
     recovered = ShortfallRecovered(
         org_id=team.org,
@@ -430,7 +460,7 @@ async def test_the_episode_timeline_traces_conversation_actions_target_moves_and
     await deliver(runtime, reactions.on_shortfall_recovered, recovered)
 
     url = f"/v1/teams/{team.id}/episodes"
-    response = await client.get(url, params={"period_id": str(period)}, headers=team.boss())
+    response = await client.get(url, params={"period_id": str(period)}, headers=team.as_manager())
     assert response.status_code == 200, response.text
     lines = {e["member_id"]: e for e in response.json()["items"]}
     assert set(lines) == {str(rep), str(quiet)}
@@ -445,15 +475,17 @@ async def test_the_episode_timeline_traces_conversation_actions_target_moves_and
     assert silent["first_conversation"] is None and silent["recovered"] is False
 
     # A rep sees only their own episodes; a stranger's org sees no team.
-    own = (await client.get(url, params={"period_id": str(period)}, headers=team.rep(1))).json()
+    own = (
+        await client.get(url, params={"period_id": str(period)}, headers=team.as_rep(team.reps[1]))
+    ).json()
     assert [e["member_id"] for e in own["items"]] == [str(quiet)]
     assert (
-        await client.get(url, headers=auth(org=uuid.uuid4(), roles=["admin"]))
+        await client.get(url, headers=bearer(org=uuid.uuid4(), roles=["admin"]))
     ).status_code == 404
     assert (
-        await client.get(url, params={"period_id": "nope"}, headers=team.boss())
+        await client.get(url, params={"period_id": "nope"}, headers=team.as_manager())
     ).status_code == 422
-    everything = (await client.get(url, headers=team.admin())).json()["items"]
+    everything = (await client.get(url, headers=team.as_admin())).json()["items"]
     assert len(everything) == 3
 
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from devtools.postgres import LocalPostgres
 from services.feedback.main import create_app
-from shared.devpostgres import LocalPostgres
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 from tests.integration.races import race
 
@@ -41,18 +41,20 @@ async def _dispute(client: httpx.AsyncClient, team: Team, *, heard: bool = False
         "parties": [str(p) for p in team.reps[:2]],
         "related": {"sale_id": str(uuid.uuid4())},
     }
-    opened = await client.post("/v1/disputes", json=body, headers=team.rep(0))
+    opened = await client.post("/v1/disputes", json=body, headers=team.as_rep(team.reps[0]))
     assert opened.status_code == 201, opened.text
     url = f"/v1/disputes/{opened.json()['id']}"
     if heard:
         for i in (0, 1):
-            r = await client.post(f"{url}/statements", json={"text": "mine"}, headers=team.rep(i))
+            r = await client.post(
+                f"{url}/statements", json={"text": "mine"}, headers=team.as_rep(team.reps[i])
+            )
             assert r.status_code == 200, r.text
     return url
 
 
 async def _etag(client: httpx.AsyncClient, url: str, team: Team) -> str:
-    response = await client.get(url, headers=team.admin())
+    response = await client.get(url, headers=team.as_admin())
     assert response.status_code == 200, response.text
     return response.headers["etag"]
 
@@ -68,8 +70,12 @@ async def test_concurrent_statements_with_one_etag_commit_once(pg):
     responses = await race(
         runtime.engine,
         "dispute",
-        client.post(f"{url}/statements", json={"text": "a"}, headers=team.rep(0) | tag),
-        client.post(f"{url}/statements", json={"text": "b"}, headers=team.rep(1) | tag),
+        client.post(
+            f"{url}/statements", json={"text": "a"}, headers=team.as_rep(team.reps[0]) | tag
+        ),
+        client.post(
+            f"{url}/statements", json={"text": "b"}, headers=team.as_rep(team.reps[1]) | tag
+        ),
     )
     assert _statuses(responses) == [200, 412], [r.text for r in responses]
 
@@ -85,7 +91,7 @@ async def test_concurrent_waivers_with_one_etag_commit_once(pg):
             client.post(
                 f"{url}/waivers",
                 json={"party_id": str(party), "reason": "away"},
-                headers=team.boss() | tag,
+                headers=team.as_manager() | tag,
             )
             for party in team.reps[:2]
         ),
@@ -101,8 +107,8 @@ async def test_concurrent_decisions_with_one_etag_decide_once(pg):
     responses = await race(
         runtime.engine,
         "dispute",
-        client.post(f"{url}/decision", json=decision, headers=team.boss() | tag),
-        client.post(f"{url}/decision", json=decision, headers=team.admin() | tag),
+        client.post(f"{url}/decision", json=decision, headers=team.as_manager() | tag),
+        client.post(f"{url}/decision", json=decision, headers=team.as_admin() | tag),
     )
     assert _statuses(responses) == [200, 412], [r.text for r in responses]
 
@@ -111,14 +117,16 @@ async def test_concurrent_responses_with_one_etag_commit_once(pg):
     client, runtime, team = pg
     url = await _dispute(client, team, heard=True)
     decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
-    decided = await client.post(f"{url}/decision", json=decision, headers=team.boss())
+    decided = await client.post(f"{url}/decision", json=decision, headers=team.as_manager())
     assert decided.status_code == 200, decided.text
     tag = {"If-Match": decided.headers["etag"]}
     responses = await race(
         runtime.engine,
         "dispute",
         *(
-            client.post(f"{url}/responses", json={"accepts": True}, headers=team.rep(i) | tag)
+            client.post(
+                f"{url}/responses", json={"accepts": True}, headers=team.as_rep(team.reps[i]) | tag
+            )
             for i in (0, 1)
         ),
     )
@@ -132,7 +140,10 @@ async def test_concurrent_withdrawals_with_one_etag_commit_once(pg):
     responses = await race(
         runtime.engine,
         "dispute",
-        *(client.post(f"{url}/withdrawal", headers=team.rep(0) | tag) for _ in range(2)),
+        *(
+            client.post(f"{url}/withdrawal", headers=team.as_rep(team.reps[0]) | tag)
+            for _ in range(2)
+        ),
     )
     assert _statuses(responses) == [200, 412], [r.text for r in responses]
 
@@ -143,7 +154,7 @@ async def test_concurrent_statements_without_etag_conflict_instead_of_losing_one
     responses = await race(
         runtime.engine,
         "dispute",
-        client.post(f"{url}/statements", json={"text": "a"}, headers=team.rep(0)),
-        client.post(f"{url}/statements", json={"text": "b"}, headers=team.rep(1)),
+        client.post(f"{url}/statements", json={"text": "a"}, headers=team.as_rep(team.reps[0])),
+        client.post(f"{url}/statements", json={"text": "b"}, headers=team.as_rep(team.reps[1])),
     )
     assert _statuses(responses) == [200, 409], [r.text for r in responses]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from services.feedback.handlers.dispute_deadlines import announce_overdue_disputes
 from services.feedback.main import create_app
 from shared.events import feedback as events
-from tests.conftest import auth
+from tests.harness import bearer
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 from tests.integration.feedback.test_coaching import outbox_types
 
@@ -42,7 +42,7 @@ async def _open(client, team: Team) -> dict:
         "subject": "Who closed ACME?",
         "parties": [str(p) for p in team.reps[:2]],
     }
-    response = await client.post("/v1/disputes", json=body, headers=team.rep(0))
+    response = await client.post("/v1/disputes", json=body, headers=team.as_rep(team.reps[0]))
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -57,30 +57,34 @@ async def test_late_statements_and_a_late_decision_are_announced_once_with_remin
     client, runtime, team = app
     url = f"/v1/teams/{team.id}/dispute-policy"
     policy = {"statement_due_hours": 48, "decision_due_hours": 120}
-    assert (await client.put(url, json=policy, headers=team.rep(0))).status_code == 403
-    put = await client.put(url, json=policy, headers=team.boss())
+    assert (
+        await client.put(url, json=policy, headers=team.as_rep(team.reps[0]))
+    ).status_code == 403
+    put = await client.put(url, json=policy, headers=team.as_manager())
     assert put.status_code == 200, put.text
-    assert (await client.get(url, headers=team.rep(1))).json()["statement_due_hours"] == 48
+    assert (await client.get(url, headers=team.as_rep(team.reps[1]))).json()[
+        "statement_due_hours"
+    ] == 48
     dispute = await _open(client, team)
     opened = datetime.fromisoformat(dispute["opened_at"])
     assert datetime.fromisoformat(dispute["statement_due_at"]) == opened + timedelta(hours=48)
     assert datetime.fromisoformat(dispute["decision_due_at"]) == opened + timedelta(hours=120)
     said = {"text": "It was mine"}
-    assert (await client.post(f"/v1/disputes/{dispute['id']}/statements", json=said, headers=team.rep(0))).status_code == 200  # fmt: skip
+    assert (await client.post(f"/v1/disputes/{dispute['id']}/statements", json=said, headers=team.as_rep(team.reps[0]))).status_code == 200  # fmt: skip
 
     assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=47)) == 0  # fmt: skip
     assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=49)) == 1  # fmt: skip
     assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=50)) == 0  # fmt: skip
-    late = await _notices(client, team.rep(1))
+    late = await _notices(client, team.as_rep(team.reps[1]))
     assert len(late) == 1 and "statement" in late[0]
-    assert await _notices(client, team.rep(0)) == []  # who was heard is not nagged
-    assert any("unheard" in n for n in await _notices(client, team.boss()))
+    assert await _notices(client, team.as_rep(team.reps[0])) == []  # who was heard is not nagged
+    assert any("unheard" in n for n in await _notices(client, team.as_manager()))
 
     assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=121)) == 1  # fmt: skip
     assert await announce_overdue_disputes(uow_factory=runtime.uow, now=opened + timedelta(hours=200)) == 0  # fmt: skip
     assert (await outbox_types(runtime)).count(events.DisputeOverdue.TYPE) == 2
-    assert any("decision" in n for n in await _notices(client, team.boss()))
-    audit = await client.get(f"/v1/disputes/{dispute['id']}/audit", headers=team.boss())
+    assert any("decision" in n for n in await _notices(client, team.as_manager()))
+    audit = await client.get(f"/v1/disputes/{dispute['id']}/audit", headers=team.as_manager())
     assert audit.status_code == 200, audit.text
     actions = [e["action"] for e in audit.json()]
     assert {"statement_overdue", "decision_overdue"} <= set(actions)
@@ -93,13 +97,13 @@ async def test_a_heard_and_decided_dispute_is_never_overdue(app):
     assert before["statement_due_at"] is None
     url = f"/v1/teams/{team.id}/dispute-policy"
     await client.put(
-        url, json={"statement_due_hours": 1, "decision_due_hours": 2}, headers=team.boss()
+        url, json={"statement_due_hours": 1, "decision_due_hours": 2}, headers=team.as_manager()
     )
     dispute = await _open(client, team)
     for i in (0, 1):
-        await client.post(f"/v1/disputes/{dispute['id']}/statements", json={"text": "x"}, headers=team.rep(i))  # fmt: skip
+        await client.post(f"/v1/disputes/{dispute['id']}/statements", json={"text": "x"}, headers=team.as_rep(team.reps[i]))  # fmt: skip
     decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
-    decided = await client.post(f"/v1/disputes/{dispute['id']}/decision", json=decision, headers=team.boss())  # fmt: skip
+    decided = await client.post(f"/v1/disputes/{dispute['id']}/decision", json=decision, headers=team.as_manager())  # fmt: skip
     assert decided.status_code == 200, decided.text
     later = datetime.now(UTC) + timedelta(days=30)
     assert await announce_overdue_disputes(uow_factory=runtime.uow, now=later) == 0
@@ -117,9 +121,9 @@ async def test_a_dispute_policy_refuses_bad_deadlines(app):
         {"statement_due_hours": 48, "decision_due_hours": 24},
         {"statement_due_hours": "soon"},
     ):
-        response = await client.put(url, json=bad, headers=team.boss())
+        response = await client.put(url, json=bad, headers=team.as_manager())
         assert response.status_code == 422, (bad, response.text)
-    stranger = auth(org=uuid.uuid4(), roles=["admin"])
+    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
     assert (await client.put(url, json={}, headers=stranger)).status_code == 404
     assert (await client.get(url, headers=stranger)).status_code == 404
 
@@ -129,14 +133,18 @@ async def test_a_decision_records_its_resolution_type_for_parties_and_the_event(
     client, runtime, team = app
     dispute = await _open(client, team)
     for i in (0, 1):
-        await client.post(f"/v1/disputes/{dispute['id']}/statements", json={"text": "x"}, headers=team.rep(i))  # fmt: skip
+        await client.post(f"/v1/disputes/{dispute['id']}/statements", json={"text": "x"}, headers=team.as_rep(team.reps[i]))  # fmt: skip
     url = f"/v1/disputes/{dispute['id']}/decision"
     decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
-    bad = await client.post(url, json=decision | {"resolution_type": "won"}, headers=team.boss())
+    bad = await client.post(
+        url, json=decision | {"resolution_type": "won"}, headers=team.as_manager()
+    )
     assert bad.status_code == 422
-    decided = await client.post(url, json=decision | {"resolution_type": "partially_upheld"}, headers=team.boss())  # fmt: skip
+    decided = await client.post(url, json=decision | {"resolution_type": "partially_upheld"}, headers=team.as_manager())  # fmt: skip
     assert decided.status_code == 200, decided.text
-    seen = (await client.get(f"/v1/disputes/{dispute['id']}", headers=team.rep(1))).json()
+    seen = (
+        await client.get(f"/v1/disputes/{dispute['id']}", headers=team.as_rep(team.reps[1]))
+    ).json()
     assert seen["decision"]["resolution_type"] == "partially_upheld"
     table = runtime.plumbing.outbox
     async with runtime.engine.connect() as conn:
@@ -150,42 +158,46 @@ async def test_a_pending_information_request_blocks_the_decision_until_answered_
     dispute = await _open(client, team)
     url = f"/v1/disputes/{dispute['id']}"
     for i in (0, 1):
-        await client.post(f"{url}/statements", json={"text": "x"}, headers=team.rep(i))
+        await client.post(
+            f"{url}/statements", json={"text": "x"}, headers=team.as_rep(team.reps[i])
+        )
     ask = {"party_id": str(team.reps[1]), "question": "Who ran the first demo?"}
-    assert (await client.post(f"{url}/information-requests", json=ask, headers=team.rep(0))).status_code == 403  # fmt: skip
+    assert (await client.post(f"{url}/information-requests", json=ask, headers=team.as_rep(team.reps[0]))).status_code == 403  # fmt: skip
     stranger = {"party_id": str(team.reps[2]), "question": "?"}
-    assert (await client.post(f"{url}/information-requests", json=stranger, headers=team.boss())).status_code == 422  # fmt: skip
-    asked = await client.post(f"{url}/information-requests", json=ask, headers=team.boss())
+    assert (await client.post(f"{url}/information-requests", json=stranger, headers=team.as_manager())).status_code == 422  # fmt: skip
+    asked = await client.post(f"{url}/information-requests", json=ask, headers=team.as_manager())
     assert asked.status_code == 201, asked.text
     assert asked.json()["state"] == "pending_information"
     [request] = asked.json()["information_requests"]
-    second = await client.post(f"{url}/information-requests", json=ask | {"question": "And the second?"}, headers=team.boss())  # fmt: skip
+    second = await client.post(f"{url}/information-requests", json=ask | {"question": "And the second?"}, headers=team.as_manager())  # fmt: skip
     other_request = second.json()["information_requests"][1]
 
     decision = {"summary": "Split", "rationale": "Both worked it", "actions": []}
-    blocked = await client.post(f"{url}/decision", json=decision, headers=team.boss())
+    blocked = await client.post(f"{url}/decision", json=decision, headers=team.as_manager())
     assert blocked.status_code == 409
     assert set(blocked.json()["pending_information"]) == {request["id"], other_request["id"]}
     # The question is seen by the decider and the party asked only.
-    assert (await client.get(url, headers=team.rep(0))).json()["information_requests"] == []
+    assert (await client.get(url, headers=team.as_rep(team.reps[0]))).json()[
+        "information_requests"
+    ] == []
     answer_url = f"{url}/information-requests/{request['id']}/answer"
-    assert (await client.post(answer_url, json={"answer": "Me"}, headers=team.rep(0))).status_code == 403  # fmt: skip
-    answered = await client.post(answer_url, json={"answer": "I did, on 3 March"}, headers=team.rep(1))  # fmt: skip
+    assert (await client.post(answer_url, json={"answer": "Me"}, headers=team.as_rep(team.reps[0]))).status_code == 403  # fmt: skip
+    answered = await client.post(answer_url, json={"answer": "I did, on 3 March"}, headers=team.as_rep(team.reps[1]))  # fmt: skip
     assert answered.status_code == 200, answered.text
     assert answered.json()["state"] == "pending_information"
-    assert (await client.post(answer_url, json={"answer": "again"}, headers=team.rep(1))).status_code == 409  # fmt: skip
+    assert (await client.post(answer_url, json={"answer": "again"}, headers=team.as_rep(team.reps[1]))).status_code == 409  # fmt: skip
     waiver_url = f"{url}/information-requests/{other_request['id']}/waiver"
-    assert (await client.post(waiver_url, json={"reason": "x"}, headers=team.rep(1))).status_code == 403  # fmt: skip
-    waived = await client.post(waiver_url, json={"reason": "Not needed after all"}, headers=team.boss())  # fmt: skip
+    assert (await client.post(waiver_url, json={"reason": "x"}, headers=team.as_rep(team.reps[1]))).status_code == 403  # fmt: skip
+    waived = await client.post(waiver_url, json={"reason": "Not needed after all"}, headers=team.as_manager())  # fmt: skip
     assert waived.status_code == 200 and waived.json()["state"] == "hearing"
     statuses = {r["id"]: r["status"] for r in waived.json()["information_requests"]}
     assert statuses == {request["id"]: "answered", other_request["id"]: "waived"}
-    assert (await client.post(f"{url}/decision", json=decision, headers=team.boss())).status_code == 200  # fmt: skip
+    assert (await client.post(f"{url}/decision", json=decision, headers=team.as_manager())).status_code == 200  # fmt: skip
     types = await outbox_types(runtime)
     assert types.count(events.InformationRequested.TYPE) == 2
     assert types.count(events.InformationRequestClosed.TYPE) == 2
     missing = f"{url}/information-requests/{uuid.uuid4()}/answer"
-    assert (await client.post(missing, json={"answer": "x"}, headers=team.rep(1))).status_code == 409  # fmt: skip
+    assert (await client.post(missing, json={"answer": "x"}, headers=team.as_rep(team.reps[1]))).status_code == 409  # fmt: skip
 
 
 async def test_an_inquiry_is_answered_and_becomes_a_dispute_when_the_rep_disagrees(app):
@@ -200,18 +212,22 @@ async def test_an_inquiry_is_answered_and_becomes_a_dispute_when_the_rep_disagre
         "related": {"target_id": target_id},
     }
     for_another = body | {"parties": [str(team.reps[1])]}
-    assert (await client.post("/v1/disputes", json=for_another, headers=team.rep(0))).status_code == 422  # fmt: skip
+    assert (await client.post("/v1/disputes", json=for_another, headers=team.as_rep(team.reps[0]))).status_code == 422  # fmt: skip
     both = body | {"parties": [str(team.reps[0]), str(team.reps[1])]}
-    assert (await client.post("/v1/disputes", json=both, headers=team.rep(0))).status_code == 422
-    opened = await client.post("/v1/disputes", json=body, headers=team.rep(0))
+    assert (
+        await client.post("/v1/disputes", json=both, headers=team.as_rep(team.reps[0]))
+    ).status_code == 422
+    opened = await client.post("/v1/disputes", json=body, headers=team.as_rep(team.reps[0]))
     assert opened.status_code == 201, opened.text
     inquiry = opened.json()
     assert inquiry["kind"] == "inquiry" and inquiry["state"] == "hearing"  # asking is being heard
     url = f"/v1/disputes/{inquiry['id']}"
     answer = {"summary": "Cleo's shortfall moved to you", "rationale": "Rebalance of 3 May"}
-    answered = await client.post(f"{url}/decision", json=answer | {"actions": []}, headers=team.boss())  # fmt: skip
+    answered = await client.post(f"{url}/decision", json=answer | {"actions": []}, headers=team.as_manager())  # fmt: skip
     assert answered.status_code == 200, answered.text
-    rejected = await client.post(f"{url}/responses", json={"accepts": False}, headers=team.rep(0))
+    rejected = await client.post(
+        f"{url}/responses", json={"accepts": False}, headers=team.as_rep(team.reps[0])
+    )
     assert rejected.status_code == 200, rejected.text
     dispute = rejected.json()
     assert dispute["kind"] == "target" and dispute["state"] == "hearing"
@@ -219,9 +235,11 @@ async def test_an_inquiry_is_answered_and_becomes_a_dispute_when_the_rep_disagre
     assert dispute["inquiry_answer"]["summary"] == "Cleo's shortfall moved to you"
     assert events.InquiryEscalated.TYPE in await outbox_types(runtime)
     # From here the dispute follows the usual rules: a decision, then the rep's response.
-    decided = await client.post(f"{url}/decision", json=answer | {"actions": []}, headers=team.boss())  # fmt: skip
+    decided = await client.post(f"{url}/decision", json=answer | {"actions": []}, headers=team.as_manager())  # fmt: skip
     assert decided.status_code == 200, decided.text
-    closed = await client.post(f"{url}/responses", json={"accepts": False}, headers=team.rep(0))
+    closed = await client.post(
+        f"{url}/responses", json={"accepts": False}, headers=team.as_rep(team.reps[0])
+    )
     assert closed.json()["state"] == "closed"
 
 
@@ -234,10 +252,14 @@ async def test_an_accepted_inquiry_answer_closes_it(app):
         "subject": "Is the ACME deal counted?",
         "parties": [str(team.reps[1])],
     }
-    inquiry = (await client.post("/v1/disputes", json=body, headers=team.rep(1))).json()
+    inquiry = (
+        await client.post("/v1/disputes", json=body, headers=team.as_rep(team.reps[1]))
+    ).json()
     url = f"/v1/disputes/{inquiry['id']}"
     answer = {"summary": "Yes, on 2 May", "rationale": "Closed-won in HubSpot", "actions": []}
-    assert (await client.post(f"{url}/decision", json=answer, headers=team.boss())).status_code == 200  # fmt: skip
-    closed = await client.post(f"{url}/responses", json={"accepts": True}, headers=team.rep(1))
+    assert (await client.post(f"{url}/decision", json=answer, headers=team.as_manager())).status_code == 200  # fmt: skip
+    closed = await client.post(
+        f"{url}/responses", json={"accepts": True}, headers=team.as_rep(team.reps[1])
+    )
     assert closed.json()["state"] == "closed" and closed.json()["kind"] == "inquiry"
     assert events.InquiryEscalated.TYPE not in await outbox_types(runtime)

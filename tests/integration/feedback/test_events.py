@@ -95,12 +95,14 @@ async def test_a_shortfall_opens_a_check_in_addressed_to_the_manager(client, run
         events.CheckInOpened.TYPE,
         events.OneOnOneProposed.TYPE,
     ]
-    for headers in (team.rep(0), team.boss()):
+    for headers in (team.as_rep(team.reps[0]), team.as_manager()):
         listed = await client.get(
             "/v1/feedback", params={"member_id": str(team.reps[0])}, headers=headers
         )
         assert [n["kind"] for n in listed.json()["items"]] == ["check_in"]
-    assert (await client.get("/v1/feedback", headers=team.rep(1))).json()["items"] == []
+    assert (await client.get("/v1/feedback", headers=team.as_rep(team.reps[1]))).json()[
+        "items"
+    ] == []
 
 
 async def test_a_shortfall_delivered_twice_opens_one_check_in(runtime, team):
@@ -197,12 +199,12 @@ async def test_older_member_versions_are_ignored_and_leavers_cannot_be_parties(
         "subject": "x",
         "parties": [str(team.reps[0]), str(team.reps[1])],
     }
-    refused = await client.post("/v1/disputes", json=body, headers=team.admin())
+    refused = await client.post("/v1/disputes", json=body, headers=team.as_admin())
     assert refused.status_code == 422
     assert refused.json()["not_members"] == [str(team.reps[1])]
     # The new manager is on the roster: naming them escalates the dispute.
     body["parties"] = [str(team.reps[0]), str(team.reps[2])]
-    opened = await client.post("/v1/disputes", json=body, headers=team.admin())
+    opened = await client.post("/v1/disputes", json=body, headers=team.as_admin())
     assert opened.json()["escalated"] is True
 
 
@@ -213,12 +215,14 @@ async def test_decided_disputes_close_when_the_response_window_runs_out(client, 
         "subject": "x",
         "parties": [str(team.reps[0])],
     }
-    dispute = (await client.post("/v1/disputes", json=body, headers=team.rep(0))).json()
+    dispute = (
+        await client.post("/v1/disputes", json=body, headers=team.as_rep(team.reps[0]))
+    ).json()
     url = f"/v1/disputes/{dispute['id']}"
-    await client.post(f"{url}/statements", json={"text": "mine"}, headers=team.rep(0))
+    await client.post(f"{url}/statements", json={"text": "mine"}, headers=team.as_rep(team.reps[0]))
     decision = {"summary": "x", "rationale": "y", "actions": []}
     assert (
-        await client.post(f"{url}/decision", json=decision, headers=team.boss())
+        await client.post(f"{url}/decision", json=decision, headers=team.as_manager())
     ).status_code == 200
 
     assert await close_expired_disputes(uow_factory=runtime.uow, window_hours=1) == 0
@@ -235,7 +239,7 @@ async def test_decided_disputes_close_when_the_response_window_runs_out(client, 
         await uow.commit()
     assert await close_expired_disputes(uow_factory=runtime.uow, window_hours=1) == 1
     assert await close_expired_disputes(uow_factory=runtime.uow, window_hours=1) == 0
-    closed = (await client.get(url, headers=team.rep(0))).json()
+    closed = (await client.get(url, headers=team.as_rep(team.reps[0]))).json()
     assert closed["state"] == "closed"
     assert closed["closed_reason"] == "response_window_elapsed"
     assert (await _outbox_types(runtime)).count(events.DisputeClosed.TYPE) == 1

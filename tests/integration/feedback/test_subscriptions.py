@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.domain_errors import InvalidInput
 from shared.events import wrap
 from shared.events.goals import TargetChanged, TargetsRebalanced, Transfer
-from tests.conftest import auth
+from tests.harness import bearer
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 from tests.integration.feedback.test_coaching import team_shortfall
 
@@ -121,7 +121,7 @@ def target_changed(team: Team) -> TargetChanged:
 async def subscribe(client, team: Team, url: str, types: list[str], **extra) -> dict:
     """Create a subscription as the org's admin."""
     body = {"url": url, "types": types, **extra}
-    response = await client.post("/v1/subscriptions", json=body, headers=team.admin())
+    response = await client.post("/v1/subscriptions", json=body, headers=team.as_admin())
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -180,7 +180,7 @@ async def test_subscribers_receive_public_facts_signed_per_standard_webhooks(app
         await client.post(
             f"/v1/teams/{team.id}/meetings",
             json={"title": "Weekly", "scheduled_at": when},
-            headers=team.boss(),
+            headers=team.as_manager(),
         )
     ).json()
     overdue = (date.today() - timedelta(days=3)).isoformat()
@@ -191,7 +191,9 @@ async def test_subscribers_receive_public_facts_signed_per_standard_webhooks(app
         ],
     }
     assert (
-        await client.post(f"/v1/meetings/{meeting['id']}/notes", json=note, headers=team.boss())
+        await client.post(
+            f"/v1/meetings/{meeting['id']}/notes", json=note, headers=team.as_manager()
+        )
     ).status_code == 201
     await announce_overdue_action_items(uow_factory=runtime.uow)
 
@@ -215,7 +217,7 @@ async def test_subscribers_receive_public_facts_signed_per_standard_webhooks(app
     with pytest.raises(WebhookVerificationError):
         Webhook(sub["secret"]).verify(tampered, headers)
 
-    log = await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.admin())
+    log = await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.as_admin())
     assert log.status_code == 200, log.text
     rows = log.json()["items"]
     assert {r["status"] for r in rows} == {"delivered"} and len(rows) == 4
@@ -233,10 +235,10 @@ async def test_a_failing_endpoint_is_retried_with_backoff_then_disabled(app, rec
     ids = {h["webhook-id"] for h, _ in receiver.received}
     assert len(receiver.received) == 3 and len(ids) == 1  # one message id on every attempt
     [row] = (
-        await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.admin())
+        await client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=team.as_admin())
     ).json()["items"]
     assert row["status"] == "delivered" and row["attempts"] == 3
-    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.admin())).json()
+    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.as_admin())).json()
     assert state["consecutive_failures"] == 0 and state["active"] is True
 
     slow = DeliveryPolicy(backoff_base_s=10, backoff_max_s=100, max_attempts=8)
@@ -247,25 +249,25 @@ async def test_a_failing_endpoint_is_retried_with_backoff_then_disabled(app, rec
     await deliver(runtime, reactions.on_target_changed, target_changed(team))
     for _ in range(5):
         await deliver_due(uow_factory=runtime.uow, policy=FAST)
-    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.admin())).json()
+    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.as_admin())).json()
     assert state["active"] is False and "3 failed attempts" in state["disabled_reason"]
     assert len(receiver.received) == 6  # nothing is sent to a disabled endpoint
     pending = (
         await client.get(
             f"/v1/subscriptions/{sub['id']}/deliveries",
             params={"status": "pending"},
-            headers=team.admin(),
+            headers=team.as_admin(),
         )
     ).json()["items"]
     assert len(pending) == 1
     assert (
-        await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.admin())
+        await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.as_admin())
     ).status_code == 409
 
     # Re-enabled, it resumes the pending delivery.
     receiver.statuses = []
     enabled = await client.patch(
-        f"/v1/subscriptions/{sub['id']}", json={"active": True}, headers=team.admin()
+        f"/v1/subscriptions/{sub['id']}", json={"active": True}, headers=team.as_admin()
     )
     assert enabled.status_code == 200 and enabled.json()["consecutive_failures"] == 0
     await deliver_due(uow_factory=runtime.uow, policy=FAST)
@@ -276,13 +278,15 @@ async def test_gone_disables_at_once_and_the_test_endpoint_reports_the_answer(ap
     """POST .../test sends a signed webhook.test now; 410 Gone disables the subscription."""
     client, runtime, team = app
     sub = await subscribe(client, team, receiver.url, ["target.changed"])
-    tested = await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.admin())
+    tested = await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.as_admin())
     assert tested.status_code == 200, tested.text
     assert tested.json()["status"] == "delivered" and tested.json()["last_status_code"] == 200
     headers, body = receiver.received[0]
     assert verified(sub["secret"], headers, body)["type"] == "webhook.test"
     receiver.statuses = [500]
-    failed = (await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.admin())).json()
+    failed = (
+        await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=team.as_admin())
+    ).json()
     assert failed["status"] == "failed" and failed["last_status_code"] == 500
     # A test never counts towards disabling, and is never retried by the sweep.
     assert await deliver_due(uow_factory=runtime.uow, policy=FAST) == 0
@@ -290,7 +294,7 @@ async def test_gone_disables_at_once_and_the_test_endpoint_reports_the_answer(ap
     receiver.statuses = [410]
     await deliver(runtime, reactions.on_target_changed, target_changed(team))
     await deliver_due(uow_factory=runtime.uow, policy=FAST)
-    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.admin())).json()
+    state = (await client.get(f"/v1/subscriptions/{sub['id']}", headers=team.as_admin())).json()
     assert state["active"] is False and "410" in state["disabled_reason"]
 
 
@@ -299,7 +303,7 @@ async def test_subscriptions_are_for_admins_with_valid_urls_types_and_teams(app,
     client, runtime, team = app
     body = {"url": receiver.url, "types": ["target.changed"]}
     assert (
-        await client.post("/v1/subscriptions", json=body, headers=team.boss())
+        await client.post("/v1/subscriptions", json=body, headers=team.as_manager())
     ).status_code == 403
     for bad in (
         {"url": "ftp://127.0.0.1/x"},
@@ -309,13 +313,13 @@ async def test_subscriptions_are_for_admins_with_valid_urls_types_and_teams(app,
         {"types": []},
         {"team_id": str(uuid.uuid4())},
     ):
-        response = await client.post("/v1/subscriptions", json=body | bad, headers=team.admin())
+        response = await client.post("/v1/subscriptions", json=body | bad, headers=team.as_admin())
         assert response.status_code == 422, (bad, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
     sub = await subscribe(client, team, receiver.url, ["target.changed"], team_id=str(team.id))
-    listed = (await client.get("/v1/subscriptions", headers=team.admin())).json()["items"]
+    listed = (await client.get("/v1/subscriptions", headers=team.as_admin())).json()["items"]
     assert [s["id"] for s in listed] == [sub["id"]] and "secret" not in listed[0]
-    stranger = auth(org=uuid.uuid4(), roles=["admin"])
+    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
     assert (await client.get(f"/v1/subscriptions/{sub['id']}", headers=stranger)).status_code == 404
     assert (
         await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=stranger)

@@ -4,45 +4,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from services.goals.config import Settings
 from services.goals.handlers.events import on_attainment_changed
 from services.goals.main import create_app
 from shared.events import wrap
 from shared.events.performance import AttainmentChanged
-from tests.conftest import auth, broker_settings
+from tests.conftest import broker_settings
+from tests.harness import Id, ServiceHarness, serving
 
 
-@dataclass
-class Goals:
-    """A running goals app, its client, and a seeded org."""
+class Goals(ServiceHarness):
+    """A running goals app, its client, and its org."""
 
-    app: object
-    client: httpx.AsyncClient
-    org: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    @property
-    def runtime(self):
-        """The app's runtime."""
-        return self.app.state.runtime  # type: ignore[attr-defined]
-
+    # Kept so branches written before tests/harness.py still merge; new tests use as_*.
     def admin(self) -> dict[str, str]:
-        """Admin headers of the org."""
-        return auth(org=self.org, roles=["admin"])
+        return self.as_admin()
 
-    def manager(self, team_id, sub=None) -> dict[str, str]:
-        """Manager headers for a team."""
-        return auth(org=self.org, sub=sub or uuid.uuid4(), roles=["manager"], teams=[team_id])
+    def manager(self, team_id: Id, sub: Id | None = None) -> dict[str, str]:
+        return self.as_manager(team_id, sub=sub)
 
-    def rep(self, team_id, member_id) -> dict[str, str]:
-        """Rep headers of a member."""
-        return auth(org=self.org, sub=member_id, roles=["rep"], teams=[team_id])
+    def rep(self, team_id: Id, member_id: Id) -> dict[str, str]:
+        return self.as_rep(member_id, team=team_id)
 
     async def react(self, event, handler) -> None:
         """Apply another service's fact through goals' own reaction, committed."""
@@ -77,12 +64,7 @@ async def make_goals(db_url: str, bootstrap: str = "127.0.0.1:1", **extra) -> As
         database_url=db_url, **{"run_workers": False, **broker_settings(bootstrap), **extra}
     )
     app = create_app(settings)
-    await app.state.runtime.create_schema()
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-    ):
+    async with serving(app) as client:
         yield Goals(app=app, client=client)
 
 
@@ -129,7 +111,7 @@ async def seed(
     ends_on: str = "2030-03-31",
 ) -> Seeded:
     """Create a team of n members, a period, an equal plan (published unless told not to)."""
-    c, admin = g.client, g.admin()
+    c, admin = g.client, g.as_admin()
     team = (
         await c.post(
             "/v1/teams",

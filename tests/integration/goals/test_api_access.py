@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import auth
+from tests.harness import bearer
 from tests.integration.goals.conftest import seed
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ async def test_every_route_refuses_a_missing_token_with_a_401_problem(goals):
 
 async def test_another_orgs_ids_are_404_on_every_route_with_an_id(goals):
     s = await seed(goals)
-    stranger = auth(org=uuid.uuid4(), roles=["admin"])
+    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
     for method, path, body, _ in _routes(s, str(uuid.uuid4())):
         if path in ("/v1/teams", "/v1/periods"):
             continue  # creates without an id of the other org
@@ -92,7 +92,7 @@ async def test_another_orgs_ids_are_404_on_every_route_with_an_id(goals):
 async def test_a_rep_may_not_call_writing_or_manager_routes(goals):
     s = await seed(goals)
     other = s.members[1]["id"]
-    rep = goals.rep(s.team_id, other)
+    rep = goals.as_rep(other, team=s.team_id)
     for method, path, body, rep_may in _routes(s, str(uuid.uuid4())):
         if rep_may:
             continue
@@ -102,7 +102,7 @@ async def test_a_rep_may_not_call_writing_or_manager_routes(goals):
 
 async def test_a_manager_of_another_team_is_forbidden(goals):
     s = await seed(goals)
-    outsider = goals.manager(uuid.uuid4())
+    outsider = goals.as_manager(uuid.uuid4())
     r = await goals.client.get(f"/v1/teams/{s.team_id}", headers=outsider)
     assert r.status_code == 403
     r = await goals.client.put(
@@ -117,7 +117,7 @@ async def test_a_manager_of_another_team_is_forbidden(goals):
 
 async def test_malformed_bodies_and_ids_are_422_problems_with_field_errors(goals):
     s = await seed(goals)
-    admin = goals.admin()
+    admin = goals.as_admin()
     cases = [
         ("POST", "/v1/teams", {"name": "x", "currency": "euro", "manager_id": "nope"}),
         ("POST", f"/v1/teams/{s.team_id}/members", {"name": "n", "email": "not-an-email"}),
@@ -139,7 +139,7 @@ async def test_amounts_finer_than_the_currency_are_refused(goals):
     r = await goals.client.put(
         f"/v1/teams/{s.team_id}/plans/{s.period['id']}",
         json={"target": "100.001"},
-        headers=goals.admin(),
+        headers=goals.as_admin(),
     )
     assert r.status_code == 422
     assert "decimals" in r.json()["detail"]

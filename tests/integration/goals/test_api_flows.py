@@ -18,7 +18,7 @@ def _sum(targets) -> Decimal:
 
 
 async def test_team_crud_with_list_etag_and_stale_if_match(goals):
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     created = await c.post(
         "/v1/teams",
         json={"name": "Nordics", "currency": "SEK", "manager_id": str(uuid.uuid4())},
@@ -36,7 +36,7 @@ async def test_team_crud_with_list_etag_and_stale_if_match(goals):
         f"/v1/teams/{team['id']}", json={"name": "x"}, headers={**admin, "If-Match": '"1"'}
     )
     assert stale.status_code == 412 and stale.json()["current_etag"] == '"2"'
-    manager = goals.manager(team["id"])
+    manager = goals.as_manager(team["id"])
     assert (await c.get("/v1/teams", headers=manager)).json()["items"][0]["id"] == team["id"]
     refused = await c.patch(
         f"/v1/teams/{team['id']}", json={"manager_id": str(uuid.uuid4())}, headers=manager
@@ -46,7 +46,7 @@ async def test_team_crud_with_list_etag_and_stale_if_match(goals):
 
 async def test_member_lifecycle_versions_and_crm_ids(goals):
     s = await seed(goals, publish=False)
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     r = await c.post(
         f"/v1/teams/{s.team_id}/members",
         json={
@@ -57,7 +57,7 @@ async def test_member_lifecycle_versions_and_crm_ids(goals):
             "starts_on": "2030-01-06",
             "crm_ids": {"hubspot": "77", "salesforce": "005A", "pipedrive": "9"},
         },
-        headers=goals.manager(s.team_id),
+        headers=goals.as_manager(s.team_id),
     )
     assert r.status_code == 201, r.text
     member = r.json()
@@ -72,7 +72,9 @@ async def test_member_lifecycle_versions_and_crm_ids(goals):
         f"/v1/members/{member['id']}", json={"name": "G"}, headers={**admin, "If-Match": '"1"'}
     )
     assert stale.status_code == 412
-    own = await c.get(f"/v1/members/{member['id']}", headers=goals.rep(s.team_id, member["id"]))
+    own = await c.get(
+        f"/v1/members/{member['id']}", headers=goals.as_rep(member["id"], team=s.team_id)
+    )
     assert own.status_code == 200
     listed = (await c.get(f"/v1/teams/{s.team_id}/members?limit=2", headers=admin)).json()
     assert len(listed["items"]) == 2 and listed["next_cursor"]
@@ -91,7 +93,7 @@ async def test_member_lifecycle_versions_and_crm_ids(goals):
 
 
 async def test_periods_have_bounds_in_their_time_zone_and_checked_seasonality(goals):
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     r = await c.post(
         "/v1/periods",
         json={
@@ -123,14 +125,14 @@ async def test_periods_have_bounds_in_their_time_zone_and_checked_seasonality(go
     r = await c.post(
         "/v1/periods",
         json={"name": "x", "starts_on": "2030-01-01", "ends_on": "2030-01-31"},
-        headers=goals.manager(uuid.uuid4()),
+        headers=goals.as_manager(uuid.uuid4()),
     )
     assert r.status_code == 403
 
 
 async def test_historical_allocation_uses_imported_results_and_the_median_for_newcomers(goals):
     s = await seed(goals, publish=False, target="600.00")
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     a, b, newcomer = (m["id"] for m in s.members)
     for member, achieved in ((a, "100.00"), (b, "300.00")):
         r = await c.post(
@@ -144,7 +146,9 @@ async def test_historical_allocation_uses_imported_results_and_the_median_for_ne
             headers=admin,
         )
         assert r.status_code == 201, r.text
-    results = (await c.get(f"/v1/members/{a}/results", headers=goals.rep(s.team_id, a))).json()
+    results = (
+        await c.get(f"/v1/members/{a}/results", headers=goals.as_rep(a, team=s.team_id))
+    ).json()
     assert results["items"][0]["achieved"] == "100.00"
     base = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
     preview = await c.post(
@@ -162,7 +166,7 @@ async def test_historical_allocation_uses_imported_results_and_the_median_for_ne
 
 async def test_allocation_with_overrides_keeps_the_total_and_stores_the_derivation(goals):
     s = await seed(goals, publish=False, target="1000.00")
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     first = s.members[0]["id"]
     base = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
     r = await c.post(
@@ -196,7 +200,7 @@ async def test_allocation_with_overrides_keeps_the_total_and_stores_the_derivati
 
 
 async def test_publish_needs_an_allocation_and_happens_once(goals):
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     s = await seed(goals, publish=False)
     other_period = (
         await c.post(
@@ -224,7 +228,7 @@ async def test_publish_needs_an_allocation_and_happens_once(goals):
 
 async def test_plan_put_is_versioned_and_changing_the_target_needs_a_new_allocation(goals):
     s = await seed(goals, publish=False)
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     base = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
     current = await c.get(base, headers=admin)
     etag = current.headers["ETag"]
@@ -247,13 +251,13 @@ async def test_reps_read_their_own_target_and_acknowledge_it_once(goals):
     s = await seed(goals)
     c = goals.client
     me, other = s.members[0]["id"], s.members[1]["id"]
-    rep = goals.rep(s.team_id, me)
+    rep = goals.as_rep(me, team=s.team_id)
     mine, theirs = s.target_of(me)["id"], s.target_of(other)["id"]
     assert (await c.get(f"/v1/targets/{mine}", headers=rep)).json()["amount"] == "100000.00"
     assert (await c.get(f"/v1/targets/{theirs}", headers=rep)).status_code == 404
     assert (await c.get(f"/v1/targets/{theirs}/history", headers=rep)).status_code == 404
     assert (await c.post(f"/v1/targets/{theirs}/acknowledgement", headers=rep)).status_code == 404
-    manager = goals.manager(s.team_id)
+    manager = goals.as_manager(s.team_id)
     assert (await c.post(f"/v1/targets/{mine}/acknowledgement", headers=manager)).status_code == 403
     first = await c.post(f"/v1/targets/{mine}/acknowledgement", headers=rep)
     again = await c.post(f"/v1/targets/{mine}/acknowledgement", headers=rep)
@@ -278,14 +282,15 @@ async def test_acknowledging_a_draft_target_is_a_conflict(goals):
     s = await seed(goals, publish=False)
     me = s.members[0]["id"]
     r = await goals.client.post(
-        f"/v1/targets/{s.target_of(me)['id']}/acknowledgement", headers=goals.rep(s.team_id, me)
+        f"/v1/targets/{s.target_of(me)['id']}/acknowledgement",
+        headers=goals.as_rep(me, team=s.team_id),
     )
     assert r.status_code == 409
 
 
 async def test_manual_edit_respreads_the_difference_and_records_the_ledger(goals):
     s = await seed(goals)
-    c, manager = goals.client, goals.manager(s.team_id)
+    c, manager = goals.client, goals.as_manager(s.team_id)
     me = s.members[0]["id"]
     target = s.target_of(me)
     r = await c.patch(
@@ -318,7 +323,7 @@ async def test_manual_edit_respreads_the_difference_and_records_the_ledger(goals
 
 async def test_manual_edit_with_team_total_changes_moves_the_plan_target(goals):
     s = await seed(goals)
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     target = s.target_of(s.members[0]["id"])
     r = await c.patch(
         f"/v1/targets/{target['id']}",

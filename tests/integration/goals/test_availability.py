@@ -21,7 +21,7 @@ def _sum(targets) -> Decimal:
 
 
 async def _plan(g: Goals, s: Seeded) -> dict:
-    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.admin())
+    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.as_admin())
     return r.json()
 
 
@@ -29,13 +29,13 @@ async def _policy(g: Goals, s: Seeded, absorb: str, min_days: int = 5) -> None:
     r = await g.client.put(
         f"/v1/teams/{s.team_id}/relief-policy",
         json={"min_days": min_days, "absorb": absorb},
-        headers=g.manager(s.team_id),
+        headers=g.as_manager(s.team_id),
     )
     assert r.status_code == 200, r.text
 
 
 async def _absent(g: Goals, member_id: str, body: dict = LEAVE) -> dict:
-    r = await g.client.post(f"/v1/members/{member_id}/absences", json=body, headers=g.admin())
+    r = await g.client.post(f"/v1/members/{member_id}/absences", json=body, headers=g.as_admin())
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -53,7 +53,7 @@ async def test_absorb_nobody_lowers_the_rep_and_the_team_total_with_a_relief_led
     assert s.target_of(me)["amount"] == "100000.00"
     mine = next(t for t in plan["targets"] if t["member_id"] == me)
     assert mine["amount"] == "86666.67"
-    history = await goals.client.get(f"/v1/targets/{mine['id']}/history", headers=goals.admin())
+    history = await goals.client.get(f"/v1/targets/{mine['id']}/history", headers=goals.as_admin())
     last = history.json()["items"][-1]
     assert (last["reason"], last["delta"]) == ("relief", "-13333.33")
     assert "team total is lowered" in last["note"]
@@ -105,7 +105,7 @@ async def test_absorb_team_puts_what_the_caps_refuse_on_the_unassigned_line(goal
     r = await goals.client.put(
         f"/v1/teams/{s.team_id}/rebalance-policy",
         json={"mode": "propose", "max_increase_pct": "0"},
-        headers=goals.admin(),
+        headers=goals.as_admin(),
     )
     assert r.status_code == 200, r.text
     absence = await _absent(goals, s.members[0]["id"])
@@ -122,7 +122,9 @@ async def test_a_short_absence_relieves_nothing_but_is_listed(goals):
     me = s.members[0]["id"]
     absence = await _absent(goals, me)
     assert absence["reliefs"] == []
-    listed = await goals.client.get(f"/v1/members/{me}/absences", headers=goals.rep(s.team_id, me))
+    listed = await goals.client.get(
+        f"/v1/members/{me}/absences", headers=goals.as_rep(me, team=s.team_id)
+    )
     assert listed.status_code == 200 and [a["id"] for a in listed.json()["items"]] == [
         absence["id"]
     ]
@@ -137,12 +139,12 @@ async def test_cancelling_a_pooled_absence_gives_the_relief_back(goals):
     absence = await _absent(goals, me)
     plan = await _plan(goals, s)
     assert plan["unassigned"] == "13333.33" and plan["target"] == "300000.00"
-    r = await goals.client.delete(f"/v1/absences/{absence['id']}", headers=goals.admin())
+    r = await goals.client.delete(f"/v1/absences/{absence['id']}", headers=goals.as_admin())
     assert r.status_code == 204, r.text
     plan = await _plan(goals, s)
     assert plan["unassigned"] == "0.00"
     assert [t["amount"] for t in plan["targets"]] == ["100000.00"] * 3
-    again = await goals.client.delete(f"/v1/absences/{absence['id']}", headers=goals.admin())
+    again = await goals.client.delete(f"/v1/absences/{absence['id']}", headers=goals.as_admin())
     assert again.status_code == 404
 
 
@@ -163,7 +165,7 @@ async def test_bad_absences_are_refused_with_problems(goals):
     s = await seed(goals)
     me = s.members[0]["id"]
     await _absent(goals, me)
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     overlap = await c.post(f"/v1/members/{me}/absences", json=LEAVE, headers=admin)
     assert overlap.status_code == 409 and overlap.json()["absence_ids"]
     kind = await c.post(f"/v1/members/{me}/absences", json={**LEAVE, "kind": "x"}, headers=admin)
@@ -171,7 +173,7 @@ async def test_bad_absences_are_refused_with_problems(goals):
     backwards = {"starts_on": "2030-03-02", "ends_on": "2030-03-01", "kind": "pto"}
     r = await c.post(f"/v1/members/{me}/absences", json=backwards, headers=admin)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem")
-    rep = goals.rep(s.team_id, me)
+    rep = goals.as_rep(me, team=s.team_id)
     r = await c.post(f"/v1/members/{me}/absences", json={**LEAVE, "kind": "pto"}, headers=rep)
     assert r.status_code == 403
     bad = await c.put(f"/v1/teams/{s.team_id}/relief-policy", json={"absorb": "me"}, headers=admin)
@@ -187,7 +189,7 @@ async def _joiner(g: Goals, s: Seeded, schedule=None, starts_on="2030-02-01") ->
             "starts_on": starts_on,
             **({"ramp_schedule": schedule} if schedule is not None else {}),
         },
-        headers=g.admin(),
+        headers=g.as_admin(),
     )
     assert r.status_code == 201, r.text
     return r.json()
@@ -197,7 +199,7 @@ async def _join(g: Goals, s: Seeded, member_id: str, fund_from: str):
     return await g.client.post(
         f"/v1/teams/{s.team_id}/plans/{s.period['id']}/joiners",
         json={"member_id": member_id, "fund_from": fund_from},
-        headers=g.manager(s.team_id),
+        headers=g.as_manager(s.team_id),
     )
 
 
@@ -249,7 +251,7 @@ async def test_capacity_allocation_weighs_the_ramp_schedule_over_the_period(goal
     await _joiner(goals, s, ["0", "1"], starts_on="2030-01-01")
     base = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
     r = await goals.client.post(
-        f"{base}/allocation", json={"method": "capacity"}, headers=goals.admin()
+        f"{base}/allocation", json={"method": "capacity"}, headers=goals.as_admin()
     )
     assert r.status_code == 200, r.text
     amounts = sorted(Decimal(t["amount"]) for t in r.json()["targets"])
@@ -263,7 +265,7 @@ async def test_ramp_schedules_are_validated(goals):
     r = await goals.client.post(
         f"/v1/teams/{s.team_id}/members",
         json={"name": "X", "email": "x@example.com", "ramp_schedule": ["1.5"]},
-        headers=goals.admin(),
+        headers=goals.as_admin(),
     )
     assert r.status_code == 422
 
@@ -296,11 +298,11 @@ async def test_a_manager_assigns_the_unassigned_line_to_a_rep(goals):
     url = f"/v1/teams/{s.team_id}/plans/{s.period['id']}/unassigned-assignments"
     other = s.members[1]["id"]
     too_much = await goals.client.post(
-        url, json={"member_id": other, "amount": "13333.34"}, headers=goals.admin()
+        url, json={"member_id": other, "amount": "13333.34"}, headers=goals.as_admin()
     )
     assert too_much.status_code == 409
     r = await goals.client.post(
-        url, json={"member_id": other, "amount": "13333.33"}, headers=goals.admin()
+        url, json={"member_id": other, "amount": "13333.33"}, headers=goals.as_admin()
     )
     assert r.status_code == 201, r.text
     assert r.json()["target"]["amount"] == "113333.33" and r.json()["unassigned"] == "0.00"
@@ -316,11 +318,11 @@ async def test_a_targets_schedule_adds_up_by_month_and_by_week(goals):
     await _absent(goals, me, {"starts_on": "2030-02-01", "ends_on": "2030-02-28", "kind": "pto"})
     target = s.target_of(me)
     url = f"/v1/targets/{target['id']}/schedule"
-    months = (await goals.client.get(url, headers=goals.rep(s.team_id, me))).json()
+    months = (await goals.client.get(url, headers=goals.as_rep(me, team=s.team_id))).json()
     assert [x["amount"] for x in months["slices"]] == ["50000.00", "0.00", "50000.00"]
-    weeks = (await goals.client.get(url, params={"grain": "week"}, headers=goals.admin())).json()
+    weeks = (await goals.client.get(url, params={"grain": "week"}, headers=goals.as_admin())).json()
     assert _sum(weeks["slices"]) == Decimal("100000.00") and len(weeks["slices"]) == 13
-    bad = await goals.client.get(url, params={"grain": "day"}, headers=goals.admin())
+    bad = await goals.client.get(url, params={"grain": "day"}, headers=goals.as_admin())
     assert bad.status_code == 422
 
 
@@ -331,10 +333,10 @@ async def test_an_absence_recorded_before_publishing_is_relieved_at_publish(goal
     absence = await _absent(goals, me)
     assert absence["reliefs"] == []
     base = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
-    r = await goals.client.post(f"{base}/publish", headers=goals.admin())
+    r = await goals.client.post(f"{base}/publish", headers=goals.as_admin())
     assert r.status_code == 200, r.text
     plan = await _plan(goals, s)
     mine = next(t for t in plan["targets"] if t["member_id"] == me)
     assert mine["amount"] == "86666.67" and plan["target"] == "286666.67"
-    listed = await goals.client.get(f"/v1/members/{me}/absences", headers=goals.admin())
+    listed = await goals.client.get(f"/v1/members/{me}/absences", headers=goals.as_admin())
     assert listed.json()["items"][0]["reliefs"][0]["relief"] == "13333.33"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.devpostgres import LocalPostgres
+from devtools.postgres import LocalPostgres
 from shared.events import wrap
 from tests.integration.goals.conftest import Goals, make_goals, seed
 from tests.integration.goals.test_reactions import (
@@ -42,7 +42,7 @@ async def _member(g: Goals) -> tuple[dict, dict]:
 
 async def test_concurrent_member_patches_with_one_etag_commit_once(goals_pg: Goals):
     _, member = await _member(goals_pg)
-    url, headers = f"/v1/members/{member['id']}", {**goals_pg.admin(), "If-Match": '"1"'}
+    url, headers = f"/v1/members/{member['id']}", {**goals_pg.as_admin(), "If-Match": '"1"'}
     responses = await race(
         goals_pg.runtime.engine,
         "member",
@@ -53,7 +53,7 @@ async def test_concurrent_member_patches_with_one_etag_commit_once(goals_pg: Goa
     [won] = [r for r in responses if r.status_code == 200]
     [lost] = [r for r in responses if r.status_code == 412]
     assert lost.headers["content-type"].startswith("application/problem+json")
-    now = (await goals_pg.client.get(url, headers=goals_pg.admin())).json()
+    now = (await goals_pg.client.get(url, headers=goals_pg.as_admin())).json()
     assert (now["name"], now["version"]) == (won.json()["name"], 2)
 
 
@@ -65,15 +65,15 @@ async def test_concurrent_member_patches_without_etag_conflict_instead_of_losing
     responses = await race(
         goals_pg.runtime.engine,
         "member",
-        goals_pg.client.patch(url, json={"name": "Ada"}, headers=goals_pg.admin()),
-        goals_pg.client.patch(url, json={"name": "Bea"}, headers=goals_pg.admin()),
+        goals_pg.client.patch(url, json={"name": "Ada"}, headers=goals_pg.as_admin()),
+        goals_pg.client.patch(url, json={"name": "Bea"}, headers=goals_pg.as_admin()),
     )
     assert _statuses(responses) == [200, 409], [r.text for r in responses]
 
 
 async def test_concurrent_member_removals_with_one_etag_commit_once(goals_pg: Goals):
     _, member = await _member(goals_pg)
-    url, headers = f"/v1/members/{member['id']}", {**goals_pg.admin(), "If-Match": '"1"'}
+    url, headers = f"/v1/members/{member['id']}", {**goals_pg.as_admin(), "If-Match": '"1"'}
     responses = await race(
         goals_pg.runtime.engine,
         "member",
@@ -85,7 +85,7 @@ async def test_concurrent_member_removals_with_one_etag_commit_once(goals_pg: Go
 
 async def test_concurrent_team_patches_with_one_etag_commit_once(goals_pg: Goals):
     team, _ = await _member(goals_pg)
-    url, headers = f"/v1/teams/{team['id']}", {**goals_pg.admin(), "If-Match": '"1"'}
+    url, headers = f"/v1/teams/{team['id']}", {**goals_pg.as_admin(), "If-Match": '"1"'}
     responses = await race(
         goals_pg.runtime.engine,
         "team",
@@ -98,7 +98,7 @@ async def test_concurrent_team_patches_with_one_etag_commit_once(goals_pg: Goals
 async def test_concurrent_plan_puts_with_one_etag_commit_once(goals_pg: Goals):
     s = await seed(goals_pg, n=2, publish=False)
     url = f"/v1/teams/{s.team_id}/plans/{s.period['id']}"
-    headers = {**goals_pg.admin(), "If-Match": f'"{s.plan["version"]}"'}
+    headers = {**goals_pg.as_admin(), "If-Match": f'"{s.plan["version"]}"'}
     responses = await race(
         goals_pg.runtime.engine,
         "plan",
@@ -111,7 +111,7 @@ async def test_concurrent_plan_puts_with_one_etag_commit_once(goals_pg: Goals):
 async def test_concurrent_publishes_with_one_etag_publish_once(goals_pg: Goals):
     s = await seed(goals_pg, n=2, publish=False)
     url = f"/v1/teams/{s.team_id}/plans/{s.period['id']}/publish"
-    headers = {**goals_pg.admin(), "If-Match": f'"{s.plan["version"]}"'}
+    headers = {**goals_pg.as_admin(), "If-Match": f'"{s.plan["version"]}"'}
     responses = await race(
         goals_pg.runtime.engine,
         "plan",
@@ -125,7 +125,7 @@ async def test_concurrent_target_edits_with_one_etag_commit_once(goals_pg: Goals
     s = await seed(goals_pg, n=3)
     target = s.target_of(s.members[0]["id"])
     url = f"/v1/targets/{target['id']}"
-    headers = {**goals_pg.admin(), "If-Match": f'"{target["version"]}"'}
+    headers = {**goals_pg.as_admin(), "If-Match": f'"{target["version"]}"'}
     responses = await race(
         goals_pg.runtime.engine,
         "target",
@@ -135,7 +135,7 @@ async def test_concurrent_target_edits_with_one_etag_commit_once(goals_pg: Goals
     assert _statuses(responses) == [200, 412], [r.text for r in responses]
     plan = (
         await goals_pg.client.get(
-            f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=goals_pg.admin()
+            f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=goals_pg.as_admin()
         )
     ).json()
     # The winner's re-spread is whole: the team total is still exact.
@@ -145,9 +145,9 @@ async def test_concurrent_target_edits_with_one_etag_commit_once(goals_pg: Goals
 async def test_concurrent_policy_puts_with_one_etag_commit_once(goals_pg: Goals):
     s = await seed(goals_pg, n=1, publish=False)
     url = f"/v1/teams/{s.team_id}/rebalance-policy"
-    first = await goals_pg.client.put(url, json={"mode": "propose"}, headers=goals_pg.admin())
+    first = await goals_pg.client.put(url, json={"mode": "propose"}, headers=goals_pg.as_admin())
     assert first.status_code == 200, first.text
-    headers = {**goals_pg.admin(), "If-Match": first.headers["ETag"]}
+    headers = {**goals_pg.as_admin(), "If-Match": first.headers["ETag"]}
     responses = await race(
         goals_pg.runtime.engine,
         "rebalance_policy",

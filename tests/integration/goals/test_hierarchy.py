@@ -20,7 +20,7 @@ async def _team(g: Goals, name: str, parent: str | None = None, currency: str = 
     body = {"name": name, "currency": currency, "manager_id": str(uuid.uuid4())}
     if parent:
         body["parent_team_id"] = parent
-    r = await g.client.post("/v1/teams", json=body, headers=g.admin())
+    r = await g.client.post("/v1/teams", json=body, headers=g.as_admin())
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -35,7 +35,7 @@ async def _members(g: Goals, team: dict, capacities: list[str]) -> list[dict]:
                 "email": f"r{i}@example.com",
                 "capacity": capacity,
             },
-            headers=g.admin(),
+            headers=g.as_admin(),
         )
         assert r.status_code == 201, r.text
         rows.append(r.json())
@@ -52,7 +52,7 @@ async def _tree(g: Goals) -> tuple[dict, dict, dict, dict]:
         await g.client.post(
             "/v1/periods",
             json={"name": "Q1", "starts_on": "2030-01-01", "ends_on": "2030-03-31"},
-            headers=g.admin(),
+            headers=g.as_admin(),
         )
     ).json()
     return region, a, b, period
@@ -63,11 +63,11 @@ async def test_cycles_foreign_currencies_and_non_admins_are_refused(goals):
     region, a, _, _ = await _tree(goals)
     c = goals.client
     cycle = await c.patch(
-        f"/v1/teams/{region['id']}", json={"parent_team_id": a["id"]}, headers=goals.admin()
+        f"/v1/teams/{region['id']}", json={"parent_team_id": a["id"]}, headers=goals.as_admin()
     )
     assert cycle.status_code == 409
     itself = await c.patch(
-        f"/v1/teams/{a['id']}", json={"parent_team_id": a["id"]}, headers=goals.admin()
+        f"/v1/teams/{a['id']}", json={"parent_team_id": a["id"]}, headers=goals.as_admin()
     )
     assert itself.status_code == 409
     usd = await c.post(
@@ -78,15 +78,15 @@ async def test_cycles_foreign_currencies_and_non_admins_are_refused(goals):
             "manager_id": str(uuid.uuid4()),
             "parent_team_id": region["id"],
         },
-        headers=goals.admin(),
+        headers=goals.as_admin(),
     )
     assert usd.status_code == 422
     by_manager = await c.patch(
-        f"/v1/teams/{a['id']}", json={"parent_team_id": None}, headers=goals.manager(a["id"])
+        f"/v1/teams/{a['id']}", json={"parent_team_id": None}, headers=goals.as_manager(a["id"])
     )
     assert by_manager.status_code == 403
     root = await c.patch(
-        f"/v1/teams/{a['id']}", json={"parent_team_id": None}, headers=goals.admin()
+        f"/v1/teams/{a['id']}", json={"parent_team_id": None}, headers=goals.as_admin()
     )
     assert root.status_code == 200 and root.json()["parent_team_id"] is None
 
@@ -94,7 +94,7 @@ async def test_cycles_foreign_currencies_and_non_admins_are_refused(goals):
 async def test_a_parent_splits_its_over_assigned_target_over_child_teams_by_capacity(goals):
     """10 % over 350000 is 385000, split 2 : 1.5 FTE; each child plan gets its target."""
     region, a, b, period = await _tree(goals)
-    c, boss = goals.client, goals.manager(region["id"])
+    c, boss = goals.client, goals.as_manager(region["id"])
     base = f"/v1/teams/{region['id']}/plans/{period['id']}"
     r = await c.put(base, json={"target": "350000.00", "over_assignment_pct": "10"}, headers=boss)
     assert r.status_code == 201, r.text
@@ -114,7 +114,7 @@ async def test_a_parent_splits_its_over_assigned_target_over_child_teams_by_capa
         headers=boss,
     )
     assert r.status_code == 200, r.text
-    stranger = goals.manager(uuid.uuid4())
+    stranger = goals.as_manager(uuid.uuid4())
     assert (
         await c.get(f"/v1/teams/{a['id']}/plans/{period['id']}", headers=stranger)
     ).status_code == 403
@@ -123,7 +123,7 @@ async def test_a_parent_splits_its_over_assigned_target_over_child_teams_by_capa
 async def _split_and_publish_a(g: Goals) -> tuple[dict, dict, dict, dict, dict]:
     """The region's 300000.00 split equally over A and B; A's plan allocated and published."""
     region, a, b, period = await _tree(g)
-    c, admin = g.client, g.admin()
+    c, admin = g.client, g.as_admin()
     base = f"/v1/teams/{region['id']}/plans/{period['id']}"
     await c.put(base, json={"target": "300000.00"}, headers=admin)
     await c.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
@@ -137,9 +137,9 @@ async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
     """After a sale is reported for a rep of A, the region's achieved includes it (both DBs)."""
     goals = goals_db
     region, a, b, period, plan = await _split_and_publish_a(goals)
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     url = f"/v1/teams/{region['id']}/periods/{period['id']}/rollup"
-    tree = (await c.get(url, headers=goals.manager(region["id"]))).json()
+    tree = (await c.get(url, headers=goals.as_manager(region["id"]))).json()
     assert tree["target"] == "300000.00" and tree["assigned"] == "300000.00"
     by_id = {n["team_id"]: n for n in tree["children"]}
     assert by_id[a["id"]]["assigned"] == "150000.00" and by_id[b["id"]]["assigned"] == "0.00"
@@ -159,7 +159,7 @@ async def test_the_rollup_sums_targets_and_standings_up_the_tree(goals_db):
     assert a_node["achieved"] == "30000.00" and a_node["projected"] == "135000.00"
     assert a_node["uncovered_shortfall"] == "15000.00" and a_node["status"] == "on_track"
     assert tree["achieved"] == "30000.00"
-    rep_token = goals.rep(a["id"], rep["member_id"])
+    rep_token = goals.as_rep(rep["member_id"], team=a["id"])
     assert (await c.get(url, headers=rep_token)).status_code == 403
 
 
@@ -181,7 +181,7 @@ async def test_each_node_is_judged_by_its_own_thresholds_and_expects_its_schedul
     """On 1 Feb: A at 0.9 of target is at_risk by A's 0.95; expected = the January slices."""
     goals = goals_db
     region, a, b, period, plan = await _split_and_publish_a(goals)
-    c, admin = goals.client, goals.admin()
+    c, admin = goals.client, goals.as_admin()
     first, second = plan["targets"]
     # Two weeks of January away: relieved, and the schedule takes those days out.
     r = await c.post(

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _team_and_period(g: Goals, *, currency: str, n: int = 3) -> tuple[str, str]:
-    c, admin = g.client, g.admin()
+    c, admin = g.client, g.as_admin()
     team = await c.post(
         "/v1/teams",
         json={"name": "Enterprise", "currency": currency, "manager_id": str(uuid.uuid4())},
@@ -43,7 +43,7 @@ async def _team_and_period(g: Goals, *, currency: str, n: int = 3) -> tuple[str,
 
 
 async def _plan_allocated_and_published(g: Goals, base: str, target: str) -> dict:
-    admin = g.admin()
+    admin = g.as_admin()
     put = await g.client.put(base, json={"target": target}, headers=admin)
     assert put.status_code == 201, put.text
     allocation = await g.client.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
@@ -89,7 +89,9 @@ async def test_a_target_beyond_the_maximum_is_a_422_naming_the_field(
 ):
     team_id, period_id = await _team_and_period(goals_db, currency=currency, n=1)
     r = await goals_db.client.put(
-        f"/v1/teams/{team_id}/plans/{period_id}", json={"target": target}, headers=goals_db.admin()
+        f"/v1/teams/{team_id}/plans/{period_id}",
+        json={"target": target},
+        headers=goals_db.as_admin(),
     )
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -100,7 +102,7 @@ async def test_a_target_beyond_the_maximum_is_a_422_naming_the_field(
 async def test_an_override_beyond_the_maximum_is_a_422_naming_the_member(goals_db: Goals):
     team_id, period_id = await _team_and_period(goals_db, currency="EUR", n=2)
     base = f"/v1/teams/{team_id}/plans/{period_id}"
-    admin = goals_db.admin()
+    admin = goals_db.as_admin()
     assert (await goals_db.client.put(base, json={"target": "1.00"}, headers=admin)).is_success
     members = (await goals_db.client.get(f"/v1/teams/{team_id}/members", headers=admin)).json()
     member = members["items"][0]["id"]
@@ -123,12 +125,12 @@ async def test_a_target_edit_at_the_maximum_writes_exact_ledger_deltas(goals_db:
     r = await goals_db.client.patch(
         f"/v1/targets/{target['id']}",
         json={"amount": top, "reason": "Biggest deal ever", "team_total_changes": True},
-        headers=goals_db.admin(),
+        headers=goals_db.as_admin(),
     )
     assert r.status_code == 200, r.text
     assert r.json()["amount"] == top
     history = await goals_db.client.get(
-        f"/v1/targets/{target['id']}/history", headers=goals_db.admin()
+        f"/v1/targets/{target['id']}/history", headers=goals_db.as_admin()
     )
     assert history.status_code == 200, history.text
     last = history.json()["items"][-1]

@@ -126,20 +126,20 @@ def team_shortfalls(g, s, *, givers=(0,), as_of=None) -> TeamShortfallsDetected:
 async def set_policy(g, s, **policy) -> None:
     """PUT a rebalance policy."""
     r = await g.client.put(
-        f"/v1/teams/{s.team_id}/rebalance-policy", json=policy, headers=g.admin()
+        f"/v1/teams/{s.team_id}/rebalance-policy", json=policy, headers=g.as_admin()
     )
     assert r.status_code == 200, r.text
 
 
 async def plan_of(g, s) -> dict:
     """The plan as the API shows it."""
-    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.admin())
+    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.as_admin())
     return r.json()
 
 
 async def rebalances(g, s) -> list[dict]:
     """Every rebalance of the team."""
-    r = await g.client.get(f"/v1/teams/{s.team_id}/rebalances", headers=g.admin())
+    r = await g.client.get(f"/v1/teams/{s.team_id}/rebalances", headers=g.as_admin())
     return r.json()["items"]
 
 
@@ -174,7 +174,7 @@ async def test_a_shortfall_delivered_twice_yields_one_rebalance(goals_db):
     types = await outbox_types(g)
     assert types.count("attain.goals.targets_rebalanced.v1") == 1
     assert types.count("attain.goals.target_changed.v1") == 3
-    history = (await g.client.get(f"/v1/targets/{giver}/history", headers=g.admin())).json()
+    history = (await g.client.get(f"/v1/targets/{giver}/history", headers=g.as_admin())).json()
     last = history["items"][-1]
     assert last["reason"] == "rebalance" and last["source_event_id"] == rows[0]["source_event_id"]
 
@@ -188,7 +188,7 @@ async def test_figures_older_than_a_persons_target_change_are_skipped(goals_db):
     r = await g.client.patch(
         f"/v1/targets/{edited['id']}",
         json={"amount": "110000.00", "reason": "new account"},
-        headers=g.admin(),
+        headers=g.as_admin(),
     )
     assert r.status_code == 200
     before = await plan_of(g, s)
@@ -278,7 +278,7 @@ async def test_policy_off_freeze_and_cooldown_are_recorded_as_skipped(goals):
 
 async def test_a_proposal_is_rerun_when_approved_and_refused_after_a_persons_change(goals):
     s = await seed(goals)
-    c, manager = goals.client, goals.manager(s.team_id)
+    c, manager = goals.client, goals.as_manager(s.team_id)
     await set_policy(goals, s, mode="propose", cooldown_hours=0)
     processor = goals.runtime.consumer._processor
     await processor.process(record_of(wrap(team_shortfalls(goals, s))))
@@ -311,7 +311,7 @@ async def test_a_proposal_is_rerun_when_approved_and_refused_after_a_persons_cha
     r = await c.patch(
         f"/v1/targets/{edited['id']}",
         json={"amount": "90000.00", "reason": "territory"},
-        headers=goals.admin(),
+        headers=goals.as_admin(),
     )
     assert r.status_code == 200, r.text
     refused = await c.post(f"/v1/rebalances/{third['id']}/approval", headers=manager)
@@ -336,7 +336,7 @@ async def test_a_member_leaving_hands_on_their_target_and_keeps_the_team_total(g
     g = goals_db
     s = await seed(g, n=4, target="400000.00")
     leaver = s.members[0]["id"]
-    r = await g.client.delete(f"/v1/members/{leaver}", headers=g.manager(s.team_id))
+    r = await g.client.delete(f"/v1/members/{leaver}", headers=g.as_manager(s.team_id))
     assert r.status_code == 200, r.text
     assert len(r.json()["changed_targets"]) == 4
     plan = await plan_of(g, s)
@@ -347,7 +347,7 @@ async def test_a_member_leaving_hands_on_their_target_and_keeps_the_team_total(g
     assert types.count("attain.goals.member_left.v1") == 1
     assert types.count("attain.goals.target_changed.v1") == 4
     history = (
-        await g.client.get(f"/v1/targets/{s.target_of(leaver)['id']}/history", headers=g.admin())
+        await g.client.get(f"/v1/targets/{s.target_of(leaver)['id']}/history", headers=g.as_admin())
     ).json()
     assert history["items"][-1]["reason"] == "member_left"
 
@@ -376,7 +376,7 @@ async def test_a_dispute_adjust_target_is_applied_once_and_balanced(goals_db):
     assert total(plan) == Decimal("300000.00")
     mine = next(t for t in plan["targets"] if t["member_id"] == me)
     assert mine["amount"] == "90000.00" and mine["version"] == 2
-    history = (await g.client.get(f"/v1/targets/{mine['id']}/history", headers=g.admin())).json()
+    history = (await g.client.get(f"/v1/targets/{mine['id']}/history", headers=g.as_admin())).json()
     assert [h["reason"] for h in history["items"]] == ["allocation", "dispute_outcome"]
     assert history["items"][-1]["source_event_id"]
 
@@ -424,7 +424,7 @@ async def test_closed_periods_become_past_results_for_historical_allocation(goal
 
         await on_period_closed(event, wrap(event), uow)
         await uow.commit()
-    r = await goals.client.get(f"/v1/members/{a}/results", headers=goals.admin())
+    r = await goals.client.get(f"/v1/members/{a}/results", headers=goals.as_admin())
     item = r.json()["items"][0]
     assert (item["achieved"], item["source"], item["period_name"]) == ("120.50", "event", "2029-Q4")
 
@@ -463,7 +463,7 @@ async def recovered(g, s, shortfall_id, *, giver: int = 0, projected: str) -> Sh
 async def test_a_recovered_giver_gets_back_what_their_episode_moved_away(goals_db):
     g = goals_db
     s = await seed(g)
-    c, manager = g.client, g.manager(s.team_id)
+    c, manager = g.client, g.as_manager(s.team_id)
     await set_policy(g, s, mode="auto", cooldown_hours=0)
     processor = g.runtime.consumer._processor
     event = team_shortfalls(g, s)
@@ -496,7 +496,7 @@ async def test_a_recovered_giver_gets_back_what_their_episode_moved_away(goals_d
     assert (await processor.process(again)).status == "applied"
     assert len(await rebalances(g, s)) == 2
     # The rep's statement nets every move with its source.
-    rep = g.rep(s.team_id, s.members[0]["id"])
+    rep = g.as_rep(s.members[0]["id"], team=s.team_id)
     statement = await c.get(
         f"/v1/members/{giver_id}/periods/{s.period['id']}/transfer-statement", headers=rep
     )

@@ -9,11 +9,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 
 from services.performance.adapters.orm import (
     Attainment,
@@ -27,13 +24,15 @@ from services.performance.handlers import events as reactions
 from services.performance.main import create_app
 from shared.events import Event, wrap
 from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TargetAssigned, TeamCreated
-from tests.conftest import FIXTURES, auth, broker_settings
+from tests.conftest import FIXTURES, broker_settings
 from tests.fake_hubspot import serve_fake_hubspot
+from tests.harness import Id, ServiceHarness, serving
 
 CRM = FIXTURES / "crm"
 ORG = uuid.UUID("3f6c2a9e-8d0b-4b1e-9f57-2c4de0a1b7c3")  # the org the vectors were signed for
 FROZEN = datetime.fromtimestamp(1796656000, UTC)  # the vectors' second (2026-12-07T15:06:40Z)
 PUBLIC_BASE_URL = "https://attain.example.com"
+BASE_URL = "http://internal:8002"  # the address the service sees itself at behind the proxy
 Q4_START = datetime(2026, 10, 1, tzinfo=UTC)
 Q4_END = datetime(2027, 1, 1, tzinfo=UTC)
 HUBSPOT_TOKEN = "pat-eu1-test-token"
@@ -53,27 +52,31 @@ class Seeded:
 
 
 @dataclass
-class PerfApp:
-    """The app, its runtime, a client, and the seeded ids."""
+class PerfApp(ServiceHarness):
+    """The app, its runtime, a client, and the seeded ids; roles default to the seeded team."""
 
-    app: FastAPI
-    client: httpx.AsyncClient
-    seeded: Seeded
+    seeded: Seeded = field(default_factory=Seeded)
+    org: uuid.UUID = ORG
 
-    @property
-    def runtime(self):
-        return self.app.state.runtime
+    def as_manager(self, team: Id | None = None, *, sub: Id | None = None) -> dict[str, str]:
+        """Headers of a manager of the team (the seeded team and manager by default)."""
+        if team is None:
+            team, sub = self.seeded.team_id, sub or self.seeded.manager_id
+        return super().as_manager(team, sub=sub)
 
+    def as_rep(self, member: Id, *, team: Id | None = None) -> dict[str, str]:
+        """Headers of the member as a rep of the seeded team (or of the team given)."""
+        return super().as_rep(member, team=team or self.seeded.team_id)
+
+    # Kept so branches written before tests/harness.py still merge; new tests use as_*.
     def admin(self) -> dict[str, str]:
-        return auth(org=ORG, roles=["admin"])
+        return self.as_admin()
 
     def manager(self) -> dict[str, str]:
-        return auth(
-            org=ORG, sub=self.seeded.manager_id, roles=["manager"], teams=[self.seeded.team_id]
-        )
+        return self.as_manager()
 
     def rep(self, member_id: uuid.UUID) -> dict[str, str]:
-        return auth(org=ORG, sub=member_id, roles=["rep"], teams=[self.seeded.team_id])
+        return self.as_rep(member_id)
 
     async def react(self, *events: Event) -> None:
         """Apply goals' facts through the service's own reactions, each committed."""
@@ -120,7 +123,9 @@ class PerfApp:
 
     async def set_secret(self, source: str, secret: str, **extra: object) -> None:
         response = await self.client.put(
-            f"/v1/webhook-secrets/{source}", json={"secret": secret, **extra}, headers=self.admin()
+            f"/v1/webhook-secrets/{source}",
+            json={"secret": secret, **extra},
+            headers=self.as_admin(),
         )
         assert response.status_code == 200, response.text
 
@@ -202,24 +207,16 @@ async def open_app(db_url: str, bootstrap: str = "127.0.0.1:1", **overrides: obj
 async def perf(tmp_path: Path) -> AsyncIterator[PerfApp]:
     """The app on a fresh SQLite file (API tests; repository-level ones use db_url)."""
     app = await open_app(f"sqlite+aiosqlite:///{tmp_path / 'perf.db'}")
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://internal:8002") as client,
-    ):
-        yield PerfApp(app=app, client=client, seeded=Seeded())
+    async with serving(app, base_url=BASE_URL, create_schema=False) as client:
+        yield PerfApp(app=app, client=client)
 
 
 @pytest.fixture
 async def perf_db(db_url: str) -> AsyncIterator[PerfApp]:
     """The app on SQLite and on PostgreSQL."""
     app = await open_app(db_url)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://internal:8002") as client,
-    ):
-        yield PerfApp(app=app, client=client, seeded=Seeded())
+    async with serving(app, base_url=BASE_URL, create_schema=False) as client:
+        yield PerfApp(app=app, client=client)
 
 
 @pytest.fixture

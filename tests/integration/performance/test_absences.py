@@ -27,7 +27,7 @@ async def _evaluate(perf: PerfApp, s) -> dict:
     r = await perf.client.post(
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation",
         json={"as_of": AS_OF.isoformat()},
-        headers=perf.admin(),
+        headers=perf.as_admin(),
     )
     assert r.status_code == 200, r.text
     return {m["member_id"]: m for m in r.json()["items"]}

@@ -41,7 +41,7 @@ async def _page(perf: PerfApp, **params) -> dict:
     response = await perf.client.get(
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment",
         params=params,
-        headers=perf.manager(),
+        headers=perf.as_manager(),
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -90,6 +90,6 @@ async def test_a_forged_attainment_cursor_is_a_422(perf_db: PerfApp):
     response = await perf_db.client.get(
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment",
         params={"cursor": "not-a-cursor"},
-        headers=perf_db.manager(),
+        headers=perf_db.as_manager(),
     )
     assert response.status_code == 422

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from shared.devpostgres import LocalPostgres
+from devtools.postgres import LocalPostgres
 from tests.integration.performance.conftest import PerfApp, Seeded, open_app
 from tests.integration.performance.test_webhooks import (
     GENERIC_BODY,
@@ -44,14 +44,14 @@ async def test_concurrent_assignments_of_one_sale_credit_it_once(perf_pg: PerfAp
     signed = _sign_generic(body, GENERIC_HEADERS["webhook-id"], "1796656000")
     assert (await post(perf_pg, "generic", body, signed)).status_code == 202
     await perf_pg.processed()
-    listed = await perf_pg.client.get("/v1/sales", headers=perf_pg.admin())
+    listed = await perf_pg.client.get("/v1/sales", headers=perf_pg.as_admin())
     [sale] = listed.json()["items"]
     url = f"/v1/sales/{sale['id']}/assignment"
     responses = await race(
         perf_pg.runtime.engine,
         None,
         *(
-            perf_pg.client.post(url, json={"member_id": str(m)}, headers=perf_pg.manager())
+            perf_pg.client.post(url, json={"member_id": str(m)}, headers=perf_pg.as_manager())
             for m in (s.ana, s.ben)
         ),
     )
@@ -63,12 +63,12 @@ async def test_concurrent_assignments_of_one_sale_credit_it_once(perf_pg: PerfAp
 async def test_concurrent_threshold_changes_commit_once(perf_pg: PerfApp):
     s = await perf_pg.seed()
     url = f"/v1/teams/{s.team_id}/thresholds"
-    current = (await perf_pg.client.get(url, headers=perf_pg.manager())).json()
+    current = (await perf_pg.client.get(url, headers=perf_pg.as_manager())).json()
     responses = await race(
         perf_pg.runtime.engine,
         "team",
         *(
-            perf_pg.client.put(url, json=current | {"hysteresis": h}, headers=perf_pg.manager())
+            perf_pg.client.put(url, json=current | {"hysteresis": h}, headers=perf_pg.as_manager())
             for h in ("0.02", "0.03")
         ),
     )

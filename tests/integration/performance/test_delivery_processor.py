@@ -171,7 +171,7 @@ async def test_a_poison_delivery_in_a_batch_is_marked_failed_alone(db_url: str, 
         assert await _fact_types(perf) == ["sale_recorded", "sale_recorded"]  # none of the poison's
         monkeypatch.setattr(processing, "apply_deal_event", apply)
         path = f"/v1/webhook-deliveries/{views[1]['id']}/reprocess"
-        assert (await perf.client.post(path, headers=perf.admin())).status_code == 202
+        assert (await perf.client.post(path, headers=perf.as_admin())).status_code == 202
         assert await perf.processed() == 1
         assert (await delivery_view(perf, answers[1]))["outcome"] == "processed"
         assert await perf.state() == {"sales": 3, "applied": 3, "achieved": 30_000}
@@ -201,16 +201,16 @@ async def test_the_delivery_log_is_admin_only_filtered_and_paginated(perf: PerfA
     bad = b'{"type": "sale.exploded"}'
     await post(perf, "generic", bad, _sign_generic(bad, "msg_bad", "1796656000"))
     await perf.processed()
-    forbidden = await perf.client.get("/v1/webhook-deliveries", headers=perf.manager())
+    forbidden = await perf.client.get("/v1/webhook-deliveries", headers=perf.as_manager())
     assert forbidden.status_code == 403
     first = await perf.client.get(
-        "/v1/webhook-deliveries", params={"limit": 2}, headers=perf.admin()
+        "/v1/webhook-deliveries", params={"limit": 2}, headers=perf.as_admin()
     )
     page = first.json()
     nxt = await perf.client.get(
         "/v1/webhook-deliveries",
         params={"limit": 2, "cursor": page["next_cursor"]},
-        headers=perf.admin(),
+        headers=perf.as_admin(),
     )
     seen = [d["outcome"] for d in page["items"] + nxt.json()["items"]]
     assert seen == ["processed", "processed", "processed", "malformed"]
@@ -218,15 +218,15 @@ async def test_the_delivery_log_is_admin_only_filtered_and_paginated(perf: PerfA
     malformed = await perf.client.get(
         "/v1/webhook-deliveries",
         params={"outcome": "malformed", "source": "generic"},
-        headers=perf.admin(),
+        headers=perf.as_admin(),
     )
     [only] = malformed.json()["items"]
     assert only["error"].startswith("unknown type")
     other = await perf.client.get(
-        "/v1/webhook-deliveries", params={"source": "hubspot"}, headers=perf.admin()
+        "/v1/webhook-deliveries", params={"source": "hubspot"}, headers=perf.as_admin()
     )
     assert other.json()["items"] == []
-    missing = await perf.client.get(f"/v1/webhook-deliveries/{ORG}", headers=perf.admin())
+    missing = await perf.client.get(f"/v1/webhook-deliveries/{ORG}", headers=perf.as_admin())
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
 
@@ -242,7 +242,7 @@ async def test_only_a_failed_delivery_can_be_reprocessed(perf: PerfApp, outcome:
     await perf.processed()
     delivery_id = response.json()["delivery_id"]
     answer = await perf.client.post(
-        f"/v1/webhook-deliveries/{delivery_id}/reprocess", headers=perf.admin()
+        f"/v1/webhook-deliveries/{delivery_id}/reprocess", headers=perf.as_admin()
     )
     assert answer.status_code == 409
     assert answer.json()["outcome"] == outcome

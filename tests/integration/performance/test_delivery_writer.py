@@ -77,6 +77,6 @@ async def test_close_flushes_what_is_queued(engine):
 
 def test_arrival_stamps_strictly_increase_within_one_clock_tick():
     """Stamps taken back to back never repeat, so same-tick deliveries keep their order."""
-    writer = DeliveryWriter(engine=None, table=_ROWS, max_rows=1, max_wait_s=0)  # type: ignore[arg-type]
+    writer = DeliveryWriter(engine=None, table=_ROWS, max_rows=1, max_wait_s=0)
     stamps = [writer.next_arrival() for _ in range(1000)]
     assert stamps == sorted(set(stamps))

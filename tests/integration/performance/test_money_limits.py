@@ -27,7 +27,7 @@ async def _manual(perf: PerfApp, amount: str, currency: str = "EUR"):
         "closed_at": "2026-11-02T10:00:00Z",
         "credits": [{"member_id": str(perf.seeded.ana), "percent": "100"}],
     }
-    return await perf.client.post("/v1/sales", json=body, headers=perf.manager())
+    return await perf.client.post("/v1/sales", json=body, headers=perf.as_manager())
 
 
 def _generic(amount: str, currency: str = "EUR", message_id: str = "msg_big") -> tuple[bytes, dict]:
@@ -59,7 +59,7 @@ async def test_two_sales_at_the_maximum_still_add_up(perf_db: PerfApp):
         assert (await _manual(perf_db, str(max_amount("EUR")))).status_code == 201
     attainment = await perf_db.client.get(
         f"/v1/teams/{perf_db.seeded.team_id}/periods/{perf_db.seeded.period_id}/attainment",
-        headers=perf_db.manager(),
+        headers=perf_db.as_manager(),
     )
     assert attainment.status_code == 200, attainment.text
     achieved = {row["member_id"]: row["achieved"] for row in attainment.json()["items"]}
@@ -83,7 +83,7 @@ async def test_a_large_signed_webhook_sale_is_accepted(
     r = await post(perf_db, "generic", body, headers)
     assert r.status_code == 202, r.text
     await perf_db.processed()
-    sales = await perf_db.client.get("/v1/sales", headers=perf_db.admin())
+    sales = await perf_db.client.get("/v1/sales", headers=perf_db.as_admin())
     [sale] = sales.json()["items"]
     assert (sale["amount"], sale["currency"]) == (amount, currency)
     counted = minor if currency == "EUR" else 0  # another currency than the team's is not counted

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.performance.handlers import jobs
 from shared.events import to_kafka, wrap
 from shared.events.feedback import DisputeResolved, ReassignSaleCredit
-from tests.conftest import auth
+from tests.harness import bearer
 from tests.integration.performance.conftest import FROZEN, ORG, Q4_END, Q4_START, PerfApp
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ async def outbox_payloads(perf: PerfApp, fact: str) -> list[dict]:
 
 async def manual_sale(perf: PerfApp, **body: object):
     payload = {"amount": "100.01", "currency": "EUR", "closed_at": "2026-11-02T10:00:00Z"} | body
-    return await perf.client.post("/v1/sales", json=payload, headers=perf.manager())
+    return await perf.client.post("/v1/sales", json=payload, headers=perf.as_manager())
 
 
 async def test_split_credit_counts_exact_shares_in_attainment(perf: PerfApp):
@@ -63,7 +63,7 @@ async def test_split_credit_counts_exact_shares_in_attainment(perf: PerfApp):
     assert response.status_code == 201, response.text
     assert [c["amount"] for c in response.json()["credits"]] == ["60.01", "40.00"]
     team = await perf.client.get(
-        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.manager()
+        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.as_manager()
     )
     achieved = {row["member_id"]: row["achieved"] for row in team.json()["items"]}
     assert achieved == {str(s.ana): "60.01", str(s.ben): "40.00"}
@@ -85,16 +85,16 @@ async def test_reps_see_only_their_own_sales_and_attainment(perf: PerfApp):
     s = await perf.seed()
     await manual_sale(perf, member_id=str(s.ana))
     await manual_sale(perf, member_id=str(s.ben), amount="5.00")
-    mine = await perf.client.get("/v1/sales", headers=perf.rep(s.ben))
+    mine = await perf.client.get("/v1/sales", headers=perf.as_rep(s.ben))
     assert [i["amount"] for i in mine.json()["items"]] == ["5.00"]
-    other = await perf.client.get(f"/v1/members/{s.ana}/attainment", headers=perf.rep(s.ben))
+    other = await perf.client.get(f"/v1/members/{s.ana}/attainment", headers=perf.as_rep(s.ben))
     assert other.status_code == 403
     team = await perf.client.get(
-        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.rep(s.ben)
+        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.as_rep(s.ben)
     )
     assert team.status_code == 403
     board = await perf.client.get(
-        f"/v1/teams/{s.team_id}/periods/{s.period_id}/leaderboard", headers=perf.rep(s.ben)
+        f"/v1/teams/{s.team_id}/periods/{s.period_id}/leaderboard", headers=perf.as_rep(s.ben)
     )
     assert [e["member_id"] for e in board.json()["entries"]] == [str(s.ana), str(s.ben)]
 
@@ -102,7 +102,7 @@ async def test_reps_see_only_their_own_sales_and_attainment(perf: PerfApp):
 async def test_another_orgs_token_gets_404_not_403(perf: PerfApp):
     s = await perf.seed()
     sale = (await manual_sale(perf, member_id=str(s.ana))).json()
-    stranger = auth(org=uuid.uuid4(), roles=["admin"])
+    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
     assert (await perf.client.get(f"/v1/sales/{sale['id']}", headers=stranger)).status_code == 404
     view = await perf.client.get(
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=stranger
@@ -114,9 +114,9 @@ async def test_sales_are_cursor_paginated(perf: PerfApp):
     s = await perf.seed()
     for day in range(1, 4):
         await manual_sale(perf, member_id=str(s.ana), closed_at=f"2026-11-0{day}T10:00:00Z")
-    first = (await perf.client.get("/v1/sales?limit=2", headers=perf.admin())).json()
+    first = (await perf.client.get("/v1/sales?limit=2", headers=perf.as_admin())).json()
     second = await perf.client.get(
-        f"/v1/sales?limit=2&cursor={first['next_cursor']}", headers=perf.admin()
+        f"/v1/sales?limit=2&cursor={first['next_cursor']}", headers=perf.as_admin()
     )
     days = [i["closed_at"][:10] for i in first["items"] + second.json()["items"]]
     assert days == ["2026-11-01", "2026-11-02", "2026-11-03"]
@@ -152,11 +152,11 @@ async def test_a_dispute_outcome_moves_credit_once_even_when_redelivered(perf_db
     processor = perf.runtime.consumer._processor
     assert (await processor.process(record)).status == "applied"
     assert (await processor.process(record)).status == "duplicate"
-    read = (await perf.client.get(f"/v1/sales/{sale['id']}", headers=perf.admin())).json()
+    read = (await perf.client.get(f"/v1/sales/{sale['id']}", headers=perf.as_admin())).json()
     shares = {c["member_id"]: (c["percent"], c["amount"]) for c in read["credits"]}
     assert shares == {str(s.ana): ("75", "750.00"), str(s.ben): ("25", "250.00")}
     team = await perf.client.get(
-        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.admin()
+        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.as_admin()
     )
     assert {r["achieved"] for r in team.json()["items"]} == {"750.00", "250.00"}
 
@@ -180,7 +180,7 @@ async def test_stale_target_versions_are_ignored(perf: PerfApp):
             await reactions.on_target_changed(event, wrap(event), uow)
             await uow.commit()
     [row] = (
-        await perf.client.get(f"/v1/members/{s.ana}/attainment", headers=perf.rep(s.ana))
+        await perf.client.get(f"/v1/members/{s.ana}/attainment", headers=perf.as_rep(s.ana))
     ).json()
     assert (row["target"], row["target_version"]) == ("120000.00", 3)
 
@@ -189,11 +189,11 @@ async def test_as_of_is_for_admins_only(perf: PerfApp):
     s = await perf.seed()
     url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
     refused = await perf.client.post(
-        url, json={"as_of": MID_Q4.isoformat()}, headers=perf.manager()
+        url, json={"as_of": MID_Q4.isoformat()}, headers=perf.as_manager()
     )
     assert refused.status_code == 403
-    assert (await perf.client.post(url, headers=perf.manager())).status_code == 200
-    rep = await perf.client.post(url, headers=perf.rep(s.ana))
+    assert (await perf.client.post(url, headers=perf.as_manager())).status_code == 200
+    rep = await perf.client.post(url, headers=perf.as_rep(s.ana))
     assert rep.status_code == 403
 
 
@@ -203,7 +203,9 @@ async def test_every_uncovered_shortfall_of_a_team_is_announced_in_one_event(per
     url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
 
     async def evaluate(at: datetime) -> dict:
-        response = await perf.client.post(url, json={"as_of": at.isoformat()}, headers=perf.admin())
+        response = await perf.client.post(
+            url, json={"as_of": at.isoformat()}, headers=perf.as_admin()
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -259,7 +261,9 @@ async def test_a_giver_back_on_track_is_announced_as_recovered_once(perf: PerfAp
     url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
 
     async def evaluate(at: datetime) -> None:
-        response = await perf.client.post(url, json={"as_of": at.isoformat()}, headers=perf.admin())
+        response = await perf.client.post(
+            url, json={"as_of": at.isoformat()}, headers=perf.as_admin()
+        )
         assert response.status_code == 200, response.text
 
     await evaluate(MID_Q4)  # both struggle: an episode each
@@ -303,7 +307,7 @@ async def test_a_rep_with_no_sales_falls_behind_on_the_schedule(perf: PerfApp):
     perf.runtime.clock = lambda: MID_Q4
     assert await jobs.evaluate_open_periods(perf.runtime) == 1
     team = await perf.client.get(
-        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.manager()
+        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.as_manager()
     )
     assert {r["status"] for r in team.json()["items"]} == {"struggling"}
     assert (await outbox_types(perf)).count("team_shortfalls_detected") == 1

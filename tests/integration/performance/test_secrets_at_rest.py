@@ -29,7 +29,7 @@ from tests.integration.performance.test_webhooks import (
 
 pytestmark = pytest.mark.integration
 KEY = Fernet.generate_key().decode()
-_TABLE = WebhookSecret.__table__  # type: ignore[attr-defined]
+_TABLE = WebhookSecret.__table__
 
 
 async def _sealed_app(db_url: str, keys: str) -> AsyncIterator[PerfApp]:

@@ -32,7 +32,7 @@ async def test_a_teams_shortfalls_are_published_once_per_episode_with_the_standi
         perf = PerfApp(app=app, client=client, seeded=Seeded())
         # Goals' facts arrive over the broker, consumed by the service's own consumer.
         collected: list = []
-        perf.react = _collect(collected)  # type: ignore[method-assign]
+        perf.react = _collect(collected)
         s = await perf.seed(targets={"ana": "100000.00", "ben": "50000.00"})
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
@@ -50,14 +50,14 @@ async def test_a_teams_shortfalls_are_published_once_per_episode_with_the_standi
         url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment"
 
         async def targets_arrived() -> bool:
-            response = await client.get(url, headers=perf.admin())
+            response = await client.get(url, headers=perf.as_admin())
             return response.status_code == 200 and len(response.json()["items"]) == 2
 
         await eventually(targets_arrived, timeout=20)
         evaluation = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
         for _ in range(3):  # repeated evaluations within one episode announce nothing new
             response = await client.post(
-                evaluation, json={"as_of": MID_Q4.isoformat()}, headers=perf.admin()
+                evaluation, json={"as_of": MID_Q4.isoformat()}, headers=perf.as_admin()
             )
             assert response.status_code == 200, response.text
         records = await read_topic(bootstrap, TeamShortfallsDetected.topic(), expect=10, timeout=6)

@@ -61,7 +61,7 @@ async def post(perf: PerfApp, source: str, body: bytes, headers: dict[str, str])
 
 async def ana_sales(perf: PerfApp) -> list[dict]:
     response = await perf.client.get(
-        "/v1/sales", params={"member_id": str(perf.seeded.ana)}, headers=perf.admin()
+        "/v1/sales", params={"member_id": str(perf.seeded.ana)}, headers=perf.as_admin()
     )
     assert response.status_code == 200, response.text
     return response.json()["items"]
@@ -70,7 +70,7 @@ async def ana_sales(perf: PerfApp) -> list[dict]:
 async def delivery_view(perf: PerfApp, response) -> dict:
     """The delivery log's view of the delivery a 202 acknowledged."""
     delivery_id = response.json()["delivery_id"]
-    got = await perf.client.get(f"/v1/webhook-deliveries/{delivery_id}", headers=perf.admin())
+    got = await perf.client.get(f"/v1/webhook-deliveries/{delivery_id}", headers=perf.as_admin())
     assert got.status_code == 200, got.text
     return got.json()
 
@@ -102,7 +102,7 @@ async def test_generic_vector_becomes_attainment_for_the_mapped_member(perf: Per
     view = await perf.client.get(
         f"/v1/members/{perf.seeded.ana}/attainment",
         params={"period_id": str(perf.seeded.period_id)},
-        headers=perf.rep(perf.seeded.ana),
+        headers=perf.as_rep(perf.seeded.ana),
     )
     assert view.json()[0]["achieved"] == "12500.00"
     [delivery] = await perf.deliveries()
@@ -243,11 +243,11 @@ async def test_secret_rotation_keeps_the_previous_secret_valid_for_the_overlap(p
 
 async def test_rotating_secrets_is_for_admins_only(perf: PerfApp):
     response = await perf.client.put(
-        "/v1/webhook-secrets/generic", json={"secret": GENERIC_SECRET}, headers=perf.manager()
+        "/v1/webhook-secrets/generic", json={"secret": GENERIC_SECRET}, headers=perf.as_manager()
     )
     assert response.status_code == 403
     bad = await perf.client.put(
-        "/v1/webhook-secrets/pipedrive", json={"secret": "no-colon"}, headers=perf.admin()
+        "/v1/webhook-secrets/pipedrive", json={"secret": "no-colon"}, headers=perf.as_admin()
     )
     assert bad.status_code == 422
 
@@ -260,7 +260,7 @@ async def test_an_unmappable_owner_is_kept_unassigned_until_a_manager_assigns_it
     assert (await post(perf, "generic", body, signed)).status_code == 202
     await perf.processed()
     listed = await perf.client.get(
-        "/v1/sales", params={"unassigned": "true"}, headers=perf.manager()
+        "/v1/sales", params={"unassigned": "true"}, headers=perf.as_manager()
     )
     [sale] = listed.json()["items"]
     assert sale["unassigned"] and sale["credits"] == []
@@ -268,7 +268,7 @@ async def test_an_unmappable_owner_is_kept_unassigned_until_a_manager_assigns_it
     assigned = await perf.client.post(
         f"/v1/sales/{sale['id']}/assignment",
         json={"member_id": str(perf.seeded.ben)},
-        headers=perf.manager(),
+        headers=perf.as_manager(),
     )
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["credits"][0]["amount"] == "12500.00"
@@ -413,14 +413,14 @@ async def test_a_delivery_failed_after_its_fetch_attempts_is_reprocessed_on_requ
     assert (await delivery_view(perf, response))["outcome"] == "failed"
     delivery_id = response.json()["delivery_id"]
     path = f"/v1/webhook-deliveries/{delivery_id}/reprocess"
-    assert (await perf.client.post(path, headers=perf.manager())).status_code == 403
+    assert (await perf.client.post(path, headers=perf.as_manager())).status_code == 403
     fake_hubspot["state"]["status"] = 200
-    queued = await perf.client.post(path, headers=perf.admin())
+    queued = await perf.client.post(path, headers=perf.as_admin())
     assert (queued.status_code, queued.json()["outcome"]) == (202, "received")
     await perf.processed()
     assert (await delivery_view(perf, response))["outcome"] == "processed"
     assert await perf.state() == {"sales": 1, "applied": 1, "achieved": 1_825_000}
-    again = await perf.client.post(path, headers=perf.admin())
+    again = await perf.client.post(path, headers=perf.as_admin())
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
 

@@ -26,10 +26,3 @@ NOW = datetime(2025, 3, 12, 12, 0, tzinfo=UTC)
 )
 def test_next_occurrence_is_the_first_at_or_after_now(first, cadence, expected):
     assert next_occurrence(scheduled_at=first, cadence=cadence, now=NOW) == expected
-
-
-def test_a_naive_stored_time_is_read_as_utc():
-    naive = datetime(2025, 3, 3, 9)
-    assert next_occurrence(scheduled_at=naive, cadence="weekly", now=NOW) == datetime(
-        2025, 3, 17, 9, tzinfo=UTC
-    )

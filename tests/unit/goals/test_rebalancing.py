@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.goals.domain.allocation import check_minor, largest_remainder
+from services.goals.domain.allocation import check_minor
 from services.goals.domain.rebalancing import (
     AdjustmentPlan,
     MemberPosition,
@@ -27,6 +27,7 @@ from services.goals.domain.rebalancing import (
 )
 from services.goals.domain.team_rebalance import plan_team_rebalance
 from shared.domain_errors import Conflict, InvalidInput
+from shared.money import split_exact
 
 pytestmark = pytest.mark.unit
 
@@ -321,7 +322,7 @@ def test_unknown_giver_and_duplicates_are_refused() -> None:
     with pytest.raises(InvalidInput, match="negative"):
         RebalancePolicy(max_increase_pct=Decimal(-1))
     with pytest.raises(InvalidInput, match="integer amount"):
-        plan_rebalance(giver_id=G, shortfall_minor=1.5, team=_team(), policy=POLICY)  # type: ignore[arg-type]
+        plan_rebalance(giver_id=G, shortfall_minor=1.5, team=_team(), policy=POLICY)
 
 
 def test_water_fill_places_in_proportion_then_tops_up_the_unsaturated() -> None:
@@ -345,7 +346,7 @@ def _reference_water_fill(amount: int, weights: dict, rooms: dict) -> dict:
             del live[k]
     left = amount - sum(placed.values())
     if live and left > 0:
-        placed.update(largest_remainder(left, live))
+        placed.update(split_exact(left, live))
     return placed
 
 

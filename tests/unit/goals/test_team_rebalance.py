@@ -186,7 +186,7 @@ def test_skips_say_why_and_move_nothing():
     givers = [UUID(int=1)]
 
     def reason(policy: RebalancePolicy, **context: object) -> str:
-        ctx = DecisionContext(**(OPEN.__dict__ | context))  # type: ignore[arg-type]
+        ctx = DecisionContext(**(OPEN.__dict__ | context))
         decision = decide_rebalance(givers=givers, team=team, policy=policy, context=ctx)
         assert isinstance(decision, Skipped)
         assert decision.plan.transfers == () and decision.plan.moved_minor == 0

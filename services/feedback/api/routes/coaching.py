@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -22,49 +21,42 @@ from services.feedback.api.coaching_schemas import (
     OneOnOneRead,
     OneOnOneUpdate,
 )
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import NowDep, UowDep
 from services.feedback.handlers import coaching as handlers
 from shared.auth import CurrentPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["coaching"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict]:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @router.post(
     "/v1/members/{member_id}/one-on-ones",
     status_code=201,
     response_model=OneOnOneRead,
-    responses=_errors(403, 404, 422),
+    responses=problem_responses(403, 404, 422),
 )
 async def schedule_one_on_one(
-    member_id: UUID, body: OneOnOneCreate, principal: CurrentPrincipal, uow: Uow
+    member_id: UUID, body: OneOnOneCreate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> OneOnOneRead:
     """Schedule a 1:1 with a rep (their manager or an admin)."""
     cmd = handlers.ScheduleOneOnOne(
         member_id=member_id, scheduled_at=body.scheduled_at, cadence=body.cadence
     )
     row = await handlers.schedule_one_on_one(cmd, uow=uow, principal=principal)
-    return OneOnOneRead.from_row(row, now=_now())
+    return OneOnOneRead.from_row(row, now=now)
 
 
 @router.get(
     "/v1/members/{member_id}/one-on-ones",
     response_model=Page[OneOnOneRead],
-    responses=_errors(404),
+    responses=problem_responses(404),
 )
 async def list_one_on_ones(
     member_id: UUID,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
+    now: NowDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OneOnOneRead]:
@@ -72,54 +64,63 @@ async def list_one_on_ones(
     rows, next_cursor = await handlers.list_one_on_ones(
         member_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
-    now = _now()
     return Page[OneOnOneRead](
         items=[OneOnOneRead.from_row(r, now=now) for r in rows], next_cursor=next_cursor
     )
 
 
-@router.get("/v1/one-on-ones/{one_on_one_id}", response_model=OneOnOneRead, responses=_errors(404))
+@router.get(
+    "/v1/one-on-ones/{one_on_one_id}", response_model=OneOnOneRead, responses=problem_responses(404)
+)
 async def get_one_on_one(
-    one_on_one_id: UUID, principal: CurrentPrincipal, uow: Uow
+    one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> OneOnOneRead:
     """Show a 1:1 with its notes (the rep sees shared ones only) and action items."""
     detail = await handlers.get_one_on_one(one_on_one_id, uow=uow, principal=principal)
-    return OneOnOneRead.from_row(detail.one_on_one, now=_now(), detail=detail)
+    return OneOnOneRead.from_row(detail.one_on_one, now=now, detail=detail)
 
 
 @router.patch(
     "/v1/one-on-ones/{one_on_one_id}",
     response_model=OneOnOneRead,
-    responses=_errors(403, 404, 409, 422),
+    responses=problem_responses(403, 404, 409, 422),
 )
 async def update_one_on_one(
-    one_on_one_id: UUID, body: OneOnOneUpdate, principal: CurrentPrincipal, uow: Uow
+    one_on_one_id: UUID, body: OneOnOneUpdate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> OneOnOneRead:
     """Confirm a proposed 1:1, move it, record it as held, or cancel it (the manager)."""
     cmd = handlers.UpdateOneOnOne(
         one_on_one_id=one_on_one_id, status=body.status, scheduled_at=body.scheduled_at
     )
     row = await handlers.update_one_on_one(cmd, uow=uow, principal=principal)
-    return OneOnOneRead.from_row(row, now=_now())
+    return OneOnOneRead.from_row(row, now=now)
 
 
 @router.get(
-    "/v1/one-on-ones/{one_on_one_id}/agenda", response_model=AgendaRead, responses=_errors(404)
+    "/v1/one-on-ones/{one_on_one_id}/agenda",
+    response_model=AgendaRead,
+    responses=problem_responses(404),
 )
-async def get_agenda(one_on_one_id: UUID, principal: CurrentPrincipal, uow: Uow) -> AgendaRead:
+async def get_agenda(
+    one_on_one_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
+) -> AgendaRead:
     """Build the 1:1's agenda from what happened since the rep's previous 1:1."""
     agenda = await handlers.build_agenda(one_on_one_id, uow=uow, principal=principal)
-    return AgendaRead.from_agenda(agenda, today=_now().date())
+    return AgendaRead.from_agenda(agenda, today=now.date())
 
 
 @router.post(
     "/v1/one-on-ones/{one_on_one_id}/notes",
     status_code=201,
     response_model=OneOnOneNoteCreated,
-    responses=_errors(403, 404, 422),
+    responses=problem_responses(403, 404, 422),
 )
 async def add_one_on_one_note(
-    one_on_one_id: UUID, body: OneOnOneNoteCreate, principal: CurrentPrincipal, uow: Uow
+    one_on_one_id: UUID,
+    body: OneOnOneNoteCreate,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    now: NowDep,
 ) -> OneOnOneNoteCreated:
     """Write a 1:1 note with action items (`manager_only` notes: the manager only)."""
     cmd = handlers.AddOneOnOneNote(
@@ -132,17 +133,20 @@ async def add_one_on_one_note(
         ],
     )
     note, items = await handlers.add_one_on_one_note(cmd, uow=uow, principal=principal)
-    today = _now().date()
+    today = now.date()
     return OneOnOneNoteCreated(
         note=OneOnOneNoteRead.from_row(note),
         action_items=[ActionItemRead.from_row(i, today=today) for i in items],
     )
 
 
-@router.get("/v1/action-items", response_model=Page[ActionItemRead], responses=_errors(404, 422))
+@router.get(
+    "/v1/action-items", response_model=Page[ActionItemRead], responses=problem_responses(404, 422)
+)
 async def list_action_items(
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
+    now: NowDep,
     owner_id: UUID | None = None,
     status: ActionItemStatus | None = None,
     team_id: UUID | None = None,
@@ -159,32 +163,34 @@ async def list_action_items(
         cursor=cursor,
         limit=limit,
     )
-    today = _now().date()
+    today = now.date()
     return Page[ActionItemRead](
         items=[ActionItemRead.from_row(r, today=today) for r in rows], next_cursor=next_cursor
     )
 
 
 @router.patch(
-    "/v1/action-items/{item_id}", response_model=ActionItemRead, responses=_errors(404, 422)
+    "/v1/action-items/{item_id}",
+    response_model=ActionItemRead,
+    responses=problem_responses(404, 422),
 )
 async def update_action_item(
-    item_id: UUID, body: ActionItemUpdate, principal: CurrentPrincipal, uow: Uow
+    item_id: UUID, body: ActionItemUpdate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> ActionItemRead:
     """Mark an action item done or dropped, or reopen it (its owner, the manager, an admin)."""
     row = await handlers.set_action_item_status(
         item_id, status=body.status, uow=uow, principal=principal
     )
-    return ActionItemRead.from_row(row, today=_now().date())
+    return ActionItemRead.from_row(row, today=now.date())
 
 
 @router.post(
     "/v1/check-ins/{feedback_id}/answer",
     response_model=CheckInRead,
-    responses=_errors(404, 409, 422),
+    responses=problem_responses(404, 409, 422),
 )
 async def answer_check_in(
-    feedback_id: UUID, body: CheckInAnswer, principal: CurrentPrincipal, uow: Uow
+    feedback_id: UUID, body: CheckInAnswer, principal: CurrentPrincipal, uow: UowDep
 ) -> CheckInRead:
     """Record the conversation a check-in asked for (the rep's manager or an admin)."""
     row = await handlers.answer_check_in(
@@ -194,16 +200,22 @@ async def answer_check_in(
 
 
 @router.get(
-    "/v1/teams/{team_id}/episodes", response_model=Page[EpisodeRead], responses=_errors(404, 422)
+    "/v1/teams/{team_id}/episodes",
+    response_model=Page[EpisodeRead],
+    responses=problem_responses(404, 422),
 )
 async def list_episodes(
-    team_id: UUID, principal: CurrentPrincipal, uow: Uow, period_id: UUID | None = None
+    team_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    now: NowDep,
+    period_id: UUID | None = None,
 ) -> Page[EpisodeRead]:
     """Trace each shortfall episode: first conversation, actions done, target moves, recovery."""
     lines = await handlers.episode_timeline(
         team_id, period_id=period_id, uow=uow, principal=principal
     )
-    today = _now().date()
+    today = now.date()
     # One page: a team has a handful of episodes per period, and the timeline reads as a whole.
     return Page[EpisodeRead](
         items=[EpisodeRead.from_line(line, today=today) for line in lines], next_cursor=None

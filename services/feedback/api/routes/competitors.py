@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from services.feedback.api.competitor_schemas import CompetitorRead, CompetitorsRead
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import UowDep
 from services.feedback.handlers.competitors import competitor_view
 from shared.auth import CurrentPrincipal
 from shared.problems import PROBLEM_RESPONSES
@@ -21,7 +21,7 @@ router = APIRouter(tags=["intel"])
     responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)},
 )
 async def get_competitors(
-    team_id: UUID, principal: CurrentPrincipal, uow: Uow, period_id: UUID | None = None
+    team_id: UUID, principal: CurrentPrincipal, uow: UowDep, period_id: UUID | None = None
 ) -> CompetitorsRead:
     """Per competitor: deals won and lost against them, amounts, top loss reasons, latest intel."""
     views = await competitor_view(team_id, period_id=period_id, uow=uow, principal=principal)

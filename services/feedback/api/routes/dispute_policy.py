@@ -9,11 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.feedback.adapters.orm import DisputePolicy
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import UowDep
 from services.feedback.handlers import dispute_deadlines as handlers
 from shared.auth import CurrentPrincipal
-from shared.problems import PROBLEM_RESPONSES
-from shared.timeutil import aware
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["disputes"])
 
@@ -40,17 +39,17 @@ class DisputePolicyRead(DisputePolicyWrite):
             team_id=row.team_id,
             statement_due_hours=row.statement_due_hours,
             decision_due_hours=row.decision_due_hours,
-            updated_at=aware(row.updated_at),
+            updated_at=row.updated_at,
         )
 
 
 @router.put(
     "/v1/teams/{team_id}/dispute-policy",
     response_model=DisputePolicyRead,
-    responses={c: PROBLEM_RESPONSES[c] for c in (403, 404, 422)},
+    responses=problem_responses(403, 404, 422),
 )
 async def put_dispute_policy(
-    team_id: UUID, body: DisputePolicyWrite, principal: CurrentPrincipal, uow: Uow
+    team_id: UUID, body: DisputePolicyWrite, principal: CurrentPrincipal, uow: UowDep
 ) -> DisputePolicyRead:
     """Set when statements and decisions are due; late ones get reminders and dispute_overdue."""
     cmd = handlers.SetDisputePolicy(
@@ -65,10 +64,10 @@ async def put_dispute_policy(
 @router.get(
     "/v1/teams/{team_id}/dispute-policy",
     response_model=DisputePolicyRead,
-    responses={404: PROBLEM_RESPONSES[404]},
+    responses=problem_responses(404),
 )
 async def get_dispute_policy(
-    team_id: UUID, principal: CurrentPrincipal, uow: Uow
+    team_id: UUID, principal: CurrentPrincipal, uow: UowDep
 ) -> DisputePolicyRead:
     """Show a team's dispute deadlines (anyone on the team)."""
     row = await handlers.get_dispute_policy(team_id, uow=uow, principal=principal)

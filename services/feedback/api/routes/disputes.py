@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from services.feedback.adapters.evidence_sources import sources_from
-from services.feedback.api.deps import Runtime, Uow
+from services.feedback.api.deps import RuntimeDep, UowDep
 from services.feedback.api.schemas import (
     AuditEntryRead,
     DecisionCreate,
@@ -29,13 +29,9 @@ from services.feedback.handlers.evidence import evidence_pack
 from shared.auth import CurrentPrincipal
 from shared.events.feedback import AdjustTarget
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict]:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
 
 
 def _read(result: handlers.DisputeResult, response: Response) -> DisputeRead:
@@ -43,9 +39,11 @@ def _read(result: handlers.DisputeResult, response: Response) -> DisputeRead:
     return DisputeRead.from_view(result.view, result.version)
 
 
-@router.post("", status_code=201, response_model=DisputeRead, responses=_errors(403, 404, 422))
+@router.post(
+    "", status_code=201, response_model=DisputeRead, responses=problem_responses(403, 404, 422)
+)
 async def create_dispute(
-    body: DisputeCreate, principal: CurrentPrincipal, uow: Uow, response: Response
+    body: DisputeCreate, principal: CurrentPrincipal, uow: UowDep, response: Response
 ) -> DisputeRead:
     """Open a dispute between members of a team."""
     cmd = handlers.OpenDispute(
@@ -58,10 +56,10 @@ async def create_dispute(
     return _read(await handlers.open_dispute(cmd, uow=uow, principal=principal), response)
 
 
-@router.get("", response_model=Page[DisputeRead], responses=_errors(422))
+@router.get("", response_model=Page[DisputeRead], responses=problem_responses(422))
 async def list_disputes(
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     team_id: UUID | None = None,
     state: DisputeStateIn | None = None,
     limit: Limit = 50,
@@ -76,9 +74,9 @@ async def list_disputes(
     )
 
 
-@router.get("/{dispute_id}", response_model=DisputeRead, responses=_errors(404))
+@router.get("/{dispute_id}", response_model=DisputeRead, responses=problem_responses(404))
 async def get_dispute(
-    dispute_id: UUID, principal: CurrentPrincipal, uow: Uow, response: Response
+    dispute_id: UUID, principal: CurrentPrincipal, uow: UowDep, response: Response
 ) -> DisputeRead:
     """Show a dispute as far as the caller may see it."""
     return _read(await handlers.get_dispute(dispute_id, uow=uow, principal=principal), response)
@@ -87,13 +85,13 @@ async def get_dispute(
 @router.post(
     "/{dispute_id}/statements",
     response_model=DisputeRead,
-    responses=_errors(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def submit_statement(
     dispute_id: UUID,
     body: StatementCreate,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -103,13 +101,15 @@ async def submit_statement(
 
 
 @router.post(
-    "/{dispute_id}/waivers", response_model=DisputeRead, responses=_errors(403, 404, 409, 412, 422)
+    "/{dispute_id}/waivers",
+    response_model=DisputeRead,
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def record_waiver(
     dispute_id: UUID,
     body: WaiverCreate,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -124,13 +124,13 @@ async def record_waiver(
     "/{dispute_id}/information-requests",
     status_code=201,
     response_model=DisputeRead,
-    responses=_errors(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def request_information(
     dispute_id: UUID,
     body: InformationRequestCreate,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -144,14 +144,14 @@ async def request_information(
 @router.post(
     "/{dispute_id}/information-requests/{request_id}/answer",
     response_model=DisputeRead,
-    responses=_errors(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def answer_information_request(
     dispute_id: UUID,
     request_id: UUID,
     body: InformationAnswer,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -166,14 +166,14 @@ async def answer_information_request(
 @router.post(
     "/{dispute_id}/information-requests/{request_id}/waiver",
     response_model=DisputeRead,
-    responses=_errors(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def waive_information_request(
     dispute_id: UUID,
     request_id: UUID,
     body: InformationWaiver,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -192,13 +192,13 @@ async def waive_information_request(
 @router.post(
     "/{dispute_id}/decision",
     response_model=DisputeRead,
-    responses=_errors(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def decide_dispute(
     dispute_id: UUID,
     body: DecisionCreate,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -223,22 +223,22 @@ def _domain_action(action: object) -> domain.DecisionAction:
             team_total_changes=action.team_total_changes,
         )
     return domain.ReassignSaleCredit(
-        sale_id=action.sale_id,  # type: ignore[attr-defined]
-        to_member_id=action.to_member_id,  # type: ignore[attr-defined]
-        percent=Decimal(action.percent),  # type: ignore[attr-defined]
+        sale_id=action.sale_id,
+        to_member_id=action.to_member_id,
+        percent=Decimal(action.percent),
     )
 
 
 @router.post(
     "/{dispute_id}/responses",
     response_model=DisputeRead,
-    responses=_errors(403, 404, 409, 412, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def respond_to_decision(
     dispute_id: UUID,
     body: ResponseCreate,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -250,12 +250,14 @@ async def respond_to_decision(
 
 
 @router.post(
-    "/{dispute_id}/withdrawal", response_model=DisputeRead, responses=_errors(403, 404, 409, 412)
+    "/{dispute_id}/withdrawal",
+    response_model=DisputeRead,
+    responses=problem_responses(403, 404, 409, 412),
 )
 async def withdraw_dispute(
     dispute_id: UUID,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> DisputeRead:
@@ -264,18 +266,24 @@ async def withdraw_dispute(
     return _read(await handlers.withdraw_dispute(cmd, uow=uow, principal=principal), response)
 
 
-@router.get("/{dispute_id}/audit", response_model=list[AuditEntryRead], responses=_errors(403, 404))
+@router.get(
+    "/{dispute_id}/audit",
+    response_model=list[AuditEntryRead],
+    responses=problem_responses(403, 404),
+)
 async def get_dispute_audit(
-    dispute_id: UUID, principal: CurrentPrincipal, uow: Uow
+    dispute_id: UUID, principal: CurrentPrincipal, uow: UowDep
 ) -> list[AuditEntryRead]:
     """Read the dispute's full audit trail (manager of the team or admin)."""
     entries = await handlers.dispute_audit(dispute_id, uow=uow, principal=principal)
     return [AuditEntryRead.from_domain(e) for e in entries]
 
 
-@router.get("/{dispute_id}/evidence", response_model=EvidencePackRead, responses=_errors(404, 409))
+@router.get(
+    "/{dispute_id}/evidence", response_model=EvidencePackRead, responses=problem_responses(404, 409)
+)
 async def get_dispute_evidence(
-    dispute_id: UUID, principal: CurrentPrincipal, runtime: Runtime
+    dispute_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> EvidencePackRead:
     """The hash-linked evidence of a target or credit dispute; parties see their own entries."""
     sources = getattr(runtime, "evidence_sources", None) or sources_from(runtime.settings)

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import UowDep
 from services.feedback.api.schemas import FeedbackCreate, FeedbackRead
 from services.feedback.handlers import feedback as handlers
 from shared.auth import CurrentPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -21,20 +21,20 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
     "",
     status_code=201,
     response_model=FeedbackRead,
-    responses={c: PROBLEM_RESPONSES[c] for c in (403, 404, 422)},
+    responses=problem_responses(403, 404, 422),
 )
 async def give_feedback(
-    body: FeedbackCreate, principal: CurrentPrincipal, uow: Uow
+    body: FeedbackCreate, principal: CurrentPrincipal, uow: UowDep
 ) -> FeedbackRead:
     """Write a private note to a rep of your team, or to your manager."""
     cmd = handlers.GiveFeedback(member_id=body.member_id, kind=body.kind, body=body.body)
     return FeedbackRead.from_row(await handlers.give_feedback(cmd, uow=uow, principal=principal))
 
 
-@router.get("", response_model=Page[FeedbackRead], responses={422: PROBLEM_RESPONSES[422]})
+@router.get("", response_model=Page[FeedbackRead], responses=problem_responses(422))
 async def list_feedback(
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     member_id: UUID | None = None,
     kind: Literal["coaching", "recognition", "concern", "check_in", "notice"] | None = None,
     limit: Limit = 50,

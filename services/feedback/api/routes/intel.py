@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import UowDep
 from services.feedback.api.schemas import IntelCreate, IntelRead
 from services.feedback.handlers import intel as handlers
 from shared.auth import CurrentPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/intel", tags=["intel"])
 
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/v1/intel", tags=["intel"])
     "",
     status_code=201,
     response_model=IntelRead,
-    responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)},
+    responses=problem_responses(404, 422),
 )
-async def create_intel(body: IntelCreate, principal: CurrentPrincipal, uow: Uow) -> IntelRead:
+async def create_intel(body: IntelCreate, principal: CurrentPrincipal, uow: UowDep) -> IntelRead:
     """Share a piece of market intelligence with your team."""
     cmd = handlers.ShareIntel(
         team_id=body.team_id,
@@ -37,12 +37,10 @@ async def create_intel(body: IntelCreate, principal: CurrentPrincipal, uow: Uow)
     return IntelRead.from_row(await handlers.share_intel(cmd, uow=uow, principal=principal))
 
 
-@router.get(
-    "", response_model=Page[IntelRead], responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)}
-)
+@router.get("", response_model=Page[IntelRead], responses=problem_responses(404, 422))
 async def search_intel(
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     team_id: UUID | None = None,
     q: Annotated[str | None, Query(max_length=500, description="Words from title or body")] = None,
     tag: Annotated[str | None, Query(max_length=50, description="One tag")] = None,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
 
 from services.feedback.api.competitor_schemas import MeetingAgendaRead
-from services.feedback.api.deps import Uow
+from services.feedback.api.deps import NowDep, UowDep
 from services.feedback.api.schemas import (
     MeetingCreate,
     MeetingNoteCreate,
@@ -18,23 +17,19 @@ from services.feedback.api.schemas import (
 from services.feedback.handlers import meetings as handlers
 from shared.auth import CurrentPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["meetings"])
-
-
-def _errors(*codes: int) -> dict[int | str, dict]:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
 
 
 @router.post(
     "/v1/teams/{team_id}/meetings",
     status_code=201,
     response_model=MeetingRead,
-    responses=_errors(403, 404, 422),
+    responses=problem_responses(403, 404, 422),
 )
 async def create_meeting(
-    team_id: UUID, body: MeetingCreate, principal: CurrentPrincipal, uow: Uow
+    team_id: UUID, body: MeetingCreate, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> MeetingRead:
     """Schedule a team meeting (the team's manager or an admin)."""
     cmd = handlers.ScheduleMeeting(
@@ -46,16 +41,19 @@ async def create_meeting(
         attendees=body.attendees,
     )
     meeting = await handlers.schedule_meeting(cmd, uow=uow, principal=principal)
-    return MeetingRead.from_row(meeting, now=datetime.now(UTC))
+    return MeetingRead.from_row(meeting, now=now)
 
 
 @router.get(
-    "/v1/teams/{team_id}/meetings", response_model=Page[MeetingRead], responses=_errors(404)
+    "/v1/teams/{team_id}/meetings",
+    response_model=Page[MeetingRead],
+    responses=problem_responses(404),
 )
 async def list_meetings(
     team_id: UUID,
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
+    now: NowDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[MeetingRead]:
@@ -63,29 +61,32 @@ async def list_meetings(
     rows, next_cursor = await handlers.list_meetings(
         team_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
-    now = datetime.now(UTC)
     return Page[MeetingRead](
         items=[MeetingRead.from_row(r, now=now) for r in rows], next_cursor=next_cursor
     )
 
 
-@router.get("/v1/meetings/{meeting_id}", response_model=MeetingRead, responses=_errors(404))
-async def get_meeting(meeting_id: UUID, principal: CurrentPrincipal, uow: Uow) -> MeetingRead:
+@router.get(
+    "/v1/meetings/{meeting_id}", response_model=MeetingRead, responses=problem_responses(404)
+)
+async def get_meeting(
+    meeting_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
+) -> MeetingRead:
     """Show a meeting with its notes and next occurrence."""
     detail = await handlers.get_meeting(meeting_id, uow=uow, principal=principal)
-    return MeetingRead.from_row(detail.meeting, now=datetime.now(UTC), notes=detail.notes)
+    return MeetingRead.from_row(detail.meeting, now=now, notes=detail.notes)
 
 
 @router.get(
-    "/v1/meetings/{meeting_id}/agenda", response_model=MeetingAgendaRead, responses=_errors(404)
+    "/v1/meetings/{meeting_id}/agenda",
+    response_model=MeetingAgendaRead,
+    responses=problem_responses(404),
 )
 async def get_meeting_agenda(
-    meeting_id: UUID, principal: CurrentPrincipal, uow: Uow
+    meeting_id: UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> MeetingAgendaRead:
     """The agenda of the meeting's next occurrence, with the intel shared since the last one."""
-    agenda = await handlers.build_meeting_agenda(
-        meeting_id, uow=uow, principal=principal, now=datetime.now(UTC)
-    )
+    agenda = await handlers.build_meeting_agenda(meeting_id, uow=uow, principal=principal, now=now)
     return MeetingAgendaRead.of(agenda)
 
 
@@ -93,10 +94,10 @@ async def get_meeting_agenda(
     "/v1/meetings/{meeting_id}/notes",
     status_code=201,
     response_model=MeetingNoteRead,
-    responses=_errors(404, 422),
+    responses=problem_responses(404, 422),
 )
 async def add_meeting_note(
-    meeting_id: UUID, body: MeetingNoteCreate, principal: CurrentPrincipal, uow: Uow
+    meeting_id: UUID, body: MeetingNoteCreate, principal: CurrentPrincipal, uow: UowDep
 ) -> MeetingNoteRead:
     """Add notes and action items to a meeting (anyone on the team)."""
     cmd = handlers.AddMeetingNote(

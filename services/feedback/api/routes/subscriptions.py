@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from services.feedback.api.deps import Runtime, Uow
+from services.feedback.api.deps import RuntimeDep, UowDep
 from services.feedback.api.subscription_schemas import (
     DeliveryRead,
     SubscriptionCreate,
@@ -18,20 +18,19 @@ from services.feedback.api.subscription_schemas import (
 from services.feedback.handlers import subscriptions as handlers
 from shared.auth import AdminPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
 
-def _errors(*codes: int) -> dict[int | str, dict]:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
-
-
 @router.post(
-    "", status_code=201, response_model=SubscriptionCreated, responses=_errors(403, 409, 422)
+    "",
+    status_code=201,
+    response_model=SubscriptionCreated,
+    responses=problem_responses(403, 409, 422),
 )
 async def create_subscription(
-    body: SubscriptionCreate, principal: AdminPrincipal, uow: Uow, runtime: Runtime
+    body: SubscriptionCreate, principal: AdminPrincipal, uow: UowDep, runtime: RuntimeDep
 ) -> SubscriptionCreated:
     """Subscribe an endpoint to public facts, signed per Standard Webhooks 1.0 (admin)."""
     cmd = handlers.CreateSubscription(url=body.url, types=list(body.types), team_id=body.team_id)
@@ -41,9 +40,9 @@ async def create_subscription(
     return SubscriptionCreated(**SubscriptionRead.from_row(row).model_dump(), secret=secret)
 
 
-@router.get("", response_model=Page[SubscriptionRead], responses=_errors(403))
+@router.get("", response_model=Page[SubscriptionRead], responses=problem_responses(403))
 async def list_subscriptions(
-    principal: AdminPrincipal, uow: Uow, limit: Limit = 50, cursor: Cursor = None
+    principal: AdminPrincipal, uow: UowDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[SubscriptionRead]:
     """List the organisation's subscriptions (admin)."""
     rows, next_cursor = await handlers.list_subscriptions(
@@ -54,9 +53,11 @@ async def list_subscriptions(
     )
 
 
-@router.get("/{subscription_id}", response_model=SubscriptionRead, responses=_errors(403, 404))
+@router.get(
+    "/{subscription_id}", response_model=SubscriptionRead, responses=problem_responses(403, 404)
+)
 async def get_subscription(
-    subscription_id: UUID, principal: AdminPrincipal, uow: Uow
+    subscription_id: UUID, principal: AdminPrincipal, uow: UowDep
 ) -> SubscriptionRead:
     """Show a subscription: active, or disabled and why (admin)."""
     row = await handlers.get_subscription(subscription_id, uow=uow, principal=principal)
@@ -64,14 +65,16 @@ async def get_subscription(
 
 
 @router.patch(
-    "/{subscription_id}", response_model=SubscriptionRead, responses=_errors(403, 404, 422)
+    "/{subscription_id}",
+    response_model=SubscriptionRead,
+    responses=problem_responses(403, 404, 422),
 )
 async def update_subscription(
     subscription_id: UUID,
     body: SubscriptionUpdate,
     principal: AdminPrincipal,
-    uow: Uow,
-    runtime: Runtime,
+    uow: UowDep,
+    runtime: RuntimeDep,
 ) -> SubscriptionRead:
     """Change a subscription, or re-enable one that was disabled after failures (admin)."""
     cmd = handlers.UpdateSubscription(
@@ -89,12 +92,12 @@ async def update_subscription(
 @router.get(
     "/{subscription_id}/deliveries",
     response_model=Page[DeliveryRead],
-    responses=_errors(403, 404, 422),
+    responses=problem_responses(403, 404, 422),
 )
 async def list_deliveries(
     subscription_id: UUID,
     principal: AdminPrincipal,
-    uow: Uow,
+    uow: UowDep,
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -109,15 +112,17 @@ async def list_deliveries(
 
 
 @router.post(
-    "/{subscription_id}/test", response_model=DeliveryRead, responses=_errors(403, 404, 409)
+    "/{subscription_id}/test",
+    response_model=DeliveryRead,
+    responses=problem_responses(403, 404, 409),
 )
 async def test_subscription(
-    subscription_id: UUID, principal: AdminPrincipal, runtime: Runtime
+    subscription_id: UUID, principal: AdminPrincipal, runtime: RuntimeDep
 ) -> DeliveryRead:
     """Send a signed `webhook.test` now and report what the endpoint answered (admin)."""
     row = await handlers.send_test(
         subscription_id,
-        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        uow_factory=runtime.uow,
         principal=principal,
         policy=handlers.policy_from(runtime.settings),
     )

@@ -15,11 +15,11 @@ from services.goals.handlers import schedule as schedule_handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
 from shared.money import from_minor
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["availability"])
-R = {k: P[k] for k in (401, 403, 404, 422)}
-W = {**R, 409: P[409]}
+R = problem_responses(401, 403, 404, 422)
+W = problem_responses(401, 403, 404, 409, 422)
 
 
 @router.post(
@@ -81,7 +81,7 @@ async def cancel_absence(
 @router.put(
     "/teams/{team_id}/relief-policy",
     response_model=schemas.ReliefPolicyRead,
-    responses={**R, 412: P[412]},
+    responses={**R, **problem_responses(412)},
 )
 async def put_relief_policy(
     team_id: uuid.UUID,

@@ -13,7 +13,7 @@ from services.goals.domain.hierarchy import RollupNode
 from services.goals.handlers import hierarchy as handlers
 from shared.auth import ManagerPrincipal
 from shared.money import from_minor
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["hierarchy"])
 
@@ -43,7 +43,7 @@ class RollupRead(BaseModel):
     def of(cls, node: RollupNode, currency: str) -> RollupRead:
         """Wire form of a roll-up node and everything below it."""
         return cls(
-            team_id=node.team_id,  # type: ignore[arg-type]
+            team_id=node.team_id,
             name=node.name,
             target=None if node.target_minor is None else from_minor(node.target_minor, currency),
             assigned=from_minor(node.assigned_minor, currency),
@@ -59,7 +59,7 @@ class RollupRead(BaseModel):
 @router.get(
     "/teams/{team_id}/periods/{period_id}/rollup",
     response_model=RollupRead,
-    responses={k: P[k] for k in (401, 403, 404)},
+    responses=problem_responses(401, 403, 404),
 )
 async def get_rollup(
     team_id: uuid.UUID, period_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep

@@ -11,10 +11,10 @@ from services.goals.api.deps import UowDep
 from services.goals.handlers import periods
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.http import Cursor, Limit, Page
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/periods", tags=["periods"])
-R = {k: P[k] for k in (401, 403, 404, 422)}
+R = problem_responses(401, 403, 404, 422)
 
 
 @router.post("", status_code=201, response_model=schemas.PeriodRead, responses=R)

@@ -14,10 +14,10 @@ from services.goals.handlers import plans
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import IfMatch, etag_of
 from shared.money import from_minor
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/teams/{team_id}/plans/{period_id}", tags=["plans"])
-ALL = {k: P[k] for k in (401, 403, 404, 409, 412, 422)}
+ALL = problem_responses(401, 403, 404, 409, 412, 422)
 
 
 def _read(view: plans.PlanView) -> schemas.PlanRead:
@@ -50,7 +50,7 @@ async def put_plan(
     return _read(view)
 
 
-@router.get("", response_model=schemas.PlanRead, responses={k: P[k] for k in (401, 403, 404)})
+@router.get("", response_model=schemas.PlanRead, responses=problem_responses(401, 403, 404))
 async def get_plan(
     team_id: uuid.UUID,
     period_id: uuid.UUID,

@@ -13,17 +13,17 @@ from services.goals.handlers import offers as offer_handlers
 from services.goals.handlers import rebalancing as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["rebalancing"])
-R = {k: P[k] for k in (401, 403, 404, 422)}
-D = {k: P[k] for k in (401, 403, 404, 409)}
+R = problem_responses(401, 403, 404, 422)
+D = problem_responses(401, 403, 404, 409)
 
 
 @router.put(
     "/teams/{team_id}/rebalance-policy",
     response_model=schemas.PolicyRead,
-    responses={**R, 409: P[409], 412: P[412]},
+    responses={**R, **problem_responses(409, 412)},
 )
 async def put_rebalance_policy(
     team_id: uuid.UUID,
@@ -94,7 +94,7 @@ async def get_rebalance(
 @router.post(
     "/rebalances/{rebalance_id}/offers/{member_id}/acceptance",
     response_model=schemas.RebalanceRead,
-    responses={**D, 422: P[422]},
+    responses={**D, **problem_responses(422)},
 )
 async def accept_offer(
     rebalance_id: uuid.UUID,

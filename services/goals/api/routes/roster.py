@@ -11,11 +11,11 @@ from services.goals.api.deps import UowDep
 from services.goals.handlers import roster
 from shared.auth import AdminPrincipal, CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["roster"])
-R = {k: P[k] for k in (401, 403, 404, 422)}
-W = {k: P[k] for k in (401, 403, 404, 409, 412, 422)}
+R = problem_responses(401, 403, 404, 422)
+W = problem_responses(401, 403, 404, 409, 412, 422)
 
 
 @router.post("/teams", status_code=201, response_model=schemas.TeamRead, responses=R)
@@ -134,7 +134,9 @@ async def get_member(
 
 
 @router.patch(
-    "/members/{member_id}", response_model=schemas.MemberRead, responses={**W, 409: P[409]}
+    "/members/{member_id}",
+    response_model=schemas.MemberRead,
+    responses=W,
 )
 async def update_member(
     member_id: uuid.UUID,
@@ -163,7 +165,9 @@ async def update_member(
 
 
 @router.delete(
-    "/members/{member_id}", response_model=schemas.Departure, responses={**W, 409: P[409]}
+    "/members/{member_id}",
+    response_model=schemas.Departure,
+    responses=W,
 )
 async def remove_member(
     member_id: uuid.UUID, principal: ManagerPrincipal, uow: UowDep, if_match: IfMatch = None

@@ -15,10 +15,10 @@ from services.goals.api.deps import UowDep
 from services.goals.handlers import targets as handlers
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
-R = {k: P[k] for k in (401, 404)}
+R = problem_responses(401, 404)
 
 
 class TargetHistoryPage(BaseModel):
@@ -44,7 +44,7 @@ async def get_target(
     "/{target_id}",
     response_model=schemas.TargetRead,
     responses={
-        **{k: P[k] for k in (401, 403, 404, 409, 412, 422)},
+        **problem_responses(401, 403, 404, 409, 412, 422),
         202: {
             "model": cs.ChangeRequestRead,
             "description": "Flagged `manager_incentive`: waits for a senior approver",
@@ -125,7 +125,7 @@ async def get_target_history(
 @router.post(
     "/{target_id}/acknowledgement",
     response_model=schemas.TargetRead,
-    responses={k: P[k] for k in (401, 403, 404, 409)},
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def acknowledge_target(
     target_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from services.performance.api.deps import Now, Uow
+from services.performance.api.deps import NowDep, UowDep
 from services.performance.api.schemas import (
     AttainmentRead,
     EvaluationRead,
@@ -28,26 +28,22 @@ from services.performance.handlers.attainment import (
 )
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, Limit
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["attainment"])
-
-
-def _problems(*codes: int) -> dict:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
 
 
 @router.get(
     "/v1/teams/{team_id}/periods/{period_id}/attainment",
     response_model=TeamAttainmentRead,
-    responses=_problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_team_attainment(
     team_id: uuid.UUID,
     period_id: uuid.UUID,
     principal: CurrentPrincipal,
-    uow: Uow,
-    now: Now,
+    uow: UowDep,
+    now: NowDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TeamAttainmentRead:
@@ -67,13 +63,13 @@ async def get_team_attainment(
 @router.get(
     "/v1/members/{member_id}/attainment",
     response_model=list[AttainmentRead],
-    responses=_problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_member_attainment(
     member_id: uuid.UUID,
     principal: CurrentPrincipal,
-    uow: Uow,
-    now: Now,
+    uow: UowDep,
+    now: NowDep,
     period_id: uuid.UUID | None = None,
 ) -> list[AttainmentRead]:
     """A member's attainment in a period (or in every period with a target)."""
@@ -86,10 +82,10 @@ async def get_member_attainment(
 @router.get(
     "/v1/teams/{team_id}/periods/{period_id}/leaderboard",
     response_model=LeaderboardRead,
-    responses=_problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_leaderboard(
-    team_id: uuid.UUID, period_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow, now: Now
+    team_id: uuid.UUID, period_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep, now: NowDep
 ) -> LeaderboardRead:
     """The team ranked by percent of target, for everyone in the team."""
     view = await leaderboard(
@@ -116,10 +112,10 @@ async def get_leaderboard(
 @router.get(
     "/v1/teams/{team_id}/thresholds",
     response_model=ThresholdsBody,
-    responses=_problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_team_thresholds(
-    team_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow
+    team_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
 ) -> ThresholdsBody:
     """A team's pace thresholds."""
     return ThresholdsBody.of(await get_thresholds(team_id=team_id, uow=uow, principal=principal))
@@ -128,10 +124,10 @@ async def get_team_thresholds(
 @router.put(
     "/v1/teams/{team_id}/thresholds",
     response_model=ThresholdsBody,
-    responses=_problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def set_team_thresholds(
-    team_id: uuid.UUID, body: ThresholdsBody, principal: ManagerPrincipal, uow: Uow
+    team_id: uuid.UUID, body: ThresholdsBody, principal: ManagerPrincipal, uow: UowDep
 ) -> ThresholdsBody:
     """Set a team's pace thresholds (ratios of projection to target) and hysteresis."""
     thresholds = await set_thresholds(
@@ -151,14 +147,14 @@ async def set_team_thresholds(
 @router.post(
     "/v1/teams/{team_id}/periods/{period_id}/evaluation",
     response_model=EvaluationRead,
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def evaluate_team_pace(
     team_id: uuid.UUID,
     period_id: uuid.UUID,
     principal: ManagerPrincipal,
-    uow: Uow,
-    now: Now,
+    uow: UowDep,
+    now: NowDep,
     body: EvaluationRequest | None = None,
 ) -> EvaluationRead:
     """Evaluate pace now (or as of an instant, admins only) and publish shortfalls."""

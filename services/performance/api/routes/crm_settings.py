@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.performance.api.deps import Now, Uow
+from services.performance.api.deps import NowDep, UowDep
 from services.performance.api.schemas import HubSpotStagesIn, HubSpotStagesRead
 from services.performance.handlers.crm_settings import (
     HubSpotStages,
@@ -23,7 +23,7 @@ def _problems(*codes: int) -> dict:
 
 @router.put("/hubspot", response_model=HubSpotStagesRead, responses=_problems(401, 403, 422))
 async def put_hubspot_settings(
-    body: HubSpotStagesIn, principal: AdminPrincipal, uow: Uow, now: Now
+    body: HubSpotStagesIn, principal: AdminPrincipal, uow: UowDep, now: NowDep
 ) -> HubSpotStagesRead:
     """Set the HubSpot stage ids that mean won or lost, overriding HubSpot's own flags."""
     row = await put_hubspot_stages(
@@ -36,6 +36,6 @@ async def put_hubspot_settings(
 
 
 @router.get("/hubspot", response_model=HubSpotStagesRead, responses=_problems(401, 403))
-async def get_hubspot_settings(principal: AdminPrincipal, uow: Uow) -> HubSpotStagesRead:
+async def get_hubspot_settings(principal: AdminPrincipal, uow: UowDep) -> HubSpotStagesRead:
     """The org's HubSpot stage map (empty: won and lost come from HubSpot's flags alone)."""
     return HubSpotStagesRead.of(await get_hubspot_stages(uow=uow, org_id=principal.org))

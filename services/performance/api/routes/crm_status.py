@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from services.performance.api.deps import Now, Uow
+from services.performance.api.deps import NowDep, UowDep
 from services.performance.handlers.crm_status import SourceHealth, crm_status
 from shared.auth import AdminPrincipal
 from shared.problems import PROBLEM_RESPONSES
@@ -88,7 +88,7 @@ class CrmStatusRead(BaseModel):
     response_model=CrmStatusRead,
     responses={code: PROBLEM_RESPONSES[code] for code in (401, 403)},
 )
-async def read_crm_status(principal: AdminPrincipal, uow: Uow, now: Now) -> CrmStatusRead:
+async def read_crm_status(principal: AdminPrincipal, uow: UowDep, now: NowDep) -> CrmStatusRead:
     """Read each CRM connection's health: secret, last delivery, last day's outcomes, last error."""
     sources = await crm_status(uow=uow, org_id=principal.org, now=now)
     return CrmStatusRead(as_of=now, sources=[SourceStatusRead.of(s) for s in sources])

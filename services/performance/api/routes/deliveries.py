@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.performance.adapters.crm.registry import Source
 from services.performance.api.delivery_schemas import WebhookDeliveryRead
-from services.performance.api.deps import Runtime, Uow
+from services.performance.api.deps import RuntimeDep, UowDep
 from services.performance.handlers.deliveries import (
     get_delivery,
     list_deliveries,
@@ -17,20 +17,18 @@ from services.performance.handlers.deliveries import (
 )
 from shared.auth import AdminPrincipal
 from shared.http import Cursor, Page, page_of
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/webhook-deliveries", tags=["webhooks"])
 Outcome = Literal["received", "fetching", "processed", "malformed", "failed"]
 
 
-def _problems(*codes: int) -> dict:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
-
-
-@router.get("", response_model=Page[WebhookDeliveryRead], responses=_problems(401, 403, 422))
+@router.get(
+    "", response_model=Page[WebhookDeliveryRead], responses=problem_responses(401, 403, 422)
+)
 async def list_webhook_deliveries(
     principal: AdminPrincipal,
-    uow: Uow,
+    uow: UowDep,
     source: Source | None = None,
     outcome: Outcome | None = None,
     limit: int = Query(50, ge=1, le=200),
@@ -47,10 +45,10 @@ async def list_webhook_deliveries(
 
 
 @router.get(
-    "/{delivery_id}", response_model=WebhookDeliveryRead, responses=_problems(401, 403, 404)
+    "/{delivery_id}", response_model=WebhookDeliveryRead, responses=problem_responses(401, 403, 404)
 )
 async def get_webhook_delivery(
-    delivery_id: uuid.UUID, principal: AdminPrincipal, uow: Uow
+    delivery_id: uuid.UUID, principal: AdminPrincipal, uow: UowDep
 ) -> WebhookDeliveryRead:
     """Read one stored delivery: outcome, changes applied, duplicates, error."""
     row = await get_delivery(uow=uow, org_id=principal.org, delivery_id=delivery_id)
@@ -61,10 +59,10 @@ async def get_webhook_delivery(
     "/{delivery_id}/reprocess",
     status_code=202,
     response_model=WebhookDeliveryRead,
-    responses=_problems(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def reprocess_webhook_delivery(
-    delivery_id: uuid.UUID, principal: AdminPrincipal, uow: Uow, runtime: Runtime
+    delivery_id: uuid.UUID, principal: AdminPrincipal, uow: UowDep, runtime: RuntimeDep
 ) -> WebhookDeliveryRead:
     """Queue a failed delivery again; changes it applied before stay applied once."""
     row = await reprocess_delivery(uow=uow, org_id=principal.org, delivery_id=delivery_id)

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Query
 
-from services.performance.api.deps import Now, Uow
+from services.performance.api.deps import NowDep, UowDep
 from services.performance.api.fx_schemas import (
     FxRateChangeRead,
     FxRatesPut,
@@ -32,7 +32,7 @@ def _problems(*codes: int) -> dict:
 
 @router.put("", response_model=FxRatesSet, responses=_problems(401, 403, 404, 422))
 async def put_fx_rates(
-    period_id: uuid.UUID, body: FxRatesPut, principal: AdminPrincipal, uow: Uow, now: Now
+    period_id: uuid.UUID, body: FxRatesPut, principal: AdminPrincipal, uow: UowDep, now: NowDep
 ) -> FxRatesSet:
     """Set a period's rates into a team currency; its sales in changed currencies are re-valued."""
     result = await set_fx_rates(
@@ -45,7 +45,9 @@ async def put_fx_rates(
 
 
 @router.get("", response_model=FxRatesRead, responses=_problems(401, 404))
-async def read_fx_rates(period_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow) -> FxRatesRead:
+async def read_fx_rates(
+    period_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
+) -> FxRatesRead:
     """Read a period's rate tables, one per currency converted into."""
     tables = await get_fx_rates(period_id=period_id, uow=uow, principal=principal)
     return FxRatesRead(period_id=period_id, tables=[FxRateTableRead.of(t) for t in tables])
@@ -57,7 +59,7 @@ async def read_fx_rates(period_id: uuid.UUID, principal: CurrentPrincipal, uow: 
 async def list_fx_rate_changes(
     period_id: uuid.UUID,
     principal: AdminPrincipal,
-    uow: Uow,
+    uow: UowDep,
     limit: int = Query(50, ge=1, le=200),
 ) -> list[FxRateChangeRead]:
     """List a period's rate changes, newest first: who, when, old and new rate, sales re-valued."""

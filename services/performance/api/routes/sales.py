@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Query
 
-from services.performance.api.deps import Now, Uow
+from services.performance.api.deps import NowDep, UowDep
 from services.performance.api.schemas import SaleAssignment, SaleCreate, SaleRead
 from services.performance.handlers.sales import (
     AssignSale,
@@ -19,20 +19,19 @@ from services.performance.handlers.sales import (
 )
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, Page, page_of
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
 
 
-def _problems(*codes: int) -> dict:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
-
-
 @router.post(
-    "", status_code=201, response_model=SaleRead, responses=_problems(401, 403, 404, 409, 422)
+    "",
+    status_code=201,
+    response_model=SaleRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_sale_entry(
-    body: SaleCreate, principal: ManagerPrincipal, uow: Uow, now: Now
+    body: SaleCreate, principal: ManagerPrincipal, uow: UowDep, now: NowDep
 ) -> SaleRead:
     """Record a sale by hand, credited to one member or split between several."""
     view = await create_sale(
@@ -50,10 +49,10 @@ async def create_sale_entry(
     return SaleRead.of(view.sale, view.credits, view.valuations)
 
 
-@router.get("", response_model=Page[SaleRead], responses=_problems(401, 404, 422))
+@router.get("", response_model=Page[SaleRead], responses=problem_responses(401, 404, 422))
 async def list_sales_entries(
     principal: CurrentPrincipal,
-    uow: Uow,
+    uow: UowDep,
     member_id: uuid.UUID | None = None,
     period_id: uuid.UUID | None = None,
     unassigned: bool | None = None,
@@ -78,8 +77,8 @@ async def list_sales_entries(
     )
 
 
-@router.get("/{sale_id}", response_model=SaleRead, responses=_problems(401, 404))
-async def get_sale_entry(sale_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow) -> SaleRead:
+@router.get("/{sale_id}", response_model=SaleRead, responses=problem_responses(401, 404))
+async def get_sale_entry(sale_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep) -> SaleRead:
     """Read one sale with its credit."""
     view = await get_sale(sale_id=sale_id, uow=uow, principal=principal)
     return SaleRead.of(view.sale, view.credits, view.valuations)
@@ -88,10 +87,10 @@ async def get_sale_entry(sale_id: uuid.UUID, principal: CurrentPrincipal, uow: U
 @router.post(
     "/{sale_id}/assignment",
     response_model=SaleRead,
-    responses=_problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def assign_sale_credit(
-    sale_id: uuid.UUID, body: SaleAssignment, principal: ManagerPrincipal, uow: Uow, now: Now
+    sale_id: uuid.UUID, body: SaleAssignment, principal: ManagerPrincipal, uow: UowDep, now: NowDep
 ) -> SaleRead:
     """Give a sale's credit to members (how a manager places an unassigned CRM sale)."""
     view = await assign_sale(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.performance.adapters.crm import salesforce
 from services.performance.adapters.crm.registry import Source
-from services.performance.api.deps import Now, Runtime
+from services.performance.api.deps import NowDep, RuntimeDep
 from services.performance.api.schemas import SecretRotated, SecretRotation, WebhookAccepted
 from services.performance.handlers.webhooks import (
     IngestResult,
@@ -19,19 +19,23 @@ from services.performance.handlers.webhooks import (
     rotate_secret,
 )
 from shared.auth import AdminPrincipal
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["webhooks"])
 
 _RAW_BODY = {"requestBody": {"required": True, "content": {"application/json": {}}}}
-_WEBHOOK_PROBLEMS = {
-    400: {**PROBLEM_RESPONSES[422], "description": "Malformed delivery (not retried by CRMs)"},
-    401: {**PROBLEM_RESPONSES[401], "description": "Bad signature or credentials, or stale"},
-}
+_WEBHOOK_PROBLEMS = problem_responses(
+    400,
+    401,
+    described={
+        400: "Malformed delivery (not retried by CRMs)",
+        401: "Bad signature or credentials, or stale",
+    },
+)
 
 
 async def _ingest(
-    request: Request, runtime: Runtime, now: Now, org_id: uuid.UUID, source: str
+    request: Request, runtime: RuntimeDep, now: NowDep, org_id: uuid.UUID, source: str
 ) -> IngestResult:
     body = await request.body()  # verified on the raw bytes, never re-serialised
     url = runtime.settings.public_base_url.rstrip("/") + request.url.path
@@ -42,7 +46,7 @@ async def _ingest(
         IngestWebhook(
             org_id=org_id, source=source, body=body, headers=dict(request.headers), url=url
         ),
-        uow_factory=runtime.uow,  # type: ignore[arg-type]
+        uow_factory=runtime.uow,
         adapters=runtime.adapters,
         store=runtime.delivery_writer,
         active_secrets=runtime.secret_cache.active,
@@ -69,7 +73,7 @@ def _accepted(result: IngestResult) -> WebhookAccepted:
     openapi_extra=_RAW_BODY,
 )
 async def receive_generic_webhook(
-    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+    org_id: uuid.UUID, request: Request, runtime: RuntimeDep, now: NowDep
 ) -> WebhookAccepted:
     """Receive a sale in our own format, signed per Standard Webhooks 1.0."""
     return _accepted(await _ingest(request, runtime, now, org_id, "generic"))
@@ -83,7 +87,7 @@ async def receive_generic_webhook(
     openapi_extra=_RAW_BODY,
 )
 async def receive_hubspot_webhook(
-    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+    org_id: uuid.UUID, request: Request, runtime: RuntimeDep, now: NowDep
 ) -> WebhookAccepted:
     """Receive HubSpot deal events (signature v3); the processor reads won deals back later."""
     return _accepted(await _ingest(request, runtime, now, org_id, "hubspot"))
@@ -97,7 +101,7 @@ async def receive_hubspot_webhook(
     openapi_extra=_RAW_BODY,
 )
 async def receive_pipedrive_webhook(
-    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+    org_id: uuid.UUID, request: Request, runtime: RuntimeDep, now: NowDep
 ) -> WebhookAccepted:
     """Receive a Pipedrive v2 deal webhook (HTTP Basic credentials)."""
     return _accepted(await _ingest(request, runtime, now, org_id, "pipedrive"))
@@ -114,7 +118,7 @@ async def receive_pipedrive_webhook(
     openapi_extra={"requestBody": {"required": True, "content": {"text/xml": {}}}},
 )
 async def receive_salesforce_webhook(
-    org_id: uuid.UUID, request: Request, runtime: Runtime, now: Now
+    org_id: uuid.UUID, request: Request, runtime: RuntimeDep, now: NowDep
 ) -> Response:
     """Receive a Salesforce Outbound Message and acknowledge it with <Ack>true</Ack>."""
     await _ingest(request, runtime, now, org_id, "salesforce")
@@ -124,14 +128,14 @@ async def receive_salesforce_webhook(
 @router.put(
     "/v1/webhook-secrets/{source}",
     response_model=SecretRotated,
-    responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 422)},
+    responses=problem_responses(401, 403, 422),
 )
 async def rotate_webhook_secret(
     source: Source,
     body: SecretRotation,
     principal: AdminPrincipal,
-    runtime: Runtime,
-    now: Now,
+    runtime: RuntimeDep,
+    now: NowDep,
 ) -> SecretRotated:
     """Activate a new webhook secret; the previous ones stay valid for the overlap window."""
     result = await rotate_secret(
@@ -141,7 +145,7 @@ async def rotate_webhook_secret(
             overlap_seconds=body.overlap_seconds,
             api_token=body.api_token,
         ),
-        uow=runtime.uow(),  # type: ignore[arg-type]
+        uow=runtime.uow(),
         org_id=principal.org,
         now=now,
         default_overlap_s=runtime.settings.webhook_secret_overlap_s,

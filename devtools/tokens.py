@@ -1,4 +1,4 @@
-"""Mint development tokens: python -m shared.devtoken --org ... --sub ... --roles manager.
+"""Mint development tokens: python -m devtools.tokens --org ... --sub ... --roles manager.
 
 Tokens are signed with the same settings the services verify them with (ATTAIN_JWT_SECRET,
 ATTAIN_JWT_AUDIENCE), so they work with any configured secret. Minting is refused in production

@@ -9,17 +9,17 @@ import uuid
 import jwt
 import pytest
 
+from devtools.tokens import DevTokenRefused, mint, signing_key
 from shared.auth import TokenVerifier
 from shared.config import DEV_JWT_SECRET, ServiceSettings
-from shared.devtoken import DevTokenRefused, mint, signing_key
 
 pytestmark = pytest.mark.unit
 
 
-def test_devtoken_command_mints_a_token_with_the_requested_claims():
+def test_dev_token_command_mints_a_token_with_the_requested_claims():
     org, team = uuid.uuid4(), uuid.uuid4()
     result = subprocess.run(
-        [sys.executable, "-m", "shared.devtoken", "--org", str(org), "--sub", "m-1",
+        [sys.executable, "-m", "devtools.tokens", "--org", str(org), "--sub", "m-1",
          "--roles", "manager", "rep", "--teams", str(team)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
@@ -30,9 +30,9 @@ def test_devtoken_command_mints_a_token_with_the_requested_claims():
     assert principal.teams == frozenset({team})
 
 
-def test_devtoken_command_refuses_to_run_in_production():
+def test_dev_token_command_refuses_to_run_in_production():
     result = subprocess.run(
-        [sys.executable, "-m", "shared.devtoken"],
+        [sys.executable, "-m", "devtools.tokens"],
         capture_output=True, text=True,
         env={"ATTAIN_ENV": "production", "ATTAIN_JWT_SECRET": "x" * 40, "PATH": ""},
     )  # fmt: skip
@@ -56,10 +56,10 @@ def test_mint_signs_with_the_configured_secret_and_audience(monkeypatch):
         jwt.decode(token, DEV_JWT_SECRET, algorithms=["HS256"], audience="attain-local")
 
 
-def test_devtoken_command_uses_the_configured_secret():
+def test_dev_token_command_uses_the_configured_secret():
     """The command-line minter (used by the walkthrough) signs with ATTAIN_JWT_SECRET."""
     result = subprocess.run(
-        [sys.executable, "-m", "shared.devtoken", "--roles", "admin"],
+        [sys.executable, "-m", "devtools.tokens", "--roles", "admin"],
         capture_output=True, text=True, check=True, env={"ATTAIN_JWT_SECRET": CUSTOM, "PATH": ""},
     )  # fmt: skip
     claims = jwt.decode(result.stdout.strip(), CUSTOM, algorithms=["HS256"])
