@@ -61,7 +61,7 @@ def concentration(amounts: Iterable[tuple[Hashable, int]]) -> Concentration:
     if not total:
         return Concentration(by_member, 0, Fraction(0), Fraction(0))
     shares = [Fraction(a, total) for a in by_member.values()]
-    return Concentration(by_member, total, max(shares), sum(s * s for s in shares))
+    return Concentration(by_member, total, max(shares), sum((s * s for s in shares), Fraction(0)))
 
 
 @dataclass(frozen=True)
