@@ -92,4 +92,4 @@ def test_children_add_up_to_the_over_assigned_parent_at_every_level(total, pct, 
 )
 def test_a_roll_up_with_a_zero_target_and_nothing_sold_is_no_target(target, achieved, status):
     node = RollupNode("t", "T", target, 0, achieved, achieved)
-    assert node.status(Decimal("0.9"), Decimal("0.7")) == status
+    assert node.status() == status
