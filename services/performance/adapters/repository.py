@@ -510,7 +510,9 @@ class PerformanceRepository:
                 sa.or_(
                     col(EvaluationDue.last_at) <= quiet_since,
                     col(EvaluationDue.first_at) <= waiting_since,
-                )
+                ),
+                # An import still running would be evaluated on half its data.
+                col(EvaluationDue.held_by).is_(None),
             )
             .order_by(col(EvaluationDue.first_at))
             .limit(limit)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.performance.adapters.batch_repository import BatchRepository
 from services.performance.adapters.delivery_repository import DeliveryRepository
 from services.performance.adapters.repository import PerformanceRepository
 from shared.secrets import SecretBox
@@ -19,6 +20,7 @@ class PerformanceUnitOfWork(UnitOfWork):
 
     repo: PerformanceRepository
     deliveries: DeliveryRepository
+    batch: BatchRepository
 
     def __init__(self, *args: Any, secrets: SecretBox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -29,6 +31,7 @@ class PerformanceUnitOfWork(UnitOfWork):
         """Bind this service's repositories to the session."""
         self.repo = PerformanceRepository(session)
         self.deliveries = DeliveryRepository(session)
+        self.batch = BatchRepository(session)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

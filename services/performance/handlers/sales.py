@@ -1,4 +1,4 @@
-"""Sales use cases: CRM deal changes, manual entry, assignment and credit moves.
+"""Sales use cases: manual entry, assignment and credit moves (CRM changes: ``deal_batch``).
 
 Every change follows one path: note the sale's contributions to attainment before, change the
 sale, apply the difference to the (member, period) rows, emit the fact, re-evaluate the pace of
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, close_instant
 from services.performance.adapters.orm import Period, Sale, SaleCredit
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.sales import credited_amounts, move_credit, validate_split
@@ -25,7 +24,6 @@ from shared.money import from_minor, to_minor
 from shared.timeutil import as_utc, utcnow
 
 Contributions = dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int]  # (member, team, period)
-UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
 
 
 @dataclass(frozen=True)
@@ -187,116 +185,6 @@ async def _refresh_team(uow: PerformanceUnitOfWork, sale: Sale, team_id: uuid.UU
         sale.currency = team.currency
         sale.currency_assumed = False
     sale.currency_mismatch = sale.currency != team.currency
-
-
-# -- CRM deal changes -------------------------------------------------------------------------
-
-
-async def apply_deal_event(
-    uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent, now: datetime
-) -> None:
-    """Upsert the sale of a CRM deal: won records (or re-activates), changes adjust, reversal reverses."""
-    repo = uow.repo
-    sale = await repo.sale_by_external_id(
-        org_id=org_id, source=event.source, external_id=event.external_id
-    )
-    if event.kind == "reversed":
-        if sale is None or sale.status != "active":
-            return  # reversing a sale we never counted changes nothing
-        before = await contributions(uow, sale)
-        sale.status = "reversed"
-        sale.version += 1
-        sale.updated_at = now
-        await settle(uow, sale=sale, before=before, now=now, fact=SaleReversed)
-        return
-    timezone = "UTC"
-    if event.closed_at is None and event.closed_on is not None:
-        timezone = await repo.timezone_for_day(org_id=org_id, day=event.closed_on)
-    closed_at = close_instant(event, timezone) or (sale.closed_at if sale else now)
-    if sale is None:
-        await _record_deal(uow, org_id=org_id, event=event, closed_at=closed_at, now=now)
-        return
-    before = await contributions(uow, sale)
-    reactivated = sale.status != "active"
-    old_amount = sale.amount_minor
-    currency = event.currency or sale.currency
-    amount_minor = _minor(event.amount or Decimal(0), currency)
-    changed = (amount_minor, currency, as_utc(closed_at)) != (
-        sale.amount_minor,
-        sale.currency,
-        as_utc(sale.closed_at),
-    )
-    sale.amount_minor, sale.closed_at = amount_minor, as_utc(closed_at)
-    if event.currency is not None:
-        sale.currency, sale.currency_assumed = event.currency, False
-    sale.status = "active"
-    if sale.unassigned:
-        member = await repo.member_for_owner(
-            org_id=org_id, source=event.source, owner_ref=event.owner_ref, email=event.owner_email
-        )
-        if member is not None:
-            await _set_split(uow, sale, {member.id: Decimal(100)})
-            await _refresh_team(uow, sale, member.team_id)
-            changed, reactivated = True, True
-    elif changed:
-        credits = await repo.credits(sale_id=sale.id)
-        await _set_split(uow, sale, {c.member_id: Decimal(c.percent) for c in credits})
-        if sale.team_id is not None:
-            await _refresh_team(uow, sale, sale.team_id)
-    if not changed and not reactivated:
-        return
-    sale.version += 1
-    sale.updated_at = now
-    fact = SaleRecorded if reactivated else SaleAdjusted
-    await settle(uow, sale=sale, before=before, now=now, fact=fact, old_amount_minor=old_amount)
-
-
-async def _record_deal(
-    uow: PerformanceUnitOfWork,
-    *,
-    org_id: uuid.UUID,
-    event: DealEvent,
-    closed_at: datetime,
-    now: datetime,
-) -> None:
-    member = await uow.repo.member_for_owner(
-        org_id=org_id, source=event.source, owner_ref=event.owner_ref, email=event.owner_email
-    )
-    team = (
-        await uow.repo.team(org_id=org_id, team_id=member.team_id) if member is not None else None
-    )
-    currency = event.currency or (team.currency if team is not None else UNKNOWN_CURRENCY)
-    sale = Sale.model_validate(
-        {
-            "org_id": org_id,
-            "source": event.source,
-            "external_id": event.external_id,
-            "amount_minor": _minor(event.amount or Decimal(0), currency),
-            "currency": currency,
-            "currency_assumed": event.currency is None and team is None,
-            "closed_at": as_utc(closed_at),
-            "unassigned": member is None,
-            "owner_ref": event.owner_ref,
-            "owner_email": event.owner_email,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
-    if member is not None:
-        # Before the first flush, so the sale is inserted complete rather than inserted and updated.
-        await _refresh_team(uow, sale, member.team_id)
-    uow.repo.add(sale)
-    await uow.repo.flush()
-    if member is not None:
-        await _set_split(uow, sale, {member.id: Decimal(100)}, new_sale=True)
-    await settle(uow, sale=sale, before={}, now=now, fact=SaleRecorded)
-
-
-def _minor(amount: Decimal, currency: str) -> int:
-    try:
-        return to_minor(amount, currency)
-    except InvalidInput as error:
-        raise MalformedWebhook(error.detail, **error.extra) from None
 
 
 # -- manual entry, assignment, credit moves ---------------------------------------------------

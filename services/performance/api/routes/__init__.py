@@ -2,9 +2,15 @@
 
 from fastapi import APIRouter
 
-from services.performance.api.routes import attainment, deliveries, sales, webhooks
+from services.performance.api.routes import attainment, deliveries, imports, sales, webhooks
 
-ROUTERS: list[APIRouter] = [webhooks.router, deliveries.router, sales.router, attainment.router]
+ROUTERS: list[APIRouter] = [
+    webhooks.router,
+    deliveries.router,
+    imports.router,
+    sales.router,
+    attainment.router,
+]
 TAGS: list[dict[str, str]] = [
     {"name": "webhooks", "description": "CRM webhook intake and webhook secret rotation."},
     {"name": "sales", "description": "Sales from CRMs and manual entry, with split credit."},
