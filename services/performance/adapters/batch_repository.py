@@ -90,8 +90,12 @@ class BatchRepository:
         credits: dict[uuid.UUID, list[tuple[uuid.UUID, str, int]]] = {r["id"]: [] for r in rows}
         if rows:
             found = await self.session.execute(
-                sa.select(_CREDIT.c.sale_id, _CREDIT.c.member_id, _CREDIT.c.percent,
-                          _CREDIT.c.credited_minor)
+                sa.select(
+                    _CREDIT.c.sale_id,
+                    _CREDIT.c.member_id,
+                    _CREDIT.c.percent,
+                    _CREDIT.c.credited_minor,
+                )
                 .where(_CREDIT.c.sale_id.in_(list(credits)))
                 .order_by(_CREDIT.c.sale_id, _CREDIT.c.member_id)
             )
@@ -146,9 +150,7 @@ class BatchRepository:
             return {}
         table = Period.__table__
         stmt = (
-            sa.select(table)
-            .where(table.c.org_id.in_(orgs))
-            .order_by(table.c.starts_at, table.c.id)
+            sa.select(table).where(table.c.org_id.in_(orgs)).order_by(table.c.starts_at, table.c.id)
         )
         result: dict[uuid.UUID, list[PeriodSpan]] = {}
         for r in (await self.session.execute(stmt)).mappings():
@@ -197,7 +199,9 @@ class BatchRepository:
         recredited = [
             after for before, after in changed if before is None or before.credits != after.credits
         ]
-        replaced = [after.id for before, after in changed if before and before.credits != after.credits]
+        replaced = [
+            after.id for before, after in changed if before and before.credits != after.credits
+        ]
         if replaced:
             await self.session.execute(_CREDIT.delete().where(_CREDIT.c.sale_id.in_(replaced)))
         credits = [

@@ -331,7 +331,9 @@ class SaleImportRow(Base, table=True):
     """One row of an import: the sale as the generic format carries it, and what became of it."""
 
     __tablename__ = "sale_import_row"
-    __table_args__ = (sa.Index("ix_sale_import_row_import_outcome", "import_id", "outcome", "line"),)
+    __table_args__ = (
+        sa.Index("ix_sale_import_row_import_outcome", "import_id", "outcome", "line"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     import_id: uuid.UUID

@@ -65,11 +65,14 @@ async def read_rows(chunks: AsyncIterable[bytes], fmt: ImportFormat) -> AsyncIte
             header = [name.strip().lower() for name in fields]
             unknown = sorted(set(header) - set(CSV_COLUMNS))
             if unknown or "external_id" not in header:
-                yield ImportRow(number, None, f"CSV header must name columns of {CSV_COLUMNS}; "
-                                f"unknown: {unknown}")
+                yield ImportRow(
+                    number,
+                    None,
+                    f"CSV header must name columns of {CSV_COLUMNS}; unknown: {unknown}",
+                )
                 return
             continue
-        yield _row(number, lambda f=fields: _csv_payload(header or [], f))
+        yield _row(number, lambda f=fields, h=header: _csv_payload(h, f))
 
 
 def _csv_payload(header: list[str], fields: list[str]) -> dict[str, Any]:
@@ -131,4 +134,3 @@ async def _lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[int, str]]
 def _first_line(number: int, line: str) -> str:
     # A byte-order mark may open the file; a CR ends Windows lines.
     return (line.removeprefix("\ufeff") if number == 1 else line).removesuffix("\r")
-

@@ -152,7 +152,9 @@ class _Changes:
 
     sales: dict[SaleKey, SaleState] = field(default_factory=dict)
     deltas: dict[ContributionKey, int] = field(default_factory=lambda: defaultdict(int))
-    due: set[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = field(default_factory=set)  # org, team, period
+    due: set[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = field(
+        default_factory=set
+    )  # org, team, period
     facts: list[SaleFact] = field(default_factory=list)
 
 

@@ -62,8 +62,11 @@ async def apply_items(
         async with uow.savepoint():
             return await _apply(uow, items, now=now, held_by=held_by)
     except Exception:
-        log.warning("a batch of %d deal changes failed to write; applying them one by one",
-                    len(items), exc_info=True)
+        log.warning(
+            "a batch of %d deal changes failed to write; applying them one by one",
+            len(items),
+            exc_info=True,
+        )
     outcomes = []
     for item in items:
         try:
@@ -102,8 +105,10 @@ def _plan(book: DealBook, item: Item, seen: set[DedupeKey], now: datetime) -> Ou
     keys: set[DedupeKey] = set()
     for event in item.events:
         key = (item.org_id, event.source, event.dedupe_key)
-        if key in seen or key in keys or (
-            item.only_new and book.exists((item.org_id, event.source, event.external_id))
+        if (
+            key in seen
+            or key in keys
+            or (item.only_new and book.exists((item.org_id, event.source, event.external_id)))
         ):
             outcome.duplicates += 1
             continue

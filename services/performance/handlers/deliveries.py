@@ -68,7 +68,8 @@ async def process_batch(
         rows = await uow.deliveries.lock([d.id for d in batch])
         ready = [d for d in rows if parsed[d.id].events is not None]
         items = [Item(org_id=d.org_id, ref=d.id, events=parsed[d.id].events or ()) for d in ready]
-        outcomes = dict(zip([d.id for d in ready], await apply_items(uow, items, now=now)))
+        applied = await apply_items(uow, items, now=now)
+        outcomes = dict(zip([d.id for d in ready], applied, strict=True))
         for delivery in rows:
             _settle(uow, delivery, parsed[delivery.id], outcomes.get(delivery.id), now, retry)
         await uow.commit()

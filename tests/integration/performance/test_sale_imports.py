@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from services.performance.adapters.orm import EvaluationDue, Sale
 from services.performance.handlers import imports
+from tests.conftest import auth
 from tests.integration.performance.conftest import ORG, PerfApp
 from tests.integration.performance.test_delivery_processor import _ready, _sale
 from tests.integration.performance.test_webhooks import post
-from tests.conftest import auth
 
 CLOSED_AT = "2026-11-16T10:00:00Z"
 
@@ -62,7 +62,10 @@ async def test_an_import_mixed_with_webhooks_counts_each_deal_once(perf_db: Perf
     await perf.processed()
     view = await _view(perf, accepted["import_id"])
     assert (view["state"], view["received"], view["failed"], view["errors"]) == (
-        "finished", 3000, 0, []
+        "finished",
+        3000,
+        0,
+        [],
     )
     assert (view["applied"], view["duplicates"]) == (2700, 300)
     for i in range(2700, 3000):  # and delivered by webhook after the import applied them
