@@ -147,7 +147,7 @@ async def lags_ms(runtime, prefix: str) -> list[float]:
 async def figures(db_url: str, deliveries: int, rows: int) -> dict[str, float]:
     """Every figure of one database."""
     org, _, _, _ = await seed_team(db_url, "127.0.0.1:1", REPS)
-    app = create_app(settings(db_url, "127.0.0.1:1", run_workers=False))
+    app = create_app(settings(db_url, "127.0.0.1:1", run_workers=False, rate_limit_enabled=False))
     runtime = app.state.runtime
     admin = {"Authorization": f"Bearer {mint(org=str(org), sub=str(uuid.uuid4()), roles=['admin'])}"}
     out: dict[str, float] = {}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -135,15 +136,30 @@ class Snapshot:
         self, org_id: uuid.UUID, source: str, owner_ref: str | None, email: str | None
     ) -> MemberRef | None:
         """The active member a CRM owner maps to: by the source's CRM id, else by e-mail."""
-        candidates = [m for m in self.members.values() if m.org_id == org_id and m.active]
         if owner_ref:
-            found = next((m for m in candidates if m.crm.get(source) == owner_ref), None)
+            found = self._by_crm.get((org_id, source, owner_ref))
             if found is not None:
                 return found
         if email:
-            wanted = email.strip().lower()
-            return next((m for m in candidates if m.email.lower() == wanted), None)
+            return self._by_email.get((org_id, email.strip().lower()))
         return None
+
+    @cached_property
+    def _by_crm(self) -> dict[tuple[uuid.UUID, str, str], MemberRef]:
+        index: dict[tuple[uuid.UUID, str, str], MemberRef] = {}
+        for member in self.members.values():
+            for source, ref in member.crm.items():
+                if member.active and ref:
+                    index.setdefault((member.org_id, source, ref), member)
+        return index
+
+    @cached_property
+    def _by_email(self) -> dict[tuple[uuid.UUID, str], MemberRef]:
+        index: dict[tuple[uuid.UUID, str], MemberRef] = {}
+        for member in self.members.values():
+            if member.active:
+                index.setdefault((member.org_id, member.email.lower()), member)
+        return index
 
 
 @dataclass
