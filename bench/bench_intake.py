@@ -1,14 +1,15 @@
 """Sales intake behind the 202: the delivery processor, the lag under load, a 50,000-row import.
 
-- **processor:** N signed generic deliveries are stored through the webhook route (processor
-  idle), then the processor applies the backlog; deliveries applied per second.
-- **lag:** with the processor running, deliveries are sent at 80 % of the ingest rate measured
-  just before; p99 of stored -> applied (``processed_at - received_at``) per delivery.
+- **processor:** N signed generic deliveries are stored through the webhook route of the service
+  under uvicorn (API only), then a processor in this process applies the backlog; per second.
+- **lag:** the service as ``make run`` runs it (workers, so the processor, in the API process,
+  woken by each commit) is sent deliveries at 80 % of the ingest rate measured just before;
+  p99 of stored -> applied (``processed_at - received_at``, the applying batch's start).
 - **import:** ``POST /v1/sales/imports`` of R NDJSON rows, until the import is ``finished``.
 
 The baseline of each, in the same run and on the same database: one raw ``executemany``
 INSERT of as many sale rows in one transaction (the floor of writing that many sales), and for
-the lag the p99 of the 202 itself at that rate. In-process (ASGI), on SQLite and PostgreSQL.
+the lag the p99 of the 202 itself at that rate. On SQLite and on a throwaway PostgreSQL.
 
     .venv/bin/python bench/bench_intake.py [--deliveries 3000] [--rows 50000] [--db sqlite]
 """
@@ -21,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -31,16 +33,16 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_plumbing import seed_team, settings  # noqa: E402
+from bench_plumbing import seed_team, settings, uvicorn, wait_ready  # noqa: E402
 
 from services.performance.adapters.orm import Sale, WebhookDelivery  # noqa: E402
-from services.performance.main import create_app  # noqa: E402
+from services.performance.bootstrap import build_runtime  # noqa: E402
+from shared.devbroker import free_port, start_broker  # noqa: E402
 from shared.devpostgres import start_postgres  # noqa: E402
 from shared.devtoken import mint  # noqa: E402
 
@@ -145,65 +147,102 @@ async def lags_ms(runtime, prefix: str) -> list[float]:
 
 
 async def figures(db_url: str, deliveries: int, rows: int) -> dict[str, float]:
-    """Every figure of one database."""
+    """Every figure of one database: the API under uvicorn, the processor in this process."""
     org, _, _, _ = await seed_team(db_url, "127.0.0.1:1", REPS)
-    app = create_app(settings(db_url, "127.0.0.1:1", run_workers=False, rate_limit_enabled=False))
-    runtime = app.state.runtime
-    admin = {"Authorization": f"Bearer {mint(org=str(org), sub=str(uuid.uuid4()), roles=['admin'])}"}
+    # The processor is this process's; the API process only stores (as with a separate worker).
+    runtime = build_runtime(settings(db_url, "127.0.0.1:1", run_workers=False, webhook_poll_s=0.05))
+    admin = {
+        "Authorization": f"Bearer {mint(org=str(org), sub=str(uuid.uuid4()), roles=['admin'])}"
+    }
+    env = os.environ | {
+        "PERFORMANCE_DATABASE_URL": db_url, "PERFORMANCE_RUN_WORKERS": "false",
+        "PERFORMANCE_RATE_LIMIT_ENABLED": "false", "ATTAIN_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    port = free_port()
+    service = uvicorn(
+        ["services.performance.main:create_app", "--factory", "--port", str(port)], env
+    )
     out: dict[str, float] = {}
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client,
-    ):
-        put = await client.put(
-            "/v1/webhook-secrets/generic", json={"secret": SECRET}, headers=admin
-        )
-        put.raise_for_status()
-        started = time.perf_counter()
-        await post_all(client, org, signed(org, deliveries, "backlog"))
-        out["ingest_rate"] = deliveries / (time.perf_counter() - started)
-        started = time.perf_counter()
-        assert await runtime.processor.drain() == deliveries
-        out["processor_s"] = time.perf_counter() - started
-        out["processor_base_s"] = await raw_insert_s(runtime, deliveries)
-        if rows:
-            body = b"".join(
-                json.dumps(
-                    {"external_id": f"IMP-{i}", "amount": "100.00", "currency": "EUR",
-                     "closed_at": CLOSED_AT, "owner": {"email": f"r{i % REPS}@example.com"}}
-                ).encode() + b"\n"
-                for i in range(rows)
-            )  # fmt: skip
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            put = await client.put(
+                "/v1/webhook-secrets/generic", json={"secret": SECRET}, headers=admin
+            )
+            put.raise_for_status()
             started = time.perf_counter()
-            accepted = await client.post(
-                "/v1/sales/imports",
-                content=body,
-                headers={**admin, "content-type": "application/x-ndjson"},
-            )
-            assert accepted.status_code == 202, accepted.text
-            out["import_stored_s"] = time.perf_counter() - started
-            while await runtime.processor.drain():
-                pass
-            out["import_s"] = time.perf_counter() - started
-            view = await client.get(
-                f"/v1/sales/imports/{accepted.json()['import_id']}", headers=admin
-            )
-            assert view.json()["state"] == "finished" and view.json()["applied"] == rows, view.text
-            out["import_base_s"] = await raw_insert_s(runtime, rows)
-        rate = 0.8 * out["ingest_rate"]
-        worker = asyncio.create_task(runtime.processor.run())
-        try:
-            answered = await paced(client, org, signed(org, int(rate * 5), "lag"), rate)
-            while await runtime.processor.drain():
-                pass
-        finally:
-            runtime.processor.stop()
-            await worker
-        out["lag_rate"] = rate
-        out["lag_p99"] = p99(await lags_ms(runtime, "lag"))
-        out["lag_base_p99"] = p99(answered)
+            await post_all(client, org, signed(org, deliveries, "backlog"))
+            out["ingest_rate"] = deliveries / (time.perf_counter() - started)
+            started = time.perf_counter()
+            assert await runtime.processor.drain() == deliveries
+            out["processor_s"] = time.perf_counter() - started
+            out["processor_base_s"] = await raw_insert_s(runtime, deliveries)
+            if rows:
+                out |= await import_figures(client, runtime, admin, rows)
+    finally:
+        service.terminate()
+        service.wait()
+        await runtime.engine.dispose()
+    out |= await lag_figures(db_url, env, org, admin, 0.8 * out["ingest_rate"])
     return out
+
+
+async def lag_figures(db_url, env, org, admin, rate: float) -> dict[str, float]:
+    """The service as `make run` has it (workers in the API process), fed at a steady rate."""
+    broker = start_broker()
+    port = free_port()
+    env = env | {
+        "PERFORMANCE_RUN_WORKERS": "true",
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+    }
+    service = uvicorn(
+        ["services.performance.main:create_app", "--factory", "--port", str(port)], env
+    )
+    runtime = build_runtime(settings(db_url, broker.bootstrap_servers, run_workers=False))
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=120)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            answered = await paced(client, org, signed(org, int(rate * 10), "lag"), rate)
+            lags: list[float] = []
+            for _ in range(600):
+                lags = await lags_ms(runtime, "lag")
+                if len(lags) == len(answered):
+                    break
+                await asyncio.sleep(0.5)
+        return {"lag_rate": rate, "lag_p99": p99(lags), "lag_base_p99": p99(answered)}
+    finally:
+        service.terminate()
+        service.wait()
+        broker.stop()
+        await runtime.engine.dispose()
+
+
+async def import_figures(client, runtime, admin, rows: int) -> dict[str, float]:
+    """Seconds until a rows-long import is stored (202) and finished, and the baseline."""
+    body = b"".join(
+        json.dumps(
+            {"external_id": f"IMP-{i}", "amount": "100.00", "currency": "EUR",
+             "closed_at": CLOSED_AT, "owner": {"email": f"r{i % REPS}@example.com"}}
+        ).encode() + b"\n"
+        for i in range(rows)
+    )  # fmt: skip
+    started = time.perf_counter()
+    accepted = await client.post(
+        "/v1/sales/imports", content=body, headers={**admin, "content-type": "application/x-ndjson"}
+    )
+    assert accepted.status_code == 202, accepted.text
+    stored = time.perf_counter() - started
+    while await runtime.processor.drain():
+        pass
+    finished = time.perf_counter() - started
+    view = await client.get(f"/v1/sales/imports/{accepted.json()['import_id']}", headers=admin)
+    assert view.json()["state"] == "finished" and view.json()["applied"] == rows, view.text
+    return {
+        "import_stored_s": stored,
+        "import_s": finished,
+        "import_base_s": await raw_insert_s(runtime, rows),
+    }
 
 
 def p99(values: list[float]) -> float:
