@@ -6,7 +6,6 @@ that a projection never drifts by a cent because of binary floating point.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -281,7 +281,7 @@ def classify(
             thresholds.at_risk_below + thresholds.hysteresis,
         )
         status = _worse(entering, _better(previous_status, recovering))
-    if away or share == 0 or share < Fraction(thresholds.min_elapsed_share):
+    if away or share == 0 or share < _exact(thresholds.min_elapsed_share):
         # Too early to judge (a projection from a sliver of the period is noise), or away: nobody
         # gets worse than they were (or than on_track) yet; improvements still count.
         floor = previous_status or PaceStatus.ON_TRACK
@@ -335,9 +335,9 @@ def evaluate(
 
 
 def _status_for(ratio: Fraction, struggling_below: Decimal, at_risk_below: Decimal) -> PaceStatus:
-    if ratio < Fraction(struggling_below):
+    if ratio < _exact(struggling_below):
         return PaceStatus.STRUGGLING
-    if ratio < Fraction(at_risk_below):
+    if ratio < _exact(at_risk_below):
         return PaceStatus.AT_RISK
     return PaceStatus.ON_TRACK
 
@@ -359,9 +359,18 @@ def _status(value: PaceStatus | str | None) -> PaceStatus | None:
         raise InvalidInput(f"unknown pace status {value!r}", field="previous_status") from None
 
 
+@lru_cache(maxsize=256)
+def _exact(threshold: Decimal) -> Fraction:
+    # A team's few thresholds, converted once rather than for every member of every page.
+    return Fraction(threshold)
+
+
 def _round_half_up(value: Fraction) -> int:
     # Half away from zero, like decimal.ROUND_HALF_UP, so refunds round symmetrically.
-    magnitude = math.floor(abs(value) + Fraction(1, 2))
+    # floor(|n|/d + 1/2) in integers: exact, and no Fraction arithmetic on a hot path.
+    value = Fraction(value)
+    numerator, denominator = abs(value.numerator), value.denominator
+    magnitude = (2 * numerator + denominator) // (2 * denominator)
     return -magnitude if value < 0 else magnitude
 
 
