@@ -14,7 +14,7 @@ from services.performance.adapters.orm import EvaluationDue, Sale
 from services.performance.handlers import imports
 from tests.conftest import auth
 from tests.integration.performance.conftest import ORG, PerfApp
-from tests.integration.performance.test_delivery_processor import _ready, _sale
+from tests.integration.performance.test_delivery_processor import _app, _ready, _sale
 from tests.integration.performance.test_webhooks import post
 
 CLOSED_AT = "2026-11-16T10:00:00Z"
@@ -150,3 +150,17 @@ async def test_imports_are_for_admins_and_refuse_other_media_types(perf: PerfApp
     missing = await perf.client.get(f"/v1/sales/imports/{accepted['import_id']}", headers=other)
     assert missing.status_code == 404
     assert (await perf.state())["sales"] == 0
+
+
+async def test_an_import_stored_before_a_stop_is_applied_by_the_next_process(db_url: str):
+    """202 means stored: the next process applies it; a deal twice in the file counts once."""
+    rows = _ndjson([("INV-1", "10.00"), ("INV-2", "20.00"), ("INV-1", "99.00")])
+    async with _app(db_url) as first:
+        await _ready(first)
+        accepted = await _import(first, rows, "application/x-ndjson")
+    async with _app(db_url) as second:
+        second.seeded = first.seeded
+        await second.processed()
+        view = await _view(second, accepted["import_id"])
+        assert (view["state"], view["applied"], view["duplicates"]) == ("finished", 2, 1)
+        assert await second.state() == {"sales": 2, "applied": 2, "achieved": 3_000}
