@@ -361,7 +361,10 @@ class DealBook:
 
     @staticmethod
     def _credit(sale: SaleState, split: Mapping[uuid.UUID, Decimal]) -> SaleState:
-        amounts = credited_amounts(sale.amount_minor, split)
+        if len(split) == 1 and next(iter(split.values())) == 100:  # the usual single owner
+            amounts = dict.fromkeys(split, sale.amount_minor)
+        else:
+            amounts = credited_amounts(sale.amount_minor, split)
         return replace(sale, credits=tuple((m, str(p), amounts[m]) for m, p in split.items()))
 
     def _contributions(self, sale: SaleState | None) -> dict[ContributionKey, int]:
