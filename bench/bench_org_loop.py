@@ -162,8 +162,10 @@ def main() -> None:
                 print(f"  {what:<55} {seconds:9.2f} s  {seconds / baseline:10.0f}x baseline")
         for what, megabytes in figures.items():
             if what.startswith("rss:"):
+                idle = figures[f"rss_started:{what[4:]}"]
                 print(
-                    f"  {'RSS after the run: ' + what[4:]:<55} {megabytes:9.0f} MB  goal <= 150 MB"
+                    f"  {'RSS after the run: ' + what[4:]:<55} {megabytes:9.0f} MB "
+                    f"{megabytes / idle:10.2f}x at start ({idle:.0f} MB); goal <= 150 MB"
                 )
 
 
