@@ -23,6 +23,8 @@ from shared.domain_errors import DomainError
 
 ImportFormat = Literal["ndjson", "csv"]
 WON = "sale.closed"
+#: The dedupe key ``import:<external_id>`` must fit its column (400).
+MAX_EXTERNAL_ID = 256
 CSV_COLUMNS = ("external_id", "amount", "currency", "closed_at", "owner_email", "owner_id", "type")
 
 
@@ -60,7 +62,13 @@ async def read_rows(chunks: AsyncIterable[bytes], fmt: ImportFormat) -> AsyncIte
         if fmt == "ndjson":
             yield _row(number, lambda t=text: load_json(t.encode()))
             continue
-        fields = next(csv.reader([text]))
+        try:
+            fields = next(csv.reader([text]))
+        except csv.Error as error:  # e.g. a NUL byte
+            yield ImportRow(number, None, f"unreadable CSV: {error}")
+            if header is None:
+                return
+            continue
         if header is None:
             header = [name.strip().lower() for name in fields]
             unknown = sorted(set(header) - set(CSV_COLUMNS))
@@ -97,6 +105,8 @@ def _row(number: int, read: Any) -> ImportRow:
         event = parse_payload(payload, dedupe_key="import")
         if event.kind != "won":
             return ImportRow(number, None, f"an import carries won sales only: type must be {WON}")
+        if len(event.external_id) > MAX_EXTERNAL_ID:
+            return ImportRow(number, None, f"external_id is longer than {MAX_EXTERNAL_ID}")
     except DomainError as error:
         return ImportRow(number, None, error.detail)
     except ValueError as error:
