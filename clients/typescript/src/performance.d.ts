@@ -2211,8 +2211,8 @@ export interface operations {
         /** @description One won sale of the generic webhook format per NDJSON line, or per CSV record under a header naming external_id, amount, currency, closed_at, owner_email, owner_id (type optional, sale.closed). */
         requestBody: {
             content: {
-                "application/x-ndjson": string;
-                "text/csv": string;
+                "application/x-ndjson": unknown;
+                "text/csv": unknown;
             };
         };
         responses: {
