@@ -288,6 +288,15 @@ class BatchRepository:
         if rows:
             await self.session.execute(WebhookEvent.__table__.insert(), list(rows))
 
+    async def refresh_statistics(self) -> None:
+        """PostgreSQL: re-read the planner's statistics of the tables a bulk load grows.
+
+        A fresh table loaded in one go keeps its first estimate (a row or two), and the plan
+        for a batch's key lookups then filters every sale of the org instead of seeking each.
+        """
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(sa.text("ANALYZE sale, sale_credit, webhook_event"))
+
     async def release_held(self, *, held_by: uuid.UUID, at: datetime) -> None:
         """Let the evaluations an import held run once its burst is quiet."""
         await self.session.execute(

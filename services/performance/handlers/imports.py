@@ -31,6 +31,8 @@ _ROW = SaleImportRow.__table__
 _IMPORT = SaleImport.__table__
 _CHUNK = 1000  # rows per INSERT while storing
 UNFINISHED = ("queued", "running")
+#: Rows applied between refreshes of the planner's statistics (PostgreSQL) during an import.
+_ANALYZE_EVERY = 5000
 
 
 async def start_import(
@@ -120,10 +122,15 @@ async def process_import_batch(
             .values(outcome=sa.bindparam("new_outcome"), error=sa.bindparam("new_error")),
             marks,
         )
+        done_before = record.applied + record.duplicates + record.failed
         record.state = "running"
         record.applied += sum(1 for m in marks if m["new_outcome"] == "applied")
         record.duplicates += sum(1 for m in marks if m["new_outcome"] == "duplicate")
         record.failed += sum(1 for m in marks if m["new_outcome"] == "failed")
+        if (record.applied + record.duplicates + record.failed) // _ANALYZE_EVERY > (
+            done_before // _ANALYZE_EVERY
+        ):
+            await uow.batch.refresh_statistics()
         uow.repo.add(record)
         await uow.commit()
     return len(rows)
