@@ -76,8 +76,9 @@ client: install ## After an API change: snapshot the OpenAPI documents and regen
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo
 
-bench: install ## Consumer, attainment page and the org loop (100 teams x 10 reps) vs same-run baselines
+bench: install ## Consumer, attainment page, intake (processor, lag, 50k import), org loop vs same-run baselines
 	$(PY) bench/bench_plumbing.py
+	$(PY) bench/bench_intake.py
 	$(PY) bench/bench_org_loop.py
 
 clean:

@@ -67,6 +67,7 @@ def run(db: str, teams: int, reps: int) -> dict[str, float]:
     stack = isolated_stack(db, run_dir)
     stack.start()
     figures: dict[str, float] = {}
+    started_rss = {name: rss_mb(process.pid) for name, process in stack.services.items()}
     try:
         urls = {name: stack.url(name) for name in SERVICES}
         figures["baseline"] = healthz_round_trip(urls["performance"])
@@ -91,9 +92,28 @@ def run(db: str, teams: int, reps: int) -> dict[str, float]:
             )
             figures["last evaluation -> loop settled"] = time.monotonic() - evaluated
             check(api, org, period["id"], evaluations, rows, reps)
+            for name, process in stack.services.items():
+                figures[f"rss:{name}"] = rss_mb(process.pid)
+                figures[f"rss_started:{name}"] = started_rss[name]
     finally:
         stack.stop()
     return figures
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (and its children, e.g. uvicorn workers), in MB."""
+    pids = [pid, *(int(p) for p in _children(pid))]
+    total_kb = 0
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+def _children(pid: int) -> list[str]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return path.read_text().split() if path.exists() else []
 
 
 def check(api, org, period_id, evaluations, rows, reps) -> None:
@@ -125,7 +145,15 @@ def main() -> None:
             f"\n{db}: {args.teams} teams x {args.reps} reps (baseline GET /healthz {baseline * 1000:.1f} ms)"
         )
         for what, seconds in figures.items():
-            print(f"  {what:<55} {seconds:9.2f} s  {seconds / baseline:10.0f}x baseline")
+            if not what.startswith("rss"):
+                print(f"  {what:<55} {seconds:9.2f} s  {seconds / baseline:10.0f}x baseline")
+        for what, megabytes in figures.items():
+            if what.startswith("rss:"):
+                idle = figures[f"rss_started:{what[4:]}"]
+                print(
+                    f"  {'RSS after the run: ' + what[4:]:<55} {megabytes:9.0f} MB "
+                    f"{megabytes / idle:10.2f}x at start ({idle:.0f} MB); goal <= 150 MB"
+                )
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def create_service_app(
         BodyLimitMiddleware,
         limits=BodyLimits(
             default_bytes=settings.max_body_bytes,
-            by_prefix=[(WEBHOOK_PREFIX, settings.webhook_max_body_bytes)],
+            by_prefix=settings.body_limits_by_prefix(),
             body_timeout_s=settings.body_timeout_s,
             max_header_count=settings.max_header_count,
             max_header_bytes=settings.max_header_bytes,

@@ -88,6 +88,10 @@ class ServiceSettings(BaseSettings):
     max_header_count: int = Field(100, ge=1)
     max_header_bytes: int = Field(16 * 1024, ge=1024)
 
+    def body_limits_by_prefix(self) -> list[tuple[str, int]]:
+        """Route classes whose bodies have their own limit: (path prefix, max bytes)."""
+        return [("/v1/webhooks/", self.webhook_max_body_bytes)]
+
     #: Rate limits ("<count>/<second|minute|hour>"), counted per process. Generous by default:
     #: they stop floods, not clients; tests lower them.
     rate_limit_enabled: bool = True

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 
 from shared.domain_errors import InvalidInput
 
@@ -85,7 +86,7 @@ def classify(
             thresholds.at_risk_below + thresholds.hysteresis,
         )
         status = _worse(entering, _better(previous_status, recovering))
-    if away or share == 0 or share < Fraction(thresholds.min_elapsed_share):
+    if away or share == 0 or share < _exact(thresholds.min_elapsed_share):
         # Too early to judge (a projection from a sliver of the period is noise), or away: nobody
         # gets worse than they were (or than on_track) yet; improvements still count.
         floor = previous_status or PaceStatus.ON_TRACK
@@ -95,9 +96,9 @@ def classify(
 
 def status_for(ratio: Fraction, struggling_below: Decimal, at_risk_below: Decimal) -> PaceStatus:
     """The status a ratio of projection to target enters at (no hysteresis, no grace)."""
-    if ratio < Fraction(struggling_below):
+    if ratio < _exact(struggling_below):
         return PaceStatus.STRUGGLING
-    if ratio < Fraction(at_risk_below):
+    if ratio < _exact(at_risk_below):
         return PaceStatus.AT_RISK
     return PaceStatus.ON_TRACK
 
@@ -108,3 +109,9 @@ def _worse(a: PaceStatus, b: PaceStatus) -> PaceStatus:
 
 def _better(a: PaceStatus, b: PaceStatus) -> PaceStatus:
     return a if _SEVERITY[a] <= _SEVERITY[b] else b
+
+
+@lru_cache(maxsize=256)
+def _exact(threshold: Decimal) -> Fraction:
+    # A team's few thresholds, converted once rather than for every member of every page.
+    return Fraction(threshold)

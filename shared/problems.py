@@ -248,6 +248,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state",
     412: "If-Match does not match the current ETag",
     413: "The request body is larger than this route accepts",
+    415: "The body's Content-Type is not one this route reads",
     422: "Invalid input: `errors` names each field (schema), or `detail` the rule (business rule)",
     429: "Rate limit reached; retry after the Retry-After seconds",
     431: "Too many or too large request headers",

@@ -17,6 +17,7 @@ from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.config import Settings
 from services.performance.handlers import events, jobs
 from services.performance.handlers.deliveries import FetchRetry, process_batch
+from services.performance.handlers.imports import process_import_batch
 from services.performance.processor import DeliveryProcessor, listen, notify_statement
 from shared.events import feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
@@ -57,8 +58,8 @@ class PerformanceRuntime(ServiceRuntime):
         self._listener: AsyncConnection | None = None
 
     async def process_deliveries(self) -> int:
-        """Apply one batch of stored deliveries; how many were taken."""
-        return await process_batch(
+        """Apply one batch of stored deliveries, else of an import's rows; how many were taken."""
+        taken = await process_batch(
             uow_factory=self.uow,
             adapters=self.adapters,
             deals=self.deals,
@@ -68,6 +69,13 @@ class PerformanceRuntime(ServiceRuntime):
                 attempts=self.settings.hubspot_fetch_attempts,
                 backoff_s=self.settings.hubspot_fetch_backoff_s,
             ),
+        )
+        if taken:
+            return taken  # live webhooks first; an import fills the quiet in between
+        return await process_import_batch(
+            uow_factory=self.uow,  # type: ignore[arg-type]
+            now=self.clock(),
+            limit=self.settings.import_batch_size,
         )
 
     async def start_workers(self) -> None:

@@ -76,11 +76,13 @@ async def test_a_poison_record_mid_batch_is_dead_lettered_alone_and_order_is_kep
         dead = await read_topic(bootstrap, dlq_topic(TOPIC), expect=1)
         assert len(dead) == 1 and dict(dead[0].headers)["x-error-type"] == b"RuntimeError"
         assert await table_count(runtime, runtime.plumbing.dead_letter) == 1
-        # Records after the poison wait for its verdict: the partition's order holds.
-        applied_order = [c for c in calls if c not in ("poison", "dead-lettered")]
-        assert applied_order[:4] == [str(e.thing_id) for e in events[:4]]
-        assert applied_order[4:] == [str(e.thing_id) for e in events[5:]]
-        assert calls.index("dead-lettered") < calls.index(str(events[5].thing_id))
+        # Records after the poison wait for its verdict: the partition's order holds. (The first
+        # pass, without savepoints, ran the handlers up to the poison and was rolled back whole;
+        # the pass with a savepoint per record then kept those before it.)
+        verdict = calls.index("dead-lettered")
+        kept_before = [c for c in calls[:verdict] if c != "poison"][-4:]
+        assert kept_before == [str(e.thing_id) for e in events[:4]]
+        assert calls[verdict + 1 :] == [str(e.thing_id) for e in events[5:]]
         # Nine applied in a handful of transactions, not one each.
         assert _counter(runtime, runtime.metrics.consumer_transactions) <= 3
     finally:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from limits import parse
 
+from services.performance.config import Settings as PerformanceSettings
 from shared.app import WEBHOOK_PREFIX
 from shared.config import ServiceSettings
 from shared.serving import MAX_HEADER_BYTES, UVICORN_FLAGS
@@ -66,6 +67,9 @@ def test_gateway_body_limits_match_the_settings():
     assert _size(_directive("client_max_body_size")) == defaults.max_body_bytes
     webhooks = _location(f"/performance{WEBHOOK_PREFIX}")
     assert _size(_directive("client_max_body_size", webhooks)) == defaults.webhook_max_body_bytes
+    imports = _location("/performance/v1/sales/imports")
+    import_limit = PerformanceSettings().import_max_body_bytes
+    assert _size(_directive("client_max_body_size", imports)) == import_limit
     assert int(_directive("client_body_timeout").rstrip("s")) <= defaults.body_timeout_s
     assert int(_directive("client_header_timeout").rstrip("s")) <= defaults.body_timeout_s
     count, size = _directive("large_client_header_buffers").split()

@@ -85,8 +85,11 @@ class DeliveryRepository:
         if not wanted:
             return set()
         table = WebhookEvent.__table__
+        # All three columns, in the unique key's order: an index lookup, not a scan per batch.
         stmt = sa.select(table.c.org_id, table.c.source, table.c.dedupe_key).where(
-            table.c.dedupe_key.in_(sorted({k for _, _, k in wanted}))
+            table.c.org_id.in_({o for o, _, _ in wanted}),
+            table.c.source.in_({s for _, s, _ in wanted}),
+            table.c.dedupe_key.in_(sorted({k for _, _, k in wanted})),
         )
         found = {(r.org_id, r.source, r.dedupe_key) for r in await self.session.execute(stmt)}
         return found & wanted

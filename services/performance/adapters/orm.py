@@ -315,6 +315,8 @@ class EvaluationDue(Base, table=True):
     last_at: datetime = utc_field(index=True)
     # Bumped by every sale: an evaluator removes the row only if no sale came in meanwhile.
     marks: int = 1
+    #: The running import that touched it: evaluated only once that import has finished.
+    held_by: uuid.UUID | None = Field(default=None, index=True)
 
 
 class PeriodClose(Base, table=True):
@@ -423,3 +425,40 @@ class WebhookRefusal(Base, table=True):
     last_at: datetime = utc_field()
     last_reason: str = Field(max_length=20)
     last_error: str = Field(max_length=500)
+
+
+# -- bulk imports -----------------------------------------------------------------------------
+
+
+class SaleImport(Base, table=True):
+    """An admin's bulk import of sales: stored whole on the request, applied by the processor."""
+
+    __tablename__ = "sale_import"
+    __table_args__ = (sa.Index("ix_sale_import_state_created", "state", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    org_id: uuid.UUID = Field(index=True)
+    format: str = Field(max_length=10)  # ndjson | csv
+    state: str = Field(max_length=20)  # queued | running | finished
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    created_at: datetime = utc_field()
+    finished_at: datetime | None = utc_field(default=None)
+
+
+class SaleImportRow(Base, table=True):
+    """One row of an import: the sale as the generic format carries it, and what became of it."""
+
+    __tablename__ = "sale_import_row"
+    __table_args__ = (
+        sa.Index("ix_sale_import_row_import_outcome", "import_id", "outcome", "line"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    import_id: uuid.UUID
+    line: int
+    payload: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    outcome: str = Field(max_length=20)  # pending | applied | duplicate | failed
+    error: str | None = None

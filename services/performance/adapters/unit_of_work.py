@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.performance.adapters.batch_repository import BatchRepository
 from services.performance.adapters.delivery_repository import DeliveryRepository
 from services.performance.adapters.fx_repository import FxRepository
 from services.performance.adapters.health_repository import HealthRepository
@@ -23,6 +24,7 @@ class PerformanceUnitOfWork(UnitOfWork):
     deliveries: DeliveryRepository
     fx: FxRepository
     health: HealthRepository
+    batch: BatchRepository
 
     def __init__(self, *args: Any, secrets: SecretBox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,6 +37,11 @@ class PerformanceUnitOfWork(UnitOfWork):
         self.deliveries = DeliveryRepository(session)
         self.fx = FxRepository(session)
         self.health = HealthRepository(session)
+        self.batch = BatchRepository(session)
+
+    def forget_loaded(self) -> None:
+        """Drop loaded rows, so the next read sees what bulk statements wrote meanwhile."""
+        self.session.expire_all()
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -6,7 +6,6 @@ that a projection never drifts by a cent because of binary floating point.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -236,7 +235,10 @@ def _status(value: PaceStatus | str | None) -> PaceStatus | None:
 
 def _round_half_up(value: Fraction) -> int:
     # Half away from zero, like decimal.ROUND_HALF_UP, so refunds round symmetrically.
-    magnitude = math.floor(abs(value) + Fraction(1, 2))
+    # floor(|n|/d + 1/2) in integers: exact, and no Fraction arithmetic on a hot path.
+    value = Fraction(value)
+    numerator, denominator = abs(value.numerator), value.denominator
+    magnitude = (2 * numerator + denominator) // (2 * denominator)
     return -magnitude if value < 0 else magnitude
 
 

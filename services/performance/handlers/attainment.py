@@ -16,6 +16,7 @@ from services.performance.handlers.evaluation import (
     TeamPace,
     evaluate_team_period,
     team_pace,
+    team_pace_page,
     thresholds_of,
 )
 from shared.auth import Principal
@@ -80,11 +81,8 @@ async def team_attainment(
         team, period = await _team_and_period(uow, principal, team_id, period_id)
         if not await oversees(uow, principal, team_id):
             raise Forbidden("only the team's managers (or above it) and admins see the whole team")
-        targets, next_cursor = await uow.repo.targets_page(
-            org_id=principal.org, team_id=team_id, period_id=period_id, limit=limit, cursor=cursor
-        )
-        members, _ = await team_pace(
-            uow.repo, team=team, team_id=team_id, period=period, as_of=now, targets=targets
+        members, next_cursor = await team_pace_page(
+            uow.repo, team=team, period=period, as_of=now, limit=limit, cursor=cursor
         )
     return TeamPace(team_id, period_id, team.currency, now, members, []), next_cursor
 

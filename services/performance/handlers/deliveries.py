@@ -1,8 +1,8 @@
 """The delivery processor's batch: parse stored deliveries, apply each change once, mark them.
 
 A batch is read, parsed and (HubSpot) fetched outside any transaction, so no network call holds
-the writer. Then one transaction locks the batch, dedupes all its changes in one query, and
-applies each delivery inside a SAVEPOINT: one that fails is marked ``failed`` alone.
+the writer. Then one transaction locks the batch and applies all its changes set-based
+(``deal_batch``): one that fails is marked ``failed`` alone, the rest commit.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from services.performance.adapters.crm.registry import CrmAdapter, DealSource, D
 from services.performance.adapters.orm import WebhookDelivery
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.handlers.crm_settings import stage_maps
-from services.performance.handlers.lost_deals import apply_lost_deal
-from services.performance.handlers.sales import apply_deal_event
+from services.performance.handlers.deal_batch import Item, Outcome, apply_items
 from shared.domain_errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -70,10 +69,12 @@ async def process_batch(
         if not await uow.deliveries.hold_processor():
             return 0  # another replica is applying a batch; ours waits for the next round
         rows = await uow.deliveries.lock([d.id for d in batch])
-        keys = {(d.org_id, e.source, e.dedupe_key) for d in rows for e in parsed[d.id].events or ()}
-        seen = await uow.deliveries.applied_keys(keys)
+        ready = [d for d in rows if parsed[d.id].events is not None]
+        items = [Item(org_id=d.org_id, ref=d.id, events=parsed[d.id].events or ()) for d in ready]
+        applied = await apply_items(uow, items, now=now)
+        outcomes = dict(zip([d.id for d in ready], applied, strict=True))
         for delivery in rows:
-            await _settle(uow, delivery, parsed[delivery.id], seen, now, retry)
+            _settle(uow, delivery, parsed[delivery.id], outcomes.get(delivery.id), now, retry)
         await uow.commit()
     return len(rows)
 
@@ -115,15 +116,15 @@ async def _parse(
         return _Parsed(fetch_error=error.detail)
 
 
-async def _settle(
+def _settle(
     uow: PerformanceUnitOfWork,
     delivery: WebhookDelivery,
     parsed: _Parsed,
-    seen: set[tuple[uuid.UUID, str, str]],
+    outcome: Outcome | None,
     now: datetime,
     retry: FetchRetry,
 ) -> None:
-    """Apply one delivery of the batch and mark it; a failure rolls back only its own writes."""
+    """Mark one delivery of the batch with what became of it."""
     if parsed.fetch_error is not None:
         delivery.attempts += 1
         delivery.error = parsed.fetch_error[:2000]
@@ -134,36 +135,15 @@ async def _settle(
             delivery.next_attempt_at = now + retry.wait(delivery.attempts)
         uow.repo.add(delivery)
         return
-    if parsed.malformed is not None:
+    if parsed.malformed is not None or outcome is None:
         _finish(uow, delivery, "malformed", now, error=parsed.malformed)
-        return
-    applied = duplicates = 0
-    claimed: list[tuple[uuid.UUID, str, str]] = []
-    try:
-        async with uow.savepoint():
-            for event in parsed.events or ():
-                key = (delivery.org_id, event.source, event.dedupe_key)
-                if key in seen:
-                    duplicates += 1
-                    continue
-                await uow.deliveries.claim(_claim_row(delivery, event, now))
-                seen.add(key)
-                claimed.append(key)
-                apply = apply_lost_deal if event.kind == "lost" else apply_deal_event
-                await apply(uow, org_id=delivery.org_id, event=event, now=now)
-                applied += 1
-    except MalformedWebhook as error:
-        # E.g. an amount beyond the currency's maximum: a retry cannot help.
-        seen.difference_update(claimed)
-        _finish(uow, delivery, "malformed", now, error=error.detail)
-        return
-    except Exception as error:
-        seen.difference_update(claimed)
-        log.exception("webhook delivery %s failed to apply", delivery.id)
-        _finish(uow, delivery, "failed", now, error=f"{type(error).__name__}: {error}")
-        return
-    delivery.applied, delivery.duplicates = applied, duplicates
-    _finish(uow, delivery, "processed", now)
+    elif outcome.malformed is not None:
+        _finish(uow, delivery, "malformed", now, error=outcome.malformed)
+    elif outcome.failed is not None:
+        _finish(uow, delivery, "failed", now, error=outcome.failed)
+    else:
+        delivery.applied, delivery.duplicates = outcome.applied, outcome.duplicates
+        _finish(uow, delivery, "processed", now)
 
 
 def _finish(
@@ -179,19 +159,6 @@ def _finish(
     delivery.processed_at = now
     delivery.next_attempt_at = None
     uow.repo.add(delivery)
-
-
-def _claim_row(delivery: WebhookDelivery, event: DealEvent, now: datetime) -> dict[str, object]:
-    return {
-        "id": uuid.uuid4(),
-        "org_id": delivery.org_id,
-        "source": event.source,
-        "dedupe_key": event.dedupe_key,
-        "delivery_id": delivery.id,
-        "external_id": event.external_id,
-        "kind": event.kind,
-        "applied_at": now,
-    }
 
 
 # -- the admin's view -------------------------------------------------------------------------

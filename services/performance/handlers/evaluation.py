@@ -36,11 +36,19 @@ REPUBLISH_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
+class TargetRef:
+    """The target a standing was computed against, as the wire names it."""
+
+    id: uuid.UUID
+    version: int
+
+
+@dataclass(frozen=True)
 class MemberPace:
     """One member's standing, ready for the wire."""
 
     member_id: uuid.UUID
-    target: Target
+    target: Target | TargetRef
     pace: pace.Pace
     currency: str
     previous_status: str | None
@@ -91,18 +99,28 @@ def availability_of(
     member: Member, absences: dict[uuid.UUID, list[tuple[date, date]]], period: Period
 ) -> pace.Availability:
     """When a member is expected to sell in a period: absences, starts_on and ramp schedule."""
+    return _availability(member.id, member.starts_on, member.ramp_schedule, absences, period)
+
+
+def _availability(
+    member_id: uuid.UUID,
+    member_starts_on: date | None,
+    ramp_schedule: list[str] | None,
+    absences: dict[uuid.UUID, list[tuple[date, date]]],
+    period: Period,
+) -> pace.Availability:
     mine = tuple(
         (start, end)
-        for start, end in absences.get(member.id, [])
+        for start, end in absences.get(member_id, [])
         if start <= period.ends_on and period.starts_on <= end
     )
     starts_on = (
-        member.starts_on if member.starts_on and member.starts_on > period.starts_on else None
+        member_starts_on if member_starts_on and member_starts_on > period.starts_on else None
     )
-    schedule = tuple(Fraction(Decimal(v)) for v in member.ramp_schedule or [])
+    schedule = tuple(Fraction(Decimal(v)) for v in ramp_schedule or [])
     # A starts_on before the period matters only to place the schedule's steps.
-    if schedule and member.starts_on is not None:
-        starts_on = member.starts_on
+    if schedule and member_starts_on is not None:
+        starts_on = member_starts_on
     return pace.Availability(absences=mine, starts_on=starts_on, ramp_schedule=schedule)
 
 
@@ -143,6 +161,40 @@ async def team_pace(
         currency = team.currency if team is not None else target.currency
         result.append(MemberPace(target.member_id, target, standing, currency, previous))
     return result, rows
+
+
+async def team_pace_page(
+    repo: PerformanceRepository,
+    *,
+    team: Team,
+    period: Period,
+    as_of: datetime,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[MemberPace], str | None]:
+    """A page of the team's pace for reading: two queries, the same standings as ``team_pace``."""
+    rows, next_cursor = await repo.pace_page(
+        org_id=period.org_id, team_id=team.id, period_id=period.id, limit=limit, cursor=cursor
+    )
+    absences = await repo.absences(org_id=period.org_id, member_ids=[r.member_id for r in rows])
+    thresholds = thresholds_of(team)
+    model = domain_period(period)
+    result = []
+    for row in rows:
+        standing = pace.evaluate(
+            target_minor=row.amount_minor,
+            achieved_minor=row.achieved_minor or 0,
+            period=model,
+            as_of=as_of,
+            thresholds=thresholds,
+            previous_status=row.status,
+            availability=_availability(
+                row.member_id, row.starts_on, row.ramp_schedule, absences, period
+            ),
+        )
+        target = TargetRef(id=row.id, version=row.version)
+        result.append(MemberPace(row.member_id, target, standing, team.currency, row.status))
+    return result, next_cursor
 
 
 async def evaluate_team_period(

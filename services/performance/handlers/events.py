@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col, select
 
 from services.performance.adapters.orm import Absence, Member, Period, Target, Team
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
@@ -25,6 +30,7 @@ from shared.events.goals import (
     TeamUpdated,
 )
 from shared.money import to_minor
+from shared.processor import with_many
 from shared.timeutil import utcnow
 
 # Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
@@ -68,6 +74,32 @@ async def _upsert_team(event: TeamCreated | TeamUpdated, uow: PerformanceUnitOfW
     uow.repo.add(team)
 
 
+async def upsert_members(
+    facts: Sequence[tuple[MemberJoined | MemberUpdated, Envelope]], uow: PerformanceUnitOfWork
+) -> None:
+    """Many members at once: one read of those known, one insert of the new ones."""
+    ids = list({event.member_id for event, _ in facts})
+    found = await uow.session.exec(select(Member).where(col(Member.id).in_(ids)))
+    known = {m.id: m for m in found.all()}
+    new: dict[uuid.UUID, dict[str, Any]] = {}
+    for event, _ in facts:
+        values = _member_values(event)
+        earlier = new.get(event.member_id)
+        if earlier is not None:
+            if earlier["org_id"] == event.org_id and event.version > earlier["version"]:
+                new[event.member_id] = values
+        elif event.member_id in known:
+            _follow(known[event.member_id], event, values, uow)
+        else:
+            new[event.member_id] = values
+    if new:
+        await uow.session.execute(
+            Member.__table__.insert(),  # type: ignore[attr-defined]
+            [{**values, "active": True} for values in new.values()],
+        )
+
+
+@with_many(upsert_members)
 async def on_member_joined(
     event: MemberJoined, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
@@ -75,6 +107,7 @@ async def on_member_joined(
     await _upsert_member(event, uow)
 
 
+@with_many(upsert_members)
 async def on_member_updated(
     event: MemberUpdated, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
@@ -84,7 +117,28 @@ async def on_member_updated(
 
 async def _upsert_member(event: MemberJoined | MemberUpdated, uow: PerformanceUnitOfWork) -> None:
     member = await uow.session.get(Member, event.member_id)
-    values = {
+    values = _member_values(event)
+    if member is None:
+        uow.repo.add(Member.model_validate(values))
+        return
+    _follow(member, event, values, uow)
+
+
+def _follow(
+    member: Member,
+    event: MemberJoined | MemberUpdated,
+    values: dict[str, Any],
+    uow: PerformanceUnitOfWork,
+) -> None:
+    if member.org_id != event.org_id or event.version <= member.version:
+        return  # stale or foreign: an older fact must not undo a newer one
+    for name, value in values.items():
+        setattr(member, name, value)
+    uow.repo.add(member)
+
+
+def _member_values(event: MemberJoined | MemberUpdated) -> dict[str, Any]:
+    return {
         "id": event.member_id,
         "org_id": event.org_id,
         "team_id": event.team_id,
@@ -99,14 +153,6 @@ async def _upsert_member(event: MemberJoined | MemberUpdated, uow: PerformanceUn
             None if event.ramp_schedule is None else [str(v) for v in event.ramp_schedule]
         ),
     }
-    if member is None:
-        uow.repo.add(Member.model_validate(values))
-        return
-    if member.org_id != event.org_id or event.version <= member.version:
-        return  # stale or foreign: an older fact must not undo a newer one
-    for name, value in values.items():
-        setattr(member, name, value)
-    uow.repo.add(member)
 
 
 async def on_member_left(event: MemberLeft, envelope: Envelope, uow: PerformanceUnitOfWork) -> None:

@@ -1,4 +1,4 @@
-"""Sales use cases: CRM deal changes, manual entry, assignment and credit moves.
+"""Sales use cases: manual entry, assignment and credit moves (CRM changes: ``deal_batch``).
 
 Every change follows one path: note the sale's contributions to attainment before, change the
 sale, apply the difference to the (member, period) rows, emit the fact, re-evaluate the pace of
@@ -17,6 +17,7 @@ from decimal import Decimal
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, close_instant
 from services.performance.adapters.orm import Period, Sale, SaleCredit, SaleValuation
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.domain.deal_changes import UNKNOWN_CURRENCY
 from services.performance.domain.fx import Valuation, value_sale
 from services.performance.domain.sales import credited_amounts, move_credit, validate_split
 from services.performance.handlers.access import oversees
@@ -33,7 +34,6 @@ from shared.money import from_minor, to_minor
 from shared.timeutil import utcnow
 
 Contributions = dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int]  # (member, team, period)
-UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.performance.adapters.orm import Sale, WebhookDelivery
-from services.performance.handlers import deliveries as processing
+from services.performance.handlers import deal_batch
 from services.performance.processor import listen
 from tests.integration.performance.conftest import ORG, PerfApp, Seeded, open_app
 from tests.integration.performance.test_webhooks import (
@@ -149,14 +149,14 @@ async def test_a_redelivery_in_the_same_batch_is_counted_as_a_duplicate(db_url: 
 
 async def test_a_poison_delivery_in_a_batch_is_marked_failed_alone(db_url: str, monkeypatch):
     """The middle delivery fails to apply: it alone is failed, with its error; the rest commit."""
-    apply = processing.apply_deal_event
+    write = deal_batch.write_changes
 
-    async def poisoned(uow, *, org_id, event, now):
-        await apply(uow, org_id=org_id, event=event, now=now)  # its writes must be undone too
-        if event.external_id == "INV-poison":
+    async def poisoned(uow, book, claims, **kwargs):
+        await write(uow, book, claims, **kwargs)  # its writes must be undone too
+        if any(sale.external_id == "INV-poison" for _, sale in book.changed_sales()):
             raise RuntimeError("cannot apply this one")
 
-    monkeypatch.setattr(processing, "apply_deal_event", poisoned)
+    monkeypatch.setattr(deal_batch, "write_changes", poisoned)
     async with _app(db_url) as perf:
         await _ready(perf)
         answers = [
@@ -169,7 +169,7 @@ async def test_a_poison_delivery_in_a_batch_is_marked_failed_alone(db_url: str, 
         assert views[1]["error"] == "RuntimeError: cannot apply this one"
         assert await perf.state() == {"sales": 2, "applied": 2, "achieved": 20_000}
         assert await _fact_types(perf) == ["sale_recorded", "sale_recorded"]  # none of the poison's
-        monkeypatch.setattr(processing, "apply_deal_event", apply)
+        monkeypatch.setattr(deal_batch, "write_changes", write)
         path = f"/v1/webhook-deliveries/{views[1]['id']}/reprocess"
         assert (await perf.client.post(path, headers=perf.as_admin())).status_code == 202
         assert await perf.processed() == 1

@@ -92,7 +92,11 @@ def parse(body: bytes, *, message_id: str) -> list[DealEvent]:
     """
     if not message_id:
         raise MalformedWebhook("the webhook-id header is required")
-    payload = load_json(body)
+    return [parse_payload(load_json(body), dedupe_key=message_id)]
+
+
+def parse_payload(payload: object, *, dedupe_key: str) -> DealEvent:
+    """One sale event of the generic format (a webhook body, or a row of a bulk import)."""
     if not isinstance(payload, dict):
         raise MalformedWebhook("body must be a JSON object")
     event_type = payload.get("type")
@@ -108,22 +112,20 @@ def parse(body: bytes, *, message_id: str) -> list[DealEvent]:
         currency = parse_currency(payload.get("currency"))
     if kind in ("won", "lost") or payload.get("closed_at") is not None:
         closed_at = parse_instant(payload.get("closed_at"), name="closed_at")
-    return [
-        DealEvent(
-            source=SOURCE,
-            external_id=parse_text(payload.get("external_id"), name="external_id"),
-            dedupe_key=message_id,
-            kind=kind,
-            amount=amount,
-            currency=currency,
-            closed_at=closed_at,
-            owner_ref=parse_text(owner.get("id"), name="owner.id", required=False),
-            owner_email=parse_text(owner.get("email"), name="owner.email", required=False),
-            raw=payload,
-            competitor=parse_label(payload.get("competitor"), name="competitor"),
-            reasons=parse_reasons(payload.get("reasons")) if kind == "lost" else (),
-        )
-    ]
+    return DealEvent(
+        source=SOURCE,
+        external_id=parse_text(payload.get("external_id"), name="external_id"),
+        dedupe_key=dedupe_key,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        closed_at=closed_at,
+        owner_ref=parse_text(owner.get("id"), name="owner.id", required=False),
+        owner_email=parse_text(owner.get("email"), name="owner.email", required=False),
+        raw=payload,
+        competitor=parse_label(payload.get("competitor"), name="competitor"),
+        reasons=parse_reasons(payload.get("reasons")) if kind == "lost" else (),
+    )
 
 
 def _secret_key(secret: str) -> bytes:
