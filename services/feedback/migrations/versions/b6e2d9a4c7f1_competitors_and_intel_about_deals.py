@@ -1,7 +1,7 @@
 """competitors: deals won and lost against them, intel about a competitor and deals
 
 Revision ID: b6e2d9a4c7f1
-Revises: 1533398f0c02
+Revises: b7d3e9f1a2c4
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'b6e2d9a4c7f1'
-down_revision: Union[str, Sequence[str], None] = '1533398f0c02'
+down_revision: Union[str, Sequence[str], None] = 'b7d3e9f1a2c4'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

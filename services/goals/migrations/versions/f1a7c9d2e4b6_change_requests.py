@@ -1,7 +1,7 @@
 """change requests: change_policy, change_request, re-acknowledgement and the guard's flag
 
 Revision ID: f1a7c9d2e4b6
-Revises: e8c1f6a3b2d4
+Revises: f4a7c2e9b1d6
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'f1a7c9d2e4b6'
-down_revision: Union[str, Sequence[str], None] = 'e8c1f6a3b2d4'
+down_revision: Union[str, Sequence[str], None] = 'f4a7c2e9b1d6'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """rebalance offers: mode offer, offer_hours, a round's expiry and its offers
 
 Revision ID: f4a7c2e9b1d3
-Revises: e8c1f6a3b2d4
+Revises: f1a7c9d2e4b6
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision: str = 'f4a7c2e9b1d3'
-down_revision: Union[str, Sequence[str], None] = 'e8c1f6a3b2d4'
+down_revision: Union[str, Sequence[str], None] = 'f1a7c9d2e4b6'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """conversation before rebalance: the policy switch and the episodes' first conversations
 
 Revision ID: f4a7c2e9b1d6
-Revises: e8c1f6a3b2d4
+Revises: f1b4d7e9a2c6
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'f4a7c2e9b1d6'
-down_revision: Union[str, Sequence[str], None] = 'e8c1f6a3b2d4'
+down_revision: Union[str, Sequence[str], None] = 'f1b4d7e9a2c6'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """bulk sale imports, and evaluations held while an import runs
 
 Revision ID: a6c3e8f1d2b4
-Revises: d5f2a8c3e1b7
+Revises: a6c3e9f1b2d4
 Create Date: 2026-12-02 02:10:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'a6c3e8f1d2b4'
-down_revision: Union[str, Sequence[str], None] = 'd5f2a8c3e1b7'
+down_revision: Union[str, Sequence[str], None] = 'a6c3e9f1b2d4'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

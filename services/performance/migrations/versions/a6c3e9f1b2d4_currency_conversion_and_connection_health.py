@@ -4,7 +4,7 @@ Period exchange rates, sale valuations and their audit trail; per-hour counters 
 deliveries and the indexes behind GET /v1/crm/status.
 
 Revision ID: a6c3e9f1b2d4
-Revises: d5f2a8c3e1b7
+Revises: a8d3f1c6b2e4
 Create Date: 2026-12-02 01:54:19.401469
 
 """
@@ -17,7 +17,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'a6c3e9f1b2d4'
-down_revision: Union[str, Sequence[str], None] = 'd5f2a8c3e1b7'
+down_revision: Union[str, Sequence[str], None] = 'a8d3f1c6b2e4'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """lost deals (competitor, loss reasons on the sale) and per-org CRM settings
 
 Revision ID: a8d3f1c6b2e4
-Revises: d5f2a8c3e1b7
+Revises: a6c3e9d1f2b8
 Create Date: 2026-12-02 02:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision: str = 'a8d3f1c6b2e4'
-down_revision: Union[str, Sequence[str], None] = 'd5f2a8c3e1b7'
+down_revision: Union[str, Sequence[str], None] = 'a6c3e9d1f2b8'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
