@@ -144,6 +144,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/change-requests/{change_request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Change Request
+         * @description Read one change request.
+         */
+        get: operations["get_change_request"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/change-requests/{change_request_id}/approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Change Request
+         * @description Approve; with every approval it needs the target changes (409 if it changed since).
+         */
+        post: operations["approve_change_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/change-requests/{change_request_id}/dispute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dispute Change Request
+         * @description The rep disputes a refused request; feedback opens the `target` dispute it names.
+         */
+        post: operations["dispute_change_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/change-requests/{change_request_id}/rejection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject Change Request
+         * @description Refuse a change request; a rationale is required (422 without one).
+         */
+        post: operations["reject_change_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/change-requests/{change_request_id}/withdrawal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw Change Request
+         * @description The requester takes back a pending request.
+         */
+        post: operations["withdraw_change_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/members/{member_id}": {
         parameters: {
             query?: never;
@@ -386,6 +486,9 @@ export interface paths {
         /**
          * Edit Target
          * @description Set a target by hand; the others absorb the difference unless team_total_changes.
+         *
+         *     A change of the team total that lifts the team across 100 % projected attainment is held
+         *     (202, a pending change request) until an admin or a manager above the team approves it.
          */
         patch: operations["edit_target"];
         trace?: never;
@@ -404,6 +507,46 @@ export interface paths {
          * @description Acknowledge your own published target (repeating it changes nothing).
          */
         post: operations["acknowledge_target"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{target_id}/change-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Change
+         * @description Ask for a new target amount: the rep (own target) or a manager; 409 beyond the policy.
+         */
+        post: operations["request_change"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{target_id}/changes-since-acknowledgement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Changes Since Acknowledgement
+         * @description What changed the target since the rep last acknowledged it, and why (all, if never).
+         */
+        get: operations["get_changes_since_acknowledgement"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -498,6 +641,70 @@ export interface paths {
         patch: operations["update_team"];
         trace?: never;
     };
+    "/v1/teams/{team_id}/adjustment-profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Adjustment Profile
+         * @description Who got relief or uplift by people's decisions, how concentrated, and what was flagged.
+         */
+        get: operations["get_adjustment_profile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/change-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Change Policy
+         * @description Read the team's change policy (defaults when never set).
+         */
+        get: operations["get_change_policy"];
+        /**
+         * Put Change Policy
+         * @description Set the team's limits: changes per rep and period, notice, the second-approver threshold.
+         */
+        put: operations["put_change_policy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/change-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Change Requests
+         * @description The team's change requests, oldest first (a rep sees those about them).
+         */
+        get: operations["list_change_requests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/teams/{team_id}/members": {
         parameters: {
             query?: never;
@@ -531,7 +738,7 @@ export interface paths {
         };
         /**
          * Get Rollup
-         * @description The tree below a team: target, assigned, achieved, projected, status, uncovered shortfall.
+         * @description The tree below a team: target, assigned, achieved, projected, expected, status, shortfall.
          */
         get: operations["get_rollup"];
         put?: never;
@@ -795,6 +1002,29 @@ export interface components {
             team_id: string;
         };
         /**
+         * AdjustmentProfileRead
+         * @description Who got relief or uplift by people's decisions in a period, and what the guard flagged.
+         */
+        AdjustmentProfileRead: {
+            /** Currency */
+            currency: string;
+            /** Flagged */
+            flagged: components["schemas"]["FlaggedChange"][];
+            /**
+             * Period Id
+             * Format: uuid
+             */
+            period_id: string;
+            relief: components["schemas"]["ConcentrationRead"];
+            /**
+             * Team Id
+             * Format: uuid
+             * @example 3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11
+             */
+            team_id: string;
+            uplift: components["schemas"]["ConcentrationRead"];
+        };
+        /**
          * AllocatedTarget
          * @description One member's share of an allocation, with its derivation.
          */
@@ -951,6 +1181,264 @@ export interface components {
             params?: components["schemas"]["AllocationParamsIn"] | null;
         };
         /**
+         * ApprovalRead
+         * @description One approver's signature.
+         */
+        ApprovalRead: {
+            /** Approver */
+            approver: string;
+            /** Rationale */
+            rationale?: string | null;
+            /**
+             * Senior
+             * @description An admin or a manager of a team above
+             */
+            senior: boolean;
+        };
+        /**
+         * ChangeDecision
+         * @description An approval (rationale optional) or a refusal (rationale required).
+         */
+        ChangeDecision: {
+            /**
+             * Rationale
+             * @example Territory moved to Ben
+             */
+            rationale?: string | null;
+        };
+        /**
+         * ChangePolicyRead
+         * @description A team's change policy (version 0: the defaults, never set).
+         */
+        ChangePolicyRead: {
+            /**
+             * Max Changes Per Rep Per Period
+             * @example 2
+             */
+            max_changes_per_rep_per_period: number | null;
+            /**
+             * Notice Days
+             * @example 0
+             */
+            notice_days: number;
+            /**
+             * Second Approver Above Pct
+             * @example 10
+             */
+            second_approver_above_pct: string;
+            /**
+             * Team Id
+             * Format: uuid
+             * @example 3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11
+             */
+            team_id: string;
+            /**
+             * Version
+             * @example 1
+             */
+            version: number;
+        };
+        /**
+         * ChangePolicyWrite
+         * @description A team's limits on target change requests.
+         */
+        ChangePolicyWrite: {
+            /**
+             * Max Changes Per Rep Per Period
+             * @description null: no limit
+             * @default 2
+             * @example 2
+             */
+            max_changes_per_rep_per_period?: number | null;
+            /**
+             * Notice Days
+             * @description Days that must be left in the period
+             * @default 0
+             * @example 7
+             */
+            notice_days?: number;
+            /**
+             * Second Approver Above Pct
+             * @description A change above this % of the target needs a second, senior approver
+             * @default 10
+             * @example 10
+             */
+            second_approver_above_pct?: number | string;
+        };
+        /**
+         * ChangeRequestCreate
+         * @description Ask for a target to be set to a new amount.
+         */
+        ChangeRequestCreate: {
+            /**
+             * Amount
+             * Format: decimal
+             * @description Non-negative decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 70000.00
+             */
+            amount: string;
+            /**
+             * Evidence
+             * @example Territory memo of 3 March
+             */
+            evidence?: string | null;
+            /**
+             * Reason
+             * @example Lost the Acme territory
+             */
+            reason: string;
+        };
+        /**
+         * ChangeRequestRead
+         * @description A change request and where it stands.
+         */
+        ChangeRequestRead: {
+            /** Approvals */
+            approvals: components["schemas"]["ApprovalRead"][];
+            /**
+             * Approvals Needed
+             * @example 2
+             */
+            approvals_needed: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Currency
+             * @example EUR
+             */
+            currency: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /**
+             * Dispute Id
+             * @description The target dispute opened from it
+             */
+            dispute_id?: string | null;
+            /** Evidence */
+            evidence?: string | null;
+            /**
+             * Flags
+             * @description `above_threshold`, `manager_incentive`: a second, senior approver is needed
+             * @example [
+             *       "above_threshold"
+             *     ]
+             */
+            flags: string[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Member Id
+             * Format: uuid
+             * @example 9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20
+             */
+            member_id: string;
+            /**
+             * New Amount
+             * Format: decimal
+             * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 70000.00
+             */
+            new_amount: string;
+            /**
+             * Old Amount
+             * Format: decimal
+             * @description The target when asked
+             * @example 80000.00
+             */
+            old_amount: string;
+            /**
+             * Origin
+             * @enum {string}
+             */
+            origin: "request" | "manual_edit";
+            /**
+             * Period Id
+             * Format: uuid
+             */
+            period_id: string;
+            /** Rationale */
+            rationale?: string | null;
+            /** Reason */
+            reason: string;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * State
+             * @example pending
+             * @enum {string}
+             */
+            state: "pending" | "approved" | "rejected" | "withdrawn";
+            /**
+             * Target Id
+             * Format: uuid
+             * @example e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24
+             */
+            target_id: string;
+            /**
+             * Team Id
+             * Format: uuid
+             * @example 3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11
+             */
+            team_id: string;
+        };
+        /**
+         * ChangesSinceAcknowledgement
+         * @description What changed a target since its rep last acknowledged it, and why.
+         */
+        ChangesSinceAcknowledgement: {
+            /** Acknowledged Version */
+            acknowledged_version: number | null;
+            /** Currency */
+            currency: string;
+            /** Items */
+            items: components["schemas"]["TargetChangeRead"][];
+            /** Reacknowledgement Due */
+            reacknowledgement_due: boolean;
+            /**
+             * Target Id
+             * Format: uuid
+             * @example e7a1c3d5-9b2f-4e68-a0c4-1d3f5b7e9a24
+             */
+            target_id: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * ConcentrationRead
+         * @description Who got a kind of adjustment and how concentrated it is.
+         */
+        ConcentrationRead: {
+            /**
+             * Herfindahl
+             * @description Sum of squared shares: 1/n when even, 1 when one got all
+             * @example 0.625
+             */
+            herfindahl: string;
+            /** Members */
+            members: components["schemas"]["MemberAmount"][];
+            /**
+             * Top Share
+             * @description Share of the member who got most
+             * @example 0.75
+             */
+            top_share: string;
+            /**
+             * Total
+             * Format: decimal
+             * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 12000.00
+             */
+            total: string;
+        };
+        /**
          * CrmIdsIn
          * @description The member's owner id in each CRM (to map incoming sales).
          */
@@ -1008,6 +1496,19 @@ export interface components {
             member: components["schemas"]["MemberRead"];
         };
         /**
+         * DisputeOpened
+         * @description The refused request and the dispute feedback opens from it.
+         */
+        DisputeOpened: {
+            change_request: components["schemas"]["ChangeRequestRead"];
+            /**
+             * Dispute Id
+             * Format: uuid
+             * @description GET it from the feedback service
+             */
+            dispute_id: string;
+        };
+        /**
          * FieldError
          * @description One invalid field of a request.
          */
@@ -1020,10 +1521,55 @@ export interface components {
             type: string;
         };
         /**
+         * FlaggedChange
+         * @description A change the adjustment guard flagged: applied (a ledger row) or waiting (a request).
+         */
+        FlaggedChange: {
+            /** Actor */
+            actor?: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Change Request Id */
+            change_request_id?: string | null;
+            /**
+             * Delta
+             * Format: decimal
+             * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 12500.00
+             */
+            delta: string;
+            /**
+             * Member Id
+             * Format: uuid
+             */
+            member_id: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "applied" | "pending" | "rejected" | "withdrawn";
+            /**
+             * Target Id
+             * Format: uuid
+             */
+            target_id: string;
+        };
+        /**
          * GiverRead
          * @description One giver of a team rebalance: moved + uncovered == requested.
          */
         GiverRead: {
+            /**
+             * Held Back
+             * @description Why none of this giver's shortfall was offered (`no_conversation`).
+             * @example null
+             */
+            held_back?: string | null;
             /**
              * Member Id
              * Format: uuid
@@ -1094,6 +1640,25 @@ export interface components {
              * @example 12500.00
              */
             unassigned: string;
+        };
+        /**
+         * MemberAmount
+         * @description One member's total of a kind of adjustment.
+         */
+        MemberAmount: {
+            /**
+             * Amount
+             * Format: decimal
+             * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
+             * @example 12500.00
+             */
+            amount: string;
+            /**
+             * Member Id
+             * Format: uuid
+             * @example 9b2d7e44-1c3a-4f0e-8a55-6e2b1d9c7f20
+             */
+            member_id: string;
         };
         /**
          * MemberCreate
@@ -1298,6 +1863,16 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** Page[ChangeRequestRead] */
+        Page_ChangeRequestRead_: {
+            /** Items */
+            items: components["schemas"]["ChangeRequestRead"][];
+            /**
+             * Next Cursor
+             * @description Opaque cursor of the next page, if any
+             */
+            next_cursor?: string | null;
+        };
         /** Page[DeadLetterRead] */
         Page_DeadLetterRead_: {
             /** Items */
@@ -1478,6 +2053,11 @@ export interface components {
              */
             not_acknowledged: string[];
             /**
+             * Not Reacknowledged
+             * @description Members who acknowledged, saw their target change, and have not again
+             */
+            not_reacknowledged?: string[];
+            /**
              * Over Assignment Pct
              * @default 0
              * @example 0
@@ -1605,6 +2185,12 @@ export interface components {
              */
             offer_hours?: number;
             /**
+             * Require Checkin Before Rebalance
+             * @default false
+             * @example false
+             */
+            require_checkin_before_rebalance?: boolean;
+            /**
              * Team Id
              * Format: uuid
              * @example 3f0c9a52-6b1e-4c1e-9d7a-0a3f8f1c2b11
@@ -1668,6 +2254,13 @@ export interface components {
              * @example 48
              */
             offer_hours?: number;
+            /**
+             * Require Checkin Before Rebalance
+             * @description Move a struggling rep's target only once a conversation was held in their episode (a check-in answered or a 1:1 held) and they are still short; until then they are held back with `held_back: no_conversation`.
+             * @default false
+             * @example false
+             */
+            require_checkin_before_rebalance?: boolean;
         };
         /**
          * Problem
@@ -2052,6 +2645,13 @@ export interface components {
             assigned: string;
             /** Children */
             children?: components["schemas"]["RollupRead"][];
+            /**
+             * Expected To Date
+             * Format: decimal
+             * @description What the reps below were expected to have sold by now: the running sum of their targets' schedules, as pace computes it
+             * @example 12500.00
+             */
+            expected_to_date: string;
             /** Name */
             name: string;
             /**
@@ -2063,6 +2663,7 @@ export interface components {
             projected: string;
             /**
              * Status
+             * @description projected / target by this team's own pace thresholds (null: no plan)
              * @example on_track
              */
             status?: string | null;
@@ -2220,6 +2821,11 @@ export interface components {
              */
             delta: string;
             /**
+             * Flag
+             * @example manager_incentive
+             */
+            flag?: string | null;
+            /**
              * New
              * Format: decimal
              * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
@@ -2300,6 +2906,11 @@ export interface components {
             /** Acknowledged At */
             acknowledged_at?: string | null;
             /**
+             * Acknowledged Version
+             * @description The version the rep last acknowledged (kept when a change clears it)
+             */
+            acknowledged_version?: number | null;
+            /**
              * Amount
              * Format: decimal
              * @description Decimal string. One amount is at most 1000000000000000 minor units of its currency (10000000000000.00 EUR, 1000000000000000 JPY); totals may be larger.
@@ -2345,6 +2956,12 @@ export interface components {
              * Format: uuid
              */
             plan_id: string;
+            /**
+             * Reacknowledgement Due
+             * @description Acknowledged once, changed since: the rep should acknowledge again
+             * @default false
+             */
+            reacknowledgement_due?: boolean;
             /**
              * Team Id
              * Format: uuid
@@ -3172,6 +3789,595 @@ export interface operations {
                 };
             };
             /** @description A request with this key is still running, or just failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_change_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                change_request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRequestRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approve_change_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                change_request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ChangeDecision"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRequestRead"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dispute_change_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                change_request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputeOpened"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reject_change_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                change_request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeDecision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRequestRead"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    withdraw_change_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                change_request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRequestRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5094,6 +6300,15 @@ export interface operations {
                     "application/json": components["schemas"]["TargetRead"];
                 };
             };
+            /** @description Flagged `manager_incentive`: waits for a senior approver */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRequestRead"];
+                };
+            };
             /** @description The body is not well-formed JSON */
             400: {
                 headers: {
@@ -5265,6 +6480,237 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_change: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe POST: a retry with the same key and body replays the first 2xx answer (with Idempotent-Replayed: true) instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                target_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRequestRead"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_changes_since_acknowledgement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                target_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangesSinceAcknowledgement"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5950,6 +7396,460 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_adjustment_profile: {
+        parameters: {
+            query: {
+                period_id: string;
+            };
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentProfileRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_change_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePolicyRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_change_policy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag of the version you read; 412 when it is stale */
+                "if-match"?: string | null;
+            };
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePolicyWrite"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePolicyRead"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_change_requests: {
+        parameters: {
+            query?: {
+                state?: ("pending" | "approved" | "rejected" | "withdrawn") | null;
+                /** @description Page size */
+                limit?: number;
+                /** @description next_cursor of the previous page (opaque; a forged one is a 422) */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ChangeRequestRead_"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (also for other organisations' ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

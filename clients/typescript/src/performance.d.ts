@@ -124,6 +124,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/crm-settings/hubspot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Hubspot Settings
+         * @description The org's HubSpot stage map (empty: won and lost come from HubSpot's flags alone).
+         */
+        get: operations["get_hubspot_settings"];
+        /**
+         * Put Hubspot Settings
+         * @description Set the HubSpot stage ids that mean won or lost, overriding HubSpot's own flags.
+         */
+        put: operations["put_hubspot_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/crm/status": {
         parameters: {
             query?: never;
@@ -931,6 +955,38 @@ export interface components {
             updated_by: string | null;
         };
         /**
+         * HubSpotStagesIn
+         * @description Stage ids that mean won or lost whatever HubSpot's flags say; absent: the flags decide.
+         */
+        HubSpotStagesIn: {
+            /**
+             * Lost Stages
+             * @example [
+             *       "87654322"
+             *     ]
+             */
+            lost_stages?: string[] | null;
+            /**
+             * Won Stages
+             * @example [
+             *       "87654321"
+             *     ]
+             */
+            won_stages?: string[] | null;
+        };
+        /**
+         * HubSpotStagesRead
+         * @description An org's HubSpot stage map; null sides are left to HubSpot's hs_is_closed(_won) flags.
+         */
+        HubSpotStagesRead: {
+            /** Lost Stages */
+            lost_stages: string[] | null;
+            /** Updated At */
+            updated_at: string | null;
+            /** Won Stages */
+            won_stages: string[] | null;
+        };
+        /**
          * LastDeliveryRead
          * @description The newest verified delivery of a source.
          */
@@ -1309,6 +1365,11 @@ export interface components {
              */
             closed_at: string;
             /**
+             * Competitor
+             * @example Globex
+             */
+            competitor?: string | null;
+            /**
              * Counted Amount
              * @description What the sale counts for, in counted_currency: the amount itself, or the amount converted at its period's rate (fx_rate), rounded once. Null while no rate values it (or when overlapping periods value it differently: see valuations)
              * @example 16790.00
@@ -1348,6 +1409,13 @@ export interface components {
              * @example 8f3c1d2e-6a7b-4c5d-9e0f-1a2b3c4d5e6f
              */
             id: string;
+            /**
+             * Loss Reasons
+             * @example [
+             *       "price"
+             *     ]
+             */
+            loss_reasons?: string[];
             /** Owner Email */
             owner_email: string | null;
             /**
@@ -1362,9 +1430,10 @@ export interface components {
             source: string;
             /**
              * Status
+             * @description lost: a closed-lost deal, kept for the competitor view and never counted
              * @enum {string}
              */
-            status: "active" | "reversed";
+            status: "active" | "reversed" | "lost";
             /** Team Id */
             team_id: string | null;
             /** Unassigned */
@@ -2204,6 +2273,203 @@ export interface operations {
             };
             /** @description A request with this key is still running, or just failed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_hubspot_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubSpotStagesRead"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` names each field (schema), or `detail` the rule (business rule) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after the Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many or too large request headers */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A transient conflict or an unavailable dependency; nothing was applied, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_hubspot_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HubSpotStagesIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HubSpotStagesRead"];
+                };
+            };
+            /** @description The body is not well-formed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body did not arrive in time */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -28,7 +28,6 @@ from services.performance.domain.deal_changes import (
     SaleState,
     Snapshot,
 )
-from shared.timeutil import as_utc
 
 _SALE = Sale.__table__
 _CREDIT = SaleCredit.__table__
@@ -158,8 +157,8 @@ class BatchRepository:
                 PeriodSpan(
                     id=r["id"],
                     org_id=r["org_id"],
-                    starts_at=as_utc(r["starts_at"]),
-                    ends_at=as_utc(r["ends_at"]),
+                    starts_at=r["starts_at"],
+                    ends_at=r["ends_at"],
                     starts_on=r["starts_on"],
                     ends_on=r["ends_on"],
                     timezone=r["timezone"],
@@ -318,15 +317,15 @@ def _sale_state(row: Mapping[str, Any], credits: list[tuple[uuid.UUID, str, int]
         currency=row["currency"],
         currency_assumed=row["currency_assumed"],
         currency_mismatch=row["currency_mismatch"],
-        closed_at=as_utc(row["closed_at"]),
+        closed_at=row["closed_at"],
         status=row["status"],
         unassigned=row["unassigned"],
         team_id=row["team_id"],
         owner_ref=row["owner_ref"],
         owner_email=row["owner_email"],
         version=row["version"],
-        created_at=as_utc(row["created_at"]),
-        updated_at=as_utc(row["updated_at"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
         credits=tuple(credits),
     )
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from services.performance.adapters.orm import SaleImport
-from shared.timeutil import as_utc
 
 
 class SaleImportAccepted(BaseModel):
@@ -52,6 +51,6 @@ class SaleImportRead(BaseModel):
             duplicates=row.duplicates,
             failed=row.failed,
             errors=[RowError(line=line, error=error) for line, error in errors],
-            created_at=as_utc(row.created_at),
-            finished_at=as_utc(row.finished_at) if row.finished_at else None,
+            created_at=row.created_at,
+            finished_at=row.finished_at if row.finished_at else None,
         )
