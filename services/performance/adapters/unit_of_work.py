@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.performance.adapters.batch_repository import BatchRepository
 from services.performance.adapters.delivery_repository import DeliveryRepository
 from services.performance.adapters.fx_repository import FxRepository
+from services.performance.adapters.orm import Attainment, Sale, SaleCredit
 from services.performance.adapters.health_repository import HealthRepository
 from services.performance.adapters.repository import PerformanceRepository
 from shared.secrets import SecretBox
@@ -39,9 +40,11 @@ class PerformanceUnitOfWork(UnitOfWork):
         self.health = HealthRepository(session)
         self.batch = BatchRepository(session)
 
-    def forget_loaded(self) -> None:
-        """Drop loaded rows, so the next read sees what bulk statements wrote meanwhile."""
-        self.session.expire_all()
+    def forget_loaded_sales(self) -> None:
+        """Detach loaded sales, credits and attainment, so the next read sees bulk writes."""
+        stale = (Sale, SaleCredit, Attainment)
+        for row in [r for r in self.session.identity_map.values() if isinstance(r, stale)]:
+            self.session.expunge(row)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

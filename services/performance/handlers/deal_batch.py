@@ -74,7 +74,8 @@ async def apply_items(
             continue
         reuse = snapshot if len(run) == len(items) else None
         outcomes += await _apply_set_based(uow, run, now=now, held_by=held_by, snapshot=reuse)
-        uow.forget_loaded()  # loaded copies of the sales the bulk statements wrote are stale
+        if len(run) < len(items):
+            uow.forget_loaded_sales()  # what the bulk statements wrote is newer than loaded rows
     return outcomes
 
 
