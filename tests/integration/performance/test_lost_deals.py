@@ -176,3 +176,33 @@ async def test_an_unassigned_lost_deal_assigned_by_a_manager_stays_lost(perf_db:
         str(perf_db.seeded.ben),
     )
     assert await outbox_payloads(perf_db, "sale_recorded") == []
+
+
+async def test_a_batch_mixing_lost_and_won_deals_applies_each_change_once_in_order(
+    perf_db: PerfApp,
+):
+    """Won, lost, won, then the first one reversed, all in one processor batch."""
+    await perf_db.seed()
+    await perf_db.set_secret("generic", GENERIC_SECRET)
+    payload = json.loads(LOST_BODY)
+    won = payload | {"type": "sale.closed", "competitor": None, "reasons": None}
+    changes = [
+        ("msg_mix_1", won | {"external_id": "OPP-MIX-1", "amount": "1000.00"}),
+        ("msg_mix_2", payload | {"external_id": "OPP-MIX-2"}),
+        ("msg_mix_3", won | {"external_id": "OPP-MIX-3", "amount": "2500.00"}),
+        ("msg_mix_4", {"type": "sale.reopened", "external_id": "OPP-MIX-1"}),
+    ]
+    for message_id, change in changes:
+        body = json.dumps(change).encode()
+        headers = _sign_generic(body, message_id, "1796656000")
+        assert (await post(perf_db, "generic", body, headers)).status_code == 202
+    await perf_db.processed()
+    sales = {s["external_id"]: s["status"] for s in await ana_sales(perf_db)}
+    assert sales == {"OPP-MIX-1": "reversed", "OPP-MIX-2": "lost", "OPP-MIX-3": "active"}
+    assert await perf_db.achieved_total() == 250_000  # only the third deal counts
+    assert [f["external_id"] for f in await outbox_payloads(perf_db, "sale_recorded")] == [
+        "OPP-MIX-1",
+        "OPP-MIX-3",
+    ]
+    assert [f["external_id"] for f in await outbox_payloads(perf_db, "sale_lost")] == ["OPP-MIX-2"]
+    assert {d.outcome for d in await perf_db.deliveries()} == {"processed"}
