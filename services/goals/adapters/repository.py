@@ -212,11 +212,11 @@ class GoalsRepository:
         """Every absence of these members as (first, last) days, earliest first."""
         stmt = (
             select(Absence)
-            .where(Absence.org_id == org, Absence.member_id.in_(member_ids))  # type: ignore[attr-defined]
-            .order_by(Absence.starts_on)  # type: ignore[arg-type]
+            .where(Absence.org_id == org, Absence.member_id.in_(member_ids))
+            .order_by(Absence.starts_on)
         )
         found: dict[uuid.UUID, list[tuple[date, date]]] = {}
-        for a in (await self.session.exec(stmt)).all():  # type: ignore[call-overload]
+        for a in (await self.session.exec(stmt)).all():
             found.setdefault(a.member_id, []).append((a.starts_on, a.ends_on))
         return found
 
@@ -226,11 +226,11 @@ class GoalsRepository:
         """The members with an absence on any day of [starts_on, ends_on]."""
         stmt = select(Absence.member_id).where(
             Absence.org_id == org,
-            Absence.member_id.in_(member_ids),  # type: ignore[attr-defined]
+            Absence.member_id.in_(member_ids),
             Absence.starts_on <= ends_on,
             Absence.ends_on >= starts_on,
         )
-        return set((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+        return set((await self.session.exec(stmt)).all())
 
     async def relief_policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> ReliefPolicy | None:
         """A team's stored relief policy."""
@@ -325,13 +325,13 @@ class GoalsRepository:
         A no-op UPDATE conditional on the status: of an answer and a settlement racing, the
         second waits for the first and then sees the status the first left.
         """
-        table = Rebalance.__table__  # type: ignore[attr-defined]
+        table = Rebalance.__table__
         result = await self.session.execute(
             sa.update(table)
             .where(table.c.org_id == org, table.c.id == rebalance_id, table.c.status == "offered")
             .values(status="offered")
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def expired_offer_rounds(self, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(org, rebalance id) of every open offer round that expired by an instant, any org."""
@@ -355,7 +355,7 @@ class GoalsRepository:
             ChangeRequest.origin == "request",
             col(ChangeRequest.state).in_(("pending", "approved")),
         )
-        return int((await self.session.exec(stmt)).one())  # type: ignore[call-overload]
+        return int((await self.session.exec(stmt)).one())
 
     def change_requests(
         self,
@@ -384,8 +384,8 @@ class GoalsRepository:
         """Every ledger row of a plan's targets with the member, oldest first."""
         stmt = (
             select(TargetChange, Target.member_id)
-            .join(Target, Target.id == TargetChange.target_id)  # type: ignore[arg-type]
+            .join(Target, Target.id == TargetChange.target_id)
             .where(TargetChange.org_id == org, Target.plan_id == plan_id)
             .order_by(col(TargetChange.at), col(TargetChange.version))
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]  # type: ignore[call-overload,misc]
+        return [tuple(r) for r in (await self.session.exec(stmt)).all()]

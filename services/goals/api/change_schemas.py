@@ -118,8 +118,8 @@ class ChangeRequestRead(_Out):
             period_id=row.period_id,
             target_id=row.target_id,
             member_id=row.member_id,
-            origin=row.origin,  # type: ignore[arg-type]
-            state=row.state,  # type: ignore[arg-type]
+            origin=row.origin,
+            state=row.state,
             currency=row.currency,
             old_amount=from_minor(row.old_minor, row.currency),
             new_amount=from_minor(row.new_minor, row.currency),
@@ -183,7 +183,7 @@ class ConcentrationRead(_Out):
         return cls(
             total=from_minor(c.total_minor, currency),
             members=[
-                MemberAmount(member_id=m, amount=from_minor(a, currency))  # type: ignore[arg-type]
+                MemberAmount(member_id=m, amount=from_minor(a, currency))
                 for m, a in sorted(c.by_member.items(), key=lambda kv: (-kv[1], str(kv[0])))
             ],
             top_share=_ratio(c.top_share),
@@ -248,7 +248,7 @@ class AdjustmentProfileRead(_Out):
                 delta=from_minor(r.new_minor - r.old_minor, currency),
                 reason=r.reason,
                 actor=r.requested_by,
-                status=r.state,  # type: ignore[arg-type]
+                status=r.state,
                 change_request_id=r.id,
                 at=r.created_at,
             )

@@ -152,7 +152,7 @@ async def request_change(
 def _state(row: ChangeRequest) -> domain.ChangeRequest:
     return domain.ChangeRequest(
         requester=row.requested_by,
-        state=row.state,  # type: ignore[arg-type]
+        state=row.state,
         approvals=tuple(domain.Approval(a["approver"], a["senior"]) for a in row.approvals),
         flags=tuple(row.flags),
         disputed=row.disputed_at is not None,

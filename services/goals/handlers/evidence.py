@@ -116,7 +116,7 @@ async def target_evidence(
     async with uow:
         target = await uow.repo.get(Target, org=org, id=target_id, what="target")
         stmt = uow.repo.changes(org, target.id).order_by(col(TargetChange.version))
-        changes = (await uow.session.exec(stmt)).all()  # type: ignore[call-overload]
+        changes = (await uow.session.exec(stmt)).all()
         rebalances = await uow.repo.team_rebalances(org, target.team_id, target.period_id)
     snapshots = [_snapshot(target, r) for r in rebalances]
     return [

@@ -169,7 +169,7 @@ async def adjustment_profile_of(
             raise NotFound(f"team {team_id} has no plan for period {period_id}")
         rows = await uow.repo.plan_changes(principal.org, plan.id)
         requests = (
-            await uow.session.exec(  # type: ignore[call-overload]
+            await uow.session.exec(
                 uow.repo.change_requests(principal.org, team.id, period_id=period_id).order_by(
                     col(ChangeRequest.created_at)
                 )

@@ -94,7 +94,7 @@ async def upsert_members(
             new[event.member_id] = values
     if new:
         await uow.session.execute(
-            Member.__table__.insert(),  # type: ignore[attr-defined]
+            Member.__table__.insert(),
             [{**values, "active": True} for values in new.values()],
         )
 
