@@ -89,9 +89,16 @@ async def changes_since_acknowledgement(
         return target, list(rows)
 
 
+@dataclass(frozen=True)
+class HeldEdit:
+    """A manual edit the guard holds: the change request waiting for a senior approver."""
+
+    request: ChangeRequest
+
+
 async def edit_target(
     cmd: EditTarget, *, uow: GoalsUnitOfWork, principal: Principal
-) -> Target | ChangeRequest:
+) -> Target | HeldEdit:
     """A manager sets a target by hand; the others balance it unless the team total changes.
 
     An edit the adjustment guard flags waits, as a change request, for a senior approver
@@ -107,7 +114,7 @@ async def edit_target(
                     uow, principal, team, plan, target, new_minor=new, reason=cmd.reason
                 )
                 await uow.commit()
-                return row
+                return HeldEdit(row)
         await apply_edit(
             uow,
             team=team,
