@@ -52,10 +52,15 @@ class GoalsRepository:
         """Send staged rows to the database (to surface constraint errors early)."""
         await self.session.flush()
 
+    async def find(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID) -> M | None:
+        """A row of this org by id, else None (other orgs' ids included)."""
+        row = await self.session.get(model, id)
+        return row if row is not None and row.org_id == org else None
+
     async def get(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID, what: str) -> M:
         """A row of this org by id, else NotFound (other orgs' ids included)."""
-        row = await self.session.get(model, id)
-        if row is None or row.org_id != org:
+        row = await self.find(model, org=org, id=id)
+        if row is None:
             raise NotFound(f"{what} {id} not found")
         return row
 
@@ -157,6 +162,15 @@ class GoalsRepository:
             TargetChange.org_id == org, TargetChange.target_id == target_id
         )
 
+    async def ledger(
+        self, org: uuid.UUID, target_id: uuid.UUID, *, after_version: int | None = None
+    ) -> list[TargetChange]:
+        """Ledger rows of a target in version order, optionally only those after a version."""
+        stmt = self.changes(org, target_id)
+        if after_version is not None:
+            stmt = stmt.where(TargetChange.version > after_version)
+        return list((await self.session.exec(stmt.order_by(col(TargetChange.version)))).all())
+
     async def standings(
         self, org: uuid.UUID, period_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, MemberStanding]:
@@ -255,6 +269,13 @@ class GoalsRepository:
             col(EpisodeConversation.shortfall_id).in_(list(shortfall_ids)),
         )
         return set((await self.session.exec(stmt)).all())
+
+    async def episode_conversation(
+        self, org: uuid.UUID, shortfall_id: uuid.UUID
+    ) -> EpisodeConversation | None:
+        """The first conversation of a shortfall episode, if one was held."""
+        key = {"org_id": org, "shortfall_id": shortfall_id}
+        return await self.session.get(EpisodeConversation, key)
 
     async def rebalance_by_source(self, org: uuid.UUID, source_event_id: str) -> Rebalance | None:
         """The rebalance an event already produced, if any."""
@@ -377,6 +398,13 @@ class GoalsRepository:
         if period_id is not None:
             stmt = stmt.where(ChangeRequest.period_id == period_id)
         return stmt
+
+    async def period_change_requests(
+        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+    ) -> list[ChangeRequest]:
+        """A team's change requests of one period, oldest first."""
+        stmt = self.change_requests(org, team_id, period_id=period_id)
+        return list((await self.session.exec(stmt.order_by(col(ChangeRequest.created_at)))).all())
 
     async def plan_changes(
         self, org: uuid.UUID, plan_id: uuid.UUID

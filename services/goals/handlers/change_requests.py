@@ -83,8 +83,8 @@ async def get_change_policy(
 
 
 async def _policy_row(uow: GoalsUnitOfWork, team: Team) -> ChangePolicy:
-    row = await uow.session.get(ChangePolicy, team.id)
-    return row if row is not None and row.org_id == team.org_id else default_change_policy(team)
+    row = await uow.repo.find(ChangePolicy, org=team.org_id, id=team.id)
+    return row if row is not None else default_change_policy(team)
 
 
 async def set_change_policy(

@@ -84,9 +84,7 @@ async def changes_since_acknowledgement(
     async with uow:
         target, _, _ = await _load_target(uow, principal, target_id, write=False)
         since = target.acknowledged_version or 0
-        stmt = uow.repo.changes(principal.org, target.id).where(TargetChange.version > since)
-        rows = (await uow.session.exec(stmt.order_by(TargetChange.version))).all()
-        return target, list(rows)
+        return target, await uow.repo.ledger(principal.org, target.id, after_version=since)
 
 
 @dataclass(frozen=True)
