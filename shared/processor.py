@@ -29,7 +29,7 @@ def with_many(many: ManyHandler) -> Callable[[Handler], Handler]:
     """Give a reaction a bulk form, used for runs of its facts in a batch without failures."""
 
     def attach(handler: Handler) -> Handler:
-        handler.many = many  # type: ignore[attr-defined]
+        handler.many = many  # type: ignore[attr-defined]  # the bulk form rides on the function object
         return handler
 
     return attach
@@ -336,7 +336,7 @@ async def _apply_run(uow: UnitOfWork, run: list[_Work]) -> None:
     token = traceparent_var.set(child_traceparent(first.envelope.traceparent))
     try:
         if len(run) > 1:
-            await first.handler.many([(w.event, w.envelope) for w in run], uow)  # type: ignore[attr-defined]
+            await first.handler.many([(w.event, w.envelope) for w in run], uow)  # type: ignore[attr-defined]  # set by with_many
         else:
             await first.handler(first.event, first.envelope, uow)
     finally:

@@ -73,7 +73,7 @@ class PerformanceRuntime(ServiceRuntime):
         if taken:
             return taken  # live webhooks first; an import fills the quiet in between
         return await process_import_batch(
-            uow_factory=self.uow,  # type: ignore[arg-type]
+            uow_factory=self.uow,
             now=self.clock(),
             limit=self.settings.import_batch_size,
         )

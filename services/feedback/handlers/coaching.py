@@ -450,7 +450,7 @@ async def _announce_conversation(
                 org_id=org_id,
                 team_id=team_id,
                 member_id=member_id,
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 reference_id=reference_id,
                 held_at=held_at,
                 shortfall_id=episode.shortfall_id if episode else None,

@@ -389,7 +389,7 @@ async def close_information_request(
                 dispute_id=dispute.id,
                 request_id=fact.request_id,
                 party_id=fact.party_id,
-                outcome=fact.outcome,  # type: ignore[arg-type]
+                outcome=fact.outcome,
             )
         )
         return await _saved(uow, principal, dispute)

@@ -52,10 +52,15 @@ class GoalsRepository:
         """Send staged rows to the database (to surface constraint errors early)."""
         await self.session.flush()
 
+    async def find(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID) -> M | None:
+        """A row of this org by id, else None (other orgs' ids included)."""
+        row = await self.session.get(model, id)
+        return row if row is not None and row.org_id == org else None
+
     async def get(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID, what: str) -> M:
         """A row of this org by id, else NotFound (other orgs' ids included)."""
-        row = await self.session.get(model, id)
-        if row is None or row.org_id != org:
+        row = await self.find(model, org=org, id=id)
+        if row is None:
             raise NotFound(f"{what} {id} not found")
         return row
 
@@ -157,6 +162,15 @@ class GoalsRepository:
             TargetChange.org_id == org, TargetChange.target_id == target_id
         )
 
+    async def ledger(
+        self, org: uuid.UUID, target_id: uuid.UUID, *, after_version: int | None = None
+    ) -> list[TargetChange]:
+        """Ledger rows of a target in version order, optionally only those after a version."""
+        stmt = self.changes(org, target_id)
+        if after_version is not None:
+            stmt = stmt.where(TargetChange.version > after_version)
+        return list((await self.session.exec(stmt.order_by(col(TargetChange.version)))).all())
+
     async def standings(
         self, org: uuid.UUID, period_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, MemberStanding]:
@@ -212,11 +226,11 @@ class GoalsRepository:
         """Every absence of these members as (first, last) days, earliest first."""
         stmt = (
             select(Absence)
-            .where(Absence.org_id == org, Absence.member_id.in_(member_ids))  # type: ignore[attr-defined]
-            .order_by(Absence.starts_on)  # type: ignore[arg-type]
+            .where(Absence.org_id == org, Absence.member_id.in_(member_ids))
+            .order_by(Absence.starts_on)
         )
         found: dict[uuid.UUID, list[tuple[date, date]]] = {}
-        for a in (await self.session.exec(stmt)).all():  # type: ignore[call-overload]
+        for a in (await self.session.exec(stmt)).all():
             found.setdefault(a.member_id, []).append((a.starts_on, a.ends_on))
         return found
 
@@ -226,11 +240,11 @@ class GoalsRepository:
         """The members with an absence on any day of [starts_on, ends_on]."""
         stmt = select(Absence.member_id).where(
             Absence.org_id == org,
-            Absence.member_id.in_(member_ids),  # type: ignore[attr-defined]
+            Absence.member_id.in_(member_ids),
             Absence.starts_on <= ends_on,
             Absence.ends_on >= starts_on,
         )
-        return set((await self.session.exec(stmt)).all())  # type: ignore[call-overload]
+        return set((await self.session.exec(stmt)).all())
 
     async def relief_policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> ReliefPolicy | None:
         """A team's stored relief policy."""
@@ -255,6 +269,13 @@ class GoalsRepository:
             col(EpisodeConversation.shortfall_id).in_(list(shortfall_ids)),
         )
         return set((await self.session.exec(stmt)).all())
+
+    async def episode_conversation(
+        self, org: uuid.UUID, shortfall_id: uuid.UUID
+    ) -> EpisodeConversation | None:
+        """The first conversation of a shortfall episode, if one was held."""
+        key = {"org_id": org, "shortfall_id": shortfall_id}
+        return await self.session.get(EpisodeConversation, key)
 
     async def rebalance_by_source(self, org: uuid.UUID, source_event_id: str) -> Rebalance | None:
         """The rebalance an event already produced, if any."""
@@ -325,13 +346,13 @@ class GoalsRepository:
         A no-op UPDATE conditional on the status: of an answer and a settlement racing, the
         second waits for the first and then sees the status the first left.
         """
-        table = Rebalance.__table__  # type: ignore[attr-defined]
+        table = Rebalance.__table__
         result = await self.session.execute(
             sa.update(table)
             .where(table.c.org_id == org, table.c.id == rebalance_id, table.c.status == "offered")
             .values(status="offered")
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def expired_offer_rounds(self, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(org, rebalance id) of every open offer round that expired by an instant, any org."""
@@ -355,7 +376,7 @@ class GoalsRepository:
             ChangeRequest.origin == "request",
             col(ChangeRequest.state).in_(("pending", "approved")),
         )
-        return int((await self.session.exec(stmt)).one())  # type: ignore[call-overload]
+        return int((await self.session.exec(stmt)).one())
 
     def change_requests(
         self,
@@ -378,14 +399,21 @@ class GoalsRepository:
             stmt = stmt.where(ChangeRequest.period_id == period_id)
         return stmt
 
+    async def period_change_requests(
+        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+    ) -> list[ChangeRequest]:
+        """A team's change requests of one period, oldest first."""
+        stmt = self.change_requests(org, team_id, period_id=period_id)
+        return list((await self.session.exec(stmt.order_by(col(ChangeRequest.created_at)))).all())
+
     async def plan_changes(
         self, org: uuid.UUID, plan_id: uuid.UUID
     ) -> list[tuple[TargetChange, uuid.UUID]]:
         """Every ledger row of a plan's targets with the member, oldest first."""
         stmt = (
             select(TargetChange, Target.member_id)
-            .join(Target, Target.id == TargetChange.target_id)  # type: ignore[arg-type]
+            .join(Target, Target.id == TargetChange.target_id)
             .where(TargetChange.org_id == org, Target.plan_id == plan_id)
             .order_by(col(TargetChange.at), col(TargetChange.version))
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]  # type: ignore[call-overload,misc]
+        return [tuple(r) for r in (await self.session.exec(stmt)).all()]

@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from services.goals.adapters.orm import ChangePolicy, ChangeRequest, TargetChange
 from services.goals.api.schemas import MEMBER, TARGET, TEAM, Money, TargetChangeRead, _Out
 from services.goals.domain.adjustment_guard import AdjustmentProfile, Concentration
 from services.goals.domain.change_requests import dispute_id_of
@@ -38,6 +37,54 @@ class ChangePolicyWrite(BaseModel):
     )
 
 
+# What the wire forms read of the stored records (the ORM rows fit; the API does not import them).
+
+
+class ChangePolicyFacts(Protocol):
+    """A team's change policy as stored."""
+
+    team_id: uuid.UUID
+    max_changes_per_rep_per_period: int | None
+    notice_days: int
+    second_approver_above_pct: str
+    version: int
+
+
+class ChangeRequestFacts(Protocol):
+    """A change request as stored."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    target_id: uuid.UUID
+    member_id: uuid.UUID
+    origin: str
+    state: str
+    currency: str
+    old_minor: int
+    new_minor: int
+    reason: str
+    evidence: str | None
+    requested_by: str
+    approvals: list[dict[str, Any]]
+    flags: list[str]
+    rationale: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    disputed_at: datetime | None
+    created_at: datetime
+
+
+class FlaggedLedgerFacts(Protocol):
+    """A flagged ledger row as stored."""
+
+    target_id: uuid.UUID
+    delta_minor: int
+    reason: str
+    actor: str | None
+    at: datetime
+
+
 class ChangePolicyRead(_Out):
     """A team's change policy (version 0: the defaults, never set)."""
 
@@ -48,7 +95,7 @@ class ChangePolicyRead(_Out):
     version: int = Field(examples=[1])
 
     @classmethod
-    def of(cls, row: ChangePolicy) -> ChangePolicyRead:
+    def of(cls, row: ChangePolicyFacts) -> ChangePolicyRead:
         """Wire form of a change policy row."""
         return cls(
             team_id=row.team_id,
@@ -110,7 +157,7 @@ class ChangeRequestRead(_Out):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: ChangeRequest) -> ChangeRequestRead:
+    def of(cls, row: ChangeRequestFacts) -> ChangeRequestRead:
         """Wire form of a change request row."""
         return cls(
             id=row.id,
@@ -118,8 +165,8 @@ class ChangeRequestRead(_Out):
             period_id=row.period_id,
             target_id=row.target_id,
             member_id=row.member_id,
-            origin=row.origin,  # type: ignore[arg-type]
-            state=row.state,  # type: ignore[arg-type]
+            origin=row.origin,
+            state=row.state,
             currency=row.currency,
             old_amount=from_minor(row.old_minor, row.currency),
             new_amount=from_minor(row.new_minor, row.currency),
@@ -183,7 +230,7 @@ class ConcentrationRead(_Out):
         return cls(
             total=from_minor(c.total_minor, currency),
             members=[
-                MemberAmount(member_id=m, amount=from_minor(a, currency))  # type: ignore[arg-type]
+                MemberAmount(member_id=m, amount=from_minor(a, currency))
                 for m, a in sorted(c.by_member.items(), key=lambda kv: (-kv[1], str(kv[0])))
             ],
             top_share=_ratio(c.top_share),
@@ -226,8 +273,8 @@ class AdjustmentProfileRead(_Out):
         period_id: uuid.UUID,
         currency: str,
         profile: AdjustmentProfile,
-        flagged_rows: list[tuple[TargetChange, uuid.UUID]],
-        flagged_requests: list[ChangeRequest],
+        flagged_rows: list[tuple[FlaggedLedgerFacts, uuid.UUID]],
+        flagged_requests: list[ChangeRequestFacts],
     ) -> AdjustmentProfileRead:
         """Wire form of a team's adjustment profile."""
         flagged = [
@@ -248,7 +295,7 @@ class AdjustmentProfileRead(_Out):
                 delta=from_minor(r.new_minor - r.old_minor, currency),
                 reason=r.reason,
                 actor=r.requested_by,
-                status=r.state,  # type: ignore[arg-type]
+                status=r.state,
                 change_request_id=r.id,
                 at=r.created_at,
             )

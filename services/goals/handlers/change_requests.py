@@ -83,8 +83,8 @@ async def get_change_policy(
 
 
 async def _policy_row(uow: GoalsUnitOfWork, team: Team) -> ChangePolicy:
-    row = await uow.session.get(ChangePolicy, team.id)
-    return row if row is not None and row.org_id == team.org_id else default_change_policy(team)
+    row = await uow.repo.find(ChangePolicy, org=team.org_id, id=team.id)
+    return row if row is not None else default_change_policy(team)
 
 
 async def set_change_policy(
@@ -152,7 +152,7 @@ async def request_change(
 def _state(row: ChangeRequest) -> domain.ChangeRequest:
     return domain.ChangeRequest(
         requester=row.requested_by,
-        state=row.state,  # type: ignore[arg-type]
+        state=row.state,
         approvals=tuple(domain.Approval(a["approver"], a["senior"]) for a in row.approvals),
         flags=tuple(row.flags),
         disputed=row.disputed_at is not None,

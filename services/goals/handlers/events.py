@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: GoalsUnitOfWork) -> None:
     """Learn each member's result of a closed period (used by historical allocation)."""
     for result in event.results:
-        member = await uow.session.get(Member, result.member_id)
-        if member is None or member.org_id != event.org_id:
+        member = await uow.repo.find(Member, org=event.org_id, id=result.member_id)
+        if member is None:
             log.warning("period_closed names unknown member %s; skipped", result.member_id)
             continue
         achieved = to_minor(result.achieved, event.currency, limit=None)
@@ -102,8 +102,7 @@ async def on_conversation_held(
     """Remember an episode's first conversation: the policy may wait for it before moving target."""
     if event.shortfall_id is None or event.period_id is None:
         return  # a conversation outside any shortfall episode holds nothing back
-    key = {"org_id": event.org_id, "shortfall_id": event.shortfall_id}
-    if await uow.session.get(EpisodeConversation, key) is not None:
+    if await uow.repo.episode_conversation(event.org_id, event.shortfall_id) is not None:
         return  # the first conversation of the episode stands
     uow.repo.add(
         EpisodeConversation(

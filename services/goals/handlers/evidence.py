@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlmodel import col
-
 from services.goals.adapters.orm import Rebalance, Target, TargetChange
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from shared.money import from_minor
@@ -115,8 +113,7 @@ async def target_evidence(
     """The target's derivation, its ledger rows and its part of every rebalance, oldest first."""
     async with uow:
         target = await uow.repo.get(Target, org=org, id=target_id, what="target")
-        stmt = uow.repo.changes(org, target.id).order_by(col(TargetChange.version))
-        changes = (await uow.session.exec(stmt)).all()  # type: ignore[call-overload]
+        changes = await uow.repo.ledger(org, target.id)
         rebalances = await uow.repo.team_rebalances(org, target.team_id, target.period_id)
     snapshots = [_snapshot(target, r) for r in rebalances]
     return [

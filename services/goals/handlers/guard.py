@@ -9,8 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import col
-
 from services.goals.adapters.orm import ChangeRequest, Plan, Target, TargetChange, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.adjustment_guard import (
@@ -168,13 +166,7 @@ async def adjustment_profile_of(
         if plan is None:
             raise NotFound(f"team {team_id} has no plan for period {period_id}")
         rows = await uow.repo.plan_changes(principal.org, plan.id)
-        requests = (
-            await uow.session.exec(  # type: ignore[call-overload]
-                uow.repo.change_requests(principal.org, team.id, period_id=period_id).order_by(
-                    col(ChangeRequest.created_at)
-                )
-            )
-        ).all()
+        requests = await uow.repo.period_change_requests(principal.org, team.id, period_id)
         return ProfileData(
             currency=team.currency,
             profile=adjustment_profile(

@@ -8,4 +8,4 @@ from shared.runtime import ServiceRuntime
 
 async def settle_expired_offers(runtime: ServiceRuntime) -> int:
     """Settle the offer rounds that expired, over the room their reps accepted."""
-    return await settle_expired_rounds(uow_factory=runtime.uow)  # type: ignore[arg-type]
+    return await settle_expired_rounds(uow_factory=runtime.uow)

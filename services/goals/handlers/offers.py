@@ -84,7 +84,7 @@ async def settle(
 ) -> None:
     """Run the water-fill over the accepted room only and apply it as a rebalance (caller holds
     the round and commits)."""
-    plan = await uow.repo.get(Plan, org=row.org_id, id=row.plan_id, what="plan")  # type: ignore[arg-type]
+    plan = await uow.repo.get(Plan, org=row.org_id, id=row.plan_id, what="plan")
     team = await uow.repo.get(Team, org=row.org_id, id=row.team_id, what="team")
     targets: list[Target] = await uow.repo.targets_of(row.org_id, plan.id)
     fresh = plan_team_rebalance(

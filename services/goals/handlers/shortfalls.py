@@ -180,7 +180,7 @@ async def on_team_shortfalls_detected(
     if isinstance(decision, Skipped):
         row.status, row.reason = "skipped", decision.reason
     elif isinstance(decision, Offered):
-        open_round(uow, row, decision.offers, policy)  # type: ignore[arg-type]
+        open_round(uow, row, decision.offers, policy)
     else:
         row.status = decision.status
         if decision.status == "applied":

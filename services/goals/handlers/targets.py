@@ -84,14 +84,19 @@ async def changes_since_acknowledgement(
     async with uow:
         target, _, _ = await _load_target(uow, principal, target_id, write=False)
         since = target.acknowledged_version or 0
-        stmt = uow.repo.changes(principal.org, target.id).where(TargetChange.version > since)
-        rows = (await uow.session.exec(stmt.order_by(TargetChange.version))).all()  # type: ignore[call-overload]
-        return target, list(rows)
+        return target, await uow.repo.ledger(principal.org, target.id, after_version=since)
+
+
+@dataclass(frozen=True)
+class HeldEdit:
+    """A manual edit the guard holds: the change request waiting for a senior approver."""
+
+    request: ChangeRequest
 
 
 async def edit_target(
     cmd: EditTarget, *, uow: GoalsUnitOfWork, principal: Principal
-) -> Target | ChangeRequest:
+) -> Target | HeldEdit:
     """A manager sets a target by hand; the others balance it unless the team total changes.
 
     An edit the adjustment guard flags waits, as a change request, for a senior approver
@@ -107,7 +112,7 @@ async def edit_target(
                     uow, principal, team, plan, target, new_minor=new, reason=cmd.reason
                 )
                 await uow.commit()
-                return row
+                return HeldEdit(row)
         await apply_edit(
             uow,
             team=team,

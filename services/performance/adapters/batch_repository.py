@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.performance.adapters.orm import (
@@ -55,6 +56,11 @@ class BatchRepository:
         return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
     # -- reads ------------------------------------------------------------------------------
+
+    async def members_by_id(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Member]:
+        """Known members by id, of whichever org (the caller checks the org)."""
+        rows = await self.session.exec(select(Member).where(col(Member.id).in_(list(ids))))
+        return {m.id: m for m in rows.all()}
 
     async def snapshot(
         self,
@@ -281,6 +287,10 @@ class BatchRepository:
             },
         )
         await self.session.execute(stmt, rows)
+
+    async def insert_members(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add new members in one statement."""
+        await self.session.execute(_MEMBER.insert(), list(rows))
 
     async def claim(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Record the batch's changes as applied; the unique key still refuses a second one."""

@@ -103,6 +103,22 @@ class DeliveryRepository:
         delivery = await self.session.get(WebhookDelivery, delivery_id)
         return delivery if delivery is not None and delivery.org_id == org_id else None
 
+    async def verified_carrying(
+        self, *, org_id: uuid.UUID, source: str, external_id: str
+    ) -> list[WebhookDelivery]:
+        """The signature-checked deliveries that carried a deal, in arrival order."""
+        ids = select(WebhookEvent.delivery_id).where(
+            WebhookEvent.org_id == org_id,
+            WebhookEvent.source == source,
+            WebhookEvent.external_id == external_id,
+        )
+        stmt = (
+            select(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.verified).is_(True))
+            .order_by(col(WebhookDelivery.arrival))
+        )
+        return list((await self.session.exec(stmt)).all())
+
     async def page(
         self,
         *,

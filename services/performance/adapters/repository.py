@@ -182,7 +182,7 @@ class PerformanceRepository:
 
         Plain rows, not ORM objects: hydrating 600 entities was most of a page's time.
         """
-        target, member, attainment = Target.__table__, Member.__table__, Attainment.__table__  # type: ignore[attr-defined]
+        target, member, attainment = Target.__table__, Member.__table__, Attainment.__table__
         stmt = (
             sa.select(
                 target.c.id,

@@ -13,6 +13,7 @@ from services.performance.adapters.delivery_repository import DeliveryRepository
 from services.performance.adapters.fx_repository import FxRepository
 from services.performance.adapters.orm import Attainment, Sale, SaleCredit
 from services.performance.adapters.health_repository import HealthRepository
+from services.performance.adapters.import_repository import ImportRepository
 from services.performance.adapters.repository import PerformanceRepository
 from shared.secrets import SecretBox
 from shared.uow import UnitOfWork
@@ -26,6 +27,7 @@ class PerformanceUnitOfWork(UnitOfWork):
     fx: FxRepository
     health: HealthRepository
     batch: BatchRepository
+    imports: ImportRepository
 
     def __init__(self, *args: Any, secrets: SecretBox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,6 +41,7 @@ class PerformanceUnitOfWork(UnitOfWork):
         self.fx = FxRepository(session)
         self.health = HealthRepository(session)
         self.batch = BatchRepository(session)
+        self.imports = ImportRepository(session)
 
     def forget_loaded_sales(self) -> None:
         """Detach loaded sales, credits and attainment, so the next read sees bulk writes."""

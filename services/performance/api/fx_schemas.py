@@ -6,11 +6,10 @@ import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
-from services.performance.adapters.orm import FxRateChange, SaleRevaluation
 from services.performance.domain.fx import RATE_MAX_DECIMALS, RATES_MAX
 from services.performance.handlers.fx import RatesSet, RateTable
 from shared.money import from_minor
@@ -115,6 +114,31 @@ class FxRatesSet(FxRateTableRead):
         )
 
 
+# What the audit's wire form reads of the stored records (the ORM rows fit; not imported here).
+
+
+class FxRateChangeFacts(Protocol):
+    """A rate change as stored."""
+
+    id: uuid.UUID
+    period_id: uuid.UUID
+    into_currency: str
+    from_currency: str
+    old_rate: str | None
+    new_rate: str | None
+    changed_by: str
+    changed_at: datetime
+
+
+class SaleRevaluationFacts(Protocol):
+    """What a rate change did to one sale, as stored."""
+
+    sale_id: uuid.UUID
+    currency: str
+    old_counted_minor: int | None
+    new_counted_minor: int | None
+
+
 class SaleRevaluationRead(BaseModel):
     """What one rate change did to one sale (null: it did not count)."""
 
@@ -138,7 +162,9 @@ class FxRateChangeRead(BaseModel):
     revaluations: list[SaleRevaluationRead]
 
     @classmethod
-    def of(cls, change: FxRateChange, revaluations: list[SaleRevaluation]) -> FxRateChangeRead:
+    def of(
+        cls, change: FxRateChangeFacts, revaluations: list[SaleRevaluationFacts]
+    ) -> FxRateChangeRead:
         """Wire form of an audit record."""
 
         def money(minor: int | None, currency: str) -> Decimal | None:

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from services.performance.adapters.orm import SaleImport
+
+class SaleImportFacts(Protocol):
+    """An import as stored (the ORM row fits; the API does not import it)."""
+
+    id: uuid.UUID
+    format: str
+    state: str
+    received: int
+    applied: int
+    duplicates: int
+    failed: int
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class SaleImportAccepted(BaseModel):
@@ -40,7 +53,7 @@ class SaleImportRead(BaseModel):
     finished_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: SaleImport, errors: list[tuple[int, str]]) -> SaleImportRead:
+    def of(cls, row: SaleImportFacts, errors: list[tuple[int, str]]) -> SaleImportRead:
         """The view of a stored import."""
         return cls(
             id=row.id,

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
-
 from services.performance.adapters.orm import Absence, Member, Period, Target, Team
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.handlers.fx import rebuild_period_valuations
@@ -79,8 +77,7 @@ async def upsert_members(
 ) -> None:
     """Many members at once: one read of those known, one insert of the new ones."""
     ids = list({event.member_id for event, _ in facts})
-    found = await uow.session.exec(select(Member).where(col(Member.id).in_(ids)))
-    known = {m.id: m for m in found.all()}
+    known = await uow.batch.members_by_id(ids)
     new: dict[uuid.UUID, dict[str, Any]] = {}
     for event, _ in facts:
         values = _member_values(event)
@@ -93,10 +90,7 @@ async def upsert_members(
         else:
             new[event.member_id] = values
     if new:
-        await uow.session.execute(
-            Member.__table__.insert(),  # type: ignore[attr-defined]
-            [{**values, "active": True} for values in new.values()],
-        )
+        await uow.batch.insert_members([{**values, "active": True} for values in new.values()])
 
 
 @with_many(upsert_members)

@@ -7,9 +7,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlmodel import col, select
-
-from services.performance.adapters.orm import Sale, WebhookDelivery, WebhookEvent
+from services.performance.adapters.orm import WebhookDelivery
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from shared.domain_errors import NotFound
 from shared.money import from_minor
@@ -58,23 +56,15 @@ async def sale_evidence(
 ) -> list[Item]:
     """The sale, each member's credit, and every signature-checked delivery that carried it."""
     async with uow:
-        sale = await uow.session.get(Sale, sale_id)
-        if sale is None or sale.org_id != org:
+        sale = await uow.repo.sale(org_id=org, sale_id=sale_id)
+        if sale is None:
             raise NotFound(f"sale {sale_id} not found")
         credits = sorted(await uow.repo.credits(sale_id=sale.id), key=lambda c: str(c.member_id))
         deliveries: list[WebhookDelivery] = []
         if sale.external_id is not None:
-            ids = select(WebhookEvent.delivery_id).where(
-                WebhookEvent.org_id == org,
-                WebhookEvent.source == sale.source,
-                WebhookEvent.external_id == sale.external_id,
+            deliveries = await uow.deliveries.verified_carrying(
+                org_id=org, source=sale.source, external_id=sale.external_id
             )
-            stmt = (
-                select(WebhookDelivery)
-                .where(col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.verified).is_(True))
-                .order_by(col(WebhookDelivery.arrival))
-            )
-            deliveries = list((await uow.session.exec(stmt)).all())
     # The sale and its deliveries are about everyone credited on it.
     holders = [str(c.member_id) for c in credits]
     sale_item = {

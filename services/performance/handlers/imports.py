@@ -13,10 +13,7 @@ from collections.abc import AsyncIterable, Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import col, select
-
-from services.performance.adapters.orm import SaleImport, SaleImportRow
+from services.performance.adapters.orm import SaleImport
 from services.performance.adapters.sale_import_format import (
     ImportFormat,
     deal_event,
@@ -27,10 +24,6 @@ from services.performance.handlers.deal_batch import Item, apply_items
 from shared.domain_errors import NotFound
 from shared.timeutil import utcnow
 
-_ROW = SaleImportRow.__table__
-_IMPORT = SaleImport.__table__
-_CHUNK = 1000  # rows per INSERT while storing
-UNFINISHED = ("queued", "running")
 #: Rows applied between refreshes of the planner's statistics (PostgreSQL) during an import.
 _ANALYZE_EVERY = 5000
 
@@ -70,8 +63,7 @@ async def start_import(
     async with uow:
         uow.repo.add(record)
         await uow.repo.flush()
-        for start in range(0, len(rows), _CHUNK):
-            await uow.session.execute(_ROW.insert(), rows[start : start + _CHUNK])
+        await uow.imports.add_rows(rows)
         await uow.commit()
     return record
 
@@ -83,23 +75,10 @@ async def process_import_batch(
     async with uow_factory() as uow:
         if not await uow.deliveries.hold_processor():
             return 0
-        found = await uow.session.exec(
-            select(SaleImport)
-            .where(col(SaleImport.state).in_(UNFINISHED))
-            .order_by(col(SaleImport.created_at), col(SaleImport.id))
-            .limit(1)
-        )
-        record = found.first()
+        record = await uow.imports.oldest_unfinished()
         if record is None:
             return 0
-        rows = (
-            await uow.session.execute(
-                sa.select(_ROW.c.id, _ROW.c.payload)
-                .where(_ROW.c.import_id == record.id, _ROW.c.outcome == "pending")
-                .order_by(_ROW.c.line)
-                .limit(limit)
-            )
-        ).all()
+        rows = await uow.imports.pending_rows(import_id=record.id, limit=limit)
         if not rows:
             record.state, record.finished_at = "finished", now
             uow.repo.add(record)
@@ -111,17 +90,13 @@ async def process_import_batch(
             for r in rows
         ]
         outcomes = await apply_items(uow, items, now=now, held_by=record.id)
+        await uow.imports.reload(record)
         marks = []
         for row, outcome in zip(rows, outcomes, strict=True):
             error = outcome.malformed or outcome.failed
             state = "failed" if error else ("applied" if outcome.applied else "duplicate")
             marks.append({"row_id": row.id, "new_outcome": state, "new_error": error})
-        await uow.session.execute(
-            _ROW.update()
-            .where(_ROW.c.id == sa.bindparam("row_id"))
-            .values(outcome=sa.bindparam("new_outcome"), error=sa.bindparam("new_error")),
-            marks,
-        )
+        await uow.imports.mark_rows(marks)
         done_before = record.applied + record.duplicates + record.failed
         record.state = "running"
         record.applied += sum(1 for m in marks if m["new_outcome"] == "applied")
@@ -141,13 +116,7 @@ async def get_import(
 ) -> tuple[SaleImport, list[tuple[int, str]]]:
     """An import of the org with its first row errors (line, error) in line order."""
     async with uow:
-        record = await uow.session.get(SaleImport, import_id)
-        if record is None or record.org_id != org_id:
+        record = await uow.imports.get(org_id=org_id, import_id=import_id)
+        if record is None:
             raise NotFound("no such sale import")
-        errors = await uow.session.execute(
-            sa.select(_ROW.c.line, _ROW.c.error)
-            .where(_ROW.c.import_id == import_id, _ROW.c.outcome == "failed")
-            .order_by(_ROW.c.line)
-            .limit(max_errors)
-        )
-        return record, [(line, error or "") for line, error in errors]
+        return record, await uow.imports.row_errors(import_id=import_id, limit=max_errors)

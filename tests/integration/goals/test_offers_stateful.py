@@ -108,7 +108,7 @@ class OfferRoundMachine(RuleBasedStateMachine):
     @rule()
     def expire(self) -> None:
         async def lapse() -> None:
-            table = Rebalance.__table__  # type: ignore[attr-defined]
+            table = Rebalance.__table__
             async with self.g.runtime.engine.begin() as conn:
                 await conn.execute(
                     sa.update(table)

@@ -34,7 +34,7 @@ def _book(**snapshot: object) -> DealBook:
         "team_currencies": {TEAM: "EUR"},
         "periods": {ORG: [YEAR, QUARTER]},
     } | snapshot
-    return DealBook(Snapshot(**values), now=NOW)  # type: ignore[arg-type]
+    return DealBook(Snapshot(**values), now=NOW)
 
 
 def _deal(kind: str = "won", amount: str | None = "100.00", ext: str = "D-1", **extra) -> DealEvent:
@@ -50,7 +50,7 @@ def _deal(kind: str = "won", amount: str | None = "100.00", ext: str = "D-1", **
         "owner_email": "ANA@example.com ",
         "raw": {},
     } | extra
-    return DealEvent(**values)  # type: ignore[arg-type]
+    return DealEvent(**values)
 
 
 def test_won_then_changed_then_reversed_in_one_batch_nets_to_nothing():

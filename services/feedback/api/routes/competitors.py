@@ -10,7 +10,7 @@ from services.feedback.api.competitor_schemas import CompetitorRead, Competitors
 from services.feedback.api.deps import UowDep
 from services.feedback.handlers.competitors import competitor_view
 from shared.auth import CurrentPrincipal
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["intel"])
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["intel"])
 @router.get(
     "/v1/teams/{team_id}/competitors",
     response_model=CompetitorsRead,
-    responses={c: PROBLEM_RESPONSES[c] for c in (404, 422)},
+    responses=problem_responses(404, 422),
 )
 async def get_competitors(
     team_id: UUID, principal: CurrentPrincipal, uow: UowDep, period_id: UUID | None = None

@@ -12,17 +12,17 @@ from services.goals.handlers import change_requests as handlers
 from services.goals.handlers.guard import adjustment_profile_of
 from shared.auth import CurrentPrincipal, ManagerPrincipal
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
-from shared.problems import PROBLEM_RESPONSES as P
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["change-requests"])
-R = {k: P[k] for k in (401, 403, 404, 422)}
-D = {k: P[k] for k in (401, 403, 404, 409, 422)}
+R = problem_responses(401, 403, 404, 422)
+D = problem_responses(401, 403, 404, 409, 422)
 
 
 @router.put(
     "/teams/{team_id}/change-policy",
     response_model=cs.ChangePolicyRead,
-    responses={**R, 409: P[409], 412: P[412]},
+    responses=problem_responses(401, 403, 404, 422, 409, 412),
 )
 async def put_change_policy(
     team_id: uuid.UUID,

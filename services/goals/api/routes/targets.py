@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.goals.adapters.orm import ChangeRequest
 from services.goals.api import change_schemas as cs
 from services.goals.api import schemas
 from services.goals.api.deps import UowDep
@@ -72,8 +71,8 @@ async def edit_target(
         if_match=if_match,
     )
     result = await handlers.edit_target(cmd, uow=uow, principal=principal)
-    if isinstance(result, ChangeRequest):
-        held = cs.ChangeRequestRead.of(result)
+    if isinstance(result, handlers.HeldEdit):
+        held = cs.ChangeRequestRead.of(result.request)
         return JSONResponse(held.model_dump(mode="json"), status_code=202)
     response.headers["ETag"] = etag_of(result.version)
     return schemas.TargetRead.of(result)

@@ -12,16 +12,14 @@ from services.performance.handlers.crm_settings import (
     put_hubspot_stages,
 )
 from shared.auth import AdminPrincipal
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/crm-settings", tags=["webhooks"])
 
 
-def _problems(*codes: int) -> dict:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
-
-
-@router.put("/hubspot", response_model=HubSpotStagesRead, responses=_problems(401, 403, 422))
+@router.put(
+    "/hubspot", response_model=HubSpotStagesRead, responses=problem_responses(401, 403, 422)
+)
 async def put_hubspot_settings(
     body: HubSpotStagesIn, principal: AdminPrincipal, uow: UowDep, now: NowDep
 ) -> HubSpotStagesRead:
@@ -35,7 +33,7 @@ async def put_hubspot_settings(
     return HubSpotStagesRead.of(row)
 
 
-@router.get("/hubspot", response_model=HubSpotStagesRead, responses=_problems(401, 403))
+@router.get("/hubspot", response_model=HubSpotStagesRead, responses=problem_responses(401, 403))
 async def get_hubspot_settings(principal: AdminPrincipal, uow: UowDep) -> HubSpotStagesRead:
     """The org's HubSpot stage map (empty: won and lost come from HubSpot's flags alone)."""
     return HubSpotStagesRead.of(await get_hubspot_stages(uow=uow, org_id=principal.org))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from services.performance.api.deps import NowDep, UowDep
 from services.performance.handlers.crm_status import SourceHealth, crm_status
 from shared.auth import AdminPrincipal
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/crm", tags=["webhooks"])
 
@@ -86,7 +86,7 @@ class CrmStatusRead(BaseModel):
 @router.get(
     "/status",
     response_model=CrmStatusRead,
-    responses={code: PROBLEM_RESPONSES[code] for code in (401, 403)},
+    responses=problem_responses(401, 403),
 )
 async def read_crm_status(principal: AdminPrincipal, uow: UowDep, now: NowDep) -> CrmStatusRead:
     """Read each CRM connection's health: secret, last delivery, last day's outcomes, last error."""

@@ -21,16 +21,12 @@ from services.performance.handlers.fx import (
     set_fx_rates,
 )
 from shared.auth import AdminPrincipal, CurrentPrincipal
-from shared.problems import PROBLEM_RESPONSES
+from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/periods/{period_id}/fx-rates", tags=["currencies"])
 
 
-def _problems(*codes: int) -> dict:
-    return {code: PROBLEM_RESPONSES[code] for code in codes}
-
-
-@router.put("", response_model=FxRatesSet, responses=_problems(401, 403, 404, 422))
+@router.put("", response_model=FxRatesSet, responses=problem_responses(401, 403, 404, 422))
 async def put_fx_rates(
     period_id: uuid.UUID, body: FxRatesPut, principal: AdminPrincipal, uow: UowDep, now: NowDep
 ) -> FxRatesSet:
@@ -44,7 +40,7 @@ async def put_fx_rates(
     return FxRatesSet.of_result(result)
 
 
-@router.get("", response_model=FxRatesRead, responses=_problems(401, 404))
+@router.get("", response_model=FxRatesRead, responses=problem_responses(401, 404))
 async def read_fx_rates(
     period_id: uuid.UUID, principal: CurrentPrincipal, uow: UowDep
 ) -> FxRatesRead:
@@ -54,7 +50,9 @@ async def read_fx_rates(
 
 
 @router.get(
-    "/changes", response_model=list[FxRateChangeRead], responses=_problems(401, 403, 404, 422)
+    "/changes",
+    response_model=list[FxRateChangeRead],
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def list_fx_rate_changes(
     period_id: uuid.UUID,
