@@ -58,10 +58,6 @@ class ImportRepository:
             list(marks),
         )
 
-    async def reload(self, record: SaleImport) -> None:
-        """Read an import's row again (a batch's bulk statements forget what was loaded)."""
-        await self.session.refresh(record)
-
     async def get(self, *, org_id: uuid.UUID, import_id: uuid.UUID) -> SaleImport | None:
         """An import of the org."""
         record = await self.session.get(SaleImport, import_id)

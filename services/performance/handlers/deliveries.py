@@ -68,14 +68,11 @@ async def process_batch(
     async with uow_factory() as uow:
         if not await uow.deliveries.hold_processor():
             return 0  # another replica is applying a batch; ours waits for the next round
-        ids = [d.id for d in batch]
-        rows = await uow.deliveries.lock(ids)
+        rows = await uow.deliveries.lock([d.id for d in batch])
         ready = [d for d in rows if parsed[d.id].events is not None]
         items = [Item(org_id=d.org_id, ref=d.id, events=parsed[d.id].events or ()) for d in ready]
-        ready_ids = [d.id for d in ready]
         applied = await apply_items(uow, items, now=now)
-        outcomes = dict(zip(ready_ids, applied, strict=True))
-        rows = await uow.deliveries.lock(ids)  # read again: apply_items forgot what was loaded
+        outcomes = dict(zip([d.id for d in ready], applied, strict=True))
         for delivery in rows:
             _settle(uow, delivery, parsed[delivery.id], outcomes.get(delivery.id), now, retry)
         await uow.commit()

@@ -90,7 +90,6 @@ async def process_import_batch(
             for r in rows
         ]
         outcomes = await apply_items(uow, items, now=now, held_by=record.id)
-        await uow.imports.reload(record)
         marks = []
         for row, outcome in zip(rows, outcomes, strict=True):
             error = outcome.malformed or outcome.failed
