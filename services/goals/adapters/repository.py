@@ -378,6 +378,21 @@ class GoalsRepository:
             stmt = stmt.where(ChangeRequest.period_id == period_id)
         return stmt
 
+    async def pending_reliefs(
+        self, org: uuid.UUID, absence_ids: Sequence[uuid.UUID]
+    ) -> list[ChangeRequest]:
+        """Pending change requests that hold the relief of these absences, oldest first."""
+        stmt = (
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.org_id == org,
+                col(ChangeRequest.absence_id).in_(absence_ids),
+                ChangeRequest.state == "pending",
+            )
+            .order_by(col(ChangeRequest.created_at), col(ChangeRequest.id))
+        )
+        return list((await self.session.exec(stmt)).all())
+
     async def plan_changes(
         self, org: uuid.UUID, plan_id: uuid.UUID
     ) -> list[tuple[TargetChange, uuid.UUID]]:
