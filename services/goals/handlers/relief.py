@@ -239,7 +239,9 @@ async def _relieve(
     for target, plan, _ in only:
         if plan.status != "published":
             continue
-        found = await _relief_for(uow, principal, member, absence, earlier, policy, target, plan)
+        found = await _relief_for(
+            uow, principal, member, absence, earlier, policy.min_days, policy.absorb, target, plan
+        )
         if found is None:
             continue
         targets, outcome = found
@@ -267,7 +269,9 @@ async def _relieve(
             continue
         flag = MANAGER_INCENTIVE if lifted else None
         reliefs.append(
-            _apply_relief(uow, principal, plan, target, targets, absence, policy, outcome, flag)
+            _apply_relief(
+                uow, principal, plan, target, targets, absence, policy.absorb, outcome, flag
+            )
         )
     return reliefs, held
 
@@ -278,7 +282,8 @@ async def _relief_for(
     member: Member,
     absence: Absence,
     earlier: list[Absence],
-    policy: ReliefPolicy,
+    min_days: int,
+    absorb: str,
     target: Target,
     plan: Plan,
 ) -> tuple[list[Target], ReliefPlan] | None:
@@ -297,7 +302,7 @@ async def _relief_for(
         period=period_days(period),
         starts_on=absence.starts_on,
         ends_on=absence.ends_on,
-        min_days=policy.min_days,
+        min_days=min_days,
     )
     if not amount:
         return None
@@ -307,7 +312,7 @@ async def _relief_for(
     window = clip(absence.starts_on, absence.ends_on, period_days(period))
     absent = (
         await uow.repo.absent_between(principal.org, list(active - {member.id}), *window)
-        if window and policy.absorb == "team"
+        if window and absorb == "team"
         else set()
     )
     outcome = plan_relief(
@@ -315,7 +320,7 @@ async def _relief_for(
         relief=amount,
         team=team,
         policy=await policy_for(uow=uow, org=principal.org, team_id=member.team_id),
-        absorb=policy.absorb,
+        absorb=absorb,
         absent=absent,
     )
     return targets, outcome
@@ -328,7 +333,7 @@ def _apply_relief(
     target: Target,
     targets: list[Target],
     absence: Absence,
-    policy: ReliefPolicy,
+    absorb: str,
     outcome: ReliefPlan,
     flag: str | None,
 ) -> dict[str, Any]:
@@ -340,7 +345,7 @@ def _apply_relief(
         new_targets=outcome.new_targets,
         reason="relief",
         actor=principal.sub,
-        note=_relief_note(absence, policy.absorb, outcome.relief_minor, plan.currency),
+        note=_relief_note(absence, absorb, outcome.relief_minor, plan.currency),
         flag=flag,
     )
     plan.target_minor += outcome.total_delta_minor
@@ -353,7 +358,7 @@ def _apply_relief(
         "period_id": str(plan.period_id),
         "target_id": str(target.id),
         "relief_minor": outcome.relief_minor,
-        "absorb": policy.absorb,
+        "absorb": absorb,
         "absorbed": {str(k): v for k, v in outcome.absorbed.items()},
         "pooled_minor": outcome.pooled_minor,
         "total_delta_minor": outcome.total_delta_minor,
@@ -373,7 +378,11 @@ async def apply_held_relief(
         raise Conflict("the period has ended; refuse the request", reason="period_ended")
     others = [a for a in await uow.repo.absences_of(principal.org, member.id) if a.id != absence.id]
     policy = await _relief_policy(uow, principal.org, row.team_id)
-    found = await _relief_for(uow, principal, member, absence, others, policy, target, plan)
+    # The approver approves the relief as it was held: one that lowered the total still does.
+    absorb = "nobody" if row.team_total_changes else policy.absorb
+    found = await _relief_for(
+        uow, principal, member, absence, others, policy.min_days, absorb, target, plan
+    )
     if found is None or found[1].new_targets.get(member.id) != row.new_minor:
         # The policy or the rep's earlier reliefs moved: the amount asked for is not the relief.
         raise Conflict(
@@ -383,7 +392,7 @@ async def apply_held_relief(
         )
     targets, outcome = found
     done = _apply_relief(
-        uow, principal, plan, target, targets, absence, policy, outcome, MANAGER_INCENTIVE
+        uow, principal, plan, target, targets, absence, absorb, outcome, MANAGER_INCENTIVE
     )
     absence.reliefs = [*absence.reliefs, done]
     uow.repo.add(absence)
