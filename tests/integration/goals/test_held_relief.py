@@ -66,6 +66,11 @@ async def test_a_flagged_relief_by_a_manager_waits_and_changes_no_target(goals_d
         f"/v1/teams/{s.team_id}/change-requests?state=pending", headers=g.admin()
     )
     assert [r["id"] for r in pending.json()["items"]] == [req["id"]]
+    url = f"/v1/teams/{s.team_id}/adjustment-profile?period_id={s.period['id']}"
+    profile = (await g.client.get(url, headers=g.admin())).json()
+    assert [(f["status"], f["change_request_id"]) for f in profile["flagged"]] == [
+        ("pending", req["id"])
+    ]
 
 
 async def test_the_manager_who_recorded_it_is_not_the_second_approver(goals_db):
