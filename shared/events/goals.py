@@ -317,15 +317,16 @@ class _ChangeRequestFacts(Event):
     old_amount: Decimal
     new_amount: Decimal
     currency: str
-    # `request` (a rep or manager asked) or `manual_edit` (a flagged edit waiting).
-    origin: Literal["request", "manual_edit"]
+    # `request` (a rep or manager asked), `manual_edit` or `relief` (a flagged edit, or the
+    # flagged relief of an absence, waiting).
+    origin: Literal["request", "manual_edit", "relief"]
     # `above_threshold`, `manager_incentive`: why a second, senior approver is needed.
     flags: list[str] = []
     reason: str
 
 
 class ChangeRequested(_ChangeRequestFacts):
-    """Someone asked for a target change (or a flagged manual edit is waiting for approval)."""
+    """Someone asked for a target change (or a flagged manual edit or relief awaits approval)."""
 
     TYPE: ClassVar[str] = "attain.goals.change_requested.v1"
 

@@ -288,6 +288,9 @@ export interface paths {
         /**
          * Record Absence
          * @description Record an absence; one of at least min_days working days relieves the rep's open targets.
+         *
+         *     A relief that would lift the manager's team across 100 % projected attainment is held as a
+         *     pending change request (origin `relief`, in `held_reliefs`) until a senior approver approves.
          */
         post: operations["record_absence"];
         delete?: never;
@@ -956,7 +959,7 @@ export interface components {
         };
         /**
          * AbsenceRead
-         * @description An absence and the relief it gave.
+         * @description An absence, the relief it gave, and the relief that waits for a second approver.
          */
         AbsenceRead: {
             /**
@@ -969,6 +972,11 @@ export interface components {
              * Format: date
              */
             ends_on: string;
+            /**
+             * Held Reliefs
+             * @description Reliefs flagged `manager_incentive`, pending as change requests
+             */
+            held_reliefs?: components["schemas"]["HeldReliefRead"][];
             /**
              * Id
              * Format: uuid
@@ -1293,6 +1301,11 @@ export interface components {
          * @description A change request and where it stands.
          */
         ChangeRequestRead: {
+            /**
+             * Absence Id
+             * @description Origin relief: the absence it relieves
+             */
+            absence_id?: string | null;
             /** Approvals */
             approvals: components["schemas"]["ApprovalRead"][];
             /**
@@ -1356,9 +1369,10 @@ export interface components {
             old_amount: string;
             /**
              * Origin
+             * @description `request`: asked for; `manual_edit`, `relief`: a flagged edit or relief waiting
              * @enum {string}
              */
-            origin: "request" | "manual_edit";
+            origin: "request" | "manual_edit" | "relief";
             /**
              * Period Id
              * Format: uuid
@@ -1599,6 +1613,34 @@ export interface components {
              * @example 1000.00
              */
             uncovered: string;
+        };
+        /**
+         * HeldReliefRead
+         * @description A flagged relief that waits, as a pending change request, for a senior approver.
+         */
+        HeldReliefRead: {
+            /**
+             * Change Request Id
+             * Format: uuid
+             */
+            change_request_id: string;
+            /**
+             * Plan Id
+             * Format: uuid
+             */
+            plan_id: string;
+            /**
+             * Relief
+             * Format: decimal
+             * @description What the approval would relieve the rep of
+             * @example 12500.00
+             */
+            relief: string;
+            /**
+             * Target Id
+             * Format: uuid
+             */
+            target_id: string;
         };
         /**
          * JoinerCreate

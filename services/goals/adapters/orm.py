@@ -342,7 +342,8 @@ class ChangeRequest(Versioned, Base, table=True):
     plan_id: uuid.UUID
     target_id: uuid.UUID = Field(index=True)
     member_id: uuid.UUID
-    # `request` (a rep or manager asked) or `manual_edit` (a flagged edit waiting).
+    # `request` (a rep or manager asked), `manual_edit` (a flagged edit waiting) or `relief`
+    # (the flagged relief of an absence waiting).
     origin: str = "request"
     state: str = "pending"
     currency: str = Field(max_length=3)
@@ -350,6 +351,8 @@ class ChangeRequest(Versioned, Base, table=True):
     new_minor: int = minor_units()
     # The target version the request was made against (approval refuses a changed target).
     target_version: int
+    # Relief only: the absence whose relief waits (applied, recomputed, on approval).
+    absence_id: uuid.UUID | None = Field(default=None, index=True)
     # Manual edits only: whether the others absorb the difference instead of the total.
     team_total_changes: bool = True
     reason: str

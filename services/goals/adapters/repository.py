@@ -406,6 +406,21 @@ class GoalsRepository:
         stmt = self.change_requests(org, team_id, period_id=period_id)
         return list((await self.session.exec(stmt.order_by(col(ChangeRequest.created_at)))).all())
 
+    async def pending_reliefs(
+        self, org: uuid.UUID, absence_ids: Sequence[uuid.UUID]
+    ) -> list[ChangeRequest]:
+        """Pending change requests that hold the relief of these absences, oldest first."""
+        stmt = (
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.org_id == org,
+                col(ChangeRequest.absence_id).in_(absence_ids),
+                ChangeRequest.state == "pending",
+            )
+            .order_by(col(ChangeRequest.created_at), col(ChangeRequest.id))
+        )
+        return list((await self.session.exec(stmt)).all())
+
     async def plan_changes(
         self, org: uuid.UUID, plan_id: uuid.UUID
     ) -> list[tuple[TargetChange, uuid.UUID]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.goals.adapters.orm import Absence, Plan, ReliefPolicy, Target
 from services.goals.api.schemas import MEMBER, TEAM, Money, TargetRead, _Out
+from services.goals.handlers.relief import HeldRelief
 from shared.money import from_minor
 
 AbsenceKind = Literal["pto", "leave", "training", "other"]
@@ -39,8 +41,27 @@ class ReliefRead(_Out):
     total_delta: Money = Field(description="Change of the plan's total (negative: lowered)")
 
 
+class HeldReliefRead(_Out):
+    """A flagged relief that waits, as a pending change request, for a senior approver."""
+
+    change_request_id: uuid.UUID
+    plan_id: uuid.UUID
+    target_id: uuid.UUID
+    relief: Money = Field(description="What the approval would relieve the rep of")
+
+    @classmethod
+    def of(cls, held: HeldRelief, currency: str) -> HeldReliefRead:
+        """Wire form of a held relief."""
+        return cls(
+            change_request_id=held.change_request_id,
+            plan_id=held.plan_id,
+            target_id=held.target_id,
+            relief=from_minor(held.relief_minor, currency),
+        )
+
+
 class AbsenceRead(_Out):
-    """An absence and the relief it gave."""
+    """An absence, the relief it gave, and the relief that waits for a second approver."""
 
     id: uuid.UUID
     team_id: uuid.UUID = Field(examples=[TEAM])
@@ -50,10 +71,14 @@ class AbsenceRead(_Out):
     kind: AbsenceKind
     note: str | None = None
     reliefs: list[ReliefRead]
+    held_reliefs: list[HeldReliefRead] = Field(
+        default_factory=list,
+        description="Reliefs flagged `manager_incentive`, pending as change requests",
+    )
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Absence, currency: str) -> AbsenceRead:
+    def of(cls, row: Absence, currency: str, held: Sequence[HeldRelief] = ()) -> AbsenceRead:
         """Wire form of an absence row."""
 
         def money(minor: int):
@@ -80,6 +105,7 @@ class AbsenceRead(_Out):
                 )
                 for r in row.reliefs
             ],
+            held_reliefs=[HeldReliefRead.of(h, currency) for h in held],
             created_at=row.created_at,
         )
 

@@ -59,6 +59,7 @@ class ChangeRequestFacts(Protocol):
     target_id: uuid.UUID
     member_id: uuid.UUID
     origin: str
+    absence_id: uuid.UUID | None
     state: str
     currency: str
     old_minor: int
@@ -136,7 +137,10 @@ class ChangeRequestRead(_Out):
     period_id: uuid.UUID
     target_id: uuid.UUID = Field(examples=[TARGET])
     member_id: uuid.UUID = Field(examples=[MEMBER])
-    origin: Literal["request", "manual_edit"]
+    origin: Literal["request", "manual_edit", "relief"] = Field(
+        description="`request`: asked for; `manual_edit`, `relief`: a flagged edit or relief waiting"
+    )
+    absence_id: uuid.UUID | None = Field(None, description="Origin relief: the absence it relieves")
     state: ChangeState = Field(examples=["pending"])
     currency: str = Field(examples=["EUR"])
     old_amount: Money = Field(examples=["80000.00"], description="The target when asked")
@@ -166,6 +170,7 @@ class ChangeRequestRead(_Out):
             target_id=row.target_id,
             member_id=row.member_id,
             origin=row.origin,
+            absence_id=row.absence_id,
             state=row.state,
             currency=row.currency,
             old_amount=from_minor(row.old_minor, row.currency),

@@ -1,7 +1,8 @@
 """Change request use cases: the team's change policy, asking, approving, refusing, disputing.
 
 An approved request sets the target through the ledger (reason `change_request`) and moves the
-plan's total by the difference: the change is the decision, so nobody else's target moves.
+plan's total by the difference: the change is the decision, so nobody else's target moves. A
+held relief (origin `relief`) is applied as the absence would have, recomputed at approval.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from services.goals.domain import change_requests as domain
 from services.goals.domain.change_requests import MANAGER_INCENTIVE
 from services.goals.handlers.access import load_team, manages
 from services.goals.handlers.guard import is_senior, lifts_team, open_request, request_facts
+from services.goals.handlers.relief import apply_held_relief
 from services.goals.handlers.targets import apply_edit
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -258,18 +260,21 @@ async def _apply(
     principal: Principal,
 ) -> None:
     row.state, row.decided_by, row.decided_at = "approved", principal.sub, utcnow()
-    await apply_edit(
-        uow,
-        team=team,
-        plan=plan,
-        target=target,
-        new_minor=row.new_minor,
-        team_total_changes=row.team_total_changes,
-        actor=principal.sub,
-        note=f"change request {row.id}: {row.reason}"[:1000],
-        reason="change_request" if row.origin == "request" else "manual",
-        flag=MANAGER_INCENTIVE if MANAGER_INCENTIVE in row.flags else None,
-    )
+    if row.origin == "relief":
+        await apply_held_relief(uow, principal, row, plan, target)
+    else:
+        await apply_edit(
+            uow,
+            team=team,
+            plan=plan,
+            target=target,
+            new_minor=row.new_minor,
+            team_total_changes=row.team_total_changes,
+            actor=principal.sub,
+            note=f"change request {row.id}: {row.reason}"[:1000],
+            reason="change_request" if row.origin == "request" else "manual",
+            flag=MANAGER_INCENTIVE if MANAGER_INCENTIVE in row.flags else None,
+        )
     uow.emit(
         ChangeRequestApproved(
             **request_facts(row), approved_by=[a["approver"] for a in row.approvals]

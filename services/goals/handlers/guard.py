@@ -1,7 +1,8 @@
 """The adjustment guard in use: which changes lift a manager's team, who counts as senior.
 
 A change of a team's total is flagged `manager_incentive` when it lifts the team across 100 %
-projected attainment; a flagged change waits, as a change request, for a senior approver.
+projected attainment; a flagged change (a manual edit, or the relief of an absence) waits, as a
+change request, for a senior approver.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def open_request(
     evidence: str | None = None,
     approvals: tuple[dict[str, object], ...] = (),
     team_total_changes: bool = True,
+    absence_id: uuid.UUID | None = None,
 ) -> ChangeRequest:
     """Record a pending change request and announce it."""
     row = ChangeRequest.model_validate(
@@ -87,6 +89,7 @@ def open_request(
             "new_minor": new_minor,
             "target_version": target.version,
             "team_total_changes": team_total_changes,
+            "absence_id": absence_id,
             "reason": reason,
             "evidence": evidence,
             "requested_by": requested_by,

@@ -14,13 +14,23 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from services.goals.adapters.orm import Absence, Member, Period, Plan, ReliefPolicy, Target, Team
+from services.goals.adapters.orm import (
+    Absence,
+    ChangeRequest,
+    Member,
+    Period,
+    Plan,
+    ReliefPolicy,
+    Target,
+    Team,
+)
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.allocation import format_exact
 from services.goals.domain.availability import (
     ABSENCE_KINDS,
     ABSORB_MODES,
     FUND_SOURCES,
+    ReliefPlan,
     availability,
     clip,
     plan_relief,
@@ -30,7 +40,7 @@ from services.goals.domain.availability import (
 )
 from services.goals.domain.change_requests import MANAGER_INCENTIVE
 from services.goals.handlers.access import load_member, load_team
-from services.goals.handlers.guard import lifts_team
+from services.goals.handlers.guard import lifts_team, open_request
 from services.goals.handlers.ledger import (
     apply_new_targets,
     change_target,
@@ -136,8 +146,11 @@ def _check_absence(cmd: RecordAbsence) -> None:
 
 async def record_absence(
     cmd: RecordAbsence, *, uow: GoalsUnitOfWork, principal: Principal
-) -> tuple[Absence, str]:
-    """Record an absence; a long enough one relieves the rep's open published targets."""
+) -> tuple[Absence, str, list[HeldRelief]]:
+    """Record an absence; a long enough one relieves the rep's open published targets.
+
+    A relief that lifts the manager's team across 100 % waits for a senior approver instead.
+    """
     _check_absence(cmd)
     async with uow:
         member, team = await load_member(uow, principal, cmd.member_id, write=True)
@@ -164,7 +177,9 @@ async def record_absence(
             }
         )
         policy = await _relief_policy(uow, principal.org, team.id)
-        absence.reliefs = await _relieve(uow, principal, member, absence, earlier, policy)
+        absence.reliefs, held = await _relieve(
+            uow, principal, member, absence, earlier, policy, hold=True
+        )
         uow.repo.add(absence)
         uow.emit(
             AbsenceRecorded(
@@ -178,7 +193,27 @@ async def record_absence(
             )
         )
         await uow.commit()
-    return absence, team.currency
+    return absence, team.currency, [held_relief(r) for r in held]
+
+
+@dataclass(frozen=True)
+class HeldRelief:
+    """A relief that waits, as a pending change request, for a second (senior) approver."""
+
+    change_request_id: uuid.UUID
+    plan_id: uuid.UUID
+    target_id: uuid.UUID
+    relief_minor: int
+
+
+def held_relief(row: ChangeRequest) -> HeldRelief:
+    """What a pending relief request holds back."""
+    return HeldRelief(
+        change_request_id=row.id,
+        plan_id=row.plan_id,
+        target_id=row.target_id,
+        relief_minor=row.old_minor - row.new_minor,
+    )
 
 
 async def _relieve(
@@ -189,80 +224,178 @@ async def _relieve(
     earlier: list[Absence],
     policy: ReliefPolicy,
     only: list[tuple[Target, Plan, Period]] | None = None,
-) -> list[dict[str, Any]]:
-    """Relieve every open published target the absence touches (or only those); return what was done."""
-    reliefs = []
-    active = {m.id for m in await uow.repo.active_members(principal.org, member.team_id)}
-    rebalance_policy = await policy_for(uow=uow, org=principal.org, team_id=member.team_id)
+    *,
+    hold: bool = False,
+) -> tuple[list[dict[str, Any]], list[ChangeRequest]]:
+    """Relieve every open published target the absence touches (or only those).
+
+    Returns what was applied and, with `hold`, the flagged reliefs of a non-admin held as
+    pending change requests instead.
+    """
+    reliefs, held = [], []
     team_row = await uow.repo.get(Team, org=principal.org, id=member.team_id, what="team")
     if only is None:
         only = await uow.repo.open_targets_of_member(principal.org, member.id, utcnow())
-    for target, plan, period in only:
+    for target, plan, _ in only:
         if plan.status != "published":
             continue
-        # Relief is a share of the target the rep would carry if present: earlier reliefs of
-        # the same target are added back, so two absences relieve what one long one would.
-        already = sum(
-            r["relief_minor"]
-            for a in earlier
-            for r in a.reliefs
-            if r.get("target_id") == str(target.id)
+        found = await _relief_for(
+            uow, principal, member, absence, earlier, policy.min_days, policy.absorb, target, plan
         )
-        amount = relief_minor(
-            target_minor=target.amount_minor + already,
-            period=period_days(period),
-            starts_on=absence.starts_on,
-            ends_on=absence.ends_on,
-            min_days=policy.min_days,
-        )
-        if not amount:
+        if found is None:
             continue
-        targets = await uow.repo.targets_of(principal.org, plan.id)
-        team = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
-        window = clip(absence.starts_on, absence.ends_on, period_days(period))
-        absent = (
-            await uow.repo.absent_between(principal.org, list(active - {member.id}), *window)
-            if window and policy.absorb == "team"
-            else set()
-        )
-        outcome = plan_relief(
-            member_id=member.id,
-            relief=amount,
-            team=team,
-            policy=rebalance_policy,
-            absorb=policy.absorb,
-            absent=absent,
-        )
-        # Relief follows from an absence, so it is applied at once; the guard still flags it.
+        targets, outcome = found
         lifted = await lifts_team(uow, team_row, plan, outcome.total_delta_minor)
-        apply_new_targets(
-            uow=uow,
-            plan=plan,
-            targets=targets,
-            new_targets=outcome.new_targets,
-            reason="relief",
-            actor=principal.sub,
-            note=_relief_note(absence, policy.absorb, outcome.relief_minor, plan.currency),
-            flag=MANAGER_INCENTIVE if lifted else None,
-        )
-        plan.target_minor += outcome.total_delta_minor
-        plan.unassigned_minor += outcome.pooled_minor
-        plan.version += 1
-        plan.updated_at = utcnow()
-        uow.repo.add(plan)
+        if lifted and hold and not principal.is_admin:
+            # Like a flagged manual edit: the manager's entry is the first approval.
+            held.append(
+                open_request(
+                    uow,
+                    team=team_row,
+                    plan=plan,
+                    target=target,
+                    new_minor=outcome.new_targets[member.id],
+                    reason=_relief_note(
+                        absence, policy.absorb, outcome.relief_minor, plan.currency
+                    ),
+                    requested_by=principal.sub,
+                    flags=(MANAGER_INCENTIVE,),
+                    origin="relief",
+                    approvals=({"approver": principal.sub, "senior": False},),
+                    team_total_changes=outcome.total_delta_minor != 0,
+                    absence_id=absence.id,
+                )
+            )
+            continue
+        flag = MANAGER_INCENTIVE if lifted else None
         reliefs.append(
-            {
-                "plan_id": str(plan.id),
-                "period_id": str(period.id),
-                "target_id": str(target.id),
-                "relief_minor": outcome.relief_minor,
-                "absorb": policy.absorb,
-                "absorbed": {str(k): v for k, v in outcome.absorbed.items()},
-                "pooled_minor": outcome.pooled_minor,
-                "total_delta_minor": outcome.total_delta_minor,
-            }
+            _apply_relief(
+                uow, principal, plan, target, targets, absence, policy.absorb, outcome, flag
+            )
         )
-    return reliefs
+    return reliefs, held
+
+
+async def _relief_for(
+    uow: GoalsUnitOfWork,
+    principal: Principal,
+    member: Member,
+    absence: Absence,
+    earlier: list[Absence],
+    min_days: int,
+    absorb: str,
+    target: Target,
+    plan: Plan,
+) -> tuple[list[Target], ReliefPlan] | None:
+    """The plan's targets and where the relief of one target goes (None: nothing to relieve)."""
+    period = await uow.repo.get(Period, org=principal.org, id=plan.period_id, what="period")
+    # Relief is a share of the target the rep would carry if present: earlier reliefs of
+    # the same target are added back, so two absences relieve what one long one would.
+    already = sum(
+        r["relief_minor"]
+        for a in earlier
+        for r in a.reliefs
+        if r.get("target_id") == str(target.id)
+    )
+    amount = relief_minor(
+        target_minor=target.amount_minor + already,
+        period=period_days(period),
+        starts_on=absence.starts_on,
+        ends_on=absence.ends_on,
+        min_days=min_days,
+    )
+    if not amount:
+        return None
+    active = {m.id for m in await uow.repo.active_members(principal.org, member.team_id)}
+    targets = await uow.repo.targets_of(principal.org, plan.id)
+    team = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
+    window = clip(absence.starts_on, absence.ends_on, period_days(period))
+    absent = (
+        await uow.repo.absent_between(principal.org, list(active - {member.id}), *window)
+        if window and absorb == "team"
+        else set()
+    )
+    outcome = plan_relief(
+        member_id=member.id,
+        relief=amount,
+        team=team,
+        policy=await policy_for(uow=uow, org=principal.org, team_id=member.team_id),
+        absorb=absorb,
+        absent=absent,
+    )
+    return targets, outcome
+
+
+def _apply_relief(
+    uow: GoalsUnitOfWork,
+    principal: Principal,
+    plan: Plan,
+    target: Target,
+    targets: list[Target],
+    absence: Absence,
+    absorb: str,
+    outcome: ReliefPlan,
+    flag: str | None,
+) -> dict[str, Any]:
+    """Move the relief through the ledger and the plan's lines; return the absence's record of it."""
+    apply_new_targets(
+        uow=uow,
+        plan=plan,
+        targets=targets,
+        new_targets=outcome.new_targets,
+        reason="relief",
+        actor=principal.sub,
+        note=_relief_note(absence, absorb, outcome.relief_minor, plan.currency),
+        flag=flag,
+    )
+    plan.target_minor += outcome.total_delta_minor
+    plan.unassigned_minor += outcome.pooled_minor
+    plan.version += 1
+    plan.updated_at = utcnow()
+    uow.repo.add(plan)
+    return {
+        "plan_id": str(plan.id),
+        "period_id": str(plan.period_id),
+        "target_id": str(target.id),
+        "relief_minor": outcome.relief_minor,
+        "absorb": absorb,
+        "absorbed": {str(k): v for k, v in outcome.absorbed.items()},
+        "pooled_minor": outcome.pooled_minor,
+        "total_delta_minor": outcome.total_delta_minor,
+    }
+
+
+async def apply_held_relief(
+    uow: GoalsUnitOfWork, principal: Principal, row: ChangeRequest, plan: Plan, target: Target
+) -> None:
+    """Apply the relief an approved request held, recomputed against the targets as they are now."""
+    if row.absence_id is None:
+        raise Conflict("this change request holds no relief")
+    absence = await uow.repo.get(Absence, org=principal.org, id=row.absence_id, what="absence")
+    member = await uow.repo.get(Member, org=principal.org, id=row.member_id, what="member")
+    period = await uow.repo.get(Period, org=principal.org, id=plan.period_id, what="period")
+    if period.ends_at <= utcnow():
+        raise Conflict("the period has ended; refuse the request", reason="period_ended")
+    others = [a for a in await uow.repo.absences_of(principal.org, member.id) if a.id != absence.id]
+    policy = await _relief_policy(uow, principal.org, row.team_id)
+    # The approver approves the relief as it was held: one that lowered the total still does.
+    absorb = "nobody" if row.team_total_changes else policy.absorb
+    found = await _relief_for(
+        uow, principal, member, absence, others, policy.min_days, absorb, target, plan
+    )
+    if found is None or found[1].new_targets.get(member.id) != row.new_minor:
+        # The policy or the rep's earlier reliefs moved: the amount asked for is not the relief.
+        raise Conflict(
+            "the relief changed since the request; refuse it, or record the absence again",
+            reason="target_changed",
+            target_version=target.version,
+        )
+    targets, outcome = found
+    done = _apply_relief(
+        uow, principal, plan, target, targets, absence, absorb, outcome, MANAGER_INCENTIVE
+    )
+    absence.reliefs = [*absence.reliefs, done]
+    uow.repo.add(absence)
 
 
 async def relieve_on_publish(
@@ -283,7 +416,7 @@ async def relieve_on_publish(
                 continue
             # Targets reloaded by the repository are the same objects, so earlier reliefs of
             # this publish are seen by the next absence.
-            done = await _relieve(
+            done, _ = await _relieve(
                 uow, principal, member, absence, absences[:i], policy, [(target, plan, period)]
             )
             if done:
@@ -313,13 +446,18 @@ async def list_absences(
     principal: Principal,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Absence], str | None, str]:
-    """A member's absences (the member, the team's managers, admins), and the team currency."""
+) -> tuple[list[Absence], str | None, str, dict[uuid.UUID, list[HeldRelief]]]:
+    """A member's absences (the member, the team's managers, admins), the team currency, and
+    the reliefs of each that wait for a second approver."""
     async with uow:
         _, team = await load_member(uow, principal, member_id, write=False)
         stmt = uow.repo.absences(principal.org, member_id)
         rows, nxt = await uow.repo.page(stmt, [Absence.starts_on, Absence.id], cursor, limit)
-        return rows, nxt, team.currency
+        held: dict[uuid.UUID, list[HeldRelief]] = {}
+        for r in await uow.repo.pending_reliefs(principal.org, [a.id for a in rows]):
+            if r.absence_id is not None:
+                held.setdefault(r.absence_id, []).append(held_relief(r))
+        return rows, nxt, team.currency, held
 
 
 async def cancel_absence(
@@ -338,6 +476,12 @@ async def cancel_absence(
             )
             targets = await uow.repo.targets_of(principal.org, plan.id)
             _undo_relief(uow, principal, plan, targets, relief, active, absence)
+        # A relief still waiting for its second approver has nothing left to relieve.
+        for request in await uow.repo.pending_reliefs(principal.org, [absence.id]):
+            request.state, request.rationale = "withdrawn", "the absence was cancelled"
+            request.decided_by, request.decided_at = principal.sub, utcnow()
+            request.version += 1
+            uow.repo.add(request)
         await uow.session.delete(absence)
         uow.emit(
             AbsenceCancelled(

@@ -11,9 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.performance.adapters.batch_repository import BatchRepository
 from services.performance.adapters.delivery_repository import DeliveryRepository
 from services.performance.adapters.fx_repository import FxRepository
-from services.performance.adapters.orm import Attainment, Sale, SaleCredit
 from services.performance.adapters.health_repository import HealthRepository
 from services.performance.adapters.import_repository import ImportRepository
+from services.performance.adapters.orm import Attainment, Sale, SaleCredit
 from services.performance.adapters.repository import PerformanceRepository
 from shared.secrets import SecretBox
 from shared.uow import UnitOfWork

@@ -35,7 +35,11 @@ async def record_absence(
     uow: UowDep,
     response: Response,
 ) -> schemas.AbsenceRead:
-    """Record an absence; one of at least min_days working days relieves the rep's open targets."""
+    """Record an absence; one of at least min_days working days relieves the rep's open targets.
+
+    A relief that would lift the manager's team across 100 % projected attainment is held as a
+    pending change request (origin `relief`, in `held_reliefs`) until a senior approver approves.
+    """
     cmd = handlers.RecordAbsence(
         member_id=member_id,
         starts_on=body.starts_on,
@@ -43,9 +47,9 @@ async def record_absence(
         kind=body.kind,
         note=body.note,
     )
-    absence, currency = await handlers.record_absence(cmd, uow=uow, principal=principal)
+    absence, currency, held = await handlers.record_absence(cmd, uow=uow, principal=principal)
     response.headers["Location"] = f"/v1/absences/{absence.id}"
-    return schemas.AbsenceRead.of(absence, currency)
+    return schemas.AbsenceRead.of(absence, currency, held)
 
 
 @router.get(
@@ -61,11 +65,12 @@ async def list_absences(
     cursor: Cursor = None,
 ) -> Page[schemas.AbsenceRead]:
     """List a member's absences, earliest first, with what each relieved."""
-    rows, nxt, currency = await handlers.list_absences(
+    rows, nxt, currency, held = await handlers.list_absences(
         member_id, uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return Page[schemas.AbsenceRead](
-        items=[schemas.AbsenceRead.of(r, currency) for r in rows], next_cursor=nxt
+        items=[schemas.AbsenceRead.of(r, currency, held.get(r.id, ())) for r in rows],
+        next_cursor=nxt,
     )
 
 
