@@ -131,20 +131,24 @@ def test_a_forged_webhook_flood_stores_bounded_records_and_is_throttled_while_th
         )
         assert rotated.status_code == 200, rotated.text
         db_before = _db_bytes(performance)
-        statuses: list[int] = []
+        statuses: list[list[int]] = []
         # Five addresses flood unknown orgs and five flood the known org with bad signatures.
         for n in range(10):
             address = f"203.0.113.{n + 1}"
+            statuses.append([])
             for _ in range(40):
                 target = org if n % 2 else str(uuid.uuid4())
                 answer = _forged(client, target, address, padded)
-                statuses.append(answer.status_code)
+                statuses[-1].append(answer.status_code)
                 assert answer.headers["content-type"].startswith("application/problem+json")
                 if answer.status_code == 429:
                     assert int(answer.headers["retry-after"]) >= 1
                     assert answer.json()["type"] == "urn:attain:problem:rate-limited"
-        # Each address has 20 refusals a minute; the rest are turned away unread.
-        assert statuses.count(401) == 10 * 20 and statuses.count(429) == 10 * 20
+        # Each address has 20 refusals a minute; the rest are turned away unread. A burst that
+        # straddles the sliding window's edge may be granted one more (the estimate rounds down).
+        for answers in statuses:
+            assert sorted(set(answers)) == [401, 429]
+            assert 20 <= answers.count(401) <= 21, answers
         message_id = "msg_genuine_delivery_0001"
         now = datetime.now(UTC)
         signed = {
