@@ -256,6 +256,8 @@ def _fact(fact: SaleFact) -> SaleRecorded | SaleAdjusted | SaleReversed:
         "credits": [Credit(member_id=m, percent=Decimal(p)) for m, p, _ in sale.credits],
         "version": sale.version,
     }
+    if not sale.currency_mismatch:  # in the team's currency (others take sales.settle's path)
+        values["counted_amount"], values["counted_currency"] = values["amount"], sale.currency
     if fact.kind == "adjusted":
         values["old_amount"] = from_minor(fact.old_amount_minor, sale.currency)
     return _FACTS[fact.kind](**values)
