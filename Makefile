@@ -76,7 +76,10 @@ client: install ## After an API change: snapshot the OpenAPI documents and regen
 demo: install ## Scripted walkthrough against a running `make run`
 	$(PY) -m scripts.demo
 
-bench: install ## Consumer, attainment page, intake (processor, lag, 50k import), org loop vs same-run baselines
+bench: install ## Ingest, consumer, attainment page, intake (processor, lag, 50k import), org loop vs same-run baselines
+	@command -v wrk >/dev/null || { echo "make bench needs wrk for the ingest figure (Debian: apt-get install wrk)" >&2; exit 1; }
+	$(PY) bench/bench_webhook_ingest.py --seconds 10
+	$(PY) bench/bench_webhook_ingest.py --seconds 10 --db postgres --workers 2
 	$(PY) bench/bench_plumbing.py
 	$(PY) bench/bench_intake.py
 	$(PY) bench/bench_org_loop.py
