@@ -1,8 +1,9 @@
 """Apply many CRM deal changes set-based: one plan in memory, a few bulk statements per batch.
 
-The delivery processor and bulk imports both come here. A batch is first applied whole inside
-one SAVEPOINT; only when writing it fails (a constraint, a sale edited meanwhile) is that undone
-and each item applied again in a SAVEPOINT of its own, so the failing one fails alone.
+The delivery processor and bulk imports both come here. A run of plain changes is first applied
+whole inside one SAVEPOINT; only when writing it fails (a constraint, a sale edited meanwhile) is
+that undone and each item applied again in a SAVEPOINT of its own, so the failing one fails
+alone. Lost deals, competitors and other currencies go change by change through ``sales``.
 """
 
 from __future__ import annotations
