@@ -20,7 +20,7 @@ from services.performance.adapters.crm.base import DealEvent, MalformedWebhook
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.deal_changes import DealBook, SaleFact, Snapshot
 from services.performance.handlers.lost_deals import apply_lost_deal
-from services.performance.handlers.sales import apply_deal_event
+from services.performance.handlers.sales import apply_deal_event, fact_values
 from shared.domain_errors import InvalidInput
 from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
 from shared.money import from_minor
@@ -244,21 +244,8 @@ async def write_changes(
 
 def _fact(fact: SaleFact) -> SaleRecorded | SaleAdjusted | SaleReversed:
     sale = fact.sale
-    values: dict[str, object] = {
-        "org_id": sale.org_id,
-        "team_id": sale.team_id,
-        "sale_id": sale.id,
-        "source": sale.source,
-        "external_id": sale.external_id,
-        "amount": from_minor(sale.amount_minor, sale.currency),
-        "currency": sale.currency,
-        "closed_at": sale.closed_at,
-        "period_id": fact.period_id,
-        "credits": [Credit(member_id=m, percent=Decimal(p)) for m, p, _ in sale.credits],
-        "version": sale.version,
-    }
-    if not sale.currency_mismatch:  # in the team's currency (others take sales.settle's path)
-        values["counted_amount"], values["counted_currency"] = values["amount"], sale.currency
+    credits = [Credit(member_id=m, percent=Decimal(p)) for m, p, _ in sale.credits]
+    values = fact_values(sale, period_id=fact.period_id, credits=credits)
     if fact.kind == "adjusted":
         values["old_amount"] = from_minor(fact.old_amount_minor, sale.currency)
     return _FACTS[fact.kind](**values)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, close_instant
 from services.performance.adapters.orm import Period, Sale, SaleCredit, SaleValuation
@@ -185,6 +186,44 @@ async def settle(
         )
 
 
+class _FactSale(Protocol):
+    """What a sale fact reads of a sale: the ORM row, or the batch planner's ``SaleState``."""
+
+    org_id: uuid.UUID
+    team_id: uuid.UUID | None
+    id: uuid.UUID
+    source: str
+    external_id: str
+    amount_minor: int
+    currency: str
+    currency_mismatch: bool
+    closed_at: datetime
+    version: int
+
+
+def fact_values(
+    sale: _FactSale, *, period_id: uuid.UUID | None, credits: list[Credit]
+) -> dict[str, object]:
+    """The fields every sale fact carries; a sale in its team's currency counts as sold."""
+    amount = from_minor(sale.amount_minor, sale.currency)
+    values: dict[str, object] = {
+        "org_id": sale.org_id,
+        "team_id": sale.team_id,
+        "sale_id": sale.id,
+        "source": sale.source,
+        "external_id": sale.external_id,
+        "amount": amount,
+        "currency": sale.currency,
+        "closed_at": sale.closed_at,
+        "period_id": period_id,
+        "credits": credits,
+        "version": sale.version,
+    }
+    if not sale.currency_mismatch:
+        values["counted_amount"], values["counted_currency"] = amount, sale.currency
+    return values
+
+
 def sale_fact(
     sale: Sale,
     fact: type,
@@ -197,29 +236,18 @@ def sale_fact(
     # The most specific period (a quarter rather than the year) names the sale's period.
     period = min(periods, key=lambda p: p.ends_at - p.starts_at, default=None)
     valuation = valued.get(period.id) if period is not None else None
-    values = {
-        "org_id": sale.org_id,
-        "team_id": sale.team_id,
-        "sale_id": sale.id,
-        "source": sale.source,
-        "external_id": sale.external_id,
-        "amount": from_minor(sale.amount_minor, sale.currency),
-        "currency": sale.currency,
-        "closed_at": sale.closed_at,
-        "period_id": period.id if period is not None else None,
-        "credits": [Credit(member_id=c.member_id, percent=Decimal(c.percent)) for c in credits],
-        "version": sale.version,
-        "competitor": sale.competitor,
-    }
+    values = fact_values(
+        sale,
+        period_id=period.id if period is not None else None,
+        credits=[Credit(member_id=c.member_id, percent=Decimal(c.percent)) for c in credits],
+    )
+    values["competitor"] = sale.competitor
     if fact is SaleLost:
         values["reasons"] = list(sale.loss_reasons or ())
     if valuation is not None:
         values["counted_amount"] = from_minor(valuation.counted_minor, valuation.currency)
         values["counted_currency"] = valuation.currency
         values["fx_rate"] = valuation.rate
-    elif not sale.currency_mismatch:
-        values["counted_amount"] = values["amount"]
-        values["counted_currency"] = sale.currency
     if fact is SaleAdjusted:
         values["old_amount"] = from_minor(
             old_amount_minor if old_amount_minor is not None else sale.amount_minor, sale.currency
