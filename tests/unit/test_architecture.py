@@ -187,13 +187,9 @@ def _session_uses(path: Path) -> int:
 
 #: Handlers that still reach past the repositories, with how often. Counts may only go down.
 SESSION_IN_HANDLERS = {
-    "services/feedback/handlers/coaching.py": 1,
-    "services/feedback/handlers/events.py": 4,
-    "services/feedback/handlers/feedback.py": 1,
     "services/goals/handlers/give_back.py": 1,
     "services/goals/handlers/relief.py": 1,
     "services/goals/handlers/shortfalls.py": 1,
-    "services/performance/handlers/events.py": 9,
 }
 
 
