@@ -1,7 +1,7 @@
 """A goals fact naming another org's team, member, absence, period or target changes nothing.
 
-The consumers look these ids up across orgs on purpose: an org-scoped miss would re-insert the
-row under its taken id and fail the event for good.
+The consumers look these ids up across orgs on purpose: an org-scoped miss would insert the row
+again under its taken id, and the event would fail on the unique key.
 """
 
 from __future__ import annotations
