@@ -12,11 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.performance.handlers import events as reactions
-from shared.events import wrap
 from shared.events.goals import (
     AbsenceCancelled,
-    AbsenceRecorded,
     CrmIds,
     MemberLeft,
     MemberUpdated,
@@ -24,17 +21,11 @@ from shared.events.goals import (
     TargetChanged,
     TeamUpdated,
 )
-from tests.integration.performance.conftest import ORG, Q4_END, Q4_START, PerfApp
+from tests.integration.performance.conftest import ORG, Q4_END, Q4_START, PerfApp, leave
 
 pytestmark = pytest.mark.integration
 
 OTHER = uuid.uuid4()
-
-
-async def _react(perf: PerfApp, event, handler) -> None:
-    async with perf.runtime.uow() as uow:
-        await handler(event, wrap(event), uow)
-        await uow.commit()
 
 
 async def _rows(perf: PerfApp, s, absence_id: uuid.UUID) -> dict[str, object]:
@@ -59,92 +50,57 @@ async def _rows(perf: PerfApp, s, absence_id: uuid.UUID) -> dict[str, object]:
 async def test_facts_of_another_org_under_known_ids_are_ignored(perf_db: PerfApp):
     perf = perf_db
     s = await perf.seed()
-    recorded = AbsenceRecorded(
-        org_id=ORG,
-        team_id=s.team_id,
-        absence_id=uuid.uuid4(),
-        member_id=s.ana,
-        starts_on=date(2026, 11, 1),
-        ends_on=date(2026, 11, 30),
-        kind="leave",
-    )
-    await _react(perf, recorded, reactions.on_absence_recorded)
+    recorded = leave(s, s.ana, starts_on=date(2026, 11, 1), ends_on=date(2026, 11, 30))
+    await perf.react(recorded)
     before = await _rows(perf, s, recorded.absence_id)
     assert before["absence"] == (ORG, date(2026, 11, 30))
 
-    facts = [
-        (
-            TeamUpdated(
-                org_id=OTHER, team_id=s.team_id, name="Taken", currency="USD", manager_id=OTHER
-            ),
-            reactions.on_team_updated,
+    await perf.react(
+        TeamUpdated(
+            org_id=OTHER, team_id=s.team_id, name="Taken", currency="USD", manager_id=OTHER
         ),
-        (
-            MemberUpdated(
-                org_id=OTHER,
-                team_id=s.team_id,
-                member_id=s.ana,
-                name="Someone else",
-                email="else@example.com",
-                capacity=Decimal(1),
-                ramp=Decimal(1),
-                crm_ids=CrmIds(),
-                version=9,
-            ),
-            reactions.on_member_updated,
+        MemberUpdated(
+            org_id=OTHER,
+            team_id=s.team_id,
+            member_id=s.ana,
+            name="Someone else",
+            email="else@example.com",
+            capacity=Decimal(1),
+            ramp=Decimal(1),
+            crm_ids=CrmIds(),
+            version=9,
         ),
-        (
-            MemberLeft(org_id=OTHER, team_id=s.team_id, member_id=s.ana, left_at=datetime.now(UTC)),
-            reactions.on_member_left,
+        MemberLeft(org_id=OTHER, team_id=s.team_id, member_id=s.ana, left_at=datetime.now(UTC)),
+        recorded.model_copy(update={"org_id": OTHER, "ends_on": date(2026, 11, 2)}),
+        AbsenceCancelled(
+            org_id=OTHER,
+            team_id=s.team_id,
+            absence_id=recorded.absence_id,
+            member_id=s.ana,
         ),
-        (
-            AbsenceRecorded(
-                **recorded.model_dump(exclude={"org_id", "ends_on"}),
-                org_id=OTHER,
-                ends_on=date(2026, 11, 2),
-            ),
-            reactions.on_absence_recorded,
+        PeriodDefined(
+            org_id=OTHER,
+            period_id=s.period_id,
+            name="Taken",
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 10, 31),
+            timezone="UTC",
+            starts_at=Q4_START,
+            ends_at=datetime(2026, 11, 1, tzinfo=UTC),
         ),
-        (
-            AbsenceCancelled(
-                org_id=OTHER,
-                team_id=s.team_id,
-                absence_id=recorded.absence_id,
-                member_id=s.ana,
-            ),
-            reactions.on_absence_cancelled,
+        TargetChanged(
+            org_id=OTHER,
+            team_id=s.team_id,
+            target_id=s.targets[s.ana],
+            member_id=s.ana,
+            period_id=s.period_id,
+            old_amount=Decimal("100000.00"),
+            new_amount=Decimal("1.00"),
+            currency="EUR",
+            version=9,
+            reason="manual",
         ),
-        (
-            PeriodDefined(
-                org_id=OTHER,
-                period_id=s.period_id,
-                name="Taken",
-                starts_on=date(2026, 10, 1),
-                ends_on=date(2026, 10, 31),
-                timezone="UTC",
-                starts_at=Q4_START,
-                ends_at=datetime(2026, 11, 1, tzinfo=UTC),
-            ),
-            reactions.on_period_defined,
-        ),
-        (
-            TargetChanged(
-                org_id=OTHER,
-                team_id=s.team_id,
-                target_id=s.targets[s.ana],
-                member_id=s.ana,
-                period_id=s.period_id,
-                old_amount=Decimal("100000.00"),
-                new_amount=Decimal("1.00"),
-                currency="EUR",
-                version=9,
-                reason="manual",
-            ),
-            reactions.on_target_changed,
-        ),
-    ]
-    for event, handler in facts:
-        await _react(perf, event, handler)
+    )
 
     assert await _rows(perf, s, recorded.absence_id) == before
     assert before["period"] == ("2026-Q4", Q4_END)
