@@ -190,9 +190,6 @@ SESSION_IN_HANDLERS = {
     "services/feedback/handlers/coaching.py": 1,
     "services/feedback/handlers/events.py": 4,
     "services/feedback/handlers/feedback.py": 1,
-    "services/goals/handlers/give_back.py": 1,
-    "services/goals/handlers/relief.py": 1,
-    "services/goals/handlers/shortfalls.py": 1,
     "services/performance/handlers/events.py": 9,
 }
 
@@ -220,8 +217,7 @@ def _repository_methods(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionD
     ]
 
 
-# Goals' repository still takes a positional `org` and returns query builders (issue 13).
-@pytest.mark.parametrize("service", ["performance", "feedback"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_repositories_take_org_id_by_keyword_and_return_rows(service):
     positional, builders = [], []
     for path in _files(f"services/{service}/adapters/*repositor*.py"):
