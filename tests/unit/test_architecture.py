@@ -186,11 +186,7 @@ def _session_uses(path: Path) -> int:
 
 
 #: Handlers that still reach past the repositories, with how often. Counts may only go down.
-SESSION_IN_HANDLERS = {
-    "services/goals/handlers/give_back.py": 1,
-    "services/goals/handlers/relief.py": 1,
-    "services/goals/handlers/shortfalls.py": 1,
-}
+SESSION_IN_HANDLERS: dict[str, int] = {}
 
 
 def test_handlers_reach_the_database_through_repositories():
@@ -216,8 +212,7 @@ def _repository_methods(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionD
     ]
 
 
-# Goals' repository still takes a positional `org` and returns query builders (issue 13).
-@pytest.mark.parametrize("service", ["performance", "feedback"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_repositories_take_org_id_by_keyword_and_return_rows(service):
     positional, builders = [], []
     for path in _files(f"services/{service}/adapters/*repositor*.py"):

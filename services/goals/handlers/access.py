@@ -45,7 +45,7 @@ async def load_team(
     uow: GoalsUnitOfWork, principal: Principal, team_id: uuid.UUID, *, write: bool
 ) -> Team:
     """A team of the caller's org the caller may read (or write), else 404 / 403."""
-    team = await uow.repo.get(Team, org=principal.org, id=team_id, what="team")
+    team = await uow.repo.get(Team, org_id=principal.org, id=team_id, what="team")
     if write and not await manages(uow, principal, team):
         raise Forbidden("only an admin or the team's manager may change this team")
     if not write and not (principal.belongs_to(team.id) or await manages(uow, principal, team)):
@@ -57,8 +57,8 @@ async def load_member(
     uow: GoalsUnitOfWork, principal: Principal, member_id: uuid.UUID, *, write: bool
 ) -> tuple[Member, Team]:
     """A member and their team, if the caller is that member (reading) or may read/write the team."""
-    member = await uow.repo.get(Member, org=principal.org, id=member_id, what="member")
-    team = await uow.repo.get(Team, org=principal.org, id=member.team_id, what="team")
+    member = await uow.repo.get(Member, org_id=principal.org, id=member_id, what="member")
+    team = await uow.repo.get(Team, org_id=principal.org, id=member.team_id, what="team")
     if principal.member_id == member.id and not write:
         return member, team
     if write and not await manages(uow, principal, team):
