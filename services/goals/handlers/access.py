@@ -32,8 +32,8 @@ async def manages(uow: GoalsUnitOfWork, principal: Principal, team: Team) -> boo
     parent_id, depth = team.parent_team_id, 0
     # Cycles are refused when parents are set; the depth bound only guards against bad data.
     while parent_id is not None and depth < MAX_DEPTH:
-        parent = await uow.repo.session.get(Team, parent_id)
-        if parent is None or parent.org_id != team.org_id:
+        parent = await uow.repo.find(Team, org_id=team.org_id, id=parent_id)
+        if parent is None:
             return False
         if can_manage(principal, parent):
             return True

@@ -50,12 +50,8 @@ async def is_senior(uow: GoalsUnitOfWork, principal: Principal, team: Team) -> b
         return True
     if team.parent_team_id is None:
         return False
-    parent = await uow.repo.session.get(Team, team.parent_team_id)
-    return (
-        parent is not None
-        and parent.org_id == team.org_id
-        and await manages(uow, principal, parent)
-    )
+    parent = await uow.repo.find(Team, org_id=team.org_id, id=team.parent_team_id)
+    return parent is not None and await manages(uow, principal, parent)
 
 
 def open_request(
