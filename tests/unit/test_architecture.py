@@ -182,7 +182,7 @@ def test_no_further_api_module_depends_on_the_orm_models():
 
 
 def _session_uses(path: Path) -> int:
-    # uow.session, uow.repo.session, self._session...: any reach for the session object.
+    # uow.session, uow.repo.session or any other reach for a session object.
     return len(re.findall(r"\.session\b", path.read_text()))
 
 

@@ -42,23 +42,23 @@ class GoalsRepository:
     """Load and add goals records of one organisation."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     def add(self, row: SQLModel) -> None:
         """Stage a new or changed row."""
-        self.session.add(row)
+        self._session.add(row)
 
     async def delete(self, row: SQLModel) -> None:
         """Stage the removal of a row."""
-        await self.session.delete(row)
+        await self._session.delete(row)
 
     async def flush(self) -> None:
         """Send staged rows to the database (to surface constraint errors early)."""
-        await self.session.flush()
+        await self._session.flush()
 
     async def find(self, model: type[M], *, org_id: uuid.UUID, id: uuid.UUID) -> M | None:
         """A row of this org by id, else None (other orgs' ids included)."""
-        row = await self.session.get(model, id)
+        row = await self._session.get(model, id)
         return row if row is not None and row.org_id == org_id else None
 
     async def get(self, model: type[M], *, org_id: uuid.UUID, id: uuid.UUID, what: str) -> M:
@@ -76,7 +76,7 @@ class GoalsRepository:
         limit: int,
     ) -> tuple[list[Any], str | None]:
         """One keyset page of stmt ordered by columns, and the cursor of the next."""
-        rows = (await self.session.exec(keyset(stmt, columns, cursor, limit))).all()
+        rows = (await self._session.exec(keyset(stmt, columns, cursor, limit))).all()
         names = [c.key for c in columns]
         return page_of(rows, limit, lambda r: tuple(getattr(r, n) for n in names))
 
@@ -113,7 +113,7 @@ class GoalsRepository:
             .where(Member.org_id == org_id, Member.team_id == team_id, Member.left_at.is_(None))
             .order_by(Member.id)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def periods(
         self, *, org_id: uuid.UUID, cursor: str | None, limit: int
@@ -142,7 +142,7 @@ class GoalsRepository:
             PastResult.starts_on == starts_on,
             PastResult.ends_on == ends_on,
         )
-        return (await self.session.exec(stmt)).first()
+        return (await self._session.exec(stmt)).first()
 
     async def history_of(
         self, *, org_id: uuid.UUID, member_ids: Sequence[uuid.UUID], before: date
@@ -158,7 +158,7 @@ class GoalsRepository:
             .order_by(PastResult.ends_on.desc())
         )
         out: dict[uuid.UUID, list[PastResult]] = {m: [] for m in member_ids}
-        for row in (await self.session.exec(stmt)).all():
+        for row in (await self._session.exec(stmt)).all():
             out[row.member_id].append(row)
         return out
 
@@ -171,7 +171,7 @@ class GoalsRepository:
         stmt = select(Plan).where(
             Plan.org_id == org_id, Plan.team_id == team_id, Plan.period_id == period_id
         )
-        return (await self.session.exec(stmt)).first()
+        return (await self._session.exec(stmt)).first()
 
     async def targets_of(self, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> list[Target]:
         """Every target of a plan, by member id."""
@@ -180,7 +180,7 @@ class GoalsRepository:
             .where(Target.org_id == org_id, Target.plan_id == plan_id)
             .order_by(Target.member_id)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def open_targets_of_member(
         self, *, org_id: uuid.UUID, member_id: uuid.UUID, now: datetime
@@ -192,7 +192,7 @@ class GoalsRepository:
             .join(Period, Period.id == Plan.period_id)
             .where(Target.org_id == org_id, Target.member_id == member_id, Period.ends_at > now)
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]
+        return [tuple(r) for r in (await self._session.exec(stmt)).all()]
 
     async def changes(
         self, *, org_id: uuid.UUID, target_id: uuid.UUID, cursor: str | None, limit: int
@@ -212,7 +212,7 @@ class GoalsRepository:
         )
         if after_version is not None:
             stmt = stmt.where(TargetChange.version > after_version)
-        return list((await self.session.exec(stmt.order_by(col(TargetChange.version)))).all())
+        return list((await self._session.exec(stmt.order_by(col(TargetChange.version)))).all())
 
     async def standings(
         self, *, org_id: uuid.UUID, period_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
@@ -223,13 +223,13 @@ class GoalsRepository:
             MemberStanding.period_id == period_id,
             MemberStanding.member_id.in_(member_ids),
         )
-        return {s.member_id: s for s in (await self.session.exec(stmt)).all()}
+        return {s.member_id: s for s in (await self._session.exec(stmt)).all()}
 
     async def standing(
         self, *, org_id: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
     ) -> MemberStanding | None:
         """One member's standing in a period."""
-        return await self.session.get(MemberStanding, (org_id, member_id, period_id))
+        return await self._session.get(MemberStanding, (org_id, member_id, period_id))
 
     # ---------------------------------------------------------------- hierarchy
 
@@ -237,7 +237,7 @@ class GoalsRepository:
         self, *, org_id: uuid.UUID, team_id: uuid.UUID
     ) -> TeamThresholds | None:
         """A team's pace thresholds as performance last announced them."""
-        row = await self.session.get(TeamThresholds, team_id)
+        row = await self._session.get(TeamThresholds, team_id)
         return row if row is not None and row.org_id == org_id else None
 
     async def child_teams(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> list[Team]:
@@ -247,12 +247,12 @@ class GoalsRepository:
             .where(Team.org_id == org_id, Team.parent_team_id == team_id)
             .order_by(Team.name, Team.id)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def parent_links(self, *, org_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
         """Every team of the org and its parent (a few hundred rows at most)."""
         stmt = select(Team.id, Team.parent_team_id).where(Team.org_id == org_id)
-        return {row[0]: row[1] for row in (await self.session.exec(stmt)).all()}
+        return {row[0]: row[1] for row in (await self._session.exec(stmt)).all()}
 
     # ---------------------------------------------------------------- absences and relief
 
@@ -270,7 +270,7 @@ class GoalsRepository:
             .where(Absence.org_id == org_id, Absence.member_id == member_id)
             .order_by(Absence.starts_on)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def absences_by_member(
         self, *, org_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
@@ -282,7 +282,7 @@ class GoalsRepository:
             .order_by(Absence.starts_on)
         )
         found: dict[uuid.UUID, list[tuple[date, date]]] = {}
-        for a in (await self.session.exec(stmt)).all():
+        for a in (await self._session.exec(stmt)).all():
             found.setdefault(a.member_id, []).append((a.starts_on, a.ends_on))
         return found
 
@@ -301,20 +301,20 @@ class GoalsRepository:
             Absence.starts_on <= ends_on,
             Absence.ends_on >= starts_on,
         )
-        return set((await self.session.exec(stmt)).all())
+        return set((await self._session.exec(stmt)).all())
 
     async def relief_policy_of(
         self, *, org_id: uuid.UUID, team_id: uuid.UUID
     ) -> ReliefPolicy | None:
         """A team's stored relief policy."""
-        row = await self.session.get(ReliefPolicy, team_id)
+        row = await self._session.get(ReliefPolicy, team_id)
         return row if row is not None and row.org_id == org_id else None
 
     # ---------------------------------------------------------------- rebalancing
 
     async def policy_of(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> RebalancePolicy | None:
         """A team's stored rebalance policy."""
-        row = await self.session.get(RebalancePolicy, team_id)
+        row = await self._session.get(RebalancePolicy, team_id)
         return row if row is not None and row.org_id == org_id else None
 
     async def conversations_in(
@@ -327,14 +327,14 @@ class GoalsRepository:
             EpisodeConversation.org_id == org_id,
             col(EpisodeConversation.shortfall_id).in_(list(shortfall_ids)),
         )
-        return set((await self.session.exec(stmt)).all())
+        return set((await self._session.exec(stmt)).all())
 
     async def episode_conversation(
         self, *, org_id: uuid.UUID, shortfall_id: uuid.UUID
     ) -> EpisodeConversation | None:
         """The first conversation of a shortfall episode, if one was held."""
         key = {"org_id": org_id, "shortfall_id": shortfall_id}
-        return await self.session.get(EpisodeConversation, key)
+        return await self._session.get(EpisodeConversation, key)
 
     async def rebalance_by_source(
         self, *, org_id: uuid.UUID, source_event_id: str
@@ -343,7 +343,7 @@ class GoalsRepository:
         stmt = select(Rebalance).where(
             Rebalance.org_id == org_id, Rebalance.source_event_id == source_event_id
         )
-        return (await self.session.exec(stmt)).first()
+        return (await self._session.exec(stmt)).first()
 
     async def changed_by_person(
         self, *, org_id: uuid.UUID, target_ids: Sequence[uuid.UUID], after: datetime
@@ -361,7 +361,7 @@ class GoalsRepository:
             )
             .distinct()
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def changed_by_person_since(
         self, *, org_id: uuid.UUID, versions: dict[uuid.UUID, int]
@@ -374,7 +374,7 @@ class GoalsRepository:
             col(TargetChange.target_id).in_(list(versions)),
             col(TargetChange.reason).not_in(AUTOMATIC_REASONS),
         )
-        rows = (await self.session.exec(stmt)).all()
+        rows = (await self._session.exec(stmt)).all()
         return sorted({t for t, v in rows if v > versions[t]}, key=str)
 
     async def team_rebalances(
@@ -390,7 +390,7 @@ class GoalsRepository:
             )
             .order_by(col(Rebalance.created_at))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def offers_of(
         self, *, org_id: uuid.UUID, rebalance_id: uuid.UUID
@@ -401,7 +401,7 @@ class GoalsRepository:
             .where(RebalanceOffer.org_id == org_id, RebalanceOffer.rebalance_id == rebalance_id)
             .order_by(col(RebalanceOffer.member_id))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def hold_open_round(self, *, org_id: uuid.UUID, rebalance_id: uuid.UUID) -> bool:
         """Lock an offer round that is still open (False once settled) until the commit.
@@ -410,7 +410,7 @@ class GoalsRepository:
         second waits for the first and then sees the status the first left.
         """
         table = Rebalance.__table__
-        result = await self.session.execute(
+        result = await self._session.execute(
             sa.update(table)
             .where(
                 table.c.org_id == org_id, table.c.id == rebalance_id, table.c.status == "offered"
@@ -424,7 +424,7 @@ class GoalsRepository:
         stmt = select(Rebalance.org_id, Rebalance.id).where(
             Rebalance.status == "offered", col(Rebalance.expires_at) <= now
         )
-        return [(org, rid) for org, rid in (await self.session.exec(stmt)).all()]
+        return [(org, rid) for org, rid in (await self._session.exec(stmt)).all()]
 
     async def rebalances(
         self,
@@ -451,7 +451,7 @@ class GoalsRepository:
             ChangeRequest.origin == "request",
             col(ChangeRequest.state).in_(("pending", "approved")),
         )
-        return int((await self.session.exec(stmt)).one())
+        return int((await self._session.exec(stmt)).one())
 
     async def change_requests(
         self,
@@ -487,7 +487,7 @@ class GoalsRepository:
             )
             .order_by(col(ChangeRequest.created_at))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def pending_reliefs(
         self, *, org_id: uuid.UUID, absence_ids: Sequence[uuid.UUID]
@@ -502,7 +502,7 @@ class GoalsRepository:
             )
             .order_by(col(ChangeRequest.created_at), col(ChangeRequest.id))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def plan_changes(
         self, *, org_id: uuid.UUID, plan_id: uuid.UUID
@@ -514,4 +514,4 @@ class GoalsRepository:
             .where(TargetChange.org_id == org_id, Target.plan_id == plan_id)
             .order_by(col(TargetChange.at), col(TargetChange.version))
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]
+        return [tuple(r) for r in (await self._session.exec(stmt)).all()]
