@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.feedback.adapters.orm import (
-    ActionItem,
-    FeedbackNote,
-    IntelItem,
-    MemberFact,
-    OneOnOne,
-    OneOnOneNote,
-)
 from services.feedback.handlers.coaching import Agenda, EpisodeLine, OneOnOneDetail
 from services.feedback.handlers.meetings import next_occurrence
 
@@ -67,6 +59,21 @@ class CheckInAnswer(BaseModel):
     body: str = Field(min_length=1, max_length=10000, examples=["Talked; two deals to push."])
 
 
+class ActionItemFacts(Protocol):
+    """An action item as stored: what ActionItemRead reads of it."""
+
+    id: UUID
+    team_id: UUID
+    owner_id: UUID
+    description: str
+    due_on: date | None
+    status: str
+    source: str
+    source_id: UUID
+    created_at: datetime
+    closed_at: datetime | None
+
+
 class ActionItemRead(BaseModel):
     """An action item with its status."""
 
@@ -83,7 +90,7 @@ class ActionItemRead(BaseModel):
     overdue: bool = Field(description="Open and past its due date")
 
     @classmethod
-    def from_row(cls, row: ActionItem, *, today: date) -> ActionItemRead:
+    def from_row(cls, row: ActionItemFacts, *, today: date) -> ActionItemRead:
         """Map an action item row."""
         return cls(
             id=row.id,
@@ -100,6 +107,16 @@ class ActionItemRead(BaseModel):
         )
 
 
+class OneOnOneNoteFacts(Protocol):
+    """A 1:1 note as stored: what OneOnOneNoteRead reads of it."""
+
+    id: UUID
+    body: str
+    visibility: str
+    author_sub: str
+    created_at: datetime
+
+
 class OneOnOneNoteRead(BaseModel):
     """A note of a 1:1."""
 
@@ -110,7 +127,7 @@ class OneOnOneNoteRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: OneOnOneNote) -> OneOnOneNoteRead:
+    def from_row(cls, row: OneOnOneNoteFacts) -> OneOnOneNoteRead:
         """Map a note row."""
         return cls(
             id=row.id,
@@ -119,6 +136,21 @@ class OneOnOneNoteRead(BaseModel):
             author=row.author_sub,
             created_at=row.created_at,
         )
+
+
+class OneOnOneFacts(Protocol):
+    """A 1:1 as stored: what OneOnOneRead reads of it."""
+
+    id: UUID
+    team_id: UUID
+    member_id: UUID
+    scheduled_at: datetime
+    cadence: str
+    status: str
+    shortfall_id: UUID | None
+    held_at: datetime | None
+    created_by_sub: str
+    created_at: datetime
 
 
 class OneOnOneRead(BaseModel):
@@ -140,7 +172,7 @@ class OneOnOneRead(BaseModel):
 
     @classmethod
     def from_row(
-        cls, row: OneOnOne, *, now: datetime, detail: OneOnOneDetail | None = None
+        cls, row: OneOnOneFacts, *, now: datetime, detail: OneOnOneDetail | None = None
     ) -> OneOnOneRead:
         """Map a 1:1 row (with its notes and items when given)."""
         next_at = None
@@ -174,6 +206,15 @@ class OneOnOneNoteCreated(BaseModel):
     action_items: list[ActionItemRead]
 
 
+class MemberFactFacts(Protocol):
+    """A fact about a rep as stored: what FactRead reads of it."""
+
+    kind: str
+    at: datetime
+    period_id: UUID | None
+    data: dict[str, Any]
+
+
 class FactRead(BaseModel):
     """Something that happened to the rep: a pace change or a target change."""
 
@@ -185,7 +226,7 @@ class FactRead(BaseModel):
     )
 
     @classmethod
-    def from_row(cls, row: MemberFact) -> FactRead:
+    def from_row(cls, row: MemberFactFacts) -> FactRead:
         """Map a fact row."""
         return cls(
             kind=row.kind,
@@ -198,26 +239,19 @@ class FactRead(BaseModel):
 class CheckInRead(BaseModel):
     """A check-in opened for a shortfall."""
 
+    model_config = ConfigDict(from_attributes=True)  # model_validate maps a stored note
+
     id: UUID
     body: str
     shortfall_id: UUID | None
     created_at: datetime
     answered_at: datetime | None = None
 
-    @classmethod
-    def from_row(cls, row: FeedbackNote) -> CheckInRead:
-        """Map a check-in note."""
-        return cls(
-            id=row.id,
-            body=row.body,
-            shortfall_id=row.shortfall_id,
-            created_at=row.created_at,
-            answered_at=row.answered_at,
-        )
-
 
 class IntelSummary(BaseModel):
     """Intel someone on the team shared."""
+
+    model_config = ConfigDict(from_attributes=True)  # model_validate maps a stored item
 
     id: UUID
     title: str
@@ -225,18 +259,6 @@ class IntelSummary(BaseModel):
     created_at: datetime
     competitor: str | None = None
     author_id: UUID | None = None
-
-    @classmethod
-    def from_row(cls, row: IntelItem) -> IntelSummary:
-        """Map an intel item."""
-        return cls(
-            id=row.id,
-            title=row.title,
-            tags=row.tags,
-            created_at=row.created_at,
-            competitor=row.competitor,
-            author_id=row.author_id,
-        )
 
 
 class AgendaRead(BaseModel):
@@ -263,8 +285,8 @@ class AgendaRead(BaseModel):
             open_action_items=[
                 ActionItemRead.from_row(i, today=today) for i in agenda.open_action_items
             ],
-            open_check_ins=[CheckInRead.from_row(c) for c in agenda.open_check_ins],
-            intel_shared=[IntelSummary.from_row(i) for i in agenda.intel_shared],
+            open_check_ins=[CheckInRead.model_validate(c) for c in agenda.open_check_ins],
+            intel_shared=[IntelSummary.model_validate(i) for i in agenda.intel_shared],
         )
 
 

@@ -50,7 +50,9 @@ class CompetitorRead(BaseModel):
             top_loss_reasons=[
                 LossReasonRead(reason=r.reason, deals=r.deals) for r in s.top_loss_reasons
             ],
-            latest_intel=IntelSummary.from_row(view.latest_intel) if view.latest_intel else None,
+            latest_intel=(
+                IntelSummary.model_validate(view.latest_intel) if view.latest_intel else None
+            ),
         )
 
 
@@ -79,5 +81,5 @@ class MeetingAgendaRead(BaseModel):
             occurs_at=agenda.occurs_at,
             since=agenda.since,
             items=agenda.meeting.agenda,
-            intel_shared=[IntelSummary.from_row(i) for i in agenda.intel_shared],
+            intel_shared=[IntelSummary.model_validate(i) for i in agenda.intel_shared],
         )

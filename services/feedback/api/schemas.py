@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StringConstraints
 
-from services.feedback.adapters.orm import FeedbackNote, IntelItem, Meeting, MeetingNote
 from services.feedback.domain.dispute import AuditEntry, Decision, DisputeView
 from services.feedback.handlers.meetings import next_occurrence
 from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCredit
@@ -371,6 +371,22 @@ class FeedbackCreate(BaseModel):
     body: str = Field(min_length=1, max_length=10000, examples=["Great discovery call with ACME."])
 
 
+class FeedbackNoteFacts(Protocol):
+    """A feedback note as stored: what FeedbackRead reads of it."""
+
+    id: UUID
+    member_id: UUID
+    addressee_id: UUID | None
+    author_id: UUID | None
+    author_sub: str
+    team_id: UUID | None
+    kind: str
+    body: str
+    shortfall_id: UUID | None
+    dispute_id: UUID | None
+    created_at: datetime
+
+
 class FeedbackRead(BaseModel):
     """A note in someone's feedback feed (coaching, recognition, concern, check_in, notice)."""
 
@@ -387,7 +403,7 @@ class FeedbackRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: FeedbackNote) -> FeedbackRead:
+    def from_row(cls, row: FeedbackNoteFacts) -> FeedbackRead:
         """Map a note row."""
         return cls(
             id=row.id,
@@ -431,6 +447,17 @@ class MeetingNoteCreate(BaseModel):
     action_items: list[ActionItemIn] = Field(default_factory=list, max_length=100)
 
 
+class MeetingNoteFacts(Protocol):
+    """A meeting's note as stored: what MeetingNoteRead reads of it."""
+
+    id: UUID
+    meeting_id: UUID
+    body: str
+    action_items: list[dict[str, Any]]
+    author_sub: str
+    created_at: datetime
+
+
 class MeetingNoteRead(BaseModel):
     """Notes of a meeting."""
 
@@ -442,7 +469,7 @@ class MeetingNoteRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: MeetingNote) -> MeetingNoteRead:
+    def from_row(cls, row: MeetingNoteFacts) -> MeetingNoteRead:
         """Map a note row."""
         return cls(
             id=row.id,
@@ -452,6 +479,19 @@ class MeetingNoteRead(BaseModel):
             author=row.author_sub,
             created_at=row.created_at,
         )
+
+
+class MeetingFacts(Protocol):
+    """A meeting as stored: what MeetingRead reads of it."""
+
+    id: UUID
+    team_id: UUID
+    title: str
+    scheduled_at: datetime
+    cadence: str
+    agenda: list[str]
+    attendees: list[str]
+    created_at: datetime
 
 
 class MeetingRead(BaseModel):
@@ -470,7 +510,7 @@ class MeetingRead(BaseModel):
 
     @classmethod
     def from_row(
-        cls, row: Meeting, *, now: datetime, notes: list[MeetingNote] | None = None
+        cls, row: MeetingFacts, *, now: datetime, notes: Sequence[MeetingNoteFacts] | None = None
     ) -> MeetingRead:
         """Map a meeting row (with its notes when given)."""
         return cls(
@@ -509,6 +549,22 @@ class IntelCreate(BaseModel):
     )
 
 
+class IntelFacts(Protocol):
+    """An intel item as stored: what IntelRead reads of it."""
+
+    id: UUID
+    team_id: UUID
+    kind: str
+    title: str
+    body: str
+    tags: list[str]
+    author_sub: str
+    author_id: UUID | None
+    created_at: datetime
+    competitor: str | None
+    sale_ids: list[str]
+
+
 class IntelRead(BaseModel):
     """A market intelligence item."""
 
@@ -525,7 +581,7 @@ class IntelRead(BaseModel):
     sale_ids: list[UUID] = Field(default_factory=list)
 
     @classmethod
-    def from_row(cls, row: IntelItem) -> IntelRead:
+    def from_row(cls, row: IntelFacts) -> IntelRead:
         """Map an intel row."""
         return cls(
             id=row.id,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool
-
-from services.feedback.adapters.orm import WebhookDelivery, WebhookSubscription
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 PublicType = Literal[
     "action_item.overdue",
@@ -40,6 +38,8 @@ class SubscriptionUpdate(BaseModel):
 class SubscriptionRead(BaseModel):
     """A subscription (the secret is shown only when it is created)."""
 
+    model_config = ConfigDict(from_attributes=True)  # model_validate maps a stored subscription
+
     id: UUID
     url: str
     types: list[str]
@@ -50,21 +50,6 @@ class SubscriptionRead(BaseModel):
     disabled_reason: str | None
     created_at: datetime
 
-    @classmethod
-    def from_row(cls, row: WebhookSubscription) -> SubscriptionRead:
-        """Map a subscription row."""
-        return cls(
-            id=row.id,
-            url=row.url,
-            types=row.types,
-            team_id=row.team_id,
-            active=row.active,
-            consecutive_failures=row.consecutive_failures,
-            disabled_at=row.disabled_at,
-            disabled_reason=row.disabled_reason,
-            created_at=row.created_at,
-        )
-
 
 class SubscriptionCreated(SubscriptionRead):
     """A new subscription with its signing secret, shown this once."""
@@ -73,6 +58,21 @@ class SubscriptionCreated(SubscriptionRead):
         description="Standard Webhooks secret (whsec_...): verify each delivery's signature",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     )
+
+
+class WebhookDeliveryFacts(Protocol):
+    """A delivery as stored: what DeliveryRead reads of it."""
+
+    id: UUID
+    type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any]
 
 
 class DeliveryRead(BaseModel):
@@ -91,7 +91,7 @@ class DeliveryRead(BaseModel):
     payload: dict[str, Any]
 
     @classmethod
-    def from_row(cls, row: WebhookDelivery) -> DeliveryRead:
+    def from_row(cls, row: WebhookDeliveryFacts) -> DeliveryRead:
         """Map a delivery row."""
         return cls(
             id=row.id,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from services.goals.adapters.orm import Absence, Plan, ReliefPolicy, Target
-from services.goals.api.schemas import MEMBER, TEAM, Money, TargetRead, _Out
+from services.goals.api.schemas import MEMBER, TEAM, Money, PlanFacts, TargetFacts, TargetRead, _Out
 from services.goals.handlers.relief import HeldRelief
 from shared.money import from_minor
 
@@ -60,6 +60,20 @@ class HeldReliefRead(_Out):
         )
 
 
+class AbsenceFacts(Protocol):
+    """An absence as stored: what AbsenceRead reads of it."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    member_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    kind: str
+    note: str | None
+    reliefs: list[dict[str, Any]]
+    created_at: datetime
+
+
 class AbsenceRead(_Out):
     """An absence, the relief it gave, and the relief that waits for a second approver."""
 
@@ -78,10 +92,10 @@ class AbsenceRead(_Out):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Absence, currency: str, held: Sequence[HeldRelief] = ()) -> AbsenceRead:
+    def of(cls, row: AbsenceFacts, currency: str, held: Sequence[HeldRelief] = ()) -> AbsenceRead:
         """Wire form of an absence row."""
 
-        def money(minor: int):
+        def money(minor: int) -> Decimal:
             return from_minor(minor, currency)
 
         return cls(
@@ -125,16 +139,6 @@ class ReliefPolicyRead(_Out):
     absorb: Absorb
     version: int
 
-    @classmethod
-    def of(cls, row: ReliefPolicy) -> ReliefPolicyRead:
-        """Wire form of a relief policy."""
-        return cls(
-            team_id=row.team_id,
-            min_days=row.min_days,
-            absorb=row.absorb,
-            version=row.version,
-        )
-
 
 class JoinerCreate(BaseModel):
     """A member who joined after the plan was published."""
@@ -152,7 +156,7 @@ class JoinerRead(_Out):
     unassigned: Money
 
     @classmethod
-    def of(cls, plan: Plan, target: Target, changed: list[uuid.UUID]) -> JoinerRead:
+    def of(cls, plan: PlanFacts, target: TargetFacts, changed: list[uuid.UUID]) -> JoinerRead:
         """Wire form of a joiner result."""
         return cls(
             target=TargetRead.of(target),

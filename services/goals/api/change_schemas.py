@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -278,8 +279,8 @@ class AdjustmentProfileRead(_Out):
         period_id: uuid.UUID,
         currency: str,
         profile: AdjustmentProfile,
-        flagged_rows: list[tuple[FlaggedLedgerFacts, uuid.UUID]],
-        flagged_requests: list[ChangeRequestFacts],
+        flagged_rows: Sequence[tuple[FlaggedLedgerFacts, uuid.UUID]],
+        flagged_requests: Sequence[ChangeRequestFacts],
     ) -> AdjustmentProfileRead:
         """Wire form of a team's adjustment profile."""
         flagged = [

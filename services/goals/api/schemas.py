@@ -6,21 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.goals.adapters.orm import (
-    Member,
-    PastResult,
-    Period,
-    Plan,
-    Rebalance,
-    RebalanceOffer,
-    RebalancePolicy,
-    Target,
-    TargetChange,
-)
 from services.goals.domain.hierarchy import over_assignment_warnings
 from services.goals.handlers.periods import seasonality_of
 from services.goals.handlers.shortfalls import givers_of, transfers_of
@@ -134,6 +123,24 @@ class MemberUpdate(BaseModel):
     crm_ids: CrmIdsIn | None = None
 
 
+class MemberFacts(Protocol):
+    """A member as stored: what MemberRead reads of it."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    name: str
+    email: str
+    capacity: str
+    ramp: str
+    starts_on: date | None
+    ramp_schedule: list[str] | None
+    crm_hubspot: str | None
+    crm_salesforce: str | None
+    crm_pipedrive: str | None
+    version: int
+    left_at: datetime | None
+
+
 class MemberRead(_Out):
     """A member of a team."""
 
@@ -151,7 +158,7 @@ class MemberRead(_Out):
     left_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: Member) -> MemberRead:
+    def of(cls, row: MemberFacts) -> MemberRead:
         """Wire form of a member row."""
         return cls(
             id=row.id,
@@ -201,6 +208,19 @@ class PeriodCreate(BaseModel):
     )
 
 
+class PeriodFacts(Protocol):
+    """A period as stored: what PeriodRead reads of it."""
+
+    id: uuid.UUID
+    name: str
+    starts_on: date
+    ends_on: date
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    seasonality: dict[str, str] | None
+
+
 class PeriodRead(_Out):
     """A period with its bounds as instants."""
 
@@ -214,7 +234,7 @@ class PeriodRead(_Out):
     seasonality: dict[int, Decimal] | None = None
 
     @classmethod
-    def of(cls, row: Period) -> PeriodRead:
+    def of(cls, row: PeriodFacts) -> PeriodRead:
         """Wire form of a period row."""
         return cls(
             id=row.id,
@@ -240,6 +260,19 @@ class ResultCreate(BaseModel):
     achieved: NonNegativeAmount = Field(ge=0, examples=["48250.00"])
 
 
+class PastResultFacts(Protocol):
+    """A past result as stored: what ResultRead reads of it."""
+
+    id: uuid.UUID
+    member_id: uuid.UUID
+    period_name: str
+    starts_on: date
+    ends_on: date
+    achieved_minor: int
+    currency: str
+    source: str
+
+
 class ResultRead(_Out):
     """A past result."""
 
@@ -253,7 +286,7 @@ class ResultRead(_Out):
     source: Literal["api", "event"] = Field(examples=["api"])
 
     @classmethod
-    def of(cls, row: PastResult) -> ResultRead:
+    def of(cls, row: PastResultFacts) -> ResultRead:
         """Wire form of a result row."""
         return cls(
             id=row.id,
@@ -366,6 +399,23 @@ class AllocationRead(_Out):
     warnings: list[str] = Field(default_factory=list)
 
 
+class TargetFacts(Protocol):
+    """A target as stored: what TargetRead and PlanRead read of it."""
+
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    member_id: uuid.UUID
+    amount_minor: int
+    original_minor: int
+    currency: str
+    derivation: dict[str, Any]
+    version: int
+    acknowledged_at: datetime | None
+    acknowledged_version: int | None
+
+
 class TargetRead(_Out):
     """An individual target and how it was derived."""
 
@@ -388,7 +438,7 @@ class TargetRead(_Out):
     )
 
     @classmethod
-    def of(cls, row: Target) -> TargetRead:
+    def of(cls, row: TargetFacts) -> TargetRead:
         """Wire form of a target row."""
         return cls(
             id=row.id,
@@ -407,8 +457,27 @@ class TargetRead(_Out):
         )
 
 
-def _reacknowledgement_due(row: Target) -> bool:
+def _reacknowledgement_due(row: TargetFacts) -> bool:
     return row.acknowledged_at is None and row.acknowledged_version is not None
+
+
+class PlanFacts(Protocol):
+    """A plan as stored: what PlanRead and JoinerRead read of it."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    target_minor: int
+    currency: str
+    strategy: dict[str, Any]
+    measures: list[Any]
+    status: str
+    method: str | None
+    params: dict[str, Any] | None
+    unassigned_minor: int
+    over_assignment_pct: str
+    version: int
+    published_at: datetime | None
 
 
 class PlanRead(_Out):
@@ -442,7 +511,9 @@ class PlanRead(_Out):
     )
 
     @classmethod
-    def of(cls, plan: Plan, targets: list[Target], active: set[uuid.UUID]) -> PlanRead:
+    def of(
+        cls, plan: PlanFacts, targets: Sequence[TargetFacts], active: set[uuid.UUID]
+    ) -> PlanRead:
         """Wire form of a plan and its targets (targets of members who left are kept)."""
         mine = [t for t in targets if t.member_id in active]
         return cls(
@@ -480,6 +551,21 @@ class TargetEdit(BaseModel):
     )
 
 
+class TargetChangeFacts(Protocol):
+    """A ledger row as stored: what TargetChangeRead reads of it."""
+
+    version: int
+    old_minor: int
+    new_minor: int
+    delta_minor: int
+    reason: str
+    note: str | None
+    actor: str | None
+    source_event_id: str | None
+    flag: str | None
+    at: datetime
+
+
 class TargetChangeRead(_Out):
     """One row of a target's ledger."""
 
@@ -495,7 +581,7 @@ class TargetChangeRead(_Out):
     at: datetime
 
     @classmethod
-    def of(cls, row: TargetChange, currency: str) -> TargetChangeRead:
+    def of(cls, row: TargetChangeFacts, currency: str) -> TargetChangeRead:
         """Wire form of a ledger row."""
         return cls(
             version=row.version,
@@ -557,6 +643,21 @@ class PolicyWrite(BaseModel):
     )
 
 
+class RebalancePolicyFacts(Protocol):
+    """A rebalance policy as stored: what PolicyRead reads of it."""
+
+    team_id: uuid.UUID
+    mode: str
+    max_increase_pct: str
+    cooldown_hours: int
+    freeze_days_before_end: int
+    max_decrease_pct: str
+    give_back: str
+    require_checkin_before_rebalance: bool
+    offer_hours: int
+    version: int
+
+
 class PolicyRead(_Out):
     """A team's rebalance policy (defaults when never set)."""
 
@@ -572,7 +673,7 @@ class PolicyRead(_Out):
     version: int = Field(examples=[1])
 
     @classmethod
-    def of(cls, row: RebalancePolicy) -> PolicyRead:
+    def of(cls, row: RebalancePolicyFacts) -> PolicyRead:
         """Wire form of a policy row."""
         return cls(
             team_id=row.team_id,
@@ -611,6 +712,15 @@ class GiverRead(_Out):
     )
 
 
+class RebalanceOfferFacts(Protocol):
+    """An offer as stored: what OfferRead reads of it."""
+
+    member_id: uuid.UUID
+    offered_minor: int
+    accepted_minor: int | None
+    answered_at: datetime | None
+
+
 class OfferRead(_Out):
     """What one rep was offered of an offer round and what they accepted (null: no answer yet)."""
 
@@ -620,7 +730,7 @@ class OfferRead(_Out):
     answered_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: RebalanceOffer, currency: str) -> OfferRead:
+    def of(cls, row: RebalanceOfferFacts, currency: str) -> OfferRead:
         """Wire form of an offer row."""
         return cls(
             member_id=row.member_id,
@@ -636,6 +746,31 @@ class OfferAcceptance(BaseModel):
     """How much of the offer the rep takes (0 declines; at most what was offered)."""
 
     amount: NonNegativeAmount = Field(ge=0, examples=["5000.00"])
+
+
+class RebalanceFacts(Protocol):
+    """A rebalance as stored: what RebalanceRead reads of it."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    period_id: uuid.UUID
+    giver_id: uuid.UUID
+    shortfall_id: uuid.UUID | None
+    source_event_id: str
+    kind: str
+    status: str
+    reason: str | None
+    currency: str
+    requested_minor: int
+    moved_minor: int
+    uncovered_minor: int
+    transfers: list[dict[str, Any]]
+    givers: list[dict[str, Any]]
+    as_of: datetime
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    expires_at: datetime | None
 
 
 class RebalanceRead(_Out):
@@ -670,7 +805,7 @@ class RebalanceRead(_Out):
     offers: list[OfferRead] = []
 
     @classmethod
-    def of(cls, row: Rebalance, offers: Sequence[RebalanceOffer] = ()) -> RebalanceRead:
+    def of(cls, row: RebalanceFacts, offers: Sequence[RebalanceOfferFacts] = ()) -> RebalanceRead:
         """Wire form of a rebalance row."""
         return cls(
             id=row.id,

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from services.goals.adapters.orm import Period
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
@@ -25,7 +26,13 @@ class DefinePeriod:
     seasonality: dict[int, Decimal] | None = None
 
 
-def seasonality_of(period: Period) -> dict[int, Decimal] | None:
+class StoredSeasonality(Protocol):
+    """What seasonality_of reads of a period: its row, or whatever mirrors it."""
+
+    seasonality: dict[str, str] | None
+
+
+def seasonality_of(period: StoredSeasonality) -> dict[int, Decimal] | None:
     """A period's monthly weights as numbers (stored as strings)."""
     if period.seasonality is None:
         return None

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Protocol
 
 from services.goals.adapters.orm import Plan, Rebalance, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
@@ -290,7 +291,15 @@ def shortfall_ids_of(row: Rebalance) -> dict[uuid.UUID, uuid.UUID]:
     }
 
 
-def transfers_of(row: Rebalance) -> list[tuple[uuid.UUID, uuid.UUID, Decimal]]:
+class StoredMoves(Protocol):
+    """What transfers_of and givers_of read of a rebalance: its row, or whatever mirrors it."""
+
+    currency: str
+    transfers: list[dict[str, Any]]
+    givers: list[dict[str, Any]]
+
+
+def transfers_of(row: StoredMoves) -> list[tuple[uuid.UUID, uuid.UUID, Decimal]]:
     """A rebalance's stored transfers as (from member, to member, amount)."""
     return [
         (
@@ -302,7 +311,7 @@ def transfers_of(row: Rebalance) -> list[tuple[uuid.UUID, uuid.UUID, Decimal]]:
     ]
 
 
-def givers_of(row: Rebalance) -> list[GiverShare]:
+def givers_of(row: StoredMoves) -> list[GiverShare]:
     """A rebalance's stored givers as exact amounts."""
     return [
         GiverShare(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Protocol
@@ -163,7 +164,7 @@ class FxRateChangeRead(BaseModel):
 
     @classmethod
     def of(
-        cls, change: FxRateChangeFacts, revaluations: list[SaleRevaluationFacts]
+        cls, change: FxRateChangeFacts, revaluations: Sequence[SaleRevaluationFacts]
     ) -> FxRateChangeRead:
         """Wire form of an audit record."""
 

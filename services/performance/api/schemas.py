@@ -6,11 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from services.performance.adapters.orm import CrmSettings, Sale, SaleCredit, SaleValuation
 from services.performance.domain.pace import Thresholds
 from services.performance.handlers.evaluation import MemberPace, TeamPace
 from shared.bounds import BoundedDecimal
@@ -130,6 +129,14 @@ class HubSpotStagesIn(BaseModel):
     lost_stages: list[StageId] | None = Field(None, max_length=200, examples=[["87654322"]])
 
 
+class CrmSettingsFacts(Protocol):
+    """An org's CRM settings as stored: what HubSpotStagesRead reads of them."""
+
+    won_stages: list[str] | None
+    lost_stages: list[str] | None
+    updated_at: datetime
+
+
 class HubSpotStagesRead(BaseModel):
     """An org's HubSpot stage map; null sides are left to HubSpot's hs_is_closed(_won) flags."""
 
@@ -138,7 +145,7 @@ class HubSpotStagesRead(BaseModel):
     updated_at: datetime | None
 
     @classmethod
-    def of(cls, row: CrmSettings | None) -> HubSpotStagesRead:
+    def of(cls, row: CrmSettingsFacts | None) -> HubSpotStagesRead:
         """Wire form of the stored settings (none stored: an empty map)."""
         if row is None:
             return cls(won_stages=None, lost_stages=None, updated_at=None)
@@ -155,6 +162,16 @@ class CreditRead(BaseModel):
     amount: Decimal = Field(examples=["12500.00"])
 
 
+class SaleValuationFacts(Protocol):
+    """A sale's value in one period as stored: what ValuationRead reads of it."""
+
+    period_id: uuid.UUID
+    counted_minor: int
+    currency: str
+    rate: str
+    valued_at: datetime
+
+
 class ValuationRead(BaseModel):
     """What a sale in another currency counts for in one period, at that period's rate."""
 
@@ -167,7 +184,7 @@ class ValuationRead(BaseModel):
     valued_at: datetime
 
     @classmethod
-    def of(cls, row: SaleValuation) -> ValuationRead:
+    def of(cls, row: SaleValuationFacts) -> ValuationRead:
         """Wire form of a stored valuation."""
         return cls(
             period_id=row.period_id,
@@ -176,6 +193,34 @@ class ValuationRead(BaseModel):
             rate=Decimal(row.rate),
             valued_at=row.valued_at,
         )
+
+
+class SaleFacts(Protocol):
+    """A sale as stored: what SaleRead reads of it."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID | None
+    source: str
+    external_id: str | None
+    amount_minor: int
+    currency: str
+    currency_mismatch: bool
+    closed_at: datetime
+    status: str
+    unassigned: bool
+    owner_ref: str | None
+    owner_email: str | None
+    competitor: str | None
+    loss_reasons: list[str]
+    version: int
+
+
+class SaleCreditFacts(Protocol):
+    """A member's credit of a sale as stored: what SaleRead reads of it."""
+
+    member_id: uuid.UUID
+    percent: str
+    credited_minor: int
 
 
 class SaleRead(BaseModel):
@@ -217,7 +262,10 @@ class SaleRead(BaseModel):
 
     @classmethod
     def of(
-        cls, sale: Sale, credits: list[SaleCredit], valuations: Sequence[SaleValuation] = ()
+        cls,
+        sale: SaleFacts,
+        credits: Sequence[SaleCreditFacts],
+        valuations: Sequence[SaleValuationFacts] = (),
     ) -> SaleRead:
         """Wire form of a stored sale."""
         valued = [ValuationRead.of(v) for v in valuations] if sale.currency_mismatch else []
@@ -254,7 +302,7 @@ class SaleRead(BaseModel):
 
 
 def _counted(
-    sale: Sale, valued: list[ValuationRead]
+    sale: SaleFacts, valued: list[ValuationRead]
 ) -> tuple[Decimal | None, str | None, Decimal | None]:
     """(amount, currency, rate) the sale counts for, when one figure says it."""
     if sale.team_id is None:  # unassigned: counts for nobody yet

@@ -196,7 +196,7 @@ async def answer_check_in(
     row = await handlers.answer_check_in(
         feedback_id, answer=body.body, uow=uow, principal=principal
     )
-    return CheckInRead.from_row(row)
+    return CheckInRead.model_validate(row)
 
 
 @router.get(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from services.feedback.adapters.orm import DisputePolicy
 from services.feedback.api.deps import UowDep
 from services.feedback.handlers import dispute_deadlines as handlers
 from shared.auth import CurrentPrincipal
@@ -24,6 +24,15 @@ class DisputePolicyWrite(BaseModel):
     decision_due_hours: float | None = Field(None, gt=0, le=handlers.MAX_HOURS, examples=[120])
 
 
+class DisputePolicyFacts(Protocol):
+    """A team's dispute policy as stored: what DisputePolicyRead reads of it."""
+
+    team_id: UUID
+    statement_due_hours: float | None
+    decision_due_hours: float | None
+    updated_at: datetime
+
+
 class DisputePolicyRead(DisputePolicyWrite):
     """A team's dispute deadlines; they apply to disputes opened after they were set."""
 
@@ -31,7 +40,7 @@ class DisputePolicyRead(DisputePolicyWrite):
     updated_at: datetime | None
 
     @classmethod
-    def from_row(cls, team_id: UUID, row: DisputePolicy | None) -> DisputePolicyRead:
+    def from_row(cls, team_id: UUID, row: DisputePolicyFacts | None) -> DisputePolicyRead:
         """Map a policy row (no row: no deadlines)."""
         if row is None:
             return cls(team_id=team_id, updated_at=None)

@@ -37,7 +37,7 @@ async def create_subscription(
     row, secret = await handlers.create_subscription(
         cmd, uow=uow, principal=principal, policy=handlers.policy_from(runtime.settings)
     )
-    return SubscriptionCreated(**SubscriptionRead.from_row(row).model_dump(), secret=secret)
+    return SubscriptionCreated(**SubscriptionRead.model_validate(row).model_dump(), secret=secret)
 
 
 @router.get("", response_model=Page[SubscriptionRead], responses=problem_responses(403))
@@ -49,7 +49,7 @@ async def list_subscriptions(
         uow=uow, principal=principal, cursor=cursor, limit=limit
     )
     return Page[SubscriptionRead](
-        items=[SubscriptionRead.from_row(r) for r in rows], next_cursor=next_cursor
+        items=[SubscriptionRead.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 
@@ -61,7 +61,7 @@ async def get_subscription(
 ) -> SubscriptionRead:
     """Show a subscription: active, or disabled and why (admin)."""
     row = await handlers.get_subscription(subscription_id, uow=uow, principal=principal)
-    return SubscriptionRead.from_row(row)
+    return SubscriptionRead.model_validate(row)
 
 
 @router.patch(
@@ -86,7 +86,7 @@ async def update_subscription(
     row = await handlers.update_subscription(
         cmd, uow=uow, principal=principal, policy=handlers.policy_from(runtime.settings)
     )
-    return SubscriptionRead.from_row(row)
+    return SubscriptionRead.model_validate(row)
 
 
 @router.get(

@@ -102,7 +102,7 @@ async def put_relief_policy(
     )
     row = await handlers.put_relief_policy(cmd, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(row.version)
-    return schemas.ReliefPolicyRead.of(row)
+    return schemas.ReliefPolicyRead.model_validate(row)
 
 
 @router.get("/teams/{team_id}/relief-policy", response_model=schemas.ReliefPolicyRead, responses=R)
@@ -112,7 +112,7 @@ async def get_relief_policy(
     """Read the team's relief policy (defaults when never set)."""
     row = await handlers.get_relief_policy(team_id, uow=uow, principal=principal)
     response.headers["ETag"] = etag_of(row.version)
-    return schemas.ReliefPolicyRead.of(row)
+    return schemas.ReliefPolicyRead.model_validate(row)
 
 
 @router.post(

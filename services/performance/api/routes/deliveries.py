@@ -40,7 +40,7 @@ async def list_webhook_deliveries(
     )
     items, next_cursor = page_of(rows, limit, lambda d: (d.arrival, d.id))
     return Page[WebhookDeliveryRead](
-        items=[WebhookDeliveryRead.of(d) for d in items], next_cursor=next_cursor
+        items=[WebhookDeliveryRead.model_validate(d) for d in items], next_cursor=next_cursor
     )
 
 
@@ -52,7 +52,7 @@ async def get_webhook_delivery(
 ) -> WebhookDeliveryRead:
     """Read one stored delivery: outcome, changes applied, duplicates, error."""
     row = await get_delivery(uow=uow, org_id=principal.org, delivery_id=delivery_id)
-    return WebhookDeliveryRead.of(row)
+    return WebhookDeliveryRead.model_validate(row)
 
 
 @router.post(
@@ -67,4 +67,4 @@ async def reprocess_webhook_delivery(
     """Queue a failed delivery again; changes it applied before stay applied once."""
     row = await reprocess_delivery(uow=uow, org_id=principal.org, delivery_id=delivery_id)
     runtime.processor.wake()
-    return WebhookDeliveryRead.of(row)
+    return WebhookDeliveryRead.model_validate(row)
