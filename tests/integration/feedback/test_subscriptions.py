@@ -414,7 +414,7 @@ async def test_a_name_rebound_to_an_internal_address_after_creation_is_not_deliv
     await deliver(runtime, reactions.on_target_changed, target_changed(team))
     assert await deliver_due(uow_factory=runtime.uow, policy=rebinding) == 1
     assert receiver.received == []
-    log = await client.get(f"/v1/subscriptions/{sub.id}/deliveries", headers=team.admin())
+    log = await client.get(f"/v1/subscriptions/{sub.id}/deliveries", headers=team.as_admin())
     (row,) = log.json()["items"]
     assert row["status"] == "pending" and "127.0.0.1, a loopback address" in row["last_error"]
 
