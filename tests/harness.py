@@ -35,9 +35,14 @@ def bearer_token(
     )
 
 
+def authorization(token: str) -> dict[str, str]:
+    """The Authorization header presenting a bearer token (a forged or a service one, say)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def bearer(**claims: Any) -> dict[str, str]:
     """The Authorization header of a development token with these claims."""
-    return {"Authorization": f"Bearer {bearer_token(**claims)}"}
+    return authorization(bearer_token(**claims))
 
 
 def as_admin(org: Id, *, sub: Id | None = None) -> dict[str, str]:
