@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.performance.handlers import jobs
 from shared.events import to_kafka, wrap
 from shared.events.feedback import DisputeResolved, ReassignSaleCredit
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.performance.conftest import FROZEN, ORG, Q4_END, Q4_START, PerfApp
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ async def test_reps_see_only_their_own_sales_and_attainment(perf: PerfApp):
 async def test_another_orgs_token_gets_404_not_403(perf: PerfApp):
     s = await perf.seed()
     sale = (await manual_sale(perf, member_id=str(s.ana))).json()
-    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
+    stranger = as_admin(uuid.uuid4())
     assert (await perf.client.get(f"/v1/sales/{sale['id']}", headers=stranger)).status_code == 404
     view = await perf.client.get(
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=stranger
