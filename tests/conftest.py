@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, settings
 from devtools.broker import start_broker
 from devtools.kafka import KafkaCluster, start_kafka
 from devtools.postgres import LocalPostgres, start_postgres
-from tests.harness import bearer, bearer_token
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -134,8 +133,3 @@ def broker_settings(bootstrap: str) -> dict[str, object]:
         "kafka_enable_idempotence": bootstrap in KAFKA_BOOTSTRAPS,
         "env": "test",
     }
-
-
-# Kept so branches written before tests/harness.py still merge; new tests use tests.harness.
-token = bearer_token
-auth = bearer

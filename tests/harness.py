@@ -1,7 +1,9 @@
 """One test harness for the three services: an app on a database, a client, and role headers.
 
 A test speaks as someone with `as_admin()`, `as_manager(team)` or `as_rep(member)`; each returns
-the Authorization header of a development token for the harness's org.
+the Authorization header of a development token for the harness's org. The module-level forms
+take the org first (`as_admin(other_org)`); `bearer(**claims)` is for claims no role covers.
+These are the only token helpers of the suite (tests/unit/test_one_test_harness.py keeps it so).
 """
 
 from __future__ import annotations
@@ -33,14 +35,19 @@ def bearer_token(
     )
 
 
+def authorization(token: str) -> dict[str, str]:
+    """The Authorization header presenting a bearer token (a forged or a service one, say)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def bearer(**claims: Any) -> dict[str, str]:
     """The Authorization header of a development token with these claims."""
-    return {"Authorization": f"Bearer {bearer_token(**claims)}"}
+    return authorization(bearer_token(**claims))
 
 
-def as_admin(org: Id) -> dict[str, str]:
-    """Headers of an org admin."""
-    return bearer(org=org, roles=["admin"])
+def as_admin(org: Id, *, sub: Id | None = None) -> dict[str, str]:
+    """Headers of an org admin (a random one unless sub names them)."""
+    return bearer(org=org, sub=sub, roles=["admin"])
 
 
 def as_manager(org: Id, team: Id, *, sub: Id | None = None) -> dict[str, str]:
@@ -66,9 +73,9 @@ class ServiceHarness:
         """The app's runtime (each service's own ServiceRuntime subclass)."""
         return self.app.state.runtime
 
-    def as_admin(self) -> dict[str, str]:
+    def as_admin(self, *, sub: Id | None = None) -> dict[str, str]:
         """Headers of an admin of the org."""
-        return as_admin(self.org)
+        return as_admin(self.org, sub=sub)
 
     def as_manager(self, team: Id, *, sub: Id | None = None) -> dict[str, str]:
         """Headers of a manager of the team."""

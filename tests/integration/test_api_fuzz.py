@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from devtools.tokens import mint
 from shared.money import INT64_MAX, MAX_MINOR, from_minor
+from tests.harness import bearer_token
 
 pytestmark = pytest.mark.integration
 SERVICES = ("goals", "performance", "feedback")
@@ -96,11 +96,11 @@ def test_every_generated_response_conforms_to_the_openapi_document(app):
     schema = openapi.from_asgi("/openapi.json", app)
     operations = [op.ok() for op in schema.get_all_operations()]
     assert len(operations) > 10
-    admin = _token("admin")
+    admin, rep = bearer_token(org=uuid.uuid4()), bearer_token(org=uuid.uuid4(), roles=["rep"])
     passes = [
         (admin, GenerationMode.POSITIVE, EXAMPLES),
         (admin, GenerationMode.NEGATIVE, EXAMPLES),
-        (_token("rep"), GenerationMode.POSITIVE, 2),  # mostly refused (403/404): a few suffice
+        (rep, GenerationMode.POSITIVE, 2),  # mostly refused (403/404): a few suffice
     ]
     faults: list[str] = []
     for operation in operations:
@@ -109,10 +109,6 @@ def test_every_generated_response_conforms_to_the_openapi_document(app):
         for token, mode, examples in passes:
             _fuzz(operation, token, mode, examples, faults)
     assert faults == [], f"{len(faults)} non-conforming responses:\n" + "\n".join(faults[:20])
-
-
-def _token(role: str) -> str:
-    return mint(org=str(uuid.uuid4()), sub=str(uuid.uuid4()), roles=[role])
 
 
 def _fuzz(operation, token: str, mode: GenerationMode, examples: int, faults: list[str]) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.goals import config, main
-from tests.harness import bearer
+from tests.harness import as_admin
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ async def goals(db_url: str):
 )
 async def test_outbox_replay_refuses_instants_without_a_utc_reading(goals, since, status):
     response = await goals.post(
-        "/v1/admin/outbox/replay", json={"since": since}, headers=bearer(org=uuid.uuid4())
+        "/v1/admin/outbox/replay", json={"since": since}, headers=as_admin(uuid.uuid4())
     )
     assert response.status_code == status, response.text
     if status == 422:

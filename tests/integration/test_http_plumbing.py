@@ -11,7 +11,6 @@ from typing import Annotated
 import httpx
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -24,7 +23,7 @@ from shared.domain_errors import NotFound
 from shared.http import Page, check_if_match, etag_of, keyset, page_of
 from shared.idempotency import purge_idempotency_keys
 from tests.conftest import broker_settings
-from tests.harness import bearer
+from tests.harness import as_admin, authorization, bearer, serving
 from tests.integration.probe import Thing, emit_committed, probe_runtime, thing, unpublished
 
 pytestmark = pytest.mark.integration
@@ -130,7 +129,6 @@ from fastapi import Request, Response  # noqa: E402  (names used in string annot
 async def client(db_url):
     runtime = probe_runtime(db_url=db_url, broker=broker_settings("127.0.0.1:1"), handler=None)
     runtime.settings.run_workers = False
-    await runtime.create_schema()
     app = create_service_app(
         runtime=runtime,
         title="probe",
@@ -138,12 +136,9 @@ async def client(db_url):
         routers=[things_router()],
         configure_logs=False,
     )
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
-    ):
-        c.runtime = runtime
-        yield c
+    async with serving(app) as probe_client:
+        probe_client.runtime = runtime
+        yield probe_client
 
 
 ORG = uuid.uuid4()
@@ -170,9 +165,7 @@ async def test_token_signed_with_another_key_is_401(client):
         algorithm="HS256",
     )
     _problem(
-        await client.get(
-            f"/v1/things/{uuid.uuid4()}", headers={"Authorization": f"Bearer {forged}"}
-        ),
+        await client.get(f"/v1/things/{uuid.uuid4()}", headers=authorization(forged)),
         401,
     )
 
@@ -184,9 +177,7 @@ async def test_unsigned_alg_none_token_is_401(client):
         algorithm="none",
     )
     _problem(
-        await client.get(
-            f"/v1/things/{uuid.uuid4()}", headers={"Authorization": f"Bearer {unsigned}"}
-        ),
+        await client.get(f"/v1/things/{uuid.uuid4()}", headers=authorization(unsigned)),
         401,
     )
 
@@ -196,9 +187,7 @@ async def test_expired_token_is_401(client):
         {"sub": "x", "org": str(ORG), "exp": time.time() - 5}, DEV_JWT_SECRET, algorithm="HS256"
     )
     _problem(
-        await client.get(
-            f"/v1/things/{uuid.uuid4()}", headers={"Authorization": f"Bearer {expired}"}
-        ),
+        await client.get(f"/v1/things/{uuid.uuid4()}", headers=authorization(expired)),
         401,
     )
 
@@ -206,9 +195,7 @@ async def test_expired_token_is_401(client):
 async def test_token_without_exp_is_401(client):
     eternal = jwt.encode({"sub": "x", "org": str(ORG)}, DEV_JWT_SECRET, algorithm="HS256")
     _problem(
-        await client.get(
-            f"/v1/things/{uuid.uuid4()}", headers={"Authorization": f"Bearer {eternal}"}
-        ),
+        await client.get(f"/v1/things/{uuid.uuid4()}", headers=authorization(eternal)),
         401,
     )
 
@@ -226,9 +213,7 @@ async def test_other_orgs_ids_answer_404(client):
     thing_id = created.json()["id"]
     assert (await client.get(f"/v1/things/{thing_id}", headers=MANAGER)).status_code == 200
     _problem(
-        await client.get(
-            f"/v1/things/{thing_id}", headers=bearer(org=uuid.uuid4(), roles=["admin"])
-        ),
+        await client.get(f"/v1/things/{thing_id}", headers=as_admin(uuid.uuid4())),
         404,
     )
 
@@ -318,7 +303,7 @@ async def test_outbox_replay_endpoint_requeues_only_the_callers_org(client):
         await conn.execute(runtime.plumbing.outbox.update().values(published_at=datetime.now(UTC)))
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     response = await client.post(
-        "/v1/admin/outbox/replay", json={"since": since}, headers=bearer(org=ORG)
+        "/v1/admin/outbox/replay", json={"since": since}, headers=as_admin(ORG)
     )
     assert response.status_code == 200 and response.json() == {"requeued": 2}
     assert await unpublished(runtime) == 2
@@ -332,11 +317,11 @@ async def test_dead_letters_are_listed_per_org_and_other_orgs_ids_are_404(client
     rows = [_dead_letter(ORG), _dead_letter(ORG), _dead_letter(uuid.uuid4())]
     async with runtime.engine.begin() as conn:
         await conn.execute(runtime.plumbing.dead_letter.insert(), rows)
-    page = (await client.get("/v1/admin/dead-letters", headers=bearer(org=ORG))).json()
+    page = (await client.get("/v1/admin/dead-letters", headers=as_admin(ORG))).json()
     assert sorted(item["id"] for item in page["items"]) == sorted(r["id"] for r in rows[:2])
     foreign = rows[2]["id"]
     _problem(
-        await client.post(f"/v1/admin/dead-letters/{foreign}/replay", headers=bearer(org=ORG)), 404
+        await client.post(f"/v1/admin/dead-letters/{foreign}/replay", headers=as_admin(ORG)), 404
     )
 
 

@@ -12,7 +12,7 @@ from asgi_lifespan import LifespanManager
 
 from shared.app import create_service_app
 from tests.conftest import broker_settings
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.probe import Effect, probe_runtime, thing
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ async def test_reads_answer_while_a_long_write_transaction_holds_the_writer(db_u
             ready, dead = await asyncio.wait_for(
                 asyncio.gather(
                     client.get("/readyz"),
-                    client.get("/v1/admin/dead-letters", headers=bearer(org=org, roles=["admin"])),
+                    client.get("/v1/admin/dead-letters", headers=as_admin(org)),
                 ),
                 timeout=10,
             )

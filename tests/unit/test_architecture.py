@@ -211,6 +211,7 @@ def test_repositories_take_org_id_by_keyword_and_return_rows(service):
 def test_every_service_names_its_route_dependencies_alike(service):
     deps = importlib.import_module(f"services.{service}.api.deps")
     assert {"RuntimeDep", "UowDep", "NowDep"} <= set(vars(deps))
+    assert {"Runtime", "Uow", "Now"} & set(vars(deps)) == set(), "one name per dependency"
 
 
 def test_routes_document_problems_through_problem_responses():

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from devtools.tokens import mint
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.metrics import ServiceMetrics
 from shared.ratelimit import RateLimitMiddleware, RateLimits
+from tests.harness import as_admin
 
 pytestmark = pytest.mark.unit
 
@@ -31,15 +31,10 @@ def _client(status: int, calls: list[str], **limits: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url="http://t")
 
 
-def _bearer() -> dict[str, str]:
-    token = mint(org=str(uuid.uuid4()), sub=str(uuid.uuid4()), roles=["admin"])
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def test_each_verified_token_has_its_own_bucket_and_a_forged_one_shares_the_address():
     calls: list[str] = []
     async with _client(200, calls, api_per_token="2/minute", api_per_address="1/minute") as client:
-        first, second = _bearer(), _bearer()
+        first, second = as_admin(uuid.uuid4()), as_admin(uuid.uuid4())
         assert [(await client.get("/v1/x", headers=first)).status_code for _ in range(3)] == [
             200,
             200,

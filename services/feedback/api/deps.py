@@ -13,7 +13,4 @@ from shared.runtime import ServiceRuntime
 RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_dependency(ServiceRuntime))]
 UowDep = Annotated[FeedbackUnitOfWork, Depends(uow_dependency(FeedbackUnitOfWork))]
 
-# Kept so branches written before the shared shape still merge; new routes use the *Dep names.
-Runtime, Uow = RuntimeDep, UowDep
-
-__all__ = ["NowDep", "Runtime", "RuntimeDep", "Uow", "UowDep"]
+__all__ = ["NowDep", "RuntimeDep", "UowDep"]

@@ -13,7 +13,4 @@ from shared.deps import NowDep, runtime_dependency, uow_dependency
 RuntimeDep = Annotated[PerformanceRuntime, Depends(runtime_dependency(PerformanceRuntime))]
 UowDep = Annotated[PerformanceUnitOfWork, Depends(uow_dependency(PerformanceUnitOfWork))]
 
-# Kept so branches written before the shared shape still merge; new routes use the *Dep names.
-Runtime, Uow, Now = RuntimeDep, UowDep, NowDep
-
-__all__ = ["Now", "NowDep", "Runtime", "RuntimeDep", "Uow", "UowDep"]
+__all__ = ["NowDep", "RuntimeDep", "UowDep"]

@@ -42,16 +42,6 @@ class Team:
         """Headers of a rep of the team, as the member."""
         return as_rep(self.org, member, team=self.id)
 
-    # Kept so branches written before tests/harness.py still merge; new tests use as_*.
-    def rep(self, index: int) -> dict[str, str]:
-        return self.as_rep(self.reps[index])
-
-    def boss(self) -> dict[str, str]:
-        return self.as_manager()
-
-    def admin(self) -> dict[str, str]:
-        return self.as_admin()
-
 
 def settings_for(db_url: str, bootstrap: str = "127.0.0.1:1", **extra: object) -> Settings:
     """Settings for a test app (workers off unless asked)."""

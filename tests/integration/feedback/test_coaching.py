@@ -25,7 +25,7 @@ from shared.events.performance import (
     ShortfallRecovered,
     TeamShortfallsDetected,
 )
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 
 pytestmark = pytest.mark.integration
@@ -172,7 +172,7 @@ async def test_a_shortfall_proposes_one_1on1_whose_agenda_shows_the_shortfall(ap
             f"/v1/one-on-ones/{proposal['id']}/agenda", headers=team.as_rep(team.reps[1])
         )
     ).status_code == 404
-    other_org = bearer(org=uuid.uuid4(), roles=["admin"])
+    other_org = as_admin(uuid.uuid4())
     assert (
         await client.get(f"/v1/one-on-ones/{proposal['id']}", headers=other_org)
     ).status_code == 404
@@ -479,9 +479,7 @@ async def test_the_episode_timeline_traces_conversation_actions_target_moves_and
         await client.get(url, params={"period_id": str(period)}, headers=team.as_rep(team.reps[1]))
     ).json()
     assert [e["member_id"] for e in own["items"]] == [str(quiet)]
-    assert (
-        await client.get(url, headers=bearer(org=uuid.uuid4(), roles=["admin"]))
-    ).status_code == 404
+    assert (await client.get(url, headers=as_admin(uuid.uuid4()))).status_code == 404
     assert (
         await client.get(url, params={"period_id": "nope"}, headers=team.as_manager())
     ).status_code == 422

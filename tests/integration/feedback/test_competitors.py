@@ -54,7 +54,9 @@ async def deliver(runtime, *events) -> None:
 
 async def competitors(client, team: Team, headers=None, **params) -> list[dict]:
     response = await client.get(
-        f"/v1/teams/{team.id}/competitors", params=params, headers=headers or team.rep(1)
+        f"/v1/teams/{team.id}/competitors",
+        params=params,
+        headers=headers or team.as_rep(team.reps[1]),
     )
     assert response.status_code == 200, response.text
     return response.json()["competitors"]
@@ -119,7 +121,7 @@ async def test_intel_about_a_competitor_is_announced_and_shown_as_the_latest(app
                 "competitor": "globex",
                 "sale_ids": [str(sale_id)],
             },
-            headers=team.rep(0),
+            headers=team.as_rep(team.reps[0]),
         )
         assert response.status_code == 201, response.text
         assert response.json()["sale_ids"] == [str(sale_id)]
@@ -150,20 +152,28 @@ async def test_intel_about_a_competitor_is_announced_and_shown_as_the_latest(app
 async def test_intel_it_cannot_keep_is_refused_and_changes_nothing(app, changes: dict):
     client, _runtime, team = app
     body = {"team_id": str(team.id), "title": "t", "body": "b", "kind": "competitor"}
-    response = await client.post("/v1/intel", json=body | changes, headers=team.rep(0))
+    response = await client.post(
+        "/v1/intel", json=body | changes, headers=team.as_rep(team.reps[0])
+    )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    listed = await client.get("/v1/intel", params={"team_id": str(team.id)}, headers=team.rep(0))
+    listed = await client.get(
+        "/v1/intel", params={"team_id": str(team.id)}, headers=team.as_rep(team.reps[0])
+    )
     assert listed.json()["items"] == []
 
 
 async def test_the_competitor_view_is_for_the_team_only(app):
     client, runtime, team = app
     stranger = await seed_team(runtime, reps=1)
-    response = await client.get(f"/v1/teams/{team.id}/competitors", headers=stranger.rep(0))
+    response = await client.get(
+        f"/v1/teams/{team.id}/competitors", headers=stranger.as_rep(stranger.reps[0])
+    )
     assert response.status_code == 404
     response = await client.get(
-        f"/v1/teams/{team.id}/competitors", params={"period_id": "x"}, headers=team.rep(0)
+        f"/v1/teams/{team.id}/competitors",
+        params={"period_id": "x"},
+        headers=team.as_rep(team.reps[0]),
     )
     assert response.status_code == 422
 
@@ -176,7 +186,7 @@ async def test_the_next_meeting_agenda_lists_intel_shared_since_the_last_meeting
         response = await client.post(
             "/v1/intel",
             json={"team_id": str(team.id), "title": title, "body": "b", "kind": "pricing"},
-            headers=team.rep(0),
+            headers=team.as_rep(team.reps[0]),
         )
         assert response.status_code == 201, response.text
         async with runtime.uow() as uow:  # shared at a chosen moment, as if earlier
@@ -197,12 +207,14 @@ async def test_the_next_meeting_agenda_lists_intel_shared_since_the_last_meeting
             "cadence": "weekly",
             "agenda": ["Pipeline"],
         },
-        headers=team.boss(),
+        headers=team.as_manager(),
     )
     assert meeting.status_code == 201, meeting.text
     await share("Before the last meeting", now - timedelta(days=7))
     await share("Since the last meeting", now - timedelta(days=2))
-    response = await client.get(f"/v1/meetings/{meeting.json()['id']}/agenda", headers=team.rep(1))
+    response = await client.get(
+        f"/v1/meetings/{meeting.json()['id']}/agenda", headers=team.as_rep(team.reps[1])
+    )
     assert response.status_code == 200, response.text
     agenda = response.json()
     assert datetime.fromisoformat(agenda["occurs_at"]) > now

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from shared.events import feedback as events
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.feedback.conftest import seed_team
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ async def test_opening_refuses_strangers_unknown_teams_and_other_orgs(client, te
     assert response.status_code == 422
     assert response.json()["not_members"] == [str(outsider)]
     assert (await _open(client, team, team_id=str(uuid.uuid4()))).status_code == 404
-    other = bearer(org=uuid.uuid4(), roles=["admin"])
+    other = as_admin(uuid.uuid4())
     assert (await _open(client, team, headers=other)).status_code == 404
     # A teammate may not open a dispute between two others.
     assert (await _open(client, team, headers=team.as_rep(team.reps[2]))).status_code == 403
@@ -127,7 +127,7 @@ async def test_statements_stay_private_until_and_after_the_decision(client, team
     assert {s["text"] for s in seen_by_boss["statements"]} == {"A says", "A revised", "B says"}
     assert seen_by_boss["missing_parties"] == []
     assert (await client.get(url, headers=team.as_rep(team.reps[2]))).status_code == 404
-    assert (await client.get(url, headers=bearer(org=uuid.uuid4()))).status_code == 404
+    assert (await client.get(url, headers=as_admin(uuid.uuid4()))).status_code == 404
 
     await client.post(
         f"{url}/decision",
@@ -335,7 +335,7 @@ async def test_lists_show_each_role_only_what_it_may_see(client, runtime, team):
         others["id"],
         elsewhere["id"],
     }
-    assert ids(await client.get("/v1/disputes", headers=bearer(org=uuid.uuid4()))) == set()
+    assert ids(await client.get("/v1/disputes", headers=as_admin(uuid.uuid4()))) == set()
     filtered = await client.get(
         "/v1/disputes",
         params={"team_id": str(other_team.id), "state": "open"},
@@ -368,4 +368,4 @@ async def test_the_audit_trail_is_for_the_manager_and_admin(client, team):
     assert (await client.get(f"{url}/audit", headers=team.as_admin())).status_code == 200
     assert (await client.get(f"{url}/audit", headers=team.as_rep(team.reps[0]))).status_code == 403
     assert (await client.get(f"{url}/audit", headers=team.as_rep(team.reps[2]))).status_code == 404
-    assert (await client.get(f"{url}/audit", headers=bearer(org=uuid.uuid4()))).status_code == 404
+    assert (await client.get(f"{url}/audit", headers=as_admin(uuid.uuid4()))).status_code == 404

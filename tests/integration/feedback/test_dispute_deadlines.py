@@ -14,7 +14,7 @@ from sqlalchemy import select
 from services.feedback.handlers.dispute_deadlines import announce_overdue_disputes
 from services.feedback.main import create_app
 from shared.events import feedback as events
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 from tests.integration.feedback.test_coaching import outbox_types
 
@@ -123,7 +123,7 @@ async def test_a_dispute_policy_refuses_bad_deadlines(app):
     ):
         response = await client.put(url, json=bad, headers=team.as_manager())
         assert response.status_code == 422, (bad, response.text)
-    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
+    stranger = as_admin(uuid.uuid4())
     assert (await client.put(url, json={}, headers=stranger)).status_code == 404
     assert (await client.get(url, headers=stranger)).status_code == 404
 

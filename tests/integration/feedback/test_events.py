@@ -271,7 +271,7 @@ async def test_a_disputed_change_request_opens_one_escalated_target_dispute(clie
     assert (await processor.process(record_of(event, envelope=envelope))).status == "applied"
     again = record_of(event, offset=1, envelope=envelope)
     assert (await processor.process(again)).status == "duplicate"
-    r = await client.get(f"/v1/disputes/{event.dispute_id}", headers=team.rep(0))
+    r = await client.get(f"/v1/disputes/{event.dispute_id}", headers=team.as_rep(team.reps[0]))
     assert r.status_code == 200, r.text
     dispute = r.json()
     assert dispute["kind"] == "target" and dispute["escalated"] is True

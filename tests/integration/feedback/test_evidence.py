@@ -19,7 +19,6 @@ from services.feedback.handlers import events as reactions
 from services.feedback.main import create_app
 from shared.events import wrap
 from shared.events.goals import CrmIds, MemberJoined, TeamCreated
-from tests.conftest import auth
 from tests.integration.feedback.conftest import settings_for
 from tests.integration.goals.conftest import make_goals, seed
 from tests.integration.goals.test_reactions import record_of, set_policy, team_shortfalls
@@ -124,9 +123,9 @@ async def test_a_target_dispute_pack_links_derivation_ledger_and_rebalance_per_p
     team_id = seeded.team["id"]
     rep0, rep1 = (m["id"] for m in seeded.members[:2])
     target = seeded.target_of(rep0)
-    rep0_headers = auth(org=goals.org, sub=rep0, roles=["rep"], teams=[team_id])
-    rep1_headers = auth(org=goals.org, sub=rep1, roles=["rep"], teams=[team_id])
-    manager = auth(org=goals.org, sub=seeded.team["manager_id"], roles=["manager"], teams=[team_id])
+    rep0_headers = goals.as_rep(rep0, team=team_id)
+    rep1_headers = goals.as_rep(rep1, team=team_id)
+    manager = goals.as_manager(team_id, sub=seeded.team["manager_id"])
     opened = await client.post(
         "/v1/disputes",
         json={
@@ -165,7 +164,7 @@ async def test_a_target_dispute_pack_links_derivation_ledger_and_rebalance_per_p
     assert theirs["head"] == pack["head"] and recompute(theirs["entries"]) is None
     # Read again, nothing new: the chain is the same, not re-recorded.
     assert (await client.get(url, headers=manager)).json()["entries"] == pack["entries"]
-    stranger = auth(org=goals.org, sub=seeded.members[2]["id"], roles=["rep"], teams=[team_id])
+    stranger = goals.as_rep(seeded.members[2]["id"], team=team_id)
     assert (await client.get(url, headers=stranger)).status_code == 404
 
     # Someone edits the stored ledger row: the service and any client both see where it broke.
@@ -186,7 +185,7 @@ async def test_a_dispute_about_neither_target_nor_sale_has_no_pack(stack):
     seeded = await seed(goals)
     await learn_team(runtime, goals, seeded)
     team_id, rep0, rep1 = seeded.team["id"], seeded.members[0]["id"], seeded.members[1]["id"]
-    headers = auth(org=goals.org, sub=rep0, roles=["rep"], teams=[team_id])
+    headers = goals.as_rep(rep0, team=team_id)
     opened = await client.post(
         "/v1/disputes",
         json={
@@ -208,7 +207,7 @@ async def test_goals_unreachable_leaves_the_pack_as_it_was_and_says_so(stack):
     seeded = await seed(goals)
     await learn_team(runtime, goals, seeded)
     team_id, rep0 = seeded.team["id"], seeded.members[0]["id"]
-    headers = auth(org=goals.org, sub=rep0, roles=["rep"], teams=[team_id])
+    headers = goals.as_rep(rep0, team=team_id)
     opened = await client.post(
         "/v1/disputes",
         json={

@@ -11,7 +11,7 @@ import pytest
 
 from services.feedback.main import create_app
 from shared.runtime import ServiceRuntime
-from tests.harness import bearer, serving
+from tests.harness import as_admin, serving
 from tests.integration.feedback.conftest import seed_team, settings_for
 
 pytestmark = pytest.mark.integration
@@ -42,9 +42,7 @@ async def test_manager_coaches_a_rep_privately(client, team):
         "/v1/feedback", params={"member_id": str(team.reps[0])}, headers=team.as_admin()
     )
     assert len(by_member.json()["items"]) == 1
-    assert (
-        await client.get("/v1/feedback", headers=bearer(org=uuid.uuid4(), roles=["admin"]))
-    ).json()["items"] == []
+    assert (await client.get("/v1/feedback", headers=as_admin(uuid.uuid4()))).json()["items"] == []
     # A coaching note is no check-in: its manager cannot answer it as one.
     answer = f"/v1/check-ins/{created.json()['id']}/answer"
     assert (
@@ -67,7 +65,7 @@ async def test_a_rep_writes_to_their_manager_but_not_to_a_teammate(client, team)
     assert (
         await client.post("/v1/feedback", json=stranger, headers=team.as_manager())
     ).status_code == 404
-    other_org = bearer(org=uuid.uuid4(), roles=["admin"])
+    other_org = as_admin(uuid.uuid4())
     assert (await client.post("/v1/feedback", json=upward, headers=other_org)).status_code == 404
     bad_kind = upward | {"kind": "check_in"}
     assert (
@@ -101,7 +99,7 @@ async def test_meetings_are_scheduled_by_the_manager_and_read_by_the_team(client
     assert [m["id"] for m in listed.json()["items"]] == [meeting["id"]]
     other_team = await seed_team(runtime, org=team.org)
     assert (await client.get(url, headers=other_team.as_rep(other_team.reps[0]))).status_code == 404
-    assert (await client.get(url, headers=bearer(org=uuid.uuid4()))).status_code == 404
+    assert (await client.get(url, headers=as_admin(uuid.uuid4()))).status_code == 404
 
     note = {
         "body": "ACME wants a 3-year deal",

@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.domain_errors import InvalidInput
 from shared.events import wrap
 from shared.events.goals import TargetChanged, TargetsRebalanced, Transfer
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.feedback.conftest import Team, seed_team, settings_for
 from tests.integration.feedback.test_coaching import team_shortfall
 
@@ -319,7 +319,7 @@ async def test_subscriptions_are_for_admins_with_valid_urls_types_and_teams(app,
     sub = await subscribe(client, team, receiver.url, ["target.changed"], team_id=str(team.id))
     listed = (await client.get("/v1/subscriptions", headers=team.as_admin())).json()["items"]
     assert [s["id"] for s in listed] == [sub["id"]] and "secret" not in listed[0]
-    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
+    stranger = as_admin(uuid.uuid4())
     assert (await client.get(f"/v1/subscriptions/{sub['id']}", headers=stranger)).status_code == 404
     assert (
         await client.post(f"/v1/subscriptions/{sub['id']}/test", headers=stranger)
@@ -414,7 +414,7 @@ async def test_a_name_rebound_to_an_internal_address_after_creation_is_not_deliv
     await deliver(runtime, reactions.on_target_changed, target_changed(team))
     assert await deliver_due(uow_factory=runtime.uow, policy=rebinding) == 1
     assert receiver.received == []
-    log = await client.get(f"/v1/subscriptions/{sub.id}/deliveries", headers=team.admin())
+    log = await client.get(f"/v1/subscriptions/{sub.id}/deliveries", headers=team.as_admin())
     (row,) = log.json()["items"]
     assert row["status"] == "pending" and "127.0.0.1, a loopback address" in row["last_error"]
 

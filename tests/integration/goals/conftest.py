@@ -15,21 +15,11 @@ from services.goals.main import create_app
 from shared.events import wrap
 from shared.events.performance import AttainmentChanged
 from tests.conftest import broker_settings
-from tests.harness import Id, ServiceHarness, serving
+from tests.harness import ServiceHarness, serving
 
 
 class Goals(ServiceHarness):
     """A running goals app, its client, and its org."""
-
-    # Kept so branches written before tests/harness.py still merge; new tests use as_*.
-    def admin(self) -> dict[str, str]:
-        return self.as_admin()
-
-    def manager(self, team_id: Id, sub: Id | None = None) -> dict[str, str]:
-        return self.as_manager(team_id, sub=sub)
-
-    def rep(self, team_id: Id, member_id: Id) -> dict[str, str]:
-        return self.as_rep(member_id, team=team_id)
 
     async def react(self, event, handler) -> None:
         """Apply another service's fact through goals' own reaction, committed."""
@@ -71,15 +61,15 @@ async def make_goals(db_url: str, bootstrap: str = "127.0.0.1:1", **extra) -> As
 @pytest.fixture
 async def goals(tmp_path) -> AsyncIterator[Goals]:
     """A goals app on a fresh SQLite file (API tests)."""
-    async for g in make_goals(f"sqlite+aiosqlite:///{tmp_path / 'goals.db'}"):
-        yield g
+    async for app in make_goals(f"sqlite+aiosqlite:///{tmp_path / 'goals.db'}"):
+        yield app
 
 
 @pytest.fixture
 async def goals_db(db_url) -> AsyncIterator[Goals]:
     """A goals app on SQLite and on PostgreSQL (consumer and repository tests)."""
-    async for g in make_goals(db_url):
-        yield g
+    async for app in make_goals(db_url):
+        yield app
 
 
 @dataclass
@@ -102,7 +92,7 @@ class Seeded:
 
 
 async def seed(
-    g: Goals,
+    goals: Goals,
     *,
     n: int = 3,
     target: str = "300000.00",
@@ -111,9 +101,9 @@ async def seed(
     ends_on: str = "2030-03-31",
 ) -> Seeded:
     """Create a team of n members, a period, an equal plan (published unless told not to)."""
-    c, admin = g.client, g.as_admin()
+    client, admin = goals.client, goals.as_admin()
     team = (
-        await c.post(
+        await client.post(
             "/v1/teams",
             json={"name": "EMEA", "currency": "EUR", "manager_id": str(uuid.uuid4())},
             headers=admin,
@@ -121,27 +111,27 @@ async def seed(
     ).json()
     members = []
     for i in range(n):
-        r = await c.post(
+        response = await client.post(
             f"/v1/teams/{team['id']}/members",
             json={"name": f"Rep {i}", "email": f"rep{i}@example.com", "capacity": "1"},
             headers=admin,
         )
-        assert r.status_code == 201, r.text
-        members.append(r.json())
+        assert response.status_code == 201, response.text
+        members.append(response.json())
     period = (
-        await c.post(
+        await client.post(
             "/v1/periods",
             json={"name": "Q1", "starts_on": starts_on, "ends_on": ends_on},
             headers=admin,
         )
     ).json()
-    base = f"/v1/teams/{team['id']}/plans/{period['id']}"
-    r = await c.put(base, json={"target": target}, headers=admin)
-    assert r.status_code == 201, r.text
-    r = await c.post(f"{base}/allocation", json={"method": "equal"}, headers=admin)
-    assert r.status_code == 200, r.text
+    plan_url = f"/v1/teams/{team['id']}/plans/{period['id']}"
+    response = await client.put(plan_url, json={"target": target}, headers=admin)
+    assert response.status_code == 201, response.text
+    response = await client.post(f"{plan_url}/allocation", json={"method": "equal"}, headers=admin)
+    assert response.status_code == 200, response.text
     if publish:
-        r = await c.post(f"{base}/publish", headers=admin)
-        assert r.status_code == 200, r.text
-    plan = (await c.get(base, headers=admin)).json()
+        response = await client.post(f"{plan_url}/publish", headers=admin)
+        assert response.status_code == 200, response.text
+    plan = (await client.get(plan_url, headers=admin)).json()
     return Seeded(team=team, members=members, period=period, plan=plan)

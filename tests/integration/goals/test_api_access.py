@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.goals.conftest import seed
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ async def test_every_route_refuses_a_missing_token_with_a_401_problem(goals):
 
 async def test_another_orgs_ids_are_404_on_every_route_with_an_id(goals):
     s = await seed(goals)
-    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
+    stranger = as_admin(uuid.uuid4())
     for method, path, body, _ in _routes(s, str(uuid.uuid4())):
         if path in ("/v1/teams", "/v1/periods"):
             continue  # creates without an id of the other org

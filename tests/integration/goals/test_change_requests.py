@@ -26,7 +26,7 @@ async def outbox_types(g: Goals) -> list[str]:
 
 async def plan_of(g: Goals, s: Seeded) -> dict:
     """The plan as the API shows it."""
-    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.admin())
+    r = await g.client.get(f"/v1/teams/{s.team_id}/plans/{s.period['id']}", headers=g.as_admin())
     return r.json()
 
 
@@ -36,7 +36,7 @@ async def ask(g: Goals, s: Seeded, member: int, amount: str, headers=None):
     return await g.client.post(
         f"/v1/targets/{s.target_of(m)['id']}/change-requests",
         json={"amount": amount, "reason": "Territory moved", "evidence": "memo"},
-        headers=headers or g.rep(s.team_id, m),
+        headers=headers or g.as_rep(m, team=s.team_id),
     )
 
 
@@ -70,7 +70,7 @@ async def test_an_approved_request_changes_the_target_and_the_total_and_asks_for
     rep = s.members[0]["id"]
     target = s.target_of(rep)["id"]
     ack = await g.client.post(
-        f"/v1/targets/{target}/acknowledgement", headers=g.rep(s.team_id, rep)
+        f"/v1/targets/{target}/acknowledgement", headers=g.as_rep(rep, team=s.team_id)
     )
     assert ack.status_code == 200
     r = await ask(g, s, 0, "95000.00")
@@ -78,8 +78,8 @@ async def test_an_approved_request_changes_the_target_and_the_total_and_asks_for
     req = r.json()
     assert req["state"] == "pending" and req["flags"] == [] and req["approvals_needed"] == 1
     url = f"/v1/change-requests/{req['id']}/approval"
-    assert (await g.client.post(url, headers=g.rep(s.team_id, rep))).status_code == 403
-    done = await g.client.post(url, headers=g.manager(s.team_id))
+    assert (await g.client.post(url, headers=g.as_rep(rep, team=s.team_id))).status_code == 403
+    done = await g.client.post(url, headers=g.as_manager(s.team_id))
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "approved"
     plan = await plan_of(g, s)
@@ -92,7 +92,8 @@ async def test_an_approved_request_changes_the_target_and_the_total_and_asks_for
     assert others == ["100000.00", "100000.00"]
     since = (
         await g.client.get(
-            f"/v1/targets/{target}/changes-since-acknowledgement", headers=g.rep(s.team_id, rep)
+            f"/v1/targets/{target}/changes-since-acknowledgement",
+            headers=g.as_rep(rep, team=s.team_id),
         )
     ).json()
     assert [(i["reason"], i["old"], i["new"]) for i in since["items"]] == [
@@ -102,7 +103,9 @@ async def test_an_approved_request_changes_the_target_and_the_total_and_asks_for
     types = await outbox_types(g)
     assert "attain.goals.change_requested.v1" in types
     assert "attain.goals.change_request_approved.v1" in types
-    await g.client.post(f"/v1/targets/{target}/acknowledgement", headers=g.rep(s.team_id, rep))
+    await g.client.post(
+        f"/v1/targets/{target}/acknowledgement", headers=g.as_rep(rep, team=s.team_id)
+    )
     assert (await plan_of(g, s))["not_reacknowledged"] == []
 
 
@@ -112,10 +115,14 @@ async def test_any_change_path_clears_the_acknowledgement(goals_db):
     s = await seed(g)
     for m in s.members:
         t = s.target_of(m["id"])["id"]
-        await g.client.post(f"/v1/targets/{t}/acknowledgement", headers=g.rep(s.team_id, m["id"]))
+        await g.client.post(
+            f"/v1/targets/{t}/acknowledgement", headers=g.as_rep(m["id"], team=s.team_id)
+        )
     edited = s.target_of(s.members[0]["id"])["id"]
     r = await g.client.patch(
-        f"/v1/targets/{edited}", json={"amount": "110000.00", "reason": "Acme"}, headers=g.admin()
+        f"/v1/targets/{edited}",
+        json={"amount": "110000.00", "reason": "Acme"},
+        headers=g.as_admin(),
     )
     assert r.status_code == 200, r.text
     plan = await plan_of(g, s)
@@ -126,11 +133,11 @@ async def test_limits_and_notice_refuse_with_409_naming_the_reason(goals_db):
     g = goals_db
     s = await seed(g)
     policy = f"/v1/teams/{s.team_id}/change-policy"
-    assert (await g.client.get(policy, headers=g.admin())).json()["version"] == 0
+    assert (await g.client.get(policy, headers=g.as_admin())).json()["version"] == 0
     r = await g.client.put(
         policy,
         json={"max_changes_per_rep_per_period": 1, "second_approver_above_pct": "10"},
-        headers=g.manager(s.team_id),
+        headers=g.as_manager(s.team_id),
     )
     assert r.status_code == 200 and r.json()["max_changes_per_rep_per_period"] == 1
     first = await ask(g, s, 0, "98000.00")
@@ -141,8 +148,10 @@ async def test_limits_and_notice_refuse_with_409_naming_the_reason(goals_db):
     assert again.json()["reason"] == "change_limit"
     # A refusal needs a rationale, and a refused request no longer counts.
     refuse = f"/v1/change-requests/{first.json()['id']}/rejection"
-    assert (await g.client.post(refuse, json={}, headers=g.manager(s.team_id))).status_code == 422
-    no = await g.client.post(refuse, json={"rationale": "Not structural"}, headers=g.admin())
+    assert (
+        await g.client.post(refuse, json={}, headers=g.as_manager(s.team_id))
+    ).status_code == 422
+    no = await g.client.post(refuse, json={"rationale": "Not structural"}, headers=g.as_admin())
     assert no.status_code == 200 and no.json()["state"] == "rejected"
     assert (await ask(g, s, 0, "97000.00")).status_code == 201
     # Another rep's target does not exist for a rep; a rep cannot set the policy.
@@ -150,21 +159,24 @@ async def test_limits_and_notice_refuse_with_409_naming_the_reason(goals_db):
     stranger = await g.client.post(
         f"/v1/targets/{other}/change-requests",
         json={"amount": "1.00", "reason": "x"},
-        headers=g.rep(s.team_id, s.members[0]["id"]),
+        headers=g.as_rep(s.members[0]["id"], team=s.team_id),
     )
     assert stranger.status_code == 404
-    rep_put = await g.client.put(policy, json={}, headers=g.rep(s.team_id, s.members[0]["id"]))
+    rep_put = await g.client.put(
+        policy, json={}, headers=g.as_rep(s.members[0]["id"], team=s.team_id)
+    )
     assert rep_put.status_code == 403
     listed = await g.client.get(
-        f"/v1/teams/{s.team_id}/change-requests?state=pending&limit=1", headers=g.admin()
+        f"/v1/teams/{s.team_id}/change-requests?state=pending&limit=1", headers=g.as_admin()
     )
     assert [i["state"] for i in listed.json()["items"]] == ["pending"]
     url = f"/v1/teams/{s.team_id}/change-requests?limit=1"
-    page = (await g.client.get(url, headers=g.admin())).json()
-    rest = (await g.client.get(f"{url}&cursor={page['next_cursor']}", headers=g.admin())).json()
+    page = (await g.client.get(url, headers=g.as_admin())).json()
+    rest = (await g.client.get(f"{url}&cursor={page['next_cursor']}", headers=g.as_admin())).json()
     assert [i["state"] for i in page["items"] + rest["items"]] == ["rejected", "pending"]
     mine = await g.client.get(
-        f"/v1/teams/{s.team_id}/change-requests", headers=g.rep(s.team_id, s.members[1]["id"])
+        f"/v1/teams/{s.team_id}/change-requests",
+        headers=g.as_rep(s.members[1]["id"], team=s.team_id),
     )
     assert mine.json()["items"] == []  # a rep sees only the requests about them
 
@@ -178,10 +190,10 @@ async def test_a_request_without_the_notice_the_team_asks_for_is_409(goals_db):
         ends_on=str(today + timedelta(days=5)),
     )
     policy = f"/v1/teams/{s.team_id}/change-policy"
-    await g.client.put(policy, json={"notice_days": 7}, headers=g.admin())
+    await g.client.put(policy, json={"notice_days": 7}, headers=g.as_admin())
     late = await ask(g, s, 1, "97000.00")
     assert late.status_code == 409 and late.json()["reason"] == "notice"
-    await g.client.put(policy, json={"notice_days": 5}, headers=g.admin())
+    await g.client.put(policy, json={"notice_days": 5}, headers=g.as_admin())
     assert (await ask(g, s, 1, "97000.00")).status_code == 201
 
 
@@ -191,15 +203,15 @@ async def test_a_big_change_needs_two_distinct_approvers_one_of_them_senior(goal
     req = (await ask(g, s, 0, "50000.00")).json()
     assert req["flags"] == ["above_threshold"] and req["approvals_needed"] == 2
     url = f"/v1/change-requests/{req['id']}/approval"
-    manager = g.manager(s.team_id, sub=uuid.uuid4())
+    manager = g.as_manager(s.team_id, sub=uuid.uuid4())
     one = await g.client.post(url, headers=manager)
     assert one.status_code == 200 and one.json()["state"] == "pending"
     assert (await g.client.post(url, headers=manager)).status_code == 409  # not twice
     # Another manager of the same team is not senior: refused, nothing changes.
-    plain = await g.client.post(url, headers=g.manager(s.team_id, sub=uuid.uuid4()))
+    plain = await g.client.post(url, headers=g.as_manager(s.team_id, sub=uuid.uuid4()))
     assert plain.status_code == 403
     assert (await plan_of(g, s))["target"] == "300000.00"
-    two = await g.client.post(url, headers=g.admin())
+    two = await g.client.post(url, headers=g.as_admin())
     assert two.status_code == 200 and two.json()["state"] == "approved"
     assert [a["senior"] for a in two.json()["approvals"]] == [False, True]
     assert (await plan_of(g, s))["target"] == "250000.00"
@@ -209,13 +221,13 @@ async def test_the_requester_never_approves_their_own_request(goals_db):
     g = goals_db
     s = await seed(g)
     me = uuid.uuid4()
-    mine = g.manager(s.team_id, sub=me)
+    mine = g.as_manager(s.team_id, sub=me)
     req = (await ask(g, s, 1, "99000.00", headers=mine)).json()
     assert req["requested_by"] == str(me)
     url = f"/v1/change-requests/{req['id']}/approval"
     assert (await g.client.post(url, headers=mine)).status_code == 403
-    assert (await g.client.post(url, headers=g.admin())).json()["state"] == "approved"
-    assert (await g.client.post(url, headers=g.admin())).status_code == 409  # decided
+    assert (await g.client.post(url, headers=g.as_admin())).json()["state"] == "approved"
+    assert (await g.client.post(url, headers=g.as_admin())).status_code == 409  # decided
 
 
 async def test_an_approval_on_a_target_changed_since_the_request_is_409(goals_db):
@@ -224,9 +236,9 @@ async def test_an_approval_on_a_target_changed_since_the_request_is_409(goals_db
     req = (await ask(g, s, 0, "99000.00")).json()
     target = s.target_of(s.members[0]["id"])["id"]
     await g.client.patch(
-        f"/v1/targets/{target}", json={"amount": "101000.00", "reason": "x"}, headers=g.admin()
+        f"/v1/targets/{target}", json={"amount": "101000.00", "reason": "x"}, headers=g.as_admin()
     )
-    r = await g.client.post(f"/v1/change-requests/{req['id']}/approval", headers=g.admin())
+    r = await g.client.post(f"/v1/change-requests/{req['id']}/approval", headers=g.as_admin())
     assert r.status_code == 409 and r.json()["reason"] == "target_changed"
 
 
@@ -236,7 +248,7 @@ async def test_a_manual_edit_that_lifts_the_team_across_100_percent_waits_for_a_
     await project(g, s, "90000.00")  # team projected 270000 against 300000: 90 %
     rep = s.members[0]["id"]
     target = s.target_of(rep)["id"]
-    manager = g.manager(s.team_id)
+    manager = g.as_manager(s.team_id)
     body = {"amount": "60000.00", "reason": "Relief", "team_total_changes": True}
     held = await g.client.patch(f"/v1/targets/{target}", json=body, headers=manager)
     assert held.status_code == 202, held.text
@@ -246,12 +258,12 @@ async def test_a_manual_edit_that_lifts_the_team_across_100_percent_waits_for_a_
     url = f"/v1/change-requests/{req['id']}/approval"
     assert (await g.client.post(url, headers=manager)).status_code == 403  # the editor
     profile_url = f"/v1/teams/{s.team_id}/adjustment-profile?period_id={s.period['id']}"
-    waiting = (await g.client.get(profile_url, headers=g.admin())).json()
+    waiting = (await g.client.get(profile_url, headers=g.as_admin())).json()
     assert [f["status"] for f in waiting["flagged"]] == ["pending"]
-    ok = await g.client.post(url, headers=g.admin())
+    ok = await g.client.post(url, headers=g.as_admin())
     assert ok.status_code == 200 and ok.json()["state"] == "approved"
     assert (await plan_of(g, s))["target"] == "260000.00"
-    history = (await g.client.get(f"/v1/targets/{target}/history", headers=g.admin())).json()
+    history = (await g.client.get(f"/v1/targets/{target}/history", headers=g.as_admin())).json()
     assert history["items"][-1]["flag"] == "manager_incentive"
     profile = (await g.client.get(profile_url, headers=manager)).json()
     assert profile["relief"]["total"] == "40000.00"
@@ -259,7 +271,7 @@ async def test_a_manual_edit_that_lifts_the_team_across_100_percent_waits_for_a_
         profile["relief"]["top_share"] == "1.0000" and profile["relief"]["herfindahl"] == "1.0000"
     )
     assert [f["status"] for f in profile["flagged"]] == ["applied"]
-    rep_view = await g.client.get(profile_url, headers=g.rep(s.team_id, rep))
+    rep_view = await g.client.get(profile_url, headers=g.as_rep(rep, team=s.team_id))
     assert rep_view.status_code == 403
 
 
@@ -269,7 +281,7 @@ async def test_a_change_that_leaves_the_team_below_100_percent_is_not_flagged(go
     await project(g, s, "50000.00")  # 150000 against 300000
     target = s.target_of(s.members[0]["id"])["id"]
     body = {"amount": "90000.00", "reason": "x", "team_total_changes": True}
-    r = await g.client.patch(f"/v1/targets/{target}", json=body, headers=g.manager(s.team_id))
+    r = await g.client.patch(f"/v1/targets/{target}", json=body, headers=g.as_manager(s.team_id))
     assert r.status_code == 200 and r.json()["amount"] == "90000.00"
 
 
@@ -279,18 +291,20 @@ async def test_a_refused_request_is_disputed_once_by_its_rep(goals_db):
     rep = s.members[0]["id"]
     req = (await ask(g, s, 0, "99000.00")).json()
     url = f"/v1/change-requests/{req['id']}/dispute"
-    assert (await g.client.post(url, headers=g.rep(s.team_id, rep))).status_code == 409  # pending
+    assert (
+        await g.client.post(url, headers=g.as_rep(rep, team=s.team_id))
+    ).status_code == 409  # pending
     await g.client.post(
         f"/v1/change-requests/{req['id']}/rejection",
         json={"rationale": "Structural changes only"},
-        headers=g.manager(s.team_id),
+        headers=g.as_manager(s.team_id),
     )
-    assert (await g.client.post(url, headers=g.manager(s.team_id))).status_code == 403
-    r = await g.client.post(url, headers=g.rep(s.team_id, rep))
+    assert (await g.client.post(url, headers=g.as_manager(s.team_id))).status_code == 403
+    r = await g.client.post(url, headers=g.as_rep(rep, team=s.team_id))
     assert r.status_code == 202, r.text
     assert r.json()["change_request"]["dispute_id"] == r.json()["dispute_id"]
     assert "attain.goals.change_request_disputed.v1" in await outbox_types(g)
-    assert (await g.client.post(url, headers=g.rep(s.team_id, rep))).status_code == 409
+    assert (await g.client.post(url, headers=g.as_rep(rep, team=s.team_id))).status_code == 409
 
 
 async def test_a_manager_of_the_team_above_is_a_senior_second_approver(goals_db):
@@ -300,17 +314,17 @@ async def test_a_manager_of_the_team_above_is_a_senior_second_approver(goals_db)
         await g.client.post(
             "/v1/teams",
             json={"name": "Region", "currency": "EUR", "manager_id": str(uuid.uuid4())},
-            headers=g.admin(),
+            headers=g.as_admin(),
         )
     ).json()
     r = await g.client.patch(
-        f"/v1/teams/{s.team_id}", json={"parent_team_id": region["id"]}, headers=g.admin()
+        f"/v1/teams/{s.team_id}", json={"parent_team_id": region["id"]}, headers=g.as_admin()
     )
     assert r.status_code == 200, r.text
     req = (await ask(g, s, 0, "50000.00")).json()
     url = f"/v1/change-requests/{req['id']}/approval"
-    await g.client.post(url, headers=g.manager(s.team_id))
-    done = await g.client.post(url, headers=g.manager(region["id"]))
+    await g.client.post(url, headers=g.as_manager(s.team_id))
+    done = await g.client.post(url, headers=g.as_manager(region["id"]))
     assert done.status_code == 200 and done.json()["state"] == "approved"
     assert [a["senior"] for a in done.json()["approvals"]] == [False, True]
 
@@ -325,13 +339,13 @@ async def test_an_admins_relief_that_lifts_the_team_is_applied_and_flagged_in_th
     r = await g.client.post(
         f"/v1/members/{rep}/absences",
         json={"starts_on": "2030-02-01", "ends_on": "2030-02-28", "kind": "leave"},
-        headers=g.admin(),
+        headers=g.as_admin(),
     )
     assert r.status_code == 201, r.text
     plan = await plan_of(g, s)
     assert Decimal(plan["target"]) < Decimal("288000")  # absorb nobody: the total dropped
     url = f"/v1/teams/{s.team_id}/adjustment-profile?period_id={s.period['id']}"
-    profile = (await g.client.get(url, headers=g.admin())).json()
+    profile = (await g.client.get(url, headers=g.as_admin())).json()
     [flagged] = profile["flagged"]
     assert flagged["reason"] == "relief" and flagged["status"] == "applied"
     assert flagged["member_id"] == rep

@@ -169,7 +169,7 @@ async def test_the_last_two_offer_answers_at_once_settle_the_round_exactly_once(
         return g.client.post(
             f"/v1/rebalances/{row['id']}/offers/{member}/acceptance",
             json={"amount": amount},
-            headers=g.rep(s.team_id, member),
+            headers=g.as_rep(member, team=s.team_id),
         )
 
     assert (await answer(1, "10000.00")).status_code == 200

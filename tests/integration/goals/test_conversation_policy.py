@@ -113,7 +113,7 @@ async def test_nobody_talked_to_means_a_skipped_decision_that_says_so_once(goals
     assert (row["status"], row["reason"]) == ("skipped", "no_conversation")
     assert row["givers"][0]["held_back"] == "no_conversation"
     assert await plan_of(g, s) == before
-    policy = await g.client.get(f"/v1/teams/{s.team_id}/rebalance-policy", headers=g.admin())
+    policy = await g.client.get(f"/v1/teams/{s.team_id}/rebalance-policy", headers=g.as_admin())
     assert policy.json()["require_checkin_before_rebalance"] is True
 
 
@@ -148,7 +148,7 @@ async def test_a_proposal_approved_later_keeps_the_held_back_rep_where_they_are(
     assert (await processor.process(record_of(wrap(event)))).status == "applied"
     [row] = await rebalances(g, s)
     assert row["status"] == "proposed"
-    approved = await g.client.post(f"/v1/rebalances/{row['id']}/approval", headers=g.admin())
+    approved = await g.client.post(f"/v1/rebalances/{row['id']}/approval", headers=g.as_admin())
     assert approved.status_code == 200, approved.text
     givers = by_member(approved.json())
     assert givers[str(s.members[1]["id"])]["held_back"] == "no_conversation"

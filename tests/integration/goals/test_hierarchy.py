@@ -207,7 +207,7 @@ async def test_each_node_is_judged_by_its_own_thresholds_and_expects_its_schedul
     monkeypatch.setattr(rollup_handlers, "utcnow", lambda: datetime(2030, 2, 1, tzinfo=UTC))
 
     url = f"/v1/teams/{region['id']}/periods/{period['id']}/rollup"
-    tree = (await c.get(url, headers=goals.manager(region["id"]))).json()
+    tree = (await c.get(url, headers=goals.as_manager(region["id"]))).json()
     a_node = next(n for n in tree["children"] if n["team_id"] == a["id"])
     january = Decimal(0)
     for target in plan["targets"]:

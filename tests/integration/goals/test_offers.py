@@ -44,7 +44,7 @@ def accept(g, s, row, i, amount, headers=None):
     return g.client.post(
         f"/v1/rebalances/{row['id']}/offers/{member}/acceptance",
         json={"amount": amount},
-        headers=headers or g.rep(s.team_id, member),
+        headers=headers or g.as_rep(member, team=s.team_id),
     )
 
 
@@ -63,14 +63,14 @@ async def test_an_offer_round_moves_only_what_the_reps_accepted(goals_db):
 
     # A rep sees their own offer only; a manager cannot volunteer a rep.
     mine = await g.client.get(
-        f"/v1/rebalances/{row['id']}", headers=g.rep(s.team_id, s.members[1]["id"])
+        f"/v1/rebalances/{row['id']}", headers=g.as_rep(s.members[1]["id"], team=s.team_id)
     )
     assert mine.status_code == 200 and [o["member_id"] for o in mine.json()["offers"]] == [
         str(s.members[1]["id"])
     ]
-    giver = g.rep(s.team_id, s.members[0]["id"])
+    giver = g.as_rep(s.members[0]["id"], team=s.team_id)
     assert (await g.client.get(f"/v1/rebalances/{row['id']}", headers=giver)).status_code == 403
-    assert (await accept(g, s, row, 3, "10.00", headers=g.manager(s.team_id))).status_code == 403
+    assert (await accept(g, s, row, 3, "10.00", headers=g.as_manager(s.team_id))).status_code == 403
     assert (await accept(g, s, row, 0, "10.00")).status_code == 403  # the giver had no offer
 
     partial = await accept(g, s, row, 1, "10000.00")
@@ -100,7 +100,7 @@ async def test_an_offer_round_moves_only_what_the_reps_accepted(goals_db):
     assert types.count("attain.goals.offer_accepted.v1") == 3
     assert types.count("attain.goals.targets_rebalanced.v1") == 1
     giver = s.target_of(s.members[0]["id"])["id"]
-    history = (await g.client.get(f"/v1/targets/{giver}/history", headers=g.admin())).json()
+    history = (await g.client.get(f"/v1/targets/{giver}/history", headers=g.as_admin())).json()
     assert history["items"][-1]["reason"] == "rebalance"
 
 

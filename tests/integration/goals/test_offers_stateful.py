@@ -79,7 +79,9 @@ class OfferRoundMachine(RuleBasedStateMachine):
     def answer(self, i: int, amount: int, by_manager: bool) -> None:
         member = self.receiver(i)
         headers = (
-            self.g.manager(self.s.team_id) if by_manager else self.g.rep(self.s.team_id, member)
+            self.g.as_manager(self.s.team_id)
+            if by_manager
+            else self.g.as_rep(member, team=self.s.team_id)
         )
         r = self.run(
             self.g.client.post(
@@ -128,7 +130,7 @@ class OfferRoundMachine(RuleBasedStateMachine):
     @invariant()
     def the_round_shows_the_answers_and_settles_over_the_accepted_room(self) -> None:
         r = self.run(
-            self.g.client.get(f"/v1/rebalances/{self.rebalance_id}", headers=self.g.admin())
+            self.g.client.get(f"/v1/rebalances/{self.rebalance_id}", headers=self.g.as_admin())
         )
         row = r.json()
         offers = {o["member_id"]: o for o in row["offers"]}

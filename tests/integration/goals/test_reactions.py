@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 @dataclass
-class Rec:
+class KafkaRecord:
     """A Kafka record as the processor reads it."""
 
     topic: str
@@ -39,10 +39,10 @@ class Rec:
     headers: list
 
 
-def record_of(envelope, offset: int = 0) -> Rec:
+def record_of(envelope, offset: int = 0) -> KafkaRecord:
     """The Kafka record of an envelope."""
     message = to_kafka(envelope)
-    return Rec(
+    return KafkaRecord(
         topic=f"attain.{envelope.type.split('.')[1]}.v1",
         partition=0,
         offset=offset,

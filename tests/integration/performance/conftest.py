@@ -75,16 +75,6 @@ class PerfApp(ServiceHarness):
         """Headers of the member as a rep of the seeded team (or of the team given)."""
         return super().as_rep(member, team=team or self.seeded.team_id)
 
-    # Kept so branches written before tests/harness.py still merge; new tests use as_*.
-    def admin(self) -> dict[str, str]:
-        return self.as_admin()
-
-    def manager(self) -> dict[str, str]:
-        return self.as_manager()
-
-    def rep(self, member_id: uuid.UUID) -> dict[str, str]:
-        return self.as_rep(member_id)
-
     async def react(self, *events: Event) -> None:
         """Apply goals' facts through the service's own reactions, each committed."""
         for event in events:
@@ -134,15 +124,19 @@ class PerfApp(ServiceHarness):
 
     async def seed(self, *, targets: dict[str, str] | None = None) -> Seeded:
         """Team (EUR), Q4 2026, Ana and Ben with targets (defaults 100000.00 each)."""
-        s = self.seeded
+        seeded = self.seeded
         amounts = targets or {"ana": "100000.00", "ben": "100000.00"}
         await self.react(
             TeamCreated(
-                org_id=ORG, team_id=s.team_id, name="EMEA", currency="EUR", manager_id=s.manager_id
+                org_id=ORG,
+                team_id=seeded.team_id,
+                name="EMEA",
+                currency="EUR",
+                manager_id=seeded.manager_id,
             ),
             PeriodDefined(
                 org_id=ORG,
-                period_id=s.period_id,
+                period_id=seeded.period_id,
                 name="2026-Q4",
                 starts_on=date(2026, 10, 1),
                 ends_on=date(2026, 12, 31),
@@ -150,19 +144,19 @@ class PerfApp(ServiceHarness):
                 starts_at=Q4_START,
                 ends_at=Q4_END,
             ),
-            _member(s, s.ana, "Ana Ruiz", "ana.ruiz@example.com", mapped=True),
-            _member(s, s.ben, "Ben Okafor", "ben.okafor@example.com", mapped=False),
+            member_joined(seeded, seeded.ana, "Ana Ruiz", "ana.ruiz@example.com", mapped=True),
+            member_joined(seeded, seeded.ben, "Ben Okafor", "ben.okafor@example.com", mapped=False),
         )
         for name, amount in amounts.items():
-            member = getattr(s, name)
-            s.targets[member] = uuid.uuid4()
+            member = getattr(seeded, name)
+            seeded.targets[member] = uuid.uuid4()
             await self.react(
                 TargetAssigned(
                     org_id=ORG,
-                    team_id=s.team_id,
-                    target_id=s.targets[member],
+                    team_id=seeded.team_id,
+                    target_id=seeded.targets[member],
                     member_id=member,
-                    period_id=s.period_id,
+                    period_id=seeded.period_id,
                     amount=Decimal(amount),
                     currency="EUR",
                     version=1,
@@ -171,14 +165,16 @@ class PerfApp(ServiceHarness):
                     period_timezone="UTC",
                 )
             )
-        return s
+        return seeded
 
 
-def leave(s: Seeded, member_id: uuid.UUID, *, starts_on: date, ends_on: date) -> AbsenceRecorded:
+def leave(
+    seeded: Seeded, member_id: uuid.UUID, *, starts_on: date, ends_on: date
+) -> AbsenceRecorded:
     """A new absence of a seeded member, as goals announces it."""
     return AbsenceRecorded(
         org_id=ORG,
-        team_id=s.team_id,
+        team_id=seeded.team_id,
         absence_id=uuid.uuid4(),
         member_id=member_id,
         starts_on=starts_on,
@@ -187,7 +183,8 @@ def leave(s: Seeded, member_id: uuid.UUID, *, starts_on: date, ends_on: date) ->
     )
 
 
-def _member(s: Seeded, member_id: uuid.UUID, name: str, email: str, *, mapped: bool):
+def member_joined(seeded: Seeded, member_id: uuid.UUID, name: str, email: str, *, mapped: bool):
+    """A MemberJoined fact for the seeded team (with an id in every CRM when mapped)."""
     crm = (
         CrmIds(hubspot="4021113", salesforce="0055g00000DeFgHAAV", pipedrive="11842301")
         if mapped
@@ -195,7 +192,7 @@ def _member(s: Seeded, member_id: uuid.UUID, name: str, email: str, *, mapped: b
     )
     return MemberJoined(
         org_id=ORG,
-        team_id=s.team_id,
+        team_id=seeded.team_id,
         member_id=member_id,
         name=name,
         email=email,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from shared.events.goals import TargetAssigned
-from tests.integration.performance.conftest import ORG, Q4_END, Q4_START, PerfApp, _member
+from tests.integration.performance.conftest import ORG, Q4_END, Q4_START, PerfApp, member_joined
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ async def _seed_team_of(perf: PerfApp, size: int) -> None:
     for i in range(size - 2):
         member = uuid.uuid4()
         await perf.react(
-            _member(s, member, f"Rep {i}", f"rep{i}@example.com", mapped=False),
+            member_joined(s, member, f"Rep {i}", f"rep{i}@example.com", mapped=False),
             TargetAssigned(
                 org_id=ORG,
                 team_id=s.team_id,

@@ -27,7 +27,7 @@ ZERO = {"received": 0, "fetching": 0, "processed": 0, "malformed": 0, "failed": 
 
 
 async def status(perf: PerfApp) -> dict[str, dict]:
-    response = await perf.client.get("/v1/crm/status", headers=perf.admin())
+    response = await perf.client.get("/v1/crm/status", headers=perf.as_admin())
     assert response.status_code == 200, response.text
     return {s["source"]: s for s in response.json()["sources"]}
 
@@ -128,7 +128,7 @@ async def test_refusals_are_counted_in_one_row_per_hour_and_never_for_unknown_or
 async def test_only_admins_see_connection_health(perf_db: PerfApp):
     perf = perf_db
     s = await perf.seed()
-    for headers in (perf.manager(), perf.rep(s.ana)):
+    for headers in (perf.as_manager(), perf.as_rep(s.ana)):
         response = await perf.client.get("/v1/crm/status", headers=headers)
         assert response.status_code == 403
         assert response.headers["content-type"].startswith("application/problem+json")

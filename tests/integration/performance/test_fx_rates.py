@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from services.performance.adapters.orm import EvaluationDue, FxRate, FxRateChange, SaleValuation
 from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TeamCreated
-from tests.conftest import auth
+from tests.harness import as_admin
 from tests.integration.performance.conftest import FROZEN, ORG, Q4_END, Q4_START, PerfApp
 from tests.integration.performance.test_webhooks import (
     GENERIC_BODY,
@@ -23,7 +23,7 @@ from tests.integration.performance.test_webhooks import (
 
 pytestmark = pytest.mark.integration
 ADMIN = uuid.UUID("a0d1e2f3-0000-4000-8000-00000000ad01")
-ADMIN_HEADERS = auth(org=ORG, sub=ADMIN, roles=["admin"])
+ADMIN_HEADERS = as_admin(ORG, sub=ADMIN)
 
 
 async def put_rates(perf: PerfApp, body: dict, headers: dict | None = None, period=None):
@@ -91,7 +91,7 @@ async def test_a_sale_counts_at_the_period_rate_and_is_revalued_when_the_rate_ch
     assert [v["amount"] for v in sale["valuations"]] == ["11666.71"]
 
     changes = await perf.client.get(
-        f"/v1/periods/{perf.seeded.period_id}/fx-rates/changes", headers=perf.admin()
+        f"/v1/periods/{perf.seeded.period_id}/fx-rates/changes", headers=perf.as_admin()
     )
     assert changes.status_code == 200, changes.text
     assert [
@@ -153,7 +153,7 @@ async def test_yen_and_dinar_sales_convert_exactly_to_the_minor_unit(perf_db: Pe
             version=1,
         ),
     )
-    admin = perf.admin()
+    admin = perf.as_admin()
     sales = [
         (s.ana, "1000.125", "KWD"),  # 1,000.125 KWD at 2.9871 = 2,987.4733875 EUR -> 2,987.47
         (s.ana, "1234567", "JPY"),  # 1,234,567 JPY at 0.0061 = 7,530.8587 EUR -> 7,530.86
@@ -182,7 +182,7 @@ async def test_yen_and_dinar_sales_convert_exactly_to_the_minor_unit(perf_db: Pe
     assert into_jpy.json()["revalued"] == 2
     achieved = await _achieved_by_member(perf)
     assert achieved == {s.ana: 298_747 + 753_086, kenji: 1_869_213 + 61}
-    tables = await perf.client.get(f"/v1/periods/{s.period_id}/fx-rates", headers=perf.manager())
+    tables = await perf.client.get(f"/v1/periods/{s.period_id}/fx-rates", headers=perf.as_manager())
     assert tables.status_code == 200
     assert [(t["into"], t["rates"]) for t in tables.json()["tables"]] == [
         ("EUR", {"JPY": "0.0061", "KWD": "2.9871"}),
@@ -229,16 +229,16 @@ async def test_only_admins_set_rates_and_an_unknown_period_is_not_found(perf_db:
     perf = perf_db
     s = await perf.seed()
     good = {"rates": {"USD": "0.92"}}
-    for headers in (perf.manager(), perf.rep(s.ana)):
+    for headers in (perf.as_manager(), perf.as_rep(s.ana)):
         refused = await put_rates(perf, good, headers=headers)
         assert refused.status_code == 403, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
     changes = await perf.client.get(
-        f"/v1/periods/{s.period_id}/fx-rates/changes", headers=perf.manager()
+        f"/v1/periods/{s.period_id}/fx-rates/changes", headers=perf.as_manager()
     )
     assert changes.status_code == 403
     assert (await put_rates(perf, good, period=uuid.uuid4())).status_code == 404
-    other_org = auth(org=uuid.uuid4(), roles=["admin"])
+    other_org = as_admin(uuid.uuid4())
     assert (await put_rates(perf, good, headers=other_org)).status_code == 404
     assert await perf.count(FxRate) == 0
 

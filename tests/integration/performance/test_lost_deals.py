@@ -67,10 +67,10 @@ async def test_a_custom_pipeline_win_counts_and_its_loss_is_a_lost_deal(
 
 async def test_the_org_stage_map_overrides_hubspots_flags(perf_db: PerfApp, fake_hubspot: dict):
     put = await perf_db.client.put(
-        "/v1/crm-settings/hubspot", json={"won_stages": ["87654322"]}, headers=perf_db.admin()
+        "/v1/crm-settings/hubspot", json={"won_stages": ["87654322"]}, headers=perf_db.as_admin()
     )
     assert put.status_code == 200, put.text
-    got = await perf_db.client.get("/v1/crm-settings/hubspot", headers=perf_db.admin())
+    got = await perf_db.client.get("/v1/crm-settings/hubspot", headers=perf_db.as_admin())
     assert (got.json()["won_stages"], got.json()["lost_stages"]) == (["87654322"], None)
     sales = await _hubspot_custom_pipeline(perf_db, fake_hubspot)
     assert {s["status"] for s in sales.values()} == {"active"}
@@ -88,20 +88,20 @@ async def test_the_org_stage_map_overrides_hubspots_flags(perf_db: PerfApp, fake
 async def test_a_stage_map_it_cannot_use_is_refused_and_changes_nothing(
     perf: PerfApp, body: dict, status: int
 ):
-    response = await perf.client.put("/v1/crm-settings/hubspot", json=body, headers=perf.admin())
+    response = await perf.client.put("/v1/crm-settings/hubspot", json=body, headers=perf.as_admin())
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    got = await perf.client.get("/v1/crm-settings/hubspot", headers=perf.admin())
+    got = await perf.client.get("/v1/crm-settings/hubspot", headers=perf.as_admin())
     assert got.json() == {"won_stages": None, "lost_stages": None, "updated_at": None}
 
 
 async def test_only_admins_set_or_read_the_stage_map(perf: PerfApp):
     await perf.seed()
     body = {"won_stages": ["87654321"]}
-    put = await perf.client.put("/v1/crm-settings/hubspot", json=body, headers=perf.manager())
+    put = await perf.client.put("/v1/crm-settings/hubspot", json=body, headers=perf.as_manager())
     assert put.status_code == 403
     assert (
-        await perf.client.get("/v1/crm-settings/hubspot", headers=perf.manager())
+        await perf.client.get("/v1/crm-settings/hubspot", headers=perf.as_manager())
     ).status_code == 403
 
 
@@ -158,14 +158,14 @@ async def test_an_unassigned_lost_deal_assigned_by_a_manager_stays_lost(perf_db:
     await post(perf_db, "generic", body, _sign_generic(body, "msg_nobody", "1796656000"))
     await perf_db.processed()
     listed = await perf_db.client.get(
-        "/v1/sales", params={"unassigned": "true"}, headers=perf_db.admin()
+        "/v1/sales", params={"unassigned": "true"}, headers=perf_db.as_admin()
     )
     [sale] = listed.json()["items"]
     assert (sale["status"], sale["unassigned"]) == ("lost", True)
     assigned = await perf_db.client.post(
         f"/v1/sales/{sale['id']}/assignment",
         json={"member_id": str(perf_db.seeded.ben)},
-        headers=perf_db.manager(),
+        headers=perf_db.as_manager(),
     )
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["status"] == "lost"

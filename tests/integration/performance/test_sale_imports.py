@@ -6,13 +6,14 @@ Workers are off: the test drives the processor (``perf.processed()``), as for de
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from services.performance.adapters.orm import EvaluationDue, Sale
 from services.performance.handlers import imports
-from tests.conftest import auth
+from tests.harness import as_admin
 from tests.integration.performance.conftest import ORG, PerfApp
 from tests.integration.performance.test_delivery_processor import _app, _ready, _sale
 from tests.integration.performance.test_webhooks import post
@@ -38,14 +39,14 @@ def _ndjson(rows: list[tuple[str, str]]) -> bytes:
 
 async def _import(perf: PerfApp, body: bytes, content_type: str) -> dict:
     response = await perf.client.post(
-        "/v1/sales/imports", content=body, headers={**perf.admin(), "content-type": content_type}
+        "/v1/sales/imports", content=body, headers={**perf.as_admin(), "content-type": content_type}
     )
     assert response.status_code == 202, response.text
     return response.json()
 
 
 async def _view(perf: PerfApp, import_id: str) -> dict:
-    response = await perf.client.get(f"/v1/sales/imports/{import_id}", headers=perf.admin())
+    response = await perf.client.get(f"/v1/sales/imports/{import_id}", headers=perf.as_admin())
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -139,14 +140,14 @@ async def test_imports_are_for_admins_and_refuse_other_media_types(perf: PerfApp
     await _ready(perf)
     body = _ndjson([("INV-1", "1.00")])
     for headers, status in (
-        ({**perf.manager(), "content-type": "application/x-ndjson"}, 403),
-        ({**perf.admin(), "content-type": "application/json"}, 415),
+        ({**perf.as_manager(), "content-type": "application/x-ndjson"}, 403),
+        ({**perf.as_admin(), "content-type": "application/json"}, 415),
     ):
         response = await perf.client.post("/v1/sales/imports", content=body, headers=headers)
         assert response.status_code == status, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
     accepted = await _import(perf, body, "application/x-ndjson")
-    other = auth(org=ORG.__class__(int=ORG.int + 1), roles=["admin"])
+    other = as_admin(uuid.UUID(int=ORG.int + 1))
     missing = await perf.client.get(f"/v1/sales/imports/{accepted['import_id']}", headers=other)
     assert missing.status_code == 404
     assert (await perf.state())["sales"] == 0

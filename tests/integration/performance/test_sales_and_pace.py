@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.performance.handlers import jobs
 from shared.events import to_kafka, wrap
 from shared.events.feedback import DisputeResolved, ReassignSaleCredit
-from tests.harness import bearer
+from tests.harness import as_admin
 from tests.integration.performance.conftest import FROZEN, ORG, Q4_END, Q4_START, PerfApp
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ async def test_reps_see_only_their_own_sales_and_attainment(perf: PerfApp):
 async def test_another_orgs_token_gets_404_not_403(perf: PerfApp):
     s = await perf.seed()
     sale = (await manual_sale(perf, member_id=str(s.ana))).json()
-    stranger = bearer(org=uuid.uuid4(), roles=["admin"])
+    stranger = as_admin(uuid.uuid4())
     assert (await perf.client.get(f"/v1/sales/{sale['id']}", headers=stranger)).status_code == 404
     view = await perf.client.get(
         f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=stranger
@@ -335,20 +335,22 @@ async def test_a_zero_target_with_nothing_sold_shows_no_target_not_on_track(perf
     perf = perf_db
     s = await perf.seed(targets={"ana": "0.00", "ben": "100000.00"})
     url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/evaluation"
-    response = await perf.client.post(url, json={"as_of": MID_Q4.isoformat()}, headers=perf.admin())
+    response = await perf.client.post(
+        url, json={"as_of": MID_Q4.isoformat()}, headers=perf.as_admin()
+    )
     assert response.status_code == 200, response.text
     rows = {r["member_id"]: r for r in response.json()["items"]}
     assert rows[str(s.ana)]["status"] == "no_target"
     assert rows[str(s.ben)]["status"] == "struggling"
     assert len(response.json()["shortfalls_detected"]) == 1  # Ben's only
     attainment = await perf.client.get(
-        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.manager()
+        f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment", headers=perf.as_manager()
     )
     shown = {r["member_id"]: r["status"] for r in attainment.json()["items"]}
     assert shown[str(s.ana)] == "no_target"
     # One sale against the zero target: met, so on track.
     perf.runtime.clock = lambda: MID_Q4
     await manual_sale(perf, member_id=str(s.ana), amount="10.00")
-    again = await perf.client.post(url, json={"as_of": MID_Q4.isoformat()}, headers=perf.admin())
+    again = await perf.client.post(url, json={"as_of": MID_Q4.isoformat()}, headers=perf.as_admin())
     ana = next(r for r in again.json()["items"] if r["member_id"] == str(s.ana))
     assert ana["status"] == "on_track"

@@ -9,15 +9,10 @@ import pytest
 from services.performance.handlers.events import on_team_updated
 from shared.events import wrap
 from shared.events.goals import TeamCreated, TeamUpdated
-from tests.conftest import auth
 from tests.integration.performance.conftest import ORG, PerfApp
 from tests.integration.performance.test_sales_and_pace import outbox_payloads
 
 pytestmark = pytest.mark.integration
-
-
-def _manager(*teams: uuid.UUID) -> dict[str, str]:
-    return auth(org=ORG, sub=uuid.uuid4(), roles=["manager"], teams=list(teams))
 
 
 async def test_a_parent_manager_reads_a_child_team_and_a_sibling_manager_is_refused(
@@ -46,7 +41,7 @@ async def test_a_parent_manager_reads_a_child_team_and_a_sibling_manager_is_refu
         await uow.commit()
     team_url = f"/v1/teams/{s.team_id}/periods/{s.period_id}/attainment"
     member_url = f"/v1/members/{s.ana}/attainment"
-    above, sibling = _manager(region), _manager(apac)
+    above, sibling = perf.as_manager(region), perf.as_manager(apac)
     for url in (team_url, member_url, f"/v1/teams/{s.team_id}/thresholds"):
         assert (await perf.client.get(url, headers=above)).status_code == 200, url
         r = await perf.client.get(url, headers=sibling)
@@ -67,7 +62,7 @@ async def test_new_thresholds_are_announced_with_their_version_for_the_rollup(pe
         "min_elapsed_share": "0.2",
     }
     url = f"/v1/teams/{s.team_id}/thresholds"
-    assert (await perf.client.put(url, json=body, headers=perf.manager())).status_code == 200
+    assert (await perf.client.put(url, json=body, headers=perf.as_manager())).status_code == 200
     payloads = await outbox_payloads(perf, "thresholds_changed")
     (announced,) = payloads
     assert {k: announced[k] for k in body} == body

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 
 from services.performance.adapters.sale_import_format import ImportFormat
-from services.performance.api.deps import Now, Runtime, Uow
+from services.performance.api.deps import NowDep, RuntimeDep, UowDep
 from services.performance.api.import_schemas import SaleImportAccepted, SaleImportRead
 from services.performance.handlers.imports import get_import, start_import
 from shared.auth import AdminPrincipal
@@ -51,7 +51,7 @@ class UnsupportedMediaType(DomainError):
     },
 )
 async def create_sale_import(
-    request: Request, principal: AdminPrincipal, uow: Uow, runtime: Runtime, now: Now
+    request: Request, principal: AdminPrincipal, uow: UowDep, runtime: RuntimeDep, now: NowDep
 ) -> SaleImportAccepted:
     """Store every row of the body, then apply them in the background; 202 with the import id."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -71,7 +71,7 @@ async def create_sale_import(
     "/{import_id}", response_model=SaleImportRead, responses=problem_responses(401, 403, 404)
 )
 async def get_sale_import(
-    import_id: uuid.UUID, principal: AdminPrincipal, uow: Uow
+    import_id: uuid.UUID, principal: AdminPrincipal, uow: UowDep
 ) -> SaleImportRead:
     """An import's state, its counts, and the errors of its refused rows by line number."""
     record, errors = await get_import(
