@@ -20,7 +20,8 @@ from services.performance.adapters.crm.base import DealEvent, MalformedWebhook
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.deal_changes import DealBook, SaleFact, Snapshot
 from services.performance.handlers.lost_deals import apply_lost_deal
-from services.performance.handlers.sales import apply_deal_event, fact_values
+from services.performance.handlers.sale_facts import fact_values
+from services.performance.handlers.sales import apply_deal_event
 from shared.domain_errors import InvalidInput
 from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
 from shared.money import from_minor
@@ -64,7 +65,7 @@ async def apply_items(
     """Apply the items in order: runs of plain changes set-based, the others change by change.
 
     Lost deals, competitors and sales in another currency than their team's take the path of
-    ``sales.settle`` (state rules of lost deals, currency valuation); the runs between them
+    ``attainment_ledger.settle`` (state rules of lost deals, currency valuation); the runs between them
     stay set-based, so the order of a team's changes is kept.
     """
     snapshot = await _snapshot(uow, items)

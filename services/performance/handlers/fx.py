@@ -1,6 +1,6 @@
 """Exchange rates of a period: setting them re-values that period's sales in other currencies.
 
-A rate change does what a sale change does (``sales.settle``), for all the period's sales in the
+A rate change does what a sale change does (``attainment_ledger.settle``), for all the period's sales in the
 changed currencies at once: each gets its new valuation, attainment moves by the difference, a
 ``sale_adjusted`` fact is emitted and the touched teams are marked for evaluation. The change
 and what it did to each sale are kept as an audit trail.
@@ -23,12 +23,12 @@ from services.performance.adapters.orm import (
     SaleValuation,
 )
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.domain.attainment import Contributions
 from services.performance.domain.fx import Valuation, check_currency, check_rates, value_sale
 from services.performance.domain.sales import credited_amounts
-from services.performance.handlers.sales import Contributions, sale_fact
+from services.performance.handlers.sale_facts import sale_fact
 from shared.auth import Principal
 from shared.domain_errors import InvalidInput, NotFound
-from shared.events.performance import SaleAdjusted
 from shared.timeutil import utcnow
 
 #: Sales re-valued per round of queries (well inside every database's bound-parameter limit).
@@ -175,15 +175,13 @@ async def _revalue_period(
             await uow.fx.replace_valuations(
                 sale=sale, current={period.id: old} if old else {}, valued=valued, at=now
             )
-            sale.version += 1
-            sale.updated_at = now
+            change = sale.state(credits[sale.id]).revalued(at=now)
+            sale.take(change.after)
             uow.fx.add(sale)
             held = {p: _domain(v) for p, v in current.items() if p != period.id} | valued
             closed = sale.closed_at
             containing = [p for p in periods if p.starts_at <= closed < p.ends_at]
-            uow.emit(
-                sale_fact(sale, SaleAdjusted, credits[sale.id], containing, sale.amount_minor, held)
-            )
+            uow.emit(sale_fact(change.after, "adjusted", containing, sale.amount_minor, held))
             uow.fx.add(
                 SaleRevaluation.model_validate(
                     {

@@ -1,0 +1,292 @@
+"""The sale aggregate: every change of a sale's status, amount, team, credit and version.
+
+A ``SaleState`` is a frozen value; each change is a method returning a ``SaleChange`` (the sale
+before and after, and what kind of change to announce). The change-by-change handlers map it to
+and from the table row; the set-based batch planner (``deal_changes``) keeps it as it is. Both
+therefore follow the same rules. Times are passed in, never read here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, NamedTuple
+
+from services.performance.domain.sales import HUNDRED, credited_amounts, move_credit
+from shared.money import to_minor
+
+UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
+ChangeKind = Literal["recorded", "adjusted", "reversed", "lost"]
+
+
+class Share(NamedTuple):
+    """A member's share of a sale: percent (decimal text) and credited minor units."""
+
+    member_id: uuid.UUID
+    percent: str
+    credited_minor: int
+
+
+@dataclass(frozen=True)
+class TeamRef:
+    """The team a sale is tied to, with its currency (None: the team is not known here yet)."""
+
+    id: uuid.UUID
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """The member a CRM owner maps to, and their team: who an unassigned sale goes to."""
+
+    member_id: uuid.UUID
+    team: TeamRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaleState:
+    """A sale with its credits, as stored or planned."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    source: str
+    external_id: str | None
+    amount_minor: int
+    currency: str
+    currency_assumed: bool
+    currency_mismatch: bool
+    closed_at: datetime
+    # active | reversed | lost (a closed-lost deal: kept for the competitor view, never counted)
+    status: str
+    unassigned: bool
+    team_id: uuid.UUID | None
+    owner_ref: str | None
+    owner_email: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    competitor: str | None = None
+    loss_reasons: tuple[str, ...] = ()
+    credits: tuple[Share, ...] = ()
+
+    @property
+    def counts(self) -> bool:
+        """Whether the sale adds to attainment as sold (in its team's currency)."""
+        return self.status == "active" and not self.currency_mismatch and self.team_id is not None
+
+    @property
+    def converts(self) -> bool:
+        """Whether it counts only where a period's rate values it (another currency)."""
+        return self.status == "active" and self.currency_mismatch and self.team_id is not None
+
+    @property
+    def split(self) -> dict[uuid.UUID, Decimal]:
+        """Member -> percent of the credit."""
+        return {share.member_id: Decimal(share.percent) for share in self.credits}
+
+    # -- changes ----------------------------------------------------------------------------
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        id: uuid.UUID,
+        org_id: uuid.UUID,
+        source: str,
+        external_id: str | None,
+        amount: Decimal | None,
+        currency: str | None,
+        closed_at: datetime,
+        assignee: Assignee | None,
+        split: Mapping[uuid.UUID, Decimal] | None = None,
+        owner_ref: str | None = None,
+        owner_email: str | None = None,
+        competitor: str | None = None,
+        lost_for: Sequence[str] | None = None,
+        at: datetime,
+    ) -> SaleChange:
+        """A new sale, credited to the assignee (or ``split``); lost if ``lost_for`` is given."""
+        team_currency = assignee.team.currency if assignee is not None else None
+        chosen = currency or team_currency or UNKNOWN_CURRENCY
+        sale = cls(
+            id=id,
+            org_id=org_id,
+            source=source,
+            external_id=external_id,
+            amount_minor=to_minor(amount or Decimal(0), chosen),
+            currency=chosen,
+            currency_assumed=currency is None and team_currency is None,
+            currency_mismatch=False,
+            closed_at=closed_at,
+            status="active" if lost_for is None else "lost",
+            unassigned=assignee is None,
+            team_id=None,
+            owner_ref=owner_ref,
+            owner_email=owner_email,
+            version=1,
+            created_at=at,
+            updated_at=at,
+            competitor=competitor,
+            loss_reasons=tuple(lost_for or ()),
+        )
+        if assignee is not None:
+            sale = sale._tied(assignee.team)._credited(split or {assignee.member_id: HUNDRED})
+        return SaleChange("recorded" if lost_for is None else "lost", None, sale)
+
+    def adjust(
+        self,
+        *,
+        amount: Decimal | None,
+        currency: str | None,
+        closed_at: datetime,
+        competitor: str | None,
+        team: TeamRef | None,
+        assignee: Assignee | None,
+        at: datetime,
+    ) -> SaleChange:
+        """A won deal's new terms: re-activates a sale not active, credits an unassigned one.
+
+        ``team`` is the sale's own team; ``assignee`` is used only while the sale is unassigned.
+        Nothing new announces nothing, though a confirmed currency is still kept.
+        """
+        reactivated = self.status != "active"
+        chosen = currency or self.currency
+        amount_minor = to_minor(amount or Decimal(0), chosen)
+        changed = (amount_minor, chosen, closed_at) != (
+            self.amount_minor,
+            self.currency,
+            self.closed_at,
+        )
+        after = replace(
+            self, amount_minor=amount_minor, closed_at=closed_at, status="active", loss_reasons=()
+        )
+        if currency is not None:
+            after = replace(after, currency=currency, currency_assumed=False)
+        if competitor is not None:
+            changed |= competitor != self.competitor
+            after = replace(after, competitor=competitor)
+        if self.unassigned:
+            if assignee is not None:
+                after = after._tied(assignee.team)._credited({assignee.member_id: HUNDRED})
+                changed = reactivated = True
+        elif changed:
+            after = after._credited(self.split)._retied(team)
+        if not changed and not reactivated:
+            return SaleChange(None, self, after)
+        return SaleChange("recorded" if reactivated else "adjusted", self, after._bumped(at))
+
+    def reverse(self, *, at: datetime) -> SaleChange:
+        """The deal was reversed (or a lost one reopened): the sale stops counting."""
+        if self.status == "reversed":
+            return SaleChange(None, self, self)  # reversing twice changes nothing
+        return SaleChange("reversed", self, replace(self, status="reversed")._bumped(at))
+
+    def mark_lost(
+        self,
+        *,
+        amount: Decimal | None,
+        currency: str | None,
+        closed_at: datetime,
+        competitor: str | None,
+        reasons: Sequence[str],
+        team: TeamRef | None,
+        assignee: Assignee | None,
+        at: datetime,
+    ) -> SaleChange:
+        """The deal closed lost: the sale stops counting and keeps why; a repeat changes nothing."""
+        chosen = currency or self.currency
+        after = replace(
+            self,
+            status="lost",
+            amount_minor=to_minor(amount or Decimal(0), chosen),
+            currency=chosen,
+            closed_at=closed_at,
+            competitor=competitor if competitor is not None else self.competitor,
+            loss_reasons=tuple(reasons),
+        )
+        newly_assigned = self.unassigned and assignee is not None
+        if after == self and not newly_assigned:
+            return SaleChange(None, self, self)  # a repeat: nothing new, and nobody new to credit
+        if currency is not None:
+            after = replace(after, currency_assumed=False)
+        if assignee is not None and self.unassigned:
+            after = after._tied(assignee.team)._credited({assignee.member_id: HUNDRED})
+        elif (after.amount_minor, after.currency) != (self.amount_minor, self.currency):
+            after = after._credited(self.split)._retied(team)
+        return SaleChange("lost", self, after._bumped(at))
+
+    def assign(
+        self, *, split: Mapping[uuid.UUID, Decimal], team: TeamRef, at: datetime
+    ) -> SaleChange:
+        """Credit the sale to members of a team: an unassigned sale is thereby recorded."""
+        after = self._credited(split)._tied(team)._bumped(at)
+        return SaleChange("adjusted" if self.team_id is not None else "recorded", self, after)
+
+    def move_credit(
+        self, *, to_member_id: uuid.UUID, percent: Decimal, team: TeamRef | None, at: datetime
+    ) -> SaleChange:
+        """Move percent points of credit to a member; an unassigned sale goes to ``team``."""
+        split = move_credit(self.split, to_member_id=to_member_id, percent=percent)
+        after = self._credited(split)
+        if self.team_id is None and team is not None:
+            after = after._tied(team)
+        return SaleChange("adjusted", self, after._bumped(at))
+
+    def revalued(self, *, at: datetime) -> SaleChange:
+        """A rate change re-valued the sale: the same terms under a new version."""
+        return SaleChange("adjusted", self, self._bumped(at))
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _bumped(self, at: datetime) -> SaleState:
+        return replace(self, version=self.version + 1, updated_at=at)
+
+    def _credited(self, split: Mapping[uuid.UUID, Decimal]) -> SaleState:
+        if len(split) == 1 and next(iter(split.values())) == HUNDRED:  # the usual single owner
+            amounts = dict.fromkeys(split, self.amount_minor)
+        else:
+            amounts = credited_amounts(self.amount_minor, split)
+        shares = tuple(Share(m, str(p), amounts[m]) for m, p in split.items())
+        return replace(self, credits=shares)
+
+    def _retied(self, team: TeamRef | None) -> SaleState:
+        """Tie again to its own team: a new currency may now differ from the team's."""
+        return self._tied(team) if self.team_id is not None and team is not None else self
+
+    def _tied(self, team: TeamRef) -> SaleState:
+        """Tie to a team: adopt its currency if the CRM gave none, flag a mismatch."""
+        sale = replace(self, team_id=team.id, unassigned=False)
+        if team.currency is None:
+            return replace(sale, currency_mismatch=False)
+        if sale.currency_assumed:
+            sale = replace(sale, currency=team.currency, currency_assumed=False)
+        return replace(sale, currency_mismatch=sale.currency != team.currency)
+
+
+@dataclass(frozen=True)
+class SaleChange:
+    """One change of a sale: its kind (None: nothing to announce), and the sale before and after."""
+
+    kind: ChangeKind | None
+    before: SaleState | None
+    after: SaleState
+
+    @property
+    def fact(self) -> ChangeKind | None:
+        """The fact to emit: none for an unassigned sale; any change of a lost deal is a loss."""
+        if self.kind is None or self.after.team_id is None:
+            return None
+        return "lost" if self.after.status == "lost" else self.kind
+
+    @property
+    def old_amount_minor(self) -> int:
+        """The amount before the change (the amount itself for a new sale)."""
+        return (self.before or self.after).amount_minor
+
+    @property
+    def credits_changed(self) -> bool:
+        """Whether the credit rows are to be (re)written."""
+        return self.before is None or self.before.credits != self.after.credits
