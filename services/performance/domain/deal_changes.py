@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -28,7 +28,7 @@ from services.performance.domain.attainment import (
     contributions,
     delta,
 )
-from services.performance.domain.sale import Assignee, SaleChange, SaleState, TeamRef
+from services.performance.domain.sale import Assignee, DealTerms, SaleChange, SaleState, TeamRef
 
 SaleKey = tuple[uuid.UUID, str, str]  # (org, source, external_id)
 FactKind = Literal["recorded", "adjusted", "reversed"]
@@ -55,6 +55,55 @@ class DealChange(Protocol):
     def owner_ref(self) -> str | None: ...
     @property
     def owner_email(self) -> str | None: ...
+    @property
+    def competitor(self) -> str | None: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+
+
+def record_deal(
+    change: DealChange,
+    *,
+    id: uuid.UUID,
+    org_id: uuid.UUID,
+    closed_at: datetime,
+    assignee: Assignee | None,
+    at: datetime,
+) -> SaleChange:
+    """The sale of a deal first heard of; one first heard of as lost is kept lost."""
+    return SaleState.record(
+        id=id,
+        org_id=org_id,
+        source=change.source,
+        external_id=change.external_id,
+        amount=change.amount,
+        currency=change.currency,
+        closed_at=closed_at,
+        assignee=assignee,
+        owner_ref=change.owner_ref,
+        owner_email=change.owner_email,
+        competitor=change.competitor,
+        lost_for=change.reasons if change.kind == "lost" else None,
+        at=at,
+    )
+
+
+def apply_deal(
+    sale: SaleState,
+    change: DealChange,
+    *,
+    closed_at: datetime,
+    team: TeamRef | None,
+    assignee: Assignee | None,
+    at: datetime,
+) -> SaleChange:
+    """A deal change of a known sale: reversed, lost, or its current (won) terms."""
+    if change.kind == "reversed":  # a lost deal reopened leaves the lost deals too
+        return sale.reverse(at=at)
+    terms = DealTerms(change.amount, change.currency, closed_at, change.competitor)
+    if change.kind == "lost":
+        return sale.mark_lost(terms, reasons=change.reasons, team=team, assignee=assignee, at=at)
+    return sale.adjust(terms, team=team, assignee=assignee, at=at)
 
 
 @dataclass(frozen=True)
@@ -223,40 +272,27 @@ class DealBook:
     def _change(self, draft: _Changes, org_id: uuid.UUID, change: DealChange) -> None:
         key = (org_id, change.source, change.external_id)
         sale = self._lookup(draft, key)
-        if change.kind == "reversed":
-            if sale is not None:
-                self._settle(draft, sale.reverse(at=self.now))
-            return
+        if change.kind == "reversed" and sale is None:
+            return  # reversing a sale we never kept changes nothing
         closed_at = self._closed_at(org_id, change) or (sale.closed_at if sale else self.now)
         if sale is None:
             assignee = self._assignee(org_id, change)
             self._settle(
                 draft,
-                SaleState.record(
-                    id=self._new_id(),
-                    org_id=org_id,
-                    source=change.source,
-                    external_id=change.external_id,
-                    amount=change.amount,
-                    currency=change.currency,
-                    closed_at=closed_at,
-                    assignee=assignee,
-                    owner_ref=change.owner_ref,
-                    owner_email=change.owner_email,
-                    at=self.now,
+                record_deal(
+                    change, id=self._new_id(), org_id=org_id, closed_at=closed_at,
+                    assignee=assignee, at=self.now,
                 ),
-            )
+            )  # fmt: skip
             return
-        adjusted = sale.adjust(
-            amount=change.amount,
-            currency=change.currency,
-            closed_at=closed_at,
-            competitor=None,  # a deal naming a competitor takes the change-by-change path
-            team=self._team(sale.team_id),
-            assignee=self._assignee(org_id, change) if sale.unassigned else None,
-            at=self.now,
+        team = self._team(sale.team_id)
+        assignee = self._assignee(org_id, change) if sale.unassigned else None
+        self._settle(
+            draft,
+            apply_deal(
+                sale, change, closed_at=closed_at, team=team, assignee=assignee, at=self.now
+            ),
         )
-        self._settle(draft, adjusted)
 
     def _team(self, team_id: uuid.UUID | None) -> TeamRef | None:
         if team_id is None:

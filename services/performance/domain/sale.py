@@ -46,6 +46,20 @@ class Assignee:
     team: TeamRef
 
 
+@dataclass(frozen=True)
+class DealTerms:
+    """What a CRM deal now says of its sale (None: the CRM did not say)."""
+
+    amount: Decimal | None
+    currency: str | None
+    closed_at: datetime
+    competitor: str | None = None
+
+    def unpacked(self) -> tuple[Decimal | None, str | None, datetime, str | None]:
+        """(amount, currency, closed_at, competitor)."""
+        return self.amount, self.currency, self.closed_at, self.competitor
+
+
 @dataclass(frozen=True, kw_only=True)
 class SaleState:
     """A sale with its credits, as stored or planned."""
@@ -137,21 +151,14 @@ class SaleState:
         return SaleChange("recorded" if lost_for is None else "lost", None, sale)
 
     def adjust(
-        self,
-        *,
-        amount: Decimal | None,
-        currency: str | None,
-        closed_at: datetime,
-        competitor: str | None,
-        team: TeamRef | None,
-        assignee: Assignee | None,
-        at: datetime,
+        self, terms: DealTerms, *, team: TeamRef | None, assignee: Assignee | None, at: datetime
     ) -> SaleChange:
         """A won deal's new terms: re-activates a sale not active, credits an unassigned one.
 
         ``team`` is the sale's own team; ``assignee`` is used only while the sale is unassigned.
         Nothing new announces nothing, though a confirmed currency is still kept.
         """
+        amount, currency, closed_at, competitor = terms.unpacked()
         reactivated = self.status != "active"
         chosen = currency or self.currency
         amount_minor = to_minor(amount or Decimal(0), chosen)
@@ -186,17 +193,15 @@ class SaleState:
 
     def mark_lost(
         self,
+        terms: DealTerms,
         *,
-        amount: Decimal | None,
-        currency: str | None,
-        closed_at: datetime,
-        competitor: str | None,
         reasons: Sequence[str],
         team: TeamRef | None,
         assignee: Assignee | None,
         at: datetime,
     ) -> SaleChange:
         """The deal closed lost: the sale stops counting and keeps why; a repeat changes nothing."""
+        amount, currency, closed_at, competitor = terms.unpacked()
         chosen = currency or self.currency
         after = replace(
             self,

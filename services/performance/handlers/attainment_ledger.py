@@ -8,12 +8,13 @@ under the teams' locks, emits the fact and marks the touched teams and periods f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from services.performance.adapters.orm import Period, Sale
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain import attainment
-from services.performance.domain.attainment import Contributions
+from services.performance.domain.attainment import ContributionKey, Contributions
 from services.performance.domain.fx import Valuation, value_sale
 from services.performance.domain.sale import SaleChange, SaleState, TeamRef
 from services.performance.handlers.sale_facts import sale_fact
@@ -81,28 +82,41 @@ async def settle(
     valued = await _revalue(uow, row, periods, now)
     counted = {p: v.counted_minor for p, v in valued.items()}
     after = await _contributions(uow, sale, [p.id for p in periods], counted)
-    moved = attainment.delta(before, after)
+    await move_attainment(uow, org_id=sale.org_id, moved=attainment.delta(before, after))
+    if fact is not None:
+        uow.emit(sale_fact(sale, fact, periods, change.old_amount_minor, valued))
+    return row
+
+
+async def move_attainment(
+    uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, moved: Mapping[ContributionKey, int]
+) -> None:
+    """Move attainment under the teams' locks and mark every touched (team, period) for evaluation."""
     for team_id in sorted({team for _, team, _ in moved}, key=str):
-        await uow.repo.lock_team(org_id=sale.org_id, team_id=team_id)  # in one order: no deadlock
-    for (member_id, team_id, period_id), delta_minor in moved.items():
-        if delta_minor:
+        await uow.repo.lock_team(org_id=org_id, team_id=team_id)  # in one order: no deadlock
+    await add_achieved(uow, org_id=org_id, moved=moved)
+    # Evaluated once the burst settles (jobs.evaluate_settled), so a backfill does not
+    # rebalance on half its data and a sale does not pay for a whole team's evaluation.
+    marked_at = utcnow()  # wall clock: the debounce is about real quiet, not the business clock
+    for team_id, period_id in sorted({(team, period) for _, team, period in moved}, key=str):
+        await uow.repo.mark_evaluation_due(
+            org_id=org_id, team_id=team_id, period_id=period_id, at=marked_at
+        )
+
+
+async def add_achieved(
+    uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, moved: Mapping[ContributionKey, int]
+) -> None:
+    """Add each non-zero delta to its (member, period) row, in one order."""
+    for (member_id, team_id, period_id), minor in sorted(moved.items(), key=str):
+        if minor:
             await uow.repo.add_achieved(
-                org_id=sale.org_id,
+                org_id=org_id,
                 team_id=team_id,
                 member_id=member_id,
                 period_id=period_id,
-                delta_minor=delta_minor,
+                delta_minor=minor,
             )
-    if fact is not None:
-        uow.emit(sale_fact(sale, fact, periods, change.old_amount_minor, valued))
-    # Evaluated once the burst settles (jobs.evaluate_settled), so a backfill does not
-    # rebalance on half its data and a sale does not pay for a whole team's evaluation.
-    marked_at = utcnow()
-    for team_id, period_id in sorted({(team, period) for _, team, period in moved}, key=str):
-        await uow.repo.mark_evaluation_due(
-            org_id=sale.org_id, team_id=team_id, period_id=period_id, at=marked_at
-        )
-    return row
 
 
 async def _store(uow: PerformanceUnitOfWork, row: Sale | None, change: SaleChange) -> Sale:

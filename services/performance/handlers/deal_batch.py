@@ -19,7 +19,6 @@ from decimal import Decimal
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.deal_changes import DealBook, SaleFact, Snapshot
-from services.performance.handlers.lost_deals import apply_lost_deal
 from services.performance.handlers.sale_facts import fact_values
 from services.performance.handlers.sales import apply_deal_event
 from shared.domain_errors import InvalidInput
@@ -116,7 +115,7 @@ async def _snapshot(uow: PerformanceUnitOfWork, items: Sequence[Item]) -> Snapsh
 async def _apply_fully(
     uow: PerformanceUnitOfWork, item: Item, snapshot: Snapshot, *, now: datetime
 ) -> Outcome:
-    """Apply one item change by change through ``sales`` and ``lost_deals``, in a SAVEPOINT."""
+    """Apply one item change by change through ``sales.apply_deal_event``, in a SAVEPOINT."""
     keys = {(item.org_id, e.source, e.dedupe_key) for e in item.events}
     seen = await uow.deliveries.applied_keys(keys)
     outcome = Outcome()
@@ -130,8 +129,7 @@ async def _apply_fully(
                     outcome.duplicates += 1
                     continue
                 seen.add(key)
-                apply = apply_lost_deal if event.kind == "lost" else apply_deal_event
-                await apply(uow, org_id=item.org_id, event=event, now=now)
+                await apply_deal_event(uow, org_id=item.org_id, event=event, now=now)
                 claims.append(_claim_row(item, event, now))
             await uow.batch.claim(claims)
             await uow.repo.flush()

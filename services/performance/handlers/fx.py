@@ -26,10 +26,10 @@ from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.attainment import Contributions
 from services.performance.domain.fx import Valuation, check_currency, check_rates, value_sale
 from services.performance.domain.sales import credited_amounts
+from services.performance.handlers.attainment_ledger import add_achieved, move_attainment
 from services.performance.handlers.sale_facts import sale_fact
 from shared.auth import Principal
 from shared.domain_errors import InvalidInput, NotFound
-from shared.timeutil import utcnow
 
 #: Sales re-valued per round of queries (well inside every database's bound-parameter limit).
 _CHUNK = 500
@@ -194,33 +194,8 @@ async def _revalue_period(
                 )
             )
         await uow.repo.flush()
-    await _apply_deltas(uow, period, deltas)
+    await move_attainment(uow, org_id=period.org_id, moved=deltas)
     return len(sales)
-
-
-async def _apply_deltas(uow: PerformanceUnitOfWork, period: Period, deltas: Contributions) -> None:
-    """Move attainment by what the re-valuation changed and ask for the teams' evaluation."""
-    teams = sorted({team for _, team, _ in deltas}, key=str)
-    for team_id in teams:  # those working in `into` are held already; the order is settle's
-        await uow.repo.lock_team(org_id=period.org_id, team_id=team_id)
-    await _add_achieved(uow, period, deltas)
-    marked_at = utcnow()  # wall clock, as settle marks: the debounce is about real quiet
-    for team_id in teams:
-        await uow.repo.mark_evaluation_due(
-            org_id=period.org_id, team_id=team_id, period_id=period.id, at=marked_at
-        )
-
-
-async def _add_achieved(uow: PerformanceUnitOfWork, period: Period, deltas: Contributions) -> None:
-    for (member_id, team_id, period_id), delta in sorted(deltas.items(), key=str):
-        if delta:
-            await uow.repo.add_achieved(
-                org_id=period.org_id,
-                team_id=team_id,
-                member_id=member_id,
-                period_id=period_id,
-                delta_minor=delta,
-            )
 
 
 def _domain(row: SaleValuation) -> Valuation:
@@ -257,7 +232,7 @@ async def rebuild_period_valuations(
             counted = valued[period.id].counted_minor
             for member_id, minor in credited_amounts(counted, split).items():
                 deltas[(member_id, sale.team_id, period.id)] += minor
-        await _add_achieved(uow, period, deltas)
+        await add_achieved(uow, org_id=period.org_id, moved=deltas)
 
 
 async def get_fx_rates(

@@ -15,6 +15,7 @@ from decimal import Decimal
 from services.performance.adapters.crm.base import DealEvent, close_instant
 from services.performance.adapters.orm import Sale, SaleCredit, SaleValuation
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.domain.deal_changes import apply_deal, record_deal
 from services.performance.domain.sale import Assignee, SaleState
 from services.performance.domain.sales import validate_split
 from services.performance.handlers.access import oversees
@@ -58,58 +59,28 @@ class AssignSale:
 async def apply_deal_event(
     uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent, now: datetime
 ) -> None:
-    """Upsert the sale of a CRM deal: won records (or re-activates), changes adjust, reversal reverses.
-
-    Lost deals have their own path (``lost_deals.apply_lost_deal``).
-    """
-    if event.kind == "lost":
-        raise ValueError("a lost deal is applied by lost_deals.apply_lost_deal")
+    """Upsert the sale of a CRM deal (won, changed, reversed or lost); a repeat changes nothing."""
     row = await uow.repo.sale_by_external_id(
         org_id=org_id, source=event.source, external_id=event.external_id
     )
+    if row is None and event.kind == "reversed":
+        return  # reversing a sale we never kept changes nothing
+    closed_at = await _closed_at(uow, org_id=org_id, event=event, sale=row, now=now)
     if row is None:
-        if event.kind != "reversed":  # reversing a sale we never kept changes nothing
-            await record_deal(uow, org_id=org_id, event=event, now=now)
+        assignee = await _assignee(uow, org_id=org_id, event=event)
+        change = record_deal(
+            event, id=uuid.uuid4(), org_id=org_id, closed_at=closed_at, assignee=assignee, at=now
+        )
+        await settle(uow, change=change, row=None, now=now)
         return
     sale = await sale_state(uow, row)
-    if event.kind == "reversed":  # a lost deal reopened leaves the lost deals too
-        await settle(uow, change=sale.reverse(at=now), row=row, now=now)
-        return
-    change = sale.adjust(
-        amount=event.amount,
-        currency=event.currency,
-        closed_at=await closed_at_of(uow, org_id=org_id, event=event, sale=row, now=now),
-        competitor=event.competitor,
-        team=await team_ref(uow, org_id=org_id, team_id=sale.team_id),
-        assignee=await assignee_of(uow, org_id=org_id, event=event) if sale.unassigned else None,
-        at=now,
-    )
+    team = await team_ref(uow, org_id=org_id, team_id=sale.team_id)
+    assignee = await _assignee(uow, org_id=org_id, event=event) if sale.unassigned else None
+    change = apply_deal(sale, event, closed_at=closed_at, team=team, assignee=assignee, at=now)
     await settle(uow, change=change, row=row, now=now)
 
 
-async def record_deal(
-    uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent, now: datetime
-) -> None:
-    """Record the sale of a deal first heard of; one first heard of as lost is kept lost."""
-    change = SaleState.record(
-        id=uuid.uuid4(),
-        org_id=org_id,
-        source=event.source,
-        external_id=event.external_id,
-        amount=event.amount,
-        currency=event.currency,
-        closed_at=await closed_at_of(uow, org_id=org_id, event=event, sale=None, now=now),
-        assignee=await assignee_of(uow, org_id=org_id, event=event),
-        owner_ref=event.owner_ref,
-        owner_email=event.owner_email,
-        competitor=event.competitor,
-        lost_for=event.reasons if event.kind == "lost" else None,
-        at=now,
-    )
-    await settle(uow, change=change, row=None, now=now)
-
-
-async def closed_at_of(
+async def _closed_at(
     uow: PerformanceUnitOfWork,
     *,
     org_id: uuid.UUID,
@@ -124,7 +95,7 @@ async def closed_at_of(
     return close_instant(event, timezone) or (sale.closed_at if sale else now)
 
 
-async def assignee_of(
+async def _assignee(
     uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent
 ) -> Assignee | None:
     """The member the deal's CRM owner maps to, with their team."""

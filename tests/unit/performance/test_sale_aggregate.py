@@ -12,6 +12,7 @@ import pytest
 from services.performance.domain.sale import (
     UNKNOWN_CURRENCY,
     Assignee,
+    DealTerms,
     SaleState,
     Share,
     TeamRef,
@@ -43,17 +44,17 @@ def _recorded(
     ).after
 
 
-def _adjust(sale: SaleState, amount: str = "100.00", **extra: object):
-    values: dict[str, object] = {
-        "amount": Decimal(amount),
-        "currency": "EUR",
-        "closed_at": CLOSED,
-        "competitor": None,
-        "team": EUR_TEAM,
-        "assignee": None,
-        "at": T1,
-    } | extra
-    return sale.adjust(**values)
+def _adjust(
+    sale: SaleState,
+    amount: str = "100.00",
+    *,
+    currency: str | None = "EUR",
+    competitor: str | None = None,
+    team: TeamRef | None = EUR_TEAM,
+    assignee: Assignee | None = None,
+):
+    terms = DealTerms(Decimal(amount), currency, CLOSED, competitor)
+    return sale.adjust(terms, team=team, assignee=assignee, at=T1)
 
 
 def test_a_recorded_sale_is_credited_whole_to_its_owner_and_counts():
@@ -151,14 +152,12 @@ def test_reversing_stops_the_count_once():
 
 def test_losing_a_won_sale_is_a_loss_and_a_repeat_changes_nothing():
     """Lost with reasons: stops counting; the same loss again is no change at all."""
-    values: dict[str, object] = {
-        "amount": Decimal("100.00"), "currency": "EUR", "closed_at": CLOSED, "competitor": "Acme",
-        "reasons": ["price"], "team": EUR_TEAM, "assignee": None, "at": T1,
-    }  # fmt: skip
-    change = _recorded().mark_lost(**values)
+    terms = DealTerms(Decimal("100.00"), "EUR", CLOSED, "Acme")
+    values = {"reasons": ["price"], "team": EUR_TEAM, "assignee": None, "at": T1}
+    change = _recorded().mark_lost(terms, **values)
     assert (change.kind, change.after.status, change.after.competitor) == ("lost", "lost", "Acme")
     assert change.after.version == 2 and not change.credits_changed
-    repeat = change.after.mark_lost(**values)
+    repeat = change.after.mark_lost(terms, **values)
     assert repeat.kind is None and repeat.after == change.after
 
 
