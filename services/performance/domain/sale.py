@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from services.performance.domain.sales import HUNDRED, credited_amounts, move_credit
 from shared.money import to_minor
@@ -147,7 +147,7 @@ class SaleState:
             loss_reasons=tuple(lost_for or ()),
         )
         if assignee is not None:
-            sale = sale._tied(assignee.team)._credited(split or {assignee.member_id: HUNDRED})
+            sale = sale._changed(team=assignee.team, split=split or {assignee.member_id: HUNDRED})
         return SaleChange("recorded" if lost_for is None else "lost", None, sale)
 
     def adjust(
@@ -167,29 +167,34 @@ class SaleState:
             self.currency,
             self.closed_at,
         )
-        after = replace(
-            self, amount_minor=amount_minor, closed_at=closed_at, status="active", loss_reasons=()
-        )
+        fields: dict[str, Any] = {
+            "amount_minor": amount_minor,
+            "closed_at": closed_at,
+            "status": "active",
+            "loss_reasons": (),
+        }
         if currency is not None:
-            after = replace(after, currency=currency, currency_assumed=False)
+            fields.update(currency=currency, currency_assumed=False)
         if competitor is not None:
             changed |= competitor != self.competitor
-            after = replace(after, competitor=competitor)
+            fields["competitor"] = competitor
+        tie, split = None, None
         if self.unassigned:
             if assignee is not None:
-                after = after._tied(assignee.team)._credited({assignee.member_id: HUNDRED})
+                tie, split = assignee.team, {assignee.member_id: HUNDRED}
                 changed = reactivated = True
         elif changed:
-            after = after._credited(self.split)._retied(team)
+            tie, split = (team if self.team_id is not None else None), self.split
         if not changed and not reactivated:
-            return SaleChange(None, self, after)
-        return SaleChange("recorded" if reactivated else "adjusted", self, after._bumped(at))
+            return SaleChange(None, self, self._changed(**fields))
+        after = self._changed(at=at, team=tie, split=split, **fields)
+        return SaleChange("recorded" if reactivated else "adjusted", self, after)
 
     def reverse(self, *, at: datetime) -> SaleChange:
         """The deal was reversed (or a lost one reopened): the sale stops counting."""
         if self.status == "reversed":
             return SaleChange(None, self, self)  # reversing twice changes nothing
-        return SaleChange("reversed", self, replace(self, status="reversed")._bumped(at))
+        return SaleChange("reversed", self, self._changed(at=at, status="reversed"))
 
     def mark_lost(
         self,
@@ -203,31 +208,31 @@ class SaleState:
         """The deal closed lost: the sale stops counting and keeps why; a repeat changes nothing."""
         amount, currency, closed_at, competitor = terms.unpacked()
         chosen = currency or self.currency
-        after = replace(
-            self,
-            status="lost",
-            amount_minor=to_minor(amount or Decimal(0), chosen),
-            currency=chosen,
-            closed_at=closed_at,
-            competitor=competitor if competitor is not None else self.competitor,
-            loss_reasons=tuple(reasons),
-        )
+        fields: dict[str, Any] = {
+            "status": "lost",
+            "amount_minor": to_minor(amount or Decimal(0), chosen),
+            "currency": chosen,
+            "closed_at": closed_at,
+            "competitor": competitor if competitor is not None else self.competitor,
+            "loss_reasons": tuple(reasons),
+        }
         newly_assigned = self.unassigned and assignee is not None
-        if after == self and not newly_assigned:
+        if replace(self, **fields) == self and not newly_assigned:
             return SaleChange(None, self, self)  # a repeat: nothing new, and nobody new to credit
         if currency is not None:
-            after = replace(after, currency_assumed=False)
+            fields["currency_assumed"] = False
+        tie, split = None, None
         if assignee is not None and self.unassigned:
-            after = after._tied(assignee.team)._credited({assignee.member_id: HUNDRED})
-        elif (after.amount_minor, after.currency) != (self.amount_minor, self.currency):
-            after = after._credited(self.split)._retied(team)
-        return SaleChange("lost", self, after._bumped(at))
+            tie, split = assignee.team, {assignee.member_id: HUNDRED}
+        elif (fields["amount_minor"], chosen) != (self.amount_minor, self.currency):
+            tie, split = (team if self.team_id is not None else None), self.split
+        return SaleChange("lost", self, self._changed(at=at, team=tie, split=split, **fields))
 
     def assign(
         self, *, split: Mapping[uuid.UUID, Decimal], team: TeamRef, at: datetime
     ) -> SaleChange:
         """Credit the sale to members of a team: an unassigned sale is thereby recorded."""
-        after = self._credited(split)._tied(team)._bumped(at)
+        after = self._changed(at=at, team=team, split=split)
         return SaleChange("adjusted" if self.team_id is not None else "recorded", self, after)
 
     def move_credit(
@@ -235,40 +240,48 @@ class SaleState:
     ) -> SaleChange:
         """Move percent points of credit to a member; an unassigned sale goes to ``team``."""
         split = move_credit(self.split, to_member_id=to_member_id, percent=percent)
-        after = self._credited(split)
-        if self.team_id is None and team is not None:
-            after = after._tied(team)
-        return SaleChange("adjusted", self, after._bumped(at))
+        tie = team if self.team_id is None else None
+        return SaleChange("adjusted", self, self._changed(at=at, team=tie, split=split))
 
     def revalued(self, *, at: datetime) -> SaleChange:
         """A rate change re-valued the sale: the same terms under a new version."""
-        return SaleChange("adjusted", self, self._bumped(at))
+        return SaleChange("adjusted", self, self._changed(at=at))
 
     # -- internals --------------------------------------------------------------------------
 
-    def _bumped(self, at: datetime) -> SaleState:
-        return replace(self, version=self.version + 1, updated_at=at)
+    def _changed(
+        self,
+        *,
+        at: datetime | None = None,
+        team: TeamRef | None = None,
+        split: Mapping[uuid.UUID, Decimal] | None = None,
+        **fields: Any,
+    ) -> SaleState:
+        """One copy with ``fields``, tied to ``team``, credited by ``split``, a new version at ``at``.
 
-    def _credited(self, split: Mapping[uuid.UUID, Decimal]) -> SaleState:
-        if len(split) == 1 and next(iter(split.values())) == HUNDRED:  # the usual single owner
-            amounts = dict.fromkeys(split, self.amount_minor)
-        else:
-            amounts = credited_amounts(self.amount_minor, split)
-        shares = tuple(Share(m, str(p), amounts[m]) for m, p in split.items())
-        return replace(self, credits=shares)
+        Tying adopts the team's currency if the CRM gave none and flags a currency mismatch.
+        """
+        if team is not None:
+            currency = fields.get("currency", self.currency)
+            fields.update(team_id=team.id, unassigned=False, currency_mismatch=False)
+            if team.currency is not None:
+                if fields.get("currency_assumed", self.currency_assumed):
+                    currency = team.currency
+                    fields.update(currency=currency, currency_assumed=False)
+                fields["currency_mismatch"] = currency != team.currency
+        if split is not None:
+            fields["credits"] = _shares(fields.get("amount_minor", self.amount_minor), split)
+        if at is not None:
+            fields.update(version=self.version + 1, updated_at=at)
+        return replace(self, **fields)
 
-    def _retied(self, team: TeamRef | None) -> SaleState:
-        """Tie again to its own team: a new currency may now differ from the team's."""
-        return self._tied(team) if self.team_id is not None and team is not None else self
 
-    def _tied(self, team: TeamRef) -> SaleState:
-        """Tie to a team: adopt its currency if the CRM gave none, flag a mismatch."""
-        sale = replace(self, team_id=team.id, unassigned=False)
-        if team.currency is None:
-            return replace(sale, currency_mismatch=False)
-        if sale.currency_assumed:
-            sale = replace(sale, currency=team.currency, currency_assumed=False)
-        return replace(sale, currency_mismatch=sale.currency != team.currency)
+def _shares(amount_minor: int, split: Mapping[uuid.UUID, Decimal]) -> tuple[Share, ...]:
+    if len(split) == 1 and next(iter(split.values())) == HUNDRED:  # the usual single owner
+        amounts = dict.fromkeys(split, amount_minor)
+    else:
+        amounts = credited_amounts(amount_minor, split)
+    return tuple(Share(m, str(p), amounts[m]) for m, p in split.items())
 
 
 @dataclass(frozen=True)
