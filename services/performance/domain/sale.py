@@ -4,6 +4,10 @@ A ``SaleState`` is a frozen value; each change is a method returning a ``SaleCha
 before and after, and what kind of change to announce). The change-by-change handlers map it to
 and from the table row; the set-based batch planner (``deal_changes``) keeps it as it is. Both
 therefore follow the same rules. Times are passed in, never read here.
+
+Lost deals are sales in the ``lost`` state, which never count: a deal first heard of as lost is
+recorded lost; a won sale that is lost stops counting and becomes lost (the version bumped, as
+any other change); a lost deal won later is re-activated, and one reopened is reversed.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ async def team_ref(
     return TeamRef(team_id, team.currency if team is not None else None)
 
 
-async def contributions(uow: PerformanceUnitOfWork, sale: SaleState | None) -> Contributions:
+async def _contributions_now(uow: PerformanceUnitOfWork, sale: SaleState | None) -> Contributions:
     """What a sale adds to attainment now, from its periods (or its stored valuations)."""
     if sale is None or not (sale.counts or sale.converts):
         return {}
@@ -73,7 +73,7 @@ async def settle(
         if row is not None:
             row.take(change.after)
         return row
-    before = await contributions(uow, change.before)
+    before = await _contributions_now(uow, change.before)
     row = await _store(uow, row, change)
     sale, fact = change.after, change.fact
     periods: list[Period] = []
