@@ -8,6 +8,8 @@ from limits import parse
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.secrets import parse_keys
+
 DEV_JWT_SECRET = "attain-development-secret-change-me-0000"
 DEV_SERVICE_SECRET = "attain-development-service-secret-0000"
 
@@ -138,6 +140,38 @@ class ServiceSettings(BaseSettings):
         """Whether internal tokens may be signed and accepted: never the dev secret in production."""
         secret = self.service_secret.get_secret_value()
         return self.env != "production" or secret not in (DEV_SERVICE_SECRET, "")
+
+
+class SealingSettings(ServiceSettings):
+    """Settings of a service that seals secrets at rest under Fernet keys from its environment."""
+
+    #: Whether production refuses to start without a key (else the service refuses, per write,
+    #: only what it cannot seal).
+    secrets_required_in_production: ClassVar[bool] = True
+
+    #: Fernet keys, comma-separated; the first seals, all open (rotation: put the new key first,
+    #: keep the old until rows are resealed).
+    secrets_keys: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _keys_parse_and_production_has_one(self) -> SealingSettings:
+        variable = f"{self.model_config.get('env_prefix', '')}SECRETS_KEYS"
+        try:
+            keys = self.secrets_key_list()
+        except ValueError:
+            raise ValueError(
+                f"{variable} must be comma-separated Fernet keys "
+                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())')"
+            ) from None
+        if self.secrets_required_in_production and self.env == "production" and not keys:
+            raise ValueError(
+                f"ATTAIN_ENV=production refuses to store secrets in plaintext: set {variable}"
+            )
+        return self
+
+    def secrets_key_list(self) -> list[str]:
+        """The configured Fernet keys, sealing key first."""
+        return parse_keys(self.secrets_keys.get_secret_value() if self.secrets_keys else None)
 
 
 #: The services of a local stack, in port order from ATTAIN_PORT_BASE.

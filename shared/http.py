@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
@@ -91,7 +91,8 @@ def _instant(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-_PARSERS: dict[type, Any] = {datetime: _instant, UUID: UUID}
+# date("2030-01-01") is a TypeError: a day in a cursor (a period's start, say) parses as ISO.
+_PARSERS: dict[type, Any] = {datetime: _instant, date: date.fromisoformat, UUID: UUID}
 
 
 def page_of(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:

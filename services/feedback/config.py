@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
-from shared.secrets import parse_keys
+from shared.config import SealingSettings
 
 
-class Settings(ServiceSettings):
+class Settings(SealingSettings):
     """Feedback service configuration."""
 
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_")
 
     service_name: ClassVar[str] = "feedback"
     default_port: ClassVar[int] = 8003
+    #: Starts without keys; creating a subscription is then refused in production (409).
+    secrets_required_in_production: ClassVar[bool] = False
 
     dispute_response_window_hours: float = 168.0
     dispute_sweep_interval_s: float = 60.0
     action_item_sweep_interval_s: float = 300.0
-    #: Fernet keys sealing webhook subscription secrets at rest, comma-separated (first seals).
-    secrets_keys: SecretStr | None = None
     #: Outbound webhooks: how often due deliveries are sent, and how they are retried.
     webhook_poll_interval_s: float = 1.0
     webhook_timeout_s: float = 5.0
@@ -38,7 +36,3 @@ class Settings(ServiceSettings):
     goals_url: str = "http://127.0.0.1:8001"
     performance_url: str = "http://127.0.0.1:8002"
     evidence_timeout_s: float = 5.0
-
-    def secrets_key_list(self) -> list[str]:
-        """The configured Fernet keys, sealing key first."""
-        return parse_keys(self.secrets_keys.get_secret_value() if self.secrets_keys else None)

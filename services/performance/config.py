@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
-from shared.secrets import parse_keys
+from shared.config import SealingSettings
 
 
-class Settings(ServiceSettings):
+class Settings(SealingSettings):
     """Performance service configuration."""
 
     model_config = SettingsConfigDict(env_prefix="PERFORMANCE_")
@@ -61,30 +60,7 @@ class Settings(ServiceSettings):
     evaluation_due_tick_s: float = 0.5
     evaluation_batch: int = 50
     period_close_interval_s: float = 300.0
-    #: Fernet keys sealing webhook secrets and CRM tokens at rest, comma-separated; the first
-    #: seals, all open (rotation: put the new key first, keep the old until rows are resealed).
-    secrets_keys: SecretStr | None = None
-
-    @model_validator(mode="after")
-    def _require_secrets_key_in_production(self) -> Settings:
-        try:
-            keys = self.secrets_key_list()
-        except ValueError:
-            raise ValueError(
-                "PERFORMANCE_SECRETS_KEYS must be comma-separated Fernet keys "
-                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())')"
-            ) from None
-        if self.env == "production" and not keys:
-            raise ValueError(
-                "ATTAIN_ENV=production refuses to store webhook secrets in plaintext: "
-                "set PERFORMANCE_SECRETS_KEYS"
-            )
-        return self
 
     def body_limits_by_prefix(self) -> list[tuple[str, int]]:
         """Webhooks' limit, and the bulk import's larger one."""
         return [("/v1/sales/imports", self.import_max_body_bytes), *super().body_limits_by_prefix()]
-
-    def secrets_key_list(self) -> list[str]:
-        """The configured Fernet keys, sealing key first."""
-        return parse_keys(self.secrets_keys.get_secret_value() if self.secrets_keys else None)

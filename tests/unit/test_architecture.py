@@ -182,31 +182,18 @@ def test_no_further_api_module_depends_on_the_orm_models():
 
 
 def _session_uses(path: Path) -> int:
-    return len(re.findall(r"\buow\.session\b", path.read_text()))
+    # uow.session, uow.repo.session or any other reach for a session object.
+    return len(re.findall(r"\.session\b", path.read_text()))
 
 
-#: Handlers that still reach past the repositories, with how often. Counts may only go down.
-SESSION_IN_HANDLERS = {
-    "services/feedback/handlers/coaching.py": 1,
-    "services/feedback/handlers/events.py": 4,
-    "services/feedback/handlers/feedback.py": 1,
-    "services/goals/handlers/give_back.py": 1,
-    "services/goals/handlers/relief.py": 1,
-    "services/goals/handlers/shortfalls.py": 1,
-    "services/performance/handlers/events.py": 9,
-}
-
-
-def test_handlers_reach_the_database_through_repositories():
+def test_handlers_and_routes_reach_the_database_through_repositories():
     found = {
         str(p.relative_to(ROOT)): n
-        for p in _files("services/*/handlers/**/*.py")
+        for layer in ("handlers", "api")
+        for p in _files(f"services/*/{layer}/**/*.py")
         if (n := _session_uses(p))
     }
-    grown = {f: n for f, n in found.items() if n > SESSION_IN_HANDLERS.get(f, 0)}
-    assert grown == {}, "add a repository method instead of using uow.session"
-    shrunk = {f: found.get(f, 0) for f, n in SESSION_IN_HANDLERS.items() if found.get(f, 0) < n}
-    assert shrunk == {}, "lower SESSION_IN_HANDLERS to these counts, so they cannot grow back"
+    assert found == {}, "add a repository method instead of using the session"
 
 
 def _repository_methods(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -220,8 +207,7 @@ def _repository_methods(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionD
     ]
 
 
-# Goals' repository still takes a positional `org` and returns query builders (issue 13).
-@pytest.mark.parametrize("service", ["performance", "feedback"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_repositories_take_org_id_by_keyword_and_return_rows(service):
     positional, builders = [], []
     for path in _files(f"services/{service}/adapters/*repositor*.py"):

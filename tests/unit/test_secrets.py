@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
+from services.feedback.config import Settings as FeedbackSettings
 from services.performance.config import Settings
 from shared.secrets import SEALED_PREFIX, SecretBox, SecretUnreadable
 
@@ -59,3 +60,10 @@ def test_a_malformed_secrets_key_is_refused_at_startup():
     """Refuse a key that is not a Fernet key, in every environment."""
     with pytest.raises(ValidationError, match="Fernet keys"):
         Settings(secrets_keys="not-a-key")
+
+
+def test_feedback_refuses_a_malformed_key_by_its_own_variable_but_starts_without_one():
+    """Name FEEDBACK_SECRETS_KEYS for a bad key; production without keys refuses per write (409)."""
+    with pytest.raises(ValidationError, match="FEEDBACK_SECRETS_KEYS must be"):
+        FeedbackSettings(secrets_keys="not-a-key")
+    assert FeedbackSettings(env="production", jwt_secret="x" * 40).secrets_key_list() == []

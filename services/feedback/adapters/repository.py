@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,8 +36,10 @@ from services.feedback.adapters.orm import (
 from services.feedback.adapters.orm import (
     Dispute as DisputeRow,
 )
+from services.feedback.adapters.outbound import PUBLIC_TYPES, body_of, public_data
 from services.feedback.domain.dispute import Dispute, DisputeState
 from shared.domain_errors import StaleWrite
+from shared.events import Envelope
 from shared.http import keyset, page_of
 
 _DISPUTE = TypeAdapter(Dispute)
@@ -65,12 +68,17 @@ class DirectoryRepository:
         )
         return set((await self._session.exec(stmt)).all())
 
+    async def teams_managed_by(self, *, org_id: UUID, member_id: UUID) -> list[Team]:
+        """Return the teams of this organisation a member manages."""
+        stmt = select(Team).where(Team.org_id == org_id, Team.manager_id == member_id)
+        return list((await self._session.exec(stmt)).all())
+
     async def teams_of_member(self, *, org_id: UUID, member_id: UUID) -> set[UUID]:
         """Return the teams a member is currently on or manages."""
         member = await self.member(org_id=org_id, member_id=member_id)
         teams = {member.team_id} if member is not None and member.active else set()
-        stmt = select(Team.id).where(Team.org_id == org_id, Team.manager_id == member_id)
-        return teams | set((await self._session.exec(stmt)).all())
+        managed = await self.teams_managed_by(org_id=org_id, member_id=member_id)
+        return teams | {team.id for team in managed}
 
     async def put_team(self, *, org_id: UUID, team_id: UUID, name: str, manager_id: UUID) -> bool:
         """Create or update a team; True when it was not known before."""
@@ -295,6 +303,11 @@ class FeedbackRepository:
             .values(addressee_id=manager_id)
         )
         return result.rowcount or 0
+
+    async def check_in(self, *, org_id: UUID, note_id: UUID) -> FeedbackNote | None:
+        """Return a check-in of this organisation, if any (other kinds of note are not one)."""
+        row = await self._session.get(FeedbackNote, note_id)
+        return row if row is not None and row.org_id == org_id and row.kind == "check_in" else None
 
     async def by_shortfall(self, *, org_id: UUID, shortfall_id: UUID) -> FeedbackNote | None:
         """Return the check-in opened for a shortfall, if any."""
@@ -677,6 +690,47 @@ class SubscriptionRepository:
         )
         rows = (await self._session.exec(stmt)).all()
         return page_of(rows, limit, lambda r: (_iso(r.created_at), r.id))
+
+    async def queue_deliveries(self, envelope: Envelope) -> int:
+        """Queue a public fact for every active subscription of its org that wants it."""
+        public_type = PUBLIC_TYPES.get(envelope.type)
+        if public_type is None or envelope.tenantid is None:
+            return 0
+        data = public_data(envelope)
+        if data is None:
+            return 0
+        org_id = UUID(envelope.tenantid)
+        team_id = data.get("team_id")
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.org_id == org_id, col(WebhookSubscription.active).is_(True)
+        )
+        queued = 0
+        now = datetime.now(UTC)
+        for sub in (await self._session.exec(stmt)).all():
+            if public_type not in sub.types:
+                continue
+            if sub.team_id is not None and str(sub.team_id) != team_id:
+                continue
+            already = select(WebhookDelivery.id).where(
+                WebhookDelivery.subscription_id == sub.id, WebhookDelivery.event_id == envelope.id
+            )
+            if (await self._session.exec(already)).first() is not None:
+                continue  # the fact was consumed before: a redelivery queues nothing twice
+            row = {
+                "id": uuid.uuid4(),
+                "org_id": org_id,
+                "subscription_id": sub.id,
+                "event_id": envelope.id,
+                "type": public_type,
+                "payload": body_of(public_type=public_type, at=envelope.time, data=data),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            self._session.add(WebhookDelivery.model_validate(row))
+            queued += 1
+        return queued
 
     async def delivery(self, delivery_id: UUID) -> WebhookDelivery | None:
         """Return a delivery by id."""

@@ -7,7 +7,6 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.adapters.competitors import CompetitorRepository
-from services.feedback.adapters.outbound import queue_deliveries
 from services.feedback.adapters.repository import (
     CoachingRepository,
     DirectoryRepository,
@@ -55,5 +54,5 @@ class FeedbackUnitOfWork(UnitOfWork):
         # Queued in the same transaction as the fact itself: a subscriber never hears of a
         # decision that was rolled back, and never misses one that committed.
         for envelope in self._pending:
-            await queue_deliveries(self.session, envelope)
+            await self.subscriptions.queue_deliveries(envelope)
         await super().commit()

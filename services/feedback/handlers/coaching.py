@@ -398,8 +398,8 @@ async def answer_check_in(
     if not answer.strip():
         raise InvalidInput("body is required", field="body")
     async with uow:
-        note = await uow.session.get(FeedbackNote, feedback_id)
-        if note is None or note.org_id != principal.org or note.kind != "check_in":
+        note = await uow.feedback.check_in(org_id=principal.org, note_id=feedback_id)
+        if note is None:
             raise NotFound("check-in not found")
         team = (
             await uow.directory.team(org_id=principal.org, team_id=note.team_id)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.feedback.adapters.orm import MemberFact, ShortfallEpisode
-from services.feedback.adapters.outbound import queue_deliveries
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.handlers.coaching import propose_one_on_one
 from shared.events import Envelope
@@ -83,7 +82,7 @@ async def on_team_shortfalls_detected(
     event: TeamShortfallsDetected, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Open one check-in per newly struggling rep; a digest for the manager when there are many."""
-    await queue_deliveries(uow.session, envelope)
+    await uow.subscriptions.queue_deliveries(envelope)
     team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
     manager = team.manager_id if team is not None else None
     for named in event.shortfalls:
@@ -126,7 +125,7 @@ async def on_shortfall_detected(
     event: ShortfallDetected, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Open the check-in of a one-member shortfall (the earlier contract, still accepted)."""
-    await queue_deliveries(uow.session, envelope)
+    await uow.subscriptions.queue_deliveries(envelope)
     team = await uow.directory.team(org_id=event.org_id, team_id=event.team_id)
     shortfall = MemberShortfall(
         shortfall_id=event.shortfall_id,
@@ -291,7 +290,7 @@ async def on_target_changed(
     event: TargetChanged, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Keep a rep's target changes for their next 1:1's agenda and the episode timeline."""
-    await queue_deliveries(uow.session, envelope)
+    await uow.subscriptions.queue_deliveries(envelope)
     await _add_fact(
         uow,
         envelope=envelope,
@@ -313,7 +312,7 @@ async def on_targets_rebalanced(
     event: TargetsRebalanced, envelope: Envelope, uow: FeedbackUnitOfWork
 ) -> None:
     """Tell subscribed systems a rebalance was applied; thank the reps who volunteered for it."""
-    await queue_deliveries(uow.session, envelope)
+    await uow.subscriptions.queue_deliveries(envelope)
     if event.applied == "offer":
         await _thank_volunteers(uow, event)
 

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlmodel import select
-
-from services.feedback.adapters.orm import FeedbackNote, Team
+from services.feedback.adapters.orm import FeedbackNote
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from services.feedback.handlers.access import caller_team_ids
 from shared.auth import Principal
@@ -63,11 +61,7 @@ async def _team_between(
 ) -> UUID | None:
     """The team linking the caller and the member; 404 for strangers, 403 for teammates."""
     member = await uow.directory.member(org_id=principal.org, member_id=member_id)
-    managed = (
-        await uow.session.exec(
-            select(Team).where(Team.org_id == principal.org, Team.manager_id == member_id)
-        )
-    ).all()
+    managed = await uow.directory.teams_managed_by(org_id=principal.org, member_id=member_id)
     if member is None and not managed:
         raise NotFound("member not found")
     if principal.is_admin:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
@@ -42,250 +42,311 @@ class GoalsRepository:
     """Load and add goals records of one organisation."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     def add(self, row: SQLModel) -> None:
         """Stage a new or changed row."""
-        self.session.add(row)
+        self._session.add(row)
+
+    async def delete(self, row: SQLModel) -> None:
+        """Stage the removal of a row."""
+        await self._session.delete(row)
 
     async def flush(self) -> None:
         """Send staged rows to the database (to surface constraint errors early)."""
-        await self.session.flush()
+        await self._session.flush()
 
-    async def find(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID) -> M | None:
+    async def find(self, model: type[M], *, org_id: uuid.UUID, id: uuid.UUID) -> M | None:
         """A row of this org by id, else None (other orgs' ids included)."""
-        row = await self.session.get(model, id)
-        return row if row is not None and row.org_id == org else None
+        row = await self._session.get(model, id)
+        return row if row is not None and row.org_id == org_id else None
 
-    async def get(self, model: type[M], *, org: uuid.UUID, id: uuid.UUID, what: str) -> M:
+    async def get(self, model: type[M], *, org_id: uuid.UUID, id: uuid.UUID, what: str) -> M:
         """A row of this org by id, else NotFound (other orgs' ids included)."""
-        row = await self.find(model, org=org, id=id)
+        row = await self.find(model, org_id=org_id, id=id)
         if row is None:
             raise NotFound(f"{what} {id} not found")
         return row
 
-    async def page(
-        self, stmt: sa.Select, columns: Sequence[sa.ColumnElement], cursor: str | None, limit: int
-    ) -> tuple[list, str | None]:
-        """One keyset page of stmt ordered by columns."""
-        rows = (await self.session.exec(keyset(stmt, columns, cursor, limit))).all()
+    async def _page(
+        self,
+        stmt: sa.Select[Any],
+        columns: Sequence[sa.ColumnElement[Any]],
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Any], str | None]:
+        """One keyset page of stmt ordered by columns, and the cursor of the next."""
+        rows = (await self._session.exec(keyset(stmt, columns, cursor, limit))).all()
         names = [c.key for c in columns]
         return page_of(rows, limit, lambda r: tuple(getattr(r, n) for n in names))
 
     # ---------------------------------------------------------------- roster and periods
 
-    def teams(self, org: uuid.UUID, only: set[uuid.UUID] | None) -> sa.Select:
-        """Teams of an org, optionally restricted to some ids."""
-        stmt = select(Team).where(Team.org_id == org)
-        return stmt if only is None else stmt.where(Team.id.in_(only))
+    async def teams(
+        self, *, org_id: uuid.UUID, only: set[uuid.UUID] | None, cursor: str | None, limit: int
+    ) -> tuple[list[Team], str | None]:
+        """A page of the org's teams by name, optionally only some ids."""
+        stmt = select(Team).where(Team.org_id == org_id)
+        if only is not None:
+            stmt = stmt.where(Team.id.in_(only))
+        return await self._page(stmt, [Team.name, Team.id], cursor, limit)
 
-    def members(self, org: uuid.UUID, team_id: uuid.UUID, *, include_left: bool) -> sa.Select:
-        """Members of a team."""
-        stmt = select(Member).where(Member.org_id == org, Member.team_id == team_id)
-        return stmt if include_left else stmt.where(Member.left_at.is_(None))
+    async def members(
+        self,
+        *,
+        org_id: uuid.UUID,
+        team_id: uuid.UUID,
+        include_left: bool,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Member], str | None]:
+        """A page of a team's members by name, optionally with those who left."""
+        stmt = select(Member).where(Member.org_id == org_id, Member.team_id == team_id)
+        if not include_left:
+            stmt = stmt.where(Member.left_at.is_(None))
+        return await self._page(stmt, [Member.name, Member.id], cursor, limit)
 
-    async def active_members(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Member]:
+    async def active_members(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> list[Member]:
         """Members still on the team, by id."""
-        stmt = self.members(org, team_id, include_left=False).order_by(Member.id)
-        return list((await self.session.exec(stmt)).all())
+        stmt = (
+            select(Member)
+            .where(Member.org_id == org_id, Member.team_id == team_id, Member.left_at.is_(None))
+            .order_by(Member.id)
+        )
+        return list((await self._session.exec(stmt)).all())
 
-    def periods(self, org: uuid.UUID) -> sa.Select:
-        """Periods of an org."""
-        return select(Period).where(Period.org_id == org)
+    async def periods(
+        self, *, org_id: uuid.UUID, cursor: str | None, limit: int
+    ) -> tuple[list[Period], str | None]:
+        """A page of the org's periods by start date."""
+        stmt = select(Period).where(Period.org_id == org_id)
+        return await self._page(stmt, [Period.starts_on, Period.id], cursor, limit)
 
-    def results(self, org: uuid.UUID, member_id: uuid.UUID) -> sa.Select:
-        """Past results of a member."""
-        return select(PastResult).where(PastResult.org_id == org, PastResult.member_id == member_id)
+    async def results(
+        self, *, org_id: uuid.UUID, member_id: uuid.UUID, cursor: str | None, limit: int
+    ) -> tuple[list[PastResult], str | None]:
+        """A page of a member's past results by start date."""
+        stmt = select(PastResult).where(
+            PastResult.org_id == org_id, PastResult.member_id == member_id
+        )
+        order = [PastResult.starts_on, PastResult.id]
+        return await self._page(stmt, order, cursor, limit)
 
     async def result_for(
-        self, org: uuid.UUID, member_id: uuid.UUID, starts_on: object, ends_on: object
+        self, *, org_id: uuid.UUID, member_id: uuid.UUID, starts_on: date, ends_on: date
     ) -> PastResult | None:
         """The result of a member for exact period bounds, if recorded."""
-        stmt = self.results(org, member_id).where(
-            PastResult.starts_on == starts_on, PastResult.ends_on == ends_on
+        stmt = select(PastResult).where(
+            PastResult.org_id == org_id,
+            PastResult.member_id == member_id,
+            PastResult.starts_on == starts_on,
+            PastResult.ends_on == ends_on,
         )
-        return (await self.session.exec(stmt)).first()
+        return (await self._session.exec(stmt)).first()
 
     async def history_of(
-        self, org: uuid.UUID, member_ids: Sequence[uuid.UUID], before: object
+        self, *, org_id: uuid.UUID, member_ids: Sequence[uuid.UUID], before: date
     ) -> dict[uuid.UUID, list[PastResult]]:
         """Results that ended before a date, most recent first, per member."""
         stmt = (
             select(PastResult)
             .where(
-                PastResult.org_id == org,
+                PastResult.org_id == org_id,
                 PastResult.member_id.in_(member_ids),
                 PastResult.ends_on < before,
             )
             .order_by(PastResult.ends_on.desc())
         )
         out: dict[uuid.UUID, list[PastResult]] = {m: [] for m in member_ids}
-        for row in (await self.session.exec(stmt)).all():
+        for row in (await self._session.exec(stmt)).all():
             out[row.member_id].append(row)
         return out
 
     # ---------------------------------------------------------------- plans and targets
 
     async def plan_of(
-        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
     ) -> Plan | None:
         """The plan of a team for a period, if any."""
         stmt = select(Plan).where(
-            Plan.org_id == org, Plan.team_id == team_id, Plan.period_id == period_id
+            Plan.org_id == org_id, Plan.team_id == team_id, Plan.period_id == period_id
         )
-        return (await self.session.exec(stmt)).first()
+        return (await self._session.exec(stmt)).first()
 
-    async def targets_of(self, org: uuid.UUID, plan_id: uuid.UUID) -> list[Target]:
+    async def targets_of(self, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> list[Target]:
         """Every target of a plan, by member id."""
         stmt = (
             select(Target)
-            .where(Target.org_id == org, Target.plan_id == plan_id)
+            .where(Target.org_id == org_id, Target.plan_id == plan_id)
             .order_by(Target.member_id)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def open_targets_of_member(
-        self, org: uuid.UUID, member_id: uuid.UUID, now: datetime
+        self, *, org_id: uuid.UUID, member_id: uuid.UUID, now: datetime
     ) -> list[tuple[Target, Plan, Period]]:
         """The member's targets in plans whose period has not ended yet."""
         stmt = (
             select(Target, Plan, Period)
             .join(Plan, Plan.id == Target.plan_id)
             .join(Period, Period.id == Plan.period_id)
-            .where(Target.org_id == org, Target.member_id == member_id, Period.ends_at > now)
+            .where(Target.org_id == org_id, Target.member_id == member_id, Period.ends_at > now)
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]
+        return [tuple(r) for r in (await self._session.exec(stmt)).all()]
 
-    def changes(self, org: uuid.UUID, target_id: uuid.UUID) -> sa.Select:
-        """Ledger rows of a target."""
-        return select(TargetChange).where(
-            TargetChange.org_id == org, TargetChange.target_id == target_id
+    async def changes(
+        self, *, org_id: uuid.UUID, target_id: uuid.UUID, cursor: str | None, limit: int
+    ) -> tuple[list[TargetChange], str | None]:
+        """A page of a target's ledger in version order."""
+        stmt = select(TargetChange).where(
+            TargetChange.org_id == org_id, TargetChange.target_id == target_id
         )
+        return await self._page(stmt, [TargetChange.version], cursor, limit)
 
     async def ledger(
-        self, org: uuid.UUID, target_id: uuid.UUID, *, after_version: int | None = None
+        self, *, org_id: uuid.UUID, target_id: uuid.UUID, after_version: int | None = None
     ) -> list[TargetChange]:
         """Ledger rows of a target in version order, optionally only those after a version."""
-        stmt = self.changes(org, target_id)
+        stmt = select(TargetChange).where(
+            TargetChange.org_id == org_id, TargetChange.target_id == target_id
+        )
         if after_version is not None:
             stmt = stmt.where(TargetChange.version > after_version)
-        return list((await self.session.exec(stmt.order_by(col(TargetChange.version)))).all())
+        return list((await self._session.exec(stmt.order_by(col(TargetChange.version)))).all())
 
     async def standings(
-        self, org: uuid.UUID, period_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
+        self, *, org_id: uuid.UUID, period_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, MemberStanding]:
         """Latest known standing of members in a period."""
         stmt = select(MemberStanding).where(
-            MemberStanding.org_id == org,
+            MemberStanding.org_id == org_id,
             MemberStanding.period_id == period_id,
             MemberStanding.member_id.in_(member_ids),
         )
-        return {s.member_id: s for s in (await self.session.exec(stmt)).all()}
+        return {s.member_id: s for s in (await self._session.exec(stmt)).all()}
 
     async def standing(
-        self, org: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
+        self, *, org_id: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
     ) -> MemberStanding | None:
         """One member's standing in a period."""
-        return await self.session.get(MemberStanding, (org, member_id, period_id))
+        return await self._session.get(MemberStanding, (org_id, member_id, period_id))
 
     # ---------------------------------------------------------------- hierarchy
 
-    async def thresholds_of(self, org: uuid.UUID, team_id: uuid.UUID) -> TeamThresholds | None:
+    async def thresholds_of(
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID
+    ) -> TeamThresholds | None:
         """A team's pace thresholds as performance last announced them."""
-        row = await self.session.get(TeamThresholds, team_id)
-        return row if row is not None and row.org_id == org else None
+        row = await self._session.get(TeamThresholds, team_id)
+        return row if row is not None and row.org_id == org_id else None
 
-    async def child_teams(self, org: uuid.UUID, team_id: uuid.UUID) -> list[Team]:
+    async def child_teams(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> list[Team]:
         """The teams directly under a team, by name."""
         stmt = (
             select(Team)
-            .where(Team.org_id == org, Team.parent_team_id == team_id)
+            .where(Team.org_id == org_id, Team.parent_team_id == team_id)
             .order_by(Team.name, Team.id)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
-    async def parent_links(self, org: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
+    async def parent_links(self, *, org_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
         """Every team of the org and its parent (a few hundred rows at most)."""
-        stmt = select(Team.id, Team.parent_team_id).where(Team.org_id == org)
-        return {row[0]: row[1] for row in (await self.session.exec(stmt)).all()}
+        stmt = select(Team.id, Team.parent_team_id).where(Team.org_id == org_id)
+        return {row[0]: row[1] for row in (await self._session.exec(stmt)).all()}
 
     # ---------------------------------------------------------------- absences and relief
 
-    def absences(self, org: uuid.UUID, member_id: uuid.UUID) -> sa.Select:
-        """A member's absences."""
-        return select(Absence).where(Absence.org_id == org, Absence.member_id == member_id)
+    async def absences(
+        self, *, org_id: uuid.UUID, member_id: uuid.UUID, cursor: str | None, limit: int
+    ) -> tuple[list[Absence], str | None]:
+        """A page of a member's absences, earliest first."""
+        stmt = select(Absence).where(Absence.org_id == org_id, Absence.member_id == member_id)
+        return await self._page(stmt, [Absence.starts_on, Absence.id], cursor, limit)
 
-    async def absences_of(self, org: uuid.UUID, member_id: uuid.UUID) -> list[Absence]:
+    async def absences_of(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> list[Absence]:
         """Every absence of a member, earliest first."""
-        stmt = self.absences(org, member_id).order_by(Absence.starts_on)
-        return list((await self.session.exec(stmt)).all())
+        stmt = (
+            select(Absence)
+            .where(Absence.org_id == org_id, Absence.member_id == member_id)
+            .order_by(Absence.starts_on)
+        )
+        return list((await self._session.exec(stmt)).all())
 
     async def absences_by_member(
-        self, org: uuid.UUID, member_ids: Sequence[uuid.UUID]
+        self, *, org_id: uuid.UUID, member_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[tuple[date, date]]]:
         """Every absence of these members as (first, last) days, earliest first."""
         stmt = (
             select(Absence)
-            .where(Absence.org_id == org, Absence.member_id.in_(member_ids))
+            .where(Absence.org_id == org_id, Absence.member_id.in_(member_ids))
             .order_by(Absence.starts_on)
         )
         found: dict[uuid.UUID, list[tuple[date, date]]] = {}
-        for a in (await self.session.exec(stmt)).all():
+        for a in (await self._session.exec(stmt)).all():
             found.setdefault(a.member_id, []).append((a.starts_on, a.ends_on))
         return found
 
     async def absent_between(
-        self, org: uuid.UUID, member_ids: Sequence[uuid.UUID], starts_on: date, ends_on: date
+        self,
+        *,
+        org_id: uuid.UUID,
+        member_ids: Sequence[uuid.UUID],
+        starts_on: date,
+        ends_on: date,
     ) -> set[uuid.UUID]:
         """The members with an absence on any day of [starts_on, ends_on]."""
         stmt = select(Absence.member_id).where(
-            Absence.org_id == org,
+            Absence.org_id == org_id,
             Absence.member_id.in_(member_ids),
             Absence.starts_on <= ends_on,
             Absence.ends_on >= starts_on,
         )
-        return set((await self.session.exec(stmt)).all())
+        return set((await self._session.exec(stmt)).all())
 
-    async def relief_policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> ReliefPolicy | None:
+    async def relief_policy_of(
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID
+    ) -> ReliefPolicy | None:
         """A team's stored relief policy."""
-        row = await self.session.get(ReliefPolicy, team_id)
-        return row if row is not None and row.org_id == org else None
+        row = await self._session.get(ReliefPolicy, team_id)
+        return row if row is not None and row.org_id == org_id else None
 
     # ---------------------------------------------------------------- rebalancing
 
-    async def policy_of(self, org: uuid.UUID, team_id: uuid.UUID) -> RebalancePolicy | None:
+    async def policy_of(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> RebalancePolicy | None:
         """A team's stored rebalance policy."""
-        row = await self.session.get(RebalancePolicy, team_id)
-        return row if row is not None and row.org_id == org else None
+        row = await self._session.get(RebalancePolicy, team_id)
+        return row if row is not None and row.org_id == org_id else None
 
     async def conversations_in(
-        self, org: uuid.UUID, shortfall_ids: Sequence[uuid.UUID]
+        self, *, org_id: uuid.UUID, shortfall_ids: Sequence[uuid.UUID]
     ) -> set[uuid.UUID]:
         """Which of these shortfall episodes had a conversation."""
         if not shortfall_ids:
             return set()
         stmt = select(EpisodeConversation.shortfall_id).where(
-            EpisodeConversation.org_id == org,
+            EpisodeConversation.org_id == org_id,
             col(EpisodeConversation.shortfall_id).in_(list(shortfall_ids)),
         )
-        return set((await self.session.exec(stmt)).all())
+        return set((await self._session.exec(stmt)).all())
 
     async def episode_conversation(
-        self, org: uuid.UUID, shortfall_id: uuid.UUID
+        self, *, org_id: uuid.UUID, shortfall_id: uuid.UUID
     ) -> EpisodeConversation | None:
         """The first conversation of a shortfall episode, if one was held."""
-        key = {"org_id": org, "shortfall_id": shortfall_id}
-        return await self.session.get(EpisodeConversation, key)
+        key = {"org_id": org_id, "shortfall_id": shortfall_id}
+        return await self._session.get(EpisodeConversation, key)
 
-    async def rebalance_by_source(self, org: uuid.UUID, source_event_id: str) -> Rebalance | None:
+    async def rebalance_by_source(
+        self, *, org_id: uuid.UUID, source_event_id: str
+    ) -> Rebalance | None:
         """The rebalance an event already produced, if any."""
         stmt = select(Rebalance).where(
-            Rebalance.org_id == org, Rebalance.source_event_id == source_event_id
+            Rebalance.org_id == org_id, Rebalance.source_event_id == source_event_id
         )
-        return (await self.session.exec(stmt)).first()
+        return (await self._session.exec(stmt)).first()
 
     async def changed_by_person(
-        self, org: uuid.UUID, target_ids: Sequence[uuid.UUID], after: datetime
+        self, *, org_id: uuid.UUID, target_ids: Sequence[uuid.UUID], after: datetime
     ) -> list[uuid.UUID]:
         """Targets that a person (not a rebalance) changed after an instant."""
         if not target_ids:
@@ -293,142 +354,164 @@ class GoalsRepository:
         stmt = (
             select(TargetChange.target_id)
             .where(
-                TargetChange.org_id == org,
+                TargetChange.org_id == org_id,
                 col(TargetChange.target_id).in_(target_ids),
                 col(TargetChange.at) > after,
                 col(TargetChange.reason).not_in(AUTOMATIC_REASONS),
             )
             .distinct()
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def changed_by_person_since(
-        self, org: uuid.UUID, versions: dict[uuid.UUID, int]
+        self, *, org_id: uuid.UUID, versions: dict[uuid.UUID, int]
     ) -> list[uuid.UUID]:
         """Targets that a person (not a rebalance) changed after the given versions."""
         if not versions:
             return []
         stmt = select(TargetChange.target_id, TargetChange.version).where(
-            TargetChange.org_id == org,
+            TargetChange.org_id == org_id,
             col(TargetChange.target_id).in_(list(versions)),
             col(TargetChange.reason).not_in(AUTOMATIC_REASONS),
         )
-        rows = (await self.session.exec(stmt)).all()
+        rows = (await self._session.exec(stmt)).all()
         return sorted({t for t, v in rows if v > versions[t]}, key=str)
 
     async def team_rebalances(
-        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
     ) -> list[Rebalance]:
         """Every rebalance of a team in a period, oldest first."""
         stmt = (
             select(Rebalance)
             .where(
-                Rebalance.org_id == org,
+                Rebalance.org_id == org_id,
                 Rebalance.team_id == team_id,
                 Rebalance.period_id == period_id,
             )
             .order_by(col(Rebalance.created_at))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
-    async def offers_of(self, org: uuid.UUID, rebalance_id: uuid.UUID) -> list[RebalanceOffer]:
+    async def offers_of(
+        self, *, org_id: uuid.UUID, rebalance_id: uuid.UUID
+    ) -> list[RebalanceOffer]:
         """The offers of an offer round, by member id."""
         stmt = (
             select(RebalanceOffer)
-            .where(RebalanceOffer.org_id == org, RebalanceOffer.rebalance_id == rebalance_id)
+            .where(RebalanceOffer.org_id == org_id, RebalanceOffer.rebalance_id == rebalance_id)
             .order_by(col(RebalanceOffer.member_id))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
-    async def hold_open_round(self, org: uuid.UUID, rebalance_id: uuid.UUID) -> bool:
+    async def hold_open_round(self, *, org_id: uuid.UUID, rebalance_id: uuid.UUID) -> bool:
         """Lock an offer round that is still open (False once settled) until the commit.
 
         A no-op UPDATE conditional on the status: of an answer and a settlement racing, the
         second waits for the first and then sees the status the first left.
         """
         table = Rebalance.__table__
-        result = await self.session.execute(
+        result = await self._session.execute(
             sa.update(table)
-            .where(table.c.org_id == org, table.c.id == rebalance_id, table.c.status == "offered")
+            .where(
+                table.c.org_id == org_id, table.c.id == rebalance_id, table.c.status == "offered"
+            )
             .values(status="offered")
         )
         return bool(result.rowcount)
 
-    async def expired_offer_rounds(self, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    async def expired_offer_rounds(self, *, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(org, rebalance id) of every open offer round that expired by an instant, any org."""
         stmt = select(Rebalance.org_id, Rebalance.id).where(
             Rebalance.status == "offered", col(Rebalance.expires_at) <= now
         )
-        return [(org, rid) for org, rid in (await self.session.exec(stmt)).all()]
+        return [(org, rid) for org, rid in (await self._session.exec(stmt)).all()]
 
-    def rebalances(self, org: uuid.UUID, team_id: uuid.UUID, status: str | None) -> sa.Select:
-        """Rebalances of a team, optionally of one status."""
-        stmt = select(Rebalance).where(Rebalance.org_id == org, Rebalance.team_id == team_id)
-        return stmt if status is None else stmt.where(Rebalance.status == status)
+    async def rebalances(
+        self,
+        *,
+        org_id: uuid.UUID,
+        team_id: uuid.UUID,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Rebalance], str | None]:
+        """A page of a team's rebalances, oldest first, optionally of one status."""
+        stmt = select(Rebalance).where(Rebalance.org_id == org_id, Rebalance.team_id == team_id)
+        if status is not None:
+            stmt = stmt.where(Rebalance.status == status)
+        return await self._page(stmt, [Rebalance.created_at, Rebalance.id], cursor, limit)
 
     # ---------------------------------------------------------------- change requests
 
-    async def counted_change_requests(self, org: uuid.UUID, target_id: uuid.UUID) -> int:
+    async def counted_change_requests(self, *, org_id: uuid.UUID, target_id: uuid.UUID) -> int:
         """Pending or approved requests of a target (what the per-rep limit counts)."""
         stmt = select(sa.func.count()).where(
-            ChangeRequest.org_id == org,
+            ChangeRequest.org_id == org_id,
             ChangeRequest.target_id == target_id,
             ChangeRequest.origin == "request",
             col(ChangeRequest.state).in_(("pending", "approved")),
         )
-        return int((await self.session.exec(stmt)).one())
+        return int((await self._session.exec(stmt)).one())
 
-    def change_requests(
+    async def change_requests(
         self,
-        org: uuid.UUID,
-        team_id: uuid.UUID,
         *,
-        state: str | None = None,
-        member_id: uuid.UUID | None = None,
-        period_id: uuid.UUID | None = None,
-    ) -> sa.Select:
-        """Change requests of a team, optionally of one state, member or period."""
+        org_id: uuid.UUID,
+        team_id: uuid.UUID,
+        state: str | None,
+        member_id: uuid.UUID | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[ChangeRequest], str | None]:
+        """A page of a team's change requests, oldest first, optionally of one state or member."""
         stmt = select(ChangeRequest).where(
-            ChangeRequest.org_id == org, ChangeRequest.team_id == team_id
+            ChangeRequest.org_id == org_id, ChangeRequest.team_id == team_id
         )
         if state is not None:
             stmt = stmt.where(ChangeRequest.state == state)
         if member_id is not None:
             stmt = stmt.where(ChangeRequest.member_id == member_id)
-        if period_id is not None:
-            stmt = stmt.where(ChangeRequest.period_id == period_id)
-        return stmt
+        order = [col(ChangeRequest.created_at), col(ChangeRequest.id)]
+        return await self._page(stmt, order, cursor, limit)
 
     async def period_change_requests(
-        self, org: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
+        self, *, org_id: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID
     ) -> list[ChangeRequest]:
         """A team's change requests of one period, oldest first."""
-        stmt = self.change_requests(org, team_id, period_id=period_id)
-        return list((await self.session.exec(stmt.order_by(col(ChangeRequest.created_at)))).all())
+        stmt = (
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.org_id == org_id,
+                ChangeRequest.team_id == team_id,
+                ChangeRequest.period_id == period_id,
+            )
+            .order_by(col(ChangeRequest.created_at))
+        )
+        return list((await self._session.exec(stmt)).all())
 
     async def pending_reliefs(
-        self, org: uuid.UUID, absence_ids: Sequence[uuid.UUID]
+        self, *, org_id: uuid.UUID, absence_ids: Sequence[uuid.UUID]
     ) -> list[ChangeRequest]:
         """Pending change requests that hold the relief of these absences, oldest first."""
         stmt = (
             select(ChangeRequest)
             .where(
-                ChangeRequest.org_id == org,
+                ChangeRequest.org_id == org_id,
                 col(ChangeRequest.absence_id).in_(absence_ids),
                 ChangeRequest.state == "pending",
             )
             .order_by(col(ChangeRequest.created_at), col(ChangeRequest.id))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def plan_changes(
-        self, org: uuid.UUID, plan_id: uuid.UUID
+        self, *, org_id: uuid.UUID, plan_id: uuid.UUID
     ) -> list[tuple[TargetChange, uuid.UUID]]:
         """Every ledger row of a plan's targets with the member, oldest first."""
         stmt = (
             select(TargetChange, Target.member_id)
             .join(Target, Target.id == TargetChange.target_id)
-            .where(TargetChange.org_id == org, Target.plan_id == plan_id)
+            .where(TargetChange.org_id == org_id, Target.plan_id == plan_id)
             .order_by(col(TargetChange.at), col(TargetChange.version))
         )
-        return [tuple(r) for r in (await self.session.exec(stmt)).all()]
+        return [tuple(r) for r in (await self._session.exec(stmt)).all()]

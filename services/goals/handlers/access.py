@@ -32,8 +32,8 @@ async def manages(uow: GoalsUnitOfWork, principal: Principal, team: Team) -> boo
     parent_id, depth = team.parent_team_id, 0
     # Cycles are refused when parents are set; the depth bound only guards against bad data.
     while parent_id is not None and depth < MAX_DEPTH:
-        parent = await uow.repo.session.get(Team, parent_id)
-        if parent is None or parent.org_id != team.org_id:
+        parent = await uow.repo.find(Team, org_id=team.org_id, id=parent_id)
+        if parent is None:
             return False
         if can_manage(principal, parent):
             return True
@@ -45,7 +45,7 @@ async def load_team(
     uow: GoalsUnitOfWork, principal: Principal, team_id: uuid.UUID, *, write: bool
 ) -> Team:
     """A team of the caller's org the caller may read (or write), else 404 / 403."""
-    team = await uow.repo.get(Team, org=principal.org, id=team_id, what="team")
+    team = await uow.repo.get(Team, org_id=principal.org, id=team_id, what="team")
     if write and not await manages(uow, principal, team):
         raise Forbidden("only an admin or the team's manager may change this team")
     if not write and not (principal.belongs_to(team.id) or await manages(uow, principal, team)):
@@ -57,8 +57,8 @@ async def load_member(
     uow: GoalsUnitOfWork, principal: Principal, member_id: uuid.UUID, *, write: bool
 ) -> tuple[Member, Team]:
     """A member and their team, if the caller is that member (reading) or may read/write the team."""
-    member = await uow.repo.get(Member, org=principal.org, id=member_id, what="member")
-    team = await uow.repo.get(Team, org=principal.org, id=member.team_id, what="team")
+    member = await uow.repo.get(Member, org_id=principal.org, id=member_id, what="member")
+    team = await uow.repo.get(Team, org_id=principal.org, id=member.team_id, what="team")
     if principal.member_id == member.id and not write:
         return member, team
     if write and not await manages(uow, principal, team):

@@ -11,8 +11,6 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel import col
-
 from services.goals.adapters.orm import ChangePolicy, ChangeRequest, Period, Plan, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain import change_requests as domain
@@ -85,7 +83,7 @@ async def get_change_policy(
 
 
 async def _policy_row(uow: GoalsUnitOfWork, team: Team) -> ChangePolicy:
-    row = await uow.repo.find(ChangePolicy, org=team.org_id, id=team.id)
+    row = await uow.repo.find(ChangePolicy, org_id=team.org_id, id=team.id)
     return row if row is not None else default_change_policy(team)
 
 
@@ -112,20 +110,22 @@ async def request_change(
 ) -> ChangeRequest:
     """The rep (own target) or a manager of the team asks for a target change."""
     async with uow:
-        target = await uow.repo.get(Target, org=principal.org, id=cmd.target_id, what="target")
-        team = await uow.repo.get(Team, org=principal.org, id=target.team_id, what="team")
+        target = await uow.repo.get(Target, org_id=principal.org, id=cmd.target_id, what="target")
+        team = await uow.repo.get(Team, org_id=principal.org, id=target.team_id, what="team")
         if principal.member_id != target.member_id and not await manages(uow, principal, team):
             raise NotFound(f"target {cmd.target_id} not found")
-        plan = await uow.repo.get(Plan, org=principal.org, id=target.plan_id, what="plan")
+        plan = await uow.repo.get(Plan, org_id=principal.org, id=target.plan_id, what="plan")
         if plan.status != "published":
             raise Conflict("change requests are for published plans", reason="not_published")
-        period = await uow.repo.get(Period, org=principal.org, id=plan.period_id, what="period")
+        period = await uow.repo.get(Period, org_id=principal.org, id=plan.period_id, what="period")
         new = to_minor(cmd.amount, team.currency)
         if new == target.amount_minor:
             raise InvalidInput("the amount is the target's current amount", field="amount")
         rules = _rules(await _policy_row(uow, team))
         domain.check_may_request(
-            open_or_approved=await uow.repo.counted_change_requests(principal.org, target.id),
+            open_or_approved=await uow.repo.counted_change_requests(
+                org_id=principal.org, target_id=target.id
+            ),
             policy=rules,
             today=utcnow().date(),
             period_ends_on=period.ends_on,
@@ -166,9 +166,9 @@ async def _load(
 ) -> tuple[ChangeRequest, Team]:
     """A request the caller may see: the rep it is about, its requester, or a manager of the team."""
     row = await uow.repo.get(
-        ChangeRequest, org=principal.org, id=change_request_id, what="change request"
+        ChangeRequest, org_id=principal.org, id=change_request_id, what="change request"
     )
-    team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
+    team = await uow.repo.get(Team, org_id=principal.org, id=row.team_id, what="team")
     if principal.member_id == row.member_id or principal.sub == row.requested_by:
         return row, team
     if not await manages(uow, principal, team):
@@ -207,9 +207,14 @@ async def list_change_requests(
     async with uow:
         team = await load_team(uow, principal, team_id, write=False)
         only = None if await manages(uow, principal, team) else principal.member_id
-        stmt = uow.repo.change_requests(principal.org, team.id, state=state, member_id=only)
-        order = [col(ChangeRequest.created_at), col(ChangeRequest.id)]
-        return await uow.repo.page(stmt, order, cursor, limit)
+        return await uow.repo.change_requests(
+            org_id=principal.org,
+            team_id=team.id,
+            state=state,
+            member_id=only,
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def approve_change(
@@ -218,8 +223,8 @@ async def approve_change(
     """Add the caller's approval; with every approval it needs, the target changes."""
     async with uow:
         row, team = await _decider(uow, principal, cmd.change_request_id)
-        target = await uow.repo.get(Target, org=principal.org, id=row.target_id, what="target")
-        plan = await uow.repo.get(Plan, org=principal.org, id=row.plan_id, what="plan")
+        target = await uow.repo.get(Target, org_id=principal.org, id=row.target_id, what="target")
+        plan = await uow.repo.get(Plan, org_id=principal.org, id=row.plan_id, what="plan")
         state = _state(row)
         if state.state == "pending" and await lifts_team(
             uow, team, plan, row.new_minor - target.amount_minor

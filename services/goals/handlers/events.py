@@ -33,12 +33,17 @@ log = logging.getLogger(__name__)
 async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: GoalsUnitOfWork) -> None:
     """Learn each member's result of a closed period (used by historical allocation)."""
     for result in event.results:
-        member = await uow.repo.find(Member, org=event.org_id, id=result.member_id)
+        member = await uow.repo.find(Member, org_id=event.org_id, id=result.member_id)
         if member is None:
             log.warning("period_closed names unknown member %s; skipped", result.member_id)
             continue
         achieved = to_minor(result.achieved, event.currency, limit=None)
-        row = await uow.repo.result_for(event.org_id, member.id, event.starts_on, event.ends_on)
+        row = await uow.repo.result_for(
+            org_id=event.org_id,
+            member_id=member.id,
+            starts_on=event.starts_on,
+            ends_on=event.ends_on,
+        )
         if row is None:
             row = PastResult.model_validate(
                 {
@@ -77,7 +82,7 @@ async def on_thresholds_changed(
     event: ThresholdsChanged, envelope: Envelope, uow: GoalsUnitOfWork
 ) -> None:
     """Keep a team's pace thresholds (newer versions only) for its roll-up status."""
-    row = await uow.repo.thresholds_of(event.org_id, event.team_id)
+    row = await uow.repo.thresholds_of(org_id=event.org_id, team_id=event.team_id)
     if row is not None and row.version >= event.version:
         return  # an older announcement arrived late
     values = _threshold_values(event)
@@ -102,7 +107,10 @@ async def on_conversation_held(
     """Remember an episode's first conversation: the policy may wait for it before moving target."""
     if event.shortfall_id is None or event.period_id is None:
         return  # a conversation outside any shortfall episode holds nothing back
-    if await uow.repo.episode_conversation(event.org_id, event.shortfall_id) is not None:
+    if (
+        await uow.repo.episode_conversation(org_id=event.org_id, shortfall_id=event.shortfall_id)
+        is not None
+    ):
         return  # the first conversation of the episode stands
     uow.repo.add(
         EpisodeConversation(
@@ -135,14 +143,16 @@ async def _adjust(
     event: DisputeResolved, envelope: Envelope, uow: GoalsUnitOfWork, action: AdjustTarget
 ) -> None:
     org = event.org_id
-    team = await uow.repo.get(Team, org=org, id=event.team_id, what="team")
-    plan = await uow.repo.plan_of(org, team.id, action.period_id)
+    team = await uow.repo.get(Team, org_id=org, id=event.team_id, what="team")
+    plan = await uow.repo.plan_of(org_id=org, team_id=team.id, period_id=action.period_id)
     if plan is None:
         raise NotFound(f"team {team.id} has no plan for period {action.period_id}")
-    targets: list[Target] = await uow.repo.targets_of(org, plan.id)
+    targets: list[Target] = await uow.repo.targets_of(org_id=org, plan_id=plan.id)
     if action.member_id not in {t.member_id for t in targets}:
         raise NotFound(f"member {action.member_id} has no target in that plan")
-    active = {m.id for m in await uow.repo.active_members(org, team.id)} | {action.member_id}
+    active = {m.id for m in await uow.repo.active_members(org_id=org, team_id=team.id)} | {
+        action.member_id
+    }
     delta = to_minor(action.delta, team.currency, limit=None)
     adjustment = plan_adjustment(
         member_id=action.member_id,

@@ -112,9 +112,11 @@ async def target_evidence(
 ) -> list[Item]:
     """The target's derivation, its ledger rows and its part of every rebalance, oldest first."""
     async with uow:
-        target = await uow.repo.get(Target, org=org, id=target_id, what="target")
-        changes = await uow.repo.ledger(org, target.id)
-        rebalances = await uow.repo.team_rebalances(org, target.team_id, target.period_id)
+        target = await uow.repo.get(Target, org_id=org, id=target_id, what="target")
+        changes = await uow.repo.ledger(org_id=org, target_id=target.id)
+        rebalances = await uow.repo.team_rebalances(
+            org_id=org, team_id=target.team_id, period_id=target.period_id
+        )
     snapshots = [_snapshot(target, r) for r in rebalances]
     return [
         _derivation(target),

@@ -53,7 +53,9 @@ async def plan_for(
     shortfall_id: uuid.UUID,
 ) -> GiveBackPlan | None:
     """The give-back of a member's episode on the current targets; None if it gave nothing."""
-    history = await uow.repo.team_rebalances(team.org_id, team.id, targets[0].period_id)
+    history = await uow.repo.team_rebalances(
+        org_id=team.org_id, team_id=team.id, period_id=targets[0].period_id
+    )
     given = given_away(episode_rows(history, str(shortfall_id)), member_id)
     positions = await positions_from(uow, team, targets, figures)
     giver = next((p for p in positions if p.member_id == member_id), None)
@@ -89,19 +91,21 @@ async def on_shortfall_recovered(
 ) -> None:
     """Hand a recovered giver back what their episode moved away, by the team's policy."""
     org = event.org_id
-    if await uow.repo.rebalance_by_source(org, envelope.id) is not None:
+    if await uow.repo.rebalance_by_source(org_id=org, source_event_id=envelope.id) is not None:
         return
-    team = await uow.session.get(Team, event.team_id)
-    if team is None or team.org_id != org:
+    team = await uow.repo.find(Team, org_id=org, id=event.team_id)
+    if team is None:
         log.warning("recovery for unknown team %s; skipped", event.team_id)
         return
-    history = await uow.repo.team_rebalances(org, team.id, event.period_id)
+    history = await uow.repo.team_rebalances(org_id=org, team_id=team.id, period_id=event.period_id)
     if any(r.kind == "give_back" and r.shortfall_id == event.shortfall_id for r in history):
         return  # one give-back per episode
-    plan: Plan | None = await uow.repo.plan_of(org, team.id, event.period_id)
+    plan: Plan | None = await uow.repo.plan_of(
+        org_id=org, team_id=team.id, period_id=event.period_id
+    )
     if plan is None or plan.status != "published":
         return
-    targets = await uow.repo.targets_of(org, plan.id)
+    targets = await uow.repo.targets_of(org_id=org, plan_id=plan.id)
     figures = [figures_from(s, event.currency) for s in event.standings]
     give_back = await plan_for(
         uow,

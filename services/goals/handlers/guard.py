@@ -50,12 +50,8 @@ async def is_senior(uow: GoalsUnitOfWork, principal: Principal, team: Team) -> b
         return True
     if team.parent_team_id is None:
         return False
-    parent = await uow.repo.session.get(Team, team.parent_team_id)
-    return (
-        parent is not None
-        and parent.org_id == team.org_id
-        and await manages(uow, principal, parent)
-    )
+    parent = await uow.repo.find(Team, org_id=team.org_id, id=team.parent_team_id)
+    return parent is not None and await manages(uow, principal, parent)
 
 
 def open_request(
@@ -165,11 +161,13 @@ async def adjustment_profile_of(
     """Relief and uplift per rep by people's decisions, their concentration, the flagged changes."""
     async with uow:
         team = await load_team(uow, principal, team_id, write=True)
-        plan = await uow.repo.plan_of(principal.org, team.id, period_id)
+        plan = await uow.repo.plan_of(org_id=principal.org, team_id=team.id, period_id=period_id)
         if plan is None:
             raise NotFound(f"team {team_id} has no plan for period {period_id}")
-        rows = await uow.repo.plan_changes(principal.org, plan.id)
-        requests = await uow.repo.period_change_requests(principal.org, team.id, period_id)
+        rows = await uow.repo.plan_changes(org_id=principal.org, plan_id=plan.id)
+        requests = await uow.repo.period_change_requests(
+            org_id=principal.org, team_id=team.id, period_id=period_id
+        )
         return ProfileData(
             currency=team.currency,
             profile=adjustment_profile(

@@ -35,7 +35,7 @@ async def rollup(
         team = await load_team(uow, principal, team_id, write=False)
         if not await manages(uow, principal, team):
             raise Forbidden("only managers of the team (or above it) and admins see its roll-up")
-        period = await uow.repo.get(Period, org=principal.org, id=period_id, what="period")
+        period = await uow.repo.get(Period, org_id=principal.org, id=period_id, what="period")
         clock = _Clock(period, utcnow())
         node = await _node(uow, team, period, clock, depth=0)
         return roll_up(node), team.currency
@@ -70,7 +70,7 @@ def _workdays(member: Member, absences: list[tuple[date, date]]) -> Workdays:
 
 
 async def _thresholds(uow: GoalsUnitOfWork, team: Team) -> Thresholds:
-    row = await uow.repo.thresholds_of(team.org_id, team.id)
+    row = await uow.repo.thresholds_of(org_id=team.org_id, team_id=team.id)
     if row is None:
         return DEFAULT_THRESHOLDS
     return Thresholds(
@@ -84,8 +84,10 @@ async def _thresholds(uow: GoalsUnitOfWork, team: Team) -> Thresholds:
 async def _node(
     uow: GoalsUnitOfWork, team: Team, period: Period, clock: _Clock, *, depth: int
 ) -> RollupNode:
-    plan = await uow.repo.plan_of(team.org_id, team.id, period.id)
-    children = await uow.repo.child_teams(team.org_id, team.id) if depth < MAX_DEPTH else []
+    plan = await uow.repo.plan_of(org_id=team.org_id, team_id=team.id, period_id=period.id)
+    children = (
+        await uow.repo.child_teams(org_id=team.org_id, team_id=team.id) if depth < MAX_DEPTH else []
+    )
     nodes = [await _node(uow, c, period, clock, depth=depth + 1) for c in children]
     achieved = projected = assigned = expected = 0
     if plan is not None:
@@ -109,10 +111,12 @@ async def _node(
 
 async def _expected(uow: GoalsUnitOfWork, team: Team, plan: Plan, clock: _Clock) -> int:
     """What a team's own reps were expected to have sold by now, by their schedules."""
-    targets = await uow.repo.targets_of(team.org_id, plan.id)
-    active = {m.id: m for m in await uow.repo.active_members(team.org_id, team.id)}
+    targets = await uow.repo.targets_of(org_id=team.org_id, plan_id=plan.id)
+    active = {m.id: m for m in await uow.repo.active_members(org_id=team.org_id, team_id=team.id)}
     mine = [t for t in targets if t.member_id in active]
-    absences = await uow.repo.absences_by_member(team.org_id, [t.member_id for t in mine])
+    absences = await uow.repo.absences_by_member(
+        org_id=team.org_id, member_ids=[t.member_id for t in mine]
+    )
     return sum(
         running_minor(
             t.amount_minor,
@@ -125,10 +129,12 @@ async def _expected(uow: GoalsUnitOfWork, team: Team, plan: Plan, clock: _Clock)
 async def team_figures(uow: GoalsUnitOfWork, team: Team, plan: Plan) -> tuple[int, int, int]:
     """A team's own reps in a plan: achieved, projected and assigned (sum of targets)."""
     achieved = projected = 0
-    targets = await uow.repo.targets_of(team.org_id, plan.id)
-    active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
+    targets = await uow.repo.targets_of(org_id=team.org_id, plan_id=plan.id)
+    active = {m.id for m in await uow.repo.active_members(org_id=team.org_id, team_id=team.id)}
     mine = [t for t in targets if t.member_id in active]
-    standings = await uow.repo.standings(team.org_id, plan.period_id, [t.member_id for t in mine])
+    standings = await uow.repo.standings(
+        org_id=team.org_id, period_id=plan.period_id, member_ids=[t.member_id for t in mine]
+    )
     for t in mine:
         s = standings.get(t.member_id)
         achieved += s.achieved_minor if s else 0

@@ -114,7 +114,7 @@ async def positions_of(
     """
     mine = [t for t in targets if t.member_id in members]
     standings: dict[uuid.UUID, MemberStanding] = await uow.repo.standings(
-        plan.org_id, plan.period_id, [t.member_id for t in mine]
+        org_id=plan.org_id, period_id=plan.period_id, member_ids=[t.member_id for t in mine]
     )
     positions = []
     for t in mine:
@@ -136,7 +136,7 @@ async def policy_for(
     *, uow: GoalsUnitOfWork, org: uuid.UUID, team_id: uuid.UUID
 ) -> RebalancePolicy:
     """A team's rebalance policy as the maths takes it (the defaults when never set)."""
-    row = await uow.repo.policy_of(org, team_id)
+    row = await uow.repo.policy_of(org_id=org, team_id=team_id)
     if row is None:
         return RebalancePolicy()
     return RebalancePolicy(

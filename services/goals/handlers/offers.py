@@ -43,15 +43,15 @@ async def accept_offer(
     """Record one rep's answer; the last answer settles the round at once."""
     async with uow:
         row = await uow.repo.get(
-            Rebalance, org=principal.org, id=cmd.rebalance_id, what="rebalance"
+            Rebalance, org_id=principal.org, id=cmd.rebalance_id, what="rebalance"
         )
         if principal.member_id != cmd.member_id:
             # Consent is the rep's own: a manager cannot volunteer someone else.
             raise Forbidden("only the rep the offer was made to may accept it")
-        if not await uow.repo.hold_open_round(principal.org, row.id):
+        if not await uow.repo.hold_open_round(org_id=principal.org, rebalance_id=row.id):
             raise Conflict("the offer round is settled; nothing can be accepted any more")
         # Read under the hold, so answers committed just before this one are seen.
-        offers = await uow.repo.offers_of(principal.org, row.id)
+        offers = await uow.repo.offers_of(org_id=principal.org, rebalance_id=row.id)
         mine = next((o for o in offers if o.member_id == cmd.member_id), None)
         if mine is None:
             raise Forbidden(f"no offer of this rebalance was made to {cmd.member_id}")
@@ -84,9 +84,9 @@ async def settle(
 ) -> None:
     """Run the water-fill over the accepted room only and apply it as a rebalance (caller holds
     the round and commits)."""
-    plan = await uow.repo.get(Plan, org=row.org_id, id=row.plan_id, what="plan")
-    team = await uow.repo.get(Team, org=row.org_id, id=row.team_id, what="team")
-    targets: list[Target] = await uow.repo.targets_of(row.org_id, plan.id)
+    plan = await uow.repo.get(Plan, org_id=row.org_id, id=row.plan_id, what="plan")
+    team = await uow.repo.get(Team, org_id=row.org_id, id=row.team_id, what="team")
+    targets: list[Target] = await uow.repo.targets_of(org_id=row.org_id, plan_id=plan.id)
     fresh = plan_team_rebalance(
         givers=[uuid.UUID(g["member_id"]) for g in row.givers],
         team=await positions_from(uow, team, targets, figures_of(row)),
@@ -112,14 +112,16 @@ async def settle_expired_rounds(
     """Settle every offer round that expired; safe with several replicas."""
     now = now or utcnow()
     async with uow_factory() as uow:
-        due = await uow.repo.expired_offer_rounds(now)
+        due = await uow.repo.expired_offer_rounds(now=now)
     settled = 0
     for org_id, rebalance_id in due:
         async with uow_factory() as uow:
-            if not await uow.repo.hold_open_round(org_id, rebalance_id):
+            if not await uow.repo.hold_open_round(org_id=org_id, rebalance_id=rebalance_id):
                 continue  # an answer or another replica settled it first
-            row = await uow.repo.get(Rebalance, org=org_id, id=rebalance_id, what="rebalance")
-            await settle(uow, row, await uow.repo.offers_of(org_id, rebalance_id), now)
+            row = await uow.repo.get(Rebalance, org_id=org_id, id=rebalance_id, what="rebalance")
+            await settle(
+                uow, row, await uow.repo.offers_of(org_id=org_id, rebalance_id=rebalance_id), now
+            )
             await uow.commit()
             settled += 1
     return settled

@@ -76,7 +76,7 @@ async def define_period(cmd: DefinePeriod, *, uow: GoalsUnitOfWork, principal: P
 async def get_period(period_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal) -> Period:
     """Read a period."""
     async with uow:
-        return await uow.repo.get(Period, org=principal.org, id=period_id, what="period")
+        return await uow.repo.get(Period, org_id=principal.org, id=period_id, what="period")
 
 
 async def list_periods(
@@ -84,5 +84,4 @@ async def list_periods(
 ) -> tuple[list[Period], str | None]:
     """Periods of the org, by start date."""
     async with uow:
-        stmt = uow.repo.periods(principal.org)
-        return await uow.repo.page(stmt, [Period.starts_on, Period.id], cursor, limit)
+        return await uow.repo.periods(org_id=principal.org, cursor=cursor, limit=limit)

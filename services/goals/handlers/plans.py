@@ -98,8 +98,8 @@ def allocation_ramp(member: Member, period: Period) -> Decimal | Fraction:
 
 
 async def _plan_view(uow: GoalsUnitOfWork, plan: Plan) -> PlanView:
-    targets = await uow.repo.targets_of(plan.org_id, plan.id)
-    active = {m.id for m in await uow.repo.active_members(plan.org_id, plan.team_id)}
+    targets = await uow.repo.targets_of(org_id=plan.org_id, plan_id=plan.id)
+    active = {m.id for m in await uow.repo.active_members(org_id=plan.org_id, team_id=plan.team_id)}
     return PlanView(plan=plan, targets=targets, active=active)
 
 
@@ -112,8 +112,8 @@ async def _load_plan(
     write: bool,
 ) -> tuple[Team, Period, Plan]:
     team = await load_team(uow, principal, team_id, write=write)
-    period = await uow.repo.get(Period, org=principal.org, id=period_id, what="period")
-    plan = await uow.repo.plan_of(principal.org, team.id, period.id)
+    period = await uow.repo.get(Period, org_id=principal.org, id=period_id, what="period")
+    plan = await uow.repo.plan_of(org_id=principal.org, team_id=team.id, period_id=period.id)
     if plan is None:
         raise NotFound(f"team {team_id} has no plan for period {period_id}")
     return team, period, plan
@@ -125,11 +125,11 @@ async def put_plan(
     """Create or update a team's plan for a period; True when created."""
     async with uow:
         team = await load_team(uow, principal, cmd.team_id, write=True)
-        period = await uow.repo.get(Period, org=principal.org, id=cmd.period_id, what="period")
+        period = await uow.repo.get(Period, org_id=principal.org, id=cmd.period_id, what="period")
         target = to_minor(cmd.target, team.currency, field="target")
         check_over_assignment(cmd.over_assignment_pct)
         pct = str(cmd.over_assignment_pct)
-        plan = await uow.repo.plan_of(principal.org, team.id, period.id)
+        plan = await uow.repo.plan_of(org_id=principal.org, team_id=team.id, period_id=period.id)
         created = plan is None
         if plan is None:
             plan = Plan.model_validate(
@@ -211,10 +211,10 @@ async def allocate_plan(
             raise Conflict(
                 "the plan is published; change individual targets instead of re-allocating"
             )
-        children = await uow.repo.child_teams(principal.org, team.id)
+        children = await uow.repo.child_teams(org_id=principal.org, team_id=team.id)
         if children:
             return await _allocate_children(cmd, uow, principal, team, period, plan, children)
-        members = await uow.repo.active_members(principal.org, team.id)
+        members = await uow.repo.active_members(org_id=principal.org, team_id=team.id)
         if not members:
             raise Conflict("the team has no active members to allocate to")
         ids = {m.id for m in members}
@@ -224,7 +224,9 @@ async def allocate_plan(
         unknown = [str(k) for k in overrides if k not in ids]
         if unknown:
             raise InvalidInput("overrides name members not on the team", members=unknown)
-        history = await uow.repo.history_of(principal.org, list(ids), period.starts_on)
+        history = await uow.repo.history_of(
+            org_id=principal.org, member_ids=list(ids), before=period.starts_on
+        )
         inputs = [
             MemberInput(
                 member_id=m.id,
@@ -242,7 +244,9 @@ async def allocate_plan(
             params=params,
             overrides=overrides,
         )
-        existing = {t.member_id: t for t in await uow.repo.targets_of(principal.org, plan.id)}
+        existing = {
+            t.member_id: t for t in await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
+        }
         rows = []
         for member in members:
             amount = allocation.targets[member.id]
@@ -297,9 +301,9 @@ async def _allocate_children(
         raise InvalidInput("overrides name teams that are not under this team", teams=unknown)
     inputs = []
     for child in children:
-        members = await uow.repo.active_members(principal.org, child.id)
+        members = await uow.repo.active_members(org_id=principal.org, team_id=child.id)
         history = await uow.repo.history_of(
-            principal.org, [m.id for m in members], period.starts_on
+            org_id=principal.org, member_ids=[m.id for m in members], before=period.starts_on
         )
         capacity = sum(
             (Fraction(Decimal(m.capacity)) * Fraction(allocation_ramp(m, period)) for m in members),
@@ -323,7 +327,9 @@ async def _allocate_children(
     for child in children:
         amount = allocation.targets[child.id]
         derivation = allocation.derivations[child.id].to_json()
-        child_plan = await uow.repo.plan_of(principal.org, child.id, period.id)
+        child_plan = await uow.repo.plan_of(
+            org_id=principal.org, team_id=child.id, period_id=period.id
+        )
         if not cmd.dry_run:
             child_plan = _set_child_target(uow, child, period, child_plan, amount)
         teams.append(

@@ -66,7 +66,9 @@ async def get_policy(
     """A team's rebalance policy."""
     async with uow:
         team = await load_team(uow, principal, team_id, write=False)
-        return await uow.repo.policy_of(principal.org, team.id) or default_policy(team)
+        return await uow.repo.policy_of(org_id=principal.org, team_id=team.id) or default_policy(
+            team
+        )
 
 
 async def set_policy(
@@ -75,7 +77,7 @@ async def set_policy(
     """Set a team's rebalance policy."""
     async with uow:
         team = await load_team(uow, principal, cmd.team_id, write=True)
-        row = await uow.repo.policy_of(principal.org, team.id)
+        row = await uow.repo.policy_of(org_id=principal.org, team_id=team.id)
         check_if_match(cmd.if_match, row.version if row else 0)
         row = row or default_policy(team)
         row.mode = cmd.mode
@@ -105,15 +107,16 @@ async def list_rebalances(
     """Rebalances of a team, oldest first."""
     async with uow:
         team = await load_team(uow, principal, team_id, write=True)
-        stmt = uow.repo.rebalances(principal.org, team.id, status)
-        rows, nxt = await uow.repo.page(stmt, [Rebalance.created_at, Rebalance.id], cursor, limit)
+        rows, nxt = await uow.repo.rebalances(
+            org_id=principal.org, team_id=team.id, status=status, cursor=cursor, limit=limit
+        )
         return rows, nxt, await offers_by_rebalance(uow, principal.org, rows)
 
 
 async def _load_rebalance(
     uow: GoalsUnitOfWork, principal: Principal, rebalance_id: uuid.UUID
 ) -> Rebalance:
-    row = await uow.repo.get(Rebalance, org=principal.org, id=rebalance_id, what="rebalance")
+    row = await uow.repo.get(Rebalance, org_id=principal.org, id=rebalance_id, what="rebalance")
     await load_team(uow, principal, row.team_id, write=True)
     return row
 
@@ -132,9 +135,9 @@ async def get_rebalance(
 ) -> tuple[Rebalance, list[RebalanceOffer]]:
     """One rebalance with its offers: for managers, or for a rep offered some of it (theirs only)."""
     async with uow:
-        row = await uow.repo.get(Rebalance, org=principal.org, id=rebalance_id, what="rebalance")
-        offers = await uow.repo.offers_of(principal.org, row.id)
-        team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
+        row = await uow.repo.get(Rebalance, org_id=principal.org, id=rebalance_id, what="rebalance")
+        offers = await uow.repo.offers_of(org_id=principal.org, rebalance_id=row.id)
+        team = await uow.repo.get(Team, org_id=principal.org, id=row.team_id, what="team")
         if await manages(uow, principal, team):
             return row, offers
         mine = [o for o in offers if o.member_id == principal.member_id]
@@ -147,7 +150,11 @@ async def offers_by_rebalance(
     uow: GoalsUnitOfWork, org: uuid.UUID, rows: list[Rebalance]
 ) -> dict[uuid.UUID, list[RebalanceOffer]]:
     """The offers of each offer round among these rebalances."""
-    return {r.id: await uow.repo.offers_of(org, r.id) for r in rows if r.expires_at is not None}
+    return {
+        r.id: await uow.repo.offers_of(org_id=org, rebalance_id=r.id)
+        for r in rows
+        if r.expires_at is not None
+    }
 
 
 async def approve_rebalance(
@@ -156,11 +163,11 @@ async def approve_rebalance(
     """Apply a proposal, re-run on current targets; 409 if a person changed a target since."""
     async with uow:
         row = await _load_proposed(uow, principal, cmd.rebalance_id)
-        plan = await uow.repo.get(Plan, org=principal.org, id=row.plan_id, what="plan")
-        team = await uow.repo.get(Team, org=principal.org, id=row.team_id, what="team")
-        targets = await uow.repo.targets_of(principal.org, plan.id)
+        plan = await uow.repo.get(Plan, org_id=principal.org, id=row.plan_id, what="plan")
+        team = await uow.repo.get(Team, org_id=principal.org, id=row.team_id, what="team")
+        targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
         changed = await uow.repo.changed_by_person(
-            principal.org, [t.id for t in targets], row.created_at
+            org_id=principal.org, target_ids=[t.id for t in targets], after=row.created_at
         )
         if changed:
             raise Conflict(
@@ -228,7 +235,9 @@ async def transfer_statement(
     """Every amount a rep gave or received by rebalancing in a period, oldest first."""
     async with uow:
         member, team = await load_member(uow, principal, member_id, write=False)
-        rows = await uow.repo.team_rebalances(principal.org, team.id, period_id)
+        rows = await uow.repo.team_rebalances(
+            org_id=principal.org, team_id=team.id, period_id=period_id
+        )
     lines = []
     for row in rows:
         if row.status not in ("applied", "approved"):

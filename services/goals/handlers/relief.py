@@ -91,7 +91,7 @@ class AddJoiner:
 
 
 async def _relief_policy(uow: GoalsUnitOfWork, org: uuid.UUID, team_id: uuid.UUID) -> ReliefPolicy:
-    row = await uow.repo.relief_policy_of(org, team_id)
+    row = await uow.repo.relief_policy_of(org_id=org, team_id=team_id)
     return row or ReliefPolicy.model_validate({"team_id": team_id, "org_id": org})
 
 
@@ -117,7 +117,7 @@ async def put_relief_policy(
         )
     async with uow:
         team = await load_team(uow, principal, cmd.team_id, write=True)
-        row = await uow.repo.relief_policy_of(principal.org, team.id)
+        row = await uow.repo.relief_policy_of(org_id=principal.org, team_id=team.id)
         if row is None:
             row = ReliefPolicy.model_validate({"team_id": team.id, "org_id": principal.org})
         else:
@@ -156,7 +156,7 @@ async def record_absence(
         member, team = await load_member(uow, principal, cmd.member_id, write=True)
         if member.left_at is not None:
             raise Conflict("this member has left the team")
-        earlier = await uow.repo.absences_of(principal.org, member.id)
+        earlier = await uow.repo.absences_of(org_id=principal.org, member_id=member.id)
         clash = [a for a in earlier if a.starts_on <= cmd.ends_on and cmd.starts_on <= a.ends_on]
         if clash:
             # Overlaps would relieve the same days twice; the manager edits one record instead.
@@ -233,9 +233,11 @@ async def _relieve(
     pending change requests instead.
     """
     reliefs, held = [], []
-    team_row = await uow.repo.get(Team, org=principal.org, id=member.team_id, what="team")
+    team_row = await uow.repo.get(Team, org_id=principal.org, id=member.team_id, what="team")
     if only is None:
-        only = await uow.repo.open_targets_of_member(principal.org, member.id, utcnow())
+        only = await uow.repo.open_targets_of_member(
+            org_id=principal.org, member_id=member.id, now=utcnow()
+        )
     for target, plan, _ in only:
         if plan.status != "published":
             continue
@@ -288,7 +290,7 @@ async def _relief_for(
     plan: Plan,
 ) -> tuple[list[Target], ReliefPlan] | None:
     """The plan's targets and where the relief of one target goes (None: nothing to relieve)."""
-    period = await uow.repo.get(Period, org=principal.org, id=plan.period_id, what="period")
+    period = await uow.repo.get(Period, org_id=principal.org, id=plan.period_id, what="period")
     # Relief is a share of the target the rep would carry if present: earlier reliefs of
     # the same target are added back, so two absences relieve what one long one would.
     already = sum(
@@ -306,12 +308,19 @@ async def _relief_for(
     )
     if not amount:
         return None
-    active = {m.id for m in await uow.repo.active_members(principal.org, member.team_id)}
-    targets = await uow.repo.targets_of(principal.org, plan.id)
+    active = {
+        m.id for m in await uow.repo.active_members(org_id=principal.org, team_id=member.team_id)
+    }
+    targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
     team = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
     window = clip(absence.starts_on, absence.ends_on, period_days(period))
     absent = (
-        await uow.repo.absent_between(principal.org, list(active - {member.id}), *window)
+        await uow.repo.absent_between(
+            org_id=principal.org,
+            member_ids=list(active - {member.id}),
+            starts_on=window[0],
+            ends_on=window[1],
+        )
         if window and absorb == "team"
         else set()
     )
@@ -371,12 +380,16 @@ async def apply_held_relief(
     """Apply the relief an approved request held, recomputed against the targets as they are now."""
     if row.absence_id is None:
         raise Conflict("this change request holds no relief")
-    absence = await uow.repo.get(Absence, org=principal.org, id=row.absence_id, what="absence")
-    member = await uow.repo.get(Member, org=principal.org, id=row.member_id, what="member")
-    period = await uow.repo.get(Period, org=principal.org, id=plan.period_id, what="period")
+    absence = await uow.repo.get(Absence, org_id=principal.org, id=row.absence_id, what="absence")
+    member = await uow.repo.get(Member, org_id=principal.org, id=row.member_id, what="member")
+    period = await uow.repo.get(Period, org_id=principal.org, id=plan.period_id, what="period")
     if period.ends_at <= utcnow():
         raise Conflict("the period has ended; refuse the request", reason="period_ended")
-    others = [a for a in await uow.repo.absences_of(principal.org, member.id) if a.id != absence.id]
+    others = [
+        a
+        for a in await uow.repo.absences_of(org_id=principal.org, member_id=member.id)
+        if a.id != absence.id
+    ]
     policy = await _relief_policy(uow, principal.org, row.team_id)
     # The approver approves the relief as it was held: one that lowered the total still does.
     absorb = "nobody" if row.team_total_changes else policy.absorb
@@ -405,10 +418,10 @@ async def relieve_on_publish(
     if period.ends_at <= utcnow():
         return
     policy = await _relief_policy(uow, principal.org, plan.team_id)
-    targets = await uow.repo.targets_of(principal.org, plan.id)
-    for member in await uow.repo.active_members(principal.org, plan.team_id):
+    targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
+    for member in await uow.repo.active_members(org_id=principal.org, team_id=plan.team_id):
         target = next((t for t in targets if t.member_id == member.id), None)
-        absences = await uow.repo.absences_of(principal.org, member.id)
+        absences = await uow.repo.absences_of(org_id=principal.org, member_id=member.id)
         if target is None or not absences:
             continue
         for i, absence in enumerate(absences):
@@ -451,10 +464,13 @@ async def list_absences(
     the reliefs of each that wait for a second approver."""
     async with uow:
         _, team = await load_member(uow, principal, member_id, write=False)
-        stmt = uow.repo.absences(principal.org, member_id)
-        rows, nxt = await uow.repo.page(stmt, [Absence.starts_on, Absence.id], cursor, limit)
+        rows, nxt = await uow.repo.absences(
+            org_id=principal.org, member_id=member_id, cursor=cursor, limit=limit
+        )
         held: dict[uuid.UUID, list[HeldRelief]] = {}
-        for r in await uow.repo.pending_reliefs(principal.org, [a.id for a in rows]):
+        for r in await uow.repo.pending_reliefs(
+            org_id=principal.org, absence_ids=[a.id for a in rows]
+        ):
             if r.absence_id is not None:
                 held.setdefault(r.absence_id, []).append(held_relief(r))
         return rows, nxt, team.currency, held
@@ -465,24 +481,28 @@ async def cancel_absence(
 ) -> None:
     """Cancel an absence before it starts; its relief goes back where it came from."""
     async with uow:
-        absence = await uow.repo.get(Absence, org=principal.org, id=absence_id, what="absence")
+        absence = await uow.repo.get(Absence, org_id=principal.org, id=absence_id, what="absence")
         member, team = await load_member(uow, principal, absence.member_id, write=True)
         if absence.starts_on <= utcnow().date():
             raise Conflict("an absence that has started cannot be cancelled")
-        active = {m.id for m in await uow.repo.active_members(principal.org, team.id)}
+        active = {
+            m.id for m in await uow.repo.active_members(org_id=principal.org, team_id=team.id)
+        }
         for relief in absence.reliefs:
             plan = await uow.repo.get(
-                Plan, org=principal.org, id=uuid.UUID(relief["plan_id"]), what="plan"
+                Plan, org_id=principal.org, id=uuid.UUID(relief["plan_id"]), what="plan"
             )
-            targets = await uow.repo.targets_of(principal.org, plan.id)
+            targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
             _undo_relief(uow, principal, plan, targets, relief, active, absence)
         # A relief still waiting for its second approver has nothing left to relieve.
-        for request in await uow.repo.pending_reliefs(principal.org, [absence.id]):
+        for request in await uow.repo.pending_reliefs(
+            org_id=principal.org, absence_ids=[absence.id]
+        ):
             request.state, request.rationale = "withdrawn", "the absence was cancelled"
             request.decided_by, request.decided_at = principal.sub, utcnow()
             request.version += 1
             uow.repo.add(request)
-        await uow.session.delete(absence)
+        await uow.repo.delete(absence)
         uow.emit(
             AbsenceCancelled(
                 org_id=principal.org,
@@ -564,15 +584,17 @@ async def add_joiner(cmd: AddJoiner, *, uow: GoalsUnitOfWork, principal: Princip
             raise Conflict("the plan is not published yet; allocate it with the new member")
         if period.ends_at <= utcnow():
             raise Conflict("the period has ended")
-        member = await uow.repo.get(Member, org=principal.org, id=cmd.member_id, what="member")
+        member = await uow.repo.get(Member, org_id=principal.org, id=cmd.member_id, what="member")
         if member.team_id != team.id:
             raise NotFound(f"member {cmd.member_id} is not on team {team.id}")
         if member.left_at is not None:
             raise Conflict("this member has left the team")
-        targets = await uow.repo.targets_of(principal.org, plan.id)
+        targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
         if any(t.member_id == member.id for t in targets):
             raise Conflict("this member already has a target in the plan")
-        active = {m.id: m for m in await uow.repo.active_members(principal.org, team.id)}
+        active = {
+            m.id: m for m in await uow.repo.active_members(org_id=principal.org, team_id=team.id)
+        }
         holders = [t for t in targets if t.member_id in active]
         fte = sum((Fraction(Decimal(active[t.member_id].capacity)) for t in holders), Fraction(0))
         if not holders or not fte:
@@ -691,8 +713,10 @@ async def assign_unassigned(
                 f"the unassigned line holds {from_minor(plan.unassigned_minor, plan.currency)}",
                 unassigned=str(from_minor(plan.unassigned_minor, plan.currency)),
             )
-        targets = await uow.repo.targets_of(principal.org, plan.id)
-        active = {m.id for m in await uow.repo.active_members(principal.org, team.id)}
+        targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
+        active = {
+            m.id for m in await uow.repo.active_members(org_id=principal.org, team_id=team.id)
+        }
         target = next((t for t in targets if t.member_id == cmd.member_id), None)
         if target is None or cmd.member_id not in active:
             raise NotFound(f"member {cmd.member_id} has no target in this plan")

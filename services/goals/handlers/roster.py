@@ -134,13 +134,13 @@ async def _check_parent(
         return
     if not principal.is_admin:
         raise Forbidden("only an admin may place a team in the hierarchy")
-    parent = await uow.repo.get(Team, org=principal.org, id=parent_id, what="team")
+    parent = await uow.repo.get(Team, org_id=principal.org, id=parent_id, what="team")
     if parent.currency != team.currency:
         raise InvalidInput(
             f"the parent team works in {parent.currency}, this team in {team.currency}",
             field="parent_team_id",
         )
-    check_parent(team.id, parent.id, await uow.repo.parent_links(principal.org))
+    check_parent(team.id, parent.id, await uow.repo.parent_links(org_id=principal.org))
 
 
 async def create_team(cmd: CreateTeam, *, uow: GoalsUnitOfWork, principal: Principal) -> Team:
@@ -174,8 +174,7 @@ async def list_teams(
     """Teams the caller can see: all for admins, the token's teams for others."""
     async with uow:
         only = None if principal.is_admin else set(principal.teams)
-        stmt = uow.repo.teams(principal.org, only)
-        return await uow.repo.page(stmt, [Team.name, Team.id], cursor, limit)
+        return await uow.repo.teams(org_id=principal.org, only=only, cursor=cursor, limit=limit)
 
 
 async def update_team(cmd: UpdateTeam, *, uow: GoalsUnitOfWork, principal: Principal) -> Team:
@@ -271,8 +270,13 @@ async def list_members(
     """Members of a team."""
     async with uow:
         await load_team(uow, principal, team_id, write=False)
-        stmt = uow.repo.members(principal.org, team_id, include_left=include_left)
-        return await uow.repo.page(stmt, [Member.name, Member.id], cursor, limit)
+        return await uow.repo.members(
+            org_id=principal.org,
+            team_id=team_id,
+            include_left=include_left,
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def get_member(member_id: uuid.UUID, *, uow: GoalsUnitOfWork, principal: Principal) -> Member:
@@ -334,13 +338,15 @@ async def remove_member(
         if member.left_at is not None:
             raise Conflict("this member has already left the team")
         now = utcnow()
-        active = {m.id for m in await uow.repo.active_members(principal.org, team.id)}
+        active = {
+            m.id for m in await uow.repo.active_members(org_id=principal.org, team_id=team.id)
+        }
         policy = await policy_for(uow=uow, org=principal.org, team_id=team.id)
         changed: list[uuid.UUID] = []
         for _target, plan, _period in await uow.repo.open_targets_of_member(
-            principal.org, member.id, now
+            org_id=principal.org, member_id=member.id, now=now
         ):
-            targets = await uow.repo.targets_of(principal.org, plan.id)
+            targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
             positions = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
             departure = plan_departure(leaver_id=member.id, team=positions, policy=policy)
             changed += apply_new_targets(
@@ -374,7 +380,9 @@ async def record_result(
     async with uow:
         member, team = await load_member(uow, principal, cmd.member_id, write=True)
         achieved = to_minor(cmd.achieved, team.currency, field="achieved")
-        row = await uow.repo.result_for(principal.org, member.id, cmd.starts_on, cmd.ends_on)
+        row = await uow.repo.result_for(
+            org_id=principal.org, member_id=member.id, starts_on=cmd.starts_on, ends_on=cmd.ends_on
+        )
         if row is None:
             row = PastResult.model_validate(
                 {
@@ -405,5 +413,6 @@ async def list_results(
     """A member's past results."""
     async with uow:
         await load_member(uow, principal, member_id, write=False)
-        stmt = uow.repo.results(principal.org, member_id)
-        return await uow.repo.page(stmt, [PastResult.starts_on, PastResult.id], cursor, limit)
+        return await uow.repo.results(
+            org_id=principal.org, member_id=member_id, cursor=cursor, limit=limit
+        )

@@ -19,9 +19,13 @@ async def target_schedule(
     """Slices of a target by seasonality, the rep's absences and ramp; they add up to it."""
     async with uow:
         target, _, _ = await _load_target(uow, principal, target_id, write=False)
-        period = await uow.repo.get(Period, org=principal.org, id=target.period_id, what="period")
-        member = await uow.repo.get(Member, org=principal.org, id=target.member_id, what="member")
-        absences = await uow.repo.absences_of(principal.org, member.id)
+        period = await uow.repo.get(
+            Period, org_id=principal.org, id=target.period_id, what="period"
+        )
+        member = await uow.repo.get(
+            Member, org_id=principal.org, id=target.member_id, what="member"
+        )
+        absences = await uow.repo.absences_of(org_id=principal.org, member_id=member.id)
         ramp = ramp_of(member) if member.ramp_schedule or member.starts_on else None
         slices = schedule(
             target_minor=target.amount_minor,

@@ -67,7 +67,7 @@ async def positions_from(
     uow: GoalsUnitOfWork, team: Team, targets: Sequence[Target], figures: Sequence[Figures]
 ) -> list[MemberPosition]:
     """Goals' current targets of the active members joined with performance's figures."""
-    active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
+    active = {m.id for m in await uow.repo.active_members(org_id=team.org_id, team_id=team.id)}
     by_member = {f.member_id: f for f in figures}
     return [
         MemberPosition(
@@ -120,10 +120,10 @@ async def on_team_shortfalls_detected(
 ) -> None:
     """Answer a team evaluation by the team's policy: apply, propose, or say why not, once."""
     org = event.org_id
-    if await uow.repo.rebalance_by_source(org, envelope.id) is not None:
+    if await uow.repo.rebalance_by_source(org_id=org, source_event_id=envelope.id) is not None:
         return  # this event already had its one decision
-    team = await uow.session.get(Team, event.team_id)
-    if team is None or team.org_id != org:
+    team = await uow.repo.find(Team, org_id=org, id=event.team_id)
+    if team is None:
         log.warning("shortfalls for unknown team %s; skipped", event.team_id)
         return
     figures = [figures_from(s, event.currency) for s in event.standings]
@@ -139,10 +139,10 @@ async def on_team_shortfalls_detected(
             as_of=event.as_of,
         )
     shortfall_ids = {s.member_id: s.shortfall_id for s in event.shortfalls}
-    plan = await uow.repo.plan_of(org, team.id, event.period_id)
-    targets = await uow.repo.targets_of(org, plan.id) if plan is not None else []
+    plan = await uow.repo.plan_of(org_id=org, team_id=team.id, period_id=event.period_id)
+    targets = await uow.repo.targets_of(org_id=org, plan_id=plan.id) if plan is not None else []
     policy = await policy_for(uow=uow, org=org, team_id=team.id)
-    history = await uow.repo.team_rebalances(org, team.id, event.period_id)
+    history = await uow.repo.team_rebalances(org_id=org, team_id=team.id, period_id=event.period_id)
     moved_at = [
         r.as_of
         for r in history
@@ -164,7 +164,7 @@ async def on_team_shortfalls_detected(
             changed_by_person=tuple(
                 str(t)
                 for t in await uow.repo.changed_by_person_since(
-                    org, {s.target_id: s.target_version for s in event.standings}
+                    org_id=org, versions={s.target_id: s.target_version for s in event.standings}
                 )
             ),
             conversed=await _conversed(uow, org, shortfall_ids, policy),
@@ -230,7 +230,7 @@ async def _conversed(
     """The givers whose current episode had a conversation (looked up only when it matters)."""
     if not policy.require_checkin_before_rebalance:
         return frozenset()
-    held = await uow.repo.conversations_in(org, list(shortfall_ids.values()))
+    held = await uow.repo.conversations_in(org_id=org, shortfall_ids=list(shortfall_ids.values()))
     return frozenset(m for m, s in shortfall_ids.items() if s in held)
 
 

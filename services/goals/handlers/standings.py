@@ -20,7 +20,7 @@ async def remember_standing(
     as_of: object,
 ) -> None:
     """Keep a member's latest standing in a period; an older report changes nothing."""
-    row = await uow.repo.standing(org, member_id, period_id)
+    row = await uow.repo.standing(org_id=org, member_id=member_id, period_id=period_id)
     if row is not None and row.as_of > as_of:
         return  # an older report arrived late
     row = row or MemberStanding.model_validate(

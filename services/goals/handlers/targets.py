@@ -41,9 +41,9 @@ class AcknowledgeTarget:
 async def _load_target(
     uow: GoalsUnitOfWork, principal: Principal, target_id: uuid.UUID, *, write: bool
 ) -> tuple[Target, Team, Plan]:
-    target = await uow.repo.get(Target, org=principal.org, id=target_id, what="target")
-    team = await uow.repo.get(Team, org=principal.org, id=target.team_id, what="team")
-    plan = await uow.repo.get(Plan, org=principal.org, id=target.plan_id, what="plan")
+    target = await uow.repo.get(Target, org_id=principal.org, id=target_id, what="target")
+    team = await uow.repo.get(Team, org_id=principal.org, id=target.team_id, what="team")
+    plan = await uow.repo.get(Plan, org_id=principal.org, id=target.plan_id, what="plan")
     if await manages(uow, principal, team):
         return target, team, plan
     if principal.member_id != target.member_id:
@@ -72,8 +72,9 @@ async def target_history(
     """The ledger of a target, oldest first."""
     async with uow:
         target, _, _ = await _load_target(uow, principal, target_id, write=False)
-        stmt = uow.repo.changes(principal.org, target.id)
-        rows, nxt = await uow.repo.page(stmt, [TargetChange.version], cursor, limit)
+        rows, nxt = await uow.repo.changes(
+            org_id=principal.org, target_id=target.id, cursor=cursor, limit=limit
+        )
         return target, rows, nxt
 
 
@@ -84,7 +85,9 @@ async def changes_since_acknowledgement(
     async with uow:
         target, _, _ = await _load_target(uow, principal, target_id, write=False)
         since = target.acknowledged_version or 0
-        return target, await uow.repo.ledger(principal.org, target.id, after_version=since)
+        return target, await uow.repo.ledger(
+            org_id=principal.org, target_id=target.id, after_version=since
+        )
 
 
 @dataclass(frozen=True)
@@ -141,10 +144,10 @@ async def apply_edit(
     flag: str | None = None,
 ) -> None:
     """Set one target; the others balance it (within the rules) unless the team total changes."""
-    active = {m.id for m in await uow.repo.active_members(team.org_id, team.id)}
+    active = {m.id for m in await uow.repo.active_members(org_id=team.org_id, team_id=team.id)}
     if target.member_id not in active:
         raise Conflict("the member of this target has left the team")
-    targets = await uow.repo.targets_of(team.org_id, plan.id)
+    targets = await uow.repo.targets_of(org_id=team.org_id, plan_id=plan.id)
     target = next(t for t in targets if t.id == target.id)
     positions = await positions_of(uow=uow, plan=plan, targets=targets, members=active)
     adjustment = plan_adjustment(
@@ -175,13 +178,13 @@ async def acknowledge_target(
 ) -> Target:
     """The rep owning a published target acknowledges it (again: no change)."""
     async with uow:
-        target = await uow.repo.get(Target, org=principal.org, id=cmd.target_id, what="target")
-        team = await uow.repo.get(Team, org=principal.org, id=target.team_id, what="team")
+        target = await uow.repo.get(Target, org_id=principal.org, id=cmd.target_id, what="target")
+        team = await uow.repo.get(Team, org_id=principal.org, id=target.team_id, what="team")
         if principal.member_id != target.member_id:
             if can_manage(principal, team):
                 raise Forbidden("only the member owning a target can acknowledge it")
             raise NotFound(f"target {cmd.target_id} not found")
-        plan = await uow.repo.get(Plan, org=principal.org, id=target.plan_id, what="plan")
+        plan = await uow.repo.get(Plan, org_id=principal.org, id=target.plan_id, what="plan")
         if plan.status != "published":
             raise Conflict("the plan is not published yet")
         if target.acknowledged_at is None:

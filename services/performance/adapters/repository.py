@@ -1,4 +1,8 @@
-"""Queries of the performance service; every one is scoped by org, and none of them commits."""
+"""Queries of the performance service; every one is scoped by org, and none of them commits.
+
+The `*_by_id` reads are the exception: an event consumer learns rows under the producer's ids
+and must tell an id it never saw from one another org holds, so it checks the org itself.
+"""
 
 from __future__ import annotations
 
@@ -63,9 +67,13 @@ class PerformanceRepository:
 
     # -- read models ------------------------------------------------------------------------
 
+    async def team_by_id(self, team_id: uuid.UUID) -> Team | None:
+        """A team by id, of whichever org (the caller checks the org)."""
+        return await self.session.get(Team, team_id)
+
     async def team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> Team | None:
         """A team of the org."""
-        team = await self.session.get(Team, team_id)
+        team = await self.team_by_id(team_id)
         return team if team is not None and team.org_id == org_id else None
 
     async def lock_team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> None:
@@ -76,10 +84,24 @@ class PerformanceRepository:
             select(Team.id).where(Team.id == team_id, Team.org_id == org_id).with_for_update()
         )
 
+    async def member_by_id(self, member_id: uuid.UUID) -> Member | None:
+        """A member by id, of whichever org (the caller checks the org)."""
+        return await self.session.get(Member, member_id)
+
     async def member(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
         """A member of the org (also one who left)."""
-        member = await self.session.get(Member, member_id)
+        member = await self.member_by_id(member_id)
         return member if member is not None and member.org_id == org_id else None
+
+    async def absence_by_id(self, absence_id: uuid.UUID) -> Absence | None:
+        """An absence by id, of whichever org (the caller checks the org)."""
+        return await self.session.get(Absence, absence_id)
+
+    async def forget_absence(self, *, org_id: uuid.UUID, absence_id: uuid.UUID) -> None:
+        """Delete an absence of the org (an unknown one, or another org's, is left alone)."""
+        absence = await self.absence_by_id(absence_id)
+        if absence is not None and absence.org_id == org_id:
+            await self.session.delete(absence)
 
     async def absences(
         self, *, org_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
@@ -138,9 +160,13 @@ class PerformanceRepository:
             return member
         return None
 
+    async def period_by_id(self, period_id: uuid.UUID) -> Period | None:
+        """A period by id, of whichever org (the caller checks the org)."""
+        return await self.session.get(Period, period_id)
+
     async def period(self, *, org_id: uuid.UUID, period_id: uuid.UUID) -> Period | None:
         """A period of the org."""
-        period = await self.session.get(Period, period_id)
+        period = await self.period_by_id(period_id)
         return period if period is not None and period.org_id == org_id else None
 
     async def periods_containing(self, *, org_id: uuid.UUID, instant: datetime) -> list[Period]:
@@ -161,6 +187,10 @@ class PerformanceRepository:
             )
         )
         return rows.first() or "UTC"
+
+    async def target_by_id(self, target_id: uuid.UUID) -> Target | None:
+        """A target by id, of whichever org (the caller checks the org)."""
+        return await self.session.get(Target, target_id)
 
     async def targets(self, *, team_id: uuid.UUID, period_id: uuid.UUID) -> list[Target]:
         """The team's individual targets for a period."""

@@ -52,7 +52,7 @@ async def on_team_updated(
 
 
 async def _upsert_team(event: TeamCreated | TeamUpdated, uow: PerformanceUnitOfWork) -> None:
-    team = await uow.session.get(Team, event.team_id)
+    team = await uow.repo.team_by_id(event.team_id)
     if team is None:
         team = Team.model_validate(
             {
@@ -110,7 +110,7 @@ async def on_member_updated(
 
 
 async def _upsert_member(event: MemberJoined | MemberUpdated, uow: PerformanceUnitOfWork) -> None:
-    member = await uow.session.get(Member, event.member_id)
+    member = await uow.repo.member_by_id(event.member_id)
     values = _member_values(event)
     if member is None:
         uow.repo.add(Member.model_validate(values))
@@ -151,8 +151,8 @@ def _member_values(event: MemberJoined | MemberUpdated) -> dict[str, Any]:
 
 async def on_member_left(event: MemberLeft, envelope: Envelope, uow: PerformanceUnitOfWork) -> None:
     """Stop mapping CRM owners to a member who left (their sales stay theirs)."""
-    member = await uow.session.get(Member, event.member_id)
-    if member is not None and member.org_id == event.org_id:
+    member = await uow.repo.member(org_id=event.org_id, member_id=event.member_id)
+    if member is not None:
         member.active = False
         uow.repo.add(member)
 
@@ -161,7 +161,7 @@ async def on_absence_recorded(
     event: AbsenceRecorded, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Learn an absence: pace expects no sales from the member on those days."""
-    if await uow.session.get(Absence, event.absence_id) is not None:
+    if await uow.repo.absence_by_id(event.absence_id) is not None:
         return
     uow.repo.add(
         Absence.model_validate(
@@ -182,16 +182,14 @@ async def on_absence_cancelled(
     event: AbsenceCancelled, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Forget a cancelled absence (one of another org is left alone)."""
-    row = await uow.session.get(Absence, event.absence_id)
-    if row is not None and row.org_id == event.org_id:
-        await uow.session.delete(row)
+    await uow.repo.forget_absence(org_id=event.org_id, absence_id=event.absence_id)
 
 
 async def on_period_defined(
     event: PeriodDefined, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Learn a period; a period first seen now gets its attainment built from existing sales."""
-    period = await uow.session.get(Period, event.period_id)
+    period = await uow.repo.period_by_id(event.period_id)
     values = {
         "id": event.period_id,
         "org_id": event.org_id,
@@ -231,7 +229,7 @@ async def on_target_assigned(
     event: TargetAssigned, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Learn a member's target (newer versions only); learn its period from it if needed."""
-    period = await uow.session.get(Period, event.period_id)
+    period = await uow.repo.period_by_id(event.period_id)
     if period is None:
         starts_at, ends_at = event.period_starts_at, event.period_ends_at
         await _store_period(
@@ -268,7 +266,7 @@ async def on_target_changed(
 async def _upsert_target(
     uow: PerformanceUnitOfWork, *, event: TargetAssigned | TargetChanged, amount_minor: int
 ) -> None:
-    target = await uow.session.get(Target, event.target_id)
+    target = await uow.repo.target_by_id(event.target_id)
     values = {
         "id": event.target_id,
         "org_id": event.org_id,

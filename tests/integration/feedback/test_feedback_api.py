@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
-from tests.harness import bearer
-from tests.integration.feedback.conftest import seed_team
+from services.feedback.main import create_app
+from shared.runtime import ServiceRuntime
+from tests.harness import bearer, serving
+from tests.integration.feedback.conftest import seed_team, settings_for
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def app_client(db_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
+    """The feedback app of these tests, once on SQLite and once on PostgreSQL."""
+    app = create_app(settings_for(db_url))
+    async with serving(app) as client:
+        yield client, app.state.runtime
 
 
 async def test_manager_coaches_a_rep_privately(client, team):
@@ -33,6 +45,11 @@ async def test_manager_coaches_a_rep_privately(client, team):
     assert (
         await client.get("/v1/feedback", headers=bearer(org=uuid.uuid4(), roles=["admin"]))
     ).json()["items"] == []
+    # A coaching note is no check-in: its manager cannot answer it as one.
+    answer = f"/v1/check-ins/{created.json()['id']}/answer"
+    assert (
+        await client.post(answer, json={"body": "Talked"}, headers=team.as_manager())
+    ).status_code == 404
 
 
 async def test_a_rep_writes_to_their_manager_but_not_to_a_teammate(client, team):

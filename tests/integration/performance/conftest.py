@@ -23,7 +23,14 @@ from services.performance.config import Settings
 from services.performance.handlers import events as reactions
 from services.performance.main import create_app
 from shared.events import Event, wrap
-from shared.events.goals import CrmIds, MemberJoined, PeriodDefined, TargetAssigned, TeamCreated
+from shared.events.goals import (
+    AbsenceRecorded,
+    CrmIds,
+    MemberJoined,
+    PeriodDefined,
+    TargetAssigned,
+    TeamCreated,
+)
 from tests.conftest import FIXTURES, broker_settings
 from tests.fake_hubspot import serve_fake_hubspot
 from tests.harness import Id, ServiceHarness, serving
@@ -80,15 +87,11 @@ class PerfApp(ServiceHarness):
 
     async def react(self, *events: Event) -> None:
         """Apply goals' facts through the service's own reactions, each committed."""
-        handlers = {
-            TeamCreated: reactions.on_team_created,
-            MemberJoined: reactions.on_member_joined,
-            PeriodDefined: reactions.on_period_defined,
-            TargetAssigned: reactions.on_target_assigned,
-        }
         for event in events:
+            # Each reaction is named after its fact: attain.goals.team_created.v1, on_team_created.
+            handler = getattr(reactions, f"on_{event.TYPE.split('.')[2]}")
             async with self.runtime.uow() as uow:
-                await handlers[type(event)](event, wrap(event), uow)
+                await handler(event, wrap(event), uow)
                 await uow.commit()
 
     async def processed(self) -> int:
@@ -169,6 +172,19 @@ class PerfApp(ServiceHarness):
                 )
             )
         return s
+
+
+def leave(s: Seeded, member_id: uuid.UUID, *, starts_on: date, ends_on: date) -> AbsenceRecorded:
+    """A new absence of a seeded member, as goals announces it."""
+    return AbsenceRecorded(
+        org_id=ORG,
+        team_id=s.team_id,
+        absence_id=uuid.uuid4(),
+        member_id=member_id,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        kind="leave",
+    )
 
 
 def _member(s: Seeded, member_id: uuid.UUID, name: str, email: str, *, mapped: bool):

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 
-from services.performance.handlers import events as reactions
-from shared.events import wrap
-from shared.events.goals import AbsenceCancelled, AbsenceRecorded
-from tests.integration.performance.conftest import ORG, PerfApp
+from shared.events.goals import AbsenceCancelled
+from tests.integration.performance.conftest import ORG, PerfApp, leave
 
 pytestmark = pytest.mark.integration
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
-
-
-async def _react(perf: PerfApp, event, handler) -> None:
-    async with perf.runtime.uow() as uow:
-        await handler(event, wrap(event), uow)
-        await uow.commit()
 
 
 async def _evaluate(perf: PerfApp, s) -> dict:
@@ -37,17 +28,9 @@ async def test_an_absence_takes_its_days_out_of_expected_to_date(perf_db: PerfAp
     """Away 1..30 November: on 20 November only October's 31 of 61 working days are expected."""
     perf = perf_db
     s = await perf.seed()
-    absence = AbsenceRecorded(
-        org_id=ORG,
-        team_id=s.team_id,
-        absence_id=uuid.uuid4(),
-        member_id=s.ana,
-        starts_on=date(2026, 11, 1),
-        ends_on=date(2026, 11, 30),
-        kind="leave",
-    )
-    await _react(perf, absence, reactions.on_absence_recorded)
-    await _react(perf, absence, reactions.on_absence_recorded)  # a redelivery adds nothing
+    absence = leave(s, s.ana, starts_on=date(2026, 11, 1), ends_on=date(2026, 11, 30))
+    await perf.react(absence)
+    await perf.react(absence)  # a redelivery adds nothing
     members = await _evaluate(perf, s)
     # Ana: 100000.00 x 31/62; Ben, present: 100000.00 x 50/92.
     assert members[str(s.ana)]["expected_to_date"] == "50000.00"
@@ -55,6 +38,6 @@ async def test_an_absence_takes_its_days_out_of_expected_to_date(perf_db: PerfAp
     cancelled = AbsenceCancelled(
         org_id=ORG, team_id=s.team_id, absence_id=absence.absence_id, member_id=s.ana
     )
-    await _react(perf, cancelled, reactions.on_absence_cancelled)
+    await perf.react(cancelled)
     members = await _evaluate(perf, s)
     assert members[str(s.ana)]["expected_to_date"] == "54347.83"
