@@ -22,13 +22,8 @@ from services.performance.adapters.orm import (
     Team,
     WebhookEvent,
 )
-from services.performance.domain.deal_changes import (
-    MemberRef,
-    PeriodSpan,
-    SaleKey,
-    SaleState,
-    Snapshot,
-)
+from services.performance.domain.deal_changes import MemberRef, PeriodSpan, SaleKey, Snapshot
+from services.performance.domain.sale import SaleState, Share
 
 _SALE = Sale.__table__
 _CREDIT = SaleCredit.__table__
@@ -92,7 +87,7 @@ class BatchRepository:
             _SALE.c.external_id.in_({k[2] for k in keys}),
         )
         rows = [r for r in (await self.session.execute(stmt)).mappings() if _key(r) in keys]
-        credits: dict[uuid.UUID, list[tuple[uuid.UUID, str, int]]] = {r["id"]: [] for r in rows}
+        credits: dict[uuid.UUID, list[Share]] = {r["id"]: [] for r in rows}
         if rows:
             found = await self.session.execute(
                 sa.select(
@@ -105,7 +100,7 @@ class BatchRepository:
                 .order_by(_CREDIT.c.sale_id, _CREDIT.c.member_id)
             )
             for sale_id, member_id, percent, minor in found:
-                credits[sale_id].append((member_id, percent, minor))
+                credits[sale_id].append(Share(member_id, percent, minor))
         return {_key(r): _sale_state(r, credits[r["id"]]) for r in rows}
 
     async def _members(
@@ -317,7 +312,7 @@ def _key(row: Mapping[str, Any]) -> SaleKey:
     return (row["org_id"], row["source"], row["external_id"])
 
 
-def _sale_state(row: Mapping[str, Any], credits: list[tuple[uuid.UUID, str, int]]) -> SaleState:
+def _sale_state(row: Mapping[str, Any], credits: list[Share]) -> SaleState:
     return SaleState(
         id=row["id"],
         org_id=row["org_id"],
@@ -336,6 +331,8 @@ def _sale_state(row: Mapping[str, Any], credits: list[tuple[uuid.UUID, str, int]
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        competitor=row["competitor"],
+        loss_reasons=tuple(row["loss_reasons"] or ()),
         credits=tuple(credits),
     )
 

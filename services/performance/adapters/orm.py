@@ -7,6 +7,8 @@ money is integer minor units with a currency.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.performance.domain.sale import SaleState, Share
 from shared.db import (
     Versioned,
     define_plumbing_tables,
@@ -236,6 +239,35 @@ class Sale(Versioned, Base, table=True):
     version: int = 1
     created_at: datetime = utc_field()
     updated_at: datetime = utc_field()
+
+    # The aggregate (``domain.sale.SaleState``) decides every change; the row only stores it.
+
+    @classmethod
+    def of(cls, state: SaleState) -> Sale:
+        """A new row holding a sale as the aggregate made it."""
+        return cls.model_validate(_sale_columns(state))
+
+    def state(self, credits: Iterable[SaleCredit]) -> SaleState:
+        """The sale with its credit rows, as the aggregate."""
+        values = {name: getattr(self, name) for name in _SALE_FIELDS}
+        values["loss_reasons"] = tuple(self.loss_reasons or ())
+        shares = tuple(Share(c.member_id, c.percent, c.credited_minor) for c in credits)
+        return SaleState(**values, credits=shares)
+
+    def take(self, state: SaleState) -> None:
+        """Store what a change of the aggregate made of the sale."""
+        for name, value in _sale_columns(state).items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+
+
+_SALE_FIELDS = [f.name for f in fields(SaleState) if f.name != "credits"]
+
+
+def _sale_columns(state: SaleState) -> dict[str, Any]:
+    values = {name: getattr(state, name) for name in _SALE_FIELDS}
+    values["loss_reasons"] = list(state.loss_reasons)
+    return values
 
 
 class SaleCredit(Base, table=True):

@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from services.performance.domain.sales import credited_amounts
-from shared.money import to_minor
+from services.performance.domain.attainment import (
+    ContributionKey,
+    Contributions,
+    contributions,
+    delta,
+)
+from services.performance.domain.sale import Assignee, DealTerms, SaleChange, SaleState, TeamRef
 
-UNKNOWN_CURRENCY = "XXX"  # ISO 4217 "no currency": the CRM did not say and no team is known yet
 SaleKey = tuple[uuid.UUID, str, str]  # (org, source, external_id)
-ContributionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (member, team, period)
 FactKind = Literal["recorded", "adjusted", "reversed"]
 
 
@@ -52,6 +55,55 @@ class DealChange(Protocol):
     def owner_ref(self) -> str | None: ...
     @property
     def owner_email(self) -> str | None: ...
+    @property
+    def competitor(self) -> str | None: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+
+
+def record_deal(
+    change: DealChange,
+    *,
+    id: uuid.UUID,
+    org_id: uuid.UUID,
+    closed_at: datetime,
+    assignee: Assignee | None,
+    at: datetime,
+) -> SaleChange:
+    """The sale of a deal first heard of; one first heard of as lost is kept lost."""
+    return SaleState.record(
+        id=id,
+        org_id=org_id,
+        source=change.source,
+        external_id=change.external_id,
+        amount=change.amount,
+        currency=change.currency,
+        closed_at=closed_at,
+        assignee=assignee,
+        owner_ref=change.owner_ref,
+        owner_email=change.owner_email,
+        competitor=change.competitor,
+        lost_for=change.reasons if change.kind == "lost" else None,
+        at=at,
+    )
+
+
+def apply_deal(
+    sale: SaleState,
+    change: DealChange,
+    *,
+    closed_at: datetime,
+    team: TeamRef | None,
+    assignee: Assignee | None,
+    at: datetime,
+) -> SaleChange:
+    """A deal change of a known sale: reversed, lost, or its current (won) terms."""
+    if change.kind == "reversed":  # a lost deal reopened leaves the lost deals too
+        return sale.reverse(at=at)
+    terms = DealTerms(change.amount, change.currency, closed_at, change.competitor)
+    if change.kind == "lost":
+        return sale.mark_lost(terms, reasons=change.reasons, team=team, assignee=assignee, at=at)
+    return sale.adjust(terms, team=team, assignee=assignee, at=at)
 
 
 @dataclass(frozen=True)
@@ -77,40 +129,6 @@ class MemberRef:
     email: str
     crm: Mapping[str, str | None]
     active: bool
-
-
-@dataclass(frozen=True)
-class SaleState:
-    """A sale with its credits (member, percent, credited minor units), as stored or planned."""
-
-    id: uuid.UUID
-    org_id: uuid.UUID
-    source: str
-    external_id: str
-    amount_minor: int
-    currency: str
-    currency_assumed: bool
-    currency_mismatch: bool
-    closed_at: datetime
-    status: str
-    unassigned: bool
-    team_id: uuid.UUID | None
-    owner_ref: str | None
-    owner_email: str | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    credits: tuple[tuple[uuid.UUID, str, int], ...] = ()
-
-    @property
-    def key(self) -> SaleKey:
-        """The CRM key of the sale."""
-        return (self.org_id, self.source, self.external_id)
-
-    @property
-    def counts(self) -> bool:
-        """Whether the sale adds to attainment."""
-        return self.status == "active" and not self.currency_mismatch and self.team_id is not None
 
 
 @dataclass(frozen=True)
@@ -211,7 +229,7 @@ class DealBook:
     @property
     def deltas(self) -> dict[ContributionKey, int]:
         """Attainment change per (member, team, period), zero ones left out."""
-        return {key: delta for key, delta in self.done.deltas.items() if delta}
+        return {key: minor for key, minor in self.done.deltas.items() if minor}
 
     @property
     def due(self) -> set[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
@@ -231,8 +249,8 @@ class DealBook:
         for change in changes:
             self._change(draft, org_id, change)
         self.done.sales.update(draft.sales)
-        for key, delta in draft.deltas.items():
-            self.done.deltas[key] += delta
+        for key, minor in draft.deltas.items():
+            self.done.deltas[key] += minor
         self.done.due |= draft.due
         self.done.facts.extend(draft.facts)
 
@@ -254,21 +272,40 @@ class DealBook:
     def _change(self, draft: _Changes, org_id: uuid.UUID, change: DealChange) -> None:
         key = (org_id, change.source, change.external_id)
         sale = self._lookup(draft, key)
-        if change.kind == "reversed":
-            if sale is None or sale.status != "active":
-                return  # reversing a sale we never counted changes nothing
-            self._settle(
-                draft,
-                sale,
-                replace(sale, status="reversed", version=sale.version + 1, updated_at=self.now),
-                "reversed",
-            )
-            return
+        if change.kind == "reversed" and sale is None:
+            return  # reversing a sale we never kept changes nothing
         closed_at = self._closed_at(org_id, change) or (sale.closed_at if sale else self.now)
         if sale is None:
-            self._record(draft, org_id, change, closed_at)
+            assignee = self._assignee(org_id, change)
+            self._settle(
+                draft,
+                record_deal(
+                    change, id=self._new_id(), org_id=org_id, closed_at=closed_at,
+                    assignee=assignee, at=self.now,
+                ),
+            )  # fmt: skip
             return
-        self._update(draft, sale, change, closed_at)
+        team = self._team(sale.team_id)
+        assignee = self._assignee(org_id, change) if sale.unassigned else None
+        self._settle(
+            draft,
+            apply_deal(
+                sale, change, closed_at=closed_at, team=team, assignee=assignee, at=self.now
+            ),
+        )
+
+    def _team(self, team_id: uuid.UUID | None) -> TeamRef | None:
+        if team_id is None:
+            return None
+        return TeamRef(team_id, self.snapshot.team_currencies.get(team_id))
+
+    def _assignee(self, org_id: uuid.UUID, change: DealChange) -> Assignee | None:
+        member = self._owner(org_id, change)
+        if member is None:
+            return None
+        return Assignee(
+            member.id, TeamRef(member.team_id, self.snapshot.team_currencies.get(member.team_id))
+        )
 
     def _closed_at(self, org_id: uuid.UUID, change: DealChange) -> datetime | None:
         if change.closed_at is not None:
@@ -287,98 +324,6 @@ class DealBook:
         day_start = datetime.combine(change.closed_on, time(), tzinfo=ZoneInfo(timezone))
         return day_start.astimezone(UTC)
 
-    def _record(
-        self, draft: _Changes, org_id: uuid.UUID, change: DealChange, closed_at: datetime
-    ) -> None:
-        member = self._owner(org_id, change)
-        team_currency = (
-            self.snapshot.team_currencies.get(member.team_id) if member is not None else None
-        )
-        currency = change.currency or team_currency or UNKNOWN_CURRENCY
-        sale = SaleState(
-            id=self._new_id(),
-            org_id=org_id,
-            source=change.source,
-            external_id=change.external_id,
-            amount_minor=to_minor(change.amount or Decimal(0), currency),
-            currency=currency,
-            currency_assumed=change.currency is None and team_currency is None,
-            currency_mismatch=False,
-            closed_at=closed_at,
-            status="active",
-            unassigned=member is None,
-            team_id=None,
-            owner_ref=change.owner_ref,
-            owner_email=change.owner_email,
-            version=1,
-            created_at=self.now,
-            updated_at=self.now,
-        )
-        if member is not None:
-            sale = self._credit(self._value(sale, member.team_id), {member.id: Decimal(100)})
-        self._settle(draft, None, sale, "recorded")
-
-    def _update(
-        self, draft: _Changes, sale: SaleState, change: DealChange, closed_at: datetime
-    ) -> None:
-        reactivated = sale.status != "active"
-        currency = change.currency or sale.currency
-        amount_minor = to_minor(change.amount or Decimal(0), currency)
-        changed = (amount_minor, currency, closed_at) != (
-            sale.amount_minor,
-            sale.currency,
-            sale.closed_at,
-        )
-        after = replace(sale, amount_minor=amount_minor, closed_at=closed_at, status="active")
-        if change.currency is not None:
-            after = replace(after, currency=change.currency, currency_assumed=False)
-        if sale.unassigned:
-            member = self._owner(sale.org_id, change)
-            if member is not None:
-                after = self._value(after, member.team_id)
-                after = self._credit(after, {member.id: Decimal(100)})
-                changed = reactivated = True
-        elif changed:
-            after = self._credit(after, {m: Decimal(p) for m, p, _ in sale.credits})
-            if after.team_id is not None:
-                after = self._value(after, after.team_id)
-        if not changed and not reactivated:
-            if after != sale:  # e.g. an assumed currency confirmed: stored, nothing to announce
-                draft.sales[sale.key] = after
-            return
-        after = replace(after, version=sale.version + 1, updated_at=self.now)
-        self._settle(draft, sale, after, "recorded" if reactivated else "adjusted")
-
-    def _value(self, sale: SaleState, team_id: uuid.UUID) -> SaleState:
-        """Tie a sale to a team: adopt the team currency if the CRM gave none, flag a mismatch."""
-        team_currency = self.snapshot.team_currencies.get(team_id)
-        sale = replace(sale, team_id=team_id, unassigned=False)
-        if team_currency is None:
-            return replace(sale, currency_mismatch=False)
-        if sale.currency_assumed:
-            sale = replace(sale, currency=team_currency, currency_assumed=False)
-        return replace(sale, currency_mismatch=sale.currency != team_currency)
-
-    @staticmethod
-    def _credit(sale: SaleState, split: Mapping[uuid.UUID, Decimal]) -> SaleState:
-        if len(split) == 1 and next(iter(split.values())) == 100:  # the usual single owner
-            amounts = dict.fromkeys(split, sale.amount_minor)
-        else:
-            amounts = credited_amounts(sale.amount_minor, split)
-        return replace(sale, credits=tuple((m, str(p), amounts[m]) for m, p in split.items()))
-
-    def _contributions(self, sale: SaleState | None) -> dict[ContributionKey, int]:
-        if sale is None or not sale.counts:
-            return {}
-        result: dict[ContributionKey, int] = defaultdict(int)
-        for member_id, _, minor in sale.credits:
-            member = self.snapshot.members.get(member_id)
-            team_id = member.team_id if member is not None else sale.team_id
-            assert team_id is not None  # a counting sale has a team
-            for period in self._periods_of(sale):
-                result[(member_id, team_id, period.id)] += minor
-        return dict(result)
-
     def _periods_of(self, sale: SaleState) -> list[PeriodSpan]:
         return [
             p
@@ -386,24 +331,44 @@ class DealBook:
             if p.starts_at <= sale.closed_at < p.ends_at
         ]
 
-    def _settle(
-        self, draft: _Changes, before: SaleState | None, after: SaleState, kind: FactKind
-    ) -> None:
-        draft.sales[after.key] = after
-        was, now = self._contributions(before), self._contributions(after)
-        for key in was.keys() | now.keys():
-            draft.deltas[key] += now.get(key, 0) - was.get(key, 0)
+    def _contributions(self, sale: SaleState | None) -> Contributions:
+        if sale is None or not sale.counts:
+            return {}
+        team_of = {
+            share.member_id: member.team_id
+            for share in sale.credits
+            if (member := self.snapshot.members.get(share.member_id)) is not None
+        }
+        period_ids = [p.id for p in self._periods_of(sale)]
+        return contributions(sale, period_ids=period_ids, counted={}, team_of=team_of)
+
+    def _settle(self, draft: _Changes, change: SaleChange) -> None:
+        after = change.after
+        if change.kind is None:
+            if after != change.before:  # e.g. an assumed currency confirmed: stored, not announced
+                draft.sales[_key(after)] = after
+            return
+        draft.sales[_key(after)] = after
+        moved = delta(self._contributions(change.before), self._contributions(after))
+        for key, minor in moved.items():
+            draft.deltas[key] += minor
             draft.due.add((after.org_id, key[1], key[2]))
-        if after.team_id is None:
+        fact = change.fact
+        if fact is None or fact == "lost":  # lost deals take the change-by-change path
             return
         # The most specific period (a quarter rather than the year) names the sale's period.
         period = min(self._periods_of(after), key=lambda p: p.ends_at - p.starts_at, default=None)
-        old = before.amount_minor if before is not None and kind == "adjusted" else None
         draft.facts.append(
             SaleFact(
-                kind=kind,
+                kind=fact,
                 sale=after,
                 period_id=period.id if period is not None else None,
-                old_amount_minor=old if old is not None else after.amount_minor,
+                old_amount_minor=change.old_amount_minor,
             )
         )
+
+
+def _key(sale: SaleState) -> SaleKey:
+    """The CRM key of a sale (every sale of a deal change has an external id)."""
+    assert sale.external_id is not None
+    return (sale.org_id, sale.source, sale.external_id)

@@ -19,8 +19,8 @@ from decimal import Decimal
 from services.performance.adapters.crm.base import DealEvent, MalformedWebhook
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.deal_changes import DealBook, SaleFact, Snapshot
-from services.performance.handlers.lost_deals import apply_lost_deal
-from services.performance.handlers.sales import apply_deal_event, fact_values
+from services.performance.handlers.sale_facts import fact_values
+from services.performance.handlers.sales import apply_deal_event
 from shared.domain_errors import InvalidInput
 from shared.events.performance import Credit, SaleAdjusted, SaleRecorded, SaleReversed
 from shared.money import from_minor
@@ -64,7 +64,7 @@ async def apply_items(
     """Apply the items in order: runs of plain changes set-based, the others change by change.
 
     Lost deals, competitors and sales in another currency than their team's take the path of
-    ``sales.settle`` (state rules of lost deals, currency valuation); the runs between them
+    ``attainment_ledger.settle`` (state rules of lost deals, currency valuation); the runs between them
     stay set-based, so the order of a team's changes is kept.
     """
     snapshot = await _snapshot(uow, items)
@@ -115,7 +115,7 @@ async def _snapshot(uow: PerformanceUnitOfWork, items: Sequence[Item]) -> Snapsh
 async def _apply_fully(
     uow: PerformanceUnitOfWork, item: Item, snapshot: Snapshot, *, now: datetime
 ) -> Outcome:
-    """Apply one item change by change through ``sales`` and ``lost_deals``, in a SAVEPOINT."""
+    """Apply one item change by change through ``sales.apply_deal_event``, in a SAVEPOINT."""
     keys = {(item.org_id, e.source, e.dedupe_key) for e in item.events}
     seen = await uow.deliveries.applied_keys(keys)
     outcome = Outcome()
@@ -129,8 +129,7 @@ async def _apply_fully(
                     outcome.duplicates += 1
                     continue
                 seen.add(key)
-                apply = apply_lost_deal if event.kind == "lost" else apply_deal_event
-                await apply(uow, org_id=item.org_id, event=event, now=now)
+                await apply_deal_event(uow, org_id=item.org_id, event=event, now=now)
                 claims.append(_claim_row(item, event, now))
             await uow.batch.claim(claims)
             await uow.repo.flush()

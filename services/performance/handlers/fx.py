@@ -1,6 +1,6 @@
 """Exchange rates of a period: setting them re-values that period's sales in other currencies.
 
-A rate change does what a sale change does (``sales.settle``), for all the period's sales in the
+A rate change does what a sale change does (``attainment_ledger.settle``), for all the period's sales in the
 changed currencies at once: each gets its new valuation, attainment moves by the difference, a
 ``sale_adjusted`` fact is emitted and the touched teams are marked for evaluation. The change
 and what it did to each sale are kept as an audit trail.
@@ -23,13 +23,13 @@ from services.performance.adapters.orm import (
     SaleValuation,
 )
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.domain.attainment import Contributions
 from services.performance.domain.fx import Valuation, check_currency, check_rates, value_sale
 from services.performance.domain.sales import credited_amounts
-from services.performance.handlers.sales import Contributions, sale_fact
+from services.performance.handlers.attainment_ledger import add_achieved, move_attainment
+from services.performance.handlers.sale_facts import sale_fact
 from shared.auth import Principal
 from shared.domain_errors import InvalidInput, NotFound
-from shared.events.performance import SaleAdjusted
-from shared.timeutil import utcnow
 
 #: Sales re-valued per round of queries (well inside every database's bound-parameter limit).
 _CHUNK = 500
@@ -175,15 +175,13 @@ async def _revalue_period(
             await uow.fx.replace_valuations(
                 sale=sale, current={period.id: old} if old else {}, valued=valued, at=now
             )
-            sale.version += 1
-            sale.updated_at = now
+            change = sale.state(credits[sale.id]).revalued(at=now)
+            sale.take(change.after)
             uow.fx.add(sale)
             held = {p: _domain(v) for p, v in current.items() if p != period.id} | valued
             closed = sale.closed_at
             containing = [p for p in periods if p.starts_at <= closed < p.ends_at]
-            uow.emit(
-                sale_fact(sale, SaleAdjusted, credits[sale.id], containing, sale.amount_minor, held)
-            )
+            uow.emit(sale_fact(change.after, "adjusted", containing, sale.amount_minor, held))
             uow.fx.add(
                 SaleRevaluation.model_validate(
                     {
@@ -196,33 +194,8 @@ async def _revalue_period(
                 )
             )
         await uow.repo.flush()
-    await _apply_deltas(uow, period, deltas)
+    await move_attainment(uow, org_id=period.org_id, moved=deltas)
     return len(sales)
-
-
-async def _apply_deltas(uow: PerformanceUnitOfWork, period: Period, deltas: Contributions) -> None:
-    """Move attainment by what the re-valuation changed and ask for the teams' evaluation."""
-    teams = sorted({team for _, team, _ in deltas}, key=str)
-    for team_id in teams:  # those working in `into` are held already; the order is settle's
-        await uow.repo.lock_team(org_id=period.org_id, team_id=team_id)
-    await _add_achieved(uow, period, deltas)
-    marked_at = utcnow()  # wall clock, as settle marks: the debounce is about real quiet
-    for team_id in teams:
-        await uow.repo.mark_evaluation_due(
-            org_id=period.org_id, team_id=team_id, period_id=period.id, at=marked_at
-        )
-
-
-async def _add_achieved(uow: PerformanceUnitOfWork, period: Period, deltas: Contributions) -> None:
-    for (member_id, team_id, period_id), delta in sorted(deltas.items(), key=str):
-        if delta:
-            await uow.repo.add_achieved(
-                org_id=period.org_id,
-                team_id=team_id,
-                member_id=member_id,
-                period_id=period_id,
-                delta_minor=delta,
-            )
 
 
 def _domain(row: SaleValuation) -> Valuation:
@@ -259,7 +232,7 @@ async def rebuild_period_valuations(
             counted = valued[period.id].counted_minor
             for member_id, minor in credited_amounts(counted, split).items():
                 deltas[(member_id, sale.team_id, period.id)] += minor
-        await _add_achieved(uow, period, deltas)
+        await add_achieved(uow, org_id=period.org_id, moved=deltas)
 
 
 async def get_fx_rates(

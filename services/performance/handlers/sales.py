@@ -1,40 +1,28 @@
-"""Sales use cases: manual entry, assignment and credit moves (CRM changes: ``deal_batch``).
+"""Sales use cases: CRM deal changes one by one, manual entry, assignment, credit moves, views.
 
-Every change follows one path: note the sale's contributions to attainment before, change the
-sale, apply the difference to the (member, period) rows, emit the fact, re-evaluate the pace of
-the teams and periods it touched.
+Each asks the sale aggregate (``domain.sale``) for the change and hands it to
+``attainment_ledger.settle``; batches of CRM changes mostly go set-based (``deal_batch``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
-from services.performance.adapters.crm.base import DealEvent, MalformedWebhook, close_instant
-from services.performance.adapters.orm import Period, Sale, SaleCredit, SaleValuation
+from services.performance.adapters.crm.base import DealEvent, close_instant
+from services.performance.adapters.orm import Sale, SaleCredit, SaleValuation
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
-from services.performance.domain.deal_changes import UNKNOWN_CURRENCY
-from services.performance.domain.fx import Valuation, value_sale
-from services.performance.domain.sales import credited_amounts, move_credit, validate_split
+from services.performance.domain.deal_changes import apply_deal, record_deal
+from services.performance.domain.sale import Assignee, SaleState
+from services.performance.domain.sales import validate_split
 from services.performance.handlers.access import oversees
+from services.performance.handlers.attainment_ledger import sale_state, settle, team_ref
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.events.performance import (
-    Credit,
-    SaleAdjusted,
-    SaleLost,
-    SaleRecorded,
-    SaleReversed,
-)
-from shared.money import from_minor, to_minor
-from shared.timeutil import utcnow
-
-Contributions = dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int]  # (member, team, period)
+from shared.money import to_minor
 
 
 @dataclass(frozen=True)
@@ -65,347 +53,60 @@ class AssignSale:
     credits: list[tuple[uuid.UUID, Decimal]]
 
 
-# -- the shared path of every change ----------------------------------------------------------
-
-
-def _counts(sale: Sale) -> bool:
-    return sale.status == "active" and not sale.currency_mismatch and sale.team_id is not None
-
-
-def _converts(sale: Sale) -> bool:
-    """A sale in another currency than its team's: it counts only where a period's rate values it."""
-    return sale.status == "active" and sale.currency_mismatch and sale.team_id is not None
-
-
-async def contributions(uow: PerformanceUnitOfWork, sale: Sale) -> Contributions:
-    """What a sale adds to attainment now: credited amounts per member, team and period."""
-    if not (_counts(sale) or _converts(sale)):
-        return {}
-    credits = await uow.repo.credits(sale_id=sale.id)
-    if _converts(sale):
-        counted = {
-            p: v.counted_minor for p, v in (await uow.fx.valuations(sale_id=sale.id)).items()
-        }
-        return await _contributions_of(uow, sale, credits, [], counted)
-    periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
-    return await _contributions_of(uow, sale, credits, periods, {})
-
-
-async def _contributions_of(
-    uow: PerformanceUnitOfWork,
-    sale: Sale,
-    credits: list[SaleCredit],
-    periods: list[Period],
-    counted: Mapping[uuid.UUID, int],
-) -> Contributions:
-    """Credited amounts per period: as sold, or (converted sales) split from each period's value."""
-    if _counts(sale):
-        shares = {c.member_id: c.credited_minor for c in credits}
-        by_period = {period.id: shares for period in periods}
-    elif _converts(sale):
-        split = {c.member_id: Decimal(c.percent) for c in credits}
-        by_period = {p: credited_amounts(minor, split) for p, minor in counted.items()}
-    else:
-        return {}
-    members = await uow.repo.members(org_id=sale.org_id, ids=[c.member_id for c in credits])
-    result: Contributions = defaultdict(int)
-    for period_id, shares in by_period.items():
-        for member_id, minor in shares.items():
-            member = members.get(member_id)
-            team_id = member.team_id if member is not None else sale.team_id
-            result[(member_id, team_id, period_id)] += minor
-    return dict(result)
-
-
-async def _revalue(
-    uow: PerformanceUnitOfWork, sale: Sale, periods: list[Period], now: datetime
-) -> dict[uuid.UUID, Valuation]:
-    """Value a sale in another currency at its periods' rates and store what it counts for."""
-    team = await uow.repo.team(org_id=sale.org_id, team_id=sale.team_id) if sale.team_id else None
-    if team is None or not sale.currency_mismatch:
-        return {}
-    # A rate change holds the team rows while it re-values: read the rates only after it is done.
-    await uow.repo.lock_team(org_id=sale.org_id, team_id=team.id)
-    rates = await uow.fx.rates_for(
-        period_ids=[p.id for p in periods], source=sale.currency, into=team.currency
-    )
-    valued = value_sale(
-        sale.amount_minor, currency=sale.currency, team_currency=team.currency, rates=rates
-    )
-    current = await uow.fx.valuations(sale_id=sale.id)
-    await uow.fx.replace_valuations(sale=sale, current=current, valued=valued, at=now)
-    return valued
-
-
-async def settle(
-    uow: PerformanceUnitOfWork,
-    *,
-    sale: Sale,
-    before: Contributions,
-    now: datetime,
-    fact: type[SaleRecorded | SaleAdjusted | SaleReversed | SaleLost] | None,
-    old_amount_minor: int | None = None,
-) -> None:
-    """Apply a sale change to attainment, emit its fact and ask for the touched teams' evaluation."""
-    uow.repo.add(sale)
-    await uow.repo.flush()
-    emitted = fact if sale.team_id is not None else None
-    if emitted is not None and sale.status == "lost":
-        emitted = SaleLost  # a lost deal assigned or re-credited is still a lost deal
-    credits: list[SaleCredit] = []
-    periods: list[Period] = []
-    if emitted is not None or _counts(sale) or _converts(sale):  # read once: attainment and fact
-        credits = await uow.repo.credits(sale_id=sale.id)
-        periods = await uow.repo.periods_containing(org_id=sale.org_id, instant=sale.closed_at)
-    valued = await _revalue(uow, sale, periods, now)
-    counted = {p: v.counted_minor for p, v in valued.items()}
-    after = await _contributions_of(uow, sale, credits, periods, counted)
-    touched: set[tuple[uuid.UUID, uuid.UUID]] = set()
-    for team_id in sorted({team for _, team, _ in before.keys() | after.keys()}, key=str):
-        await uow.repo.lock_team(org_id=sale.org_id, team_id=team_id)  # in one order: no deadlock
-    for key in before.keys() | after.keys():
-        delta = after.get(key, 0) - before.get(key, 0)
-        member_id, team_id, period_id = key
-        touched.add((team_id, period_id))
-        if delta:
-            await uow.repo.add_achieved(
-                org_id=sale.org_id,
-                team_id=team_id,
-                member_id=member_id,
-                period_id=period_id,
-                delta_minor=delta,
-            )
-    if emitted is not None:
-        uow.emit(sale_fact(sale, emitted, credits, periods, old_amount_minor, valued))
-    # Evaluated once the burst settles (jobs.evaluate_settled), so a backfill does not
-    # rebalance on half its data and a sale does not pay for a whole team's evaluation.
-    marked_at = utcnow()
-    for team_id, period_id in sorted(touched, key=str):
-        await uow.repo.mark_evaluation_due(
-            org_id=sale.org_id, team_id=team_id, period_id=period_id, at=marked_at
-        )
-
-
-class _FactSale(Protocol):
-    """What a sale fact reads of a sale: the ORM row, or the batch planner's ``SaleState``."""
-
-    org_id: uuid.UUID
-    team_id: uuid.UUID | None
-    id: uuid.UUID
-    source: str
-    external_id: str
-    amount_minor: int
-    currency: str
-    currency_mismatch: bool
-    closed_at: datetime
-    version: int
-
-
-def fact_values(
-    sale: _FactSale, *, period_id: uuid.UUID | None, credits: list[Credit]
-) -> dict[str, object]:
-    """The fields every sale fact carries; a sale in its team's currency counts as sold."""
-    amount = from_minor(sale.amount_minor, sale.currency)
-    values: dict[str, object] = {
-        "org_id": sale.org_id,
-        "team_id": sale.team_id,
-        "sale_id": sale.id,
-        "source": sale.source,
-        "external_id": sale.external_id,
-        "amount": amount,
-        "currency": sale.currency,
-        "closed_at": sale.closed_at,
-        "period_id": period_id,
-        "credits": credits,
-        "version": sale.version,
-    }
-    if not sale.currency_mismatch:
-        values["counted_amount"], values["counted_currency"] = amount, sale.currency
-    return values
-
-
-def sale_fact(
-    sale: Sale,
-    fact: type,
-    credits: list[SaleCredit],
-    periods: list[Period],
-    old_amount_minor: int | None,
-    valued: Mapping[uuid.UUID, Valuation],
-) -> SaleRecorded | SaleAdjusted | SaleReversed | SaleLost:
-    """The fact of a sale change, naming its most specific period and what it counts for there."""
-    # The most specific period (a quarter rather than the year) names the sale's period.
-    period = min(periods, key=lambda p: p.ends_at - p.starts_at, default=None)
-    valuation = valued.get(period.id) if period is not None else None
-    values = fact_values(
-        sale,
-        period_id=period.id if period is not None else None,
-        credits=[Credit(member_id=c.member_id, percent=Decimal(c.percent)) for c in credits],
-    )
-    values["competitor"] = sale.competitor
-    if fact is SaleLost:
-        values["reasons"] = list(sale.loss_reasons or ())
-    if valuation is not None:
-        values["counted_amount"] = from_minor(valuation.counted_minor, valuation.currency)
-        values["counted_currency"] = valuation.currency
-        values["fx_rate"] = valuation.rate
-    if fact is SaleAdjusted:
-        values["old_amount"] = from_minor(
-            old_amount_minor if old_amount_minor is not None else sale.amount_minor, sale.currency
-        )
-    return fact(**values)
-
-
-async def _set_split(
-    uow: PerformanceUnitOfWork,
-    sale: Sale,
-    split: Mapping[uuid.UUID, Decimal],
-    *,
-    new_sale: bool = False,
-) -> None:
-    amounts = credited_amounts(sale.amount_minor, split)
-    await uow.repo.replace_credits(
-        sale_id=sale.id,
-        credits={m: (str(p), amounts[m]) for m, p in split.items()},
-        new_sale=new_sale,
-    )
-
-
-async def _refresh_team(uow: PerformanceUnitOfWork, sale: Sale, team_id: uuid.UUID) -> None:
-    """Tie a sale to a team, adopt the team currency if the CRM gave none, flag a mismatch."""
-    sale.team_id = team_id
-    sale.unassigned = False
-    team = await uow.repo.team(org_id=sale.org_id, team_id=team_id)
-    if team is None:
-        sale.currency_mismatch = False
-        return
-    if sale.currency_assumed:
-        sale.currency = team.currency
-        sale.currency_assumed = False
-    sale.currency_mismatch = sale.currency != team.currency
-
-
 # -- CRM deal changes -------------------------------------------------------------------------
 
 
 async def apply_deal_event(
     uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent, now: datetime
 ) -> None:
-    """Upsert the sale of a CRM deal: won records (or re-activates), changes adjust, reversal reverses.
-
-    Lost deals have their own path (``lost_deals.apply_lost_deal``).
-    """
-    if event.kind == "lost":
-        raise ValueError("a lost deal is applied by lost_deals.apply_lost_deal")
-    repo = uow.repo
-    sale = await repo.sale_by_external_id(
+    """Upsert the sale of a CRM deal (won, changed, reversed or lost); a repeat changes nothing."""
+    row = await uow.repo.sale_by_external_id(
         org_id=org_id, source=event.source, external_id=event.external_id
     )
-    if event.kind == "reversed":
-        if sale is None or sale.status == "reversed":
-            return  # reversing a sale we never kept changes nothing
-        # A lost deal reopened leaves the lost deals too (its contributions were none).
-        before = await contributions(uow, sale)
-        sale.status = "reversed"
-        sale.version += 1
-        sale.updated_at = now
-        await settle(uow, sale=sale, before=before, now=now, fact=SaleReversed)
-        return
-    timezone = "UTC"
-    if event.closed_at is None and event.closed_on is not None:
-        timezone = await repo.timezone_for_day(org_id=org_id, day=event.closed_on)
-    closed_at = close_instant(event, timezone) or (sale.closed_at if sale else now)
-    if sale is None:
-        await _record_deal(uow, org_id=org_id, event=event, closed_at=closed_at, now=now)
-        return
-    before = await contributions(uow, sale)
-    reactivated = sale.status != "active"
-    old_amount = sale.amount_minor
-    currency = event.currency or sale.currency
-    amount_minor = _minor(event.amount or Decimal(0), currency)
-    changed = (amount_minor, currency, closed_at) != (
-        sale.amount_minor,
-        sale.currency,
-        sale.closed_at,
-    )
-    sale.amount_minor, sale.closed_at = amount_minor, closed_at
-    if event.currency is not None:
-        sale.currency, sale.currency_assumed = event.currency, False
-    if event.competitor is not None:
-        changed |= event.competitor != sale.competitor
-        sale.competitor = event.competitor
-    sale.status, sale.loss_reasons = "active", []
-    if sale.unassigned:
-        member = await repo.member_for_owner(
-            org_id=org_id, source=event.source, owner_ref=event.owner_ref, email=event.owner_email
+    if row is None and event.kind == "reversed":
+        return  # reversing a sale we never kept changes nothing
+    closed_at = await _closed_at(uow, org_id=org_id, event=event, sale=row, now=now)
+    if row is None:
+        assignee = await _assignee(uow, org_id=org_id, event=event)
+        change = record_deal(
+            event, id=uuid.uuid4(), org_id=org_id, closed_at=closed_at, assignee=assignee, at=now
         )
-        if member is not None:
-            await _set_split(uow, sale, {member.id: Decimal(100)})
-            await _refresh_team(uow, sale, member.team_id)
-            changed, reactivated = True, True
-    elif changed:
-        credits = await repo.credits(sale_id=sale.id)
-        await _set_split(uow, sale, {c.member_id: Decimal(c.percent) for c in credits})
-        if sale.team_id is not None:
-            await _refresh_team(uow, sale, sale.team_id)
-    if not changed and not reactivated:
+        await settle(uow, change=change, row=None, now=now)
         return
-    sale.version += 1
-    sale.updated_at = now
-    fact = SaleRecorded if reactivated else SaleAdjusted
-    await settle(uow, sale=sale, before=before, now=now, fact=fact, old_amount_minor=old_amount)
+    sale = await sale_state(uow, row)
+    team = await team_ref(uow, org_id=org_id, team_id=sale.team_id)
+    assignee = await _assignee(uow, org_id=org_id, event=event) if sale.unassigned else None
+    change = apply_deal(sale, event, closed_at=closed_at, team=team, assignee=assignee, at=now)
+    await settle(uow, change=change, row=row, now=now)
 
 
-async def _record_deal(
+async def _closed_at(
     uow: PerformanceUnitOfWork,
     *,
     org_id: uuid.UUID,
     event: DealEvent,
-    closed_at: datetime,
+    sale: Sale | None,
     now: datetime,
-) -> None:
+) -> datetime:
+    """When the deal closed: a date-only close in the time zone of a period holding that day."""
+    timezone = "UTC"
+    if event.closed_at is None and event.closed_on is not None:
+        timezone = await uow.repo.timezone_for_day(org_id=org_id, day=event.closed_on)
+    return close_instant(event, timezone) or (sale.closed_at if sale else now)
+
+
+async def _assignee(
+    uow: PerformanceUnitOfWork, *, org_id: uuid.UUID, event: DealEvent
+) -> Assignee | None:
+    """The member the deal's CRM owner maps to, with their team."""
     member = await uow.repo.member_for_owner(
         org_id=org_id, source=event.source, owner_ref=event.owner_ref, email=event.owner_email
     )
-    team = (
-        await uow.repo.team(org_id=org_id, team_id=member.team_id) if member is not None else None
-    )
-    currency = event.currency or (team.currency if team is not None else UNKNOWN_CURRENCY)
-    sale = Sale.model_validate(
-        {
-            "org_id": org_id,
-            "source": event.source,
-            "external_id": event.external_id,
-            "amount_minor": _minor(event.amount or Decimal(0), currency),
-            "currency": currency,
-            "currency_assumed": event.currency is None and team is None,
-            # A deal first heard of as lost is kept lost (never counted) with its reasons.
-            "status": "lost" if event.kind == "lost" else "active",
-            "loss_reasons": list(event.reasons),
-            "closed_at": closed_at,
-            "unassigned": member is None,
-            "owner_ref": event.owner_ref,
-            "owner_email": event.owner_email,
-            "competitor": event.competitor,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
-    if member is not None:
-        # Before the first flush, so the sale is inserted complete rather than inserted and updated.
-        await _refresh_team(uow, sale, member.team_id)
-    uow.repo.add(sale)
-    await uow.repo.flush()
-    if member is not None:
-        await _set_split(uow, sale, {member.id: Decimal(100)}, new_sale=True)
-    fact = SaleLost if event.kind == "lost" else SaleRecorded
-    await settle(uow, sale=sale, before={}, now=now, fact=fact)
-
-
-def _minor(amount: Decimal, currency: str) -> int:
-    try:
-        return to_minor(amount, currency)
-    except InvalidInput as error:
-        raise MalformedWebhook(error.detail, **error.extra) from None
+    if member is None:
+        return None
+    team = await team_ref(uow, org_id=org_id, team_id=member.team_id)
+    assert team is not None  # a member has a team
+    return Assignee(member.id, team)
 
 
 # -- manual entry, assignment, credit moves ---------------------------------------------------
@@ -435,30 +136,29 @@ async def create_sale(
     if cmd.amount < 0:
         raise InvalidInput("amount must not be negative", field="amount")
     currency = cmd.currency.upper()
-    amount_minor = to_minor(cmd.amount, currency)
+    to_minor(cmd.amount, currency)  # refused before anything is read
     async with uow:
         members = await _credited_members(uow, principal, split)
         if cmd.external_id is not None and await uow.repo.sale_by_external_id(
             org_id=principal.org, source="manual", external_id=cmd.external_id
         ):
             raise Conflict(f"a manual sale with external_id {cmd.external_id} exists")
-        sale = Sale.model_validate(
-            {
-                "org_id": principal.org,
-                "source": "manual",
-                "external_id": cmd.external_id,
-                "amount_minor": amount_minor,
-                "currency": currency,
-                "closed_at": cmd.closed_at,
-                "created_at": now,
-                "updated_at": now,
-            }
+        team = await team_ref(uow, org_id=principal.org, team_id=members[0].team_id)
+        assert team is not None  # a member has a team
+        change = SaleState.record(
+            id=uuid.uuid4(),
+            org_id=principal.org,
+            source="manual",
+            external_id=cmd.external_id,
+            amount=cmd.amount,
+            currency=currency,
+            closed_at=cmd.closed_at,
+            assignee=Assignee(members[0].id, team),
+            split=split,
+            at=now,
         )
-        await _refresh_team(uow, sale, members[0].team_id)
-        uow.repo.add(sale)
-        await uow.repo.flush()
-        await _set_split(uow, sale, split, new_sale=True)
-        await settle(uow, sale=sale, before={}, now=now, fact=SaleRecorded)
+        sale = await settle(uow, change=change, row=None, now=now)
+        assert sale is not None  # a new sale is always stored
         view = await _view(uow, sale)
         await uow.commit()
     return view
@@ -470,23 +170,17 @@ async def assign_sale(
     """Credit a sale to members: how a manager places an unassigned CRM sale."""
     split = validate_split(cmd.credits)
     async with uow:
-        sale = await uow.repo.sale(org_id=principal.org, sale_id=cmd.sale_id)
-        if sale is None:
+        row = await uow.repo.sale(org_id=principal.org, sale_id=cmd.sale_id)
+        if row is None:
             raise NotFound("no such sale")
-        if sale.team_id is not None and not await oversees(uow, principal, sale.team_id):
+        if row.team_id is not None and not await oversees(uow, principal, row.team_id):
             raise Forbidden("you do not manage this sale's team")
         members = await _credited_members(uow, principal, split)
-        before = await contributions(uow, sale)
-        was_assigned = sale.team_id is not None
-        await _set_split(uow, sale, split)
-        await _refresh_team(uow, sale, members[0].team_id)
-        sale.version += 1
-        sale.updated_at = now
-        fact = SaleAdjusted if was_assigned else SaleRecorded
-        await settle(
-            uow, sale=sale, before=before, now=now, fact=fact, old_amount_minor=sale.amount_minor
-        )
-        view = await _view(uow, sale)
+        team = await team_ref(uow, org_id=principal.org, team_id=members[0].team_id)
+        assert team is not None  # a member has a team
+        change = (await sale_state(uow, row)).assign(split=split, team=team, at=now)
+        await settle(uow, change=change, row=row, now=now)
+        view = await _view(uow, row)
         await uow.commit()
     return view
 
@@ -501,30 +195,17 @@ async def reassign_credit(
     now: datetime,
 ) -> bool:
     """Move percent points of a sale's credit to a member (a dispute outcome); False if moot."""
-    sale = await uow.repo.sale(org_id=org_id, sale_id=sale_id)
+    row = await uow.repo.sale(org_id=org_id, sale_id=sale_id)
     member = await uow.repo.member(org_id=org_id, member_id=to_member_id)
-    if sale is None or member is None:
+    if row is None or member is None:
         return False
-    credits = await uow.repo.credits(sale_id=sale.id)
-    split = move_credit(
-        {c.member_id: Decimal(c.percent) for c in credits},
+    change = (await sale_state(uow, row)).move_credit(
         to_member_id=to_member_id,
         percent=percent,
+        team=await team_ref(uow, org_id=org_id, team_id=member.team_id),
+        at=now,
     )
-    before = await contributions(uow, sale)
-    await _set_split(uow, sale, split)
-    if sale.team_id is None:
-        await _refresh_team(uow, sale, member.team_id)
-    sale.version += 1
-    sale.updated_at = now
-    await settle(
-        uow,
-        sale=sale,
-        before=before,
-        now=now,
-        fact=SaleAdjusted,
-        old_amount_minor=sale.amount_minor,
-    )
+    await settle(uow, change=change, row=row, now=now)
     return True
 
 

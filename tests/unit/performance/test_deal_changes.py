@@ -9,7 +9,14 @@ from decimal import Decimal
 import pytest
 
 from services.performance.adapters.crm.base import DealEvent
-from services.performance.domain.deal_changes import DealBook, MemberRef, PeriodSpan, Snapshot
+from services.performance.domain.deal_changes import (
+    DealBook,
+    MemberRef,
+    PeriodSpan,
+    Snapshot,
+    apply_deal,
+    record_deal,
+)
 from shared.domain_errors import InvalidInput
 
 pytestmark = pytest.mark.unit
@@ -104,3 +111,22 @@ def test_a_date_only_close_starts_at_midnight_in_the_period_time_zone():
     book.apply(ORG, [_deal(closed_at=None, closed_on=date(2026, 11, 2))])
     [(_, sale)] = book.changed_sales()
     assert sale.closed_at == datetime(2026, 11, 1, 23, tzinfo=UTC)
+
+
+def test_one_deal_change_takes_the_sales_rule_of_its_kind():
+    """The rules both paths share: lost marks the sale lost with why, reversed reverses it."""
+    sale = record_deal(
+        _deal(), id=uuid.uuid4(), org_id=ORG, closed_at=NOW, assignee=None, at=NOW
+    ).after
+    lost = apply_deal(
+        sale, _deal("lost", reasons=("price",)), closed_at=NOW, team=None, assignee=None, at=NOW
+    )
+    assert (lost.kind, lost.after.status, lost.after.loss_reasons) == ("lost", "lost", ("price",))
+    reversed_ = apply_deal(
+        lost.after, _deal("reversed"), closed_at=NOW, team=None, assignee=None, at=NOW
+    )
+    assert (reversed_.kind, reversed_.after.status) == ("reversed", "reversed")
+    first_lost = record_deal(
+        _deal("lost"), id=uuid.uuid4(), org_id=ORG, closed_at=NOW, assignee=None, at=NOW
+    )
+    assert (first_lost.kind, first_lost.after.status) == ("lost", "lost")
