@@ -44,17 +44,17 @@ class BatchRepository:
     """Reads what a batch of deal changes needs in a few queries, and writes its plan in bulk."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     def _insert(self, table: Any) -> Any:
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
         return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
     # -- reads ------------------------------------------------------------------------------
 
     async def members_by_id(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Member]:
         """Known members by id, of whichever org (the caller checks the org)."""
-        rows = await self.session.exec(select(Member).where(col(Member.id).in_(list(ids))))
+        rows = await self._session.exec(select(Member).where(col(Member.id).in_(list(ids))))
         return {m.id: m for m in rows.all()}
 
     async def snapshot(
@@ -86,10 +86,10 @@ class BatchRepository:
             _SALE.c.source.in_({k[1] for k in keys}),
             _SALE.c.external_id.in_({k[2] for k in keys}),
         )
-        rows = [r for r in (await self.session.execute(stmt)).mappings() if _key(r) in keys]
+        rows = [r for r in (await self._session.execute(stmt)).mappings() if _key(r) in keys]
         credits: dict[uuid.UUID, list[Share]] = {r["id"]: [] for r in rows}
         if rows:
-            found = await self.session.execute(
+            found = await self._session.execute(
                 sa.select(
                     _CREDIT.c.sale_id,
                     _CREDIT.c.member_id,
@@ -135,7 +135,7 @@ class BatchRepository:
                 },
                 active=r["active"],
             )
-            for r in (await self.session.execute(stmt)).mappings()
+            for r in (await self._session.execute(stmt)).mappings()
         }
 
     async def _currencies(self, team_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -143,7 +143,7 @@ class BatchRepository:
             return {}
         table = Team.__table__
         stmt = sa.select(table.c.id, table.c.currency).where(table.c.id.in_(team_ids))
-        return {team_id: currency for team_id, currency in await self.session.execute(stmt)}
+        return {team_id: currency for team_id, currency in await self._session.execute(stmt)}
 
     async def _periods(self, orgs: set[uuid.UUID]) -> dict[uuid.UUID, list[PeriodSpan]]:
         if not orgs:
@@ -153,7 +153,7 @@ class BatchRepository:
             sa.select(table).where(table.c.org_id.in_(orgs)).order_by(table.c.starts_at, table.c.id)
         )
         result: dict[uuid.UUID, list[PeriodSpan]] = {}
-        for r in (await self.session.execute(stmt)).mappings():
+        for r in (await self._session.execute(stmt)).mappings():
             result.setdefault(r["org_id"], []).append(
                 PeriodSpan(
                     id=r["id"],
@@ -172,9 +172,9 @@ class BatchRepository:
     async def lock_teams(self, team_ids: Iterable[uuid.UUID]) -> None:
         """Hold the teams' rows until commit, in one order (PostgreSQL; SQLite has one writer)."""
         ordered = sorted(set(team_ids), key=str)
-        if ordered and self.session.bind is not None and self.session.bind.dialect.name != "sqlite":
+        if ordered and self._session.bind is not None and self._session.bind.dialect.name != "sqlite":
             table = Team.__table__
-            await self.session.execute(
+            await self._session.execute(
                 sa.select(table.c.id)
                 .where(table.c.id.in_(ordered))
                 .order_by(table.c.id)
@@ -185,11 +185,11 @@ class BatchRepository:
         """Insert new sales, update changed ones (refusing a stale one), replace changed credits."""
         new = [_sale_row(after) for before, after in changed if before is None]
         if new:
-            await self.session.execute(_SALE.insert(), new)
+            await self._session.execute(_SALE.insert(), new)
         for before, after in changed:
             if before is None:
                 continue
-            result = await self.session.execute(
+            result = await self._session.execute(
                 _SALE.update()
                 .where(_SALE.c.id == before.id, _SALE.c.version == before.version)
                 .values(**{k: v for k, v in _sale_row(after).items() if k != "id"})
@@ -203,7 +203,7 @@ class BatchRepository:
             after.id for before, after in changed if before and before.credits != after.credits
         ]
         if replaced:
-            await self.session.execute(_CREDIT.delete().where(_CREDIT.c.sale_id.in_(replaced)))
+            await self._session.execute(_CREDIT.delete().where(_CREDIT.c.sale_id.in_(replaced)))
         credits = [
             {
                 "id": uuid.uuid4(),
@@ -216,7 +216,7 @@ class BatchRepository:
             for member_id, percent, minor in sale.credits
         ]
         if credits:
-            await self.session.execute(_CREDIT.insert(), credits)
+            await self._session.execute(_CREDIT.insert(), credits)
 
     async def add_achieved(
         self, org_of: Mapping[uuid.UUID, uuid.UUID], deltas: Mapping[tuple[uuid.UUID, ...], int]
@@ -248,7 +248,7 @@ class BatchRepository:
                 deltas.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][2]))
             )
         ]
-        await self.session.execute(stmt, rows)
+        await self._session.execute(stmt, rows)
 
     async def mark_due(
         self,
@@ -281,16 +281,16 @@ class BatchRepository:
                 "held_by": sa.func.coalesce(stmt.excluded.held_by, _DUE.c.held_by),
             },
         )
-        await self.session.execute(stmt, rows)
+        await self._session.execute(stmt, rows)
 
     async def insert_members(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add new members in one statement."""
-        await self.session.execute(_MEMBER.insert(), list(rows))
+        await self._session.execute(_MEMBER.insert(), list(rows))
 
     async def claim(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Record the batch's changes as applied; the unique key still refuses a second one."""
         if rows:
-            await self.session.execute(WebhookEvent.__table__.insert(), list(rows))
+            await self._session.execute(WebhookEvent.__table__.insert(), list(rows))
 
     async def refresh_statistics(self) -> None:
         """PostgreSQL: re-read the planner's statistics of the tables a bulk load grows.
@@ -298,12 +298,12 @@ class BatchRepository:
         A fresh table loaded in one go keeps its first estimate (a row or two), and the plan
         for a batch's key lookups then filters every sale of the org instead of seeking each.
         """
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            await self.session.execute(sa.text("ANALYZE sale, sale_credit, webhook_event"))
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            await self._session.execute(sa.text("ANALYZE sale, sale_credit, webhook_event"))
 
     async def release_held(self, *, held_by: uuid.UUID, at: datetime) -> None:
         """Let the evaluations an import held run once its burst is quiet."""
-        await self.session.execute(
+        await self._session.execute(
             _DUE.update().where(_DUE.c.held_by == held_by).values(held_by=None, last_at=at)
         )
 

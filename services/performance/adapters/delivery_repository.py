@@ -23,11 +23,11 @@ class DeliveryRepository:
     """Reads and writes of deliveries in one unit of work; none of them commits."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     @property
     def _postgres(self) -> bool:
-        return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
+        return self._session.bind is not None and self._session.bind.dialect.name == "postgresql"
 
     async def pending(self, *, now: datetime, limit: int) -> list[WebhookDelivery]:
         """The oldest deliveries waiting to be applied, whose retry (if any) is due."""
@@ -43,7 +43,7 @@ class DeliveryRepository:
             .order_by(col(WebhookDelivery.arrival), col(WebhookDelivery.id))
             .limit(limit)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def hold_processor(self) -> bool:
         """Become this transaction's only batch processor; False when another replica is one.
@@ -54,11 +54,11 @@ class DeliveryRepository:
         """
         if not self._postgres:
             table = WebhookDelivery.__table__
-            await self.session.execute(
+            await self._session.execute(
                 sa.update(table).where(sa.false()).values(outcome=table.c.outcome)
             )
             return True
-        taken = await self.session.execute(
+        taken = await self._session.execute(
             sa.select(sa.func.pg_try_advisory_xact_lock(_PROCESSOR_LOCK))
         )
         return bool(taken.scalar_one())
@@ -75,7 +75,7 @@ class DeliveryRepository:
         if self._postgres:
             # A reprocess request or a second replica never waits on this batch's rows.
             stmt = stmt.with_for_update(skip_locked=True)
-        return list((await self.session.exec(stmt.execution_options(populate_existing=True))).all())
+        return list((await self._session.exec(stmt.execution_options(populate_existing=True))).all())
 
     async def applied_keys(
         self, keys: Iterable[tuple[uuid.UUID, str, str]]
@@ -91,16 +91,16 @@ class DeliveryRepository:
             table.c.source.in_({s for _, s, _ in wanted}),
             table.c.dedupe_key.in_(sorted({k for _, _, k in wanted})),
         )
-        found = {(r.org_id, r.source, r.dedupe_key) for r in await self.session.execute(stmt)}
+        found = {(r.org_id, r.source, r.dedupe_key) for r in await self._session.execute(stmt)}
         return found & wanted
 
     async def claim(self, row: dict[str, object]) -> None:
         """Record a change as applied; the unique key still refuses a second one."""
-        await self.session.execute(WebhookEvent.__table__.insert().values(**row))
+        await self._session.execute(WebhookEvent.__table__.insert().values(**row))
 
     async def get(self, *, org_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery | None:
         """A delivery of the org."""
-        delivery = await self.session.get(WebhookDelivery, delivery_id)
+        delivery = await self._session.get(WebhookDelivery, delivery_id)
         return delivery if delivery is not None and delivery.org_id == org_id else None
 
     async def verified_carrying(
@@ -117,7 +117,7 @@ class DeliveryRepository:
             .where(col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.verified).is_(True))
             .order_by(col(WebhookDelivery.arrival))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def page(
         self,
@@ -135,4 +135,4 @@ class DeliveryRepository:
         if outcome is not None:
             stmt = stmt.where(WebhookDelivery.outcome == outcome)
         stmt = keyset(stmt, [col(WebhookDelivery.arrival), col(WebhookDelivery.id)], cursor, limit)
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())

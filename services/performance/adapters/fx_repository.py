@@ -27,11 +27,11 @@ class FxRepository:
     """Reads and writes of rates and valuations in one unit of work."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     async def rates(self, *, period_id: uuid.UUID) -> list[FxRate]:
         """Every rate of a period, by currency converted into, then from."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(FxRate)
             .where(FxRate.period_id == period_id)
             .order_by(col(FxRate.into_currency), col(FxRate.from_currency))
@@ -45,7 +45,7 @@ class FxRepository:
         wanted = list(period_ids)
         if not wanted or source == into:
             return {}
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(FxRate.period_id, FxRate.rate).where(
                 col(FxRate.period_id).in_(wanted),
                 FxRate.from_currency == source,
@@ -56,20 +56,20 @@ class FxRepository:
 
     def add(self, row: object) -> None:
         """Stage a new or changed row."""
-        self.session.add(row)
+        self._session.add(row)
 
     async def remove(self, row: object) -> None:
         """Stage the deletion of a row."""
-        await self.session.delete(row)
+        await self._session.delete(row)
 
     async def team_currencies(self, *, org_id: uuid.UUID) -> set[str]:
         """The currencies the org's teams work in."""
-        rows = await self.session.exec(select(Team.currency).where(Team.org_id == org_id))
+        rows = await self._session.exec(select(Team.currency).where(Team.org_id == org_id))
         return set(rows.all())
 
     async def lock_teams_in(self, *, org_id: uuid.UUID, currency: str) -> list[uuid.UUID]:
         """Hold the rows of the org's teams working in a currency, in id order (as settle does)."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Team.id)
             .where(Team.org_id == org_id, Team.currency == currency)
             .order_by(col(Team.id))
@@ -97,11 +97,11 @@ class FxRepository:
             )
             .order_by(col(Sale.closed_at), col(Sale.id))
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def periods_overlapping(self, *, period: Period) -> list[Period]:
         """The org's periods sharing any instant with a period (itself included)."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Period).where(
                 Period.org_id == period.org_id,
                 Period.starts_at < period.ends_at,
@@ -112,7 +112,7 @@ class FxRepository:
 
     async def valuations(self, *, sale_id: uuid.UUID) -> dict[uuid.UUID, SaleValuation]:
         """A sale's valuations by period."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(SaleValuation).where(SaleValuation.sale_id == sale_id)
         )
         return {v.period_id: v for v in rows.all()}
@@ -124,7 +124,7 @@ class FxRepository:
         wanted = list(sale_ids)
         found: dict[uuid.UUID, list[SaleValuation]] = {s: [] for s in wanted}
         if wanted:
-            rows = await self.session.exec(
+            rows = await self._session.exec(
                 select(SaleValuation).where(col(SaleValuation.sale_id).in_(wanted))
             )
             for row in rows.all():
@@ -143,7 +143,7 @@ class FxRepository:
         for period_id, row in current.items():
             new = valued.get(period_id)
             if new is None:
-                await self.session.delete(row)
+                await self._session.delete(row)
             elif (row.currency, Decimal(row.rate), row.counted_minor) != (
                 new.currency,
                 new.rate,
@@ -155,10 +155,10 @@ class FxRepository:
                     new.counted_minor,
                 )
                 row.valued_at = at
-                self.session.add(row)
+                self._session.add(row)
         for period_id, new in valued.items():
             if period_id not in current:
-                self.session.add(
+                self._session.add(
                     SaleValuation.model_validate(
                         {
                             "sale_id": sale.id,
@@ -174,21 +174,21 @@ class FxRepository:
 
     async def drop_period_valuations(self, *, period_id: uuid.UUID) -> None:
         """Forget every valuation of a period (its bounds changed: they are rebuilt)."""
-        await self.session.execute(
+        await self._session.execute(
             sa.delete(SaleValuation).where(col(SaleValuation.period_id) == period_id)
         )
 
     def record_change(self, row: Mapping[str, object]) -> FxRateChange:
         """Stage an audit record of one rate change."""
         change = FxRateChange.model_validate(row)
-        self.session.add(change)
+        self._session.add(change)
         return change
 
     async def changes(
         self, *, period_id: uuid.UUID, limit: int
     ) -> list[tuple[FxRateChange, list[SaleRevaluation]]]:
         """A period's newest rate changes, each with the sales it re-valued."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(FxRateChange)
             .where(FxRateChange.period_id == period_id)
             .order_by(
@@ -201,7 +201,7 @@ class FxRepository:
         changes = list(rows.all())
         revalued: dict[uuid.UUID, list[SaleRevaluation]] = {c.id: [] for c in changes}
         if changes:
-            found = await self.session.exec(
+            found = await self._session.exec(
                 select(SaleRevaluation)
                 .where(col(SaleRevaluation.change_id).in_(list(revalued)))
                 .order_by(col(SaleRevaluation.sale_id))

@@ -24,10 +24,10 @@ class HealthRepository:
     """Reads of deliveries, secrets and refusals per source, and the refusal counter."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     def _insert(self) -> Any:
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
         module = postgresql if dialect == "postgresql" else sqlite
         return module.insert(WebhookRefusal.__table__)
 
@@ -35,7 +35,7 @@ class HealthRepository:
         """Add one refusal to its (org, source, hour) counter: one row however many arrive."""
         table = WebhookRefusal.__table__
         stmt = self._insert().values(**row, refused=1)
-        await self.session.execute(
+        await self._session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[table.c.org_id, table.c.source, table.c.hour],
                 set_={
@@ -49,14 +49,14 @@ class HealthRepository:
 
     async def purge_refusals(self, *, before: datetime) -> int:
         """Forget refusal counters of hours before an instant."""
-        result = await self.session.execute(
+        result = await self._session.execute(
             sa.delete(WebhookRefusal).where(col(WebhookRefusal.hour) < before)
         )
         return result.rowcount or 0
 
     async def secrets_since(self, *, org_id: uuid.UUID, now: datetime) -> dict[str, datetime]:
         """For each source with a valid secret, when its newest one became active."""
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             sa.select(WebhookSecret.source, sa.func.max(WebhookSecret.created_at))
             .where(
                 WebhookSecret.org_id == org_id,
@@ -75,7 +75,7 @@ class HealthRepository:
         """Deliveries received since an instant, by (source, outcome)."""
         # Naming the sources lets the (org, source, received_at) index bound each range to the
         # last day, instead of reading every delivery the org ever had.
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             sa.select(WebhookDelivery.source, WebhookDelivery.outcome, sa.func.count())
             .where(
                 WebhookDelivery.org_id == org_id,
@@ -110,12 +110,12 @@ class HealthRepository:
                 )
         if not parts:
             return {}
-        rows = (await self.session.execute(sa.union_all(*parts))).all()
+        rows = (await self._session.execute(sa.union_all(*parts))).all()
         return {(row.source, row.kind): row for row in rows}
 
     async def refusals(self, *, org_id: uuid.UUID) -> list[WebhookRefusal]:
         """The org's refusal counters: a row per source and hour within the retention."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(WebhookRefusal).where(WebhookRefusal.org_id == org_id)
         )
         return list(rows.all())

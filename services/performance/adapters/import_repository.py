@@ -22,16 +22,16 @@ class ImportRepository:
     """The imports of one unit of work."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     async def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Store an import's rows, a chunk per statement."""
         for start in range(0, len(rows), _CHUNK):
-            await self.session.execute(_ROW.insert(), list(rows[start : start + _CHUNK]))
+            await self._session.execute(_ROW.insert(), list(rows[start : start + _CHUNK]))
 
     async def oldest_unfinished(self) -> SaleImport | None:
         """The import to work on next, of whichever org."""
-        found = await self.session.exec(
+        found = await self._session.exec(
             select(SaleImport)
             .where(col(SaleImport.state).in_(UNFINISHED))
             .order_by(col(SaleImport.created_at), col(SaleImport.id))
@@ -41,7 +41,7 @@ class ImportRepository:
 
     async def pending_rows(self, *, import_id: uuid.UUID, limit: int) -> list[Any]:
         """The next rows still to apply (id, payload), in line order."""
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             sa.select(_ROW.c.id, _ROW.c.payload)
             .where(_ROW.c.import_id == import_id, _ROW.c.outcome == "pending")
             .order_by(_ROW.c.line)
@@ -51,7 +51,7 @@ class ImportRepository:
 
     async def mark_rows(self, marks: Sequence[Mapping[str, Any]]) -> None:
         """Record each row's outcome: {row_id, new_outcome, new_error} per row."""
-        await self.session.execute(
+        await self._session.execute(
             _ROW.update()
             .where(_ROW.c.id == sa.bindparam("row_id"))
             .values(outcome=sa.bindparam("new_outcome"), error=sa.bindparam("new_error")),
@@ -60,12 +60,12 @@ class ImportRepository:
 
     async def get(self, *, org_id: uuid.UUID, import_id: uuid.UUID) -> SaleImport | None:
         """An import of the org."""
-        record = await self.session.get(SaleImport, import_id)
+        record = await self._session.get(SaleImport, import_id)
         return record if record is not None and record.org_id == org_id else None
 
     async def row_errors(self, *, import_id: uuid.UUID, limit: int) -> list[tuple[int, str]]:
         """The first refused rows of an import (line, error), in line order."""
-        errors = await self.session.execute(
+        errors = await self._session.execute(
             sa.select(_ROW.c.line, _ROW.c.error)
             .where(_ROW.c.import_id == import_id, _ROW.c.outcome == "failed")
             .order_by(_ROW.c.line)

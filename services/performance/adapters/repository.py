@@ -47,29 +47,29 @@ class PerformanceRepository:
     """Reads and writes of one unit of work."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
         # Members by id, for this unit of work only: a sale looks up the same few members
         # several times (owner mapping, credits, the team's evaluation). Members are changed
         # through these same ORM objects, never by bulk SQL, so a remembered one is never stale.
         self._members: dict[uuid.UUID, Member] = {}
 
     def _insert(self, table: sa.Table) -> Any:
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
         return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
     def add(self, row: Any) -> None:
         """Stage a new or changed row."""
-        self.session.add(row)
+        self._session.add(row)
 
     async def flush(self) -> None:
         """Send staged changes inside the transaction."""
-        await self.session.flush()
+        await self._session.flush()
 
     # -- read models ------------------------------------------------------------------------
 
     async def team_by_id(self, team_id: uuid.UUID) -> Team | None:
         """A team by id, of whichever org (the caller checks the org)."""
-        return await self.session.get(Team, team_id)
+        return await self._session.get(Team, team_id)
 
     async def team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> Team | None:
         """A team of the org."""
@@ -80,13 +80,13 @@ class PerformanceRepository:
         """Hold the team's row until commit (PostgreSQL; SQLite has a single writer anyway)."""
         # Concurrent sales of one team then update its attainment rows one after the other
         # instead of deadlocking on them in different orders.
-        await self.session.execute(
+        await self._session.execute(
             select(Team.id).where(Team.id == team_id, Team.org_id == org_id).with_for_update()
         )
 
     async def member_by_id(self, member_id: uuid.UUID) -> Member | None:
         """A member by id, of whichever org (the caller checks the org)."""
-        return await self.session.get(Member, member_id)
+        return await self._session.get(Member, member_id)
 
     async def member(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
         """A member of the org (also one who left)."""
@@ -95,13 +95,13 @@ class PerformanceRepository:
 
     async def absence_by_id(self, absence_id: uuid.UUID) -> Absence | None:
         """An absence by id, of whichever org (the caller checks the org)."""
-        return await self.session.get(Absence, absence_id)
+        return await self._session.get(Absence, absence_id)
 
     async def forget_absence(self, *, org_id: uuid.UUID, absence_id: uuid.UUID) -> None:
         """Delete an absence of the org (an unknown one, or another org's, is left alone)."""
         absence = await self.absence_by_id(absence_id)
         if absence is not None and absence.org_id == org_id:
-            await self.session.delete(absence)
+            await self._session.delete(absence)
 
     async def absences(
         self, *, org_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
@@ -115,7 +115,7 @@ class PerformanceRepository:
             Absence.org_id == org_id,
             col(Absence.member_id).in_(wanted),
         )
-        for row in (await self.session.exec(stmt)).all():
+        for row in (await self._session.exec(stmt)).all():
             found.setdefault(row.member_id, []).append((row.starts_on, row.ends_on))
         return found
 
@@ -126,7 +126,7 @@ class PerformanceRepository:
         wanted = set(ids)
         missing = [m for m in wanted if m not in self._members]
         if missing:
-            rows = await self.session.exec(select(Member).where(col(Member.id).in_(missing)))
+            rows = await self._session.exec(select(Member).where(col(Member.id).in_(missing)))
             self._remember(*rows.all())
         found = (self._members.get(m) for m in wanted)
         return {m.id: m for m in found if m is not None and m.org_id == org_id}
@@ -140,7 +140,7 @@ class PerformanceRepository:
         """Map a CRM owner to an active member: by the source's CRM id, else by e-mail."""
         column = CRM_COLUMNS.get(source)
         if column is not None and owner_ref:
-            found = await self.session.exec(
+            found = await self._session.exec(
                 select(Member).where(Member.org_id == org_id, column == owner_ref, Member.active)
             )
             member = found.first()
@@ -148,7 +148,7 @@ class PerformanceRepository:
                 self._remember(member)
                 return member
         if email:
-            found = await self.session.exec(
+            found = await self._session.exec(
                 select(Member).where(
                     Member.org_id == org_id,
                     sa.func.lower(Member.email) == email.strip().lower(),
@@ -162,7 +162,7 @@ class PerformanceRepository:
 
     async def period_by_id(self, period_id: uuid.UUID) -> Period | None:
         """A period by id, of whichever org (the caller checks the org)."""
-        return await self.session.get(Period, period_id)
+        return await self._session.get(Period, period_id)
 
     async def period(self, *, org_id: uuid.UUID, period_id: uuid.UUID) -> Period | None:
         """A period of the org."""
@@ -172,7 +172,7 @@ class PerformanceRepository:
     async def periods_containing(self, *, org_id: uuid.UUID, instant: datetime) -> list[Period]:
         """Every period of the org whose [starts_at, ends_at) holds the instant."""
         at = instant
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Period).where(
                 Period.org_id == org_id, Period.starts_at <= at, Period.ends_at > at
             )
@@ -181,7 +181,7 @@ class PerformanceRepository:
 
     async def timezone_for_day(self, *, org_id: uuid.UUID, day: date) -> str:
         """The time zone of a period covering a calendar day (UTC when none does)."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Period.timezone).where(
                 Period.org_id == org_id, Period.starts_on <= day, Period.ends_on >= day
             )
@@ -190,11 +190,11 @@ class PerformanceRepository:
 
     async def target_by_id(self, target_id: uuid.UUID) -> Target | None:
         """A target by id, of whichever org (the caller checks the org)."""
-        return await self.session.get(Target, target_id)
+        return await self._session.get(Target, target_id)
 
     async def targets(self, *, team_id: uuid.UUID, period_id: uuid.UUID) -> list[Target]:
         """The team's individual targets for a period."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Target).where(Target.team_id == team_id, Target.period_id == period_id)
         )
         return list(rows.all())
@@ -240,12 +240,12 @@ class PerformanceRepository:
                 member.c.active.is_(True),
             )
         )
-        rows = (await self.session.execute(keyset(stmt, [target.c.member_id], cursor, limit))).all()
+        rows = (await self._session.execute(keyset(stmt, [target.c.member_id], cursor, limit))).all()
         return page_of(rows, limit, lambda row: (row.member_id,))
 
     async def member_targets(self, *, member_id: uuid.UUID) -> list[Target]:
         """Every target of a member."""
-        rows = await self.session.exec(select(Target).where(Target.member_id == member_id))
+        rows = await self._session.exec(select(Target).where(Target.member_id == member_id))
         return list(rows.all())
 
     # -- webhook secrets --------------------------------------------------------------------
@@ -254,7 +254,7 @@ class PerformanceRepository:
         self, *, org_id: uuid.UUID, source: str, now: datetime
     ) -> list[WebhookSecret]:
         """Secrets valid now, newest first."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(WebhookSecret)
             .where(
                 WebhookSecret.org_id == org_id,
@@ -270,18 +270,18 @@ class PerformanceRepository:
 
     async def crm_settings(self, *, org_id: uuid.UUID, source: str) -> CrmSettings | None:
         """The org's settings for a CRM source, if it set any."""
-        return await self.session.get(CrmSettings, (org_id, source))
+        return await self._session.get(CrmSettings, (org_id, source))
 
     async def rejection_count(self) -> int:
         """How many rejected-delivery records are kept now."""
-        result = await self.session.execute(
+        result = await self._session.execute(
             sa.select(sa.func.count()).select_from(WebhookRejection)
         )
         return int(result.scalar_one())
 
     async def purge_rejections(self, *, before: datetime) -> int:
         """Forget rejected-delivery records received before an instant."""
-        result = await self.session.execute(
+        result = await self._session.execute(
             sa.delete(WebhookRejection).where(col(WebhookRejection.received_at) < before)
         )
         return result.rowcount or 0
@@ -293,7 +293,7 @@ class PerformanceRepository:
         simultaneous deliveries exactly one sees True.
         """
         table = WebhookEvent.__table__
-        result = await self.session.execute(
+        result = await self._session.execute(
             self._insert(table).values(**row).on_conflict_do_nothing()
         )
         return result.rowcount == 1
@@ -302,14 +302,14 @@ class PerformanceRepository:
 
     async def sale(self, *, org_id: uuid.UUID, sale_id: uuid.UUID) -> Sale | None:
         """A sale of the org."""
-        sale = await self.session.get(Sale, sale_id)
+        sale = await self._session.get(Sale, sale_id)
         return sale if sale is not None and sale.org_id == org_id else None
 
     async def sale_by_external_id(
         self, *, org_id: uuid.UUID, source: str, external_id: str
     ) -> Sale | None:
         """The sale a CRM deal became."""
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Sale).where(
                 Sale.org_id == org_id, Sale.source == source, Sale.external_id == external_id
             )
@@ -318,7 +318,7 @@ class PerformanceRepository:
 
     async def credits(self, *, sale_id: uuid.UUID) -> list[SaleCredit]:
         """The credit rows of a sale."""
-        rows = await self.session.exec(select(SaleCredit).where(SaleCredit.sale_id == sale_id))
+        rows = await self._session.exec(select(SaleCredit).where(SaleCredit.sale_id == sale_id))
         return list(rows.all())
 
     async def credits_of(self, sale_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[SaleCredit]]:
@@ -326,7 +326,7 @@ class PerformanceRepository:
         wanted = list(sale_ids)
         result: dict[uuid.UUID, list[SaleCredit]] = {s: [] for s in wanted}
         if wanted:
-            rows = await self.session.exec(
+            rows = await self._session.exec(
                 select(SaleCredit).where(col(SaleCredit.sale_id).in_(wanted))
             )
             for credit in rows.all():
@@ -342,11 +342,11 @@ class PerformanceRepository:
     ) -> None:
         """Replace a sale's credit rows with member -> (percent, credited_minor)."""
         if not new_sale:  # a sale inserted in this unit of work has no rows to delete
-            await self.session.execute(
+            await self._session.execute(
                 sa.delete(SaleCredit.__table__).where(SaleCredit.__table__.c.sale_id == sale_id)
             )
         for member_id, (percent, minor) in credits.items():
-            self.session.add(
+            self._session.add(
                 SaleCredit.model_validate(
                     {
                         "sale_id": sale_id,
@@ -356,7 +356,7 @@ class PerformanceRepository:
                     }
                 )
             )
-        await self.session.flush()
+        await self._session.flush()
 
     async def list_sales(
         self,
@@ -384,7 +384,7 @@ class PerformanceRepository:
             # Managers see their teams' sales and the unassigned ones they may assign.
             stmt = stmt.where(sa.or_(col(Sale.team_id).in_(team_ids), col(Sale.unassigned)))
         stmt = keyset(stmt, [col(Sale.closed_at), col(Sale.id)], cursor, limit)
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     # -- attainment -------------------------------------------------------------------------
 
@@ -407,7 +407,7 @@ class PerformanceRepository:
             period_id=period_id,
             achieved_minor=delta_minor,
         )
-        await self.session.execute(
+        await self._session.execute(
             insert.on_conflict_do_update(
                 index_elements=["member_id", "period_id"],
                 set_={"achieved_minor": table.c.achieved_minor + insert.excluded.achieved_minor},
@@ -436,7 +436,7 @@ class PerformanceRepository:
             }
             for member_id in member_ids
         ]
-        await self.session.execute(
+        await self._session.execute(
             self._insert(Attainment.__table__).values(rows).on_conflict_do_nothing()
         )
 
@@ -444,7 +444,7 @@ class PerformanceRepository:
         self, *, org_id: uuid.UUID, team_id: uuid.UUID, member_id: uuid.UUID, period_id: uuid.UUID
     ) -> None:
         """Create a member's attainment row for a period if it is missing."""
-        await self.session.execute(
+        await self._session.execute(
             self._insert(Attainment.__table__)
             .values(
                 id=uuid.uuid4(),
@@ -464,7 +464,7 @@ class PerformanceRepository:
         wanted = list(member_ids)
         if not wanted:
             return {}
-        rows = await self.session.exec(
+        rows = await self._session.exec(
             select(Attainment)
             .where(Attainment.period_id == period_id, col(Attainment.member_id).in_(wanted))
             # Achieved amounts are bumped with SQL upserts; never trust a cached row.
@@ -475,10 +475,10 @@ class PerformanceRepository:
     async def recompute_period(self, *, org_id: uuid.UUID, period: Period) -> None:
         """Rebuild achieved amounts of a period just learned of (one scan, once per period)."""
         table = Attainment.__table__
-        await self.session.execute(
+        await self._session.execute(
             sa.update(table).where(table.c.period_id == period.id).values(achieved_minor=0)
         )
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             sa.select(SaleCredit.member_id, Sale.team_id, sa.func.sum(SaleCredit.credited_minor))
             .join(Sale, col(Sale.id) == SaleCredit.sale_id)
             .where(
@@ -509,7 +509,7 @@ class PerformanceRepository:
         wanted = list(member_ids)
         result: dict[uuid.UUID, list[ShortfallEpisode]] = {m: [] for m in wanted}
         if wanted:
-            rows = await self.session.exec(
+            rows = await self._session.exec(
                 select(ShortfallEpisode)
                 .where(
                     ShortfallEpisode.period_id == period_id,
@@ -523,7 +523,7 @@ class PerformanceRepository:
 
     async def open_episode(self, row: Mapping[str, Any]) -> bool:
         """Insert an episode; False when another evaluation already opened that number."""
-        result = await self.session.execute(
+        result = await self._session.execute(
             self._insert(ShortfallEpisode.__table__).values(**row).on_conflict_do_nothing()
         )
         return result.rowcount == 1
@@ -532,7 +532,7 @@ class PerformanceRepository:
         self, *, team_id: uuid.UUID, period_id: uuid.UUID
     ) -> TeamEvaluation | None:
         """What the last team shortfall event of a (team, period) said."""
-        return await self.session.get(TeamEvaluation, (team_id, period_id))
+        return await self._session.get(TeamEvaluation, (team_id, period_id))
 
     async def mark_evaluation_due(
         self, *, org_id: uuid.UUID, team_id: uuid.UUID, period_id: uuid.UUID, at: datetime
@@ -541,7 +541,7 @@ class PerformanceRepository:
         stmt = self._insert(EvaluationDue.__table__).values(
             org_id=org_id, team_id=team_id, period_id=period_id, first_at=at, last_at=at, marks=1
         )
-        await self.session.execute(
+        await self._session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["team_id", "period_id"],
                 set_={
@@ -568,11 +568,11 @@ class PerformanceRepository:
             .order_by(col(EvaluationDue.first_at))
             .limit(limit)
         )
-        return list((await self.session.exec(stmt)).all())
+        return list((await self._session.exec(stmt)).all())
 
     async def take_due(self, row: EvaluationDue) -> bool:
         """Remove a due row as it was read; False if a sale touched it since or a replica took it."""
-        result = await self.session.execute(
+        result = await self._session.execute(
             sa.delete(EvaluationDue).where(
                 col(EvaluationDue.team_id) == row.team_id,
                 col(EvaluationDue.period_id) == row.period_id,
@@ -583,7 +583,7 @@ class PerformanceRepository:
 
     async def close_period_once(self, row: Mapping[str, Any]) -> bool:
         """Mark a (team, period) closed; False when it already was."""
-        result = await self.session.execute(
+        result = await self._session.execute(
             self._insert(PeriodClose.__table__).values(**row).on_conflict_do_nothing()
         )
         return result.rowcount == 1
@@ -602,5 +602,5 @@ class PerformanceRepository:
             stmt = stmt.where(Period.ends_at <= ended_by, ~sa.exists(closed))
         if open_at is not None:
             stmt = stmt.where(Period.starts_at <= open_at, Period.ends_at > open_at)
-        rows = await self.session.execute(stmt.distinct())
+        rows = await self._session.execute(stmt.distinct())
         return [(o, t, p) for o, t, p in rows.all()]
