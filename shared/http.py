@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from shared.domain_errors import InvalidInput, PreconditionFailed
 
 T = TypeVar("T")
+S = TypeVar("S", bound=sa.Select[Any])
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
 Cursor = Annotated[
@@ -56,24 +57,25 @@ def decode_cursor(cursor: str) -> list[str]:
 
 
 def keyset(
-    stmt: sa.Select[Any], columns: Sequence[sa.ColumnElement[Any]], cursor: str | None, limit: int
-) -> sa.Select[Any]:
+    stmt: S, columns: Sequence[sa.SQLColumnExpression[Any]], cursor: str | None, limit: int
+) -> S:
     """Order by columns and continue after the cursor; fetch one extra row to see if more exist."""
     if cursor:
         values = decode_cursor(cursor)
         if len(values) != len(columns):
             raise InvalidInput("cursor is not valid")
+        key = sa.tuple_(*columns)
         typed = [
-            sa.literal(_coerce(col, v), type_=col.type)
-            for col, v in zip(columns, values, strict=True)
+            sa.literal(_coerce(type_, v), type_=type_)
+            for type_, v in zip(key.type.types, values, strict=True)
         ]
-        stmt = stmt.where(sa.tuple_(*columns) > sa.tuple_(*typed))
+        stmt = stmt.where(key > sa.tuple_(*typed))
     return stmt.order_by(*columns).limit(limit + 1)
 
 
-def _coerce(column: sa.ColumnElement[Any], value: str) -> Any:
+def _coerce(type_: sa.types.TypeEngine[Any], value: str) -> Any:
     try:
-        python_type = column.type.python_type
+        python_type = type_.python_type
     except NotImplementedError:
         return value
     parse = _PARSERS.get(python_type, python_type)
@@ -95,7 +97,9 @@ def _instant(value: str) -> datetime:
 _PARSERS: dict[type, Any] = {datetime: _instant, date: date.fromisoformat, UUID: UUID}
 
 
-def page_of(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:
+def page_of(
+    rows: Sequence[T], limit: int, key: Callable[[T], Sequence[object]]
+) -> tuple[list[T], str | None]:
     """Split limit+1 fetched rows into a page and the cursor of the next one."""
     items = list(rows[:limit])
     more = len(rows) > limit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -19,6 +19,10 @@ plumbing = define_plumbing_tables(metadata)
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every feedback table model."""
+
+    if TYPE_CHECKING:
+        # SQLModel sets the Core table on every table=True model but does not declare it.
+        __table__: ClassVar[sa.Table]
 
 
 class Team(Base, table=True):

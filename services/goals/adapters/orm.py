@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
@@ -26,6 +26,10 @@ plumbing = define_plumbing_tables(metadata)
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every goals table model."""
+
+    if TYPE_CHECKING:
+        # SQLModel sets the Core table on every table=True model but does not declare it.
+        __table__: ClassVar[sa.Table]
 
 
 class Team(Versioned, Base, table=True):

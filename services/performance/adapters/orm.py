@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
@@ -35,6 +35,10 @@ FAILED_OUTCOMES = "outcome IN ('failed', 'malformed')"
 
 class Base(SQLModel, registry=registry(metadata=metadata)):
     """Base of every performance table model."""
+
+    if TYPE_CHECKING:
+        # SQLModel sets the Core table on every table=True model but does not declare it.
+        __table__: ClassVar[sa.Table]
 
 
 # -- read models fed by goals' events --------------------------------------------------------
