@@ -37,7 +37,7 @@ WEBHOOK_PREFIX = "/v1/webhooks/"
 
 def create_service_app(
     *,
-    runtime: ServiceRuntime,
+    runtime: ServiceRuntime[UnitOfWork],
     title: str,
     description: str,
     routers: Sequence[APIRouter],
@@ -171,9 +171,9 @@ class DeadLetterRead(BaseModel):
     replayed_at: datetime | None
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+def get_runtime(request: Request) -> ServiceRuntime[UnitOfWork]:
     """The process's runtime, built by the app factory."""
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime: ServiceRuntime[UnitOfWork] = request.app.state.runtime
     return runtime
 
 
@@ -228,7 +228,7 @@ def operations_router() -> APIRouter:
         cursor: Cursor = None,
     ) -> Page[DeadLetterRead]:
         """This org's records a consumer gave up on, oldest first."""
-        runtime: ServiceRuntime = request.app.state.runtime
+        runtime: ServiceRuntime[UnitOfWork] = request.app.state.runtime
         table = runtime.plumbing.dead_letter
         mine = sa.select(table).where(table.c.tenant_id == str(principal.org))
         stmt = keyset(mine, [table.c.failed_at, table.c.id], cursor, limit)
@@ -247,7 +247,7 @@ def operations_router() -> APIRouter:
         principal: AdminPrincipal,
     ) -> DeadLetterRead:
         """Send a dead letter's original bytes back to its original topic."""
-        runtime: ServiceRuntime = request.app.state.runtime
+        runtime: ServiceRuntime[UnitOfWork] = request.app.state.runtime
         table = runtime.plumbing.dead_letter
         mine = (table.c.id == dead_letter_id) & (table.c.tenant_id == str(principal.org))
         async with runtime.engine.connect() as conn:

@@ -17,7 +17,7 @@ from shared.app import get_runtime, request_uow
 from shared.runtime import ServiceRuntime
 from shared.uow import UnitOfWork
 
-R = TypeVar("R", bound=ServiceRuntime)
+R = TypeVar("R", bound=ServiceRuntime[UnitOfWork])
 U = TypeVar("U", bound=UnitOfWork)
 
 T = TypeVar("T")

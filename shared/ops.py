@@ -15,12 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.runtime import ServiceRuntime
+from shared.uow import UnitOfWork
 
 
-def _runtime(service: str) -> ServiceRuntime:
+def _runtime(service: str) -> ServiceRuntime[UnitOfWork]:
     # Imported by name so shared never depends on a service statically.
     settings = importlib.import_module(f"services.{service}.config").Settings()
-    runtime: ServiceRuntime = importlib.import_module(
+    runtime: ServiceRuntime[UnitOfWork] = importlib.import_module(
         f"services.{service}.bootstrap"
     ).build_runtime(settings)
     return runtime

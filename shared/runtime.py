@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import sqlalchemy as sa
 
@@ -27,17 +28,22 @@ from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+#: The service's unit of work; covariant, so shared code can take any service's runtime.
+U = TypeVar("U", bound=UnitOfWork, covariant=True)
+#: The runtime a periodic job needs; a job for any runtime also runs on a specific one.
+R = TypeVar("R", bound="ServiceRuntime[UnitOfWork]", contravariant=True)
+
 
 @dataclass(frozen=True)
-class PeriodicJob:
+class PeriodicJob(Generic[R]):
     """A job run every interval; it must be safe when several replicas run it."""
 
     name: str
     interval_s: float
-    run: Callable[[ServiceRuntime], Awaitable[Any]]
+    run: Callable[[R], Awaitable[Any]]
 
 
-async def _purge_idempotency_keys(runtime: ServiceRuntime) -> Any:
+async def _purge_idempotency_keys(runtime: ServiceRuntime[UnitOfWork]) -> Any:
     return await purge_idempotency_keys(runtime.engine, runtime.plumbing)
 
 
@@ -46,7 +52,7 @@ _PURGE_IDEMPOTENCY_KEYS = PeriodicJob(
 )
 
 
-class ServiceRuntime:
+class ServiceRuntime(Generic[U]):
     """Composition of a service's infrastructure; built once per process by its bootstrap."""
 
     def __init__(
@@ -55,9 +61,9 @@ class ServiceRuntime:
         settings: ServiceSettings,
         metadata: sa.MetaData,
         plumbing: PlumbingTables,
-        uow_class: type[UnitOfWork] = UnitOfWork,
+        uow_class: type[U],
         handlers: Mapping[type[Event], Handler] | None = None,
-        jobs: tuple[PeriodicJob, ...] = (),
+        jobs: tuple[PeriodicJob[Self], ...] = (),
         uow_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
@@ -112,7 +118,7 @@ class ServiceRuntime:
         self._job_tasks: list[asyncio.Task[Any]] = []
         self.workers_running = False
 
-    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+    def uow(self, *, read_only: bool = False) -> U:
         """A fresh unit of work whose commits wake the relay; read-only ones use the read pool."""
         return self._uow_class(
             self.read_sessions if read_only else self.sessions,
@@ -137,25 +143,17 @@ class ServiceRuntime:
         async with self.engine.begin() as conn:
             await conn.run_sync(self.metadata.create_all)
 
-    async def start_workers(self) -> None:
+    async def start_workers(self: Self) -> None:
         """Create topics, then start the relay, the consumer and the periodic jobs."""
         await ensure_topics(self.settings, self.topics())
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
-        for job in (*self._jobs, _PURGE_IDEMPOTENCY_KEYS):
-            self._job_tasks.append(asyncio.create_task(self._every(job), name=f"job-{job.name}"))
+        jobs: tuple[PeriodicJob[Self], ...] = (*self._jobs, _PURGE_IDEMPOTENCY_KEYS)
+        for job in jobs:
+            every = _every(job.name, job.interval_s, functools.partial(job.run, self))
+            self._job_tasks.append(asyncio.create_task(every, name=f"job-{job.name}"))
         self.workers_running = True
-
-    async def _every(self, job: PeriodicJob) -> None:
-        while True:
-            await asyncio.sleep(job.interval_s)
-            try:
-                await job.run(self)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("periodic job %s failed", job.name)
 
     async def stop(self) -> None:
         """Stop workers (committing consumer offsets) and close the database, within budget."""
@@ -205,6 +203,17 @@ class ServiceRuntime:
     async def _ping_database(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
+
+
+async def _every(name: str, interval_s: float, run: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic job %s failed", name)
 
 
 async def _cancel(tasks: Iterable[asyncio.Task[Any]]) -> None:

@@ -7,9 +7,10 @@ import signal
 
 from shared.observability import configure_logging
 from shared.runtime import ServiceRuntime
+from shared.uow import UnitOfWork
 
 
-async def run_worker(runtime: ServiceRuntime) -> None:
+async def run_worker(runtime: ServiceRuntime[UnitOfWork]) -> None:
     """Start the relay, consumer and jobs; stop cleanly (offsets committed) on a signal."""
     configure_logging(service=runtime.settings.service_name, level=runtime.settings.log_level)
     stop = asyncio.Event()

@@ -33,7 +33,7 @@ from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
+def build_runtime(settings: Settings) -> ServiceRuntime[FeedbackUnitOfWork]:
     """Build the runtime (database, outbox relay, consumer, jobs) of one process."""
     return ServiceRuntime(
         settings=settings,

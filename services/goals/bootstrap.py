@@ -27,7 +27,7 @@ from shared.events.performance import (
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
+def build_runtime(settings: Settings) -> ServiceRuntime[GoalsUnitOfWork]:
     """Build the runtime (database, outbox relay, consumer, jobs) of one process."""
     return ServiceRuntime(
         settings=settings,

@@ -65,7 +65,11 @@ def probe_runtime(
     settings = ProbeSettings(database_url=db_url, consumer_group=group, **broker)
     handlers = {ThingHappened: handler} if handler else {}
     return ServiceRuntime(
-        settings=settings, metadata=metadata, plumbing=plumbing, handlers=handlers
+        settings=settings,
+        metadata=metadata,
+        plumbing=plumbing,
+        uow_class=UnitOfWork,
+        handlers=handlers,
     )
 
 

@@ -6,6 +6,7 @@ import ast
 import importlib
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,12 @@ def test_no_helper_patches_naive_instants_any_more():
 
 
 def _mypy_checks(path: str) -> bool:
-    return path.startswith("shared/") or re.match(r"services/\w+/domain/", path) is not None
+    """Whether `make lint`'s mypy checks a file: under [tool.mypy] files and not excluded."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    exclude = config.get("exclude", [])
+    excluded = "|".join([exclude] if isinstance(exclude, str) else exclude)
+    inside = any(path == f or path.startswith(f.rstrip("/") + "/") for f in config["files"])
+    return inside and not (excluded and re.search(excluded, path))
 
 
 def test_a_type_ignore_is_only_where_mypy_looks_and_says_what_and_why():

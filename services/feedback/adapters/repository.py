@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.feedback.adapters.orm import (
     ActionItem,
@@ -43,6 +45,10 @@ from shared.events import Envelope
 from shared.http import keyset, page_of
 
 _DISPUTE = TypeAdapter(Dispute)
+
+
+#: A table model a repository stores as it is.
+R = TypeVar("R", bound=SQLModel)
 
 
 class DirectoryRepository:
@@ -169,7 +175,7 @@ class DisputeRepository:
         """Write a changed dispute; someone else's change since loading is a 409."""
         expected = self._versions[dispute.id]
         table = DisputeRow.__table__
-        result = await self._session.execute(
+        result = await self._session.exec(
             sa.update(table)
             .where(table.c.id == dispute.id, table.c.version == expected)
             .values(**self._columns(dispute), version=expected + 1)
@@ -292,7 +298,7 @@ class FeedbackRepository:
     ) -> int:
         """Address to the manager the check-ins opened before feedback knew the team."""
         table = FeedbackNote.__table__
-        result = await self._session.execute(
+        result = await self._session.exec(
             sa.update(table)
             .where(
                 table.c.org_id == org_id,
@@ -409,7 +415,7 @@ class CoachingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, row: Any) -> Any:
+    async def add(self, row: R) -> R:
         """Store a validated row."""
         self._session.add(row)
         await self._session.flush()
@@ -648,7 +654,7 @@ class SubscriptionRepository:
     def _postgres(self) -> bool:
         return self._session.bind is not None and self._session.bind.dialect.name == "postgresql"
 
-    async def add(self, row: Any) -> Any:
+    async def add(self, row: R) -> R:
         """Store a validated row."""
         self._session.add(row)
         await self._session.flush()
@@ -678,7 +684,7 @@ class SubscriptionRepository:
         status: str | None,
         cursor: str | None,
         limit: int,
-    ) -> tuple[list[WebhookDelivery], str | None]:
+    ) -> tuple[builtins.list[WebhookDelivery], str | None]:
         """The delivery log of a subscription, oldest first."""
         stmt = select(WebhookDelivery).where(
             WebhookDelivery.org_id == org_id, WebhookDelivery.subscription_id == subscription_id
@@ -736,7 +742,7 @@ class SubscriptionRepository:
         """Return a delivery by id."""
         return await self._session.get(WebhookDelivery, delivery_id)
 
-    async def due(self, *, now: datetime, limit: int) -> list[WebhookDelivery]:
+    async def due(self, *, now: datetime, limit: int) -> builtins.list[WebhookDelivery]:
         """Pending deliveries of active subscriptions whose next attempt is due."""
         active = select(WebhookSubscription.id).where(col(WebhookSubscription.active).is_(True))
         stmt = (
@@ -753,6 +759,9 @@ class SubscriptionRepository:
             # Replicas claim different deliveries.
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
         return list((await self._session.exec(stmt)).all())
+
+
+_Items = SelectOfScalar[IntelItem]
 
 
 class IntelRepository:
@@ -823,8 +832,8 @@ class IntelRepository:
                 sa.func.max(IntelItem.created_at).label("at"),
             )
             .where(
-                IntelItem.org_id == org_id,
-                IntelItem.team_id == team_id,
+                col(IntelItem.org_id) == org_id,
+                col(IntelItem.team_id) == team_id,
                 col(IntelItem.competitor_key).in_(list(competitor_keys)),
             )
             .group_by(col(IntelItem.competitor_key))
@@ -850,7 +859,7 @@ class IntelRepository:
     async def _index(self, row: IntelItem) -> None:
         raise NotImplementedError
 
-    def _matching(self, stmt: Any, q: str) -> Any:
+    def _matching(self, stmt: _Items, q: str) -> _Items:
         raise NotImplementedError
 
 
@@ -871,7 +880,7 @@ class SqliteIntelRepository(IntelRepository):
             },
         )
 
-    def _matching(self, stmt: Any, q: str) -> Any:
+    def _matching(self, stmt: _Items, q: str) -> _Items:
         words = re.findall(r"\w+", q)
         if not words:
             return stmt
@@ -880,7 +889,9 @@ class SqliteIntelRepository(IntelRepository):
         matches = sa.text(
             "SELECT item_id FROM intel_search WHERE intel_search MATCH :q"
         ).bindparams(q=query)
-        hex_ids = sa.select(sa.column("item_id")).select_from(matches.columns().subquery())
+        hex_ids: sa.Select[str] = sa.select(sa.column("item_id")).select_from(
+            matches.columns().subquery()
+        )
         return stmt.where(col(IntelItem.id).in_(hex_ids))
 
 
@@ -890,7 +901,7 @@ class PostgresIntelRepository(IntelRepository):
     async def _index(self, row: IntelItem) -> None:
         return None  # the generated column indexes itself
 
-    def _matching(self, stmt: Any, q: str) -> Any:
+    def _matching(self, stmt: _Items, q: str) -> _Items:
         return stmt.where(
             sa.text("intel_item.search @@ websearch_to_tsquery('english', :q)").bindparams(q=q)
         )

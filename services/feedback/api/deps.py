@@ -10,7 +10,9 @@ from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
 from shared.deps import NowDep, runtime_dependency, uow_dependency
 from shared.runtime import ServiceRuntime
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_dependency(ServiceRuntime))]
+RuntimeDep = Annotated[
+    ServiceRuntime[FeedbackUnitOfWork], Depends(runtime_dependency(ServiceRuntime))
+]
 UowDep = Annotated[FeedbackUnitOfWork, Depends(uow_dependency(FeedbackUnitOfWork))]
 
 __all__ = ["NowDep", "RuntimeDep", "UowDep"]

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StringConstraints
 
+from services.feedback.domain import dispute as domain
 from services.feedback.domain.dispute import AuditEntry, Decision, DisputeView
 from services.feedback.handlers.meetings import next_occurrence
 from shared.events.feedback import AdjustTarget, DisputeAction, ReassignSaleCredit
@@ -139,9 +140,9 @@ class DecisionRead(BaseModel):
     @classmethod
     def from_domain(cls, decision: Decision) -> DecisionRead:
         """Map the domain decision."""
-        actions: list[Any] = []
+        actions: list[DisputeAction] = []
         for a in decision.actions:
-            if hasattr(a, "sale_id"):
+            if isinstance(a, domain.ReassignSaleCredit):
                 actions.append(
                     ReassignSaleCredit(
                         sale_id=a.sale_id, to_member_id=a.to_member_id, percent=a.percent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -444,7 +445,8 @@ async def _announce_conversation(
     episodes: list[ShortfallEpisode],
 ) -> None:
     """Emit conversation_held once per open episode it falls in (once, bare, outside any)."""
-    for episode in episodes or [None]:
+    within_episodes: list[ShortfallEpisode | None] = [*episodes] or [None]
+    for episode in within_episodes:
         uow.emit(
             feedback_events.ConversationHeld(
                 org_id=org_id,
@@ -507,7 +509,7 @@ async def propose_one_on_one(
 
 
 async def announce_overdue_action_items(
-    *, uow_factory: Any, today: date | None = None, batch: int = 200
+    *, uow_factory: Callable[[], FeedbackUnitOfWork], today: date | None = None, batch: int = 200
 ) -> int:
     """Announce each open action item whose due date has passed, once."""
     today = today or datetime.now(UTC).date()
@@ -593,14 +595,16 @@ async def episode_timeline(
             start = episode.started_at
             end = episode.recovered_at
 
-            def within(moment: datetime | None, start=start, end=end) -> bool:
+            def within(
+                moment: datetime | None, start: datetime = start, end: datetime | None = end
+            ) -> bool:
                 at = moment
                 return at is not None and at >= start and (end is None or at <= end)
 
             talks: list[tuple[str, UUID, datetime]] = [
                 ("one_on_one_held", o.id, o.held_at)
                 for o in held
-                if o.member_id == episode.member_id and within(o.held_at)
+                if o.held_at is not None and o.member_id == episode.member_id and within(o.held_at)
             ]
             talks += [
                 ("check_in_answered", c.id, c.answered_at)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from services.feedback.adapters.orm import DisputePolicy
+from services.feedback.adapters.orm import DisputePolicy, Team
 from services.feedback.adapters.unit_of_work import FeedbackUnitOfWork
+from services.feedback.domain.dispute import Dispute, DisputeOverdue
 from services.feedback.handlers.access import visible_team
 from shared.auth import Principal
 from shared.domain_errors import Conflict, Forbidden, InvalidInput
@@ -74,7 +76,9 @@ async def get_dispute_policy(
         return await uow.disputes.policy(org_id=principal.org, team_id=team.id)
 
 
-async def announce_overdue_disputes(*, uow_factory, now: datetime | None = None) -> int:
+async def announce_overdue_disputes(
+    *, uow_factory: Callable[[], FeedbackUnitOfWork], now: datetime | None = None
+) -> int:
     """Announce each passed deadline once, and remind whoever is late; safe with replicas."""
     now = now or datetime.now(UTC)
     async with uow_factory() as uow:
@@ -111,7 +115,14 @@ async def announce_overdue_disputes(*, uow_factory, now: datetime | None = None)
     return announced
 
 
-async def _remind(uow: FeedbackUnitOfWork, *, dispute, fact, team, now: datetime) -> None:
+async def _remind(
+    uow: FeedbackUnitOfWork,
+    *,
+    dispute: Dispute,
+    fact: DisputeOverdue,
+    team: Team | None,
+    now: datetime,
+) -> None:
     """A notice to each late party, and to the manager who decides (admins see the event)."""
     decider = None if dispute.escalated or team is None else team.manager_id
     due = fact.due_at.isoformat()

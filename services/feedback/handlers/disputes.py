@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -515,7 +516,9 @@ async def dispute_audit(
         return list(dispute.audit)
 
 
-async def close_expired_disputes(*, uow_factory, window_hours: float) -> int:
+async def close_expired_disputes(
+    *, uow_factory: Callable[[], FeedbackUnitOfWork], window_hours: float
+) -> int:
     """Close decided disputes whose response window ran out; safe with several replicas."""
     window = timedelta(hours=window_hours)
     now = utcnow()

@@ -235,7 +235,7 @@ async def _add_fact(
     event: AttainmentChanged | TargetChanged,
     kind: str,
     at: datetime,
-    data: dict,
+    data: dict[str, object],
 ) -> None:
     if await uow.coaching.has_fact(org_id=event.org_id, event_id=envelope.id):
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -97,7 +98,7 @@ async def _record(
 async def evidence_pack(
     dispute_id: UUID,
     *,
-    uow_factory,
+    uow_factory: Callable[[], FeedbackUnitOfWork],
     principal: Principal,
     sources: EvidenceSources,
 ) -> EvidencePack:

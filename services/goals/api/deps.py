@@ -10,7 +10,7 @@ from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from shared.deps import NowDep, runtime_dependency, uow_dependency
 from shared.runtime import ServiceRuntime
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_dependency(ServiceRuntime))]
+RuntimeDep = Annotated[ServiceRuntime[GoalsUnitOfWork], Depends(runtime_dependency(ServiceRuntime))]
 UowDep = Annotated[GoalsUnitOfWork, Depends(uow_dependency(GoalsUnitOfWork))]
 
 __all__ = ["NowDep", "RuntimeDep", "UowDep"]

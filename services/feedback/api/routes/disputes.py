@@ -27,7 +27,7 @@ from services.feedback.domain import dispute as domain
 from services.feedback.handlers import disputes as handlers
 from services.feedback.handlers.evidence import evidence_pack
 from shared.auth import CurrentPrincipal
-from shared.events.feedback import AdjustTarget
+from shared.events.feedback import AdjustTarget, ReassignSaleCredit
 from shared.http import Cursor, IfMatch, Limit, Page, etag_of
 from shared.problems import problem_responses
 
@@ -214,7 +214,7 @@ async def decide_dispute(
     return _read(await handlers.decide_dispute(cmd, uow=uow, principal=principal), response)
 
 
-def _domain_action(action: object) -> domain.DecisionAction:
+def _domain_action(action: AdjustTarget | ReassignSaleCredit) -> domain.DecisionAction:
     if isinstance(action, AdjustTarget):
         return domain.AdjustTarget(
             member_id=action.member_id,
