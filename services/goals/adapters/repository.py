@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, QueryableAttribute
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.goals.adapters.orm import (
     Absence,
@@ -34,8 +36,24 @@ from shared.http import keyset, page_of
 
 M = TypeVar("M", bound=SQLModel)
 
+
+class _OrgScoped(Protocol):
+    @property
+    def org_id(self) -> uuid.UUID: ...
+
+
+#: A row that belongs to one organisation.
+Scoped = TypeVar("Scoped", bound=_OrgScoped)
+
 # Ledger reasons written by the rebalancing itself; every other reason is a person's decision.
 AUTOMATIC_REASONS = ("rebalance", "proposal_approved", "give_back")
+
+
+def _attribute_name(column: Mapped[Any]) -> str:
+    """The model attribute a col() stands for (typed as Mapped, it is an InstrumentedAttribute)."""
+    if not isinstance(column, QueryableAttribute):
+        raise TypeError(f"not a model attribute: {column!r}")
+    return column.key
 
 
 class GoalsRepository:
@@ -56,12 +74,14 @@ class GoalsRepository:
         """Send staged rows to the database (to surface constraint errors early)."""
         await self._session.flush()
 
-    async def find(self, model: type[M], *, org_id: uuid.UUID, id: uuid.UUID) -> M | None:
+    async def find(self, model: type[Scoped], *, org_id: uuid.UUID, id: uuid.UUID) -> Scoped | None:
         """A row of this org by id, else None (other orgs' ids included)."""
         row = await self._session.get(model, id)
         return row if row is not None and row.org_id == org_id else None
 
-    async def get(self, model: type[M], *, org_id: uuid.UUID, id: uuid.UUID, what: str) -> M:
+    async def get(
+        self, model: type[Scoped], *, org_id: uuid.UUID, id: uuid.UUID, what: str
+    ) -> Scoped:
         """A row of this org by id, else NotFound (other orgs' ids included)."""
         row = await self.find(model, org_id=org_id, id=id)
         if row is None:
@@ -70,14 +90,14 @@ class GoalsRepository:
 
     async def _page(
         self,
-        stmt: sa.Select[Any],
-        columns: Sequence[sa.ColumnElement[Any]],
+        stmt: SelectOfScalar[M],
+        columns: Sequence[Mapped[Any]],
         cursor: str | None,
         limit: int,
-    ) -> tuple[list[Any], str | None]:
+    ) -> tuple[list[M], str | None]:
         """One keyset page of stmt ordered by columns, and the cursor of the next."""
         rows = (await self._session.exec(keyset(stmt, columns, cursor, limit))).all()
-        names = [c.key for c in columns]
+        names = [_attribute_name(c) for c in columns]
         return page_of(rows, limit, lambda r: tuple(getattr(r, n) for n in names))
 
     # ---------------------------------------------------------------- roster and periods
@@ -88,8 +108,8 @@ class GoalsRepository:
         """A page of the org's teams by name, optionally only some ids."""
         stmt = select(Team).where(Team.org_id == org_id)
         if only is not None:
-            stmt = stmt.where(Team.id.in_(only))
-        return await self._page(stmt, [Team.name, Team.id], cursor, limit)
+            stmt = stmt.where(col(Team.id).in_(only))
+        return await self._page(stmt, [col(Team.name), col(Team.id)], cursor, limit)
 
     async def members(
         self,
@@ -103,15 +123,17 @@ class GoalsRepository:
         """A page of a team's members by name, optionally with those who left."""
         stmt = select(Member).where(Member.org_id == org_id, Member.team_id == team_id)
         if not include_left:
-            stmt = stmt.where(Member.left_at.is_(None))
-        return await self._page(stmt, [Member.name, Member.id], cursor, limit)
+            stmt = stmt.where(col(Member.left_at).is_(None))
+        return await self._page(stmt, [col(Member.name), col(Member.id)], cursor, limit)
 
     async def active_members(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> list[Member]:
         """Members still on the team, by id."""
         stmt = (
             select(Member)
-            .where(Member.org_id == org_id, Member.team_id == team_id, Member.left_at.is_(None))
-            .order_by(Member.id)
+            .where(
+                Member.org_id == org_id, Member.team_id == team_id, col(Member.left_at).is_(None)
+            )
+            .order_by(col(Member.id))
         )
         return list((await self._session.exec(stmt)).all())
 
@@ -120,7 +142,7 @@ class GoalsRepository:
     ) -> tuple[list[Period], str | None]:
         """A page of the org's periods by start date."""
         stmt = select(Period).where(Period.org_id == org_id)
-        return await self._page(stmt, [Period.starts_on, Period.id], cursor, limit)
+        return await self._page(stmt, [col(Period.starts_on), col(Period.id)], cursor, limit)
 
     async def results(
         self, *, org_id: uuid.UUID, member_id: uuid.UUID, cursor: str | None, limit: int
@@ -129,7 +151,7 @@ class GoalsRepository:
         stmt = select(PastResult).where(
             PastResult.org_id == org_id, PastResult.member_id == member_id
         )
-        order = [PastResult.starts_on, PastResult.id]
+        order = [col(PastResult.starts_on), col(PastResult.id)]
         return await self._page(stmt, order, cursor, limit)
 
     async def result_for(
@@ -152,10 +174,10 @@ class GoalsRepository:
             select(PastResult)
             .where(
                 PastResult.org_id == org_id,
-                PastResult.member_id.in_(member_ids),
+                col(PastResult.member_id).in_(member_ids),
                 PastResult.ends_on < before,
             )
-            .order_by(PastResult.ends_on.desc())
+            .order_by(col(PastResult.ends_on).desc())
         )
         out: dict[uuid.UUID, list[PastResult]] = {m: [] for m in member_ids}
         for row in (await self._session.exec(stmt)).all():
@@ -178,7 +200,7 @@ class GoalsRepository:
         stmt = (
             select(Target)
             .where(Target.org_id == org_id, Target.plan_id == plan_id)
-            .order_by(Target.member_id)
+            .order_by(col(Target.member_id))
         )
         return list((await self._session.exec(stmt)).all())
 
@@ -188,11 +210,11 @@ class GoalsRepository:
         """The member's targets in plans whose period has not ended yet."""
         stmt = (
             select(Target, Plan, Period)
-            .join(Plan, Plan.id == Target.plan_id)
-            .join(Period, Period.id == Plan.period_id)
+            .join(Plan, col(Plan.id) == Target.plan_id)
+            .join(Period, col(Period.id) == Plan.period_id)
             .where(Target.org_id == org_id, Target.member_id == member_id, Period.ends_at > now)
         )
-        return [tuple(r) for r in (await self._session.exec(stmt)).all()]
+        return [(t, p, q) for t, p, q in (await self._session.exec(stmt)).all()]
 
     async def changes(
         self, *, org_id: uuid.UUID, target_id: uuid.UUID, cursor: str | None, limit: int
@@ -201,7 +223,7 @@ class GoalsRepository:
         stmt = select(TargetChange).where(
             TargetChange.org_id == org_id, TargetChange.target_id == target_id
         )
-        return await self._page(stmt, [TargetChange.version], cursor, limit)
+        return await self._page(stmt, [col(TargetChange.version)], cursor, limit)
 
     async def ledger(
         self, *, org_id: uuid.UUID, target_id: uuid.UUID, after_version: int | None = None
@@ -221,7 +243,7 @@ class GoalsRepository:
         stmt = select(MemberStanding).where(
             MemberStanding.org_id == org_id,
             MemberStanding.period_id == period_id,
-            MemberStanding.member_id.in_(member_ids),
+            col(MemberStanding.member_id).in_(member_ids),
         )
         return {s.member_id: s for s in (await self._session.exec(stmt)).all()}
 
@@ -245,7 +267,7 @@ class GoalsRepository:
         stmt = (
             select(Team)
             .where(Team.org_id == org_id, Team.parent_team_id == team_id)
-            .order_by(Team.name, Team.id)
+            .order_by(col(Team.name), col(Team.id))
         )
         return list((await self._session.exec(stmt)).all())
 
@@ -261,14 +283,14 @@ class GoalsRepository:
     ) -> tuple[list[Absence], str | None]:
         """A page of a member's absences, earliest first."""
         stmt = select(Absence).where(Absence.org_id == org_id, Absence.member_id == member_id)
-        return await self._page(stmt, [Absence.starts_on, Absence.id], cursor, limit)
+        return await self._page(stmt, [col(Absence.starts_on), col(Absence.id)], cursor, limit)
 
     async def absences_of(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> list[Absence]:
         """Every absence of a member, earliest first."""
         stmt = (
             select(Absence)
             .where(Absence.org_id == org_id, Absence.member_id == member_id)
-            .order_by(Absence.starts_on)
+            .order_by(col(Absence.starts_on))
         )
         return list((await self._session.exec(stmt)).all())
 
@@ -278,8 +300,8 @@ class GoalsRepository:
         """Every absence of these members as (first, last) days, earliest first."""
         stmt = (
             select(Absence)
-            .where(Absence.org_id == org_id, Absence.member_id.in_(member_ids))
-            .order_by(Absence.starts_on)
+            .where(Absence.org_id == org_id, col(Absence.member_id).in_(member_ids))
+            .order_by(col(Absence.starts_on))
         )
         found: dict[uuid.UUID, list[tuple[date, date]]] = {}
         for a in (await self._session.exec(stmt)).all():
@@ -297,7 +319,7 @@ class GoalsRepository:
         """The members with an absence on any day of [starts_on, ends_on]."""
         stmt = select(Absence.member_id).where(
             Absence.org_id == org_id,
-            Absence.member_id.in_(member_ids),
+            col(Absence.member_id).in_(member_ids),
             Absence.starts_on <= ends_on,
             Absence.ends_on >= starts_on,
         )
@@ -410,7 +432,7 @@ class GoalsRepository:
         second waits for the first and then sees the status the first left.
         """
         table = Rebalance.__table__
-        result = await self._session.execute(
+        result = await self._session.exec(
             sa.update(table)
             .where(
                 table.c.org_id == org_id, table.c.id == rebalance_id, table.c.status == "offered"
@@ -439,7 +461,7 @@ class GoalsRepository:
         stmt = select(Rebalance).where(Rebalance.org_id == org_id, Rebalance.team_id == team_id)
         if status is not None:
             stmt = stmt.where(Rebalance.status == status)
-        return await self._page(stmt, [Rebalance.created_at, Rebalance.id], cursor, limit)
+        return await self._page(stmt, [col(Rebalance.created_at), col(Rebalance.id)], cursor, limit)
 
     # ---------------------------------------------------------------- change requests
 
@@ -510,8 +532,8 @@ class GoalsRepository:
         """Every ledger row of a plan's targets with the member, oldest first."""
         stmt = (
             select(TargetChange, Target.member_id)
-            .join(Target, Target.id == TargetChange.target_id)
+            .join(Target, col(Target.id) == TargetChange.target_id)
             .where(TargetChange.org_id == org_id, Target.plan_id == plan_id)
             .order_by(col(TargetChange.at), col(TargetChange.version))
         )
-        return [tuple(r) for r in (await self._session.exec(stmt)).all()]
+        return [(change, member) for change, member in (await self._session.exec(stmt)).all()]

@@ -11,7 +11,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from services.goals.domain.allocation import MemberInput, to_fraction
 from services.goals.domain.availability import scaled_minor
@@ -21,15 +21,16 @@ from shared.pace_status import DEFAULT_THRESHOLDS, PaceStatus, Thresholds, class
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparisonT
 
+#: A team id (opaque here).
+K = TypeVar("K", bound=Hashable)
+
 #: Above this over-assignment the plan carries a warning (street quota far above the number).
 WARN_ABOVE_PCT = Decimal(5)
 #: Deepest hierarchy walked; deeper chains are refused as if they were cycles.
 MAX_DEPTH = 32
 
 
-def check_parent(
-    team_id: Hashable, new_parent: Hashable | None, parent_of: Mapping[Hashable, Hashable | None]
-) -> None:
+def check_parent(team_id: K, new_parent: K | None, parent_of: Mapping[K, K | None]) -> None:
     """Refuse a parent that is the team itself or one of its descendants (a cycle)."""
     seen = 0
     node = new_parent

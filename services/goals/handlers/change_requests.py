@@ -8,8 +8,10 @@ held relief (origin `relief`) is applied as the absence would have, recomputed a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import get_args
 
 from services.goals.adapters.orm import ChangePolicy, ChangeRequest, Period, Plan, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
@@ -151,10 +153,14 @@ async def request_change(
         return row
 
 
+#: The stored state of a request, as the domain's literal.
+_STATES: Mapping[str, domain.State] = {state: state for state in get_args(domain.State)}
+
+
 def _state(row: ChangeRequest) -> domain.ChangeRequest:
     return domain.ChangeRequest(
         requester=row.requested_by,
-        state=row.state,
+        state=_STATES[row.state],
         approvals=tuple(domain.Approval(a["approver"], a["senior"]) for a in row.approvals),
         flags=tuple(row.flags),
         disputed=row.disputed_at is not None,

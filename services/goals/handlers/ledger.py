@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable
 from decimal import Decimal
+from typing import Protocol
 
 from services.goals.adapters.orm import MemberStanding, Plan, Target, TargetChange
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
@@ -72,12 +73,25 @@ def change_target(
         )
 
 
+class AmountsByMember(Protocol):
+    """New amounts keyed by member id, however the domain typed its opaque ids."""
+
+    def get(self, member_id: uuid.UUID, /) -> int | None: ...
+
+
+def member_uuid(member_id: Hashable) -> uuid.UUID:
+    """A member id back from the domain (which keeps ids opaque) as the UUID it was given."""
+    if not isinstance(member_id, uuid.UUID):
+        raise TypeError(f"a member id is a UUID, not {member_id!r}")
+    return member_id
+
+
 def apply_new_targets(
     *,
     uow: GoalsUnitOfWork,
     plan: Plan,
     targets: Iterable[Target],
-    new_targets: Mapping[object, int],
+    new_targets: AmountsByMember,
     reason: str,
     actor: str | None = None,
     source_event_id: str | None = None,

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import timedelta
 
 from services.goals.adapters.orm import Rebalance, RebalanceOffer
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.offers import Offer, OfferRound
 from services.goals.domain.rebalancing import RebalancePolicy
+from services.goals.handlers.ledger import member_uuid
 from shared.events.goals import UpliftOffered
 from shared.money import from_minor
 from shared.timeutil import utcnow
 
 
 def open_round(
-    uow: GoalsUnitOfWork, row: Rebalance, offers: Mapping[uuid.UUID, int], policy: RebalancePolicy
+    uow: GoalsUnitOfWork, row: Rebalance, offers: Mapping[Hashable, int], policy: RebalancePolicy
 ) -> None:
     """Make each eligible rep their offer; nothing moves until the round settles."""
     row.status = "offered"
     row.expires_at = utcnow() + timedelta(hours=policy.offer_hours)
-    for member_id, offered in offers.items():
+    for offered_to, offered in offers.items():
+        member_id = member_uuid(offered_to)
         uow.repo.add(
             RebalanceOffer.model_validate(
                 {

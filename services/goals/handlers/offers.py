@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from services.goals.adapters.orm import Plan, Rebalance, RebalanceOffer, Target, Team
+from services.goals.adapters.orm import Rebalance, RebalanceOffer, Target, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.offers import accept, with_answer
 from services.goals.domain.team_rebalance import plan_team_rebalance
@@ -17,6 +17,7 @@ from services.goals.handlers.offer_round import round_of
 from services.goals.handlers.shortfalls import (
     apply_rebalance,
     figures_of,
+    plan_of_row,
     positions_from,
     record_plan,
     shortfall_ids_of,
@@ -84,7 +85,7 @@ async def settle(
 ) -> None:
     """Run the water-fill over the accepted room only and apply it as a rebalance (caller holds
     the round and commits)."""
-    plan = await uow.repo.get(Plan, org_id=row.org_id, id=row.plan_id, what="plan")
+    plan = await plan_of_row(uow, row)
     team = await uow.repo.get(Team, org_id=row.org_id, id=row.team_id, what="team")
     targets: list[Target] = await uow.repo.targets_of(org_id=row.org_id, plan_id=plan.id)
     fresh = plan_team_rebalance(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -218,7 +218,7 @@ async def allocate_plan(
         if not members:
             raise Conflict("the team has no active members to allocate to")
         ids = {m.id for m in members}
-        overrides = {
+        overrides: dict[Hashable, int] = {
             k: to_minor(v, team.currency, field=f"overrides.{k}") for k, v in cmd.overrides.items()
         }
         unknown = [str(k) for k in overrides if k not in ids]
@@ -293,7 +293,7 @@ async def _allocate_children(
     """Split a parent team's target over its child teams and set each child plan's target."""
     total = over_assigned_minor(plan.target_minor, Decimal(plan.over_assignment_pct))
     ids = {c.id for c in children}
-    overrides = {
+    overrides: dict[Hashable, int] = {
         k: to_minor(v, team.currency, field=f"overrides.{k}") for k, v in cmd.overrides.items()
     }
     unknown = [str(k) for k in overrides if k not in ids]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.goals.adapters.orm import Plan, Rebalance, RebalanceOffer, RebalancePolicy, Team
+from services.goals.adapters.orm import Rebalance, RebalanceOffer, RebalancePolicy, Team
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
 from services.goals.domain.team_rebalance import plan_team_rebalance, with_held_back
 from services.goals.handlers import give_back
@@ -15,6 +16,7 @@ from services.goals.handlers.ledger import policy_for
 from services.goals.handlers.shortfalls import (
     apply_rebalance,
     figures_of,
+    plan_of_row,
     positions_from,
     record_plan,
     shortfall_ids_of,
@@ -163,7 +165,7 @@ async def approve_rebalance(
     """Apply a proposal, re-run on current targets; 409 if a person changed a target since."""
     async with uow:
         row = await _load_proposed(uow, principal, cmd.rebalance_id)
-        plan = await uow.repo.get(Plan, org_id=principal.org, id=row.plan_id, what="plan")
+        plan = await plan_of_row(uow, row)
         team = await uow.repo.get(Team, org_id=principal.org, id=row.team_id, what="team")
         targets = await uow.repo.targets_of(org_id=principal.org, plan_id=plan.id)
         changed = await uow.repo.changed_by_person(
@@ -175,6 +177,8 @@ async def approve_rebalance(
                 changed_targets=sorted(str(t) for t in changed),
             )
         if row.kind == "give_back":
+            if row.shortfall_id is None:  # every give-back row names the episode it returns
+                raise Conflict("the give-back names no shortfall episode; reject it")
             back = await give_back.plan_for(
                 uow,
                 team=team,
@@ -189,7 +193,7 @@ async def approve_rebalance(
         else:
             positions = await positions_from(uow, team, targets, figures_of(row))
             # Givers held back when it was proposed stay held back: approving moves the rest.
-            held = {
+            held: dict[Hashable, str] = {
                 uuid.UUID(g["member_id"]): g["held_back"] for g in row.givers if g.get("held_back")
             }
             fresh = plan_team_rebalance(

@@ -677,12 +677,13 @@ async def _fund(
     holders = [t for t in targets if t.member_id in active]
     team = await positions_of(uow=uow, plan=plan, targets=holders, members=set(active))
     taken = take_from_others(amount_minor=amount, team=team, exclude=member.id)
-    current = {t.member_id: t.amount_minor for t in holders}
+    current: dict[object, int] = {t.member_id: t.amount_minor for t in holders}
+    new_targets: dict[object, int] = {k: current[k] - v for k, v in taken.items()}
     return apply_new_targets(
         uow=uow,
         plan=plan,
         targets=holders,
-        new_targets={k: current[k] - v for k, v in taken.items()},
+        new_targets=new_targets,
         reason="joiner",
         actor=principal.sub,
         note=f"funds the target of late joiner {member.name}",

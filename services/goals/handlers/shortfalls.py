@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -19,9 +19,10 @@ from services.goals.domain.team_rebalance import (
     TeamRebalancePlan,
     decide_rebalance,
 )
-from services.goals.handlers.ledger import apply_new_targets, policy_for
+from services.goals.handlers.ledger import apply_new_targets, member_uuid, policy_for
 from services.goals.handlers.offer_round import open_round
 from services.goals.handlers.standings import remember_standing
+from shared.domain_errors import NotFound
 from shared.events import Envelope
 from shared.events.goals import GiverShare, TargetsRebalanced, Transfer
 from shared.events.performance import (
@@ -54,7 +55,7 @@ class Figures:
         }
 
     @classmethod
-    def of_stored(cls, data: Mapping[str, object]) -> Figures:
+    def of_stored(cls, data: Mapping[str, Any]) -> Figures:
         """Figures read back from a rebalance row."""
         return cls(
             uuid.UUID(str(data["member_id"])),
@@ -94,7 +95,7 @@ def record_plan(
     row.givers = [
         {
             "member_id": str(g.member_id),
-            "shortfall_id": str(shortfall_ids[g.member_id])
+            "shortfall_id": str(shortfall_ids[member_uuid(g.member_id)])
             if g.member_id in shortfall_ids
             else None,
             "requested_minor": g.requested_minor,
@@ -112,8 +113,8 @@ def record_plan(
     if plan.givers:
         # The giver with the largest shortfall names the row for readers of one giver per row.
         lead = max(plan.givers, key=lambda g: (g.requested_minor, str(g.member_id)))
-        row.giver_id = lead.member_id
-        row.shortfall_id = shortfall_ids.get(lead.member_id)
+        row.giver_id = member_uuid(lead.member_id)
+        row.shortfall_id = shortfall_ids.get(row.giver_id)
 
 
 async def on_team_shortfalls_detected(
@@ -244,7 +245,7 @@ def figures_from(s: MemberFigures, currency: str) -> Figures:
     )
 
 
-def _reported_before(history: Sequence[Rebalance], shortfall_ids: object) -> bool:
+def _reported_before(history: Sequence[Rebalance], shortfall_ids: Iterable[uuid.UUID]) -> bool:
     seen = {g.get("shortfall_id") for r in history for g in r.givers} | {
         str(r.shortfall_id) for r in history if r.shortfall_id is not None
     }
@@ -280,6 +281,13 @@ def _new_row(
 def figures_of(row: Rebalance) -> list[Figures]:
     """The figures a rebalance row was decided on."""
     return [Figures.of_stored(f) for f in row.figures]
+
+
+async def plan_of_row(uow: GoalsUnitOfWork, row: Rebalance) -> Plan:
+    """The plan a rebalance moves targets in (only a rebalance skipped for want of one has none)."""
+    if row.plan_id is None:
+        raise NotFound(f"rebalance {row.id} has no plan")
+    return await uow.repo.get(Plan, org_id=row.org_id, id=row.plan_id, what="plan")
 
 
 def shortfall_ids_of(row: Rebalance) -> dict[uuid.UUID, uuid.UUID]:

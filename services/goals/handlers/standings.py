@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from services.goals.adapters.orm import MemberStanding
 from services.goals.adapters.unit_of_work import GoalsUnitOfWork
@@ -17,7 +18,7 @@ async def remember_standing(
     achieved: int,
     projected: int,
     status: str,
-    as_of: object,
+    as_of: datetime,
 ) -> None:
     """Keep a member's latest standing in a period; an older report changes nothing."""
     row = await uow.repo.standing(org_id=org, member_id=member_id, period_id=period_id)

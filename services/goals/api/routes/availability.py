@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 
 from services.goals.api import availability_schemas as schemas
 from services.goals.api.deps import UowDep
+from services.goals.api.schemas import TargetRead
 from services.goals.domain.allocation import format_exact
 from services.goals.handlers import relief as handlers
 from services.goals.handlers import schedule as schedule_handlers
@@ -155,7 +156,7 @@ async def assign_unassigned(
     )
     plan, target = await handlers.assign_unassigned(cmd, uow=uow, principal=principal)
     return schemas.UnassignedRead(
-        target=schemas.TargetRead.of(target),
+        target=TargetRead.of(target),
         unassigned=from_minor(plan.unassigned_minor, plan.currency),
     )
 
