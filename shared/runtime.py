@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 #: The service's unit of work; covariant, so shared code can take any service's runtime.
 U = TypeVar("U", bound=UnitOfWork, covariant=True)
-#: The runtime a periodic job needs; a job for any runtime also runs on a specific one.
-R = TypeVar("R", bound="ServiceRuntime[UnitOfWork]", contravariant=True)
+#: What a periodic job needs of the runtime (it, or a Protocol of the parts the job uses).
+R = TypeVar("R", contravariant=True)
 
 
 @dataclass(frozen=True)

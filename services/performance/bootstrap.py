@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.performance.adapters.crm.registry import ADAPTERS, CrmAdapter, hubspot_deals
@@ -19,18 +21,38 @@ from services.performance.handlers import events, jobs
 from services.performance.handlers.deliveries import FetchRetry, process_batch
 from services.performance.handlers.imports import process_import_batch
 from services.performance.processor import DeliveryProcessor, listen, notify_statement
-from shared.events import feedback, goals
+from shared.consumer import Handler
+from shared.db import PlumbingTables
+from shared.events import Event, feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
 
 
-class PerformanceRuntime(ServiceRuntime):
+class PerformanceRuntime(ServiceRuntime[PerformanceUnitOfWork]):
     """The shared runtime plus the CRM adapters and the webhook delivery pipeline."""
 
     settings: Settings
 
-    def __init__(self, *, settings: Settings, **kwargs: object) -> None:
-        super().__init__(settings=settings, **kwargs)
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        metadata: sa.MetaData,
+        plumbing: PlumbingTables,
+        uow_class: type[PerformanceUnitOfWork],
+        uow_options: Mapping[str, Any],
+        handlers: Mapping[type[Event], Handler],
+        jobs: tuple[PeriodicJob[PerformanceRuntime], ...],
+    ) -> None:
+        super().__init__(
+            settings=settings,
+            metadata=metadata,
+            plumbing=plumbing,
+            uow_class=uow_class,
+            uow_options=uow_options,
+            handlers=handlers,
+            jobs=jobs,
+        )
         self._http: httpx.AsyncClient | None = None
         token = settings.hubspot_private_app_token
         self.adapters: Mapping[str, CrmAdapter] = ADAPTERS

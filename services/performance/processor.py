@@ -31,6 +31,8 @@ async def listen(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncConnecti
     conn = await engine.connect()
     try:
         raw = await conn.get_raw_connection()
+        if raw.driver_connection is None:
+            raise RuntimeError("the connection has no driver connection")
         await raw.driver_connection.add_listener(DELIVERY_CHANNEL, lambda *_: wake())
     except Exception as exc:  # polling still works; only latency suffers
         log.warning("cannot LISTEN for stored deliveries, polling only: %s", exc)

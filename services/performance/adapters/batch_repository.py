@@ -172,7 +172,11 @@ class BatchRepository:
     async def lock_teams(self, team_ids: Iterable[uuid.UUID]) -> None:
         """Hold the teams' rows until commit, in one order (PostgreSQL; SQLite has one writer)."""
         ordered = sorted(set(team_ids), key=str)
-        if ordered and self._session.bind is not None and self._session.bind.dialect.name != "sqlite":
+        if (
+            ordered
+            and self._session.bind is not None
+            and self._session.bind.dialect.name != "sqlite"
+        ):
             table = Team.__table__
             await self._session.execute(
                 sa.select(table.c.id)
@@ -189,7 +193,7 @@ class BatchRepository:
         for before, after in changed:
             if before is None:
                 continue
-            result = await self._session.execute(
+            result = await self._session.exec(
                 _SALE.update()
                 .where(_SALE.c.id == before.id, _SALE.c.version == before.version)
                 .values(**{k: v for k, v in _sale_row(after).items() if k != "id"})
@@ -219,7 +223,9 @@ class BatchRepository:
             await self._session.execute(_CREDIT.insert(), credits)
 
     async def add_achieved(
-        self, org_of: Mapping[uuid.UUID, uuid.UUID], deltas: Mapping[tuple[uuid.UUID, ...], int]
+        self,
+        org_of: Mapping[uuid.UUID, uuid.UUID],
+        deltas: Mapping[tuple[uuid.UUID, uuid.UUID, uuid.UUID], int],
     ) -> None:
         """One upsert per touched (member, period), adding the batch's summed delta."""
         if not deltas:
@@ -308,11 +314,11 @@ class BatchRepository:
         )
 
 
-def _key(row: Mapping[str, Any]) -> SaleKey:
+def _key(row: sa.RowMapping) -> SaleKey:
     return (row["org_id"], row["source"], row["external_id"])
 
 
-def _sale_state(row: Mapping[str, Any], credits: list[Share]) -> SaleState:
+def _sale_state(row: sa.RowMapping, credits: list[Share]) -> SaleState:
     return SaleState(
         id=row["id"],
         org_id=row["org_id"],

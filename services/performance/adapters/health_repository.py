@@ -49,7 +49,7 @@ class HealthRepository:
 
     async def purge_refusals(self, *, before: datetime) -> int:
         """Forget refusal counters of hours before an instant."""
-        result = await self._session.execute(
+        result = await self._session.exec(
             sa.delete(WebhookRefusal).where(col(WebhookRefusal.hour) < before)
         )
         return result.rowcount or 0
@@ -57,15 +57,15 @@ class HealthRepository:
     async def secrets_since(self, *, org_id: uuid.UUID, now: datetime) -> dict[str, datetime]:
         """For each source with a valid secret, when its newest one became active."""
         rows = await self._session.execute(
-            sa.select(WebhookSecret.source, sa.func.max(WebhookSecret.created_at))
+            sa.select(col(WebhookSecret.source), sa.func.max(WebhookSecret.created_at))
             .where(
-                WebhookSecret.org_id == org_id,
+                col(WebhookSecret.org_id) == org_id,
                 sa.or_(
                     col(WebhookSecret.valid_until).is_(None),
                     col(WebhookSecret.valid_until) > now,
                 ),
             )
-            .group_by(WebhookSecret.source)
+            .group_by(col(WebhookSecret.source))
         )
         return {source: at for source, at in rows.all()}
 
@@ -76,13 +76,13 @@ class HealthRepository:
         # Naming the sources lets the (org, source, received_at) index bound each range to the
         # last day, instead of reading every delivery the org ever had.
         rows = await self._session.execute(
-            sa.select(WebhookDelivery.source, WebhookDelivery.outcome, sa.func.count())
+            sa.select(col(WebhookDelivery.source), col(WebhookDelivery.outcome), sa.func.count())
             .where(
-                WebhookDelivery.org_id == org_id,
+                col(WebhookDelivery.org_id) == org_id,
                 col(WebhookDelivery.source).in_(list(sources)),
-                WebhookDelivery.received_at >= since,
+                col(WebhookDelivery.received_at) >= since,
             )
-            .group_by(WebhookDelivery.source, WebhookDelivery.outcome)
+            .group_by(col(WebhookDelivery.source), col(WebhookDelivery.outcome))
         )
         return {(source, outcome): int(n) for source, outcome, n in rows.all()}
 

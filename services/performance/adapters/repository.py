@@ -53,7 +53,7 @@ class PerformanceRepository:
         # through these same ORM objects, never by bulk SQL, so a remembered one is never stale.
         self._members: dict[uuid.UUID, Member] = {}
 
-    def _insert(self, table: sa.Table) -> Any:
+    def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
         return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
@@ -240,7 +240,9 @@ class PerformanceRepository:
                 member.c.active.is_(True),
             )
         )
-        rows = (await self._session.execute(keyset(stmt, [target.c.member_id], cursor, limit))).all()
+        rows = (
+            await self._session.execute(keyset(stmt, [target.c.member_id], cursor, limit))
+        ).all()
         return page_of(rows, limit, lambda row: (row.member_id,))
 
     async def member_targets(self, *, member_id: uuid.UUID) -> list[Target]:
@@ -281,7 +283,7 @@ class PerformanceRepository:
 
     async def purge_rejections(self, *, before: datetime) -> int:
         """Forget rejected-delivery records received before an instant."""
-        result = await self._session.execute(
+        result = await self._session.exec(
             sa.delete(WebhookRejection).where(col(WebhookRejection.received_at) < before)
         )
         return result.rowcount or 0
@@ -293,7 +295,7 @@ class PerformanceRepository:
         simultaneous deliveries exactly one sees True.
         """
         table = WebhookEvent.__table__
-        result = await self._session.execute(
+        result = await self._session.exec(
             self._insert(table).values(**row).on_conflict_do_nothing()
         )
         return result.rowcount == 1
@@ -479,17 +481,21 @@ class PerformanceRepository:
             sa.update(table).where(table.c.period_id == period.id).values(achieved_minor=0)
         )
         rows = await self._session.execute(
-            sa.select(SaleCredit.member_id, Sale.team_id, sa.func.sum(SaleCredit.credited_minor))
+            sa.select(
+                col(SaleCredit.member_id),
+                col(Sale.team_id),
+                sa.func.sum(SaleCredit.credited_minor),
+            )
             .join(Sale, col(Sale.id) == SaleCredit.sale_id)
             .where(
-                Sale.org_id == org_id,
-                Sale.status == "active",
+                col(Sale.org_id) == org_id,
+                col(Sale.status) == "active",
                 sa.not_(col(Sale.currency_mismatch)),
                 col(Sale.team_id).is_not(None),
-                Sale.closed_at >= period.starts_at,
-                Sale.closed_at < period.ends_at,
+                col(Sale.closed_at) >= period.starts_at,
+                col(Sale.closed_at) < period.ends_at,
             )
-            .group_by(SaleCredit.member_id, Sale.team_id)
+            .group_by(col(SaleCredit.member_id), col(Sale.team_id))
         )
         for member_id, team_id, total in rows.all():
             await self.add_achieved(
@@ -523,7 +529,7 @@ class PerformanceRepository:
 
     async def open_episode(self, row: Mapping[str, Any]) -> bool:
         """Insert an episode; False when another evaluation already opened that number."""
-        result = await self._session.execute(
+        result = await self._session.exec(
             self._insert(ShortfallEpisode.__table__).values(**row).on_conflict_do_nothing()
         )
         return result.rowcount == 1
@@ -572,7 +578,7 @@ class PerformanceRepository:
 
     async def take_due(self, row: EvaluationDue) -> bool:
         """Remove a due row as it was read; False if a sale touched it since or a replica took it."""
-        result = await self._session.execute(
+        result = await self._session.exec(
             sa.delete(EvaluationDue).where(
                 col(EvaluationDue.team_id) == row.team_id,
                 col(EvaluationDue.period_id) == row.period_id,
@@ -583,7 +589,7 @@ class PerformanceRepository:
 
     async def close_period_once(self, row: Mapping[str, Any]) -> bool:
         """Mark a (team, period) closed; False when it already was."""
-        result = await self._session.execute(
+        result = await self._session.exec(
             self._insert(PeriodClose.__table__).values(**row).on_conflict_do_nothing()
         )
         return result.rowcount == 1
@@ -592,15 +598,16 @@ class PerformanceRepository:
         self, *, ended_by: datetime | None = None, open_at: datetime | None = None
     ) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
         """(org, team, period) pairs with targets: periods ended by an instant, or open at one."""
-        stmt = sa.select(Target.org_id, Target.team_id, Target.period_id).join(
+        stmt = sa.select(col(Target.org_id), col(Target.team_id), col(Target.period_id)).join(
             Period, col(Period.id) == Target.period_id
         )
         if ended_by is not None:
-            closed = sa.select(PeriodClose.team_id).where(
-                PeriodClose.team_id == Target.team_id, PeriodClose.period_id == Target.period_id
+            closed = sa.select(col(PeriodClose.team_id)).where(
+                col(PeriodClose.team_id) == Target.team_id,
+                col(PeriodClose.period_id) == Target.period_id,
             )
-            stmt = stmt.where(Period.ends_at <= ended_by, ~sa.exists(closed))
+            stmt = stmt.where(col(Period.ends_at) <= ended_by, ~sa.exists(closed))
         if open_at is not None:
-            stmt = stmt.where(Period.starts_at <= open_at, Period.ends_at > open_at)
+            stmt = stmt.where(col(Period.starts_at) <= open_at, col(Period.ends_at) > open_at)
         rows = await self._session.execute(stmt.distinct())
         return [(o, t, p) for o, t, p in rows.all()]

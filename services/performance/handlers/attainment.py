@@ -127,7 +127,7 @@ async def member_attainment(
             if await uow.repo.period(org_id=principal.org, period_id=period_id) is None:
                 raise NotFound("no such period")
             targets = [t for t in targets if t.period_id == period_id]
-        result = []
+        result: list[MemberPeriodPace] = []
         for target in targets:
             period = await uow.repo.period(org_id=principal.org, period_id=target.period_id)
             if period is None:

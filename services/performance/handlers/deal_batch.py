@@ -29,7 +29,11 @@ from shared.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 DedupeKey = tuple[uuid.UUID, str, str]  # (org, source, dedupe key)
-_FACTS = {"recorded": SaleRecorded, "adjusted": SaleAdjusted, "reversed": SaleReversed}
+_FACTS: dict[str, type[SaleRecorded | SaleAdjusted | SaleReversed]] = {
+    "recorded": SaleRecorded,
+    "adjusted": SaleAdjusted,
+    "reversed": SaleReversed,
+}
 
 
 @dataclass(frozen=True)

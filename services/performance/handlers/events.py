@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,7 +204,9 @@ async def on_period_defined(
     await _store_period(uow, period, values)
 
 
-async def _store_period(uow: PerformanceUnitOfWork, period: Period | None, values: dict) -> None:
+async def _store_period(
+    uow: PerformanceUnitOfWork, period: Period | None, values: dict[str, object]
+) -> None:
     if period is not None:
         if period.org_id != values["org_id"]:
             return
@@ -318,5 +320,5 @@ async def on_dispute_resolved(
             log.warning("dispute %s: sale or member unknown: %s", event.dispute_id, action)
 
 
-def _seasonality(weights: dict[int, object] | None) -> dict[str, str] | None:
+def _seasonality(weights: Mapping[int, object] | None) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in weights.items()} if weights else None

@@ -6,9 +6,12 @@ Both are safe with several replicas: shortfall episodes and period closes have u
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
 
+from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
+from services.performance.config import Settings
 from services.performance.handlers.attainment import close_period
 from services.performance.handlers.evaluation import evaluate_team_period
 from services.performance.handlers.webhooks import purge_rejections
@@ -17,7 +20,19 @@ from shared.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
-async def evaluate_open_periods(runtime: Any) -> int:
+class JobRuntime(Protocol):
+    """What the jobs use of the performance runtime."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def uow(self, *, read_only: bool = False) -> PerformanceUnitOfWork: ...
+
+
+async def evaluate_open_periods(runtime: JobRuntime) -> int:
     """Evaluate every team in every period open now; returns how many were evaluated."""
     now = runtime.clock()
     async with runtime.uow() as uow:
@@ -34,7 +49,7 @@ async def evaluate_open_periods(runtime: Any) -> int:
     return len(pairs)
 
 
-async def evaluate_settled(runtime: Any) -> int:
+async def evaluate_settled(runtime: JobRuntime) -> int:
     """Evaluate each (team, period) whose sales went quiet, or waited too long; returns how many."""
     settings = runtime.settings
     wall = utcnow()
@@ -64,13 +79,13 @@ async def evaluate_settled(runtime: Any) -> int:
     return evaluated
 
 
-async def purge_webhook_rejections(runtime: Any) -> int:
+async def purge_webhook_rejections(runtime: JobRuntime) -> int:
     """Forget refused-delivery audit records past their retention."""
     retention = timedelta(hours=runtime.settings.webhook_rejection_retention_hours)
     return await purge_rejections(uow=runtime.uow(), now=runtime.clock(), retention=retention)
 
 
-async def close_ended_periods(runtime: Any) -> int:
+async def close_ended_periods(runtime: JobRuntime) -> int:
     """Publish final results of every (team, period) that ended and was not closed yet."""
     now = runtime.clock()
     async with runtime.uow() as uow:

@@ -26,16 +26,26 @@ FACTS: dict[ChangeKind, type[SaleFactEvent]] = {
 class _FactSale(Protocol):
     """What a sale fact reads of a sale: the aggregate, or a stored row being re-valued."""
 
-    org_id: uuid.UUID
-    team_id: uuid.UUID | None
-    id: uuid.UUID
-    source: str
-    external_id: str | None
-    amount_minor: int
-    currency: str
-    currency_mismatch: bool
-    closed_at: datetime
-    version: int
+    @property
+    def org_id(self) -> uuid.UUID: ...
+    @property
+    def team_id(self) -> uuid.UUID | None: ...
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def currency_mismatch(self) -> bool: ...
+    @property
+    def closed_at(self) -> datetime: ...
+    @property
+    def version(self) -> int: ...
 
 
 def fact_values(

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from services.performance.adapters.crm.base import DealEvent, close_instant
-from services.performance.adapters.orm import Sale, SaleCredit, SaleValuation
+from services.performance.adapters.orm import Member, Sale, SaleCredit, SaleValuation
 from services.performance.adapters.unit_of_work import PerformanceUnitOfWork
 from services.performance.domain.deal_changes import apply_deal, record_deal
 from services.performance.domain.sale import Assignee, SaleState
@@ -114,7 +114,7 @@ async def _assignee(
 
 async def _credited_members(
     uow: PerformanceUnitOfWork, principal: Principal, split: Mapping[uuid.UUID, Decimal]
-) -> list:
+) -> list[Member]:
     members = await uow.repo.members(org_id=principal.org, ids=split)
     missing = [str(m) for m in split if m not in members or not members[m].active]
     if missing:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from shared.domain_errors import DomainError
@@ -182,6 +182,10 @@ def parse_instant(value: object, *, name: str, assume_utc: bool = False) -> date
     return parsed.astimezone(UTC)
 
 
+@overload
+def parse_text(value: object, *, name: str, required: Literal[True] = True) -> str: ...
+@overload
+def parse_text(value: object, *, name: str, required: bool) -> str | None: ...
 def parse_text(value: object, *, name: str, required: bool = True) -> str | None:
     """Return a non-empty string field (ids from CRMs may arrive as numbers)."""
     if isinstance(value, bool):

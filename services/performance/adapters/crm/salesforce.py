@@ -155,8 +155,9 @@ def _event(notification: Element, index: int, organization_id: str) -> DealEvent
         amount = parse_amount(fields.get("Amount") or "0", name="Amount")
         if fields.get("CurrencyIsoCode"):
             currency = parse_currency(fields["CurrencyIsoCode"], name="CurrencyIsoCode")
-        if fields.get("CloseDate"):
-            closed_on = _date(fields["CloseDate"])
+        close_date = fields.get("CloseDate")
+        if close_date:
+            closed_on = _date(close_date)
     return DealEvent(
         source=SOURCE,
         external_id=opportunity_id,
