@@ -30,7 +30,7 @@ run: ## Start broker + goals, performance, feedback on ATTAIN_PORT_BASE.. (8001-
 	@$(MAKE) -s --no-print-directory install
 	$(PY) -m scripts.run --db $(DB)
 
-lint: install ## ruff lint and format check, mypy (strict on shared/ and the domains)
+lint: install ## ruff lint and format check, mypy (strict on shared/ and services/, migrations aside)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
