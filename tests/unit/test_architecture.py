@@ -100,6 +100,15 @@ def _mypy_checks(path: str) -> bool:
     return inside and not (excluded and re.search(excluded, path))
 
 
+def test_the_mypy_scope_is_read_from_pyproject():
+    assert _mypy_checks("shared/http.py")
+    assert _mypy_checks("services/goals/handlers/plans.py")
+    assert _mypy_checks("services/performance/bootstrap.py")
+    assert not _mypy_checks("services/goals/migrations/env.py")
+    assert not _mypy_checks("tests/unit/test_architecture.py")
+    assert not _mypy_checks("scripts/scenario.py")
+
+
 def test_a_type_ignore_is_only_where_mypy_looks_and_says_what_and_why():
     # Elsewhere nothing checks types, so an ignore there would be a dead annotation.
     tracked = subprocess.run(
