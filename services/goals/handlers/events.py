@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 
 from services.goals.adapters.orm import (
     EpisodeConversation,
@@ -17,12 +19,13 @@ from services.goals.domain.rebalancing import (
     plan_adjustment,
 )
 from services.goals.handlers.ledger import apply_new_targets, policy_for, positions_of
-from services.goals.handlers.standings import remember_standing
+from services.goals.handlers.standings import Standing, remember_standings
 from shared.domain_errors import DomainError, NotFound
 from shared.events import Envelope
 from shared.events.feedback import AdjustTarget, ConversationHeld, DisputeResolved
 from shared.events.performance import AttainmentChanged, PeriodClosed, ThresholdsChanged
 from shared.money import to_minor
+from shared.processor import with_many
 
 # Facts were bounded where they entered; totals and rebalanced targets may exceed one amount's
 # maximum, so reactions convert with limit=None (only what 64 bits cannot hold is refused).
@@ -62,20 +65,31 @@ async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: GoalsUn
         uow.repo.add(row)
 
 
+async def remember_attainment(
+    facts: Sequence[tuple[AttainmentChanged, Envelope]], uow: GoalsUnitOfWork
+) -> None:
+    """Keep the standings of a run of facts: one read per org and period, facts in their order."""
+    runs: dict[tuple[uuid.UUID, uuid.UUID], list[Standing]] = {}
+    for event, _ in facts:
+        runs.setdefault((event.org_id, event.period_id), []).append(
+            Standing(
+                event.member_id,
+                to_minor(event.achieved, event.currency, limit=None),
+                to_minor(event.projected, event.currency, limit=None),
+                event.status,
+                event.as_of,
+            )
+        )
+    for (org, period_id), reports in runs.items():
+        await remember_standings(uow, org=org, period_id=period_id, reports=reports)
+
+
+@with_many(remember_attainment)
 async def on_attainment_changed(
     event: AttainmentChanged, envelope: Envelope, uow: GoalsUnitOfWork
 ) -> None:
     """Keep each member's latest standing (floors and headroom for departures and disputes)."""
-    await remember_standing(
-        uow,
-        org=event.org_id,
-        member_id=event.member_id,
-        period_id=event.period_id,
-        achieved=to_minor(event.achieved, event.currency, limit=None),
-        projected=to_minor(event.projected, event.currency, limit=None),
-        status=event.status,
-        as_of=event.as_of,
-    )
+    await remember_attainment([(event, envelope)], uow)
 
 
 async def on_thresholds_changed(

@@ -21,7 +21,7 @@ from services.goals.domain.team_rebalance import (
 )
 from services.goals.handlers.ledger import apply_new_targets, member_uuid, policy_for
 from services.goals.handlers.offer_round import open_round
-from services.goals.handlers.standings import remember_standing
+from services.goals.handlers.standings import Standing, remember_standings
 from shared.domain_errors import NotFound
 from shared.events import Envelope
 from shared.events.goals import GiverShare, TargetsRebalanced, Transfer
@@ -129,17 +129,15 @@ async def on_team_shortfalls_detected(
         log.warning("shortfalls for unknown team %s; skipped", event.team_id)
         return
     figures = [figures_from(s, event.currency) for s in event.standings]
-    for f in figures:
-        await remember_standing(
-            uow,
-            org=org,
-            member_id=f.member_id,
-            period_id=event.period_id,
-            achieved=f.achieved_minor,
-            projected=f.projected_minor,
-            status=f.status,
-            as_of=event.as_of,
-        )
+    await remember_standings(
+        uow,
+        org=org,
+        period_id=event.period_id,
+        reports=[
+            Standing(f.member_id, f.achieved_minor, f.projected_minor, f.status, event.as_of)
+            for f in figures
+        ],
+    )
     shortfall_ids = {s.member_id: s.shortfall_id for s in event.shortfalls}
     plan = await uow.repo.plan_of(org_id=org, team_id=team.id, period_id=event.period_id)
     targets = await uow.repo.targets_of(org_id=org, plan_id=plan.id) if plan is not None else []

@@ -192,6 +192,14 @@ class PerformanceRepository:
         """A target by id, of whichever org (the caller checks the org)."""
         return await self._session.get(Target, target_id)
 
+    async def targets_by_ids(self, target_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Target]:
+        """Targets by id, of whichever org (the caller checks the org)."""
+        wanted = list(set(target_ids))
+        if not wanted:
+            return {}
+        rows = await self._session.exec(select(Target).where(col(Target.id).in_(wanted)))
+        return {t.id: t for t in rows.all()}
+
     async def targets(self, *, team_id: uuid.UUID, period_id: uuid.UUID) -> list[Target]:
         """The team's individual targets for a period."""
         rows = await self._session.exec(

@@ -256,19 +256,53 @@ async def on_target_assigned(
     )
 
 
+async def follow_target_changes(
+    facts: Sequence[tuple[TargetChanged, Envelope]], uow: PerformanceUnitOfWork
+) -> None:
+    """Follow a run of targets' new amounts: one read of the targets, one insert per team."""
+    known = await uow.repo.targets_by_ids(event.target_id for event, _ in facts)
+    followed: dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID], dict[uuid.UUID, None]] = {}
+    for event, _ in facts:
+        amount_minor = to_minor(event.new_amount, event.currency, limit=None)
+        if _follow_target(uow, known, event=event, amount_minor=amount_minor):
+            team = (event.org_id, event.team_id, event.period_id)
+            followed.setdefault(team, {})[event.member_id] = None
+    for (org_id, team_id, period_id), members in followed.items():
+        await uow.repo.ensure_attainments(
+            org_id=org_id, team_id=team_id, period_id=period_id, member_ids=list(members)
+        )
+
+
+@with_many(follow_target_changes)
 async def on_target_changed(
     event: TargetChanged, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Follow a target's new amount; stale versions are ignored."""
-    await _upsert_target(
-        uow, event=event, amount_minor=to_minor(event.new_amount, event.currency, limit=None)
-    )
+    await follow_target_changes([(event, envelope)], uow)
 
 
 async def _upsert_target(
     uow: PerformanceUnitOfWork, *, event: TargetAssigned | TargetChanged, amount_minor: int
 ) -> None:
-    target = await uow.repo.target_by_id(event.target_id)
+    known = await uow.repo.targets_by_ids([event.target_id])
+    if _follow_target(uow, known, event=event, amount_minor=amount_minor):
+        await uow.repo.ensure_attainment(
+            org_id=event.org_id,
+            team_id=event.team_id,
+            member_id=event.member_id,
+            period_id=event.period_id,
+        )
+
+
+def _follow_target(
+    uow: PerformanceUnitOfWork,
+    known: dict[uuid.UUID, Target],
+    *,
+    event: TargetAssigned | TargetChanged,
+    amount_minor: int,
+) -> bool:
+    """Stage a new target or a newer version of a known one; False when the fact is stale."""
+    target = known.get(event.target_id)
     values = {
         "id": event.target_id,
         "org_id": event.org_id,
@@ -280,19 +314,14 @@ async def _upsert_target(
         "version": event.version,
     }
     if target is None:
-        uow.repo.add(Target.model_validate(values))
+        target = known[event.target_id] = Target.model_validate(values)
     elif target.org_id == event.org_id and event.version > target.version:
         for name, value in values.items():
             setattr(target, name, value)
-        uow.repo.add(target)
     else:
-        return
-    await uow.repo.ensure_attainment(
-        org_id=event.org_id,
-        team_id=event.team_id,
-        member_id=event.member_id,
-        period_id=event.period_id,
-    )
+        return False
+    uow.repo.add(target)
+    return True
 
 
 async def on_dispute_resolved(
