@@ -18,7 +18,12 @@ from services.performance.config import Settings
 from services.performance.handlers import events, jobs
 from services.performance.handlers.deliveries import FetchRetry, process_batch
 from services.performance.handlers.imports import process_import_batch
-from services.performance.processor import DeliveryProcessor, listen, notify_statement
+from services.performance.processor import (
+    BatchBudget,
+    DeliveryProcessor,
+    listen,
+    notify_statement,
+)
 from shared.events import feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
@@ -50,8 +55,12 @@ class PerformanceRuntime(ServiceRuntime):
             on_commit=self.processor.wake,
             notify=notify_statement(self.engine),
         )
+        budget_s = settings.processor_batch_budget_ms / 1000
+        self.delivery_budget = BatchBudget(max_items=settings.webhook_batch_size, budget_s=budget_s)
+        self.import_budget = BatchBudget(max_items=settings.import_batch_size, budget_s=budget_s)
         self.secret_cache = SecretCache(
-            self.uow,
+            # The read pool: a reload must not queue behind the writer every delivery waits on.
+            lambda: self.uow(read_only=True),
             ttl_s=settings.webhook_secret_cache_s,
         )
         self._processor_task: asyncio.Task[None] | None = None
@@ -59,23 +68,24 @@ class PerformanceRuntime(ServiceRuntime):
 
     async def process_deliveries(self) -> int:
         """Apply one batch of stored deliveries, else of an import's rows; how many were taken."""
-        taken = await process_batch(
-            uow_factory=self.uow,
-            adapters=self.adapters,
-            deals=self.deals,
-            now=self.clock(),
-            limit=self.settings.webhook_batch_size,
-            retry=FetchRetry(
-                attempts=self.settings.hubspot_fetch_attempts,
-                backoff_s=self.settings.hubspot_fetch_backoff_s,
-            ),
+        retry = FetchRetry(
+            attempts=self.settings.hubspot_fetch_attempts,
+            backoff_s=self.settings.hubspot_fetch_backoff_s,
+        )
+        taken = await self.delivery_budget.run(
+            lambda limit: process_batch(
+                uow_factory=self.uow,
+                adapters=self.adapters,
+                deals=self.deals,
+                now=self.clock(),
+                limit=limit,
+                retry=retry,
+            )
         )
         if taken:
             return taken  # live webhooks first; an import fills the quiet in between
-        return await process_import_batch(
-            uow_factory=self.uow,
-            now=self.clock(),
-            limit=self.settings.import_batch_size,
+        return await self.import_budget.run(
+            lambda limit: process_import_batch(uow_factory=self.uow, now=self.clock(), limit=limit)
         )
 
     async def start_workers(self) -> None:

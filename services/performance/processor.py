@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
@@ -39,6 +40,45 @@ async def listen(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncConnecti
     return conn
 
 
+class BatchBudget:
+    """Sizes batches so one takes about ``budget_s``: it holds SQLite's only writer, and its
+    planning holds the event loop, so requests wait for at most one batch, not a fixed 100.
+
+    After each batch the next size is what the measured rate does in the budget, between one
+    and ``max_items``, and at most double the last (one quick batch is not a trend).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_items: int,
+        budget_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_items = max_items
+        self._budget_s = budget_s
+        self._clock = clock
+        self._size = max_items
+
+    def size(self) -> int:
+        """How many items the next batch may take."""
+        return self._size
+
+    async def run(self, batch: Callable[[int], Awaitable[int]]) -> int:
+        """Run ``batch(limit)`` at the current size, learn from its pace; how many it took."""
+        started = self._clock()
+        size = self._size
+        taken = await batch(size)
+        self._learn(size, taken, self._clock() - started)
+        return taken
+
+    def _learn(self, size: int, taken: int, elapsed_s: float) -> None:
+        if taken <= 0:
+            return  # an empty poll says nothing about the pace
+        fits = taken * self._budget_s / elapsed_s if elapsed_s > 0 else self._max_items
+        self._size = max(1, min(self._max_items, 2 * size, int(fits)))
+
+
 class DeliveryProcessor:
     """Runs batches until none is left, then waits for a wake-up or the poll interval."""
 
@@ -63,6 +103,8 @@ class DeliveryProcessor:
             if not taken:
                 return total
             total += taken
+            # Let requests that queued behind the batch run before the next one starts.
+            await asyncio.sleep(0)
         return total
 
     async def run(self) -> None:

@@ -172,7 +172,11 @@ class BatchRepository:
     async def lock_teams(self, team_ids: Iterable[uuid.UUID]) -> None:
         """Hold the teams' rows until commit, in one order (PostgreSQL; SQLite has one writer)."""
         ordered = sorted(set(team_ids), key=str)
-        if ordered and self._session.bind is not None and self._session.bind.dialect.name != "sqlite":
+        if (
+            ordered
+            and self._session.bind is not None
+            and self._session.bind.dialect.name != "sqlite"
+        ):
             table = Team.__table__
             await self._session.execute(
                 sa.select(table.c.id)

@@ -75,7 +75,9 @@ class DeliveryRepository:
         if self._postgres:
             # A reprocess request or a second replica never waits on this batch's rows.
             stmt = stmt.with_for_update(skip_locked=True)
-        return list((await self._session.exec(stmt.execution_options(populate_existing=True))).all())
+        return list(
+            (await self._session.exec(stmt.execution_options(populate_existing=True))).all()
+        )
 
     async def applied_keys(
         self, keys: Iterable[tuple[uuid.UUID, str, str]]

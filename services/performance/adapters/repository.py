@@ -240,7 +240,9 @@ class PerformanceRepository:
                 member.c.active.is_(True),
             )
         )
-        rows = (await self._session.execute(keyset(stmt, [target.c.member_id], cursor, limit))).all()
+        rows = (
+            await self._session.execute(keyset(stmt, [target.c.member_id], cursor, limit))
+        ).all()
         return page_of(rows, limit, lambda row: (row.member_id,))
 
     async def member_targets(self, *, member_id: uuid.UUID) -> list[Target]:

@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.performance import bootstrap
 from services.performance.adapters.orm import Sale, WebhookDelivery
 from services.performance.handlers import deal_batch
-from services.performance.processor import listen
+from services.performance.handlers.deliveries import process_batch as real_process_batch
+from services.performance.processor import BatchBudget, listen
 from tests.integration.performance.conftest import ORG, PerfApp, Seeded, open_app
 from tests.integration.performance.test_webhooks import (
     GENERIC_BODY,
@@ -132,6 +134,30 @@ async def test_a_sales_changes_apply_in_arrival_order_within_and_across_batches(
         async with perf.runtime.engine.connect() as conn:
             amount = (await conn.execute(sa.select(Sale.amount_minor))).scalar_one()
         assert (amount, await perf.achieved_total()) == (12_000, 12_000)
+
+
+async def test_a_batch_over_its_budget_makes_the_next_ones_smaller(db_url: str, monkeypatch):
+    """Each batch "takes" a second against a 50 ms budget: after the first of four, the
+    processor yields the writer after every delivery, and still applies all ten in order."""
+    async with _app(db_url, webhook_batch_size=4, processor_batch_budget_ms=50) as perf:
+        await _ready(perf)
+        clock = iter(range(1000))
+        perf.runtime.delivery_budget = BatchBudget(
+            max_items=4, budget_s=0.05, clock=lambda: float(next(clock))
+        )
+        limits: list[int] = []
+
+        async def recorded(**kwargs):
+            limits.append(kwargs["limit"])
+            return await real_process_batch(**kwargs)
+
+        monkeypatch.setattr(bootstrap, "process_batch", recorded)
+        for i in range(10):
+            await post(perf, "generic", *_sale(f"msg_{i}", ext=f"INV-{i}"))
+        assert await perf.processed() == 10
+        assert limits == [4, 1, 1, 1, 1, 1, 1, 1]  # the last finds nothing left
+        assert await _outcomes(perf) == ["processed"] * 10
+        assert await perf.state() == {"sales": 10, "applied": 10, "achieved": 100_000}
 
 
 async def test_a_redelivery_in_the_same_batch_is_counted_as_a_duplicate(db_url: str):
