@@ -44,8 +44,10 @@ class BatchBudget:
     """Sizes batches so one takes about ``budget_s``: it holds SQLite's only writer, and its
     planning holds the event loop, so requests wait for at most one batch, not a fixed 100.
 
-    After each batch the next size is what the measured rate does in the budget, between one
-    and ``max_items``, and at most double the last (one quick batch is not a trend).
+    After each batch the next size is what the measured rate does in the budget, between
+    ``min_items`` and ``max_items``, and at most double the last (one quick batch is not a
+    trend). The floor matters: a batch has a fixed cost too, and were it above the budget the
+    size would shrink to one and the backlog would never be worked off.
     """
 
     def __init__(
@@ -53,9 +55,11 @@ class BatchBudget:
         *,
         max_items: int,
         budget_s: float,
+        min_items: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._max_items = max_items
+        self._min_items = min(min_items, max_items)
         self._budget_s = budget_s
         self._clock = clock
         self._size = max_items
@@ -76,7 +80,7 @@ class BatchBudget:
         if taken <= 0:
             return  # an empty poll says nothing about the pace
         fits = taken * self._budget_s / elapsed_s if elapsed_s > 0 else self._max_items
-        self._size = max(1, min(self._max_items, 2 * size, int(fits)))
+        self._size = max(self._min_items, min(self._max_items, 2 * size, int(fits)))
 
 
 class DeliveryProcessor:

@@ -139,11 +139,11 @@ async def test_a_sales_changes_apply_in_arrival_order_within_and_across_batches(
 async def test_a_batch_over_its_budget_makes_the_next_ones_smaller(db_url: str, monkeypatch):
     """Each batch "takes" a second against a 50 ms budget: after the first of four, the
     processor yields the writer after every delivery, and still applies all ten in order."""
-    async with _app(db_url, webhook_batch_size=4, processor_batch_budget_ms=50) as perf:
+    async with _app(db_url, webhook_batch_size=4) as perf:
         await _ready(perf)
         clock = iter(range(1000))
         perf.runtime.delivery_budget = BatchBudget(
-            max_items=4, budget_s=0.05, clock=lambda: float(next(clock))
+            max_items=4, min_items=1, budget_s=0.05, clock=lambda: float(next(clock))
         )
         limits: list[int] = []
 

@@ -67,6 +67,15 @@ async def test_a_very_slow_item_still_leaves_one_per_batch():
     assert budget.size() == 1
 
 
+async def test_a_batch_never_shrinks_below_the_floor():
+    """A fixed cost over the budget must not shrink batches to one item each."""
+    clock = _Clock()
+    budget = BatchBudget(max_items=100, min_items=10, budget_s=0.05, clock=clock)
+    for _ in range(3):
+        await _batch(budget, clock, taken=100, seconds=10.0)
+    assert budget.size() == 10
+
+
 async def test_an_empty_poll_leaves_the_size_alone():
     clock = _Clock()
     budget = _budget(clock)
