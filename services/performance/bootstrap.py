@@ -18,12 +18,7 @@ from services.performance.config import Settings
 from services.performance.handlers import events, jobs
 from services.performance.handlers.deliveries import FetchRetry, process_batch
 from services.performance.handlers.imports import process_import_batch
-from services.performance.processor import (
-    BatchBudget,
-    DeliveryProcessor,
-    listen,
-    notify_statement,
-)
+from services.performance.processor import DeliveryProcessor, listen, notify_statement
 from shared.events import feedback, goals
 from shared.runtime import PeriodicJob, ServiceRuntime
 from shared.secrets import SecretBox
@@ -55,11 +50,6 @@ class PerformanceRuntime(ServiceRuntime):
             on_commit=self.processor.wake,
             notify=notify_statement(self.engine),
         )
-        self.delivery_budget = BatchBudget(
-            max_items=settings.webhook_batch_size,
-            min_items=max(1, settings.webhook_batch_size // 10),
-            budget_s=settings.processor_batch_budget_ms / 1000,
-        )
         self.secret_cache = SecretCache(
             # The read pool: a reload must not queue behind the writer every delivery waits on.
             lambda: self.uow(read_only=True),
@@ -70,25 +60,23 @@ class PerformanceRuntime(ServiceRuntime):
 
     async def process_deliveries(self) -> int:
         """Apply one batch of stored deliveries, else of an import's rows; how many were taken."""
-        retry = FetchRetry(
-            attempts=self.settings.hubspot_fetch_attempts,
-            backoff_s=self.settings.hubspot_fetch_backoff_s,
-        )
-        taken = await self.delivery_budget.run(
-            lambda limit: process_batch(
-                uow_factory=self.uow,
-                adapters=self.adapters,
-                deals=self.deals,
-                now=self.clock(),
-                limit=limit,
-                retry=retry,
-            )
+        taken = await process_batch(
+            uow_factory=self.uow,
+            adapters=self.adapters,
+            deals=self.deals,
+            now=self.clock(),
+            limit=self.settings.webhook_batch_size,
+            retry=FetchRetry(
+                attempts=self.settings.hubspot_fetch_attempts,
+                backoff_s=self.settings.hubspot_fetch_backoff_s,
+            ),
         )
         if taken:
             return taken  # live webhooks first; an import fills the quiet in between
-        # Not budgeted: an import batch's fixed cost alone is over the budget (bench/README.md).
         return await process_import_batch(
-            uow_factory=self.uow, now=self.clock(), limit=self.settings.import_batch_size
+            uow_factory=self.uow,
+            now=self.clock(),
+            limit=self.settings.import_batch_size,
         )
 
     async def start_workers(self) -> None:

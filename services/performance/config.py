@@ -42,9 +42,6 @@ class Settings(SealingSettings):
     webhook_group_commit_ms: float = Field(2.0, ge=0, le=100)
     #: Deliveries the processor applies per transaction, and its poll when not woken.
     webhook_batch_size: int = Field(100, ge=1, le=1000)
-    #: A batch of deliveries is sized to take about this long (down to a tenth of the batch
-    #: size), so API writes and reads interleave with a backlog, as the consumer's budget does.
-    processor_batch_budget_ms: float = Field(50.0, gt=0)
     webhook_poll_s: float = Field(0.5, gt=0)
     #: A bulk sale import's body (NDJSON or CSV) may be this large: 50,000 rows of the generic
     #: format are about 10 MiB. Raised deliberately for that one route; the rest keep theirs.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
@@ -38,49 +37,6 @@ async def listen(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncConnecti
         await conn.close()
         return None
     return conn
-
-
-class BatchBudget:
-    """Sizes batches so one takes about ``budget_s``: it holds SQLite's only writer, and its
-    planning holds the event loop, so requests wait for at most one batch, not a fixed 100.
-
-    After each batch the next size is what the measured rate does in the budget, between
-    ``min_items`` and ``max_items``, and at most double the last (one quick batch is not a
-    trend). The floor matters: a batch has a fixed cost too, and were it above the budget the
-    size would shrink to one and the backlog would never be worked off.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_items: int,
-        budget_s: float,
-        min_items: int = 1,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._max_items = max_items
-        self._min_items = min(min_items, max_items)
-        self._budget_s = budget_s
-        self._clock = clock
-        self._size = max_items
-
-    def size(self) -> int:
-        """How many items the next batch may take."""
-        return self._size
-
-    async def run(self, batch: Callable[[int], Awaitable[int]]) -> int:
-        """Run ``batch(limit)`` at the current size, learn from its pace; how many it took."""
-        started = self._clock()
-        size = self._size
-        taken = await batch(size)
-        self._learn(size, taken, self._clock() - started)
-        return taken
-
-    def _learn(self, size: int, taken: int, elapsed_s: float) -> None:
-        if taken <= 0:
-            return  # an empty poll says nothing about the pace
-        fits = taken * self._budget_s / elapsed_s if elapsed_s > 0 else self._max_items
-        self._size = max(self._min_items, min(self._max_items, 2 * size, int(fits)))
 
 
 class DeliveryProcessor:

@@ -51,6 +51,8 @@ class DeliveryWriter:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._last_arrival = 0
+        #: Transactions that stored rows (SQLite's bypass fires no SQLAlchemy commit event).
+        self.commits = 0
 
     def next_arrival(self) -> int:
         """A strictly increasing arrival stamp (nanoseconds), so same-tick requests keep order."""
@@ -131,6 +133,7 @@ class DeliveryWriter:
                 if self._notify is not None:
                     # Delivered at commit: wakes processors of other processes (a worker beside us).
                     await conn.execute(self._notify)
+        self.commits += 1
         if self._on_commit is not None:
             self._on_commit()
 
