@@ -215,7 +215,7 @@ def main() -> None:
                 str(service_port),
                 "--workers",
                 str(options.workers),
-            ],  # fmt: skip
+            ],
             env,
             ROOT,
         )
