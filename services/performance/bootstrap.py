@@ -40,7 +40,10 @@ class PerformanceRuntime(ServiceRuntime):
             default_token=token.get_secret_value() if token else None,
         )
         self.processor = DeliveryProcessor(
-            run_batch=self.process_deliveries, poll_s=settings.webhook_poll_s
+            run_batch=self.process_deliveries,
+            poll_s=settings.webhook_poll_s,
+            full_batch=settings.webhook_batch_size,
+            linger_s=settings.webhook_processor_linger_ms / 1000,
         )
         self.delivery_writer = DeliveryWriter(
             engine=self.engine,
