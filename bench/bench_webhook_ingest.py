@@ -208,7 +208,14 @@ def main() -> None:
         }  # fmt: skip
         service_port, bare_port = free_port(), free_port()
         service = start(
-            ["services.performance.main:create_app", "--factory", "--port", str(service_port)],
+            [
+                "services.performance.main:create_app",
+                "--factory",
+                "--port",
+                str(service_port),
+                "--workers",
+                str(options.workers),
+            ],
             env,
             ROOT,
         )

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from shared.auth import AdminPrincipal
 from shared.bodylimit import BodyLimitMiddleware, BodyLimits
 from shared.domain_errors import InvalidInput, NotFound
+from shared.heap import freeze_startup_heap
 from shared.http import Cursor, Page, keyset, page_of
 from shared.idempotency import IdempotencyMiddleware, document_idempotency_key
 from shared.observability import RequestContextMiddleware, configure_logging
@@ -53,6 +54,8 @@ def create_service_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.run_workers:
             await runtime.start_workers()
+        if settings.gc_freeze_at_start:
+            freeze_startup_heap()
         try:
             yield
         finally:

@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     # SQLite: read-only connections beside the single writer, so reads never queue behind it.
     database_read_pool_size: int = 4
     run_workers: bool = True
+    #: Freeze what start-up built so full garbage collections stop scanning it (shared/heap.py).
+    gc_freeze_at_start: bool = True
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")

@@ -62,7 +62,10 @@ class PerformanceRuntime(ServiceRuntime[PerformanceUnitOfWork]):
             default_token=token.get_secret_value() if token else None,
         )
         self.processor = DeliveryProcessor(
-            run_batch=self.process_deliveries, poll_s=settings.webhook_poll_s
+            run_batch=self.process_deliveries,
+            poll_s=settings.webhook_poll_s,
+            full_batch=settings.webhook_batch_size,
+            linger_s=settings.webhook_processor_linger_ms / 1000,
         )
         self.delivery_writer = DeliveryWriter(
             engine=self.engine,
@@ -73,7 +76,8 @@ class PerformanceRuntime(ServiceRuntime[PerformanceUnitOfWork]):
             notify=notify_statement(self.engine),
         )
         self.secret_cache = SecretCache(
-            self.uow,
+            # The read pool: a reload must not queue behind the writer every delivery waits on.
+            lambda: self.uow(read_only=True),
             ttl_s=settings.webhook_secret_cache_s,
         )
         self._processor_task: asyncio.Task[None] | None = None

@@ -42,6 +42,9 @@ class Settings(SealingSettings):
     webhook_group_commit_ms: float = Field(2.0, ge=0, le=100)
     #: Deliveries the processor applies per transaction, and its poll when not woken.
     webhook_batch_size: int = Field(100, ge=1, le=1000)
+    #: Once the backlog is worked off, the processor waits this long between batches, so a
+    #: trickle is applied in few batches and the writer stays free for intake in between.
+    webhook_processor_linger_ms: float = Field(100.0, ge=0, le=2000)
     webhook_poll_s: float = Field(0.5, gt=0)
     #: A bulk sale import's body (NDJSON or CSV) may be this large: 50,000 rows of the generic
     #: format are about 10 MiB. Raised deliberately for that one route; the rest keep theirs.

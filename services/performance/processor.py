@@ -44,9 +44,20 @@ async def listen(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncConnecti
 class DeliveryProcessor:
     """Runs batches until none is left, then waits for a wake-up or the poll interval."""
 
-    def __init__(self, *, run_batch: Callable[[], Awaitable[int]], poll_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        run_batch: Callable[[], Awaitable[int]],
+        poll_s: float,
+        full_batch: int = 1,
+        linger_s: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._run_batch = run_batch
         self._poll_s = poll_s
+        self._full_batch = full_batch
+        self._linger_s = linger_s
+        self._sleep = sleep
         self._wake = asyncio.Event()
         self._stopping = False
         self._batch_lock = asyncio.Lock()
@@ -55,8 +66,14 @@ class DeliveryProcessor:
         """Tell the processor deliveries were stored (or queued again)."""
         self._wake.set()
 
-    async def drain(self) -> int:
-        """Apply batches until none is due; return how many deliveries were taken."""
+    async def drain(self, *, linger: bool = False) -> int:
+        """Apply batches until none is due; return how many deliveries were taken.
+
+        With ``linger``, a batch short of full (the backlog is worked off) is followed by a
+        pause of ``linger_s``: a trickle of deliveries is then gathered into one batch, rather
+        than each group commit waking a batch whose fixed cost holds SQLite's only writer, so
+        that intake queued behind the processor nearly all the time.
+        """
         total = 0
         while not self._stopping:
             # One batch at a time per process: a batch must not overtake an earlier one.
@@ -65,6 +82,9 @@ class DeliveryProcessor:
             if not taken:
                 return total
             total += taken
+            short = linger and taken < self._full_batch
+            # Either way, requests that queued behind the batch run before the next one.
+            await self._sleep(self._linger_s if short else 0)
         return total
 
     async def run(self) -> None:
@@ -72,7 +92,7 @@ class DeliveryProcessor:
         while not self._stopping:
             self._wake.clear()
             try:
-                await self.drain()
+                await self.drain(linger=True)
             except asyncio.CancelledError:
                 raise
             except Exception:

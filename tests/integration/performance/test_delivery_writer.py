@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from services.performance.adapters.delivery_writer import DeliveryWriter
-from shared.db import create_engine
+from shared.db import UtcDateTime, create_engine
 
 _META = sa.MetaData()
 _ROWS = sa.Table("rows", _META, sa.Column("id", sa.Integer, primary_key=True))
@@ -80,3 +82,37 @@ def test_arrival_stamps_strictly_increase_within_one_clock_tick():
     writer = DeliveryWriter(engine=None, table=_ROWS, max_rows=1, max_wait_s=0)
     stamps = [writer.next_arrival() for _ in range(1000)]
     assert stamps == sorted(set(stamps))
+
+
+_TYPED = sa.Table(
+    "typed",
+    _META,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False),
+    sa.Column("note", sa.String, nullable=True),
+)
+
+
+async def test_typed_rows_read_back_as_sqlalchemy_would_store_them(engine):
+    """The SQLite flush binds through the columns' own types: what is read back is what was given."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "at": datetime(2026, 12, 2, 5, 0, i, tzinfo=UTC),
+            "headers": {"webhook-id": f"msg_{i}", "n": i},
+            "body": bytes([i, 0, 255]),
+            "done": i % 2 == 0,
+            "note": None if i else "first",
+        }
+        for i in range(3)
+    ]
+    writer = DeliveryWriter(engine=engine, table=_TYPED, max_rows=64, max_wait_s=0.05)
+    await asyncio.gather(*(writer.store(row) for row in rows))
+    async with engine.connect() as conn:
+        stored = (await conn.execute(sa.select(_TYPED).order_by(_TYPED.c.at))).mappings().all()
+    assert [dict(r) for r in stored] == rows
+    assert writer.commits == 1
+    await writer.close()
