@@ -1,7 +1,7 @@
 """Queries of the performance service; every one is scoped by org, and none of them commits.
 
-The `*_by_id` reads are the exception: an event consumer learns rows under the producer's ids
-and must tell an id it never saw from one another org holds, so it checks the org itself.
+`by_id` is the exception: an event consumer learns rows under the producer's ids and must tell
+an id it never saw from one another org holds, so it checks the org itself.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.performance.adapters.orm import (
@@ -35,6 +35,8 @@ from services.performance.adapters.orm import (
     WebhookSecret,
 )
 from shared.http import keyset, page_of
+
+M = TypeVar("M", bound=SQLModel)
 
 CRM_COLUMNS = {
     "hubspot": Member.crm_hubspot,
@@ -65,15 +67,15 @@ class PerformanceRepository:
         """Send staged changes inside the transaction."""
         await self._session.flush()
 
-    # -- read models ------------------------------------------------------------------------
+    async def by_id(self, model: type[M], id: uuid.UUID) -> M | None:
+        """A row by id, of whichever org (the caller checks the org)."""
+        return await self._session.get(model, id)
 
-    async def team_by_id(self, team_id: uuid.UUID) -> Team | None:
-        """A team by id, of whichever org (the caller checks the org)."""
-        return await self._session.get(Team, team_id)
+    # -- read models ------------------------------------------------------------------------
 
     async def team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> Team | None:
         """A team of the org."""
-        team = await self.team_by_id(team_id)
+        team = await self.by_id(Team, team_id)
         return team if team is not None and team.org_id == org_id else None
 
     async def lock_team(self, *, org_id: uuid.UUID, team_id: uuid.UUID) -> None:
@@ -84,22 +86,14 @@ class PerformanceRepository:
             select(Team.id).where(Team.id == team_id, Team.org_id == org_id).with_for_update()
         )
 
-    async def member_by_id(self, member_id: uuid.UUID) -> Member | None:
-        """A member by id, of whichever org (the caller checks the org)."""
-        return await self._session.get(Member, member_id)
-
     async def member(self, *, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
         """A member of the org (also one who left)."""
-        member = await self.member_by_id(member_id)
+        member = await self.by_id(Member, member_id)
         return member if member is not None and member.org_id == org_id else None
-
-    async def absence_by_id(self, absence_id: uuid.UUID) -> Absence | None:
-        """An absence by id, of whichever org (the caller checks the org)."""
-        return await self._session.get(Absence, absence_id)
 
     async def forget_absence(self, *, org_id: uuid.UUID, absence_id: uuid.UUID) -> None:
         """Delete an absence of the org (an unknown one, or another org's, is left alone)."""
-        absence = await self.absence_by_id(absence_id)
+        absence = await self.by_id(Absence, absence_id)
         if absence is not None and absence.org_id == org_id:
             await self._session.delete(absence)
 
@@ -160,13 +154,9 @@ class PerformanceRepository:
             return member
         return None
 
-    async def period_by_id(self, period_id: uuid.UUID) -> Period | None:
-        """A period by id, of whichever org (the caller checks the org)."""
-        return await self._session.get(Period, period_id)
-
     async def period(self, *, org_id: uuid.UUID, period_id: uuid.UUID) -> Period | None:
         """A period of the org."""
-        period = await self.period_by_id(period_id)
+        period = await self.by_id(Period, period_id)
         return period if period is not None and period.org_id == org_id else None
 
     async def periods_containing(self, *, org_id: uuid.UUID, instant: datetime) -> list[Period]:
@@ -187,10 +177,6 @@ class PerformanceRepository:
             )
         )
         return rows.first() or "UTC"
-
-    async def target_by_id(self, target_id: uuid.UUID) -> Target | None:
-        """A target by id, of whichever org (the caller checks the org)."""
-        return await self._session.get(Target, target_id)
 
     async def targets_by_ids(self, target_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Target]:
         """Targets by id, of whichever org (the caller checks the org)."""

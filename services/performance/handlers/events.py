@@ -52,7 +52,7 @@ async def on_team_updated(
 
 
 async def _upsert_team(event: TeamCreated | TeamUpdated, uow: PerformanceUnitOfWork) -> None:
-    team = await uow.repo.team_by_id(event.team_id)
+    team = await uow.repo.by_id(Team, event.team_id)
     if team is None:
         team = Team.model_validate(
             {
@@ -110,7 +110,7 @@ async def on_member_updated(
 
 
 async def _upsert_member(event: MemberJoined | MemberUpdated, uow: PerformanceUnitOfWork) -> None:
-    member = await uow.repo.member_by_id(event.member_id)
+    member = await uow.repo.by_id(Member, event.member_id)
     values = _member_values(event)
     if member is None:
         uow.repo.add(Member.model_validate(values))
@@ -161,7 +161,7 @@ async def on_absence_recorded(
     event: AbsenceRecorded, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Learn an absence: pace expects no sales from the member on those days."""
-    if await uow.repo.absence_by_id(event.absence_id) is not None:
+    if await uow.repo.by_id(Absence, event.absence_id) is not None:
         return
     uow.repo.add(
         Absence.model_validate(
@@ -189,7 +189,7 @@ async def on_period_defined(
     event: PeriodDefined, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Learn a period; a period first seen now gets its attainment built from existing sales."""
-    period = await uow.repo.period_by_id(event.period_id)
+    period = await uow.repo.by_id(Period, event.period_id)
     values = {
         "id": event.period_id,
         "org_id": event.org_id,
@@ -231,7 +231,7 @@ async def on_target_assigned(
     event: TargetAssigned, envelope: Envelope, uow: PerformanceUnitOfWork
 ) -> None:
     """Learn a member's target (newer versions only); learn its period from it if needed."""
-    period = await uow.repo.period_by_id(event.period_id)
+    period = await uow.repo.by_id(Period, event.period_id)
     if period is None:
         starts_at, ends_at = event.period_starts_at, event.period_ends_at
         await _store_period(

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.performance.adapters.orm import Absence, Target
 from shared.events.goals import (
     AbsenceCancelled,
     CrmIds,
@@ -35,8 +36,8 @@ async def _rows(perf: PerfApp, s, absence_id: uuid.UUID) -> dict[str, object]:
         team = await repo.team(org_id=ORG, team_id=s.team_id)
         ana = await repo.member(org_id=ORG, member_id=s.ana)
         period = await repo.period(org_id=ORG, period_id=s.period_id)
-        target = await repo.target_by_id(s.targets[s.ana])
-        absence = await repo.absence_by_id(absence_id)
+        target = await repo.by_id(Target, s.targets[s.ana])
+        absence = await repo.by_id(Absence, absence_id)
         assert team and ana and period and target
         return {
             "team": team.name,
