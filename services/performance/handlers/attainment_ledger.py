@@ -140,8 +140,10 @@ async def _revalue(
     uow: PerformanceUnitOfWork, row: Sale, periods: list[Period], now: datetime
 ) -> dict[uuid.UUID, Valuation]:
     """Value a sale in another currency at its periods' rates and store what it counts for."""
-    team = await uow.repo.team(org_id=row.org_id, team_id=row.team_id) if row.team_id else None
-    if team is None or not row.currency_mismatch:
+    if not row.currency_mismatch or row.team_id is None:
+        return {}  # nearly every sale: no team read needed
+    team = await uow.repo.team(org_id=row.org_id, team_id=row.team_id)
+    if team is None:
         return {}
     # A rate change holds the team rows while it re-values: read the rates only after it is done.
     await uow.repo.lock_team(org_id=row.org_id, team_id=team.id)
